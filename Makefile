@@ -1,0 +1,70 @@
+# Studio: the two commands are `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# In CI the suite runs against PostgreSQL (a uniquely named database) and then SQLite.
+CI_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/studio_ci_$(shell date +%s)_$(shell echo $$$$)
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format test-sqlite test-postgres bench clean install install-dev
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(PY) requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: export DEBUG ?= true
+run: export PATH := $(CURDIR)/$(BIN):$(PATH)
+run: install
+	mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap_demo
+	@echo
+	@echo "  Studio is starting at http://$(HOST):$(PORT)/  (log in as admin; demo passwords above, or"
+	@echo "  'make demo-passwords' to set new ones). Stop with Ctrl-C."
+	@echo
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start -f Procfile
+
+demo-passwords: export DEBUG ?= true
+demo-passwords: install
+	$(PY) manage.py bootstrap_demo --reset-passwords
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test-sqlite: install-dev
+	env -u DATABASE_URL $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+test-postgres: install-dev
+	DATABASE_URL=$${DATABASE_URL:-$(CI_DATABASE_URL)} $(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+ifeq ($(CI),true)
+test: lint test-postgres test-sqlite
+else
+test: lint test-sqlite
+endif
+
+bench: install-dev
+	@echo "No benchmarks yet."
+
+clean:
+	rm -rf $(VENV) var

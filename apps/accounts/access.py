@@ -1,0 +1,181 @@
+"""The one way into an assistant, and the declarations every view makes.
+
+Each view or API endpoint says what it needs with one of the decorators below (or, for DRF
+views, the `access` attribute of `AssistantAPIView`/`GlobalAPIView`). The declaration is what
+the role-matrix test (tests/test_role_matrix.py) reads, and the decorator is what enforces it:
+removing one removes the other, and the test fails.
+
+Answers: no access to the assistant at all -> 404 (its existence is not revealed); access but
+not the capability -> 403.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework.views import APIView
+
+from apps.accounts.roles import GLOBAL_CAPS, Cap, Role, caps_of
+from apps.projects.models import Assistant
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a view requires.
+
+    scope: "public" (anyone), "authenticated" (any signed-in user), "global" (a global
+    capability) or "assistant" (a capability on the assistant named in the URL).
+    capability applies to safe methods; write_capability (default: the same) to the others.
+    """
+
+    scope: str
+    capability: Cap | None = None
+    write_capability: Cap | None = None
+
+    def required(self, method: str) -> Cap | None:
+        if method in SAFE_METHODS:
+            return self.capability
+        return self.write_capability or self.capability
+
+
+def assistant_roles(user, assistant: Assistant) -> frozenset[Role]:
+    """Roles the user holds on this assistant: global roles plus grants on it."""
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cache = user.__dict__.setdefault("_studio_assistant_roles", {})
+    if assistant.pk not in cache:
+        granted = {
+            Role(r) for r in assistant.role_grants.filter(user=user).values_list("role", flat=True)
+        }
+        cache[assistant.pk] = frozenset(granted | user.global_roles())
+    return cache[assistant.pk]
+
+
+def assistant_caps(user, assistant: Assistant) -> frozenset[Cap]:
+    return caps_of(assistant_roles(user, assistant))
+
+
+def global_caps(user) -> frozenset[Cap]:
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    return caps_of(user.global_roles()) & GLOBAL_CAPS
+
+
+def get_assistant_for(user, name: str, capability: Cap) -> Assistant:
+    """The assistant called `name` if `user` may do `capability` on it.
+
+    Raises Http404 when the user has no role on it (or it does not exist) and PermissionDenied
+    when the user has a role on it that lacks the capability.
+    """
+    assistant = Assistant.objects.filter(name=name).first()
+    if assistant is None:
+        raise Http404("No such assistant.")
+    roles = assistant_roles(user, assistant)
+    if not roles:
+        raise Http404("No such assistant.")
+    if capability not in caps_of(roles):
+        raise PermissionDenied(f"Your role on {assistant.name} does not allow this.")
+    return assistant
+
+
+def require_global(user, capability: Cap) -> None:
+    if capability not in global_caps(user):
+        raise PermissionDenied("Your role does not allow this.")
+
+
+def _declare(view, access: Access):
+    view.access = access
+    return view
+
+
+def _login_first(request):
+    return redirect_to_login(request.get_full_path())
+
+
+def public_view(view):
+    return _declare(view, Access("public"))
+
+
+def authenticated_view(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return _login_first(request)
+        return view(request, *args, **kwargs)
+
+    return _declare(wrapper, Access("authenticated"))
+
+
+def global_view(capability: Cap):
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return _login_first(request)
+            require_global(request.user, capability)
+            return view(request, *args, **kwargs)
+
+        return _declare(wrapper, Access("global", capability))
+
+    return decorator
+
+
+def assistant_view(capability: Cap, *, write: Cap | None = None):
+    """For views under /a/<name>/...: resolves the assistant through `get_assistant_for` and
+    passes it to the view in place of the name. `write` is the capability for POST and other
+    unsafe methods when it differs from the one needed to look."""
+    access = Access("assistant", capability, write)
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, name, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return _login_first(request)
+            assistant = get_assistant_for(request.user, name, access.required(request.method))
+            request.assistant = assistant
+            return view(request, assistant, *args, **kwargs)
+
+        return _declare(wrapper, access)
+
+    return decorator
+
+
+def declared_access(callback) -> Access | None:
+    """The Access a URL's view declares (function views and DRF class-based views)."""
+    access = getattr(callback, "access", None)
+    if access is None:
+        view_class = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        access = getattr(view_class, "access", None)
+    return access if isinstance(access, Access) else None
+
+
+# DRF: API endpoints derive from these and set `access`; `initial()` enforces it after DRF's
+# authentication, so an anonymous caller gets 401 and the rest get the answers above.
+
+
+class GlobalAPIView(APIView):
+    access = Access("authenticated")
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        capability = self.access.required(request.method)
+        if capability is not None:
+            require_global(request.user, capability)
+
+
+class AssistantAPIView(APIView):
+    """`self.assistant` is resolved from the URL's `name` through `get_assistant_for`."""
+
+    access = Access("assistant", Cap.VIEW_ASSISTANT)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.assistant = get_assistant_for(
+            request.user, kwargs["name"], self.access.required(request.method)
+        )

@@ -1,0 +1,39 @@
+from django import forms
+
+from apps.projects.models import Assistant
+
+
+class AssistantCreateForm(forms.ModelForm):
+    class Meta:
+        model = Assistant
+        fields = ["name", "mode", "language", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if Assistant.objects.filter(name__iexact=name).exists():
+            raise forms.ValidationError(f"An assistant called {name!r} already exists.")
+        return name
+
+
+class AssistantSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Assistant
+        fields = ["mode", "language", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class DeleteAssistantForm(forms.Form):
+    confirm_name = forms.CharField(label="Type the assistant's name to confirm", max_length=200)
+
+    def __init__(self, *args, assistant: Assistant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.assistant = assistant
+
+    def clean_confirm_name(self):
+        value = self.cleaned_data["confirm_name"].strip()
+        if value != self.assistant.name:
+            raise forms.ValidationError(
+                f"That is not the name of this assistant: type {self.assistant.name} exactly."
+            )
+        return value

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+# The name is the assistant_id that Rasa puts in every event's metadata, and part of URLs.
+ASSISTANT_NAME_MAX = 128
+assistant_name_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z",
+    "Use letters, digits, '_', '-' and '.', starting with a letter or digit; no spaces.",
+    code="invalid_name",
+)
+language_validator = RegexValidator(
+    r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*\Z",
+    "Use a language code such as 'en', 'de' or 'pt-BR'.",
+    code="invalid_language",
+)
+
+
+class AssistantQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Assistants the user holds any role on: all of them with a global role, else the
+        ones granted to the user."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.global_roles():
+            return self.all()
+        return self.filter(role_grants__user=user).distinct()
+
+
+class Assistant(models.Model):
+    class Mode(models.TextChoices):
+        MODERN = "modern", "Modern (flows)"
+        CLASSIC = "classic", "Classic (NLU only)"
+
+    name = models.CharField(
+        max_length=ASSISTANT_NAME_MAX,
+        unique=True,
+        validators=[assistant_name_validator],
+        help_text="The assistant_id Rasa puts in its events. No spaces.",
+    )
+    api_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.MODERN)
+    language = models.CharField(max_length=16, default="en", validators=[language_validator])
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = AssistantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="assistant_name_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_modern(self) -> bool:
+        return self.mode == self.Mode.MODERN

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from apps.projects import views
+
+app_name = "projects"
+
+urlpatterns = [
+    path("", views.welcome, name="welcome"),
+    path("assistants/new", views.create, name="create"),
+    path("a/<str:name>/", views.open_assistant, name="open"),
+    path("a/<str:name>/overview", views.overview, name="overview"),
+    path("a/<str:name>/settings", views.settings_page, name="settings"),
+    path("a/<str:name>/delete", views.delete, name="delete"),
+    path("a/<str:name>/members", views.members, name="members"),
+    path("a/<str:name>/members/<int:grant_id>/revoke", views.revoke_member, name="revoke_member"),
+]

@@ -1,0 +1,90 @@
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.accounts.access import assistant_roles, assistant_view, authenticated_view, global_view
+from apps.accounts.forms import AssistantGrantForm
+from apps.accounts.models import AssistantRole
+from apps.accounts.roles import Cap, Role
+from apps.projects import services
+from apps.projects.forms import AssistantCreateForm, AssistantSettingsForm, DeleteAssistantForm
+from apps.projects.models import Assistant
+from apps.projects.navigation import landing_url
+
+
+@authenticated_view
+def welcome(request):
+    assistants = Assistant.objects.visible_to(request.user).select_related("created_by")
+    rows = [
+        {
+            "assistant": a,
+            "url": landing_url(request.user, a),
+            "roles": sorted(r.label for r in assistant_roles(request.user, a)),
+        }
+        for a in assistants
+    ]
+    return render(request, "projects/welcome.html", {"rows": rows})
+
+
+@global_view(Cap.CREATE_ASSISTANT)
+def create(request):
+    form = AssistantCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        assistant = services.create_assistant(created_by=request.user, **form.cleaned_data)
+        messages.success(request, f"Assistant {assistant.name} created.")
+        return redirect(landing_url(request.user, assistant))
+    return render(request, "projects/create.html", {"form": form})
+
+
+@assistant_view(Cap.VIEW_ASSISTANT)
+def open_assistant(request, assistant):
+    return redirect(landing_url(request.user, assistant))
+
+
+@assistant_view(Cap.VIEW_ASSISTANT)
+def overview(request, assistant):
+    roles = sorted(r.label for r in assistant_roles(request.user, assistant))
+    return render(request, "projects/overview.html", {"assistant": assistant, "roles": roles})
+
+
+@assistant_view(Cap.MANAGE_SETTINGS)
+def settings_page(request, assistant):
+    form = AssistantSettingsForm(request.POST or None, instance=assistant)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Settings saved.")
+        return redirect("projects:settings", assistant.name)
+    return render(request, "projects/settings.html", {"assistant": assistant, "form": form})
+
+
+@assistant_view(Cap.MANAGE_SETTINGS)
+def delete(request, assistant):
+    form = DeleteAssistantForm(request.POST or None, assistant=assistant)
+    if request.method == "POST" and form.is_valid():
+        name = assistant.name
+        services.delete_assistant(assistant)
+        messages.success(request, f"Assistant {name} deleted.")
+        return redirect("projects:welcome")
+    return render(request, "projects/delete.html", {"assistant": assistant, "form": form})
+
+
+@assistant_view(Cap.MANAGE_USERS)
+def members(request, assistant):
+    form = AssistantGrantForm(request.POST or None, assistant=assistant)
+    if request.method == "POST" and form.is_valid():
+        grant = form.save()
+        messages.success(request, f"{grant.user.username} is now {Role(grant.role).label} here.")
+        return redirect("projects:members", assistant.name)
+    grants = assistant.role_grants.select_related("user").order_by("user__username", "role")
+    return render(
+        request, "projects/members.html", {"assistant": assistant, "form": form, "grants": grants}
+    )
+
+
+@assistant_view(Cap.MANAGE_USERS)
+@require_POST
+def revoke_member(request, assistant, grant_id):
+    grant = get_object_or_404(AssistantRole, pk=grant_id, assistant=assistant)
+    grant.delete()
+    messages.success(request, f"Removed {Role(grant.role).label} from {grant.user.username}.")
+    return redirect("projects:members", assistant.name)

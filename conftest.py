@@ -1,0 +1,48 @@
+"""Fixtures shared by every app's tests: people with roles, and assistants."""
+
+import pytest
+from django.contrib.auth.models import Group
+
+from apps.accounts.models import AssistantRole, User
+from apps.accounts.roles import Role
+from apps.projects.models import Assistant
+
+
+@pytest.fixture
+def make_user(db):
+    """make_user("alice", Role.FLOW_BUILDER, grants={assistant: [Role.ANNOTATOR]})"""
+
+    def make(username, *roles, grants=None, **fields):
+        user = User.objects.create_user(username=username, password="pw", **fields)
+        if roles:
+            user.groups.add(*Group.objects.filter(name__in=[Role(r).label for r in roles]))
+        for assistant, granted in (grants or {}).items():
+            for role in granted:
+                AssistantRole.objects.create(user=user, assistant=assistant, role=Role(role).value)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_assistant(db):
+    def make(name="alpha", **fields):
+        return Assistant.objects.create(name=name, **fields)
+
+    return make
+
+
+@pytest.fixture
+def assistant(make_assistant):
+    return make_assistant("alpha")
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("admin", Role.SUPERUSER)
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client

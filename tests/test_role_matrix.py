@@ -1,0 +1,224 @@
+"""Every URL of the project, requested by every kind of person, answers as the role map says.
+
+The URL list is read from the URL configuration, so a new page is covered the moment it is
+added. Each view must declare its access (apps.accounts.access); an undeclared view fails here.
+What each person may do comes from apps.accounts.roles.ROLE_CAPS and nothing else, so a view
+whose check is removed or weakened answers a forbidden person with 200 and fails here too.
+
+New URL parameters need a filler in FILLERS: a function (world, actor) -> value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from apps.accounts.access import Access, declared_access
+from apps.accounts.models import ApiToken, AssistantRole
+from apps.accounts.roles import GLOBAL_CAPS, ROLE_CAPS, Cap, Role, caps_of
+
+UNSAFE_PROBES = ("post", "put", "patch", "delete")
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: str  # e.g. "a/<str:name>/members/<int:grant_id>/revoke"
+    name: str
+    callback: object = field(compare=False)
+
+
+def _walk(patterns, prefix="", namespace=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            yield Route(prefix + str(entry.pattern), f"{namespace}{entry.name}", entry.callback)
+
+
+ROUTES = list(_walk(get_resolver().url_patterns))
+
+
+@dataclass
+class Actor:
+    label: str
+    user: object | None  # None: anonymous
+    global_roles: frozenset = frozenset()
+    roles_on_alpha: frozenset = frozenset()  # global roles + grants on the assistant "alpha"
+
+
+@dataclass
+class World:
+    alpha: object
+    beta: object
+    actors: list
+    grant: object
+    subject: object
+
+
+@pytest.fixture
+def world(make_user, make_assistant):
+    alpha, beta = make_assistant("alpha"), make_assistant("beta")
+    actors = [Actor("anonymous", None)]
+    for role in Role:
+        user = make_user(f"global-{role.value}", role)
+        actors.append(Actor(f"global {role.label}", user, frozenset({role}), frozenset({role})))
+    for role in Role:
+        user = make_user(f"granted-{role.value}", grants={alpha: [role]})
+        actors.append(Actor(f"{role.label} on alpha only", user, frozenset(), frozenset({role})))
+    # Holds the strongest role, but on another assistant: alpha must not even exist for them.
+    outsider = make_user("outsider", grants={beta: [Role.SUPERUSER]})
+    actors.append(Actor("SuperUser on beta only", outsider))
+    for actor in actors:
+        if actor.user is not None:
+            ApiToken.issue(actor.user, "matrix")
+    grant = AssistantRole.objects.filter(assistant=alpha).first()
+    return World(alpha, beta, actors, grant, subject=actors[1].user)
+
+
+def _own_token(world, actor):
+    user = actor.user or world.subject
+    return user.api_tokens.first().pk
+
+
+FILLERS = {
+    "name": lambda world, actor: world.alpha.name,
+    "grant_id": lambda world, actor: world.grant.pk,
+    "user_id": lambda world, actor: world.subject.pk,
+    "token_id": _own_token,
+}
+
+
+def build_url(route: Route, world: World, actor: Actor) -> str:
+    def fill(match):
+        kwarg = match.group(2)
+        if kwarg not in FILLERS:
+            pytest.fail(f"{route.name}: no filler for URL parameter {kwarg!r}; add one to FILLERS")
+        return str(FILLERS[kwarg](world, actor))
+
+    return "/" + re.sub(r"<(?:(\w+):)?(\w+)>", fill, route.pattern)
+
+
+def methods_of(route: Route) -> list[str]:
+    view_class = getattr(route.callback, "cls", None)
+    if view_class is not None:
+        return ["get"] + [m for m in UNSAFE_PROBES if hasattr(view_class, m)] or ["post"]
+    return ["get", "post"]
+
+
+def expected(access: Access, actor: Actor, method: str, is_api: bool) -> str:
+    """'allow', 'deny' (403), 'hide' (404) or 'login' (redirect to login / 401)."""
+    if access.scope == "public":
+        return "allow"
+    if actor.user is None:
+        return "login"
+    capability = access.required(method.upper())
+    if access.scope == "authenticated" or capability is None:
+        return "allow"
+    if access.scope == "global":
+        assert capability in GLOBAL_CAPS, f"{capability} is not a global capability"
+        return "allow" if capability in caps_of(actor.global_roles) else "deny"
+    if access.scope == "assistant":
+        if not actor.roles_on_alpha:
+            return "hide"
+        return "allow" if capability in caps_of(actor.roles_on_alpha) else "deny"
+    raise AssertionError(f"unknown scope {access.scope}")
+
+
+def verdict(response, is_api: bool) -> str:
+    status = response.status_code
+    if status >= 500:
+        return f"error {status}"
+    if status == 403:
+        return "deny"
+    if status == 404:
+        return "hide"
+    if status == 401 or (status == 302 and "/login/" in response.get("Location", "")):
+        return "login"
+    return "allow"
+
+
+def check_route(route: Route, world: World) -> list[str]:
+    access = declared_access(route.callback)
+    if access is None:
+        return [f"{route.name} ({route.pattern}) declares no access: use an access decorator"]
+    problems = []
+    is_api = route.pattern.startswith("api/")
+    for actor in world.actors:
+        client = Client()
+        if actor.user is not None:
+            client.force_login(actor.user)
+        url = build_url(route, world, actor)
+        for method in methods_of(route):
+            # Each request runs in a savepoint that is rolled back, so a permitted POST or
+            # DELETE cannot change what the next person sees.
+            with transaction.atomic():
+                response = getattr(client, method)(url)
+                transaction.set_rollback(True)
+            want = expected(access, actor, method, is_api)
+            got = verdict(response, is_api)
+            if access.scope == "public" and got == "login":
+                got = "allow"  # e.g. logging out lands on the login page
+            if got != want:
+                problems.append(
+                    f"{method.upper()} {url} as {actor.label}: expected {want}, got {got}"
+                )
+    return problems
+
+
+# The security specification: what every URL requires, written out here so that weakening a
+# view's declaration shows up as a change to this table in review. A new URL fails until it is
+# listed. (scope, capability for GET/HEAD, capability for other methods)
+P, AU, G, A = "public", "authenticated", "global", "assistant"
+EXPECTED_ACCESS = {
+    "healthz": (P, None, None),
+    "api:schema": (P, None, None),
+    "api:assistants": (G, None, Cap.CREATE_ASSISTANT),
+    "api:assistant": (A, Cap.VIEW_ASSISTANT, Cap.MANAGE_SETTINGS),
+    "accounts:login": (P, None, None),
+    "accounts:logout": (P, None, None),
+    "accounts:password_change": (AU, None, None),
+    "accounts:password_change_done": (AU, None, None),
+    "accounts:tokens": (AU, None, None),
+    "accounts:token_revoke": (AU, None, None),
+    "accounts:user_list": (G, Cap.MANAGE_USERS, None),
+    "accounts:user_create": (G, Cap.MANAGE_USERS, None),
+    "accounts:user_edit": (G, Cap.MANAGE_USERS, None),
+    "projects:welcome": (AU, None, None),
+    "projects:create": (G, Cap.CREATE_ASSISTANT, None),
+    "projects:open": (A, Cap.VIEW_ASSISTANT, None),
+    "projects:overview": (A, Cap.VIEW_ASSISTANT, None),
+    "projects:settings": (A, Cap.MANAGE_SETTINGS, None),
+    "projects:delete": (A, Cap.MANAGE_SETTINGS, None),
+    "projects:members": (A, Cap.MANAGE_USERS, None),
+    "projects:revoke_member": (A, Cap.MANAGE_USERS, None),
+}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
+def test_every_url_declares_the_access_the_specification_lists(route):
+    access = declared_access(route.callback)
+    assert access is not None, f"{route.name} declares no access"
+    assert route.name in EXPECTED_ACCESS, f"{route.name} is new: add it to EXPECTED_ACCESS"
+    scope, read, write = EXPECTED_ACCESS[route.name]
+    assert (access.scope, access.capability, access.write_capability) == (scope, read, write)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[r.name for r in ROUTES])
+def test_it_answers_every_person_as_the_role_map_says(route, world):
+    problems = check_route(route, world)
+    assert not problems, "\n".join(problems)
+
+
+def test_it_covers_the_pages_that_exist():
+    names = {r.name for r in ROUTES}
+    assert {"projects:welcome", "projects:settings", "accounts:user_list", "api:assistant"} <= names
+
+
+def test_every_role_has_its_capabilities_listed():
+    assert set(ROLE_CAPS) == set(Role)
