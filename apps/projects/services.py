@@ -7,7 +7,7 @@ from apps.projects.models import Assistant
 
 @transaction.atomic
 def create_assistant(
-    *, name: str, mode: str, language: str, description: str, created_by
+    *, name: str, mode: str = "modern", language: str = "en", description: str = "", created_by
 ) -> Assistant:
     assistant = Assistant(
         name=name, mode=mode, language=language, description=description, created_by=created_by
