@@ -9,7 +9,7 @@ PORT ?= 8000
 CI_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/studio_ci_$(shell date +%s)_$(shell echo $$$$)
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format test-sqlite test-postgres bench clean install install-dev
+.PHONY: chromium run test lint format test-sqlite test-postgres bench clean install install-dev
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,8 +57,12 @@ test-sqlite: install-dev
 test-postgres: install-dev
 	DATABASE_URL=$${DATABASE_URL:-$(CI_DATABASE_URL)} $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
+# Browser tests drive Debian's Chromium; CI machines start without it.
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+
 ifeq ($(CI),true)
-test: lint test-postgres test-sqlite
+test: chromium lint test-postgres test-sqlite
 else
 test: lint test-sqlite
 endif

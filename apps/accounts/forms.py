@@ -56,6 +56,12 @@ class UserEditForm(forms.ModelForm):
     roles = forms.MultipleChoiceField(
         choices=ROLE_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
     )
+    new_password = forms.CharField(
+        widget=forms.PasswordInput,
+        required=False,
+        strip=False,
+        help_text="Leave empty to keep the current password.",
+    )
 
     class Meta:
         model = User
@@ -77,10 +83,19 @@ class UserEditForm(forms.ModelForm):
                 and not self.instance.is_superuser
             ):
                 self.add_error("roles", "You cannot take the SuperUser role from yourself.")
+        password = cleaned.get("new_password")
+        if password:
+            try:
+                password_validation.validate_password(password, self.instance)
+            except forms.ValidationError as error:
+                self.add_error("new_password", error)
         return cleaned
 
     def save(self, commit=True):
-        user = super().save()
+        user = super().save(commit=False)
+        if self.cleaned_data.get("new_password"):
+            user.set_password(self.cleaned_data["new_password"])
+        user.save()
         _set_global_roles(user, self.cleaned_data["roles"])
         return user
 

@@ -87,3 +87,13 @@ def test_login_and_password_change(client, make_user):
     )
     assert response.status_code == 302
     assert User.objects.get(username="ida").check_password("another-long-phrase-7")
+
+
+def test_a_superuser_sets_a_new_password_that_must_be_strong(admin_client, make_user):
+    lee = make_user("lee")
+    url = reverse("accounts:user_edit", args=[lee.pk])
+    page = admin_client.post(url, {"is_active": "on", "new_password": "abc"}).content.decode()
+    assert "This password is too short" in page
+    assert User.objects.get(pk=lee.pk).check_password("pw")
+    admin_client.post(url, {"is_active": "on", "new_password": "fresh-long-phrase-3"})
+    assert User.objects.get(pk=lee.pk).check_password("fresh-long-phrase-3")

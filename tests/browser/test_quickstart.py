@@ -1,0 +1,32 @@
+import pytest
+
+from apps.accounts.roles import Role
+from apps.projects.models import Assistant
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_superuser_logs_in_and_creates_an_assistant(page, make_user):
+    make_user("root", Role.SUPERUSER)
+    page.goto("/")
+    assert "/login/" in page.url
+    page.fill("#id_username", "root")
+    page.fill("#id_password", "wrong")
+    page.click("button[type=submit]")
+    assert page.locator(".errors").is_visible()
+    page.fill("#id_password", "pw")
+    page.click("button[type=submit]")
+    page.click("text=Create assistant")
+    page.fill("#id_name", "my bank")
+    page.click("button[type=submit]")
+    assert "no spaces" in page.locator(".field.has-error .error").inner_text()
+    page.fill("#id_name", "my_bank")
+    page.select_option("#id_mode", "classic")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/a/my_bank/overview")
+    assert page.locator("h1").inner_text() == "my_bank"
+    assert Assistant.objects.get(name="my_bank").mode == "classic"
+    # The left navigation offers the SuperUser the settings page; the switcher lists it.
+    assert page.locator("nav.sidebar >> text=Settings").is_visible()
+    page.click("summary")
+    assert page.locator(".switcher ul a", has_text="my_bank").is_visible()
