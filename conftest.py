@@ -1,16 +1,19 @@
-"""Fixtures shared by every app's tests: people with roles, and assistants."""
+"""Fixtures shared by every app's tests: people with roles, and assistants.
+
+Django is imported inside the fixtures so that the Django-free packages (engine/) can be tested
+with `-p no:django` as well.
+"""
 
 import pytest
-from django.contrib.auth.models import Group
-
-from apps.accounts.models import AssistantRole, User
-from apps.accounts.roles import Role
-from apps.projects.models import Assistant
 
 
 @pytest.fixture
 def make_user(db):
     """make_user("alice", Role.FLOW_BUILDER, grants={assistant: [Role.ANNOTATOR]})"""
+    from django.contrib.auth.models import Group
+
+    from apps.accounts.models import AssistantRole, User
+    from apps.accounts.roles import Role
 
     def make(username, *roles, grants=None, **fields):
         user = User.objects.create_user(username=username, password="pw", **fields)
@@ -26,6 +29,8 @@ def make_user(db):
 
 @pytest.fixture
 def make_assistant(db):
+    from apps.projects.models import Assistant
+
     def make(name="alpha", **fields):
         return Assistant.objects.create(name=name, **fields)
 
@@ -39,6 +44,8 @@ def assistant(make_assistant):
 
 @pytest.fixture
 def admin_user(make_user):
+    from apps.accounts.roles import Role
+
     return make_user("admin", Role.SUPERUSER)
 
 

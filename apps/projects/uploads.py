@@ -1,0 +1,131 @@
+"""Reading uploaded assistant files: a zip archive or loose files, within limits.
+
+Everything that comes from a user is checked before it is parsed: the number of files, each
+file's size and the total (as declared in the zip and as actually read, so a lying header does
+not help a zip bomb), paths that would leave the project folder, links, and nested archives.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import stat
+import zipfile
+from dataclasses import dataclass
+
+MAX_FILES = 2000
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_TOTAL_BYTES = 50 * 1024 * 1024
+MAX_RATIO = 200  # uncompressed / compressed, per entry, past which an entry is a bomb
+
+
+class UploadError(ValueError):
+    """A problem with the upload as a whole; `file` names the entry when there is one."""
+
+    def __init__(self, message: str, file: str | None = None):
+        super().__init__(message)
+        self.file = file
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}" if self.file else self.message
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_files: int = MAX_FILES
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_total_bytes: int = MAX_TOTAL_BYTES
+
+
+def clean_path(raw: str) -> str:
+    """A relative POSIX path inside the project, or UploadError."""
+    path = raw.replace("\\", "/")
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        raise UploadError("absolute paths are not allowed in an upload", raw)
+    normal = posixpath.normpath(path)
+    if normal == ".." or normal.startswith("../") or "/../" in f"/{normal}/":
+        raise UploadError("the path leaves the project folder", raw)
+    if "\x00" in normal:
+        raise UploadError("the path contains a NUL character", raw)
+    return normal
+
+
+def _strip_common_root(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Archives often wrap the project in one folder (my-bot/domain.yml): drop it."""
+    tops = {path.split("/", 1)[0] for path in files}
+    if len(tops) == 1 and all("/" in path for path in files):
+        return {path.split("/", 1)[1]: data for path, data in files.items()}
+    return files
+
+
+def read_zip(data: bytes, limits: Limits = Limits()) -> dict[str, bytes]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UploadError(f"not a readable zip archive ({exc})") from None
+    files: dict[str, bytes] = {}
+    total = 0
+    with archive:
+        entries = [info for info in archive.infolist() if not info.is_dir()]
+        if len(entries) > limits.max_files:
+            raise UploadError(
+                f"the archive has {len(entries)} files; the limit is {limits.max_files}"
+            )
+        for info in entries:
+            name = clean_path(info.filename)
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise UploadError("links are not allowed in an upload", info.filename)
+            if name.startswith("__MACOSX/") or posixpath.basename(name).startswith("._"):
+                continue
+            if info.file_size > limits.max_file_bytes:
+                raise UploadError(
+                    f"{info.file_size} bytes uncompressed; the limit is {limits.max_file_bytes}",
+                    info.filename,
+                )
+            if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
+                raise UploadError("compressed suspiciously well (a zip bomb?)", info.filename)
+            try:
+                with archive.open(info) as handle:
+                    content = handle.read(limits.max_file_bytes + 1)
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+                raise UploadError(f"cannot be extracted ({exc})", info.filename) from None
+            if len(content) > limits.max_file_bytes:
+                raise UploadError(f"larger than {limits.max_file_bytes} bytes", info.filename)
+            total += len(content)
+            if total > limits.max_total_bytes:
+                raise UploadError(f"the archive holds more than {limits.max_total_bytes} bytes")
+            if name in files:
+                raise UploadError("appears twice in the archive", info.filename)
+            files[name] = content
+    if not files:
+        raise UploadError("the archive is empty")
+    return _strip_common_root(files)
+
+
+def read_files(uploads: list[tuple[str, bytes]], limits: Limits = Limits()) -> dict[str, bytes]:
+    """Loose files (name, content), or a single zip among them."""
+    if len(uploads) == 1 and (
+        uploads[0][0].lower().endswith(".zip") or uploads[0][1][:4] == b"PK\x03\x04"
+    ):
+        return read_zip(uploads[0][1], limits)
+    if not uploads:
+        raise UploadError("no files were uploaded")
+    if len(uploads) > limits.max_files:
+        raise UploadError(f"{len(uploads)} files uploaded; the limit is {limits.max_files}")
+    files: dict[str, bytes] = {}
+    total = 0
+    for raw_name, content in uploads:
+        name = clean_path(raw_name)
+        if name.lower().endswith(".zip"):
+            raise UploadError("upload a zip archive on its own, not with other files", raw_name)
+        if len(content) > limits.max_file_bytes:
+            raise UploadError(f"larger than {limits.max_file_bytes} bytes", raw_name)
+        total += len(content)
+        if total > limits.max_total_bytes:
+            raise UploadError(f"the files hold more than {limits.max_total_bytes} bytes")
+        if name in files:
+            raise UploadError("uploaded twice", raw_name)
+        files[name] = content
+    return files
