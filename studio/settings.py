@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "apps.accounts",
     "apps.projects",
+    "apps.flows",
+    "apps.nlu",
 ]
 
 MIDDLEWARE = [

@@ -68,3 +68,20 @@ class Assistant(models.Model):
     @property
     def is_modern(self) -> bool:
         return self.mode == self.Mode.MODERN
+
+
+class AssistantFiles(models.Model):
+    """The parts of an assistant kept as text, not rows: config.yml and endpoints.yml (with
+    their comments), custom prompt templates, and domain keys Studio has no editor for."""
+
+    assistant = models.OneToOneField(Assistant, on_delete=models.CASCADE, related_name="files")
+    config_yml = models.TextField(blank=True, default="")
+    endpoints_yml = models.TextField(blank=True, default="")
+    prompts = models.JSONField(default=dict, blank=True)  # {relative path: text}
+    other_files = models.JSONField(default=dict, blank=True)  # files kept verbatim
+    # Domain keys kept as they were: version, session_config, forms, config and unknown keys.
+    domain_extras = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"files of {self.assistant}"

@@ -38,6 +38,9 @@ class Limits:
     max_total_bytes: int = MAX_TOTAL_BYTES
 
 
+DEFAULT_LIMITS = Limits()
+
+
 def clean_path(raw: str) -> str:
     """A relative POSIX path inside the project, or UploadError."""
     path = raw.replace("\\", "/")
@@ -59,7 +62,7 @@ def _strip_common_root(files: dict[str, bytes]) -> dict[str, bytes]:
     return files
 
 
-def read_zip(data: bytes, limits: Limits = Limits()) -> dict[str, bytes]:
+def read_zip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError) as exc:
@@ -104,7 +107,9 @@ def read_zip(data: bytes, limits: Limits = Limits()) -> dict[str, bytes]:
     return _strip_common_root(files)
 
 
-def read_files(uploads: list[tuple[str, bytes]], limits: Limits = Limits()) -> dict[str, bytes]:
+def read_files(
+    uploads: list[tuple[str, bytes]], limits: Limits = DEFAULT_LIMITS
+) -> dict[str, bytes]:
     """Loose files (name, content), or a single zip among them."""
     if len(uploads) == 1 and (
         uploads[0][0].lower().endswith(".zip") or uploads[0][1][:4] == b"PK\x03\x04"

@@ -1,4 +1,4 @@
-"""Create the demo logins: one SuperUser and one user per role.
+"""Create the demo logins (one SuperUser and one user per role) and the demo assistant.
 
 Passwords are random and printed once, when the users are created (or with --reset-passwords);
 they are not stored anywhere else. Running it again changes nothing.
@@ -12,8 +12,12 @@ from django.db import transaction
 
 from apps.accounts.models import User
 from apps.accounts.roles import Role
+from apps.projects import content, services
+from apps.projects.files import DEMO_DIR, read_project_dir
+from apps.projects.models import Assistant
 
 SUPERUSER_NAME = "admin"
+DEMO_ASSISTANT = "harbor_bank"
 
 
 def demo_username(role: Role) -> str:
@@ -31,6 +35,24 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, reset_passwords=False, **options):
+        self.load_demo_assistant()
+        self.create_users(reset_passwords)
+
+    def load_demo_assistant(self):
+        """The demo assistant, imported once; later runs leave the team's edits alone."""
+        if Assistant.objects.filter(name=DEMO_ASSISTANT).exists():
+            return
+        with transaction.atomic():
+            assistant = services.create_assistant(
+                name=DEMO_ASSISTANT,
+                created_by=None,
+                description="Harbor Bank: balances, transfers, cards and more (the demo).",
+            )
+            report = content.import_files(assistant, read_project_dir(DEMO_DIR))
+        summary = ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
+        self.stdout.write(f"Loaded the demo assistant {DEMO_ASSISTANT}: {summary}.")
+
+    def create_users(self, reset_passwords):
         created = []
         with transaction.atomic():
             for role in Role:

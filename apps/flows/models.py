@@ -1,0 +1,85 @@
+"""An assistant's dialogue content, stored as rows.
+
+Each row keeps its definition in the shape Rasa's YAML has (a JSON value), next to the columns
+that constraints, filters and lists need. `engine.formats` is what reads and writes that shape;
+`apps.projects.content` maps between rows and `engine.formats` dataclasses.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AssistantContent(models.Model):
+    assistant = models.ForeignKey("projects.Assistant", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=255)
+    # Where the item sat in the file it was imported from, so exports keep the authors' order.
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Flow(AssistantContent):
+    """One flow. `name` is the flow id; `definition` is the flow's mapping without the id,
+    its steps in the compact form (see engine.formats.flows)."""
+
+    assistant = models.ForeignKey(
+        "projects.Assistant", on_delete=models.CASCADE, related_name="flows"
+    )
+    title = models.CharField(max_length=255, blank=True, default="")  # the flow's `name:` key
+    description = models.TextField(blank=True, default="")
+    definition = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta(AssistantContent.Meta):
+        constraints = [models.UniqueConstraint(fields=["assistant", "name"], name="unique_flow_id")]
+
+
+class Response(AssistantContent):
+    """An `utter_*` response; `variations` is its list of variations as in domain.yml."""
+
+    assistant = models.ForeignKey(
+        "projects.Assistant", on_delete=models.CASCADE, related_name="responses"
+    )
+    variations = models.JSONField(default=list)
+
+    class Meta(AssistantContent.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["assistant", "name"], name="unique_response_name")
+        ]
+
+
+class Slot(AssistantContent):
+    assistant = models.ForeignKey(
+        "projects.Assistant", on_delete=models.CASCADE, related_name="slots"
+    )
+    type = models.CharField(max_length=32)
+    definition = models.JSONField(default=dict)
+
+    class Meta(AssistantContent.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["assistant", "name"], name="unique_slot_name")
+        ]
+
+
+class CustomAction(AssistantContent):
+    """A custom action the assistant's action server runs (the domain's `actions:`)."""
+
+    assistant = models.ForeignKey(
+        "projects.Assistant", on_delete=models.CASCADE, related_name="custom_actions"
+    )
+    description = models.TextField(blank=True, default="")
+    definition = models.JSONField(default=dict, blank=True)  # e.g. {"send_domain": true}
+
+    class Meta(AssistantContent.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["assistant", "name"], name="unique_custom_action_name")
+        ]

@@ -1,0 +1,355 @@
+"""An assistant's content between rows and Rasa files.
+
+Import = parse (engine.formats) -> merge with what is stored (partial uploads) -> validate ->
+replace the rows in one transaction. Any problem raises FormatError before anything is written,
+so the assistant stays exactly as it was. Export = rows -> engine.formats dataclasses -> files.
+
+Rows keep each item's definition in the YAML shape (see apps.flows.models), so this module only
+moves values between rows and the `engine.formats` dataclasses; it knows nothing of YAML.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.flows.models import CustomAction, Flow, Response, Slot
+from apps.nlu.models import Entity, Example, Intent, LookupTable, Regex, Synonym
+from apps.projects.models import Assistant, AssistantFiles
+from engine import formats
+from engine.formats.domain import (
+    action_to_yaml,
+    entity_to_yaml,
+    intent_to_yaml,
+    parse_domain,
+    slot_to_yaml,
+    variation_to_yaml,
+)
+from engine.formats.errors import ProblemCollector
+from engine.formats.flows import flow_to_dict, parse_flows
+from engine.formats.nlu import EntityAnnotation, IntentExamples, Lookup, NluData
+from engine.formats.nlu import Example as NluExample
+from engine.formats.nlu import Regex as NluRegex
+from engine.formats.nlu import Synonym as NluSynonym
+
+STORED = "(stored content)"
+
+
+@dataclass
+class ImportReport:
+    counts: dict[str, int]
+    warnings: list[formats.Problem] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Export
+
+
+def export_project(assistant: Assistant) -> formats.Project:
+    """The assistant's content as an engine.formats Project."""
+    files = AssistantFiles.objects.filter(assistant=assistant).first()
+    extras = dict(files.domain_extras) if files else {}
+    domain_data: dict[str, Any] = {}
+    if extras.get("version"):
+        domain_data["version"] = extras["version"]
+    domain_data["intents"] = [
+        _named(i.name, i.definition)
+        for i in Intent.objects.filter(assistant=assistant, in_domain=True)
+    ]
+    domain_data["entities"] = [
+        _named(e.name, e.definition) for e in Entity.objects.filter(assistant=assistant)
+    ]
+    domain_data["slots"] = {s.name: s.definition for s in Slot.objects.filter(assistant=assistant)}
+    domain_data["responses"] = {
+        r.name: r.variations for r in Response.objects.filter(assistant=assistant)
+    }
+    domain_data["actions"] = [
+        _named(a.name, a.definition) for a in CustomAction.objects.filter(assistant=assistant)
+    ]
+    for key in ("forms", "session_config", "config"):
+        if extras.get(key) is not None:
+            domain_data[key] = extras[key]
+    domain_data.update(extras.get("extra") or {})
+
+    collector = ProblemCollector(file=STORED)
+    domain = parse_domain(copy.deepcopy(domain_data), collector)
+    flows = parse_flows(
+        {f.name: copy.deepcopy(f.definition) for f in Flow.objects.filter(assistant=assistant)},
+        collector,
+    )
+    if collector.has_errors:
+        # Stored content is validated on the way in; this means a bug, not user input.
+        raise formats.FormatError(collector.problems)
+
+    project = formats.Project(domain=domain, flows=flows, nlu=_export_nlu(assistant))
+    if files:
+        if files.config_yml:
+            project.config = formats.ConfigFile.parse(files.config_yml, "config.yml")
+        if files.endpoints_yml:
+            project.endpoints = formats.EndpointsFile.parse(files.endpoints_yml, "endpoints.yml")
+        project.prompts = dict(files.prompts)
+        project.other_files = dict(files.other_files)
+    return project
+
+
+def _named(name: str, definition: Any) -> Any:
+    return {name: definition} if definition else name
+
+
+def _export_nlu(assistant: Assistant) -> NluData:
+    by_intent: dict[int, list[NluExample]] = {}
+    for row in Example.objects.filter(intent__assistant=assistant).order_by(
+        "intent_id", "position", "id"
+    ):
+        by_intent.setdefault(row.intent_id, []).append(
+            NluExample(
+                text=row.text,
+                entities=[EntityAnnotation(**e) for e in row.entities],
+                metadata=row.metadata,
+            )
+        )
+    intents = [
+        IntentExamples(intent=i.name, examples=by_intent[i.pk], metadata=i.nlu_metadata)
+        for i in Intent.objects.filter(assistant=assistant)
+        if i.pk in by_intent
+    ]
+    return NluData(
+        intents=intents,
+        synonyms=[
+            NluSynonym(s.name, list(s.examples))
+            for s in Synonym.objects.filter(assistant=assistant)
+        ],
+        regexes=[
+            NluRegex(r.name, list(r.examples)) for r in Regex.objects.filter(assistant=assistant)
+        ],
+        lookups=[
+            Lookup(lk.name, list(lk.examples))
+            for lk in LookupTable.objects.filter(assistant=assistant)
+        ],
+    )
+
+
+def export_files(assistant: Assistant) -> dict[str, str]:
+    """The assistant as Rasa project files: {relative path: text}."""
+    return formats.dump_project(export_project(assistant))
+
+
+# --------------------------------------------------------------------------------------------
+# Import
+
+
+def import_files(
+    assistant: Assistant, files: dict[str, bytes | str], *, partial: bool = False
+) -> ImportReport:
+    """Replace the assistant's content with `files` (or, when `partial`, update only the items
+    and files given). Raises FormatError with every problem found; writes nothing then."""
+    uploaded = formats.load_project_files(files)
+    project = merge_projects(export_project(assistant), uploaded) if partial else uploaded
+    problems = formats.validate_project(project)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise formats.FormatError(errors)
+    warnings = [p for p in [*uploaded.load_warnings, *problems] if p.severity != "error"]
+    counts = replace_content(assistant, project)
+    return ImportReport(counts=counts, warnings=warnings)
+
+
+def merge_projects(stored: formats.Project, given: formats.Project) -> formats.Project:
+    """`stored` with every item of `given` put in place of the stored item of the same name
+    (or added). Files given whole (config.yml, endpoints.yml, prompts) replace the stored ones."""
+    merged = copy.deepcopy(stored)
+    d, g = merged.domain, given.domain
+    d.intents = _merge_named(d.intents, g.intents)
+    d.entities = _merge_named(d.entities, g.entities)
+    d.slots = _merge_named(d.slots, g.slots)
+    d.responses = _merge_named(d.responses, g.responses)
+    d.actions = _merge_named(d.actions, g.actions)
+    for key in ("version", "forms", "session_config", "config"):
+        if getattr(g, key) is not None:
+            setattr(d, key, getattr(g, key))
+    d.extra.update(g.extra)
+    merged.flows = _merge_named(merged.flows, given.flows, key="id")
+    merged.nlu.intents = _merge_named(merged.nlu.intents, given.nlu.intents, key="intent")
+    merged.nlu.synonyms = _merge_named(merged.nlu.synonyms, given.nlu.synonyms)
+    merged.nlu.regexes = _merge_named(merged.nlu.regexes, given.nlu.regexes)
+    merged.nlu.lookups = _merge_named(merged.nlu.lookups, given.nlu.lookups)
+    if given.config is not None:
+        merged.config = given.config
+    if given.endpoints is not None:
+        merged.endpoints = given.endpoints
+    merged.prompts.update(given.prompts)
+    merged.other_files.update(given.other_files)
+    return merged
+
+
+def _merge_named(stored: list, given: list, key: str = "name") -> list:
+    index = {getattr(item, key): i for i, item in enumerate(stored)}
+    result = list(stored)
+    for item in given:
+        name = getattr(item, key)
+        if name in index:
+            result[index[name]] = item
+        else:
+            index[name] = len(result)
+            result.append(item)
+    return result
+
+
+@transaction.atomic
+def replace_content(assistant: Assistant, project: formats.Project) -> dict[str, int]:
+    """Replace every content row of the assistant with `project` (validated by the caller)."""
+    for model in (Flow, Response, Slot, CustomAction, Intent, Entity, Synonym, Regex, LookupTable):
+        model.objects.filter(assistant=assistant).delete()
+
+    domain = project.domain
+    now = timezone.now()
+    Flow.objects.bulk_create(
+        Flow(
+            assistant=assistant,
+            name=flow.id,
+            title=flow.name or "",
+            description=flow.description or "",
+            definition=flow_to_dict(flow),
+            position=i,
+            updated_at=now,
+        )
+        for i, flow in enumerate(project.flows)
+    )
+    Response.objects.bulk_create(
+        Response(
+            assistant=assistant,
+            name=r.name,
+            variations=[variation_to_yaml(v) for v in r.variations],
+            position=i,
+        )
+        for i, r in enumerate(domain.responses)
+    )
+    Slot.objects.bulk_create(
+        Slot(assistant=assistant, name=s.name, type=s.type, definition=slot_to_yaml(s), position=i)
+        for i, s in enumerate(domain.slots)
+    )
+    CustomAction.objects.bulk_create(
+        CustomAction(
+            assistant=assistant, name=a.name, definition=_definition(action_to_yaml(a)), position=i
+        )
+        for i, a in enumerate(domain.actions)
+    )
+    Entity.objects.bulk_create(
+        Entity(
+            assistant=assistant, name=e.name, definition=_definition(entity_to_yaml(e)), position=i
+        )
+        for i, e in enumerate(domain.entities)
+    )
+
+    intents: dict[str, Intent] = {}
+    for i, intent in enumerate(domain.intents):
+        intents[intent.name] = Intent(
+            assistant=assistant,
+            name=intent.name,
+            definition=_definition(intent_to_yaml(intent)),
+            position=i,
+        )
+    examples: dict[str, list[NluExample]] = {}
+    block_metadata: dict[str, Any] = {}
+    for block in project.nlu.intents:
+        if block.intent not in intents:
+            intents[block.intent] = Intent(
+                assistant=assistant, name=block.intent, in_domain=False, position=len(intents)
+            )
+        examples.setdefault(block.intent, []).extend(block.examples)
+        if block.metadata is not None:
+            block_metadata[block.intent] = block.metadata
+    for name, metadata in block_metadata.items():
+        intents[name].nlu_metadata = metadata
+    Intent.objects.bulk_create(intents.values())
+
+    rows = []
+    for name, items in examples.items():
+        seen: set[str] = set()
+        for position, example in enumerate(items):
+            if example.text in seen:  # Rasa warns about duplicates; keep the first
+                continue
+            seen.add(example.text)
+            rows.append(
+                Example(
+                    intent=intents[name],
+                    text=example.text,
+                    entities=[_annotation(e) for e in example.entities],
+                    metadata=example.metadata,
+                    position=position,
+                )
+            )
+    Example.objects.bulk_create(rows, batch_size=1000)
+
+    for model, items in (
+        (Synonym, _merge_lists(project.nlu.synonyms)),
+        (Regex, _merge_lists(project.nlu.regexes)),
+        (LookupTable, _merge_lists(project.nlu.lookups)),
+    ):
+        model.objects.bulk_create(
+            model(assistant=assistant, name=name, examples=values, position=i)
+            for i, (name, values) in enumerate(items.items())
+        )
+
+    extras = {
+        "version": domain.version,
+        "forms": domain.forms,
+        "session_config": domain.session_config,
+        "config": domain.config,
+        "extra": domain.extra,
+    }
+    AssistantFiles.objects.update_or_create(
+        assistant=assistant,
+        defaults={
+            "config_yml": project.config.text if project.config else "",
+            "endpoints_yml": project.endpoints.text if project.endpoints else "",
+            "prompts": project.prompts,
+            "other_files": project.other_files,
+            "domain_extras": {k: v for k, v in extras.items() if v},
+        },
+    )
+    return {
+        "flows": len(project.flows),
+        "responses": len(domain.responses),
+        "slots": len(domain.slots),
+        "actions": len(domain.actions),
+        "intents": len(intents),
+        "entities": len(domain.entities),
+        "examples": len(rows),
+        "synonyms": len(project.nlu.synonyms),
+        "regexes": len(project.nlu.regexes),
+        "lookups": len(project.nlu.lookups),
+    }
+
+
+def _definition(yaml_value: Any) -> dict:
+    """`name` or `{name: {...}}` as the YAML has it -> the mapping part ({} for a bare name)."""
+    if isinstance(yaml_value, dict) and len(yaml_value) == 1:
+        return dict(next(iter(yaml_value.values())) or {})
+    return {}
+
+
+def _annotation(entity: EntityAnnotation) -> dict[str, Any]:
+    data = {
+        "start": entity.start,
+        "end": entity.end,
+        "value": entity.value,
+        "entity": entity.entity,
+    }
+    if entity.role is not None:
+        data["role"] = entity.role
+    if entity.group is not None:
+        data["group"] = entity.group
+    return data
+
+
+def _merge_lists(items) -> dict[str, list[str]]:
+    merged: dict[str, list[str]] = {}
+    for item in items:
+        values = merged.setdefault(item.name, [])
+        values.extend(v for v in item.examples if v not in values)
+    return merged
