@@ -1,0 +1,1 @@
+"""The built-in assistant engine. `engine.formats` is its pure-Python Rasa file-format layer."""
