@@ -68,7 +68,7 @@ test: lint test-sqlite
 endif
 
 bench: install-dev
-	@echo "No benchmarks yet."
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) var

@@ -26,6 +26,16 @@ api_v1 = [
     path("schema", SchemaView.as_view(), name="schema"),
     path("assistants", projects_api.AssistantListApi.as_view(), name="assistants"),
     path("assistants/<str:name>", projects_api.AssistantDetailApi.as_view(), name="assistant"),
+    path(
+        "assistants/<str:name>/export",
+        projects_api.AssistantExportApi.as_view(),
+        name="assistant_export",
+    ),
+    path(
+        "assistants/<str:name>/import",
+        projects_api.AssistantImportApi.as_view(),
+        name="assistant_import",
+    ),
 ]
 
 urlpatterns = [

@@ -180,6 +180,8 @@ EXPECTED_ACCESS = {
     "api:schema": (P, None, None),
     "api:assistants": (G, None, Cap.CREATE_ASSISTANT),
     "api:assistant": (A, Cap.VIEW_ASSISTANT, Cap.MANAGE_SETTINGS),
+    "api:assistant_export": (A, Cap.EXPORT, None),
+    "api:assistant_import": (A, Cap.MANAGE_SETTINGS, None),
     "accounts:login": (P, None, None),
     "accounts:logout": (P, None, None),
     "accounts:password_change": (AU, None, None),
@@ -195,6 +197,8 @@ EXPECTED_ACCESS = {
     "projects:overview": (A, Cap.VIEW_ASSISTANT, None),
     "projects:settings": (A, Cap.MANAGE_SETTINGS, None),
     "projects:delete": (A, Cap.MANAGE_SETTINGS, None),
+    "projects:import": (A, Cap.MANAGE_SETTINGS, None),
+    "projects:export": (A, Cap.EXPORT, None),
     "projects:members": (A, Cap.MANAGE_USERS, None),
     "projects:revoke_member": (A, Cap.MANAGE_USERS, None),
 }

@@ -183,6 +183,7 @@ def merge_projects(stored: formats.Project, given: formats.Project) -> formats.P
         merged.endpoints = given.endpoints
     merged.prompts.update(given.prompts)
     merged.other_files.update(given.other_files)
+    merged.source_lines.update(given.source_lines)  # so problems in the upload name their line
     return merged
 
 

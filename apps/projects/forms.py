@@ -37,3 +37,28 @@ class DeleteAssistantForm(forms.Form):
                 f"That is not the name of this assistant: type {self.assistant.name} exactly."
             )
         return value
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)]
+
+
+class ImportForm(forms.Form):
+    files = MultipleFileField(
+        label="Rasa project files",
+        help_text="A zip of the project, or files such as domain.yml, flows.yml and nlu.yml.",
+    )
+    partial = forms.BooleanField(
+        required=False,
+        label="Update only what the files contain",
+        help_text="Unticked, the upload replaces all of the assistant's content.",
+    )

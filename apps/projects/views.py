@@ -1,15 +1,30 @@
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.accounts.access import assistant_roles, assistant_view, authenticated_view, global_view
+from apps.accounts.access import (
+    assistant_caps,
+    assistant_roles,
+    assistant_view,
+    authenticated_view,
+    global_view,
+)
 from apps.accounts.forms import AssistantGrantForm
 from apps.accounts.models import AssistantRole
 from apps.accounts.roles import Cap, Role
-from apps.projects import services
-from apps.projects.forms import AssistantCreateForm, AssistantSettingsForm, DeleteAssistantForm
+from apps.projects import content, services
+from apps.projects.files import zip_files
+from apps.projects.forms import (
+    AssistantCreateForm,
+    AssistantSettingsForm,
+    DeleteAssistantForm,
+    ImportForm,
+)
 from apps.projects.models import Assistant
 from apps.projects.navigation import landing_url
+from apps.projects.uploads import UploadError, read_files
+from engine.formats import FormatError
 
 
 @authenticated_view
@@ -54,7 +69,9 @@ def settings_page(request, assistant):
         form.save()
         messages.success(request, "Settings saved.")
         return redirect("projects:settings", assistant.name)
-    return render(request, "projects/settings.html", {"assistant": assistant, "form": form})
+    return render(
+        request, "projects/settings.html", _settings_context(request, assistant, form=form)
+    )
 
 
 @assistant_view(Cap.MANAGE_SETTINGS)
@@ -88,3 +105,47 @@ def revoke_member(request, assistant, grant_id):
     grant.delete()
     messages.success(request, f"Removed {Role(grant.role).label} from {grant.user.username}.")
     return redirect("projects:members", assistant.name)
+
+
+def _settings_context(request, assistant, **extra):
+    return {
+        "assistant": assistant,
+        "form": AssistantSettingsForm(instance=assistant),
+        "import_form": ImportForm(),
+        "can_export": Cap.EXPORT in assistant_caps(request.user, assistant),
+        **extra,
+    }
+
+
+@assistant_view(Cap.MANAGE_SETTINGS)
+@require_POST
+def import_content(request, assistant):
+    form = ImportForm(request.POST, request.FILES)
+    problems: list = []
+    if form.is_valid():
+        uploads = [(f.name, f.read()) for f in form.cleaned_data["files"]]
+        try:
+            report = content.import_files(
+                assistant, read_files(uploads), partial=form.cleaned_data["partial"]
+            )
+        except UploadError as exc:
+            problems = [str(exc)]
+        except FormatError as exc:
+            problems = [str(p) for p in exc.problems]
+        else:
+            summary = ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
+            messages.success(request, f"Imported: {summary}.")
+            for warning in report.warnings[:20]:
+                messages.warning(request, str(warning))
+            return redirect("projects:settings", assistant.name)
+    context = _settings_context(request, assistant, import_form=form, import_problems=problems)
+    return render(request, "projects/settings.html", context, status=400)
+
+
+@assistant_view(Cap.EXPORT)
+def export_zip(request, assistant):
+    response = HttpResponse(
+        zip_files(content.export_files(assistant)), content_type="application/zip"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{assistant.name}.zip"'
+    return response
