@@ -1,0 +1,55 @@
+import signal
+
+from workers.base import Worker
+
+
+class Counting(Worker):
+    kind = "counting"
+
+    def __init__(self, work, **kwargs):
+        super().__init__(**kwargs)
+        self.work = list(work)
+        self.done = []
+
+    def step(self):
+        if not self.work:
+            return False
+        self.done.append(self.work.pop(0))
+        return True
+
+
+def test_once_drains_the_queue_then_exits(tmp_path, db):
+    alive = tmp_path / "alive"
+    worker = Counting([1, 2, 3], once=True, liveness_file=alive)
+    assert worker.run() == 0
+    assert worker.done == [1, 2, 3]
+    assert alive.exists()
+
+
+def test_max_tasks_stops_early(db):
+    worker = Counting([1, 2, 3], once=True, max_tasks=2)
+    worker.run()
+    assert worker.done == [1, 2]
+
+
+def test_the_first_stop_signal_finishes_the_current_unit(db):
+    class StopsMidway(Counting):
+        def step(self):
+            did = super().step()
+            if self.done == [1]:
+                signal.raise_signal(signal.SIGTERM)  # as if an operator stopped the pod now
+            return did
+
+    worker = StopsMidway([1, 2, 3], interval=0.01)
+    worker.run()
+    assert worker.done == [1]
+    assert worker.stopping.is_set()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_an_idle_worker_sleeps_until_stopped(db):
+    worker = Counting([], interval=5)
+    worker.stopping.set()
+    assert worker.run() == 0
+    assert worker.done == []
