@@ -1,0 +1,316 @@
+"""``config.yml`` and ``endpoints.yml``: kept as text (comments and all), parsed for reading.
+
+Studio stores these two files verbatim and writes them back unchanged; the parsed values are
+exposed for validation and for the parts of Studio that need them (``config.assistant_id`` to
+route conversations, ``endpoints.event_broker`` for ingestion...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.formats._check import Checker, describe
+from engine.formats.errors import FormatError, Problem, ProblemCollector, join_path
+from engine.formats.yamlio import load_yaml
+
+CONFIG_KEYS = (
+    "recipe",
+    "language",
+    "assistant_id",
+    "pipeline",
+    "policies",
+    "spaces",
+    "core_target",
+    "nlu_target",
+    "train_schema",
+    "predict_schema",
+)
+ENDPOINT_KEYS = (
+    "action_endpoint",
+    "event_broker",
+    "tracker_store",
+    "lock_store",
+    "nlg",
+    "model_groups",
+    "models",
+    "model",
+    "vector_store",
+    "silence_timeout",
+    "interaction_handling",
+    "mcp_servers",
+    "privacy",
+    "nlu_tracker_store",
+)
+EVENT_BROKER_TYPES = ("kafka", "concurrent_kafka", "pika", "sql", "file")
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "GSSAPI", "OAUTHBEARER", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_KAFKA_KEYS = (
+    "type",
+    "url",
+    "topic",
+    "client_id",
+    "partition_by_sender",
+    "security_protocol",
+    "sasl_mechanism",
+    "sasl_username",
+    "sasl_password",
+    "ssl_cafile",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "ssl_check_hostname",
+    "queue_size",
+    "group_id",
+    "stream_pii",
+    "anonymization_topics",
+    "socket_keepalive_enable",
+    "reconnect_backoff_ms",
+    "reconnect_backoff_max_ms",
+    "topic_metadata_refresh_interval_ms",
+    "executor_max_workers",
+    "sasl_oauth_token_provider",
+    "aws_region",
+)
+_REQUIRED_BROKER_KEYS = {"kafka": ("url",), "concurrent_kafka": ("url",), "pika": ("url",)}
+
+
+def _is_env(value: Any) -> bool:
+    return isinstance(value, str) and "${" in value
+
+
+@dataclass
+class _TextFile:
+    text: str
+    file: str = field(default="", compare=False)
+    data: Any = field(default=None, compare=False, repr=False)
+    lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, text: str | bytes, file: str) -> Any:
+        """Read the file (raises `FormatError` when it is not valid YAML)."""
+        doc = load_yaml(text, file)
+        if doc.data is not None and not isinstance(doc.data, dict):
+            raise FormatError(
+                [Problem(file, 1, "", f"{file} must hold a mapping, not {describe(doc.data)}")]
+            )
+        raw = text.decode("utf-8") if isinstance(text, bytes) else text
+        return cls(text=raw.removeprefix("\ufeff"), file=file, data=doc.data or {}, lines=doc.lines)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return (self.data or {}).get(key, default)
+
+
+@dataclass
+class ConfigFile(_TextFile):
+    """``config.yml``. Equality compares the text only."""
+
+    @property
+    def recipe(self) -> str | None:
+        return self.get("recipe")
+
+    @property
+    def language(self) -> str | None:
+        return self.get("language")
+
+    @property
+    def assistant_id(self) -> str | None:
+        value = self.get("assistant_id")
+        return str(value) if value is not None else None
+
+    @property
+    def pipeline(self) -> list[dict[str, Any]]:
+        value = self.get("pipeline")
+        return value if isinstance(value, list) else []
+
+    @property
+    def policies(self) -> list[dict[str, Any]]:
+        value = self.get("policies")
+        return value if isinstance(value, list) else []
+
+    def prompt_refs(self) -> list[tuple[str, str]]:
+        """``(prompt file, key path)`` for each custom prompt named by a component or policy."""
+        refs = []
+        for section in ("pipeline", "policies"):
+            for index, component in enumerate(getattr(self, section)):
+                if not isinstance(component, dict):
+                    continue
+                base = join_path(section, index)
+                for key in ("prompt_template", "prompt"):
+                    value = component.get(key)
+                    if isinstance(value, str) and not _is_env(value):
+                        refs.append((value, join_path(base, key)))
+                llm = component.get("llm")
+                if isinstance(llm, dict) and isinstance(llm.get("prompt"), str):
+                    refs.append((llm["prompt"], join_path(base, "llm", "prompt")))
+        return refs
+
+    def prompt_paths(self) -> list[str]:
+        """Custom prompt template files named by pipeline components and policies."""
+        return [path for path, _ in self.prompt_refs()]
+
+
+@dataclass
+class EndpointsFile(_TextFile):
+    """``endpoints.yml``. Equality compares the text only."""
+
+    @property
+    def action_endpoint(self) -> dict[str, Any] | None:
+        return self.get("action_endpoint")
+
+    @property
+    def event_broker(self) -> dict[str, Any] | None:
+        return self.get("event_broker")
+
+    @property
+    def tracker_store(self) -> dict[str, Any] | None:
+        return self.get("tracker_store")
+
+    @property
+    def lock_store(self) -> dict[str, Any] | None:
+        return self.get("lock_store")
+
+    @property
+    def nlg(self) -> dict[str, Any] | None:
+        return self.get("nlg")
+
+    @property
+    def model_groups(self) -> list[Any] | None:
+        return self.get("model_groups")
+
+    def prompt_paths(self) -> list[str]:
+        nlg = self.nlg
+        if (
+            isinstance(nlg, dict)
+            and isinstance(nlg.get("prompt"), str)
+            and not _is_env(nlg["prompt"])
+        ):
+            return [nlg["prompt"]]
+        return []
+
+
+def check_config(config: ConfigFile) -> list[Problem]:
+    """Schema problems in a parsed config.yml."""
+    collector = ProblemCollector(config.file or "config.yml", dict(config.lines))
+    check = Checker(collector)
+    data = config.data or {}
+    check.keys(data, "", CONFIG_KEYS, what="config.yml", unknown="warning")
+    for key in ("recipe", "language"):
+        if key in data and data[key] is not None:
+            check.string(data[key], key, key)
+    if "assistant_id" in data and not isinstance(data["assistant_id"], (str, int)):
+        check.error(
+            "assistant_id", f"assistant_id must be a string, not {describe(data['assistant_id'])}"
+        )
+    if data.get("assistant_id") in (None, "placeholder_default"):
+        check.warning(
+            "assistant_id",
+            "config.yml has no assistant_id; set a unique one so that conversations can be "
+            "routed to this assistant",
+        )
+    for key in ("pipeline", "policies"):
+        if data.get(key) is None:
+            continue
+        items = check.seq(data[key], key, key)
+        for index, item in enumerate(items or []):
+            path = join_path(key, index)
+            spec = check.mapping(item, path, f"each item of {key}")
+            if spec is not None and not isinstance(spec.get("name"), str):
+                check.error(path, f"each item of {key} needs a 'name'")
+    return collector.problems
+
+
+def check_endpoints(endpoints: EndpointsFile) -> list[Problem]:
+    """Schema problems in a parsed endpoints.yml (event broker settings in detail)."""
+    collector = ProblemCollector(endpoints.file or "endpoints.yml", dict(endpoints.lines))
+    check = Checker(collector)
+    data = endpoints.data or {}
+    check.keys(data, "", ENDPOINT_KEYS, what="endpoints.yml", unknown="warning")
+    for key in ("action_endpoint", "tracker_store", "lock_store", "nlg"):
+        if data.get(key) is not None:
+            check.mapping(data[key], key, key)
+    action = data.get("action_endpoint")
+    if isinstance(action, dict) and "url" not in action and "actions_module" not in action:
+        check.error("action_endpoint", "action_endpoint needs a 'url' (or 'actions_module')")
+    broker = data.get("event_broker")
+    if broker is not None:
+        _check_broker(check, broker)
+    return collector.problems
+
+
+def _check_broker(check: Checker, broker: Any) -> None:
+    spec = check.mapping(broker, "event_broker", "event_broker")
+    if spec is None:
+        return
+    kind = spec.get("type")
+    if kind is None:
+        if "url" not in spec:
+            check.error("event_broker", "event_broker needs a 'type' (kafka, pika, sql, file)")
+        return
+    if not isinstance(kind, str):
+        check.error(
+            "event_broker.type", f"event_broker type must be a string, not {describe(kind)}"
+        )
+        return
+    if kind not in EVENT_BROKER_TYPES and "." not in kind and not _is_env(kind):
+        check.error(
+            "event_broker.type",
+            f"unknown event broker type '{kind}' (expected one of {', '.join(EVENT_BROKER_TYPES)}, "
+            "or the module path of a custom broker)",
+        )
+        return
+    for key in _REQUIRED_BROKER_KEYS.get(kind, ()):
+        if key not in spec:
+            check.error("event_broker", f"a {kind} event broker needs '{key}'")
+    if kind in ("kafka", "concurrent_kafka"):
+        check.keys(
+            spec, "event_broker", _KAFKA_KEYS, what="a kafka event broker", unknown="warning"
+        )
+        url = spec.get("url")
+        if url is not None and not isinstance(url, (str, list)):
+            check.error(
+                "event_broker.url",
+                f"url must be a string or a list of brokers, not {describe(url)}",
+            )
+        protocol = spec.get("security_protocol")
+        if protocol is not None and not _is_env(protocol):
+            if not isinstance(protocol, str) or protocol.upper() not in KAFKA_SECURITY_PROTOCOLS:
+                check.error(
+                    "event_broker.security_protocol",
+                    f"unknown Kafka security_protocol {describe(protocol)} (expected one of "
+                    f"{', '.join(KAFKA_SECURITY_PROTOCOLS)})",
+                )
+        elif protocol is None:
+            check.warning(
+                "event_broker",
+                "security_protocol is not set, and Rasa then uses SASL_PLAINTEXT; set "
+                "'security_protocol: PLAINTEXT' for a broker without authentication",
+            )
+        mechanism = spec.get("sasl_mechanism")
+        if (
+            mechanism is not None
+            and not _is_env(mechanism)
+            and (not isinstance(mechanism, str) or mechanism.upper() not in KAFKA_SASL_MECHANISMS)
+        ):
+            check.error(
+                "event_broker.sasl_mechanism",
+                f"unknown sasl_mechanism {describe(mechanism)} (expected one of "
+                f"{', '.join(KAFKA_SASL_MECHANISMS)})",
+            )
+        for key in ("partition_by_sender", "ssl_check_hostname", "stream_pii"):
+            if key in spec and not isinstance(spec[key], bool) and not _is_env(spec[key]):
+                check.error(
+                    f"event_broker.{key}", f"{key} must be true or false, not {describe(spec[key])}"
+                )
+        if (
+            "queue_size" in spec
+            and not isinstance(spec["queue_size"], int)
+            and not _is_env(spec["queue_size"])
+        ):
+            check.error("event_broker.queue_size", "queue_size must be an integer")
+    elif kind == "file":
+        if "path" in spec and not isinstance(spec["path"], str):
+            check.error("event_broker.path", "path must be a string")
+    elif kind == "pika":
+        for key in ("username", "password"):
+            if key not in spec:
+                check.warning("event_broker", f"a pika event broker usually needs '{key}'")

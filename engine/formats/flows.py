@@ -1,0 +1,706 @@
+"""Flows: parsing, the compact/expanded step forms, a typed view over steps, and dumping.
+
+Studio stores a flow's ``steps`` as ONE JSON document (lists, dicts, str, bool, numbers) in the
+*compact* form that authors write: ids only on steps something jumps to (or that the author
+named), ``next`` only where it is not the implicit "following step" / ``END``. Rasa's CLI uploads
+the *expanded* form (every step with an ``id`` and a ``next``, collect defaults spelled out);
+`compact_steps` and `expand_steps` convert between the two without changing the graph.
+
+Step ids that Rasa generates look like ``<flow_id>_<index>_<postfix>``, where index counts steps
+in pre-order (a step before the steps nested in its branches) and postfix is the action name,
+``collect_<slot>``, ``link_<flow>``, ``call_<flow>``, ``set_slots`` or ``noop``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.formats._check import Checker, describe
+from engine.formats.errors import ProblemCollector, join_path
+
+STEP_TYPES = ("action", "collect", "link", "call", "set_slots", "noop")
+END = "END"
+FLOW_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+_COMMON_STEP_KEYS = ("id", "next", "description", "metadata")
+STEP_KEYS: dict[str, tuple[str, ...]] = {
+    "action": ("action", "id", "next", "metadata", "description"),
+    "collect": (
+        *_COMMON_STEP_KEYS,
+        "collect",
+        "utter",
+        "ask_before_filling",
+        "reset_after_flow_ends",
+        "force_slot_filling",
+        "rejections",
+        "silence_timeout",
+        "dtmf",
+        "collect-tool-binding",
+    ),
+    "link": ("link", "id", "next", "description", "metadata"),
+    "call": (*_COMMON_STEP_KEYS, "call", "mcp_server", "mapping", "exit_if"),
+    "set_slots": (*_COMMON_STEP_KEYS, "set_slots"),
+    "noop": (*_COMMON_STEP_KEYS, "noop"),
+}
+FLOW_KEYS = (
+    "name",
+    "description",
+    "if",
+    "nlu_trigger",
+    "persisted_slots",
+    "always_include_in_prompt",
+    "run_pattern_completed",
+    "on_activate",
+    "translation",
+    "metadata",
+    "steps",
+    "file_path",
+)
+
+
+@dataclass
+class NluTrigger:
+    """An intent that starts the flow; `confidence_threshold` None means Rasa's default (0.0)."""
+
+    intent: str
+    confidence_threshold: float | None = None
+
+
+@dataclass
+class Flow:
+    """A flow. `steps` is the compact JSON step list; `guard` is the flow's ``if``."""
+
+    id: str
+    description: str | None = None
+    steps: list[Any] = field(default_factory=list)
+    name: str | None = None
+    guard: str | bool | None = None
+    nlu_trigger: list[NluTrigger] | None = None
+    persisted_slots: list[str] | None = None
+    always_include_in_prompt: bool | None = None
+    run_pattern_completed: bool | None = None
+    on_activate: Any = None
+    translation: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    source_file: str | None = field(default=None, compare=False, repr=False)
+    source_line: int | None = field(default=None, compare=False, repr=False)
+    #: Lines of key paths relative to the flow (``steps[2].collect``), from the YAML file.
+    source_lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Step helpers on plain JSON
+
+
+def step_type(step: Any) -> str | None:
+    """The type of a step dict (first of `STEP_TYPES` present, as Rasa checks), or None."""
+    if not isinstance(step, dict):
+        return None
+    return next((t for t in STEP_TYPES if t in step), None)
+
+
+def _postfix(step: dict) -> str:
+    kind = step_type(step)
+    if kind == "action":
+        return str(step["action"])
+    if kind in ("collect", "link", "call"):
+        return f"{kind}_{step[kind]}"
+    return kind or "step"
+
+
+def _has_next(step: dict) -> bool:
+    value = step.get("next")
+    return value is not None and value != []
+
+
+def _branch_target(branch: dict) -> tuple[str, Any] | None:
+    if "else" in branch:
+        return "else", branch["else"]
+    if "then" in branch:
+        return "then", branch["then"]
+    return None
+
+
+def _sequences(steps: list, is_root: bool = True) -> Iterator[tuple[list, bool]]:
+    """Every step list in the tree (root first), with whether it is the root sequence."""
+    yield steps, is_root
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        nxt = step.get("next")
+        if isinstance(nxt, list):
+            for branch in nxt:
+                if not isinstance(branch, dict):
+                    continue
+                target = _branch_target(branch)
+                if target and isinstance(target[1], list):
+                    yield from _sequences(target[1], False)
+
+
+def _preorder(steps: list) -> Iterator[dict]:
+    for step in steps:
+        if not isinstance(step, dict):
+            continue
+        yield step
+        nxt = step.get("next")
+        if isinstance(nxt, list):
+            for branch in nxt:
+                if isinstance(branch, dict):
+                    target = _branch_target(branch)
+                    if target and isinstance(target[1], list):
+                        yield from _preorder(target[1])
+
+
+def _referenced_ids(steps: list) -> set[str]:
+    found: set[str] = set()
+    for step in _preorder(steps):
+        nxt = step.get("next")
+        if isinstance(nxt, str):
+            found.add(nxt)
+        elif isinstance(nxt, list):
+            for branch in nxt:
+                if isinstance(branch, dict):
+                    target = _branch_target(branch)
+                    if target and isinstance(target[1], str):
+                        found.add(target[1])
+    found.discard(END)
+    return found
+
+
+def default_step_id(flow_id: str, index: int, step: dict) -> str:
+    """The id Rasa gives an unnamed step."""
+    return f"{flow_id}_{index}_{_postfix(step)}"
+
+
+def _is_generated_id(step_id: str, index: int, step: dict, flow_id: str | None) -> bool:
+    suffix = f"_{index}_{_postfix(step)}"
+    if flow_id is not None:
+        return step_id == flow_id + suffix
+    return step_id.endswith(suffix) and len(step_id) > len(suffix)
+
+
+_COLLECT_DEFAULTS = {
+    "ask_before_filling": False,
+    "reset_after_flow_ends": True,
+    "force_slot_filling": False,
+    "rejections": [],
+}
+
+
+def compact_steps(steps: list, flow_id: str | None = None) -> list:
+    """The compact form of a step list (a new list; the input is not changed).
+
+    Drops ``next`` where it is the implicit following step (or ``END`` after the last root step),
+    generated ids that nothing jumps to, and collect options equal to their defaults. Ids an
+    author chose are kept. Compacting a compact list returns an equal list. `flow_id`, when
+    given, makes the recognition of generated ids exact.
+    """
+    steps = copy.deepcopy(steps)
+    for sequence, is_root in _sequences(steps):
+        for index, step in enumerate(sequence):
+            if not isinstance(step, dict):
+                continue
+            if "next" in step and not _has_next(step):
+                del step["next"]
+            kind = step_type(step)
+            if kind == "link" and step.get("next") == END:
+                del step["next"]
+            nxt = step.get("next")
+            if isinstance(nxt, str) and kind != "noop":
+                following = sequence[index + 1] if index + 1 < len(sequence) else None
+                implicit = (isinstance(following, dict) and following.get("id") == nxt) or (
+                    following is None and is_root and nxt == END
+                )
+                if implicit:
+                    del step["next"]
+            if kind == "collect":
+                slot = step.get("collect")
+                if step.get("utter") == f"utter_ask_{slot}":
+                    del step["utter"]
+                for key, default in _COLLECT_DEFAULTS.items():
+                    if key in step and step[key] == default and type(step[key]) is type(default):
+                        del step[key]
+            for key in ("description", "metadata"):
+                if key in step and step[key] is None:
+                    del step[key]
+    referenced = _referenced_ids(steps)
+    for index, step in enumerate(_preorder(steps)):
+        step_id = step.get("id")
+        if (
+            isinstance(step_id, str)
+            and step_id not in referenced
+            and step_type(step) is not None
+            and _is_generated_id(step_id, index, step, flow_id)
+        ):
+            del step["id"]
+    return steps
+
+
+def expand_steps(steps: list, flow_id: str = "flow") -> list:
+    """The expanded form: every step with an ``id`` and a ``next``, collect defaults explicit.
+
+    The last step of a nested branch keeps whatever ``next`` it has (it must have one), and
+    ``link`` steps never get a ``next``.
+    """
+    steps = copy.deepcopy(steps)
+    for index, step in enumerate(_preorder(steps)):
+        if "id" not in step or step["id"] is None:
+            step["id"] = default_step_id(flow_id, index, step)
+    for sequence, is_root in _sequences(steps):
+        for index, step in enumerate(sequence):
+            if not isinstance(step, dict):
+                continue
+            kind = step_type(step)
+            if "next" in step and not _has_next(step):
+                del step["next"]
+            if kind == "link" or _has_next(step):
+                continue
+            if index + 1 < len(sequence) and isinstance(sequence[index + 1], dict):
+                step["next"] = sequence[index + 1]["id"]
+            elif is_root:
+                step["next"] = END
+    for step in _preorder(steps):
+        if step_type(step) == "collect":
+            step.setdefault("utter", f"utter_ask_{step['collect']}")
+            for key, default in _COLLECT_DEFAULTS.items():
+                step.setdefault(key, copy.copy(default))
+    return steps
+
+
+def is_compact(steps: list, flow_id: str | None = None) -> bool:
+    """Whether `compact_steps` would leave the list unchanged."""
+    return compact_steps(steps, flow_id) == steps
+
+
+# --------------------------------------------------------------------------------------------
+# Typed view
+
+
+@dataclass
+class BranchView:
+    """One item of a ``next`` list: `condition` is None for ``else``."""
+
+    path: str
+    condition: str | bool | None
+    target: str | None = None
+    steps: list[StepView] | None = None
+
+
+@dataclass
+class StepView:
+    """A read-only typed view of one step dict, for validation and execution.
+
+    `target` is the action, slot, or flow the step names (None for set_slots/noop); `id` is the
+    explicit or generated id; `path` is relative to the flow (``steps[1].next[0].then[0]``).
+    """
+
+    kind: str
+    id: str
+    explicit_id: bool
+    target: str | None
+    data: dict[str, Any]
+    path: str
+    index: int
+    is_root: bool
+    is_last: bool
+    next: str | None = None
+    branches: list[BranchView] | None = None
+
+    @property
+    def set_slots(self) -> list[tuple[str, Any]]:
+        items = self.data.get("set_slots") if self.kind == "set_slots" else None
+        out = []
+        for item in items or []:
+            if isinstance(item, dict):
+                out.extend(item.items())
+        return out
+
+
+def step_views(steps: list, flow_id: str = "flow") -> list[StepView]:
+    """Typed views of a (structurally valid) step list; malformed steps are skipped."""
+    counter = iter(range(1_000_000))
+    return _views(steps, "steps", flow_id, counter, True)
+
+
+def _views(
+    steps: list, path: str, flow_id: str, counter: Iterator[int], is_root: bool
+) -> list[StepView]:
+    views: list[StepView] = []
+    if not isinstance(steps, list):
+        return views
+    for index, step in enumerate(steps):
+        kind = step_type(step)
+        if kind is None:
+            continue
+        order = next(counter)
+        step_path = join_path(path, index)
+        explicit = isinstance(step.get("id"), str)
+        view = StepView(
+            kind=kind,
+            id=step["id"] if explicit else default_step_id(flow_id, order, step),
+            explicit_id=explicit,
+            target=step.get(kind) if kind in ("action", "collect", "link", "call") else None,
+            data=step,
+            path=step_path,
+            index=index,
+            is_root=is_root,
+            is_last=index == len(steps) - 1,
+        )
+        nxt = step.get("next")
+        if isinstance(nxt, str):
+            view.next = nxt
+        elif isinstance(nxt, list) and nxt:
+            view.branches = []
+            for b_index, branch in enumerate(nxt):
+                if not isinstance(branch, dict):
+                    continue
+                b_path = join_path(step_path, "next", b_index)
+                target = _branch_target(branch)
+                if target is None:
+                    continue
+                key, value = target
+                bview = BranchView(
+                    path=b_path, condition=None if key == "else" else branch.get("if")
+                )
+                if isinstance(value, str):
+                    bview.target = value
+                elif isinstance(value, list):
+                    bview.steps = _views(value, join_path(b_path, key), flow_id, counter, False)
+                view.branches.append(bview)
+        views.append(view)
+    return views
+
+
+def iter_step_views(views: list[StepView]) -> Iterator[StepView]:
+    """All step views in pre-order."""
+    for view in views:
+        yield view
+        for branch in view.branches or []:
+            if branch.steps:
+                yield from iter_step_views(branch.steps)
+
+
+# --------------------------------------------------------------------------------------------
+# Schema check of a step list
+
+
+def check_steps(steps: Any, check: Checker, path: str, *, nested: bool = False) -> None:
+    """Report schema problems in a step list (`path` is the full key path of the list)."""
+    items = check.seq(steps, path, "steps")
+    if items is None:
+        return
+    if not items:
+        check.error(path, "a step list must not be empty")
+    for index, step in enumerate(items):
+        _check_step(step, check, join_path(path, index))
+
+
+def _check_step(step: Any, check: Checker, path: str) -> None:
+    body = check.mapping(step, path, "a step")
+    if body is None:
+        return
+    kinds = [t for t in STEP_TYPES if t in body]
+    if not kinds:
+        keys = ", ".join(str(k) for k in body) or "none"
+        check.error(
+            path,
+            f"unknown step type: a step needs exactly one of {', '.join(STEP_TYPES)} "
+            f"(found keys: {keys})",
+        )
+        return
+    if len(kinds) > 1:
+        check.error(path, f"a step can only be one type, but this one has {' and '.join(kinds)}")
+        return
+    kind = kinds[0]
+    check.keys(body, path, STEP_KEYS[kind], what=f"a {kind} step")
+    value = body[kind]
+    kind_path = join_path(path, kind)
+    if kind in ("action", "collect", "link", "call"):
+        check.string(value, kind_path, f"the {kind} name")
+    elif kind == "set_slots":
+        _check_set_slots(value, check, kind_path)
+    elif kind == "noop" and value is not True:
+        check.error(kind_path, f"noop must be true, not {describe(value)}")
+    for key in ("id", "description", "utter", "mcp_server"):
+        if key in body:
+            check.string(body[key], join_path(path, key), key)
+    for key in ("ask_before_filling", "reset_after_flow_ends", "force_slot_filling"):
+        if key in body:
+            check.boolean(body[key], join_path(path, key), key)
+    if "metadata" in body and body["metadata"] is not None:
+        check.mapping(body["metadata"], join_path(path, "metadata"), "metadata")
+    if "rejections" in body:
+        _check_rejections(body["rejections"], check, join_path(path, "rejections"))
+    if "exit_if" in body:
+        check.str_list(body["exit_if"], join_path(path, "exit_if"), "exit_if")
+    if "silence_timeout" in body and not isinstance(body["silence_timeout"], (int, float, dict)):
+        check.error(
+            join_path(path, "silence_timeout"), "silence_timeout must be a number or a mapping"
+        )
+    if ("mcp_server" in body) != ("mapping" in body):
+        check.error(path, "a call step needs 'mcp_server' and 'mapping' together")
+    has_next = _has_next(body)
+    if kind == "noop" and not has_next:
+        check.error(path, "a noop step must have a 'next'")
+    if kind == "link" and has_next and body.get("next") != END:
+        check.error(
+            join_path(path, "next"),
+            "a link step cannot have a 'next': it hands over to the linked flow",
+        )
+    if "next" in body and body["next"] is not None:
+        _check_next(body["next"], check, join_path(path, "next"))
+
+
+def _check_set_slots(value: Any, check: Checker, path: str) -> None:
+    items = check.seq(value, path, "set_slots")
+    if items is None:
+        return
+    for index, item in enumerate(items):
+        item_path = join_path(path, index)
+        if not isinstance(item, dict) or len(item) != 1:
+            check.error(
+                item_path,
+                f"each set_slots item must be a single 'slot: value' pair, not {describe(item)}",
+            )
+        elif not isinstance(next(iter(item)), str):
+            check.error(item_path, "a slot name in set_slots must be a string")
+
+
+def _check_rejections(value: Any, check: Checker, path: str) -> None:
+    items = check.seq(value, path, "rejections")
+    if items is None:
+        return
+    for index, item in enumerate(items):
+        item_path = join_path(path, index)
+        spec = check.mapping(item, item_path, "a rejection")
+        if spec is None:
+            continue
+        check.keys(spec, item_path, ("if", "utter"), what="a rejection", required=("if", "utter"))
+        if "if" in spec and not isinstance(spec["if"], (str, bool)):
+            check.error(
+                join_path(item_path, "if"),
+                f"a rejection condition must be a string, not {describe(spec['if'])}",
+            )
+        if "utter" in spec:
+            check.string(spec["utter"], join_path(item_path, "utter"), "utter")
+
+
+def _check_next(value: Any, check: Checker, path: str) -> None:
+    if isinstance(value, str):
+        if not value.strip():
+            check.error(path, "next must name a step id or END")
+        return
+    items = check.seq(value, path, "next (a step id, END, or a list of if/then/else branches)")
+    if items is None:
+        return
+    if not items:
+        return
+    for index, branch in enumerate(items):
+        b_path = join_path(path, index)
+        spec = check.mapping(branch, b_path, "a next branch ({if, then} or {else})")
+        if spec is None:
+            continue
+        if "else" in spec:
+            check.keys(spec, b_path, ("else",), what="an else branch")
+            if index != len(items) - 1:
+                check.error(b_path, "the 'else' branch must be the last item of 'next'")
+            _check_target(spec["else"], check, join_path(b_path, "else"))
+        elif "if" in spec or "then" in spec:
+            check.keys(spec, b_path, ("if", "then"), what="an if branch", required=("if", "then"))
+            if "if" in spec and not isinstance(spec["if"], (str, bool)):
+                check.error(
+                    join_path(b_path, "if"),
+                    f"a condition must be a string, not {describe(spec['if'])}",
+                )
+            if "then" in spec:
+                _check_target(spec["then"], check, join_path(b_path, "then"))
+        else:
+            check.error(b_path, "a next branch needs 'if' and 'then', or 'else'")
+    last = items[-1]
+    if not (isinstance(last, dict) and "else" in last):
+        check.warning(path, "a list of branches should end with an 'else' branch")
+
+
+def _check_target(value: Any, check: Checker, path: str) -> None:
+    if isinstance(value, str):
+        if not value.strip():
+            check.error(path, "a branch target must be a step id, END, or a list of steps")
+        return
+    if isinstance(value, list):
+        check_steps(value, check, path, nested=True)
+        return
+    check.error(
+        path, f"a branch target must be a step id, END, or a list of steps, not {describe(value)}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing and dumping flows
+
+
+def parse_flows(data: Any, collector: ProblemCollector, base: str = "flows") -> list[Flow]:
+    """Build flows from a ``flows`` mapping, reporting schema problems into `collector`."""
+    check = Checker(collector)
+    if data is None:
+        return []
+    body = check.mapping(data, base, "flows")
+    if body is None:
+        return []
+    flows = []
+    for flow_id, spec in body.items():
+        path = join_path(base, str(flow_id))
+        if not isinstance(flow_id, str):
+            check.error(path, f"a flow id must be a string, not {describe(flow_id)}")
+            continue
+        if not FLOW_ID_RE.match(flow_id):
+            check.error(
+                path,
+                f"invalid flow id '{flow_id}': use only letters, digits, underscores and hyphens "
+                "(no spaces)",
+            )
+        flow = parse_flow(flow_id, spec, check, path)
+        if flow is None:
+            continue
+        flow.source_file = collector.file
+        flow.source_line = collector.line_for(path)
+        prefix = path + "."
+        flow.source_lines = {
+            k[len(prefix) :]: v for k, v in collector.lines.items() if k.startswith(prefix)
+        }
+        flows.append(flow)
+    return flows
+
+
+def parse_flow(flow_id: str, spec: Any, check: Checker, path: str) -> Flow | None:
+    """Build one flow from its YAML mapping; steps are converted to the compact form."""
+    body = check.mapping(spec, path, f"flow '{flow_id}'")
+    if body is None:
+        return None
+    check.keys(body, path, FLOW_KEYS, what=f"flow '{flow_id}'", required=("steps", "description"))
+    flow = Flow(id=flow_id)
+    for key, value in body.items():
+        key_path = join_path(path, key)
+        if key == "description":
+            flow.description = check.string(value, key_path, "description", allow_empty=True)
+        elif key == "name":
+            flow.name = check.string(value, key_path, "name")
+        elif key == "if":
+            if isinstance(value, (str, bool)):
+                flow.guard = value
+            else:
+                check.error(
+                    key_path,
+                    f"a flow guard must be a condition string or false, not {describe(value)}",
+                )
+        elif key == "nlu_trigger":
+            flow.nlu_trigger = _parse_nlu_trigger(value, check, key_path)
+        elif key == "persisted_slots":
+            flow.persisted_slots = check.str_list(value, key_path, "persisted_slots")
+        elif key in ("always_include_in_prompt", "run_pattern_completed"):
+            setattr(flow, key, check.boolean(value, key_path, key))
+        elif key == "on_activate":
+            if not isinstance(value, (str, dict)):
+                check.error(
+                    key_path, f"on_activate must be a string or a mapping, not {describe(value)}"
+                )
+            flow.on_activate = value
+        elif key in ("translation", "metadata"):
+            if value is not None:
+                setattr(flow, key, check.mapping(value, key_path, key))
+        elif key == "steps":
+            before = len(check.c.problems)
+            check_steps(value, check, key_path)
+            errors = [p for p in check.c.problems[before:] if p.severity == "error"]
+            if not errors and isinstance(value, list):
+                flow.steps = compact_steps(value, flow_id)
+    return flow
+
+
+def _parse_nlu_trigger(value: Any, check: Checker, path: str) -> list[NluTrigger] | None:
+    items = check.seq(value, path, "nlu_trigger")
+    if items is None:
+        return None
+    if not items:
+        check.error(path, "nlu_trigger must list at least one intent")
+    out = []
+    for index, item in enumerate(items):
+        item_path = join_path(path, index)
+        if isinstance(item, str):
+            out.append(NluTrigger(item))
+            continue
+        spec = check.mapping(item, item_path, "an nlu_trigger item")
+        if spec is None:
+            continue
+        check.keys(spec, item_path, ("intent",), what="an nlu_trigger item", required=("intent",))
+        intent = spec.get("intent")
+        if isinstance(intent, str):
+            out.append(NluTrigger(intent))
+        elif isinstance(intent, dict):
+            i_path = join_path(item_path, "intent")
+            check.keys(
+                intent,
+                i_path,
+                ("name", "confidence_threshold"),
+                what="an nlu_trigger intent",
+                required=("name",),
+            )
+            name = (
+                check.string(intent.get("name"), join_path(i_path, "name"), "intent name")
+                if "name" in intent
+                else None
+            )
+            threshold = intent.get("confidence_threshold")
+            if threshold is not None:
+                t_path = join_path(i_path, "confidence_threshold")
+                threshold = check.number(threshold, t_path, "confidence_threshold")
+                if threshold is not None and not 0 <= threshold <= 1:
+                    check.error(
+                        t_path, f"confidence_threshold must be between 0 and 1, not {threshold}"
+                    )
+            if name:
+                out.append(NluTrigger(name, threshold))
+        elif "intent" in spec:
+            check.error(
+                join_path(item_path, "intent"),
+                f"intent must be a name or a mapping with 'name', not {describe(intent)}",
+            )
+    return out
+
+
+def flow_to_dict(flow: Flow) -> dict[str, Any]:
+    """One flow as plain data (without its id), steps in the compact form."""
+    out: dict[str, Any] = {}
+    if flow.name is not None:
+        out["name"] = flow.name
+    out["description"] = flow.description if flow.description is not None else ""
+    if flow.guard is not None:
+        out["if"] = flow.guard
+    if flow.nlu_trigger is not None:
+        out["nlu_trigger"] = [
+            {"intent": t.intent}
+            if t.confidence_threshold is None
+            else {"intent": {"name": t.intent, "confidence_threshold": t.confidence_threshold}}
+            for t in flow.nlu_trigger
+        ]
+    for key in (
+        "persisted_slots",
+        "always_include_in_prompt",
+        "run_pattern_completed",
+        "on_activate",
+        "translation",
+        "metadata",
+    ):
+        value = getattr(flow, key)
+        if value is not None:
+            out[key] = value
+    out["steps"] = compact_steps(flow.steps, flow.id)
+    return out
+
+
+def flows_to_dict(flows: list[Flow]) -> dict[str, Any]:
+    """``{"flows": {id: flow}}``."""
+    return {"flows": {flow.id: flow_to_dict(flow) for flow in flows}}
