@@ -148,6 +148,11 @@ def import_files(
     """Replace the assistant's content with `files` (or, when `partial`, update only the items
     and files given). Raises FormatError with every problem found; writes nothing then."""
     uploaded = formats.load_project_files(files)
+    if partial:
+        # Merging goes by name, so an item given twice in the upload would silently win once.
+        duplicates = formats.duplicate_problems(uploaded)
+        if duplicates:
+            raise formats.FormatError(duplicates)
     project = merge_projects(export_project(assistant), uploaded) if partial else uploaded
     problems = formats.validate_project(project)
     errors = [p for p in problems if p.severity == "error"]

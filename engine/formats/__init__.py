@@ -79,7 +79,12 @@ from engine.formats.project import (
     load_project_files,
     write_project_dir,
 )
-from engine.formats.validation import check_project_files, has_errors, validate_project
+from engine.formats.validation import (
+    check_project_files,
+    duplicate_problems,
+    has_errors,
+    validate_project,
+)
 from engine.formats.yamlio import MAX_FILE_BYTES, MAX_PROJECT_BYTES, MAX_YAML_NODES
 
 __all__ = [
@@ -134,6 +139,7 @@ __all__ = [
     "decompose_condition",
     "domain_to_dict",
     "dump_project",
+    "duplicate_problems",
     "evaluate",
     "example_to_text",
     "expand_steps",

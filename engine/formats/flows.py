@@ -522,7 +522,8 @@ def _check_next(value: Any, check: Checker, path: str) -> None:
             check.error(b_path, "a next branch needs 'if' and 'then', or 'else'")
     last = items[-1]
     if not (isinstance(last, dict) and "else" in last):
-        check.warning(path, "a list of branches should end with an 'else' branch")
+        # Rasa refuses a conditional next without an else: the flow would have no way on.
+        check.error(path, "a list of branches must end with an 'else' branch")
 
 
 def _check_target(value: Any, check: Checker, path: str) -> None:

@@ -277,8 +277,8 @@ def _split_block(
 def _plain_examples(check: Checker, value: Any, path: str, line: int | None) -> list[str]:
     if isinstance(value, str):
         return [text for text, _ in _split_block(check, value, path, line)]
-    items = check.str_list(value, path, "examples")
-    return [item.strip() for item in items or []]
+    check.error(path, f"examples must be a '- ' block (examples: |), not {describe(value)}")
+    return []
 
 
 def parse_nlu(data: Any, collector: ProblemCollector, base: str = "nlu") -> NluData:
@@ -344,7 +344,12 @@ def _parse_intent_examples(
     for index, item in enumerate(items or []):
         item_path = join_path(path, index)
         if isinstance(item, str):
-            _add_example(check, examples, item.strip(), None, item_path)
+            # Rasa reads a list of {text, metadata} mappings, or a '- ' block; not plain strings.
+            check.error(
+                item_path,
+                "examples must be a '- ' block (examples: |) or a list of {text: ...} mappings, "
+                f"not a list of strings like {item!r}",
+            )
             continue
         spec = check.mapping(item, item_path, "an example")
         if spec is None:

@@ -143,6 +143,14 @@ def check_project_files(files: dict[str, bytes | str]) -> tuple[Project | None, 
     return project, [*project.load_warnings, *validate_project(project)]
 
 
+def duplicate_problems(project: Project) -> list[Problem]:
+    """Items defined twice (flows, slots, responses, intents...), e.g. in two files of one
+    upload: checked on its own where an upload is merged into stored content by name."""
+    report = _Report(project)
+    _check_duplicates(report, project)
+    return report.problems
+
+
 def has_errors(problems: Iterable[Problem]) -> bool:
     return any(p.severity == "error" for p in problems)
 
