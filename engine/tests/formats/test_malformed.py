@@ -1,4 +1,3 @@
-# ruff: noqa: E501 (a table of cases reads best one per line)
 """Malformed inputs: each must give a precise problem (file, line, key path, message)."""
 
 import textwrap
