@@ -1,0 +1,261 @@
+"""Everything the dialogue needs at run time: domain, flows (with the default patterns), settings.
+
+`DialogueModel.build` merges the default patterns of ``default_flows.yml`` (a user flow with the
+same id replaces one) and the default responses of ``default_responses.yml`` (a domain response
+of the same name replaces one), compiles every flow's steps for fast execution, and reads the
+dialogue settings from ``config.yml``.
+
+Settings (all optional; a top-level ``studio:`` mapping in config.yml wins over keys on the
+``FlowPolicy`` entry of ``policies``, which win over the defaults):
+
+=============================  =======  ====================================================
+key                            default  meaning
+=============================  =======  ====================================================
+``flow_classifier_threshold``  0.6      a flow without ``nlu_trigger`` starts from the flow
+                                        classifier when its confidence reaches this
+``clarification_threshold``    0.3      two classifier candidates both at least this ...
+``clarification_margin``       0.15     ... and closer than this trigger pattern_clarification
+``nlu_fallback_threshold``     0.3      an intent below this counts as not understood (the
+                                        ``threshold`` of a ``FallbackClassifier`` in the
+                                        pipeline is used when this key is absent)
+``max_steps_per_turn``         250      safety limit on the steps run for one user message
+=============================  =======  ====================================================
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from engine.formats import (
+    END,
+    Domain,
+    Flow,
+    Project,
+    Response,
+    Slot,
+    StepView,
+    domain_to_dict,
+    flows_to_dict,
+    load_project_files,
+    step_views,
+)
+
+__all__ = ["DEFAULT_SETTINGS", "CompiledFlow", "DialogueModel", "default_flows"]
+
+FORMAT_VERSION = 1
+MODEL_FILE = "dialogue.json"
+START = "START"
+_HERE = Path(__file__).parent
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "flow_classifier_threshold": 0.6,
+    "clarification_threshold": 0.3,
+    "clarification_margin": 0.15,
+    "nlu_fallback_threshold": 0.3,
+    "max_steps_per_turn": 250,
+}
+
+
+@cache
+def _defaults_project() -> Project:
+    return load_project_files(
+        {
+            "data/default_flows.yml": (_HERE / "default_flows.yml").read_text(encoding="utf-8"),
+            "domain.yml": (_HERE / "default_responses.yml").read_text(encoding="utf-8"),
+        }
+    )
+
+
+def default_flows() -> list[Flow]:
+    """The default pattern flows (fresh objects from the parsed file)."""
+    return list(_defaults_project().flows)
+
+
+def default_responses() -> list[Response]:
+    return list(_defaults_project().domain.responses)
+
+
+class CompiledFlow:
+    """A flow with its steps indexed by id, for execution.
+
+    `following[step_id]` is the step after it in its sequence (``END`` after the last step of a
+    sequence); `order[step_id]` is the pre-order position.
+    """
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.id = flow.id
+        self.is_pattern = flow.id.startswith("pattern_")
+        self.views = step_views(flow.steps, flow.id)
+        self.steps: dict[str, StepView] = {}
+        self.following: dict[str, str] = {}
+        self.order: dict[str, int] = {}
+        self._index(self.views)
+        self.first = self.views[0].id if self.views else END
+        self.collect_slots = [
+            v.target
+            for v in self.steps.values()
+            if v.kind == "collect" and isinstance(v.target, str)
+        ]
+        self.resettable_slots = [
+            v.target
+            for v in self.steps.values()
+            if v.kind == "collect"
+            and isinstance(v.target, str)
+            and v.data.get("reset_after_flow_ends", True) is not False
+        ]
+        self.set_slot_names = [
+            name for v in self.steps.values() if v.kind == "set_slots" for name, _ in v.set_slots
+        ]
+        self.called_flows = [
+            v.target for v in self.steps.values() if v.kind == "call" and isinstance(v.target, str)
+        ]
+        self.persisted = set(flow.persisted_slots or [])
+
+    def _index(self, views: list[StepView]) -> None:
+        for index, view in enumerate(views):
+            self.steps[view.id] = view
+            self.order[view.id] = len(self.order)
+            self.following[view.id] = views[index + 1].id if index + 1 < len(views) else END
+            for branch in view.branches or []:
+                if branch.steps:
+                    self._index(branch.steps)
+
+    @property
+    def name(self) -> str:
+        """The readable name (``name``, else the id), as patterns show it."""
+        return self.flow.name or self.flow.id
+
+    def collect_step_for(self, slot: str) -> StepView | None:
+        for view in self.steps.values():
+            if view.kind == "collect" and view.target == slot:
+                return view
+        return None
+
+
+@dataclass
+class DialogueModel:
+    """The domain, the flows (user flows + default patterns) and the dialogue settings."""
+
+    domain: Domain
+    user_flows: list[Flow]
+    settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+    assistant_id: str = ""
+    language: str = "en"
+
+    def __post_init__(self) -> None:
+        user_ids = {f.id for f in self.user_flows}
+        merged = list(self.user_flows) + [f for f in default_flows() if f.id not in user_ids]
+        self.flows: dict[str, CompiledFlow] = {f.id: CompiledFlow(f) for f in merged}
+        self.slots: dict[str, Slot] = {s.name: s for s in self.domain.slots}
+        self.responses: dict[str, Response] = {r.name: r for r in default_responses()}
+        self.responses.update({r.name: r for r in self.domain.responses})
+        self.custom_actions: set[str] = {a.name for a in self.domain.actions}
+        # Which flows collect a slot: for deciding whether an NLU value may be set.
+        self.collecting_flows: dict[str, set[str]] = {}
+        for compiled in self.flows.values():
+            for slot in compiled.collect_slots:
+                self.collecting_flows.setdefault(slot, set()).add(compiled.id)
+
+    # -- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, project: Project, *, settings: dict[str, Any] | None = None) -> DialogueModel:
+        """The model of `project`; `settings` override what config.yml says."""
+        merged = dict(DEFAULT_SETTINGS)
+        assistant_id = ""
+        language = "en"
+        if project.config is not None:
+            merged.update(_settings_from_config(project.config.data or {}))
+            assistant_id = project.config.assistant_id or ""
+            language = project.config.language or "en"
+        merged.update(settings or {})
+        return cls(
+            domain=project.domain,
+            user_flows=list(project.flows),
+            settings=merged,
+            assistant_id=assistant_id,
+            language=language,
+        )
+
+    def persist(self, directory: Path | str) -> None:
+        """Write the model to ``directory/dialogue.json`` (the directory is created)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        data = {
+            "format_version": FORMAT_VERSION,
+            "domain": domain_to_dict(self.domain),
+            "flows": flows_to_dict(self.user_flows),
+            "settings": self.settings,
+            "assistant_id": self.assistant_id,
+            "language": self.language,
+        }
+        (directory / MODEL_FILE).write_text(
+            json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+
+    @classmethod
+    def load(cls, directory: Path | str) -> DialogueModel:
+        data = json.loads((Path(directory) / MODEL_FILE).read_text(encoding="utf-8"))
+        if data.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"Unsupported dialogue model format {data.get('format_version')!r}; retrain"
+            )
+        project = load_project_files(
+            {
+                "domain.yml": json.dumps(data["domain"]),
+                "data/flows.yml": json.dumps(data["flows"]),
+            }
+        )
+        return cls(
+            domain=project.domain,
+            user_flows=list(project.flows),
+            settings={**DEFAULT_SETTINGS, **(data.get("settings") or {})},
+            assistant_id=data.get("assistant_id") or "",
+            language=data.get("language") or "en",
+        )
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def flow(self, flow_id: str) -> CompiledFlow | None:
+        return self.flows.get(flow_id)
+
+    def initial_slots(self) -> dict[str, Any]:
+        return {s.name: s.initial_value for s in self.domain.slots}
+
+    def domain_dict(self) -> dict[str, Any]:
+        """The domain as Rasa serves it at ``GET /domain`` and sends to the action server."""
+        out = domain_to_dict(self.domain)
+        out["version"] = str(out.get("version") or "3.1")
+        out.setdefault("intents", [])
+        out.setdefault("entities", [])
+        out.setdefault("slots", {})
+        out.setdefault("responses", {})
+        out.setdefault("actions", [])
+        out.setdefault("forms", {})
+        out.setdefault("e2e_actions", [])
+        session = {"session_expiration_time": 60, "carry_over_slots_to_new_session": True}
+        session.update(out.get("session_config") or {})
+        out["session_config"] = session
+        out.setdefault("config", {"store_entities_as_slots": True})
+        return json.loads(json.dumps(out))
+
+
+def _settings_from_config(config: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for component in config.get("pipeline") or []:
+        if isinstance(component, dict) and component.get("name") == "FallbackClassifier":
+            threshold = component.get("threshold")
+            if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+                found["nlu_fallback_threshold"] = float(threshold)
+    for policy in config.get("policies") or []:
+        if isinstance(policy, dict) and policy.get("name") == "FlowPolicy":
+            found.update({k: v for k, v in policy.items() if k in DEFAULT_SETTINGS})
+    studio = config.get("studio")
+    if isinstance(studio, dict):
+        found.update({k: v for k, v in studio.items() if k in DEFAULT_SETTINGS})
+    return found

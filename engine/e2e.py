@@ -1,0 +1,272 @@
+"""Run Rasa Pro end-to-end test cases against the built-in dialogue.
+
+The file format (``tests/e2e/*.yml``)::
+
+    fixtures:                       # optional: named slot presets
+      - premium:
+          - customer_tier: premium
+    metadata: [...]                 # accepted and ignored
+    test_cases:
+      - test_case: greet_premium
+        fixtures: [premium]
+        steps:
+          - user: "hello"
+          - utter: utter_greet              # a response action ran
+          - bot: "Hello Dana!"              # a bot message with exactly this text
+          - slot_was_set:                   # slots set in this turn ("name" or {name: value})
+              - customer_tier: premium
+          - slot_was_not_set: [name, ...]   # not set (to that value, with {name: value})
+
+Matching: after each ``user`` step, the bot's messages of that turn must match the ``utter``/
+``bot`` steps that follow, in order and completely (a missing or an extra bot message fails the
+case). ``slot_was_set``/``slot_was_not_set`` are checked against the slot events of the turn.
+Steps before the first ``user`` step check the turn that starts the conversation. Fixtures are
+set (as slot events) right after the session starts.
+
+Usage::
+
+    results = run_test_files(paths, make_processor)
+    results = run_test_cases(load_test_cases(text), processor_factory)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.dialogue import Processor, Tracker, UserMessage
+from engine.formats.yamlio import load_yaml
+
+__all__ = [
+    "CaseResult",
+    "E2ETestCase",
+    "load_test_cases",
+    "load_test_files",
+    "run_test_case",
+    "run_test_cases",
+    "run_test_files",
+]
+
+
+@dataclass
+class E2ETestCase:
+    name: str
+    steps: list[dict[str, Any]]
+    fixtures: dict[str, Any] = field(default_factory=dict)
+    file: str | None = None
+    metadata: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CaseResult:
+    name: str
+    passed: bool
+    file: str | None = None
+    #: The first mismatch: ``{"step": index, "expected": ..., "actual": ..., "message": ...}``.
+    failure: dict[str, Any] | None = None
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "passed": self.passed,
+            "file": self.file,
+            "failure": self.failure,
+        }
+
+
+def _fixture_map(raw: Any) -> dict[str, dict[str, Any]]:
+    """``[{name: [{slot: value}, ...]}, ...]`` -> ``{name: {slot: value}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in raw or []:
+        if not isinstance(item, dict):
+            continue
+        for name, slots in item.items():
+            values: dict[str, Any] = {}
+            for pair in slots or []:
+                if isinstance(pair, dict):
+                    values.update(pair)
+            out[str(name)] = values
+    return out
+
+
+def load_test_cases(text: str | bytes, file: str = "e2e.yml") -> list[E2ETestCase]:
+    """Parse one e2e test file. Raises `engine.formats.FormatError` on invalid YAML."""
+    data = load_yaml(text, file).data or {}
+    fixtures = _fixture_map(data.get("fixtures"))
+    cases = []
+    for raw in data.get("test_cases") or []:
+        if not isinstance(raw, dict):
+            continue
+        slots: dict[str, Any] = {}
+        for name in raw.get("fixtures") or []:
+            if name not in fixtures:
+                raise ValueError(
+                    f"{file}: test case {raw.get('test_case')!r}: unknown fixture {name!r}"
+                )
+            slots.update(fixtures[name])
+        cases.append(
+            E2ETestCase(
+                name=str(raw.get("test_case")),
+                steps=list(raw.get("steps") or []),
+                fixtures=slots,
+                file=file,
+                metadata=list(raw.get("metadata") or []),
+            )
+        )
+    return cases
+
+
+def load_test_files(paths: Iterable[Path | str]) -> list[E2ETestCase]:
+    cases: list[E2ETestCase] = []
+    for path in paths:
+        path = Path(path)
+        files = (
+            sorted(path.rglob("*.yml")) + sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
+        )
+        for file in files:
+            cases.extend(load_test_cases(file.read_bytes(), str(file)))
+    return cases
+
+
+def _values_equal(expected: Any, actual: Any) -> bool:
+    if expected == actual:
+        return True
+    if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
+        return not isinstance(expected, bool) and math.isclose(expected, actual)
+    if expected is not None and actual is not None and not isinstance(actual, (list, dict)):
+        return str(expected) == str(actual)
+    return False
+
+
+def _slot_items(raw: Any) -> list[tuple[str, Any, bool]]:
+    """``(name, value, has_value)`` for a slot_was_set / slot_was_not_set list."""
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append((item, None, False))
+        elif isinstance(item, dict):
+            out.extend((str(k), v, True) for k, v in item.items())
+    return out
+
+
+class _Turn:
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.bot = [e for e in events if e.get("event") == "bot"]
+        self.slots = [e for e in events if e.get("event") == "slot"]
+
+
+def _describe_bot(event: dict[str, Any]) -> str:
+    name = (event.get("metadata") or {}).get("utter_action")
+    return f"{name}: {event.get('text')!r}" if name else repr(event.get("text"))
+
+
+def run_test_case(
+    processor: Processor, case: E2ETestCase, sender_id: str | None = None
+) -> CaseResult:
+    """Run one case on a fresh conversation; the result carries the first mismatch."""
+    sender = sender_id or f"e2e-{case.name}"
+    tracker = Tracker(sender, processor.model.initial_slots())
+    result = CaseResult(case.name, True, case.file)
+    start = len(tracker.events)
+    if case.fixtures:
+        processor.apply_events(
+            tracker,
+            [{"event": "slot", "name": k, "value": v} for k, v in case.fixtures.items()],
+            run=False,
+        )
+        start = len(tracker.events)
+    turn = _Turn([])
+    bot_index = 0
+
+    def fail(index: int, step: dict[str, Any], message: str, actual: Any = None) -> CaseResult:
+        result.passed = False
+        result.failure = {"step": index, "expected": step, "actual": actual, "message": message}
+        return result
+
+    def close_turn(index: int, step: dict[str, Any]) -> CaseResult | None:
+        if bot_index < len(turn.bot):
+            extra = [_describe_bot(e) for e in turn.bot[bot_index:]]
+            return fail(index, step, f"unexpected bot message(s): {', '.join(extra)}", extra)
+        return None
+
+    for index, step in enumerate(case.steps):
+        if not isinstance(step, dict):
+            continue
+        if "user" in step:
+            failed = close_turn(index, step)
+            if failed is not None:
+                return failed
+            text = str(step["user"])
+            processor.handle_message(
+                tracker, UserMessage(text, sender, metadata=step.get("metadata") or None)
+            )
+            turn = _Turn(tracker.events[start:])
+            start = len(tracker.events)
+            bot_index = 0
+            result.transcript.append({"user": text})
+            for event in turn.bot:
+                result.transcript.append({"bot": event.get("text"), **event.get("metadata", {})})
+        elif "utter" in step or "bot" in step:
+            if bot_index >= len(turn.bot):
+                return fail(index, step, "the bot said nothing more in this turn")
+            event = turn.bot[bot_index]
+            bot_index += 1
+            if "utter" in step:
+                actual = (event.get("metadata") or {}).get("utter_action")
+                if actual != step["utter"]:
+                    return fail(
+                        index, step, f"expected {step['utter']}, got {_describe_bot(event)}", actual
+                    )
+            elif (event.get("text") or "") != str(step["bot"]):
+                return fail(
+                    index,
+                    step,
+                    f"expected text {step['bot']!r}, got {_describe_bot(event)}",
+                    event.get("text"),
+                )
+        elif "slot_was_set" in step:
+            for name, value, has_value in _slot_items(step["slot_was_set"]):
+                matches = [e for e in turn.slots if e.get("name") == name]
+                if not matches:
+                    return fail(index, step, f"slot {name!r} was not set in this turn")
+                if has_value and not any(_values_equal(value, e.get("value")) for e in matches):
+                    actual = [e.get("value") for e in matches]
+                    return fail(
+                        index, step, f"slot {name!r} was set to {actual}, not {value!r}", actual
+                    )
+        elif "slot_was_not_set" in step:
+            for name, value, has_value in _slot_items(step["slot_was_not_set"]):
+                matches = [e for e in turn.slots if e.get("name") == name]
+                if has_value:
+                    matches = [e for e in matches if _values_equal(value, e.get("value"))]
+                if matches:
+                    return fail(
+                        index,
+                        step,
+                        f"slot {name!r} was set in this turn",
+                        [e.get("value") for e in matches],
+                    )
+    failed = close_turn(len(case.steps), {})
+    return failed if failed is not None else result
+
+
+def run_test_cases(
+    cases: Iterable[E2ETestCase], make_processor: Callable[[], Processor] | Processor
+) -> list[CaseResult]:
+    """Run `cases`; `make_processor` is a processor or a factory (called once per case)."""
+    results = []
+    for case in cases:
+        processor = make_processor() if callable(make_processor) else make_processor
+        results.append(run_test_case(processor, case))
+    return results
+
+
+def run_test_files(
+    paths: Iterable[Path | str], make_processor: Callable[[], Processor] | Processor
+) -> list[CaseResult]:
+    return run_test_cases(load_test_files(paths), make_processor)

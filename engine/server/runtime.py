@@ -1,0 +1,207 @@
+"""A running bot: one loaded model, its conversations, and where their events go.
+
+`Bot` is what the HTTP layer (and the benchmark) calls. Every method that changes a
+conversation runs one *turn*: it remembers how many events the tracker had, lets the dialogue
+work, publishes the new events to the event broker in order, and, if the dialogue crashed,
+puts the tracker back as it was before the turn (nothing is published then). Callers must hold
+the conversation's lock (`engine.server.store.ConversationLocks`) around a turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from engine.archive import LoadedModel
+from engine.brokers import EventBroker, publish_events
+from engine.dialogue import ActionClient, Processor, Tracker, UserMessage
+from engine.server.store import DEFAULT_MAX_CONVERSATIONS, InMemoryTrackerStore
+
+__all__ = ["STUDIO_START_FLOW", "Bot", "EventsError"]
+
+logger = logging.getLogger(__name__)
+
+#: Studio's convenience event for ``POST /conversations/{id}/tracker/events``:
+#: ``{"event": "studio_start_flow", "flow": "<flow id>", "slots": {...}}`` starts the flow (with
+#: the slots preset) and runs the bot until it listens.
+STUDIO_START_FLOW = "studio_start_flow"
+
+#: Rasa event types accepted on ``POST .../tracker/events`` (Rasa's and Rasa Pro's).
+KNOWN_EVENTS = frozenset(
+    {
+        "user", "bot", "action", "slot", "session_started", "restart", "rewind", "reset_slots",
+        "undo", "pause", "resume", "export", "user_featurization", "entities", "active_loop",
+        "form", "loop_interrupted", "form_validation", "action_execution_rejected", "followup",
+        "reminder", "cancel_reminder", "agent", "stack", "flow_started", "flow_interrupted",
+        "flow_resumed", "flow_completed", "flow_cancelled", "session_ended", "error",
+        "bot_turn_ended",
+    }
+)  # fmt: skip
+_REQUIRED_KEYS = {
+    "slot": ("name",),
+    "action": ("name",),
+    "followup": ("name",),
+    "stack": ("update",),
+}
+
+
+class EventsError(ValueError):
+    """Posted events that cannot be applied; the message says which and why."""
+
+
+def validate_events(raw: Any) -> list[dict[str, Any]]:
+    """One event or a list of events, checked; raises `EventsError`."""
+    events = raw if isinstance(raw, list) else [raw]
+    if not events:
+        raise EventsError("the request body holds no events")
+    checked: list[dict[str, Any]] = []
+    for index, event in enumerate(events):
+        where = f"event {index}" if isinstance(raw, list) else "the event"
+        if not isinstance(event, dict):
+            raise EventsError(f"{where} must be an object, not {type(event).__name__}")
+        kind = event.get("event")
+        if not isinstance(kind, str):
+            raise EventsError(f"{where} has no 'event' type")
+        if kind not in KNOWN_EVENTS:
+            raise EventsError(f"{where} has the unknown type '{kind}'")
+        for key in _REQUIRED_KEYS.get(kind, ()):
+            if not isinstance(event.get(key), str):
+                raise EventsError(f"{where} ('{kind}') needs a string '{key}'")
+        if "timestamp" in event and not isinstance(event["timestamp"], (int, float)):
+            raise EventsError(f"{where} has a timestamp that is not a number")
+        if "metadata" in event and not isinstance(event["metadata"], (dict, type(None))):
+            raise EventsError(f"{where} has metadata that is not an object")
+        normalised = dict(event)
+        # Rasa's legacy names, as Rasa itself emits them.
+        if kind == "form":
+            normalised["event"] = "active_loop"
+        elif kind == "form_validation":
+            normalised["event"] = "loop_interrupted"
+            normalised.setdefault("is_interrupted", not event.get("validate", True))
+        normalised.setdefault("timestamp", time.time())
+        checked.append(normalised)
+    return checked
+
+
+class Bot:
+    """Serves one `LoadedModel`: conversations in memory, events to `broker`."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        broker: EventBroker | None = None,
+        action_client: ActionClient | None = None,
+        seed: int | None = None,
+        max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
+    ) -> None:
+        self.model = model
+        self.broker = broker
+        self.action_client = action_client
+        self.processor = Processor(
+            model.dialogue_model,
+            model.nlu,
+            model.flow_classifier,
+            action_client=action_client,
+            seed=seed,
+            model_id=model.model_id,
+            assistant_id=model.assistant_id,
+        )
+        self.store = InMemoryTrackerStore(self.new_tracker, max_conversations)
+        self.published = 0
+
+    # -- conversations ------------------------------------------------------------------------
+
+    def new_tracker(self, sender_id: str, events: list[dict[str, Any]] | None = None) -> Tracker:
+        return Tracker.from_events(sender_id, events or [], self.model.dialogue_model)
+
+    def tracker(self, sender_id: str) -> Tracker | None:
+        return self.store.get(sender_id)
+
+    def delete(self, sender_id: str) -> bool:
+        return self.store.delete(sender_id)
+
+    def _turn(self, sender_id: str, work: Callable[[Tracker], Any]) -> tuple[Tracker, Any]:
+        tracker = self.store.get_or_create(sender_id)
+        before = len(tracker.events)
+        try:
+            result = work(tracker)
+        except BaseException:
+            # Half a turn must not stay in the conversation: rebuild it as it was.
+            self.store.save(self.new_tracker(sender_id, tracker.events[:before]))
+            raise
+        new_events = tracker.events[before:]
+        self.published += publish_events(
+            self.broker,
+            sender_id,
+            new_events,
+            model_id=self.model.model_id,
+            assistant_id=self.model.assistant_id,
+        )
+        return tracker, result
+
+    # -- turns (hold the conversation's lock) -------------------------------------------------
+
+    def handle_message(
+        self,
+        sender_id: str,
+        text: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        input_channel: str = "rest",
+        message_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The bot's messages in answer to one user message (REST channel shape)."""
+        message = UserMessage(
+            text,
+            sender_id,
+            input_channel=input_channel,
+            metadata=metadata,
+            message_id=message_id,
+        )
+        _, messages = self._turn(
+            sender_id, lambda tracker: self.processor.handle_message(tracker, message)
+        )
+        return messages
+
+    def append_events(
+        self, sender_id: str, events: list[dict[str, Any]], *, execute_side_effects: bool = False
+    ) -> tuple[Tracker, list[dict[str, Any]]]:
+        """Append events (validated by `validate_events`); with `execute_side_effects`, the bot
+        then runs until it listens. Returns the tracker and the bot messages of the run."""
+
+        def work(tracker: Tracker) -> list[dict[str, Any]]:
+            return self.processor.apply_events(tracker, events, run=execute_side_effects)
+
+        return self._turn(sender_id, work)
+
+    def start_flow(
+        self, sender_id: str, flow_id: str, slots: dict[str, Any] | None = None
+    ) -> tuple[Tracker, list[dict[str, Any]]]:
+        """Start `flow_id` with `slots` preset and run until the bot listens."""
+        if self.model.dialogue_model.flow(flow_id) is None:
+            raise EventsError(f"the model has no flow '{flow_id}'")
+        return self._turn(
+            sender_id, lambda tracker: self.processor.start_flow(tracker, flow_id, slots=slots)
+        )
+
+    def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> Tracker:
+        """Replace the conversation's events (``PUT .../tracker/events``); nothing is published."""
+        tracker = self.new_tracker(sender_id, events)
+        self.store.save(tracker)
+        return tracker
+
+    # -- stateless ----------------------------------------------------------------------------
+
+    def parse(self, text: str) -> dict[str, Any]:
+        parse = getattr(self.processor, "parse", None)
+        return parse(text) if callable(parse) else self.model.nlu.parse(text)
+
+    def close(self, timeout: float = 10.0) -> None:
+        if self.broker is not None:
+            self.broker.close(timeout)
+        close = getattr(self.action_client, "close", None)
+        if callable(close):
+            close()

@@ -1,0 +1,100 @@
+"""Start a bot: load the model and endpoints, then run the app under uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+from engine.archive import load_model
+from engine.brokers import broker_from_config, load_endpoints
+from engine.server.app import MAX_BODY_BYTES, create_app
+from engine.server.runtime import Bot
+from engine.server.store import DEFAULT_MAX_CONVERSATIONS
+
+__all__ = ["build_bot", "serve"]
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def build_bot(
+    model_path: str | os.PathLike[str],
+    *,
+    endpoints: dict[str, Any] | None = None,
+    seed: int | None = None,
+    max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
+) -> Bot:
+    """Load the archive and connect the event broker and action server of `endpoints`."""
+    from engine.actions import action_client_from_endpoints
+
+    model = load_model(model_path)
+    endpoints = endpoints or {}
+    broker = broker_from_config(endpoints.get("event_broker"))
+    try:
+        action_client = action_client_from_endpoints(endpoints.get("action_endpoint"))
+    except Exception:
+        if broker is not None:
+            broker.close()
+        raise
+    return Bot(
+        model,
+        broker=broker,
+        action_client=action_client,
+        seed=seed,
+        max_conversations=max_conversations,
+    )
+
+
+def serve(
+    model_path: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 5005,
+    endpoints_path: str | None = None,
+    seed: int | None = None,
+    auth_token: str | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
+    log_level: str = "info",
+) -> None:
+    import uvicorn
+
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # One line per action server call would drown the bot's own log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _say(f"Loading model {model_path}")
+    endpoints = load_endpoints(endpoints_path) if endpoints_path else {}
+    bot = build_bot(model_path, endpoints=endpoints, seed=seed, max_conversations=max_conversations)
+    broker = endpoints.get("event_broker") or {}
+    if broker:
+        _say(f"Publishing events to the {broker.get('type')} event broker")
+    if bot.action_client is not None:
+        _say(f"Custom actions run on {bot.action_client.url}")
+    model = bot.model
+    app = create_app(
+        bot,
+        auth_token=auth_token,
+        max_body_bytes=max_body_bytes,
+        on_startup=[
+            lambda: _say(
+                f"Serving model {model.model_id} (assistant {model.assistant_id or '-'}) "
+                f"on http://{host}:{port}"
+            ),
+            lambda: _say("Rasa server is up and running."),
+        ],
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,121 @@
+"""The e2e test runner, and the demo assistant's own e2e test cases."""
+
+from pathlib import Path
+
+import pytest
+
+from engine.dialogue import DialogueModel, FlowClassifier, NullActionClient, Processor, train_nlu
+from engine.e2e import load_test_cases, load_test_files, run_test_cases
+from engine.formats import load_project_dir
+from engine.tests.dialogue.conftest import ScriptedNlu, project_from
+
+DEMO = Path(__file__).resolve().parents[3] / "apps" / "projects" / "demo_assistant"
+
+DOMAIN = """
+version: "3.1"
+intents: [start]
+slots:
+  name:
+    type: text
+    mappings: [{type: from_text}]
+  tier:
+    type: text
+    mappings: [{type: controlled}]
+responses:
+  utter_ask_name: [{text: "Name?"}]
+  utter_hi:
+    - text: "Hi {name} ({tier})"
+"""
+FLOWS = """
+flows:
+  greet:
+    description: greet
+    nlu_trigger: [{intent: start}]
+    run_pattern_completed: false
+    steps:
+      - collect: name
+      - action: utter_hi
+"""
+TESTS = """
+fixtures:
+  - gold:
+      - tier: gold
+test_cases:
+  - test_case: passes
+    fixtures: [gold]
+    steps:
+      - user: "/start"
+      - utter: utter_ask_name
+      - user: "Ann"
+      - slot_was_set:
+          - name: Ann
+      - slot_was_not_set:
+          - tier
+      - bot: "Hi Ann (gold)"
+  - test_case: wrong_utter
+    steps:
+      - user: "/start"
+      - utter: utter_hi
+  - test_case: missing_message
+    steps:
+      - user: "/start"
+      - utter: utter_ask_name
+      - utter: utter_hi
+  - test_case: extra_message
+    steps:
+      - user: "/start"
+      - user: "Bo"
+      - utter: utter_hi
+  - test_case: wrong_slot
+    steps:
+      - user: "/start"
+      - utter: utter_ask_name
+      - user: "Bo"
+      - slot_was_set:
+          - name: Al
+"""
+
+
+def processor():
+    return Processor(DialogueModel.build(project_from(DOMAIN, FLOWS)), ScriptedNlu(), seed=1)
+
+
+def test_the_runner_reports_passes_and_the_first_mismatch():
+    results = {r.name: r for r in run_test_cases(load_test_cases(TESTS), processor)}
+    assert results["passes"].passed, results["passes"].failure
+    assert results["wrong_utter"].failure["step"] == 1
+    assert "expected utter_hi" in results["wrong_utter"].failure["message"]
+    assert results["missing_message"].failure["message"] == "the bot said nothing more in this turn"
+    assert "unexpected bot message" in results["extra_message"].failure["message"]
+    assert results["extra_message"].failure["step"] == 1
+    assert "slot 'name' was set to ['Bo'" in results["wrong_slot"].failure["message"]
+    assert results["passes"].as_dict()["passed"] is True
+
+
+def test_unknown_fixtures_are_an_error():
+    with pytest.raises(ValueError, match="unknown fixture"):
+        load_test_cases("test_cases:\n  - test_case: x\n    fixtures: [nope]\n    steps: []\n")
+
+
+@pytest.fixture(scope="module")
+def demo():
+    project = load_project_dir(DEMO)
+    return (
+        DialogueModel.build(project),
+        train_nlu(project.nlu),
+        FlowClassifier.train(project.flows, project.nlu),
+    )
+
+
+def test_every_demo_e2e_case_passes(demo):
+    model, nlu, classifier = demo
+    cases = load_test_files([DEMO / "tests" / "e2e"])
+    assert len(cases) == 36
+    results = run_test_cases(
+        cases,
+        lambda: Processor(
+            model, nlu, classifier, action_client=NullActionClient(), seed=3, model_id="demo"
+        ),
+    )
+    failures = [(r.name, r.failure) for r in results if not r.passed]
+    assert failures == []

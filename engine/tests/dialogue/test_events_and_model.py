@@ -1,0 +1,199 @@
+"""Event shapes and order, tracker replay and JSON, model persistence and settings."""
+
+import json
+
+from engine.dialogue import DialogueModel, FlowClassifier, Processor, Tracker
+from engine.dialogue.stackpatch import apply_patch, diff
+from engine.tests.dialogue.conftest import ScriptedNlu, make_chat, project_from
+
+DOMAIN = """
+version: "3.1"
+intents: [start]
+slots:
+  name:
+    type: text
+    mappings: [{type: from_text}]
+responses:
+  utter_ask_name: [{text: "Name?"}]
+  utter_hi: [{text: "Hi {name}", metadata: {rephrase: true}}]
+"""
+FLOWS = """
+flows:
+  greet:
+    description: greet someone
+    nlu_trigger: [{intent: start}]
+    steps:
+      - collect: name
+      - action: utter_hi
+"""
+CONFIG = """
+assistant_id: my_bot
+policies:
+  - name: FlowPolicy
+    flow_classifier_threshold: 0.7
+studio:
+  nlu_fallback_threshold: 0.5
+"""
+
+
+def test_first_turn_event_order_and_shapes():
+    chat = make_chat(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
+    chat.say("hello", message_id="m-1", metadata={"client": "web"})
+    kinds = chat.kinds()
+    assert kinds[:5] == ["action", "session_started", "action", "user", "stack"]
+    assert chat.turn_events[0]["name"] == "action_session_start"
+    assert chat.turn_events[2]["name"] == "action_listen"
+    assert kinds[5] == "flow_started" and kinds[-1] == "action"
+    assert chat.turn_events[-1]["name"] == "action_listen"
+    user = chat.turn_events[3]
+    assert user["text"] == "hello" and user["message_id"] == "m-1"
+    assert user["input_channel"] == "rest"
+    assert user["parse_data"]["intent"] == {"name": "start", "confidence": 0.95}
+    assert user["metadata"]["client"] == "web"
+    for event in chat.tracker.events:
+        assert isinstance(event["timestamp"], float)
+        assert event["metadata"]["model_id"] == "model-1"
+        assert event["metadata"]["assistant_id"] == "assistant-1"
+    stack = json.loads(chat.turn_events[4]["update"])
+    assert stack[0]["op"] == "add" and stack[0]["value"]["flow_id"] == "greet"
+    assert set(stack[0]["value"]) == {"frame_id", "flow_id", "step_id", "frame_type", "type"}
+    bot = next(e for e in chat.turn_events if e["event"] == "bot")
+    assert set(bot["data"]) == {
+        "elements",
+        "quick_replies",
+        "buttons",
+        "attachment",
+        "image",
+        "custom",
+    }
+    action = next(
+        e for e in chat.turn_events if e["event"] == "action" and e["name"] == "utter_ask_name"
+    )
+    assert action["policy"] == "FlowPolicy" and action["confidence"] == 1.0
+
+
+def test_second_turn_has_no_session_start_and_slot_events_carry_values():
+    chat = make_chat(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
+    chat.say("hello")
+    chat.say("Ada")
+    assert chat.kinds()[0] == "user"
+    assert ("name", "Ada") in chat.slot_events()
+    assert chat.flow_events()[-3:] == [
+        ("flow_completed", "greet"),
+        ("flow_started", "pattern_completed"),
+        ("flow_completed", "pattern_completed"),
+    ]
+
+
+def test_replaying_events_gives_the_same_state_and_the_tracker_json():
+    chat = make_chat(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
+    chat.say("hello")
+    replayed = Tracker.from_events("tester", chat.tracker.events, chat.processor.model)
+    assert replayed.stack == chat.tracker.stack
+    assert replayed.slots == chat.tracker.slots
+    data = replayed.to_dict()
+    for key in (
+        "sender_id",
+        "slots",
+        "latest_message",
+        "latest_event_time",
+        "followup_action",
+        "paused",
+        "events",
+        "latest_input_channel",
+        "active_loop",
+        "latest_action",
+        "latest_action_name",
+        "stack",
+    ):
+        assert key in data
+    assert data["latest_action_name"] == "action_listen"
+    assert data["latest_message"]["text"] == "hello"
+    assert data["stack"][1]["collect"] == "name"
+    json.dumps(data)
+    # A replayed conversation continues normally.
+    chat.tracker = replayed
+    chat.say("Bo")
+    assert chat.texts()[0] == "Hi Bo"
+
+
+def test_restart_clears_slots_and_stack_and_a_new_session_starts():
+    chat = make_chat(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
+    chat.say("hello")
+    chat.processor.restart(chat.tracker)
+    assert chat.tracker.stack == [] and chat.tracker.events[-1]["event"] == "restart"
+    chat.say("hello")
+    assert chat.kinds()[:2] == ["action", "session_started"]
+
+
+def test_start_flow_and_apply_events():
+    chat = make_chat(DOMAIN, FLOWS)
+    messages = chat.processor.start_flow(chat.tracker, "greet", {"name": "Kim"})
+    assert [m["text"] for m in messages] == ["Hi Kim", "What else can I help you with?"]
+    chat2 = make_chat(DOMAIN, FLOWS)
+    out = chat2.processor.apply_events(
+        chat2.tracker,
+        [
+            {"event": "slot", "name": "name", "value": "Lu"},
+            {"event": "flow_started", "flow_id": "greet"},
+        ],
+    )
+    assert out[0]["text"] == "Hi Lu"
+
+
+def test_stack_patches_round_trip():
+    old = [{"frame_id": "A", "step_id": "START", "flow_id": "f"}]
+    new = [{"frame_id": "A", "step_id": "s1", "flow_id": "f"}, {"frame_id": "B", "flow_id": "g"}]
+    assert apply_patch(old, diff(old, new)) == new
+    assert apply_patch(new, diff(new, [])) == []
+    assert apply_patch([], [{"op": "replace", "path": "", "value": new}]) == new
+
+
+def test_model_persists_loads_and_reads_settings(tmp_path):
+    project = project_from(DOMAIN, FLOWS, CONFIG)
+    model = DialogueModel.build(project)
+    assert model.settings["flow_classifier_threshold"] == 0.7
+    assert model.settings["nlu_fallback_threshold"] == 0.5
+    assert model.assistant_id == "my_bot"
+    assert "pattern_collect_information" in model.flows
+    model.persist(tmp_path)
+    loaded = DialogueModel.load(tmp_path)
+    assert loaded.settings == model.settings
+    assert set(loaded.flows) == set(model.flows)
+    domain = loaded.domain_dict()
+    assert domain["slots"]["name"]["type"] == "text"
+    assert "utter_hi" in domain["responses"]
+    assert domain["session_config"]["session_expiration_time"] == 60
+    json.dumps(domain)
+
+
+def test_flow_classifier_ranks_persists_and_loads(tmp_path):
+    project = project_from(
+        DOMAIN,
+        FLOWS
+        + """
+  other:
+    description: report a lost or stolen card
+    steps:
+      - action: utter_hi
+""",
+    )
+    classifier = FlowClassifier.train(project.flows, project.nlu)
+    ranking = classifier.rank("my card was stolen")
+    assert ranking[0]["name"] == "other"
+    classifier.persist(tmp_path)
+    assert FlowClassifier.load(tmp_path).rank("my card was stolen") == ranking
+
+
+def test_a_reply_is_fast():
+    import time
+
+    project = project_from(DOMAIN, FLOWS)
+    processor = Processor(DialogueModel.build(project), ScriptedNlu({"hello": ("start", 0.9)}))
+    tracker = Tracker("speed", processor.model.initial_slots())
+    from engine.dialogue import UserMessage
+
+    started = time.perf_counter()
+    for index in range(100):
+        processor.handle_message(tracker, UserMessage("hello" if index % 2 == 0 else "x", "speed"))
+    assert (time.perf_counter() - started) / 100 < 0.005

@@ -1,0 +1,301 @@
+"""The default patterns, digressions and their overrides."""
+
+from engine.tests.dialogue.conftest import ActionError, RecordingActions, make_chat
+
+DOMAIN = """
+version: "3.1"
+intents: [transfer, balance, cancel, inform, chit]
+entities: [amount, recipient]
+slots:
+  recipient:
+    type: text
+    mappings: [{type: from_entity, entity: recipient}]
+  amount:
+    type: float
+    mappings: [{type: from_entity, entity: amount}]
+  confirmed:
+    type: bool
+    mappings:
+      - type: from_intent
+        intent: affirm
+        value: true
+responses:
+  utter_ask_recipient: [{text: "To whom?"}]
+  utter_ask_amount: [{text: "How much?"}]
+  utter_ask_confirmed: [{text: "Sure?"}]
+  utter_sent: [{text: "Sent {amount} to {recipient}"}]
+  utter_balance: [{text: "Your balance is fine"}]
+  utter_too_much: [{text: "too much"}]
+actions: [action_fail]
+"""
+
+FLOWS = """
+flows:
+  transfer:
+    name: send money
+    description: send money
+    nlu_trigger: [{intent: transfer}]
+    steps:
+      - collect: recipient
+      - collect: amount
+        rejections:
+          - if: slots.amount > 100
+            utter: utter_too_much
+      - action: utter_sent
+  balance:
+    name: check balance
+    description: check balance
+    nlu_trigger: [{intent: balance}]
+    steps:
+      - action: utter_balance
+"""
+
+SCRIPT = {
+    "send money": ("transfer", 0.9),
+    "to Ann": ("inform", 0.9, [("recipient", "Ann")]),
+    "to Bob": ("inform", 0.9, [("recipient", "Bob")]),
+    "50": ("inform", 0.9, [("amount", 50)]),
+    "500": ("inform", 0.9, [("amount", 500)]),
+    "send 20 to Ann": ("transfer", 0.9, [("amount", 20), ("recipient", "Ann")]),
+    "balance?": ("balance", 0.9),
+    "stop": ("cancel", 0.9),
+    "gibberish": ("inform", 0.1),
+    "meh": ("inform", 0.9),
+}
+
+
+def chat(flows: str = FLOWS, **kwargs):
+    return make_chat(DOMAIN, flows, SCRIPT, **kwargs)
+
+
+def test_pattern_completed_offers_more_help_after_a_user_flow():
+    c = chat()
+    assert c.say("balance?") == ["utter_balance", "utter_can_do_something_else"]
+    assert c.texts()[1] == "What else can I help you with?"
+    assert ("flow_started", "pattern_completed") in c.flow_events()
+
+
+def test_run_pattern_completed_false_skips_it():
+    flows = FLOWS.replace(
+        "    nlu_trigger: [{intent: balance}]",
+        "    nlu_trigger: [{intent: balance}]\n    run_pattern_completed: false",
+    )
+    assert chat(flows).say("balance?") == ["utter_balance"]
+
+
+def test_a_user_flow_overrides_a_pattern_of_the_same_id():
+    flows = (
+        FLOWS
+        + """
+  pattern_completed:
+    description: mine
+    steps:
+      - action: utter_too_much
+"""
+    )
+    assert chat(flows).say("balance?") == ["utter_balance", "utter_too_much"]
+
+
+def test_collect_rejections_utter_reset_and_ask_again():
+    c = chat()
+    c.say("send money")
+    c.say("to Ann")
+    assert c.say("500") == ["utter_too_much", "utter_ask_amount"]
+    assert c.slots["amount"] is None
+    assert c.say("50") == ["utter_sent", "utter_can_do_something_else"]
+
+
+def test_slots_can_be_filled_ahead_and_with_the_starting_message():
+    c = chat()
+    assert c.say("send 20 to Ann") == ["utter_sent", "utter_can_do_something_else"]
+    c = chat()
+    c.say("send money")
+    assert c.say("50") == ["utter_ask_recipient"]  # amount is collected later: filled ahead
+    assert c.say("to Ann") == ["utter_sent", "utter_can_do_something_else"]
+
+
+def test_a_digression_interrupts_and_the_flow_resumes_with_its_question():
+    c = chat()
+    c.say("send money")
+    c.say("to Ann")
+    assert c.say("balance?") == [
+        "utter_balance",
+        "utter_flow_continue_interrupted",
+        "utter_ask_amount",
+    ]
+    assert c.texts()[1] == "Let's continue with send money."
+    events = c.flow_events()
+    assert ("flow_interrupted", "transfer") in events
+    assert ("flow_resumed", "transfer") in events
+    assert c.say("50") == ["utter_sent", "utter_can_do_something_else"]
+
+
+def test_correction_of_an_earlier_slot_updates_it_and_confirms():
+    c = chat()
+    c.say("send money")
+    c.say("to Ann")
+    assert c.say("to Bob") == ["utter_corrected_previous_input", "utter_ask_amount"]
+    assert c.slots["recipient"] == "Bob"
+    assert c.texts()[0] == "Okay, I've updated recipient to Bob."
+    assert ("flow_started", "pattern_correction") in c.flow_events()
+
+
+def test_correction_after_later_steps_goes_back_to_the_corrected_step():
+    flows = FLOWS.replace(
+        "      - action: utter_sent",
+        "      - collect: confirmed\n      - action: utter_sent",
+    )
+    c = chat(flows)
+    c.say("send money")
+    c.say("to Ann")
+    assert c.say("50") == ["utter_ask_confirmed"]
+    assert c.say("/SetSlots(amount=60)") == [
+        "utter_corrected_previous_input",
+        "utter_ask_confirmed",
+    ]
+    assert c.slots["amount"] == 60.0
+
+
+def test_cancel_flow_via_a_trigger_on_the_pattern():
+    flows = (
+        FLOWS
+        + """
+  pattern_cancel_flow:
+    description: cancel
+    nlu_trigger: [{intent: cancel}]
+    steps:
+      - action: action_cancel_flow
+      - action: utter_flow_cancelled_rasa
+"""
+    )
+    c = chat(flows)
+    c.say("send money")
+    c.say("to Ann")
+    assert c.say("stop") == ["utter_flow_cancelled_rasa"]
+    assert c.texts() == ["Okay, I've stopped send money."]
+    assert ("flow_cancelled", "transfer") in c.flow_events()
+    assert c.tracker.stack == []
+    assert c.slots["recipient"] is None
+
+
+def test_cancel_without_an_active_flow_cannot_be_handled():
+    c = chat()
+    assert c.say("/StartFlow(pattern_cancel_flow)") == ["utter_ask_rephrase"]
+
+
+def test_cannot_handle_when_nothing_is_understood_then_the_question_is_asked_again():
+    c = chat()
+    assert c.say("gibberish") == ["utter_ask_rephrase"]
+    assert c.tracker.stack == []
+    c.say("send money")
+    assert c.say("meh") == ["utter_ask_rephrase", "utter_ask_recipient"]
+
+
+def test_a_value_of_the_wrong_type_re_asks_without_cannot_handle():
+    c = chat()
+    c.say("send money")
+    c.say("to Ann")
+    assert c.say("/SetSlots(amount=lots)") == ["utter_ask_amount"]
+
+
+def test_internal_error_when_a_custom_action_fails_and_the_flow_continues():
+    flows = FLOWS.replace(
+        "      - action: utter_balance",
+        "      - action: action_fail\n      - action: utter_balance",
+    )
+    actions = RecordingActions({"action_fail": ActionError("down")})
+    c = chat(flows, actions=actions)
+    assert c.say("balance?") == [
+        "utter_internal_error_rasa",
+        "utter_balance",
+        "utter_can_do_something_else",
+    ]
+    assert "action_fail" not in c.actions()
+
+
+def test_chitchat_pattern_falls_back_to_cannot_handle():
+    flows = (
+        FLOWS
+        + """
+  pattern_chitchat:
+    description: chitchat
+    nlu_trigger: [{intent: chit}]
+    steps:
+      - action: action_trigger_chitchat
+"""
+    )
+    c = make_chat(DOMAIN, flows, {"how are you": ("chit", 0.9)})
+    assert c.say("how are you") == ["utter_ask_rephrase"]
+
+
+def test_an_out_of_scope_trigger_on_pattern_cannot_handle():
+    flows = (
+        FLOWS
+        + """
+  pattern_cannot_handle:
+    description: mine
+    nlu_trigger: [{intent: {name: chit, confidence_threshold: 0.4}}]
+    steps:
+      - action: utter_too_much
+"""
+    )
+    c = make_chat(DOMAIN, flows, {"joke": ("chit", 0.5)})
+    assert c.say("joke") == ["utter_too_much"]
+
+
+def test_clarification_when_two_flows_are_close():
+    flows = """
+    flows:
+      order_pizza:
+        description: order food to eat
+        steps:
+          - action: utter_sent
+      order_drink:
+        description: order something to drink
+        steps:
+          - action: utter_balance
+    """
+    c = make_chat(
+        DOMAIN,
+        flows,
+        {},
+        classifier=True,
+        config="studio:\n  clarification_threshold: 0.2\n  clarification_margin: 0.5\n",
+    )
+    assert c.say("order") == ["utter_clarify_options_template"]
+    assert c.texts()[0].startswith("I'm not sure what you'd like to do. Did you want to order")
+    assert " or " in c.texts()[0]
+
+
+def test_the_flow_classifier_starts_flows_without_triggers():
+    flows = """
+    flows:
+      order_pizza:
+        description: order a pizza with toppings for delivery
+        steps:
+          - action: utter_sent
+      order_drink:
+        description: order a cold drink like a soda or juice
+        steps:
+          - action: utter_balance
+    """
+    c = make_chat(
+        DOMAIN, flows, {}, classifier=True, config="studio:\n  flow_classifier_threshold: 0.5\n"
+    )
+    assert c.say("order a pizza with toppings") == ["utter_sent", "utter_can_do_something_else"]
+
+
+def test_pattern_session_start_runs_when_overridden():
+    flows = (
+        FLOWS
+        + """
+  pattern_session_start:
+    description: start
+    steps:
+      - action: utter_balance
+"""
+    )
+    c = chat(flows)
+    assert c.say("balance?") == ["utter_balance", "utter_balance", "utter_can_do_something_else"]
+    kinds = [e["event"] for e in c.turn_events[:3]]
+    assert kinds == ["action", "session_started", "stack"]

@@ -1,0 +1,127 @@
+"""Fixtures for the serving tests: trained models, a running action server, Kafka."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.fixtures import kafka_bootstrap, kafka_topic  # noqa: F401
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[2]
+TINY_PROJECT = HERE / "tiny_project"
+DEMO_PROJECT = REPO / "apps" / "projects" / "demo_assistant"
+#: A virtualenv with rasa-sdk (it pins versions that conflict with the project's venv).
+RASA_SDK_PYTHON = os.environ.get("RASA_SDK_PYTHON", "/tmp/rasa-sdk-venv/bin/python")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise AssertionError(f"process exited with {process.returncode}:\n{output}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    if process.stdout:
+        process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from engine.train import train_project
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    return train_project(TINY_PROJECT, out, fixed_model_name="tiny").path
+
+
+@pytest.fixture(scope="session")
+def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from engine.train import train_project
+
+    out = tmp_path_factory.mktemp("demo-model")
+    return train_project(DEMO_PROJECT, out, fixed_model_name="demo").path
+
+
+ACTIONS_MODULE = """
+from rasa_sdk import Action
+from rasa_sdk.events import SlotSet
+from rasa_sdk.interfaces import ActionExecutionRejection
+
+
+class NoteOrder(Action):
+    def name(self):
+        return "action_note_order"
+
+    def run(self, dispatcher, tracker, domain):
+        dispatcher.utter_message(text=f"Action server here, {tracker.sender_id}.")
+        return [SlotSet("order_note", "extra cheese")]
+
+
+class RejectMe(Action):
+    def name(self):
+        return "action_reject_me"
+
+    def run(self, dispatcher, tracker, domain):
+        raise ActionExecutionRejection("action_reject_me", "I refuse to run")
+"""
+
+
+@pytest.fixture(scope="session")
+def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Rasa SDK action server on a free loopback port; yields its webhook URL."""
+    if not Path(RASA_SDK_PYTHON).exists():
+        pytest.skip(f"rasa-sdk is not installed at {RASA_SDK_PYTHON} (set RASA_SDK_PYTHON)")
+    folder = tmp_path_factory.mktemp("actions")
+    (folder / "tiny_actions.py").write_text(textwrap.dedent(ACTIONS_MODULE))
+    port = free_port()
+    env = {**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(folder)}
+    process = subprocess.Popen(
+        [RASA_SDK_PYTHON, "-m", "rasa_sdk", "--actions", "tiny_actions", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", process)
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        stop(process)
+
+
+@pytest.fixture
+def engine_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

@@ -1,0 +1,255 @@
+"""Training: a Rasa project directory in, a model archive out.
+
+``python -m engine train PROJECT_DIR --out DIR`` loads the project through `engine.formats`,
+refuses it when validation finds errors (each printed as ``file:line (path): message``), trains
+the NLU model, the flow classifier and the dialogue model, and writes the archive described in
+`engine.archive`. Progress goes to stdout one flushed line at a time, for a log viewer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.archive import (
+    ARCHIVE_FORMAT_VERSION,
+    COMPONENTS_DIR,
+    DIALOGUE_COMPONENT,
+    FLOW_CLASSIFIER_COMPONENT,
+    NLU_COMPONENT,
+    write_archive,
+)
+from engine.formats import (
+    FormatError,
+    Problem,
+    Project,
+    domain_to_dict,
+    flows_to_dict,
+    load_project_dir,
+    validate_project,
+)
+from engine.formats.nlu import nlu_to_list
+
+__all__ = [
+    "ENGINE_NAME",
+    "ENGINE_VERSION",
+    "TrainingFailed",
+    "TrainingResult",
+    "default_model_name",
+    "format_problem",
+    "nlu_training_data",
+    "project_fingerprint",
+    "train_project",
+]
+
+ENGINE_NAME = "studio-engine"
+ENGINE_VERSION = "0.1.0"
+ARCHIVE_SUFFIX = ".tar.gz"
+
+Progress = Callable[[str], None]
+
+# Word lists for default model names (``20250101-120000-brisk-harbor.tar.gz``), as Rasa names
+# its models with a timestamp and a random readable suffix.
+_ADJECTIVES = (
+    "amber", "bold", "brisk", "calm", "clever", "crisp", "eager", "fair", "gentle", "glad",
+    "keen", "lively", "lucky", "mellow", "nimble", "proud", "quick", "quiet", "rapid", "shy",
+    "steady", "sunny", "swift", "tidy", "vivid", "warm", "wise", "young", "zesty", "noble",
+)  # fmt: skip
+_NOUNS = (
+    "anchor", "badger", "beacon", "breeze", "canyon", "cedar", "comet", "delta", "falcon",
+    "fjord", "garden", "harbor", "island", "lagoon", "lantern", "meadow", "orbit", "otter",
+    "pebble", "prairie", "quartz", "raven", "ridge", "river", "summit", "thistle", "tundra",
+    "valley", "willow", "zephyr",
+)  # fmt: skip
+
+
+class TrainingFailed(Exception):
+    """The project cannot be trained; `problems` lists why (each with file, line, key path)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(format_problem(p) for p in problems))
+
+
+@dataclass
+class TrainingResult:
+    path: Path
+    metadata: dict[str, Any]
+    seconds: float
+    timings: dict[str, float]
+
+
+def format_problem(problem: Problem) -> str:
+    """``file:line (path): message``, leaving out the parts that are unknown."""
+    where = problem.file or "<project>"
+    if problem.line is not None:
+        where += f":{problem.line}"
+    if problem.path:
+        where += f" ({problem.path})"
+    return f"{where}: {problem.message}"
+
+
+def default_model_name(now: datetime | None = None) -> str:
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
+
+
+def project_fingerprint(project: Project) -> str:
+    """SHA-256 of everything that is trained on: config, domain, flows and NLU data."""
+    payload = {
+        "config": project.config.text if project.config is not None else None,
+        "domain": domain_to_dict(project.domain),
+        "flows": flows_to_dict(project.flows)["flows"],
+        "nlu": nlu_to_list(project.nlu),
+    }
+    blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def nlu_training_data(project: Project) -> Any:
+    """The project's NLU data as `engine.nlu.NluTrainingData`."""
+    from engine.dialogue import to_training_data
+
+    return to_training_data(project.nlu)
+
+
+def _archive_path(out: str | os.PathLike[str], fixed_name: str | None) -> Path:
+    out_path = Path(out)
+    if str(out).endswith(ARCHIVE_SUFFIX) and not fixed_name:
+        return out_path
+    name = fixed_name or default_model_name()
+    if not name.endswith(ARCHIVE_SUFFIX):
+        name += ARCHIVE_SUFFIX
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"the model name {name!r} must be a plain file name")
+    return out_path / name
+
+
+def load_and_validate(project_dir: str | os.PathLike[str]) -> tuple[Project, list[Problem]]:
+    """The project and its warnings; raises `TrainingFailed` listing every error."""
+    root = Path(project_dir)
+    if not root.is_dir():
+        raise TrainingFailed([Problem(str(root), None, "", "no such project directory")])
+    try:
+        project = load_project_dir(root)
+    except FormatError as exc:
+        raise TrainingFailed([p for p in exc.problems if p.severity == "error"]) from exc
+    problems = [*project.load_warnings, *validate_project(project)]
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise TrainingFailed(errors)
+    return project, [p for p in problems if p.severity != "error"]
+
+
+def train_project(
+    project_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    fixed_model_name: str | None = None,
+    progress: Progress | None = None,
+) -> TrainingResult:
+    """Train the project in `project_dir` and write the archive into the directory `out`.
+
+    `out` may also be a path ending in ``.tar.gz``. Raises `TrainingFailed` when the project has
+    errors.
+    """
+    from engine.dialogue import DialogueModel, FlowClassifier
+    from engine.nlu import NluModel
+
+    report: Progress = progress or (lambda _line: None)
+    began = time.perf_counter()
+    timings: dict[str, float] = {}
+    target = _archive_path(out, fixed_model_name)
+
+    report(f"Loading project {project_dir}")
+    step = time.perf_counter()
+    project, warnings = load_and_validate(project_dir)
+    for warning in warnings:
+        report(f"Warning: {format_problem(warning)}")
+    language = (project.config.language if project.config else None) or "en"
+    assistant_id = (project.config.assistant_id if project.config else None) or ""
+    fingerprint = project_fingerprint(project)
+    timings["load"] = time.perf_counter() - step
+    report(
+        f"Loaded {len(project.flows)} flows, {len(project.domain.slots)} slots, "
+        f"{len(project.domain.responses)} responses ({len(warnings)} warnings)"
+    )
+
+    data = nlu_training_data(project)
+    step = time.perf_counter()
+    report(f"Training NLU on {len(data.examples)} examples ({len(data.intents)} intents)")
+    nlu = NluModel.train(data, language=language, progress=lambda line: report(f"  {line}"))
+    timings["nlu"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    report(f"Training flow classifier on {len(project.flows)} flows")
+    flow_classifier = FlowClassifier.train(project.flows, project.nlu)
+    timings["flow_classifier"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    report("Building dialogue model")
+    dialogue_model = DialogueModel.build(project)
+    timings["dialogue"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    trained_at = datetime.now(UTC)
+    metadata: dict[str, Any] = {
+        "domain": dialogue_model.domain_dict(),
+        "trained_at": trained_at.isoformat(),
+        "model_id": uuid.uuid4().hex,
+        "assistant_id": assistant_id,
+        "engine": {
+            "name": ENGINE_NAME,
+            "version": ENGINE_VERSION,
+            "format_version": ARCHIVE_FORMAT_VERSION,
+        },
+        "engine_version": ENGINE_VERSION,
+        "project_fingerprint": fingerprint,
+        "language": language,
+        "additional_languages": [],
+        "training_type": "BOTH",
+        "components": {
+            NLU_COMPONENT: f"{COMPONENTS_DIR}/{NLU_COMPONENT}",
+            FLOW_CLASSIFIER_COMPONENT: f"{COMPONENTS_DIR}/{FLOW_CLASSIFIER_COMPONENT}",
+            DIALOGUE_COMPONENT: f"{COMPONENTS_DIR}/{DIALOGUE_COMPONENT}",
+        },
+        "stats": {
+            "flows": len(project.flows),
+            "intents": len(data.intents),
+            "examples": len(data.examples),
+            "slots": len(project.domain.slots),
+            "responses": len(project.domain.responses),
+        },
+    }
+    report(f"Writing model archive {target}")
+    with tempfile.TemporaryDirectory(prefix="engine-train-") as tmp:
+        components = Path(tmp) / COMPONENTS_DIR
+        for name, component in (
+            (NLU_COMPONENT, nlu),
+            (FLOW_CLASSIFIER_COMPONENT, flow_classifier),
+            (DIALOGUE_COMPONENT, dialogue_model),
+        ):
+            (components / name).mkdir(parents=True)
+            component.persist(components / name)
+        write_archive(target, metadata, components)
+    timings["archive"] = time.perf_counter() - step
+    seconds = time.perf_counter() - began
+    report(f"Model written to {target}")
+    report(f"Training finished in {seconds:.2f} s")
+    return TrainingResult(path=target, metadata=metadata, seconds=seconds, timings=timings)
+
+
+def print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
