@@ -9,7 +9,7 @@ PORT ?= 8000
 CI_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/studio_ci_$(shell date +%s)_$(shell echo $$$$)
 PYTEST_ARGS ?=
 
-.PHONY: chromium run test lint format test-sqlite test-postgres bench clean install install-dev
+.PHONY: chromium install-actions run test lint format test-sqlite test-postgres bench clean install install-dev
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,15 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The Rasa SDK action server for the custom-action tests, in a virtualenv of its own.
+.venv-actions/.installed: requirements-actions.txt
+	$(PYTHON) -m venv .venv-actions
+	.venv-actions/bin/python -m pip install --quiet -r requirements-actions.txt
+	touch $@
+
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev .venv-actions/.installed
+install-actions: .venv-actions/.installed
 
 run: export DEBUG ?= true
 run: export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -71,4 +78,4 @@ bench: install-dev
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) .venv-actions var
