@@ -75,6 +75,8 @@ test: lint test-sqlite
 endif
 
 bench: install-dev
+	$(PY) -m engine.nlu.bench
+	$(PY) -m engine.bench
 	$(PY) -m bench
 
 clean:

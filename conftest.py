@@ -17,8 +17,9 @@ def make_user(db):
 
     def make(username, *roles, grants=None, **fields):
         user = User.objects.create_user(username=username, password="pw", **fields)
-        if roles:
-            user.groups.add(*Group.objects.filter(name__in=[Role(r).label for r in roles]))
+        for role in roles:
+            # get_or_create: tests with transaction=True flush the groups the migration made.
+            user.groups.add(Group.objects.get_or_create(name=Role(role).label)[0])
         for assistant, granted in (grants or {}).items():
             for role in granted:
                 AssistantRole.objects.create(user=user, assistant=assistant, role=Role(role).value)

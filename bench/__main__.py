@@ -5,7 +5,7 @@ import os
 import sys
 import tempfile
 
-SUITES = ["bench.content"]
+SUITES = ["bench.content", "bench.flows", "bench.training", "bench.ingestion"]
 
 
 def main(argv: list[str]) -> int:

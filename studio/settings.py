@@ -38,12 +38,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_q",
     "rest_framework",
     "drf_spectacular",
     "apps.accounts",
     "apps.projects",
     "apps.flows",
     "apps.nlu",
+    "apps.training",
+    "apps.ingestion",
+    "workers",
 ]
 
 MIDDLEWARE = [
@@ -141,8 +145,66 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("STUDIO_STORAGE_ROOT", str(VAR_DIR / "storage")))
 MEDIA_URL = "/media/"
+# Stored files (model archives): the filesystem by default, or a bucket (django-storages).
+STUDIO_STORAGE_BACKEND = env_choice(
+    "STUDIO_STORAGE_BACKEND", "filesystem", ["filesystem", "s3", "gcs", "azure"]
+)
+STUDIO_STORAGE_PREFIX = env_str("STUDIO_STORAGE_PREFIX", "")
+
+
+def _bucket_storage() -> dict:
+    def required(name: str) -> str:
+        value = env_str(name)
+        if not value:
+            raise ImproperlyConfigured(
+                f"{name} must be set when STUDIO_STORAGE_BACKEND={STUDIO_STORAGE_BACKEND}."
+            )
+        return value
+
+    if STUDIO_STORAGE_BACKEND == "s3":
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": required("STUDIO_S3_BUCKET"),
+                "endpoint_url": env_str("STUDIO_S3_ENDPOINT_URL") or None,
+                "region_name": env_str("STUDIO_S3_REGION") or None,
+                # Empty: boto3's own chain (AWS_* variables, instance roles, ~/.aws).
+                "access_key": env_secret("STUDIO_S3_ACCESS_KEY_ID"),
+                "secret_key": env_secret("STUDIO_S3_SECRET_ACCESS_KEY"),
+                "location": STUDIO_STORAGE_PREFIX,
+                "file_overwrite": False,
+            },
+        }
+    if STUDIO_STORAGE_BACKEND == "gcs":
+        # Credentials: GOOGLE_APPLICATION_CREDENTIALS or the workload identity.
+        return {
+            "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+            "OPTIONS": {
+                "bucket_name": required("STUDIO_GCS_BUCKET"),
+                "project_id": env_str("STUDIO_GCS_PROJECT") or None,
+                "location": STUDIO_STORAGE_PREFIX,
+                "file_overwrite": False,
+            },
+        }
+    return {
+        "BACKEND": "storages.backends.azure_storage.AzureStorage",
+        "OPTIONS": {
+            "azure_container": required("STUDIO_AZURE_CONTAINER"),
+            "account_name": env_str("STUDIO_AZURE_ACCOUNT_NAME") or None,
+            "account_key": env_secret("STUDIO_AZURE_ACCOUNT_KEY"),
+            "connection_string": env_secret("STUDIO_AZURE_CONNECTION_STRING"),
+            "location": STUDIO_STORAGE_PREFIX,
+            "overwrite_files": False,
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": (
+        {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+        if STUDIO_STORAGE_BACKEND == "filesystem"
+        else _bucket_storage()
+    ),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
@@ -185,6 +247,64 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# Training and running (see the README's "Processes").
+STUDIO_ENGINE = env_choice("STUDIO_ENGINE", "builtin", ["builtin", "rasa"])
+STUDIO_RUNNER = env_choice("STUDIO_RUNNER", "local", ["local"])
+STUDIO_RASA_TRAIN_COMMAND = env_str(
+    "STUDIO_RASA_TRAIN_COMMAND",
+    "rasa train --domain {project}/domain.yml --data {project}/data --config {project}/config.yml"
+    " --out {out} --fixed-model-name {name}",
+)
+STUDIO_RASA_RUN_COMMAND = env_str(
+    "STUDIO_RASA_RUN_COMMAND",
+    "rasa run --enable-api --model {model} --port {port} --endpoints {endpoints}",
+)
+STUDIO_LEASE_SECONDS = env_int("STUDIO_LEASE_SECONDS", 60, minimum=5)
+STUDIO_HEARTBEAT_SECONDS = env_int("STUDIO_HEARTBEAT_SECONDS", 5, minimum=1)
+STUDIO_BOT_IDLE_SECONDS = env_int("STUDIO_BOT_IDLE_SECONDS", 3600, minimum=60)
+STUDIO_BOT_START_TIMEOUT = env_int("STUDIO_BOT_START_TIMEOUT", 120, minimum=5)
+STUDIO_TRAINING_TIMEOUT = env_int("STUDIO_TRAINING_TIMEOUT", 3600, minimum=10)
+# Local bots publish their events here (Rasa's file event broker); the ingester reads them.
+STUDIO_EVENT_SPOOL_DIR = Path(env_str("STUDIO_EVENT_SPOOL_DIR", str(VAR_DIR / "events")))
+
+# Ingestion from Kafka (apps.ingestion), with the variable names Rasa Studio uses. When
+# KAFKA_BOOTSTRAP_SERVERS is set, `manage.py ingest` reads KAFKA_TOPIC instead of the spool.
+KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "")
+KAFKA_TOPIC = env_str("KAFKA_TOPIC", "rasa-events")
+KAFKA_DLQ_TOPIC = env_str("KAFKA_DLQ_TOPIC", "")
+KAFKA_GROUP_ID = env_str("KAFKA_GROUP_ID", "studio")
+KAFKA_SECURITY_PROTOCOL = env_choice(
+    "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", ["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
+)
+KAFKA_SASL_MECHANISM = env_choice(
+    "KAFKA_SASL_MECHANISM",
+    "PLAIN",
+    ["PLAIN", "GSSAPI", "OAUTHBEARER", "SCRAM-SHA-256", "SCRAM-SHA-512"],
+)
+KAFKA_SASL_USERNAME = env_str("KAFKA_SASL_USERNAME", "")
+KAFKA_SASL_PASSWORD = env_secret("KAFKA_SASL_PASSWORD")
+KAFKA_SSL_CAFILE = env_str("KAFKA_SSL_CAFILE", "")
+KAFKA_SSL_CERTFILE = env_str("KAFKA_SSL_CERTFILE", "")
+KAFKA_SSL_KEYFILE = env_str("KAFKA_SSL_KEYFILE", "")
+# Conversations whose last event is older than this are deleted (by the orchestrator's
+# schedule, apps.ingestion.schedules). Unset: kept for ever.
+STUDIO_DELETE_CONVERSATIONS_OLDER_THAN_HOURS = env_int(
+    "STUDIO_DELETE_CONVERSATIONS_OLDER_THAN_HOURS", None, minimum=1
+)
+
+# The orchestrator: a django-q2 cluster on the database (no broker to run).
+Q_CLUSTER = {
+    "name": "studio",
+    "orm": "default",
+    "workers": 1,
+    "timeout": 600,
+    "retry": 900,
+    "max_attempts": 1,
+    "catch_up": False,
+    "poll": 1,
+    "ack_failures": True,
 }
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])

@@ -4,7 +4,9 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from apps.accounts.access import Access, public_view
+from apps.ingestion import api as ingestion_api
 from apps.projects import api as projects_api
+from apps.training import api as training_api
 
 
 class SchemaView(SpectacularAPIView):
@@ -36,6 +38,28 @@ api_v1 = [
         projects_api.AssistantImportApi.as_view(),
         name="assistant_import",
     ),
+    path("assistants/<str:name>/train", training_api.TrainApi.as_view(), name="train"),
+    path("training-jobs/<int:job_id>", training_api.TrainingJobApi.as_view(), name="training_job"),
+    path(
+        "assistants/<str:name>/versions/<str:version>/model",
+        training_api.VersionModelApi.as_view(),
+        name="version_model",
+    ),
+    path(
+        "assistants/<str:name>/versions/<str:version>/input",
+        training_api.VersionInputApi.as_view(),
+        name="version_input",
+    ),
+    path(
+        "assistants/<str:name>/conversations",
+        ingestion_api.ConversationListApi.as_view(),
+        name="conversations",
+    ),
+    path(
+        "assistants/<str:name>/conversations/<str:conversation>",
+        ingestion_api.ConversationApi.as_view(),
+        name="conversation",
+    ),
 ]
 
 urlpatterns = [
@@ -43,4 +67,8 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("", include("apps.accounts.urls")),
     path("", include("apps.projects.urls")),
+    path("", include("apps.flows.urls")),
+    path("", include("apps.nlu.urls")),
+    path("", include("apps.training.urls")),
+    path("", include("apps.ingestion.urls")),
 ]

@@ -59,6 +59,7 @@ class World:
     actors: list
     grant: object
     subject: object
+    job: object = None
 
 
 @pytest.fixture
@@ -78,7 +79,45 @@ def world(make_user, make_assistant):
         if actor.user is not None:
             ApiToken.issue(actor.user, "matrix")
     grant = AssistantRole.objects.filter(assistant=alpha).first()
-    return World(alpha, beta, actors, grant, subject=actors[1].user)
+    _flow_content(alpha)
+    return World(alpha, beta, actors, grant, subject=actors[1].user, job=_trained_version(alpha))
+
+
+def _flow_content(assistant):
+    """A flow (with a version), response, slot, action, intent and example for the flow
+    builder's and NLU pages' URLs."""
+    from apps.flows.models import CustomAction, Flow, FlowVersion, Response, Slot
+    from apps.nlu.models import Example, Intent
+
+    Slot.objects.create(
+        assistant=assistant, name="amount", type="float", definition={"type": "float"}
+    )
+    Response.objects.create(assistant=assistant, name="utter_hi", variations=[{"text": "Hi"}])
+    CustomAction.objects.create(assistant=assistant, name="action_pay")
+    definition = {"description": "Says hi", "steps": [{"action": "utter_hi"}]}
+    Flow.objects.create(assistant=assistant, name="say_hi", definition=definition)
+    FlowVersion.objects.create(assistant=assistant, flow_name="say_hi", definition=definition)
+    intent = Intent.objects.create(assistant=assistant, name="greet")
+    Example.objects.create(intent=intent, text="hello there")
+
+
+def _trained_version(assistant):
+    """A finished training with its model in storage, for the version and job URLs."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from apps.training.models import ModelVersion, TrainingJob
+
+    stored = default_storage.save(f"models/{assistant.name}/1.tar.gz", ContentFile(b"model"))
+    version = ModelVersion.objects.create(
+        assistant=assistant,
+        number=1,
+        input_files={"domain.yml": "intents: [a]\n"},
+        model_file=stored,
+    )
+    return TrainingJob.objects.create(
+        assistant=assistant, version=version, status=TrainingJob.Status.SUCCEEDED, log="done\n"
+    )
 
 
 def _own_token(world, actor):
@@ -91,7 +130,33 @@ FILLERS = {
     "grant_id": lambda world, actor: world.grant.pk,
     "user_id": lambda world, actor: world.subject.pk,
     "token_id": _own_token,
+    "job_id": lambda world, actor: world.job.pk,
+    "number": lambda world, actor: world.job.version.number,
+    "version": lambda world, actor: world.job.version.number,
+    "conversation_id": lambda world, actor: _conversations().stored_conversation(world.alpha).pk,
+    "conversation": lambda world, actor: _conversations().stored_conversation(world.alpha).pk,
+    "event_id": lambda world, actor: _conversations().stored_user_event(world.alpha).pk,
+    "tag_id": lambda world, actor: _conversations().stored_tag(world.alpha).pk,
+    "flow_name": lambda world, actor: "say_hi",
+    "version_id": lambda world, actor: world.alpha.flow_versions.get(flow_name="say_hi").pk,
+    "response_name": lambda world, actor: "utter_hi",
+    "slot_name": lambda world, actor: "amount",
+    "action_name": lambda world, actor: "action_pay",
+    "intent_name": lambda world, actor: "greet",
+    "example_id": lambda world, actor: _example_id(world.alpha),
 }
+
+
+def _example_id(assistant):
+    from apps.nlu.models import Example
+
+    return Example.objects.get(intent__assistant=assistant, text="hello there").pk
+
+
+def _conversations():
+    from apps.ingestion.tests import factories
+
+    return factories
 
 
 def build_url(route: Route, world: World, actor: Actor) -> str:
@@ -182,6 +247,25 @@ EXPECTED_ACCESS = {
     "api:assistant": (A, Cap.VIEW_ASSISTANT, Cap.MANAGE_SETTINGS),
     "api:assistant_export": (A, Cap.EXPORT, None),
     "api:assistant_import": (A, Cap.MANAGE_SETTINGS, None),
+    "api:train": (A, Cap.TRAIN, None),
+    "api:training_job": (A, Cap.VIEW_ASSISTANT, None),
+    "api:version_model": (A, Cap.EXPORT, None),
+    "api:version_input": (A, Cap.EXPORT, None),
+    "training:train": (A, Cap.TRAIN, None),
+    "training:job": (A, Cap.VIEW_ASSISTANT, None),
+    "training:cancel": (A, Cap.TRAIN, None),
+    "training:versions": (A, Cap.TRY, None),
+    "training:edit_version": (A, Cap.TRAIN, None),
+    "training:deploy": (A, Cap.TRAIN, None),
+    "training:model": (A, Cap.EXPORT, None),
+    "training:input": (A, Cap.EXPORT, None),
+    "training:log": (A, Cap.TRY, None),
+    "training:try": (A, Cap.TRY, None),
+    "training:try_message": (A, Cap.TRY, None),
+    "training:try_restart": (A, Cap.TRY, None),
+    "training:try_start_flow": (A, Cap.TRY, None),
+    "training:try_version": (A, Cap.TRY, None),
+    "training:try_transcript": (A, Cap.TRY, None),
     "accounts:login": (P, None, None),
     "accounts:logout": (P, None, None),
     "accounts:password_change": (AU, None, None),
@@ -201,6 +285,53 @@ EXPECTED_ACCESS = {
     "projects:export": (A, Cap.EXPORT, None),
     "projects:members": (A, Cap.MANAGE_USERS, None),
     "projects:revoke_member": (A, Cap.MANAGE_USERS, None),
+    "api:conversations": (A, Cap.VIEW_CONVERSATIONS, None),
+    "api:conversation": (A, Cap.VIEW_CONVERSATIONS, Cap.DELETE_CONVERSATIONS),
+    "ingestion:list": (A, Cap.VIEW_CONVERSATIONS, None),
+    "ingestion:detail": (A, Cap.VIEW_CONVERSATIONS, None),
+    "ingestion:review": (A, Cap.TAG_CONVERSATIONS, None),
+    "ingestion:delete": (A, Cap.DELETE_CONVERSATIONS, None),
+    "ingestion:tags": (A, Cap.VIEW_CONVERSATIONS, Cap.TAG_CONVERSATIONS),
+    "ingestion:tag_edit": (A, Cap.TAG_CONVERSATIONS, None),
+    "ingestion:add_example": (A, Cap.VIEW_CONVERSATIONS, Cap.ANNOTATE),
+    "ingestion:status": (G, Cap.MANAGE_USERS, None),
+    "ingestion:unrouted": (G, Cap.MANAGE_USERS, None),
+    "flows:list": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:create": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:detail": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:start": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:step_add": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:step_edit": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:step_delete": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:duplicate": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:rename": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:delete": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:history": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:restore": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:responses": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:response_create": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:response_edit": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:response_delete": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:slots": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:slot_create": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:slot_edit": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:slot_delete": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:actions": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:action_create": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:action_edit": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:action_delete": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:files": (A, Cap.MANAGE_SETTINGS, None),
+    "nlu:intents": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    "nlu:intent": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    "nlu:intent_delete": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    "nlu:examples_move": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    "nlu:example_annotate": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    "nlu:example_unannotate": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    "nlu:example_delete": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    "nlu:entities": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    "nlu:synonyms": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    "nlu:regexes": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    "nlu:lookups": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
 }
 
 

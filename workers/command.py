@@ -12,7 +12,7 @@ class WorkerCommand(BaseCommand):
         parser.add_argument("--once", action="store_true", help="drain the queue, then exit")
         parser.add_argument("--worker-id", help="a unique id written onto claimed rows")
         parser.add_argument(
-            "--interval", type=float, default=1.0, help="seconds to sleep when idle (default 1)"
+            "--interval", type=float, default=0.5, help="seconds to sleep when idle (default 0.5)"
         )
         parser.add_argument(
             "--max-tasks", type=int, help="exit after this many units of work (to be replaced)"

@@ -83,3 +83,29 @@ class CustomAction(AssistantContent):
         constraints = [
             models.UniqueConstraint(fields=["assistant", "name"], name="unique_custom_action_name")
         ]
+
+
+class FlowVersion(models.Model):
+    """One saved state of a flow: who changed it, when, and what the change was (issue 7).
+
+    Keyed by the flow's id rather than a foreign key to the row: an import replaces the flow
+    rows, and the history must outlive that. A rename moves the history with the flow.
+    """
+
+    assistant = models.ForeignKey(
+        "projects.Assistant", on_delete=models.CASCADE, related_name="flow_versions"
+    )
+    flow_name = models.CharField(max_length=255)
+    definition = models.JSONField(default=dict)
+    summary = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["assistant", "flow_name", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.flow_name} at {self.created_at:%Y-%m-%d %H:%M}"

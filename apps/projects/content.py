@@ -208,6 +208,7 @@ def _merge_named(stored: list, given: list, key: str = "name") -> list:
 @transaction.atomic
 def replace_content(assistant: Assistant, project: formats.Project) -> dict[str, int]:
     """Replace every content row of the assistant with `project` (validated by the caller)."""
+    flows_before = dict(Flow.objects.filter(assistant=assistant).values_list("name", "definition"))
     for model in (Flow, Response, Slot, CustomAction, Intent, Entity, Synonym, Regex, LookupTable):
         model.objects.filter(assistant=assistant).delete()
 
@@ -318,6 +319,10 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
             "domain_extras": {k: v for k, v in extras.items() if v},
         },
     )
+    # Flow history (issue 7): a version for every flow the import added or changed.
+    from apps.flows.services import record_import_versions
+
+    record_import_versions(assistant, flows_before)
     return {
         "flows": len(project.flows),
         "responses": len(domain.responses),

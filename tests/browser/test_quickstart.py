@@ -23,6 +23,9 @@ def test_a_superuser_logs_in_and_creates_an_assistant(page, make_user):
     page.fill("#id_name", "my_bank")
     page.select_option("#id_mode", "classic")
     page.click("button[type=submit]")
+    # A classic assistant has no flows: the SuperUser lands on its NLU page.
+    page.wait_for_url("**/a/my_bank/nlu")
+    page.click("nav.sidebar >> text=Overview")
     page.wait_for_url("**/a/my_bank/overview")
     assert page.locator("h1").inner_text() == "my_bank"
     assert Assistant.objects.get(name="my_bank").mode == "classic"

@@ -14,10 +14,11 @@ def test_it_creates_an_assistant_and_opens_it(admin_client, admin_user):
     response = create(admin_client, name="pizza_shop", description="Orders pizza")
     assistant = Assistant.objects.get(name="pizza_shop")
     assert response.status_code == 302
-    assert response["Location"] == reverse("projects:overview", args=["pizza_shop"])
+    # A SuperUser lands on the flows, as in Rasa Studio (LANDING_PAGES).
+    assert response["Location"] == reverse("flows:list", args=["pizza_shop"])
     assert assistant.created_by == admin_user
     assert assistant.api_id is not None
-    page = admin_client.get(response["Location"])
+    page = admin_client.get(reverse("projects:overview", args=["pizza_shop"]))
     assert b"pizza_shop" in page.content and str(assistant.api_id).encode() in page.content
 
 
@@ -76,10 +77,12 @@ def test_a_user_without_roles_is_told_to_ask_for_one(client, make_user, assistan
 
 
 def test_each_role_lands_on_its_page(client, make_user, assistant):
-    # Until the flows, NLU and conversation pages exist every role lands on the overview.
     client.force_login(make_user("viewer", Role.CONVERSATION_VIEWER))
     response = client.get(reverse("projects:open", args=["alpha"]))
-    assert response["Location"] == reverse("projects:overview", args=["alpha"])
+    assert response["Location"] == reverse("ingestion:list", args=["alpha"])
+    client.force_login(make_user("builder", Role.FLOW_BUILDER))
+    response = client.get(reverse("projects:open", args=["alpha"]))
+    assert response["Location"] == reverse("flows:list", args=["alpha"])
 
 
 def test_the_navigation_shows_only_pages_the_role_may_open(client, make_user, assistant):

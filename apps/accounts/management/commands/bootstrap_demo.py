@@ -64,7 +64,7 @@ class Command(BaseCommand):
                 if role is Role.SUPERUSER and not user.is_superuser:
                     user.is_superuser = user.is_staff = True
                     user.save(update_fields=["is_superuser", "is_staff"])
-                user.groups.add(Group.objects.get(name=role.label))
+                user.groups.add(Group.objects.get_or_create(name=role.label)[0])
                 if is_new or reset_passwords:
                     password = secrets.token_urlsafe(12)
                     user.set_password(password)

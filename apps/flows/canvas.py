@@ -1,0 +1,221 @@
+"""What the flow canvas draws, built from `engine.formats.step_views` (issue 7).
+
+The canvas is server-rendered: this module turns a flow's steps into nested plain objects
+(sequences of step cards, branches side by side, "+" gaps where a step can be added, jumps and
+ends) that templates/flows/_sequence.html draws top to bottom.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.flows import steps as step_ops
+from engine import formats
+from engine.formats import END
+
+KIND_LABELS = {
+    "message": "Message",
+    "action": "Custom action",
+    "collect": "Collect",
+    "logic": "Logic",
+    "set_slots": "Set slots",
+    "link": "Link",
+    "call": "Call",
+    "noop": "Logic",
+}
+
+
+@dataclass
+class Gap:
+    """A place where a step can be added: position `index` of the list at `list_path`."""
+
+    list_path: str
+    index: int
+    at_end_of_branch: bool = False
+
+
+@dataclass
+class Card:
+    kind: str  # message, action, collect, logic, set_slots, link, call
+    label: str
+    id: str
+    explicit_id: bool
+    path: str
+    title: str
+    lines: list[str] = field(default_factory=list)
+    problems: list[Any] = field(default_factory=list)
+    branches: list[Branch] = field(default_factory=list)
+    jump: str | None = None  # the id this step goes to next (None: the following step)
+    ends: bool = False  # the flow ends after this step
+    hands_over: bool = False  # a link step
+    jump_target: bool = False  # reached only through a jump from elsewhere
+    gap_after: Gap | None = None
+
+
+@dataclass
+class Branch:
+    path: str
+    condition: str | None  # None for Else
+    list_path: str
+    sequence: list[Card] | None = None
+    first_gap: Gap | None = None
+    target: str | None = None  # a branch that goes straight to a step id or END
+
+
+def _text_of(variations: list | None) -> str:
+    for variation in variations or []:
+        if isinstance(variation, dict):
+            if variation.get("text"):
+                return str(variation["text"])
+            if variation.get("image"):
+                return f"[image] {variation['image']}"
+            if variation.get("custom") is not None:
+                return "[custom payload]"
+    return ""
+
+
+def _card(view: formats.StepView, responses: dict[str, list]) -> Card:
+    data = view.data
+    kind = view.kind
+    lines: list[str] = []
+    if kind == "action" and (view.target or "").startswith("utter_"):
+        kind = "message"
+        title = view.target or ""
+        text = _text_of(responses.get(title))
+        if text:
+            lines.append(text)
+    elif kind == "action":
+        title = view.target or ""
+    elif kind == "collect":
+        title = view.target or ""
+        utter = data.get("utter") or f"utter_ask_{title}"
+        question = _text_of(responses.get(utter))
+        if question:
+            lines.append(question)
+        if data.get("description"):
+            lines.append(str(data["description"]))
+        for rejection in data.get("rejections") or []:
+            if isinstance(rejection, dict):
+                lines.append(f"Rejects if {rejection.get('if')}")
+    elif kind == "set_slots":
+        title = ", ".join(name for name, _ in view.set_slots) or "set slots"
+        lines = [f"{name} = {_shown(value)}" for name, value in view.set_slots]
+    elif kind in ("link", "call"):
+        title = view.target or ""
+    else:
+        kind = "logic"
+        title = data.get("description") or "Check conditions"
+    return Card(
+        kind=kind,
+        label=KIND_LABELS[kind],
+        id=view.id,
+        explicit_id=view.explicit_id,
+        path=view.path,
+        title=title,
+        lines=lines,
+        hands_over=view.kind == "link",
+    )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "null (reset)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _falls_through(view: formats.StepView) -> bool:
+    return view.kind != "link" and view.next is None and not view.branches
+
+
+def build(
+    steps: list, flow_id: str, responses: dict[str, list], problems: list | None = None
+) -> list[Card]:
+    """The root sequence of cards; `problems` (relative ShownProblems) go on their step."""
+    if step_ops.is_placeholder(steps):
+        return []
+    views = formats.step_views(steps, flow_id)
+    cards = _sequence(views, "steps", True, responses)
+    if problems:
+        by_path = {card.path: card for card in iter_cards(cards)}
+        for problem in problems:
+            card = _owner(by_path, problem.path)
+            if card is not None:
+                card.problems.append(problem)
+    return cards
+
+
+def _owner(by_path: dict[str, Card], path: str) -> Card | None:
+    best = None
+    for step_path, card in by_path.items():
+        inside = path == step_path or path.startswith((step_path + ".", step_path + "["))
+        if inside and (best is None or len(step_path) > len(best.path)):
+            best = card
+    return best
+
+
+def _sequence(
+    views: list[formats.StepView], list_path: str, is_root: bool, responses: dict
+) -> list[Card]:
+    cards: list[Card] = []
+    previous: formats.StepView | None = None
+    for view in views:
+        card = _card(view, responses)
+        card.jump_target = previous is not None and not _falls_through(previous)
+        if view.next is not None:
+            if view.next == END:
+                card.ends = True
+            else:
+                card.jump = view.next
+        elif is_root and view.is_last and not view.branches and view.kind != "link":
+            card.ends = True
+        if _falls_through(view) or (not is_root and view.is_last and view.next is not None):
+            at_end = view.is_last and not is_root
+            card.gap_after = Gap(list_path, view.index + 1, at_end_of_branch=at_end)
+        elif is_root and view.is_last and view.next == END:
+            card.gap_after = Gap(list_path, view.index + 1)
+        for bview in view.branches or []:
+            key = "else" if bview.condition is None else "then"
+            b_list = f"{bview.path}.{key}"
+            condition = None
+            if bview.condition is not None:
+                condition = (
+                    str(bview.condition).lower()
+                    if isinstance(bview.condition, bool)
+                    else bview.condition
+                )
+            branch = Branch(
+                path=bview.path,
+                condition=condition,
+                list_path=b_list,
+                first_gap=Gap(b_list, 0, at_end_of_branch=bview.steps is None),
+            )
+            if bview.steps is not None:
+                branch.sequence = _sequence(bview.steps, b_list, False, responses)
+            else:
+                branch.target = bview.target
+            card.branches.append(branch)
+        cards.append(card)
+        previous = view
+    return cards
+
+
+def iter_cards(cards: list[Card]):
+    for card in cards:
+        yield card
+        for branch in card.branches:
+            if branch.sequence:
+                yield from iter_cards(branch.sequence)
+
+
+def step_choices(steps: list, flow_id: str) -> list[tuple[str, str]]:
+    """(step id, label) for every step, for "go to" pickers."""
+    if step_ops.is_placeholder(steps):
+        return []
+    out = []
+    for view in formats.iter_step_views(formats.step_views(steps, flow_id)):
+        target = view.target or ("logic" if view.kind == "noop" else view.kind)
+        out.append((view.id, f"{view.id} ({view.kind} {target})"))
+    return out

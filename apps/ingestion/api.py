@@ -1,0 +1,138 @@
+"""The conversations API: list (with the review list's filters), one with its events, and
+deletion of everything of one sender (for data-deletion requests)."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from apps.accounts.access import Access, AssistantAPIView
+from apps.accounts.roles import Cap
+from apps.ingestion import selectors, services
+from apps.ingestion.forms import PAGE_SIZE, ConversationFilterForm
+from apps.ingestion.models import Conversation
+
+EVENTS_PER_PAGE = 1000
+
+
+class ConversationOutput(serializers.ModelSerializer):
+    tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    reviewed_by = serializers.SlugRelatedField(read_only=True, slug_field="username")
+
+    class Meta:
+        model = Conversation
+        fields = [
+            "id",
+            "sender_id",
+            "user_id",
+            "session_number",
+            "started_at",
+            "last_event_at",
+            "event_count",
+            "user_message_count",
+            "channel",
+            "model_id",
+            "language",
+            "reviewed_at",
+            "reviewed_by",
+            "tags",
+        ]
+
+
+class ConversationListOutput(serializers.Serializer):
+    results = ConversationOutput(many=True)
+    page = serializers.IntegerField()
+    next_page = serializers.IntegerField(allow_null=True)
+
+
+class EventOutput(serializers.Serializer):
+    type = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    data = serializers.JSONField()
+
+
+class ConversationDetailOutput(ConversationOutput):
+    events = serializers.SerializerMethodField()
+    events_next_page = serializers.SerializerMethodField()
+
+    class Meta(ConversationOutput.Meta):
+        fields = [*ConversationOutput.Meta.fields, "events", "events_next_page"]
+
+    def _events(self, obj):
+        page = self.context["events_page"]
+        start = (page - 1) * EVENTS_PER_PAGE
+        rows = list(selectors.conversation_events(obj)[start : start + EVENTS_PER_PAGE + 1])
+        return rows[:EVENTS_PER_PAGE], len(rows) > EVENTS_PER_PAGE
+
+    def get_events(self, obj) -> list[dict]:
+        return EventOutput(self._events(obj)[0], many=True).data
+
+    def get_events_next_page(self, obj) -> int | None:
+        return self.context["events_page"] + 1 if self._events(obj)[1] else None
+
+
+class DeleteOutput(serializers.Serializer):
+    deleted_conversations = serializers.IntegerField()
+    deleted_events = serializers.IntegerField()
+
+
+_FILTERS = [
+    OpenApiParameter(name, str, required=False) for name in ConversationFilterForm.base_fields
+]
+
+
+class ConversationListApi(AssistantAPIView):
+    """Conversations, newest first, 100 a page; the same filters as the review list."""
+
+    access = Access("assistant", Cap.VIEW_CONVERSATIONS)
+
+    @extend_schema(parameters=_FILTERS, responses=ConversationListOutput)
+    def get(self, request, name):
+        form = ConversationFilterForm(request.query_params, assistant=self.assistant)
+        if form.errors:
+            return Response(form.errors, status=400)
+        filters = form.filters()
+        start, end = form.time_range(filters)
+        qs = selectors.filtered_conversations(self.assistant, filters, start=start, end=end)
+        page = filters.get("page", 1)
+        rows, has_next = selectors.page_of(qs.select_related("reviewed_by"), page, PAGE_SIZE)
+        return Response(
+            {
+                "results": ConversationOutput(rows, many=True).data,
+                "page": page,
+                "next_page": page + 1 if has_next else None,
+            }
+        )
+
+
+class ConversationApi(AssistantAPIView):
+    """GET /conversations/{id}: one conversation (session) with its events, 1000 a page
+    (`?page=`). DELETE /conversations/{sender_id}: every session of that sender, for a
+    data-deletion request; answers 200 with what was deleted (0 if nothing was there)."""
+
+    access = Access("assistant", Cap.VIEW_CONVERSATIONS, Cap.DELETE_CONVERSATIONS)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int, required=False)],
+        responses=ConversationDetailOutput,
+    )
+    def get(self, request, name, conversation):
+        if not conversation.isdigit() or len(conversation) > 18:
+            raise Http404("No such conversation.")
+        try:
+            page = int(request.query_params.get("page", "1"))
+        except ValueError:
+            return Response({"page": ["A whole number, from 1."]}, status=400)
+        if not 1 <= page <= 100_000:
+            return Response({"page": ["A whole number, from 1."]}, status=400)
+        row = Conversation.objects.filter(pk=int(conversation), assistant=self.assistant).first()
+        if row is None:
+            raise Http404("No such conversation.")
+        return Response(ConversationDetailOutput(row, context={"events_page": page}).data)
+
+    @extend_schema(responses=DeleteOutput)
+    def delete(self, request, name, conversation):
+        conversations, events = services.delete_sender(self.assistant, conversation)
+        return Response({"deleted_conversations": conversations, "deleted_events": events})

@@ -1,0 +1,123 @@
+"""How each kind of event shows in the conversation view (plain data for the template)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+FLOW_VERBS = {
+    "flow_started": "started",
+    "flow_interrupted": "interrupted",
+    "flow_resumed": "resumed",
+    "flow_completed": "completed",
+    "flow_cancelled": "cancelled",
+}
+# Shown only when "all events" is on: bookkeeping a reader rarely needs.
+QUIET_TYPES = {"stack", "user_featurization", "bot_turn_ended"}
+
+
+@dataclass
+class Item:
+    kind: str  # user, bot, slot, flow, action, session, other
+    event: Any
+    text: str = ""
+    intent: str = ""
+    confidence: float | None = None
+    ranking: list[dict] = field(default_factory=list)
+    entities: list[dict] = field(default_factory=list)
+    buttons: list[dict] = field(default_factory=list)
+    name: str = ""
+    value: str = ""
+    verb: str = ""
+    quiet: bool = False
+
+    @property
+    def raw(self) -> str:
+        return json.dumps(self.event.data, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def present(event) -> Item:
+    data = _dict(event.data)
+    kind = event.type
+    if kind == "user":
+        parse = _dict(data.get("parse_data"))
+        ranking = [
+            {"name": str(_dict(r).get("name", "")), "confidence": _dict(r).get("confidence")}
+            for r in _list(parse.get("intent_ranking"))[:5]
+        ]
+        entities = [
+            {
+                "entity": str(_dict(e).get("entity", "")),
+                "value": _dict(e).get("value"),
+                "role": _dict(e).get("role"),
+            }
+            for e in _list(parse.get("entities"))
+        ]
+        return Item(
+            "user",
+            event,
+            text=event.text,
+            intent=event.intent,
+            confidence=event.confidence,
+            ranking=ranking,
+            entities=entities,
+        )
+    if kind == "bot":
+        payload = _dict(data.get("data"))
+        buttons = [
+            {"title": str(_dict(b).get("title", "")), "payload": str(_dict(b).get("payload", ""))}
+            for b in _list(payload.get("buttons"))
+        ]
+        return Item("bot", event, text=event.text, name=event.action_name, buttons=buttons)
+    if kind == "slot":
+        value = data.get("value")
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return Item("slot", event, name=event.slot_name, value=shown)
+    if kind in FLOW_VERBS:
+        return Item("flow", event, name=event.flow_id, verb=FLOW_VERBS[kind])
+    if kind == "action":
+        return Item(
+            "action", event, name=event.action_name, quiet=event.action_name == "action_listen"
+        )
+    if kind in ("session_started", "restart"):
+        return Item("session", event, name=kind.replace("_", " "))
+    return Item("other", event, name=kind, quiet=kind in QUIET_TYPES)
+
+
+def annotated_text(event) -> str:
+    """The user message in Rasa's annotation syntax, with the entities the model found."""
+    from engine.formats.nlu import EntityAnnotation, Example, example_to_text
+
+    text = event.text
+    entities = []
+    for entity in _list(_dict(_dict(event.data).get("parse_data")).get("entities")):
+        entity = _dict(entity)
+        start, end = entity.get("start"), entity.get("end")
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            continue
+        if not isinstance(entity.get("entity"), str):
+            continue
+        value = entity.get("value", text[start:end])
+        entities.append(
+            EntityAnnotation(
+                start,
+                end,
+                value if isinstance(value, str) else text[start:end],
+                entity["entity"],
+                entity.get("role") if isinstance(entity.get("role"), str) else None,
+                entity.get("group") if isinstance(entity.get("group"), str) else None,
+            )
+        )
+    try:
+        return example_to_text(Example(text=text, entities=entities))
+    except ValueError:  # overlapping spans: offer the plain text
+        return text

@@ -1,0 +1,188 @@
+import json
+import random
+
+import pytest
+
+from apps.ingestion import services
+from apps.ingestion.models import Conversation, DeadLetter, Event, FileSpoolPosition, UnroutedEvent
+from apps.ingestion.samples import Conversation as Sample
+from apps.ingestion.samples import transfer_conversation
+from apps.ingestion.services import RawMessage
+from apps.ingestion.sources import FileSpoolSource
+
+
+def messages(sample, prefix="m"):
+    return [RawMessage(m, f"{prefix}:{i}") for i, m in enumerate(sample.messages())]
+
+
+def state():
+    return sorted(
+        (
+            c.sender_id,
+            c.session_number,
+            c.event_count,
+            c.user_message_count,
+            c.started_at,
+            c.last_event_at,
+            tuple(sorted(c.events.values_list("fingerprint", flat=True))),
+        )
+        for c in Conversation.objects.all()
+    )
+
+
+def test_it_splits_sessions_and_counts_user_messages(assistant):
+    report = services.ingest(messages(transfer_conversation("s1")))
+    assert report.stored == 34 and report.dead == 0 and report.unrouted == 0
+    first, second = Conversation.objects.order_by("started_at")
+    assert (first.session_number, second.session_number) == (1, 2)
+    assert first.user_message_count == 2 and second.user_message_count == 2
+    assert first.event_count == second.event_count == 17
+    assert first.has_session_start and second.has_session_start
+    assert first.channel == "rest" and first.model_id == "5b7e1c0f"
+    # action_session_start opens the new session, as Rasa splits trackers.
+    assert second.events.first().action_name == "action_session_start"
+    assert list(second.events.exclude(flow_id="").values_list("type", flat=True)) == [
+        "flow_started",
+        "flow_interrupted",
+        "flow_started",
+        "flow_completed",
+        "flow_resumed",
+        "flow_completed",
+    ]
+
+
+def test_a_redelivered_batch_stores_nothing_twice(assistant):
+    batch = messages(transfer_conversation("s1"))
+    services.ingest(batch)
+    before = state()
+    again = services.ingest(batch + batch[:3])
+    assert again.stored == 0 and again.duplicates == len(batch) + 3
+    assert state() == before
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_result_does_not_depend_on_order_or_batching(assistant, seed):
+    batch = messages(transfer_conversation("a")) + messages(transfer_conversation("b"), "n")
+    services.ingest(batch)
+    want = state()
+    Event.objects.all().delete()
+    Conversation.objects.all().delete()
+    rng = random.Random(seed)
+    shuffled = batch[:]
+    rng.shuffle(shuffled)
+    i = 0
+    while i < len(shuffled):
+        n = rng.randint(1, 9)
+        services.ingest(shuffled[i : i + n] + rng.sample(batch, 2))  # with redeliveries
+        i += n
+    assert state() == want
+
+
+def test_a_poison_message_is_a_dead_letter_and_the_batch_goes_on(assistant):
+    good = messages(transfer_conversation("s1"))
+    poison = [
+        RawMessage(b"\xff\xfe not utf-8", "k:1"),
+        RawMessage(b"{not json", "k:2"),
+        RawMessage(b"[1, 2]", "k:3"),
+        RawMessage(b'{"event": "user", "timestamp": 1}', "k:4"),
+        RawMessage(b'{"event": "user", "sender_id": "x", "timestamp": NaN}', "k:5"),
+        RawMessage(None, "k:6"),
+        RawMessage(b'{"sender_id": "x", "timestamp": 1.0}', "k:7"),
+    ]
+    report = services.ingest(good[:5] + poison + good[5:])
+    assert report.dead == len(poison) and report.stored == len(good)
+    reasons = dict(DeadLetter.objects.values_list("source", "reason"))
+    assert reasons["k:1"].startswith("not UTF-8")
+    assert reasons["k:2"].startswith("not JSON")
+    assert "not a JSON object" in reasons["k:3"]
+    assert "sender_id" in reasons["k:4"]
+    assert "NaN" in reasons["k:5"]
+    assert "no 'event'" in reasons["k:7"]
+    # Redelivered poison is recorded once.
+    again = services.ingest(poison)
+    assert again.new_dead_letters == [] and DeadLetter.objects.count() == len(poison)
+
+
+def test_events_of_an_unknown_assistant_are_kept_aside_then_routed(assistant, make_assistant):
+    sample = transfer_conversation("s9", assistant_id="gamma")
+    no_id = Sample("s10")
+    no_id.session_start()
+    for body in no_id.events:
+        del body["metadata"]["assistant_id"]
+    report = services.ingest(messages(sample) + [RawMessage(json.dumps(b)) for b in no_id.events])
+    assert report.unrouted == 34 + 3 and report.stored == 0
+    assert UnroutedEvent.objects.filter(assistant_id="gamma").count() == 34
+    assert services.ingest(messages(sample)).unrouted == 0  # not twice
+    make_assistant("Gamma")  # names match regardless of case
+    routed, left = services.reroute_unrouted()
+    assert routed == 34 and left == 3
+    assert Conversation.objects.filter(assistant__name="Gamma").count() == 2
+
+
+def test_rasa_open_source_events_without_sessions(assistant):
+    bodies = [
+        {
+            "sender_id": "oss",
+            "event": "action",
+            "name": "action_listen",
+            "timestamp": 10.0,
+            "metadata": {"assistant_id": "alpha"},
+        },
+        {
+            "sender_id": "oss",
+            "event": "user",
+            "text": "hi",
+            "timestamp": 11.0,
+            "parse_data": {"intent": {"name": "greet", "confidence": 0.9}, "entities": []},
+            "input_channel": "cmdline",
+            "metadata": {"assistant_id": "alpha"},
+        },
+        {
+            "sender_id": "oss",
+            "event": "user",
+            "text": "/session_start",
+            "timestamp": 11.5,
+            "metadata": {"assistant_id": "alpha"},
+        },
+        {
+            "sender_id": "oss",
+            "event": "some_future_event",
+            "timestamp": 12.0,
+            "weird": [1],
+            "metadata": {"assistant_id": "alpha"},
+        },
+    ]
+    services.ingest([RawMessage(json.dumps(b)) for b in bodies])
+    conversation = Conversation.objects.get()
+    assert not conversation.has_session_start
+    assert conversation.user_message_count == 1  # /session_start is not the user's
+    assert conversation.event_count == 4
+    assert Event.objects.get(type="some_future_event").data["weird"] == [1]
+
+
+def test_the_file_source_remembers_its_position_and_waits_for_partial_lines(assistant, tmp_path):
+    lines = transfer_conversation("f1").messages()
+    spool = tmp_path / "events"
+    spool.mkdir()
+    log = spool / "alpha.1.jsonl"
+    log.write_bytes(b"\n".join(lines[:10]) + b"\n" + lines[10][:20])
+    source = FileSpoolSource(spool, max_lines=4)
+    while source.step():
+        pass
+    assert Event.objects.count() == 10
+    position = FileSpoolPosition.objects.get()
+    assert position.offset == sum(len(line) + 1 for line in lines[:10])
+    with log.open("ab") as handle:
+        handle.write(lines[10][20:] + b"\n" + b"garbage\n" + b"\n".join(lines[11:]) + b"\n")
+    while source.step():
+        pass
+    assert Event.objects.count() == len(lines)
+    assert DeadLetter.objects.get().source == f"file:{log}:{position.offset + len(lines[10]) + 1}"
+    assert not source.step()
+    # A rotated file (new inode) is read again; nothing is doubled.
+    log.rename(spool / "old")
+    (spool / "old").unlink()
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    while source.step():
+        pass
+    assert Event.objects.count() == len(lines)

@@ -1,0 +1,167 @@
+"""End to end against a Kafka-protocol broker (librdkafka's mock cluster, tests.support)."""
+
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Producer
+
+from apps.ingestion.models import Conversation, DeadLetter, Event, UnroutedEvent
+from apps.ingestion.samples import transfer_conversation
+from apps.ingestion.sources import KafkaSource, kafka_lag
+from apps.ingestion.worker import IngestWorker, TooManyErrors
+from tests.support.kafka_mock import consume_all, create_topics
+
+pytestmark = pytest.mark.slow
+
+
+def produce(bootstrap, topic, values, key=None):
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for value in values:
+        producer.produce(topic, value=value, key=key, headers=[("RASA_ENVIRONMENT", b"prod")])
+    assert producer.flush(10) == 0
+
+
+def drain(source, expected_messages, timeout=30.0):
+    """Run the source until it has read `expected_messages` messages (bounded)."""
+    seen = 0
+    deadline = time.monotonic() + timeout
+    while seen < expected_messages:
+        assert time.monotonic() < deadline, f"read {seen} of {expected_messages}"
+        if source.step():
+            seen += source.last_report.received
+    return seen
+
+
+def source_for(bootstrap, topic, **kwargs):
+    return KafkaSource(
+        # A short session: the mock cluster notices a closed member only when it times out.
+        config={
+            "bootstrap.servers": bootstrap,
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 500,
+        },
+        topic=topic,
+        group_id=kwargs.pop("group_id", f"g-{uuid.uuid4().hex[:8]}"),
+        dlq_topic=kwargs.pop("dlq_topic", ""),
+        poll_timeout=0.2,
+        **kwargs,
+    )
+
+
+def test_it_stores_rasa_events_from_kafka(assistant, kafka_bootstrap, kafka_topic):
+    a = transfer_conversation("sender-a").messages()
+    b = transfer_conversation("sender-b").messages()
+    produce(kafka_bootstrap, kafka_topic, a, key=b"sender-a")
+    produce(kafka_bootstrap, kafka_topic, b, key=b"sender-b")
+    source = source_for(kafka_bootstrap, kafka_topic, batch_size=7)
+    source.open()
+    try:
+        drain(source, len(a) + len(b))
+    finally:
+        source.close()
+    assert Event.objects.count() == len(a) + len(b)
+    for sender in ("sender-a", "sender-b"):
+        sessions = Conversation.objects.filter(sender_id=sender).order_by("session_number")
+        assert [(s.session_number, s.user_message_count) for s in sessions] == [(1, 2), (2, 2)]
+    second = Conversation.objects.get(sender_id="sender-a", session_number=2)
+    banners = list(second.events.exclude(flow_id="").values_list("type", "flow_id"))
+    assert ("flow_interrupted", "check_balance") in banners
+    assert ("flow_resumed", "check_balance") in banners
+
+
+def test_poison_goes_to_the_table_and_the_dlq_and_the_consumer_goes_on(
+    assistant, kafka_bootstrap, kafka_topic
+):
+    dlq = f"dlq-{uuid.uuid4().hex[:8]}"
+    create_topics(kafka_bootstrap, [dlq])
+    good = transfer_conversation("p1").messages()
+    produce(kafka_bootstrap, kafka_topic, [*good[:4], b"{oops", b"\x00\x01", *good[4:]])
+    source = source_for(kafka_bootstrap, kafka_topic, dlq_topic=dlq)
+    source.open()
+    try:
+        drain(source, len(good) + 2)
+    finally:
+        source.close()
+    assert Event.objects.count() == len(good)
+    assert DeadLetter.objects.count() == 2
+    forwarded = consume_all(kafka_bootstrap, dlq, min_messages=2)
+    assert sorted(m.value for m in forwarded) == sorted([b"{oops", b"\x00\x01"])
+    assert all(dict(m.headers)["studio-reason"] for m in forwarded)
+
+
+def test_a_crash_before_the_offset_commit_redelivers_without_doubling(
+    assistant, kafka_bootstrap, kafka_topic
+):
+    values = transfer_conversation("c1").messages()
+    produce(kafka_bootstrap, kafka_topic, values)
+    produce(
+        kafka_bootstrap, kafka_topic, transfer_conversation("c2", assistant_id="nobody").messages()
+    )
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    crashing = source_for(kafka_bootstrap, kafka_topic, group_id=group)
+    crashing.open()
+
+    real = crashing.consumer
+    crashing.consumer = _FailingCommit(real)
+    deadline = time.monotonic() + 20
+    while not Event.objects.exists():
+        assert time.monotonic() < deadline
+        try:
+            crashing.step()
+        except RuntimeError:
+            break
+    crashing.consumer = real
+    crashing.close()
+    stored = Event.objects.count()
+    assert stored > 0
+    # A new member of the group gets everything again (nothing was committed).
+    again = source_for(kafka_bootstrap, kafka_topic, group_id=group)
+    again.open()
+    try:
+        drain(again, 2 * len(values), timeout=60)
+    finally:
+        again.close()
+    assert Event.objects.count() == len(values)
+    assert Event.objects.values("fingerprint").distinct().count() == len(values)
+    assert UnroutedEvent.objects.count() == len(values)
+    lag = kafka_lag(
+        config={"bootstrap.servers": kafka_bootstrap}, topic=kafka_topic, group_id=group
+    )
+    assert sum(row.lag for row in lag) == 0
+    assert sum(row.high for row in lag) == 2 * len(values)
+
+
+class _FailingCommit:
+    def __init__(self, consumer):
+        self._consumer = consumer
+
+    def commit(self, *args, **kwargs):
+        raise RuntimeError("killed between the database commit and the offset commit")
+
+    def __getattr__(self, name):
+        return getattr(self._consumer, name)
+
+
+def test_the_worker_crashes_after_too_many_errors_in_a_row(db):
+    class Broken:
+        last_report = None
+
+        def open(self):
+            pass
+
+        def close(self):
+            self.closed = True
+
+        def describe(self):
+            return "broken"
+
+        def step(self):
+            raise RuntimeError("database down")
+
+    source = Broken()
+    worker = IngestWorker(source, max_errors=3, once=True)
+    worker.sleep = lambda seconds: None
+    with pytest.raises(TooManyErrors):
+        worker.run()
+    assert source.closed

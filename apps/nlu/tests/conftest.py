@@ -1,0 +1,1 @@
+from apps.flows.tests.conftest import ed_client, editor, shop  # noqa: F401

@@ -1,0 +1,99 @@
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.access import Access, AssistantAPIView, get_assistant_for
+from apps.accounts.roles import Cap
+from apps.projects.api import ProblemOutput
+from apps.training import services
+from apps.training.models import ModelVersion, TrainingJob
+from apps.training.views import input_response, model_response
+
+
+class JobOutput(serializers.ModelSerializer):
+    assistant = serializers.CharField(source="assistant.name")
+    version = serializers.IntegerField(source="version.number")
+    requested_by = serializers.CharField(source="requested_by.username", allow_null=True)
+
+    class Meta:
+        model = TrainingJob
+        fields = [
+            "id", "assistant", "version", "status", "progress", "error", "attempts",
+            "requested_by", "created_at", "started_at", "finished_at",
+        ]  # fmt: skip
+
+
+class TrainInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    description = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class TrainApi(AssistantAPIView):
+    """Queue a training of the assistant as it is now (validated and snapshotted first)."""
+
+    access = Access("assistant", Cap.TRAIN)
+
+    @extend_schema(request=TrainInput, responses={202: JobOutput, 400: ProblemOutput(many=True)})
+    def post(self, request, name):
+        data = TrainInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            job = services.request_training(self.assistant, request.user, **data.validated_data)
+        except services.TrainingRefused as exc:
+            errors = [ProblemOutput(p).data for p in exc.problems]
+            return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TrainingJobApi(APIView):
+    """A training job's status and progress. Its assistant is resolved through the same access
+    helper as every other endpoint: no role on it, 404."""
+
+    access = Access("assistant", Cap.VIEW_ASSISTANT)
+
+    @extend_schema(responses=JobOutput)
+    def get(self, request, job_id):
+        job = (
+            TrainingJob.objects.select_related("assistant", "version", "requested_by")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None:
+            raise Http404("No such training job.")
+        get_assistant_for(request.user, job.assistant.name, self.access.required(request.method))
+        return Response(JobOutput(job).data)
+
+
+def _version(assistant, version: str) -> ModelVersion:
+    if version == "latest":
+        found = services.latest_trained(assistant)
+    elif version.isdigit():
+        found = ModelVersion.objects.filter(assistant=assistant, number=int(version)).first()
+    else:
+        found = None
+    if found is None:
+        raise Http404("No such version (use a version number or 'latest').")
+    return found
+
+
+class VersionModelApi(AssistantAPIView):
+    """Download a version's model archive (`latest` = the newest trained version), as CI does."""
+
+    access = Access("assistant", Cap.EXPORT)
+
+    @extend_schema(responses={(200, "application/gzip"): OpenApiTypes.BINARY})
+    def get(self, request, name, version):
+        return model_response(_version(self.assistant, version))
+
+
+class VersionInputApi(AssistantAPIView):
+    """Download the files a version was trained from, as a zip."""
+
+    access = Access("assistant", Cap.EXPORT)
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request, name, version):
+        return input_response(_version(self.assistant, version))

@@ -1,0 +1,72 @@
+"""Talking to a running bot over Rasa's HTTP API (the web process relays Try-your-assistant)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import httpx
+
+from apps.training.models import Deployment
+
+TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+
+
+class BotUnavailable(Exception):
+    """The bot did not answer, or answered with an error; the message says which."""
+
+
+def _call(method: str, deployment: Deployment, path: str, **kwargs):
+    if not deployment.bot_url:
+        raise BotUnavailable("The bot is not running.")
+    try:
+        response = httpx.request(method, deployment.bot_url + path, timeout=TIMEOUT, **kwargs)
+    except httpx.HTTPError as exc:
+        raise BotUnavailable(f"The bot did not answer: {exc}") from None
+    if response.status_code >= 400:
+        try:
+            reason = response.json().get("message") or response.text
+        except ValueError:
+            reason = response.text
+        raise BotUnavailable(f"The bot answered {response.status_code}: {reason[:500]}")
+    deployment.touch()
+    return response.json() if response.content else None
+
+
+def conversation_path(sender_id: str) -> str:
+    return f"/conversations/{quote(sender_id, safe='')}"
+
+
+def send_message(deployment: Deployment, sender_id: str, text: str) -> list[dict]:
+    return (
+        _call(
+            "POST",
+            deployment,
+            "/webhooks/rest/webhook",
+            json={"sender": sender_id, "message": text},
+        )
+        or []
+    )
+
+
+def tracker(deployment: Deployment, sender_id: str) -> dict:
+    return _call("GET", deployment, conversation_path(sender_id) + "/tracker") or {}
+
+
+def restart(deployment: Deployment, sender_id: str) -> None:
+    _call("DELETE", deployment, conversation_path(sender_id) + "/tracker")
+
+
+def start_flow(deployment: Deployment, sender_id: str, flow_id: str, slots: dict) -> list[dict]:
+    state = _call(
+        "POST",
+        deployment,
+        conversation_path(sender_id) + "/tracker/events",
+        json={"event": "studio_start_flow", "flow": flow_id, "slots": slots},
+    )
+    return (state or {}).get("messages", [])
+
+
+def set_slots(deployment: Deployment, sender_id: str, slots: dict) -> None:
+    events = [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
+    if events:
+        _call("POST", deployment, conversation_path(sender_id) + "/tracker/events", json=events)

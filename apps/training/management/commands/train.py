@@ -1,0 +1,44 @@
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.projects.models import Assistant
+from apps.training import services
+from apps.training.models import TrainingJob
+
+
+class Command(BaseCommand):
+    help = "Queue a training of an assistant; with --wait, follow it until it ends."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--wait", action="store_true", help="print the log until it ends")
+        parser.add_argument("--version-name", default="")
+
+    def handle(self, name, wait=False, version_name="", **options):
+        assistant = Assistant.objects.filter(name=name).first()
+        if assistant is None:
+            raise CommandError(f"No assistant called {name!r}.")
+        try:
+            job = services.request_training(assistant, None, name=version_name)
+        except services.TrainingRefused as exc:
+            for problem in exc.problems:
+                self.stderr.write(str(problem))
+            raise CommandError(
+                f"{name} has {len(exc.problems)} problem(s); nothing was queued."
+            ) from None
+        self.stdout.write(f"Queued training job {job.pk} (version {job.version.number}).")
+        if not wait:
+            return
+        shown = 0
+        while True:
+            job.refresh_from_db()
+            if len(job.log) > shown:
+                self.stdout.write(job.log[shown:].rstrip("\n"))
+                shown = len(job.log)
+            if job.is_finished:
+                break
+            time.sleep(1)
+        if job.status != TrainingJob.Status.SUCCEEDED:
+            raise CommandError(f"Training {job.status}: {job.error.strip()}")
+        self.stdout.write(f"Version {job.version.number} trained.")

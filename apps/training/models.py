@@ -1,0 +1,345 @@
+"""Training jobs, assistant versions and running bots.
+
+State changes are methods that refuse illegal transitions. Rows shared between processes are
+changed with conditional UPDATEs (compare-and-swap on status and owner) so that a worker that
+lost its lease (killed, or too slow to heartbeat) can never overwrite the work of the worker
+that took over.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import F
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+LOG_LIMIT = 2_000_000  # characters of log kept on a row
+
+
+class ModelVersion(models.Model):
+    """An assistant version: the exported input files, and once trained, the model archive."""
+
+    assistant = models.ForeignKey(
+        "projects.Assistant", on_delete=models.CASCADE, related_name="versions"
+    )
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=200, blank=True, default="")
+    description = models.TextField(blank=True, default="")
+    input_files = models.JSONField(default=dict)  # {relative path: text} as exported
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
+    model_file = models.CharField(max_length=500, blank=True, default="")  # storage name
+    model_id = models.CharField(max_length=64, blank=True, default="")
+    trained_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["assistant", "number"], name="unique_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return self.name or f"Version {self.number}"
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self.model_file)
+
+
+class TrainingJobQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status__in=[TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING])
+
+    def stale(self, lease: timedelta):
+        return self.filter(
+            status=TrainingJob.Status.RUNNING, heartbeat_at__lt=timezone.now() - lease
+        )
+
+
+class TrainingJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    assistant = models.ForeignKey(
+        "projects.Assistant", on_delete=models.CASCADE, related_name="training_jobs"
+    )
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="job")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    worker_id = models.CharField(max_length=200, blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    progress = models.CharField(max_length=300, blank=True, default="")  # the last progress line
+    log = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TrainingJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"training of {self.version} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    # -- claims and leases (called by consumers and the orchestrator) ----------------------
+
+    @classmethod
+    def claim_next(cls, worker_id: str) -> TrainingJob | None:
+        """Take the oldest queued job, in a transaction that holds the row lock only for the
+        claim itself. Returns None when the queue is empty."""
+        with transaction.atomic():
+            job = (
+                cls.objects.select_for_update(skip_locked=True)
+                .filter(status=cls.Status.QUEUED)
+                .order_by("created_at", "id")
+                .first()
+            )
+            if job is None:
+                return None
+            now = timezone.now()
+            job.status = cls.Status.RUNNING
+            job.worker_id = worker_id
+            job.attempts += 1
+            job.started_at = now
+            job.heartbeat_at = now
+            job.save(
+                update_fields=["status", "worker_id", "attempts", "started_at", "heartbeat_at"]
+            )
+        return job
+
+    def _owned(self):
+        return TrainingJob.objects.filter(
+            pk=self.pk, status=self.Status.RUNNING, worker_id=self.worker_id
+        )
+
+    def heartbeat(self, progress: str | None = None, log_lines: list[str] | None = None) -> bool:
+        """Renew the lease (and append log lines). False when the lease was lost or the job
+        was cancelled: the worker must stop working on it."""
+        changes = {"heartbeat_at": timezone.now()}
+        if progress is not None:
+            changes["progress"] = progress[:300]
+        if log_lines:
+            changes["log"] = Concat(
+                F("log"), models.Value("".join(line + "\n" for line in log_lines))
+            )
+        updated = self._owned().filter(cancel_requested=False).update(**changes)
+        return updated == 1
+
+    def finish(self, status: str, *, error: str = "") -> bool:
+        """Record the outcome if this worker still owns the job (compare-and-swap)."""
+        if status not in self.FINISHED:
+            raise IllegalTransition(f"{status} is not a final state")
+        now = timezone.now()
+        updated = self._owned().update(
+            status=status, error=error[:10000], finished_at=now, heartbeat_at=now
+        )
+        if updated:
+            self.status, self.error, self.finished_at = status, error, now
+        return updated == 1
+
+    @classmethod
+    def requeue_stale(cls, lease: timedelta) -> int:
+        """Put back jobs whose worker stopped heartbeating (killed, or stuck)."""
+        return cls.objects.stale(lease).update(
+            status=cls.Status.QUEUED,
+            worker_id="",
+            progress="Requeued: its worker stopped responding.",
+        )
+
+    # -- requests from people ---------------------------------------------------------------
+
+    def request_cancel(self) -> None:
+        """Queued jobs are cancelled at once; running ones are stopped by their worker."""
+        if self.is_finished:
+            raise IllegalTransition(f"The job has already {self.status}.")
+        now = timezone.now()
+        if TrainingJob.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(
+            status=self.Status.CANCELLED, finished_at=now, cancel_requested=True
+        ):
+            self.status = self.Status.CANCELLED
+            return
+        TrainingJob.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            cancel_requested=True
+        )
+        self.cancel_requested = True
+
+    def tail(self, characters: int = 20000) -> str:
+        return self.log[-characters:]
+
+
+class DeploymentQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(status=Deployment.Status.LIVE)
+
+    def holding_a_bot(self):
+        return self.filter(
+            status__in=[
+                Deployment.Status.STARTING,
+                Deployment.Status.LIVE,
+                Deployment.Status.STOPPING,
+            ]
+        )
+
+
+class Deployment(models.Model):
+    """A bot serving one version, held by one running consumer."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        STARTING = "starting"
+        LIVE = "live"
+        STOPPING = "stopping"
+        STOPPED = "stopped"
+        FAILED = "failed"
+
+    ENDED = (Status.STOPPED, Status.FAILED)
+
+    assistant = models.ForeignKey(
+        "projects.Assistant", on_delete=models.CASCADE, related_name="deployments"
+    )
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="deployments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    consumer_id = models.CharField(max_length=200, blank=True, default="")
+    bot_url = models.CharField(max_length=300, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    live_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    objects = DeploymentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.status})"
+
+    @classmethod
+    def claim_next(cls, consumer_id: str) -> Deployment | None:
+        with transaction.atomic():
+            deployment = (
+                cls.objects.select_for_update(skip_locked=True)
+                .filter(status=cls.Status.QUEUED)
+                .order_by("created_at", "id")
+                .first()
+            )
+            if deployment is None:
+                return None
+            now = timezone.now()
+            deployment.status = cls.Status.STARTING
+            deployment.consumer_id = consumer_id
+            deployment.attempts += 1
+            deployment.started_at = deployment.heartbeat_at = now
+            deployment.save(
+                update_fields=["status", "consumer_id", "attempts", "started_at", "heartbeat_at"]
+            )
+        return deployment
+
+    def _owned(self, *statuses):
+        return Deployment.objects.filter(
+            pk=self.pk, consumer_id=self.consumer_id, status__in=statuses
+        )
+
+    def mark_live(self, bot_url: str) -> bool:
+        now = timezone.now()
+        updated = self._owned(self.Status.STARTING).update(
+            status=self.Status.LIVE,
+            bot_url=bot_url,
+            live_at=now,
+            heartbeat_at=now,
+            last_used_at=now,
+        )
+        if updated:
+            self.status, self.bot_url = self.Status.LIVE, bot_url
+        return updated == 1
+
+    def heartbeat(self) -> str | None:
+        """Renew the lease; returns the row's current status, or None if the lease was lost."""
+        updated = self._owned(self.Status.STARTING, self.Status.LIVE, self.Status.STOPPING).update(
+            heartbeat_at=timezone.now()
+        )
+        if not updated:
+            return None
+        return Deployment.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+
+    def end(self, status: str, error: str = "") -> bool:
+        if status not in self.ENDED:
+            raise IllegalTransition(f"{status} is not a final state")
+        now = timezone.now()
+        return (
+            self._owned(self.Status.STARTING, self.Status.LIVE, self.Status.STOPPING).update(
+                status=status, error=error[:10000], stopped_at=now, bot_url=""
+            )
+            == 1
+        )
+
+    def request_stop(self) -> None:
+        now = timezone.now()
+        if Deployment.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(
+            status=self.Status.STOPPED, stopped_at=now
+        ):
+            self.status = self.Status.STOPPED
+            return
+        Deployment.objects.filter(
+            pk=self.pk, status__in=[self.Status.STARTING, self.Status.LIVE]
+        ).update(status=self.Status.STOPPING)
+
+    @classmethod
+    def requeue_stale(cls, lease: timedelta) -> int:
+        """Bots whose consumer stopped heartbeating come back on another consumer; ones that
+        were being stopped are simply marked stopped."""
+        cutoff = timezone.now() - lease
+        stale = cls.objects.filter(heartbeat_at__lt=cutoff)
+        stopped = stale.filter(status=cls.Status.STOPPING).update(
+            status=cls.Status.STOPPED, stopped_at=timezone.now(), bot_url=""
+        )
+        requeued = stale.filter(status__in=[cls.Status.STARTING, cls.Status.LIVE]).update(
+            status=cls.Status.QUEUED, consumer_id="", bot_url=""
+        )
+        return stopped + requeued
+
+    @classmethod
+    def stop_idle(cls, idle: timedelta) -> int:
+        return cls.objects.filter(
+            status=cls.Status.LIVE, last_used_at__lt=timezone.now() - idle
+        ).update(status=cls.Status.STOPPING)
+
+    def touch(self) -> None:
+        Deployment.objects.filter(pk=self.pk).update(last_used_at=timezone.now())

@@ -1,0 +1,84 @@
+import pytest
+from django.urls import reverse
+
+from apps.accounts.models import ApiToken
+from apps.accounts.roles import Role
+from apps.training import services
+from apps.training.models import TrainingJob
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_snapshots_the_files_and_queues(tiny, admin_user):
+    job = services.request_training(tiny, admin_user, name="first")
+    version = job.version
+    assert (job.status, version.number, version.label) == ("queued", 1, "first")
+    assert "say_hello" in version.input_files["data/flows.yml"]
+    # The bot's events must route back here: assistant_id is the assistant's name.
+    config = version.input_files["config.yml"]
+    assert "assistant_id: tiny" in config and "# kept comment" in config
+    assert services.request_training(tiny, admin_user).version.number == 2
+
+
+def test_an_invalid_assistant_is_refused_with_its_problems(assistant, admin_user):
+    with pytest.raises(services.TrainingRefused) as refused:
+        services.request_training(assistant, admin_user)
+    assert "no flows and no NLU data" in str(refused.value.problems[0])
+    assert not TrainingJob.objects.exists()
+
+
+def test_the_train_page_disables_training_while_invalid(admin_client, assistant):
+    page = admin_client.get(reverse("training:train", args=["alpha"])).content.decode()
+    assert "Fix these before training" in page and 'disabled aria-disabled="true"' in page
+    response = admin_client.post(reverse("training:train", args=["alpha"]), {})
+    assert response.status_code == 400 and not TrainingJob.objects.exists()
+
+
+def test_the_train_page_queues_and_shows_the_job(admin_client, tiny):
+    response = admin_client.post(reverse("training:train", args=["tiny"]), {"name": "v-one"})
+    job = TrainingJob.objects.get()
+    assert response["Location"] == reverse("training:job", args=["tiny", job.pk])
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "Waiting for a training consumer" in page and "Cancel training" in page
+
+
+def test_only_the_requester_or_a_superuser_may_cancel(client, make_user, tiny):
+    alice = make_user("alice", Role.FLOW_BUILDER)
+    bob = make_user("bob", Role.FLOW_BUILDER)
+    job = services.request_training(tiny, alice)
+    client.force_login(bob)
+    assert client.post(reverse("training:cancel", args=["tiny", job.pk])).status_code == 403
+    client.force_login(alice)
+    assert client.post(reverse("training:cancel", args=["tiny", job.pk])).status_code == 302
+    assert TrainingJob.objects.get(pk=job.pk).status == "cancelled"
+
+
+def test_the_api_queues_reports_and_refuses(client, admin_user, tiny, assistant):
+    _, secret = ApiToken.issue(admin_user, "ci")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    response = client.post(
+        "/api/v1/assistants/tiny/train", {"name": "ci"}, content_type="application/json", **auth
+    )
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["status"], body["version"], body["assistant"]) == ("queued", 1, "tiny")
+    assert client.get(f"/api/v1/training-jobs/{body['id']}", **auth).json()["status"] == "queued"
+    refused = client.post(
+        "/api/v1/assistants/alpha/train", {}, content_type="application/json", **auth
+    )
+    assert refused.status_code == 400 and refused.json()["errors"]
+    assert client.get("/api/v1/assistants/tiny/versions/latest/model", **auth).status_code == 404
+    assert client.get("/api/v1/assistants/tiny/versions/x1/model", **auth).status_code == 404
+    assert (
+        client.get("/api/v1/assistants/tiny/versions/1/input", **auth)["Content-Type"]
+        == "application/zip"
+    )
+
+
+def test_a_training_job_of_another_assistant_is_not_found(client, make_user, tiny, make_assistant):
+    job = services.request_training(tiny, None)
+    other = make_assistant("other")
+    outsider = make_user("out", grants={other: [Role.SUPERUSER]})
+    _, secret = ApiToken.issue(outsider, "t")
+    response = client.get(f"/api/v1/training-jobs/{job.pk}", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 404

@@ -1,0 +1,395 @@
+import json
+import uuid
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from apps.accounts.access import assistant_caps, assistant_view
+from apps.accounts.roles import Cap
+from apps.flows.models import Flow, Slot
+from apps.projects.files import zip_files
+from apps.training import bot, services
+from apps.training.models import IllegalTransition, ModelVersion, TrainingJob
+
+# -- Train ------------------------------------------------------------------------------------
+
+
+class TrainForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False, label="Version name (optional)")
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+@assistant_view(Cap.TRAIN)
+def train(request, assistant):
+    readiness = services.check_readiness(assistant)
+    form = TrainForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.request_training(assistant, request.user, **form.cleaned_data)
+        except services.TrainingRefused as exc:
+            readiness = services.Readiness(exc.problems, readiness.warnings)
+        else:
+            messages.success(request, f"Training of version {job.version.number} is queued.")
+            return redirect("training:job", assistant.name, job.pk)
+    jobs = TrainingJob.objects.filter(assistant=assistant).select_related(
+        "version", "requested_by"
+    )[:20]
+    return render(
+        request,
+        "training/train.html",
+        {"assistant": assistant, "form": form, "readiness": readiness, "jobs": jobs},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def _job(assistant, job_id) -> TrainingJob:
+    return get_object_or_404(
+        TrainingJob.objects.select_related("version"), pk=job_id, assistant=assistant
+    )
+
+
+@assistant_view(Cap.VIEW_ASSISTANT)
+def job(request, assistant, job_id):
+    job = _job(assistant, job_id)
+    context = {
+        "assistant": assistant,
+        "job": job,
+        "can_cancel": services.can_cancel(job, request.user),
+    }
+    if request.htmx:
+        return render(request, "training/_job_status.html", context)
+    return render(request, "training/job.html", context)
+
+
+@assistant_view(Cap.TRAIN)
+@require_POST
+def cancel_job(request, assistant, job_id):
+    job = _job(assistant, job_id)
+    if job.is_finished:
+        messages.error(request, f"The training has already {job.status}.")
+        return redirect("training:job", assistant.name, job.pk)
+    if not services.can_cancel(job, request.user):
+        raise PermissionDenied(
+            "Only the person who asked for this training, or a SuperUser, may cancel it."
+        )
+    try:
+        job.request_cancel()
+    except IllegalTransition as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Cancelling the training.")
+    return redirect("training:job", assistant.name, job.pk)
+
+
+# -- Versions ---------------------------------------------------------------------------------
+
+
+class VersionForm(forms.ModelForm):
+    class Meta:
+        model = ModelVersion
+        fields = ["name", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+def _version(assistant, number) -> ModelVersion:
+    return get_object_or_404(ModelVersion, assistant=assistant, number=number)
+
+
+@assistant_view(Cap.TRY)
+def versions(request, assistant):
+    live = services.live_deployment(assistant)
+    rows = ModelVersion.objects.filter(assistant=assistant).select_related("job", "created_by")
+    caps = assistant_caps(request.user, assistant)
+    return render(
+        request,
+        "training/versions.html",
+        {
+            "assistant": assistant,
+            "versions": rows,
+            "live": live,
+            "can_train": Cap.TRAIN in caps,
+            "can_export": Cap.EXPORT in caps,
+        },
+    )
+
+
+@assistant_view(Cap.TRAIN)
+def edit_version(request, assistant, number):
+    version = _version(assistant, number)
+    form = VersionForm(request.POST or None, instance=version)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Saved {version.label}.")
+        return redirect("training:versions", assistant.name)
+    return render(
+        request,
+        "training/version_edit.html",
+        {"assistant": assistant, "version": version, "form": form},
+    )
+
+
+@assistant_view(Cap.TRAIN)
+@require_POST
+def deploy_version(request, assistant, number):
+    version = _version(assistant, number)
+    if not version.is_trained:
+        messages.error(request, f"{version.label} has not been trained.")
+        return redirect("training:versions", assistant.name)
+    services.deploy(version)
+    messages.success(request, f"Starting {version.label}; it goes live as soon as it answers.")
+    return redirect("training:versions", assistant.name)
+
+
+def model_response(version: ModelVersion):
+    if not version.is_trained:
+        raise Http404("This version has no model yet.")
+    try:
+        handle = default_storage.open(version.model_file, "rb")
+    except OSError:
+        raise Http404("The model file is missing from storage.") from None
+    return FileResponse(
+        handle, as_attachment=True, filename=f"{version.assistant.name}-{version.number}.tar.gz"
+    )
+
+
+def input_response(version: ModelVersion):
+    response = HttpResponse(zip_files(version.input_files), content_type="application/zip")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{version.assistant.name}-{version.number}-input.zip"'
+    )
+    return response
+
+
+@assistant_view(Cap.EXPORT)
+def download_model(request, assistant, number):
+    return model_response(_version(assistant, number))
+
+
+@assistant_view(Cap.EXPORT)
+def download_input(request, assistant, number):
+    return input_response(_version(assistant, number))
+
+
+@assistant_view(Cap.TRY)
+def version_log(request, assistant, number):
+    version = _version(assistant, number)
+    job = getattr(version, "job", None)
+    response = HttpResponse(job.log if job else "", content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{assistant.name}-{number}-training.log"'
+    return response
+
+
+# -- Try your assistant -----------------------------------------------------------------------
+
+
+def _sender_id(request, assistant) -> str:
+    key = f"try-sender-{assistant.pk}"
+    if key not in request.session:
+        request.session[key] = f"studio-{request.user.pk}-{uuid.uuid4().hex[:10]}"
+    return request.session[key]
+
+
+def _chosen(request, assistant):
+    """The version being tried and its deployment: ?version=N, else the live one, else the
+    newest trained version."""
+    number = request.GET.get("version") or request.POST.get("version")
+    if number:
+        if not str(number).isdigit():
+            raise Http404("No such version.")
+        version = _version(assistant, int(number))
+    else:
+        live = services.live_deployment(assistant)
+        version = live.version if live else services.latest_trained(assistant)
+    deployment = services.current_deployment(version) if version else None
+    return version, deployment
+
+
+def turns_of(tracker: dict) -> list[dict]:
+    """The conversation as turns: each user message with what the bot said and did after it."""
+    turns: list[dict] = []
+    current = {"user": None, "bot": [], "events": []}
+    for event in tracker.get("events", []):
+        if event.get("event") == "user":
+            if current["user"] or current["bot"] or current["events"]:
+                turns.append(current)
+            current = {"user": event, "bot": [], "events": [event]}
+            continue
+        current["events"].append(event)
+        if event.get("event") == "bot":
+            current["bot"].append(event)
+    if current["user"] or current["bot"]:
+        turns.append(current)
+    return turns
+
+
+def _chat_context(request, assistant, version, deployment, error=None):
+    sender = _sender_id(request, assistant)
+    tracker = {}
+    if deployment and deployment.status == deployment.Status.LIVE and error is None:
+        try:
+            tracker = bot.tracker(deployment, sender)
+        except bot.BotUnavailable as exc:
+            error = str(exc)
+    return {
+        "assistant": assistant,
+        "version": version,
+        "deployment": deployment,
+        "sender_id": sender,
+        "tracker": tracker,
+        "turns": turns_of(tracker),
+        "tracker_json": json.dumps(tracker, indent=2, default=str)[:200000],
+        "error": error,
+        "versions": ModelVersion.objects.filter(assistant=assistant).exclude(model_file=""),
+        "flows": Flow.objects.filter(assistant=assistant).values_list("name", flat=True),
+        "slots": Slot.objects.filter(assistant=assistant).values_list("name", flat=True),
+    }
+
+
+@assistant_view(Cap.TRY)
+def try_page(request, assistant):
+    version, deployment = _chosen(request, assistant)
+    context = _chat_context(request, assistant, version, deployment)
+    template = "training/_chat.html" if request.htmx else "training/try.html"
+    return render(request, template, context)
+
+
+class MessageForm(forms.Form):
+    message = forms.CharField(max_length=5000, strip=True)
+
+
+def _live_or_error(deployment):
+    if deployment is None or deployment.status != deployment.Status.LIVE:
+        return "The bot is not running yet."
+    return None
+
+
+@assistant_view(Cap.TRY)
+@require_POST
+def try_message(request, assistant):
+    version, deployment = _chosen(request, assistant)
+    form = MessageForm(request.POST)
+    error = _live_or_error(deployment)
+    if error is None:
+        if not form.is_valid():
+            error = "Type a message first."
+        else:
+            try:
+                bot.send_message(
+                    deployment, _sender_id(request, assistant), form.cleaned_data["message"]
+                )
+            except bot.BotUnavailable as exc:
+                error = str(exc)
+    context = _chat_context(request, assistant, version, deployment, error)
+    return render(request, "training/_chat.html", context, status=200 if error is None else 400)
+
+
+@assistant_view(Cap.TRY)
+@require_POST
+def try_restart(request, assistant):
+    version, deployment = _chosen(request, assistant)
+    error = _live_or_error(deployment)
+    if error is None:
+        try:
+            bot.restart(deployment, _sender_id(request, assistant))
+        except bot.BotUnavailable as exc:
+            error = str(exc)
+    return render(
+        request,
+        "training/_chat.html",
+        _chat_context(request, assistant, version, deployment, error),
+    )
+
+
+class StartFlowForm(forms.Form):
+    flow = forms.CharField(max_length=255)
+    slots = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='Preset slots as JSON, e.g. {"account_type": "savings"}',
+    )
+
+    def __init__(self, *args, flows, slots, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.flow_ids, self.slot_names = set(flows), set(slots)
+
+    def clean_flow(self):
+        flow = self.cleaned_data["flow"]
+        if flow not in self.flow_ids:
+            raise forms.ValidationError(f"There is no flow {flow!r}.")
+        return flow
+
+    def clean_slots(self):
+        raw = self.cleaned_data["slots"].strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Give an object of slot names and values.")
+        unknown = sorted(set(value) - self.slot_names)
+        if unknown:
+            raise forms.ValidationError(f"Unknown slot(s): {', '.join(unknown)}.")
+        return value
+
+
+@assistant_view(Cap.TRY)
+@require_POST
+def try_start_flow(request, assistant):
+    version, deployment = _chosen(request, assistant)
+    form = StartFlowForm(
+        request.POST,
+        flows=Flow.objects.filter(assistant=assistant).values_list("name", flat=True),
+        slots=Slot.objects.filter(assistant=assistant).values_list("name", flat=True),
+    )
+    error = _live_or_error(deployment)
+    if error is None:
+        if not form.is_valid():
+            error = " ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
+        else:
+            sender = _sender_id(request, assistant)
+            try:
+                bot.restart(deployment, sender)
+                bot.start_flow(
+                    deployment, sender, form.cleaned_data["flow"], form.cleaned_data["slots"]
+                )
+            except bot.BotUnavailable as exc:
+                error = str(exc)
+    context = _chat_context(request, assistant, version, deployment, error)
+    return render(request, "training/_chat.html", context, status=200 if error is None else 400)
+
+
+@assistant_view(Cap.TRY)
+@require_POST
+def try_version(request, assistant):
+    """Try another version: start its bot if it is not running."""
+    version, _deployment = _chosen(request, assistant)
+    if version is None or not version.is_trained:
+        raise Http404("No trained version to try.")
+    services.deploy(version)
+    return redirect(reverse("training:try", args=[assistant.name]) + f"?version={version.number}")
+
+
+@assistant_view(Cap.TRY)
+def try_transcript(request, assistant):
+    version, deployment = _chosen(request, assistant)
+    if _live_or_error(deployment):
+        return HttpResponse("The bot is not running.", status=409, content_type="text/plain")
+    sender = _sender_id(request, assistant)
+    try:
+        tracker = bot.tracker(deployment, sender)
+    except bot.BotUnavailable as exc:
+        return HttpResponse(str(exc), status=502, content_type="text/plain")
+    body = {"assistant": assistant.name, "version": version.number, "sender_id": sender, **tracker}
+    response = HttpResponse(
+        json.dumps(body, indent=2, default=str), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{assistant.name}-{sender}.json"'
+    return response

@@ -1,0 +1,176 @@
+"""Ingestion: events/s from Kafka into the database (one consumer) next to a plain COPY, and the
+review list's p95 with 1,000,000 events.
+
+Loopback only: Kafka is librdkafka's mock cluster in a child process. BENCH_KAFKA_EVENTS and
+BENCH_LIST_EVENTS scale the runs down (defaults 100,000 and 1,000,000).
+"""
+
+import os
+import statistics
+import time
+import uuid
+
+from bench import Figure
+
+
+def _kafka_throughput(events: int):
+    from confluent_kafka import Producer
+    from django.db import connection, transaction
+
+    from apps.ingestion.models import Event
+    from apps.ingestion.samples import random_conversations
+    from apps.ingestion.services import _EVENT_COLUMNS
+    from apps.ingestion.sources import KafkaSource
+    from apps.projects.models import Assistant
+    from tests.support.kafka_mock import KafkaMock, create_topics
+
+    name = f"bench-kafka-{uuid.uuid4().hex[:6]}"
+    assistant = Assistant.objects.create(name=name)
+    with KafkaMock() as mock:
+        topic = "rasa-events"
+        create_topics(mock.bootstrap, [topic])
+        producer = Producer({"bootstrap.servers": mock.bootstrap, "linger.ms": 20})
+        produced = 0
+        for conversation in random_conversations(events, assistant_id=name, start=1.7e9):
+            for value in conversation.messages():
+                producer.produce(topic, value=value, key=conversation.sender_id.encode())
+                produced += 1
+                if produced % 10000 == 0:
+                    producer.poll(0)
+            if produced >= events:
+                break
+        producer.flush(60)
+        producer = None  # closed before the mock cluster goes away
+        source = KafkaSource(
+            config={"bootstrap.servers": mock.bootstrap},
+            topic=topic,
+            group_id="bench",
+            dlq_topic="",
+            batch_size=5000,
+            poll_timeout=0.5,
+        )
+        source.open()
+        stored, started = 0, None
+        deadline = time.monotonic() + 600
+        try:
+            while stored < produced and time.monotonic() < deadline:
+                began = time.perf_counter()
+                if source.step():
+                    started = started or began
+                    stored += source.last_report.stored
+        finally:
+            source.close()
+        kafka_seconds = time.perf_counter() - started
+    rate = stored / kafka_seconds
+
+    # The same rows, written by the fastest plain path the database has, into a copy of the
+    # table with the same indexes.
+    columns = ", ".join(_EVENT_COLUMNS)
+    rows = list(
+        Event.objects.filter(conversation__assistant=assistant).values_list(*_EVENT_COLUMNS)
+    )
+    table = Event._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("DROP TABLE IF EXISTS bench_event_copy")
+            cursor.execute(f"CREATE TABLE bench_event_copy (LIKE {table} INCLUDING ALL)")
+            import json
+
+            rows = [(*r[:5], json.dumps(r[5]), *r[6:]) for r in rows]
+            began = time.perf_counter()
+            with (
+                transaction.atomic(),
+                cursor.cursor.copy(f"COPY bench_event_copy ({columns}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            copy_seconds = time.perf_counter() - began
+            label = "plain COPY of the same rows"
+        else:
+            cursor.execute("DROP TABLE IF EXISTS bench_event_copy")
+            cursor.execute(f"CREATE TABLE bench_event_copy AS SELECT * FROM {table} WHERE 0")
+            cursor.execute("CREATE UNIQUE INDEX bench_fp ON bench_event_copy (fingerprint)")
+            cursor.execute(
+                "SELECT data FROM ingestion_event e JOIN ingestion_conversation c "
+                "ON c.id = e.conversation_id WHERE c.assistant_id = %s",
+                [assistant.pk],
+            )
+            data = [r[0] for r in cursor.fetchall()]
+            rows = [(*r[:5], d, *r[6:]) for r, d in zip(rows, data, strict=True)]
+            marks = ", ".join(["%s"] * len(_EVENT_COLUMNS))
+            began = time.perf_counter()
+            with transaction.atomic():
+                cursor.executemany(
+                    f"INSERT INTO bench_event_copy ({columns}) VALUES ({marks})", rows
+                )
+            copy_seconds = time.perf_counter() - began
+            label = "plain executemany of the same rows (SQLite)"
+        cursor.execute("DROP TABLE bench_event_copy")
+    copy_rate = len(rows) / copy_seconds
+    yield Figure(
+        f"Kafka -> {connection.vendor}, one consumer ({stored} events)",
+        rate,
+        "events/s",
+        ">= 20000 and >= half of the plain write",
+    )
+    yield Figure(f"{label}", copy_rate, "events/s")
+    yield Figure("Kafka ingestion / plain write", rate / copy_rate, "ratio", ">= 0.5")
+
+
+def _list_p95(events: int, repeat: int = 40):
+    from django.core.management import call_command
+    from django.test import Client
+    from django.urls import reverse
+
+    from apps.accounts.models import User
+    from apps.ingestion.models import Event
+    from apps.projects.models import Assistant
+
+    name = "bench-review"
+    if (
+        not Assistant.objects.filter(name=name).exists()
+        or Event.objects.filter(conversation__assistant__name=name).count() < events * 0.95
+    ):
+        began = time.perf_counter()
+        call_command("generate_conversations", events=events, assistant=name, days=30)
+        yield Figure(f"generate_conversations --events {events}", time.perf_counter() - began, "s")
+    user = User.objects.filter(username="bench-admin").first() or User.objects.create_superuser(
+        "bench-admin", password=None
+    )
+    client = Client(SERVER_NAME="localhost")
+    client.force_login(user)
+    url = reverse("ingestion:list", args=[name])
+    queries = [
+        "",
+        "?intent=book_flight",
+        "?text=Berlin",
+        "?min_messages=3&channel=slack",
+        "?period=all&page=20",
+        "?flow=transfer_money&reviewed=no",
+    ]
+    timings = {q: [] for q in queries}
+    for _ in range(repeat):
+        for query in queries:
+            began = time.perf_counter()
+            response = client.get(url + query)
+            timings[query].append(time.perf_counter() - began)
+            assert response.status_code == 200, response.status_code
+    everything = sorted(t for values in timings.values() for t in values)
+    p95 = everything[int(len(everything) * 0.95) - 1]
+    yield Figure(
+        f"Review list p95 ({events} events, {len(queries)} filter sets)",
+        p95 * 1000,
+        "ms",
+        "< 150 ms",
+    )
+    for query in queries:
+        yield Figure(
+            f"  median {query or '(default: last 7 days)'}",
+            statistics.median(timings[query]) * 1000,
+            "ms",
+        )
+
+
+def run():
+    yield from _kafka_throughput(int(os.environ.get("BENCH_KAFKA_EVENTS", "100000")))
+    yield from _list_p95(int(os.environ.get("BENCH_LIST_EVENTS", "1000000")))

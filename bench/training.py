@@ -1,0 +1,95 @@
+"""Model service: train-to-first-reply through the whole path, and jobs per minute."""
+
+import time
+
+from bench import Figure
+
+
+def _consumers(kind: str, count: int, *args: str):
+    from tests.support.processes import manage
+
+    return [
+        manage(kind, "--worker-id", f"bench-{kind}-{i}", "--interval", "0.1", *args,
+               DJANGO_SETTINGS_MODULE="studio.settings", DEBUG="true")
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def train_to_first_reply(assistant, message: str) -> float:
+    """From the training request to the bot's first answer through the web relay's client."""
+    from apps.training import bot, services
+    from apps.training.models import Deployment
+    from tests.support.processes import stop, wait_for
+
+    processes = _consumers("training_consumer", 1) + _consumers("running_consumer", 1)
+    try:
+        time.sleep(2)  # let the consumers start, as they would be in a running Studio
+        started = time.perf_counter()
+        job = services.request_training(assistant, None)
+
+        def live():
+            job.refresh_from_db()
+            if job.status == "failed":
+                raise RuntimeError(f"training failed: {job.error}")
+            failed = Deployment.objects.filter(assistant=assistant, status="failed").first()
+            if failed:
+                raise RuntimeError(f"the bot failed: {failed.error[-2000:]}")
+            return Deployment.objects.filter(assistant=assistant, status="live").first()
+
+        deployment = wait_for(live, 300, interval=0.05, what="the bot")
+        replies = bot.send_message(deployment, "bench", message)
+        elapsed = time.perf_counter() - started
+        assert replies, "the bot did not answer"
+        job.refresh_from_db()
+        deployment.refresh_from_db()
+        phases = {
+            "claim": job.started_at - job.created_at,
+            "train+store": job.finished_at - job.started_at,
+            "bot claim": deployment.started_at - job.finished_at,
+            "bot start": deployment.live_at - deployment.started_at,
+        }
+        print("   ", ", ".join(f"{k} {v.total_seconds():.2f} s" for k, v in phases.items()))
+        return elapsed
+    finally:
+        for process in processes:
+            stop(process)
+        # Retire the bot, or the next measurement's running consumer would bring it back.
+        Deployment.objects.update(status=Deployment.Status.STOPPED)
+
+
+def jobs_per_minute(assistant, consumers: int, jobs: int = 6) -> float:
+    from apps.training import services
+    from tests.support.processes import stop
+
+    for _ in range(jobs):
+        services.request_training(assistant, None)
+    started = time.perf_counter()
+    processes = _consumers("training_consumer", consumers, "--once")
+    for process in processes:
+        process.wait(600)
+        stop(process)
+    return jobs / ((time.perf_counter() - started) / 60)
+
+
+def run():
+    from apps.projects import content, services
+    from apps.projects.files import DEMO_DIR, read_project_dir
+    from apps.projects.reference_assistant import generate_reference_project
+
+    demo = services.create_assistant(name="bench-demo", created_by=None)
+    content.import_files(demo, read_project_dir(DEMO_DIR))
+    yield Figure("Train-to-first-reply, demo assistant", train_to_first_reply(demo, "hello"), "s")
+    reference = services.create_assistant(name="bench-ref", created_by=None)
+    content.import_files(reference, generate_reference_project())
+    yield Figure(
+        "Train-to-first-reply, reference assistant",
+        train_to_first_reply(reference, "hello"),
+        "s",
+        "< 3 s",
+    )
+    for consumers in (1, 2):
+        yield Figure(
+            f"Demo trainings per minute with {consumers} consumer(s) (6 jobs)",
+            jobs_per_minute(demo, consumers),
+            "jobs/min",
+        )

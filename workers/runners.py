@@ -1,0 +1,227 @@
+"""Where training and bots run: runner backends behind one small interface.
+
+`local` starts child processes on this machine: the built-in engine (`python -m engine train|
+serve`), or with STUDIO_ENGINE=rasa the configured `rasa train` / `rasa run` commands of a local
+Rasa installation. A Kubernetes backend implements the same two methods with Jobs and Pods.
+
+Children die with their consumer (PR_SET_PDEATHSIG), so a consumer killed with SIGKILL leaves no
+orphan training or bot behind; its row is requeued by the orchestrator and done again elsewhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import queue
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setsid()  # its own process group, so stopping it stops its children too
+
+
+class ChildProcess:
+    """A child whose output lines are collected by a thread and read without blocking."""
+
+    def __init__(self, argv: list[str], *, cwd: Path | None = None, env: dict | None = None):
+        self.argv = argv
+        self.process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+            preexec_fn=_die_with_parent,
+        )
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line.rstrip("\n"))
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def new_lines(self) -> list[str]:
+        lines = []
+        while True:
+            try:
+                lines.append(self._lines.get_nowait())
+            except queue.Empty:
+                return lines
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def finish_reading(self, timeout: float = 5) -> None:
+        self._reader.join(timeout)
+
+    def stop(self, grace: float = 10) -> int:
+        """SIGTERM the child's process group, SIGKILL after `grace` seconds."""
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return self.process.wait()
+
+
+class ForkedChild(ChildProcess):
+    """The built-in engine run in a fork of the consumer, which imported the engine (and
+    scikit-learn) once at start: each training or bot then starts in milliseconds instead of
+    paying the imports again. Same interface as ChildProcess."""
+
+    def __init__(self, argv: list[str], *, cwd: Path | None = None, env: dict | None = None):
+        self.argv = argv
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            code = 1
+            try:
+                os.close(read_fd)
+                _die_with_parent()
+                os.dup2(write_fd, 1)
+                os.dup2(write_fd, 2)
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                sys.stdout = os.fdopen(1, "w", buffering=1, closefd=False)
+                sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+                if cwd is not None:
+                    os.chdir(cwd)
+                os.environ.update(env or {})
+                from engine.__main__ import main
+
+                code = main(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code or 0)
+        os.close(write_fd)
+        self._pid = pid
+        self._returncode: int | None = None
+        self._stream = os.fdopen(read_fd, "r", errors="replace")
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            self._lines.put(line.rstrip("\n"))
+
+    @property
+    def pid(self) -> int:
+        return self._pid
+
+    def poll(self) -> int | None:
+        if self._returncode is None:
+            pid, status = os.waitpid(self._pid, os.WNOHANG)
+            if pid:
+                self._returncode = os.waitstatus_to_exitcode(status)
+        return self._returncode
+
+    def _wait(self, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self._returncode
+
+    def stop(self, grace: float = 10) -> int:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._pid, signal.SIGTERM)
+            if self._wait(grace) is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._pid, signal.SIGKILL)
+                self._wait(30)
+        return self._returncode if self._returncode is not None else -9
+
+
+def preload_engine() -> None:
+    """Import the built-in engine in the consumer, so forked children start warm."""
+    # Thread pools that numpy's BLAS starts at import do not survive a fork (the child waits on
+    # threads it does not have); the engine trains on one thread anyway.
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    import engine.__main__
+    import engine.server
+    import engine.train  # noqa: F401
+
+
+@dataclass
+class Runner:
+    """Builds the commands that train a project and serve a model."""
+
+    engine: str = "builtin"
+    rasa_train_command: str = ""
+    rasa_run_command: str = ""
+
+    def train(self, project_dir: Path, out_dir: Path, model_name: str) -> tuple[ChildProcess, Path]:
+        """Start training; returns the child and the path the archive will have."""
+        archive = out_dir / f"{model_name}.tar.gz"
+        if self.engine == "rasa":
+            argv = self._template(
+                self.rasa_train_command, project=project_dir, out=out_dir, name=model_name
+            )
+            return ChildProcess(argv, cwd=project_dir, env=self._env()), archive
+        args = ["train", str(project_dir), "--out", str(out_dir), "--fixed-model-name", model_name]
+        return ForkedChild(args, cwd=project_dir), archive
+
+    def serve(self, model: Path, port: int, endpoints: Path) -> ChildProcess:
+        if self.engine == "rasa":
+            argv = self._template(
+                self.rasa_run_command, model=model, port=port, endpoints=endpoints
+            )
+            return ChildProcess(argv, cwd=model.parent, env=self._env())
+        args = ["serve", str(model), "--host", "127.0.0.1", "--port", str(port)]
+        return ForkedChild([*args, "--endpoints", str(endpoints)], cwd=model.parent)
+
+    @staticmethod
+    def _env() -> dict[str, str]:
+        # The child runs in the project's folder; the built-in engine is imported from here.
+        path = [str(settings.BASE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+        return {"PYTHONPATH": os.pathsep.join(path)}
+
+    @staticmethod
+    def _template(command: str, **values) -> list[str]:
+        return [
+            part.format(**{k: str(v) for k, v in values.items()}) for part in shlex.split(command)
+        ]
+
+
+def get_runner() -> Runner:
+    return Runner(
+        engine=settings.STUDIO_ENGINE,
+        rasa_train_command=settings.STUDIO_RASA_TRAIN_COMMAND,
+        rasa_run_command=settings.STUDIO_RASA_RUN_COMMAND,
+    )

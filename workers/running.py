@@ -1,0 +1,182 @@
+"""The running consumer: holds one bot at a time for a deployment.
+
+It claims a queued deployment, fetches the model from storage, starts the bot, waits until the
+bot answers, marks it live and retires the assistant's previous bot. While it holds the bot it
+heartbeats the row; when the row asks it to stop (idle, replaced, or stopped by a person) it
+stops the bot and is free again. Local bots publish their events to the ingestion spool.
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import socket
+import time
+from io import StringIO
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.core.files.storage import default_storage
+from ruamel.yaml import YAML
+
+from apps.training.models import Deployment
+from workers.base import Worker
+from workers.runners import ChildProcess, get_runner, preload_engine
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bot_endpoints(endpoints_text: str, spool_file: Path) -> str:
+    """The version's endpoints.yml with its event broker pointed at the local spool (Rasa's
+    file broker), so Studio ingests the conversations people have with the bot."""
+    yaml = YAML(typ="safe")
+    data = (yaml.load(endpoints_text) if endpoints_text.strip() else None) or {}
+    data["event_broker"] = {"type": "file", "path": str(spool_file)}
+    out = StringIO()
+    YAML().dump(data, out)
+    return out.getvalue()
+
+
+class RunningConsumer(Worker):
+    kind = "running"
+
+    def __init__(self, *, runner=None, **kwargs):
+        super().__init__(**kwargs)
+        self.runner = runner or get_runner()
+
+    def setup(self) -> None:
+        if self.runner.engine == "builtin":
+            preload_engine()
+        self.held: Deployment | None = None
+        self.child: ChildProcess | None = None
+        self.output: collections.deque[str] = collections.deque(maxlen=200)
+        self.workdir = Path(settings.VAR_DIR) / "bots" / self.worker_id
+
+    # -- loop ---------------------------------------------------------------------------
+
+    def step(self) -> bool:
+        """Start a queued bot if this consumer holds none (True), else tend the held one."""
+        if self.held is not None:
+            self.tend()
+            return False
+        deployment = Deployment.claim_next(self.worker_id)
+        if deployment is None:
+            return False
+        self.start(deployment)
+        return True
+
+    def teardown(self) -> None:
+        # Shutting down: hand the bot back so another consumer brings it up again.
+        if self.held is not None:
+            self._stop_child()
+            Deployment.objects.filter(pk=self.held.pk, consumer_id=self.worker_id).exclude(
+                status__in=Deployment.ENDED
+            ).update(status=Deployment.Status.QUEUED, consumer_id="", bot_url="")
+            self.held = None
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # -- a bot's life -------------------------------------------------------------------
+
+    def start(self, deployment: Deployment) -> None:
+        version = deployment.version
+        self.say(
+            f"starting {deployment.assistant.name} v{version.number} (deployment {deployment.pk})"
+        )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            model = self._fetch_model(version.model_file)
+        except OSError as exc:
+            deployment.end(Deployment.Status.FAILED, f"Cannot fetch the model: {exc}")
+            return
+        spool = Path(settings.STUDIO_EVENT_SPOOL_DIR)
+        spool.mkdir(parents=True, exist_ok=True)
+        endpoints = self.workdir / "endpoints.yml"
+        endpoints.write_text(
+            bot_endpoints(
+                version.input_files.get("endpoints.yml", ""),
+                spool / f"{deployment.assistant.name}.{deployment.pk}.jsonl",
+            )
+        )
+        port = free_port()
+        self.output.clear()
+        self.child = self.runner.serve(model, port, endpoints)
+        self.held = deployment
+        url = f"http://127.0.0.1:{port}"
+        if not self._wait_until_ready(url):
+            self._stop_child()
+            deployment.end(
+                Deployment.Status.FAILED, "The bot did not start:\n" + "\n".join(self.output)
+            )
+            self.held = None
+            return
+        if deployment.mark_live(url):
+            # The new bot is live: only now retire the assistant's previous one.
+            Deployment.objects.filter(
+                assistant=deployment.assistant, status=Deployment.Status.LIVE
+            ).exclude(pk=deployment.pk).update(status=Deployment.Status.STOPPING)
+            self.say(f"deployment {deployment.pk} live at {url}")
+        else:
+            self.tend()
+
+    def _fetch_model(self, name: str) -> Path:
+        """A local copy of the model archive (kept between restarts of the same bot)."""
+        cache = Path(settings.VAR_DIR) / "model-cache" / name
+        if not cache.exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            partial = cache.with_suffix(".part")
+            with default_storage.open(name, "rb") as source, partial.open("wb") as target:
+                shutil.copyfileobj(source, target)
+            partial.rename(cache)
+        return cache
+
+    def _wait_until_ready(self, url: str) -> bool:
+        deadline = time.monotonic() + settings.STUDIO_BOT_START_TIMEOUT
+        next_beat = 0.0
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            self.output.extend(self.child.new_lines())
+            if self.child.poll() is not None:
+                return False
+            if time.monotonic() >= next_beat:
+                if self.held.heartbeat() is None:
+                    return False
+                next_beat = time.monotonic() + settings.STUDIO_HEARTBEAT_SECONDS
+            try:
+                if httpx.get(f"{url}/status", timeout=1).status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        return False
+
+    def tend(self) -> None:
+        """Heartbeat the held deployment; stop the bot when asked or when it died."""
+        deployment, child = self.held, self.child
+        self.output.extend(child.new_lines())
+        status = deployment.heartbeat()
+        if status is None:
+            self.say(f"deployment {deployment.pk} was taken over; stopping its bot here")
+            self._release()
+        elif status == Deployment.Status.STOPPING:
+            self._stop_child()
+            deployment.end(Deployment.Status.STOPPED)
+            self.say(f"deployment {deployment.pk} stopped")
+            self.held = None
+        elif child.poll() is not None:
+            deployment.end(Deployment.Status.FAILED, "The bot exited:\n" + "\n".join(self.output))
+            self.say(f"deployment {deployment.pk}: the bot exited with {child.poll()}")
+            self.held = self.child = None
+
+    def _release(self) -> None:
+        self._stop_child()
+        self.held = None
+
+    def _stop_child(self) -> None:
+        if self.child is not None:
+            self.child.stop(grace=10)
+            self.output.extend(self.child.new_lines())
+            self.child = None

@@ -1,0 +1,159 @@
+"""The training consumer: claims queued training jobs and trains them, one at a time."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from apps.training import services
+from apps.training.models import ModelVersion, TrainingJob
+from workers.base import Worker
+from workers.runners import get_runner, preload_engine
+
+
+def write_project(files: dict[str, str], root: Path) -> None:
+    for relative, text in files.items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+
+def model_id_of(archive: Path) -> str:
+    """The model_id in the archive's metadata.json ('' when there is none, e.g. other engines)."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar.getmembers():
+                if member.name.lstrip("./") == "metadata.json":
+                    handle = tar.extractfile(member)
+                    return str(json.load(handle).get("model_id", "")) if handle else ""
+    except (tarfile.TarError, OSError, ValueError):
+        pass
+    return ""
+
+
+class TrainingConsumer(Worker):
+    kind = "training"
+
+    def __init__(self, *, runner=None, **kwargs):
+        super().__init__(**kwargs)
+        self.runner = runner or get_runner()
+
+    def setup(self) -> None:
+        if self.runner.engine == "builtin":
+            preload_engine()
+
+    def step(self) -> bool:
+        """Train the oldest queued job. True if there was one."""
+        job = TrainingJob.claim_next(self.worker_id)
+        if job is None:
+            return False
+        self.say(f"training {job.assistant.name} version {job.version.number} (job {job.pk})")
+        self.train(job)
+        return True
+
+    def train(self, job: TrainingJob) -> None:
+        version = job.version
+        with tempfile.TemporaryDirectory(prefix="studio-train-") as tmp:
+            project, out = Path(tmp) / "project", Path(tmp) / "out"
+            write_project(version.input_files, project)
+            out.mkdir()
+            child, archive = self.runner.train(
+                project, out, f"{job.assistant.name}-{version.number}"
+            )
+            outcome = self._follow(job, child)
+            if outcome != "done":
+                return
+            returncode = child.poll()
+            if returncode != 0 or not archive.exists():
+                tail = "\n".join(job_log_tail(job))
+                job.finish(
+                    TrainingJob.Status.FAILED,
+                    error=f"Training exited with code {returncode}.\n{tail}",
+                )
+                self.say(f"job {job.pk} failed (exit {returncode})")
+                return
+            self._store(job, version, archive)
+
+    def _follow(self, job: TrainingJob, child) -> str:
+        """Stream the child's output onto the job, heartbeating, until it exits. Returns
+        'done', or 'lost' when the job was cancelled or taken away (the child is stopped)."""
+        interval = settings.STUDIO_HEARTBEAT_SECONDS
+        deadline = time.monotonic() + settings.STUDIO_TRAINING_TIMEOUT
+        next_beat = 0.0
+        pending: list[str] = []
+        while True:
+            pending.extend(child.new_lines())
+            finished = child.poll() is not None
+            if finished:
+                child.finish_reading()
+                pending.extend(child.new_lines())
+            now = time.monotonic()
+            if finished or now >= next_beat:
+                progress = pending[-1] if pending else None
+                if not job.heartbeat(progress=progress, log_lines=pending):
+                    child.stop()
+                    self._settle_lost(job)
+                    return "lost"
+                pending = []
+                next_beat = now + interval
+            if finished:
+                return "done"
+            if now > deadline:
+                child.stop()
+                job.finish(
+                    TrainingJob.Status.FAILED,
+                    error="Training took longer than STUDIO_TRAINING_TIMEOUT.",
+                )
+                return "lost"
+            time.sleep(0.1)
+
+    def _settle_lost(self, job: TrainingJob) -> None:
+        row = (
+            TrainingJob.objects.filter(pk=job.pk)
+            .values("cancel_requested", "worker_id", "status")
+            .first()
+        )
+        if row and row["cancel_requested"] and row["worker_id"] == job.worker_id:
+            job.finish(TrainingJob.Status.CANCELLED, error="Cancelled on request.")
+            self.say(f"job {job.pk} cancelled")
+        else:
+            self.say(f"job {job.pk} was taken over by another worker; dropping it")
+
+    def _store(self, job: TrainingJob, version: ModelVersion, archive: Path) -> None:
+        # Upload outside any transaction (it can be slow); record it in a short one.
+        with archive.open("rb") as handle:
+            name = default_storage.save(
+                f"models/{job.assistant.name}/{version.number}-{job.pk}-{job.attempts}.tar.gz",
+                File(handle),
+            )
+        model_id = model_id_of(archive)
+        with transaction.atomic():
+            if job.finish(TrainingJob.Status.SUCCEEDED):
+                ModelVersion.objects.filter(pk=version.pk).update(
+                    model_file=name, model_id=model_id, trained_at=timezone.now()
+                )
+                version.refresh_from_db()
+                services.deploy(version)
+                won = True
+            else:
+                won = False
+        if won:
+            self.say(f"job {job.pk} succeeded: {name}")
+        else:
+            # The lease was lost while uploading: the worker that took over stores its own.
+            default_storage.delete(name)
+            self.say(f"job {job.pk} finished here but was taken over; discarded {name}")
+
+
+def job_log_tail(job: TrainingJob, lines: int = 30) -> list[str]:
+    log = TrainingJob.objects.filter(pk=job.pk).values_list("log", flat=True).first() or ""
+    return log.splitlines()[-lines:]
