@@ -82,3 +82,41 @@ def test_a_training_job_of_another_assistant_is_not_found(client, make_user, tin
     _, secret = ApiToken.issue(outsider, "t")
     response = client.get(f"/api/v1/training-jobs/{job.pk}", HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert response.status_code == 404
+
+
+def test_the_train_page_links_each_problem_to_where_it_is_fixed(admin_client, tiny):
+    from apps.flows.models import Flow
+
+    flow = Flow.objects.get(assistant=tiny, name="say_hello")
+    flow.definition = {**flow.definition, "steps": [{"action": "utter_missing"}]}
+    flow.save(update_fields=["definition"])
+    page = admin_client.get(reverse("training:train", args=["tiny"])).content.decode()
+    assert "action &#x27;utter_missing&#x27; is not defined" in page
+    assert f'href="{reverse("flows:detail", args=["tiny", "say_hello"])}"' in page
+
+
+def test_the_train_command_queues_or_explains(tiny, assistant):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("train", "tiny", stdout=out)
+    assert "Queued training job" in out.getvalue()
+    assert TrainingJob.objects.get().version.assistant == tiny
+    with pytest.raises(CommandError, match="nothing was queued"):
+        call_command("train", "alpha", stderr=StringIO())
+    with pytest.raises(CommandError, match="No assistant called 'ghost'"):
+        call_command("train", "ghost")
+
+
+def test_the_orchestrator_registers_its_schedules_once(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    call_command("orchestrate", "--schedules-only", stdout=StringIO())
+    call_command("orchestrate", "--schedules-only", stdout=StringIO())
+    names = list(Schedule.objects.values_list("func", flat=True))
+    assert names.count("apps.training.tasks.reap") == 1
