@@ -35,7 +35,7 @@ install-actions: .venv-actions/.installed
 
 run: export DEBUG ?= true
 run: export PATH := $(CURDIR)/$(BIN):$(PATH)
-run: install
+run: install install-actions
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_demo

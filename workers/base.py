@@ -75,7 +75,8 @@ class Worker:
         line = f"[{self.worker_id}] {message}"
         if self.stdout is not None:
             self.stdout.write(line)
-        log.info(line)
+        else:
+            log.info(line)
 
     def request_stop(self, *_args) -> None:
         self._signals += 1

@@ -1,0 +1,82 @@
+"""The demo's custom actions, served by a real Rasa SDK action server, in a conversation."""
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from apps.projects.files import DEMO_DIR
+from engine.actions import HttpActionClient
+from engine.dialogue import DialogueModel, FlowClassifier, Processor, Tracker, UserMessage
+from engine.dialogue.nlu_adapter import train_nlu
+from engine.formats import load_project_dir
+
+ROOT = Path(__file__).resolve().parents[3]
+SDK_PYTHON = os.environ.get("RASA_SDK_PYTHON", str(ROOT / ".venv-actions" / "bin" / "python"))
+
+
+@pytest.fixture(scope="module")
+def action_server():
+    if not Path(SDK_PYTHON).exists():
+        message = f"rasa-sdk is not installed at {SDK_PYTHON}: run `make install-actions`"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            SDK_PYTHON,
+            "-m",
+            "rasa_sdk",
+            "--actions",
+            "apps.projects.demo_assistant.actions.actions",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None:
+                pytest.fail(server.stdout.read())
+            import time
+
+            time.sleep(0.2)
+        yield f"{url}/webhook"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.slow
+def test_the_demo_answers_a_balance_question_through_its_action_server(action_server):
+    project = load_project_dir(DEMO_DIR)
+    processor = Processor(
+        DialogueModel.build(project),
+        train_nlu(project.nlu),
+        FlowClassifier.train(project.flows, project.nlu),
+        action_client=HttpActionClient(action_server),
+        seed=1,
+    )
+    tracker = Tracker("demo-user", processor.model.initial_slots())
+    texts = []
+    for message in ("what is my balance", "savings"):
+        replies = processor.handle_message(tracker, UserMessage(message, "demo-user"))
+        texts.extend(r.get("text", "") for r in replies)
+    assert any("Your savings account balance is $10200.0" in t for t in texts), texts
+    assert tracker.slots["account_balance"] == 10200.0
+    assert not any("something went wrong" in t for t in texts), texts
