@@ -1,7 +1,8 @@
-"""``python -m engine``: train a Rasa project or serve a trained model.
+"""``python -m engine``: train a Rasa project, serve a trained model, or run its e2e tests.
 
 python -m engine train PROJECT_DIR --out DIR [--fixed-model-name NAME]
 python -m engine serve MODEL.tar.gz --port 5005 [--host 127.0.0.1] [--endpoints endpoints.yml]
+python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--seed N]
 """
 
 from __future__ import annotations
@@ -54,6 +55,81 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _test(args: argparse.Namespace) -> int:
+    """Run e2e test cases against a project (trained here), a model archive or a served bot.
+
+    In process, custom actions do nothing (as when serving without an action_endpoint).
+    Exit status: 0 when every case passed, 1 when one failed, 2 when the tests could not run.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from engine.archive import ArchiveError, load_model
+    from engine.dialogue import NullActionClient, Processor
+    from engine.e2e import load_test_files, run_test_cases, run_test_cases_http
+    from engine.formats import FormatError
+    from engine.train import TrainingFailed, train_project
+
+    target = args.target
+    is_url = target.startswith(("http://", "https://"))
+    e2e = args.e2e
+    if e2e is None and not is_url and Path(target).is_dir():
+        e2e = str(Path(target) / "tests" / "e2e")
+    if e2e is None:
+        print("Give the test cases with --e2e DIR_OR_FILE.", file=sys.stderr)
+        return 2
+    try:
+        cases = load_test_files([e2e])
+    except (OSError, ValueError, FormatError) as exc:
+        print(f"Cannot read the test cases: {exc}", file=sys.stderr)
+        return 2
+    if not cases:
+        print(f"No test cases in {e2e}.", file=sys.stderr)
+        return 2
+
+    if is_url:
+        results = run_test_cases_http(cases, target, token=args.auth_token)
+    else:
+        try:
+            if Path(target).is_dir():
+                with tempfile.TemporaryDirectory(prefix="engine-test-") as out:
+                    model = load_model(train_project(target, out, fixed_model_name="test").path)
+            else:
+                model = load_model(target)
+        except TrainingFailed as exc:
+            print(f"Training failed with {len(exc.problems)} errors.", file=sys.stderr)
+            return 2
+        except (ArchiveError, OSError, ValueError) as exc:
+            print(f"Cannot load {target}: {exc}", file=sys.stderr)
+            return 2
+
+        def processor() -> Processor:
+            return Processor(
+                model.dialogue_model,
+                model.nlu,
+                model.flow_classifier,
+                action_client=NullActionClient(),
+                seed=args.seed,
+                model_id=model.model_id,
+                assistant_id=model.assistant_id,
+            )
+
+        results = run_test_cases(cases, processor)
+
+    failed = 0
+    for result in results:
+        where = f"{Path(result.file).name}::{result.name}" if result.file else result.name
+        if result.passed:
+            print(f"PASS {where}")
+            continue
+        failed += 1
+        failure = result.failure or {}
+        step = "" if failure.get("step") is None else f" (step {failure['step'] + 1})"
+        print(f"FAIL {where}{step}: {failure.get('message')}")
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +161,17 @@ def main(argv: list[str] | None = None) -> int:
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     serve.set_defaults(handler=_serve)
+
+    test = commands.add_parser(
+        "test", help="run e2e test cases against a project, a model archive or a served bot"
+    )
+    test.add_argument(
+        "target", help="a project directory, a model archive (.tar.gz), or a bot's URL"
+    )
+    test.add_argument("--e2e", help="test case file or directory (default: PROJECT_DIR/tests/e2e)")
+    test.add_argument("--seed", type=int, help="seed for choosing among response variations")
+    test.add_argument("--auth-token", help="the served bot's --auth-token")
+    test.set_defaults(handler=_test)
 
     args = parser.parse_args(argv)
     return args.handler(args)

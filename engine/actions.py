@@ -7,6 +7,12 @@ execution (400) or is not registered (404). Everything that is not a usable answ
 status, a timeout, a refused connection, a body that is not the expected JSON) becomes an
 `ActionError` whose message says what happened, so the dialogue can run its internal-error
 pattern and the bot keeps serving.
+
+Without an ``action_endpoint`` the bot runs custom actions with `NoActionServer`: each one does
+nothing (no events, no messages) and the flow goes on, the way the e2e runner's null client
+behaves, and the first run of each action is logged as a warning. (Rasa fails the action and
+runs ``pattern_internal_error`` instead; to get that behaviour, point ``action_endpoint`` at a
+server that is not running.)
 """
 
 from __future__ import annotations
@@ -17,13 +23,14 @@ from typing import Any
 
 import httpx
 
-from engine.dialogue import ActionError, ActionResult
+from engine.dialogue import ActionError, ActionResult, NullActionClient
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "PROTOCOL_VERSION",
     "ActionExecutionRejected",
     "HttpActionClient",
+    "NoActionServer",
     "action_client_from_endpoints",
 ]
 
@@ -157,6 +164,28 @@ class HttpActionClient:
         if not isinstance(responses, list) or not all(isinstance(r, dict) for r in responses):
             raise ActionError(f"'{action_name}' returned responses that are not objects")
         return ActionResult(events=events, responses=responses)
+
+
+class NoActionServer(NullActionClient):
+    """Runs custom actions when no action server is configured: they do nothing.
+
+    The first run of each action is logged as a warning, so a missing ``action_endpoint`` does
+    not go unnoticed.
+    """
+
+    def __init__(self) -> None:
+        self.warned: set[str] = set()
+
+    def run(
+        self, action_name: str, tracker: dict[str, Any], domain: dict[str, Any]
+    ) -> ActionResult:
+        if action_name not in self.warned:
+            self.warned.add(action_name)
+            logger.warning(
+                "custom action '%s' did nothing: endpoints.yml has no action_endpoint",
+                action_name,
+            )
+        return super().run(action_name, tracker, domain)
 
 
 def action_client_from_endpoints(config: dict[str, Any] | None) -> HttpActionClient | None:

@@ -23,30 +23,47 @@ case). ``slot_was_set``/``slot_was_not_set`` are checked against the slot events
 Steps before the first ``user`` step check the turn that starts the conversation. Fixtures are
 set (as slot events) right after the session starts.
 
+The cases run in process against a `Processor`, or over HTTP against a served bot (Rasa's
+REST channel and tracker API: fixtures are posted to ``/conversations/{id}/tracker/events`` as
+slot events, each user message goes to ``/webhooks/rest/webhook`` and the turn's events are read
+back from ``/conversations/{id}/tracker?include_events=ALL``). Both drivers run the same checks.
+
 Usage::
 
     results = run_test_files(paths, make_processor)
     results = run_test_cases(load_test_cases(text), processor_factory)
+    results = run_test_cases_http(load_test_files(paths), "http://localhost:5005")
 """
 
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import httpx
 
 from engine.dialogue import Processor, Tracker, UserMessage
 from engine.formats.yamlio import load_yaml
 
 __all__ = [
     "CaseResult",
+    "Conversation",
+    "ConversationError",
     "E2ETestCase",
+    "HttpConversation",
+    "ProcessorConversation",
     "load_test_cases",
     "load_test_files",
+    "run_conversation",
     "run_test_case",
+    "run_test_case_http",
     "run_test_cases",
+    "run_test_cases_http",
     "run_test_files",
 ]
 
@@ -65,7 +82,8 @@ class CaseResult:
     name: str
     passed: bool
     file: str | None = None
-    #: The first mismatch: ``{"step": index, "expected": ..., "actual": ..., "message": ...}``.
+    #: The first mismatch: ``{"step": index, "expected": ..., "actual": ..., "message": ...}``
+    #: (``"step": None`` when the case failed before its steps: fixtures, an unreachable bot).
     failure: dict[str, Any] | None = None
     transcript: list[dict[str, Any]] = field(default_factory=list)
 
@@ -165,21 +183,136 @@ def _describe_bot(event: dict[str, Any]) -> str:
     return f"{name}: {event.get('text')!r}" if name else repr(event.get("text"))
 
 
+# --------------------------------------------------------------------------------------------
+# Conversations: where the messages of a case go
+
+
+class ConversationError(Exception):
+    """The bot could not be talked to (an HTTP error...); the case fails with this message."""
+
+
+class Conversation(Protocol):
+    """One fresh conversation with the bot under test."""
+
+    def preset(self, slots: dict[str, Any]) -> None:
+        """Set slots with slot events (the session is started first)."""
+        ...
+
+    def send(self, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Send one user message; returns the tracker events this turn added."""
+        ...
+
+
+class ProcessorConversation:
+    """A conversation held in process by a `Processor`."""
+
+    def __init__(self, processor: Processor, sender_id: str) -> None:
+        self.processor = processor
+        self.tracker = Tracker(sender_id, processor.model.initial_slots())
+
+    def preset(self, slots: dict[str, Any]) -> None:
+        self.processor.apply_events(
+            self.tracker,
+            [{"event": "slot", "name": k, "value": v} for k, v in slots.items()],
+            run=False,
+        )
+
+    def send(self, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        start = len(self.tracker.events)
+        self.processor.handle_message(
+            self.tracker, UserMessage(text, self.tracker.sender_id, metadata=metadata)
+        )
+        return self.tracker.events[start:]
+
+
+class HttpConversation:
+    """A conversation with a served bot, through Rasa's REST channel and tracker API.
+
+    `client` is an `httpx.Client` whose base URL is the bot's (a Starlette ``TestClient`` works
+    too); `token` is the server's ``--auth-token``, if it has one.
+    """
+
+    def __init__(self, client: httpx.Client, sender_id: str, *, token: str | None = None) -> None:
+        self.client = client
+        self.sender_id = sender_id
+        self.params = {"token": token} if token else {}
+        self.seen = len(self._events())
+
+    def _tracker_url(self) -> str:
+        return f"/conversations/{quote(self.sender_id, safe='')}/tracker"
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        """The JSON answer; raises `ConversationError` for anything but a 200."""
+        try:
+            response = self.client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ConversationError(f"cannot {method} {url}: {exc}") from exc
+        if response.status_code != 200:
+            raise ConversationError(
+                f"{method} {url} answered HTTP {response.status_code}: {response.text[:500]}"
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ConversationError(f"{method} {url} did not answer JSON") from exc
+
+    def _events(self) -> list[dict[str, Any]]:
+        params = {**self.params, "include_events": "ALL"}
+        state = self._request("GET", self._tracker_url(), params=params)
+        return list(state.get("events") or [])
+
+    def preset(self, slots: dict[str, Any]) -> None:
+        state = self._request(
+            "POST",
+            self._tracker_url() + "/events",
+            params={**self.params, "include_events": "ALL"},
+            json=[{"event": "slot", "name": k, "value": v} for k, v in slots.items()],
+        )
+        self.seen = len(state.get("events") or [])
+
+    def send(self, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        body: dict[str, Any] = {"sender": self.sender_id, "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        self._request("POST", "/webhooks/rest/webhook", json=body)
+        events = self._events()
+        turn, self.seen = events[self.seen :], len(events)
+        return turn
+
+
+# --------------------------------------------------------------------------------------------
+# Running cases
+
+
 def run_test_case(
     processor: Processor, case: E2ETestCase, sender_id: str | None = None
 ) -> CaseResult:
     """Run one case on a fresh conversation; the result carries the first mismatch."""
-    sender = sender_id or f"e2e-{case.name}"
-    tracker = Tracker(sender, processor.model.initial_slots())
+    conversation = ProcessorConversation(processor, sender_id or f"e2e-{case.name}")
+    return run_conversation(conversation, case)
+
+
+def run_test_case_http(
+    client: httpx.Client,
+    case: E2ETestCase,
+    sender_id: str | None = None,
+    *,
+    token: str | None = None,
+) -> CaseResult:
+    """Run one case over HTTP on a new conversation (by default ``e2e-<case>-<random>``)."""
+    sender = sender_id or f"e2e-{case.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        conversation = HttpConversation(client, sender, token=token)
+    except ConversationError as exc:
+        result = CaseResult(case.name, False, case.file)
+        result.failure = {"step": None, "expected": None, "actual": None, "message": str(exc)}
+        return result
+    return run_conversation(conversation, case)
+
+
+def run_conversation(conversation: Conversation, case: E2ETestCase) -> CaseResult:
+    """Run `case` on `conversation`; the result carries the first mismatch."""
     result = CaseResult(case.name, True, case.file)
-    start = len(tracker.events)
-    if case.fixtures:
-        processor.apply_events(
-            tracker,
-            [{"event": "slot", "name": k, "value": v} for k, v in case.fixtures.items()],
-            run=False,
-        )
-        start = len(tracker.events)
     turn = _Turn([])
     bot_index = 0
 
@@ -194,6 +327,19 @@ def run_test_case(
             return fail(index, step, f"unexpected bot message(s): {', '.join(extra)}", extra)
         return None
 
+    if case.fixtures:
+        try:
+            conversation.preset(case.fixtures)
+        except ConversationError as exc:
+            result.passed = False
+            result.failure = {
+                "step": None,
+                "expected": {"fixtures": case.fixtures},
+                "actual": None,
+                "message": f"cannot set the fixtures: {exc}",
+            }
+            return result
+
     for index, step in enumerate(case.steps):
         if not isinstance(step, dict):
             continue
@@ -202,11 +348,12 @@ def run_test_case(
             if failed is not None:
                 return failed
             text = str(step["user"])
-            processor.handle_message(
-                tracker, UserMessage(text, sender, metadata=step.get("metadata") or None)
-            )
-            turn = _Turn(tracker.events[start:])
-            start = len(tracker.events)
+            metadata = step.get("metadata")
+            try:
+                events = conversation.send(text, metadata if isinstance(metadata, dict) else None)
+            except ConversationError as exc:
+                return fail(index, step, str(exc))
+            turn = _Turn(events)
             bot_index = 0
             result.transcript.append({"user": text})
             for event in turn.bot:
@@ -270,3 +417,20 @@ def run_test_files(
     paths: Iterable[Path | str], make_processor: Callable[[], Processor] | Processor
 ) -> list[CaseResult]:
     return run_test_cases(load_test_files(paths), make_processor)
+
+
+def run_test_cases_http(
+    cases: Iterable[E2ETestCase],
+    bot: str | httpx.Client,
+    *,
+    token: str | None = None,
+    timeout: float = 30.0,
+) -> list[CaseResult]:
+    """Run `cases` against a served bot, each on a new conversation.
+
+    `bot` is the server's base URL (``http://localhost:5005``) or a client for it.
+    """
+    if isinstance(bot, httpx.Client):
+        return [run_test_case_http(bot, case, token=token) for case in cases]
+    with httpx.Client(base_url=bot, timeout=timeout) as client:
+        return [run_test_case_http(client, case, token=token) for case in cases]

@@ -88,7 +88,9 @@ class ConversationListApi(AssistantAPIView):
 
     access = Access("assistant", Cap.VIEW_CONVERSATIONS)
 
-    @extend_schema(parameters=_FILTERS, responses=ConversationListOutput)
+    @extend_schema(
+        operation_id="conversations_list", parameters=_FILTERS, responses=ConversationListOutput
+    )
     def get(self, request, name):
         form = ConversationFilterForm(request.query_params, assistant=self.assistant)
         if form.errors:
@@ -115,6 +117,7 @@ class ConversationApi(AssistantAPIView):
     access = Access("assistant", Cap.VIEW_CONVERSATIONS, Cap.DELETE_CONVERSATIONS)
 
     @extend_schema(
+        operation_id="conversation_retrieve",
         parameters=[OpenApiParameter("page", int, required=False)],
         responses=ConversationDetailOutput,
     )
@@ -132,7 +135,7 @@ class ConversationApi(AssistantAPIView):
             raise Http404("No such conversation.")
         return Response(ConversationDetailOutput(row, context={"events_page": page}).data)
 
-    @extend_schema(responses=DeleteOutput)
+    @extend_schema(operation_id="conversations_delete_sender", responses=DeleteOutput)
     def delete(self, request, name, conversation):
         conversations, events = services.delete_sender(self.assistant, conversation)
         return Response({"deleted_conversations": conversations, "deleted_events": events})

@@ -25,6 +25,13 @@ Studio extensions: ``{"event": "studio_start_flow", "flow": "<id>", "slots": {..
 ``"messages"`` (the bot's messages, REST channel shape). Rasa's own way works too: post slot
 events and ``{"event": "flow_started", "flow_id": "<id>"}`` with ``execute_side_effects=true``.
 ``--auth-token`` protects every endpoint except ``/``, ``/version`` and the REST channel.
+
+Custom actions run on the ``action_endpoint`` of the endpoints file. Without one they do nothing
+(no events, no messages; the first run of each is logged as a warning), as in the in-process e2e
+runner, so a bot can be tried without its action server.
+
+``create_app(Bot.from_processor(processor))`` serves a `Processor` built elsewhere (its own NLU,
+action client and seed), for tests that drive a dialogue through the HTTP API.
 """
 
 from engine.server.app import API_VERSION, create_app

@@ -86,7 +86,12 @@ def validate_events(raw: Any) -> list[dict[str, Any]]:
 
 
 class Bot:
-    """Serves one `LoadedModel`: conversations in memory, events to `broker`."""
+    """Serves one `LoadedModel`: conversations in memory, events to `broker`.
+
+    The bot builds its `Processor` from the model, the `action_client` and the `seed`; to serve
+    a processor built elsewhere (another NLU, a test double for the action server...), use
+    `Bot.from_processor`.
+    """
 
     def __init__(
         self,
@@ -96,21 +101,52 @@ class Bot:
         action_client: ActionClient | None = None,
         seed: int | None = None,
         max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
+        processor: Processor | None = None,
     ) -> None:
+        if processor is None:
+            processor = Processor(
+                model.dialogue_model,
+                model.nlu,
+                model.flow_classifier,
+                action_client=action_client,
+                seed=seed,
+                model_id=model.model_id,
+                assistant_id=model.assistant_id,
+            )
+        elif action_client is not None or seed is not None:
+            raise ValueError("pass the action client and the seed to the processor, not the bot")
+        else:
+            action_client = processor.action_client
         self.model = model
         self.broker = broker
         self.action_client = action_client
-        self.processor = Processor(
-            model.dialogue_model,
-            model.nlu,
-            model.flow_classifier,
-            action_client=action_client,
-            seed=seed,
-            model_id=model.model_id,
-            assistant_id=model.assistant_id,
-        )
+        self.processor = processor
         self.store = InMemoryTrackerStore(self.new_tracker, max_conversations)
         self.published = 0
+
+    @classmethod
+    def from_processor(
+        cls,
+        processor: Processor,
+        *,
+        metadata: dict[str, Any] | None = None,
+        broker: EventBroker | None = None,
+        max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
+    ) -> Bot:
+        """Serve an already built `processor` (its model, NLU, action client and seed).
+
+        `metadata` is what ``/status`` reports (an archive's ``metadata.json``); by default the
+        processor's model id and assistant id.
+        """
+        if metadata is None:
+            metadata = {"model_id": processor.model_id, "assistant_id": processor.assistant_id}
+        model = LoadedModel(
+            metadata=metadata,
+            dialogue_model=processor.model,
+            nlu=processor.nlu,
+            flow_classifier=processor.flow_classifier,
+        )
+        return cls(model, broker=broker, max_conversations=max_conversations, processor=processor)
 
     # -- conversations ------------------------------------------------------------------------
 

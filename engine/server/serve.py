@@ -28,8 +28,11 @@ def build_bot(
     seed: int | None = None,
     max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
 ) -> Bot:
-    """Load the archive and connect the event broker and action server of `endpoints`."""
-    from engine.actions import action_client_from_endpoints
+    """Load the archive and connect the event broker and action server of `endpoints`.
+
+    Without an ``action_endpoint``, custom actions do nothing (`engine.actions.NoActionServer`).
+    """
+    from engine.actions import NoActionServer, action_client_from_endpoints
 
     model = load_model(model_path)
     endpoints = endpoints or {}
@@ -40,6 +43,8 @@ def build_bot(
         if broker is not None:
             broker.close()
         raise
+    if action_client is None:
+        action_client = NoActionServer()
     return Bot(
         model,
         broker=broker,
@@ -75,8 +80,11 @@ def serve(
     broker = endpoints.get("event_broker") or {}
     if broker:
         _say(f"Publishing events to the {broker.get('type')} event broker")
-    if bot.action_client is not None:
-        _say(f"Custom actions run on {bot.action_client.url}")
+    url = getattr(bot.action_client, "url", None)
+    if url:
+        _say(f"Custom actions run on {url}")
+    else:
+        _say("No action_endpoint: custom actions do nothing (no events, no messages)")
     model = bot.model
     app = create_app(
         bot,

@@ -8,7 +8,9 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="session")
+# Module scope: while Playwright's sync API runs, this thread counts as inside an event loop,
+# so other tests in the same process could not call asyncio.run(); it must stop between modules.
+@pytest.fixture(scope="module")
 def browser():
     if not shutil.which(CHROMIUM):
         if os.environ.get("CI") == "true":

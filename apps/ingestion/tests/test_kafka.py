@@ -104,7 +104,7 @@ def test_a_crash_before_the_offset_commit_redelivers_without_doubling(
 
     real = crashing.consumer
     crashing.consumer = _FailingCommit(real)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while not Event.objects.exists():
         assert time.monotonic() < deadline
         try:
@@ -119,7 +119,7 @@ def test_a_crash_before_the_offset_commit_redelivers_without_doubling(
     again = source_for(kafka_bootstrap, kafka_topic, group_id=group)
     again.open()
     try:
-        drain(again, 2 * len(values), timeout=60)
+        drain(again, 2 * len(values), timeout=120)
     finally:
         again.close()
     assert Event.objects.count() == len(values)

@@ -2,8 +2,6 @@
 
 import pytest
 
-from engine.tests.dialogue.conftest import make_chat
-
 DOMAIN = """
 version: "3.1"
 intents: [start]
@@ -57,7 +55,12 @@ responses:
 """
 
 
-def check(condition: str, **slots) -> bool:
+@pytest.fixture
+def check(chat_factory):
+    return lambda condition, **slots: _check(chat_factory, condition, **slots)
+
+
+def _check(chat_factory, condition: str, **slots) -> bool:
     flows = f"""
     flows:
       f:
@@ -75,7 +78,7 @@ def check(condition: str, **slots) -> bool:
                   - action: utter_no
                     next: END
     """
-    chat = make_chat(DOMAIN, flows)
+    chat = chat_factory(DOMAIN, flows)
     if slots:
         chat.preset(**slots)
     return chat.say("/start") == ["utter_yes"]
@@ -107,11 +110,16 @@ def check(condition: str, **slots) -> bool:
         ("{gold basic} contains slots.tier", {"tier": "basic"}, True),
     ],
 )
-def test_every_condition_operator(condition, slots, expected):
+def test_every_condition_operator(condition, slots, expected, check):
     assert check(condition, **slots) is expected
 
 
-def respond(name: str, seed: int = 7, channel: str = "rest", **slots):
+@pytest.fixture
+def respond(chat_factory):
+    return lambda name, **kwargs: _respond(chat_factory, name, **kwargs)
+
+
+def _respond(chat_factory, name: str, seed: int = 7, channel: str = "rest", **slots):
     flows = f"""
     flows:
       f:
@@ -121,37 +129,37 @@ def respond(name: str, seed: int = 7, channel: str = "rest", **slots):
         steps:
           - action: {name}
     """
-    chat = make_chat(DOMAIN, flows, seed=seed)
+    chat = chat_factory(DOMAIN, flows, seed=seed)
     if slots:
         chat.preset(**slots)
     chat.say("/start", channel=channel)
     return chat
 
 
-def test_legacy_condition_variations_take_precedence():
+def test_legacy_condition_variations_take_precedence(respond):
     assert respond("utter_pick", tier="gold").texts() == ["gold legacy"]
 
 
-def test_string_conditions_and_both_forms_together():
+def test_string_conditions_and_both_forms_together(respond):
     texts = {
         respond("utter_pick", seed=s, tier="gold", num=2.0, word="w").texts()[0] for s in range(12)
     }
     assert texts == {"gold legacy", "gold string w"}
 
 
-def test_unconditional_variations_are_picked_with_a_seeded_rng():
+def test_unconditional_variations_are_picked_with_a_seeded_rng(respond):
     first = [respond("utter_pick", seed=s).texts()[0] for s in range(12)]
     again = [respond("utter_pick", seed=s).texts()[0] for s in range(12)]
     assert first == again
     assert set(first) == {"default A", "default B"}
 
 
-def test_channel_specific_variations():
+def test_channel_specific_variations(respond):
     assert respond("utter_channel", channel="socketio").texts() == ["web text"]
     assert respond("utter_channel", channel="rest").texts() == ["plain text"]
 
 
-def test_interpolation_buttons_images_custom_and_metadata():
+def test_interpolation_buttons_images_custom_and_metadata(respond):
     chat = respond("utter_rich", word="Ann", num=5.5)
     bot = next(e for e in chat.turn_events if e["event"] == "bot")
     assert bot["text"] == "Hi Ann, missing {unknown}, $5.5"
@@ -171,6 +179,6 @@ def test_interpolation_buttons_images_custom_and_metadata():
     ]
 
 
-def test_rest_messages_split_text_on_blank_lines():
+def test_rest_messages_split_text_on_blank_lines(respond):
     chat = respond("utter_split")
     assert [m["text"] for m in chat.messages] == ["first part", "second part"]

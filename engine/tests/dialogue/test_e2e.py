@@ -2,12 +2,19 @@
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from engine.dialogue import DialogueModel, FlowClassifier, NullActionClient, Processor, train_nlu
-from engine.e2e import load_test_cases, load_test_files, run_test_cases
+from engine.e2e import (
+    load_test_cases,
+    load_test_files,
+    run_test_cases,
+    run_test_cases_http,
+)
 from engine.formats import load_project_dir
-from engine.tests.dialogue.conftest import ScriptedNlu, project_from
+from engine.server import Bot, create_app
+from engine.tests.dialogue.conftest import ScriptedNlu, TestClient, project_from
 
 DEMO = Path(__file__).resolve().parents[3] / "apps" / "projects" / "demo_assistant"
 
@@ -90,6 +97,25 @@ def test_the_runner_reports_passes_and_the_first_mismatch():
     assert results["extra_message"].failure["step"] == 1
     assert "slot 'name' was set to ['Bo'" in results["wrong_slot"].failure["message"]
     assert results["passes"].as_dict()["passed"] is True
+
+
+def test_the_runner_gives_the_same_results_over_http():
+    cases = load_test_cases(TESTS)
+    local = [r.as_dict() for r in run_test_cases(cases, processor)]
+    with TestClient(create_app(Bot.from_processor(processor()))) as client:
+        remote = run_test_cases_http(cases, client)
+    assert [r.as_dict() for r in remote] == local
+    assert remote[0].transcript == run_test_cases(cases[:1], processor)[0].transcript
+
+
+def test_an_unreachable_bot_fails_every_case_with_the_reason():
+    cases = load_test_cases(TESTS)[:2]
+    transport = httpx.MockTransport(lambda request: httpx.Response(503, text="down"))
+    with httpx.Client(base_url="http://bot.test", transport=transport) as client:
+        results = run_test_cases_http(cases, client)
+    assert [r.passed for r in results] == [False, False]
+    assert results[0].failure["step"] is None
+    assert "answered HTTP 503: down" in results[0].failure["message"]
 
 
 def test_unknown_fixtures_are_an_error():

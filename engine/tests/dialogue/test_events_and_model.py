@@ -4,7 +4,7 @@ import json
 
 from engine.dialogue import DialogueModel, FlowClassifier, Processor, Tracker
 from engine.dialogue.stackpatch import apply_patch, diff
-from engine.tests.dialogue.conftest import ScriptedNlu, make_chat, project_from
+from engine.tests.dialogue.conftest import ScriptedNlu, project_from
 
 DOMAIN = """
 version: "3.1"
@@ -36,8 +36,8 @@ studio:
 """
 
 
-def test_first_turn_event_order_and_shapes():
-    chat = make_chat(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
+def test_first_turn_event_order_and_shapes(chat_factory):
+    chat = chat_factory(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
     chat.say("hello", message_id="m-1", metadata={"client": "web"})
     kinds = chat.kinds()
     assert kinds[:5] == ["action", "session_started", "action", "user", "stack"]
@@ -50,7 +50,7 @@ def test_first_turn_event_order_and_shapes():
     assert user["input_channel"] == "rest"
     assert user["parse_data"]["intent"] == {"name": "start", "confidence": 0.95}
     assert user["metadata"]["client"] == "web"
-    for event in chat.tracker.events:
+    for event in chat.events:
         assert isinstance(event["timestamp"], float)
         assert event["metadata"]["model_id"] == "model-1"
         assert event["metadata"]["assistant_id"] == "assistant-1"
@@ -72,8 +72,8 @@ def test_first_turn_event_order_and_shapes():
     assert action["policy"] == "FlowPolicy" and action["confidence"] == 1.0
 
 
-def test_second_turn_has_no_session_start_and_slot_events_carry_values():
-    chat = make_chat(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
+def test_second_turn_has_no_session_start_and_slot_events_carry_values(chat_factory):
+    chat = chat_factory(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
     chat.say("hello")
     chat.say("Ada")
     assert chat.kinds()[0] == "user"
@@ -85,12 +85,12 @@ def test_second_turn_has_no_session_start_and_slot_events_carry_values():
     ]
 
 
-def test_replaying_events_gives_the_same_state_and_the_tracker_json():
-    chat = make_chat(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
+def test_replaying_events_gives_the_same_state_and_the_tracker_json(chat_factory):
+    chat = chat_factory(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
     chat.say("hello")
-    replayed = Tracker.from_events("tester", chat.tracker.events, chat.processor.model)
-    assert replayed.stack == chat.tracker.stack
-    assert replayed.slots == chat.tracker.slots
+    replayed = Tracker.from_events("tester", chat.events, chat.model)
+    assert replayed.stack == chat.stack
+    assert replayed.slots == chat.slots
     data = replayed.to_dict()
     for key in (
         "sender_id",
@@ -112,33 +112,34 @@ def test_replaying_events_gives_the_same_state_and_the_tracker_json():
     assert data["stack"][1]["collect"] == "name"
     json.dumps(data)
     # A replayed conversation continues normally.
-    chat.tracker = replayed
+    chat.replace_events(replayed.events)
     chat.say("Bo")
     assert chat.texts()[0] == "Hi Bo"
 
 
-def test_restart_clears_slots_and_stack_and_a_new_session_starts():
-    chat = make_chat(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
+def test_restart_clears_slots_and_stack_and_a_new_session_starts(chat_factory):
+    chat = chat_factory(DOMAIN, FLOWS, {"hello": ("start", 0.95)})
     chat.say("hello")
-    chat.processor.restart(chat.tracker)
-    assert chat.tracker.stack == [] and chat.tracker.events[-1]["event"] == "restart"
+    chat.restart()
+    assert chat.stack == [] and chat.events[-1]["event"] == "restart"
     chat.say("hello")
     assert chat.kinds()[:2] == ["action", "session_started"]
 
 
-def test_start_flow_and_apply_events():
-    chat = make_chat(DOMAIN, FLOWS)
-    messages = chat.processor.start_flow(chat.tracker, "greet", {"name": "Kim"})
+def test_start_flow_and_apply_events(chat_factory):
+    chat = chat_factory(DOMAIN, FLOWS)
+    messages = chat.start_flow("greet", {"name": "Kim"})
     assert [m["text"] for m in messages] == ["Hi Kim", "What else can I help you with?"]
-    chat2 = make_chat(DOMAIN, FLOWS)
-    out = chat2.processor.apply_events(
-        chat2.tracker,
+    assert chat.texts() == ["Hi Kim", "What else can I help you with?"]
+    chat2 = chat_factory(DOMAIN, FLOWS)
+    chat2.apply_events(
         [
             {"event": "slot", "name": "name", "value": "Lu"},
             {"event": "flow_started", "flow_id": "greet"},
-        ],
+        ]
     )
-    assert out[0]["text"] == "Hi Lu"
+    assert chat2.texts()[0] == "Hi Lu"
+    assert ("name", "Lu") in chat2.slot_events()
 
 
 def test_stack_patches_round_trip():

@@ -1,6 +1,8 @@
 """The default patterns, digressions and their overrides."""
 
-from engine.tests.dialogue.conftest import ActionError, RecordingActions, make_chat
+import pytest
+
+from engine.tests.dialogue.conftest import ActionError, RecordingActions
 
 DOMAIN = """
 version: "3.1"
@@ -64,18 +66,20 @@ SCRIPT = {
 }
 
 
-def chat(flows: str = FLOWS, **kwargs):
-    return make_chat(DOMAIN, flows, SCRIPT, **kwargs)
+@pytest.fixture
+def chat(chat_factory):
+    """A chat on DOMAIN and SCRIPT with `flows` (default FLOWS)."""
+    return lambda flows=FLOWS, **kwargs: chat_factory(DOMAIN, flows, SCRIPT, **kwargs)
 
 
-def test_pattern_completed_offers_more_help_after_a_user_flow():
+def test_pattern_completed_offers_more_help_after_a_user_flow(chat):
     c = chat()
     assert c.say("balance?") == ["utter_balance", "utter_can_do_something_else"]
     assert c.texts()[1] == "What else can I help you with?"
     assert ("flow_started", "pattern_completed") in c.flow_events()
 
 
-def test_run_pattern_completed_false_skips_it():
+def test_run_pattern_completed_false_skips_it(chat):
     flows = FLOWS.replace(
         "    nlu_trigger: [{intent: balance}]",
         "    nlu_trigger: [{intent: balance}]\n    run_pattern_completed: false",
@@ -83,7 +87,7 @@ def test_run_pattern_completed_false_skips_it():
     assert chat(flows).say("balance?") == ["utter_balance"]
 
 
-def test_a_user_flow_overrides_a_pattern_of_the_same_id():
+def test_a_user_flow_overrides_a_pattern_of_the_same_id(chat):
     flows = (
         FLOWS
         + """
@@ -96,7 +100,7 @@ def test_a_user_flow_overrides_a_pattern_of_the_same_id():
     assert chat(flows).say("balance?") == ["utter_balance", "utter_too_much"]
 
 
-def test_collect_rejections_utter_reset_and_ask_again():
+def test_collect_rejections_utter_reset_and_ask_again(chat):
     c = chat()
     c.say("send money")
     c.say("to Ann")
@@ -105,7 +109,7 @@ def test_collect_rejections_utter_reset_and_ask_again():
     assert c.say("50") == ["utter_sent", "utter_can_do_something_else"]
 
 
-def test_slots_can_be_filled_ahead_and_with_the_starting_message():
+def test_slots_can_be_filled_ahead_and_with_the_starting_message(chat):
     c = chat()
     assert c.say("send 20 to Ann") == ["utter_sent", "utter_can_do_something_else"]
     c = chat()
@@ -114,7 +118,7 @@ def test_slots_can_be_filled_ahead_and_with_the_starting_message():
     assert c.say("to Ann") == ["utter_sent", "utter_can_do_something_else"]
 
 
-def test_a_digression_interrupts_and_the_flow_resumes_with_its_question():
+def test_a_digression_interrupts_and_the_flow_resumes_with_its_question(chat):
     c = chat()
     c.say("send money")
     c.say("to Ann")
@@ -130,7 +134,7 @@ def test_a_digression_interrupts_and_the_flow_resumes_with_its_question():
     assert c.say("50") == ["utter_sent", "utter_can_do_something_else"]
 
 
-def test_correction_of_an_earlier_slot_updates_it_and_confirms():
+def test_correction_of_an_earlier_slot_updates_it_and_confirms(chat):
     c = chat()
     c.say("send money")
     c.say("to Ann")
@@ -140,7 +144,7 @@ def test_correction_of_an_earlier_slot_updates_it_and_confirms():
     assert ("flow_started", "pattern_correction") in c.flow_events()
 
 
-def test_correction_after_later_steps_goes_back_to_the_corrected_step():
+def test_correction_after_later_steps_goes_back_to_the_corrected_step(chat):
     flows = FLOWS.replace(
         "      - action: utter_sent",
         "      - collect: confirmed\n      - action: utter_sent",
@@ -156,7 +160,7 @@ def test_correction_after_later_steps_goes_back_to_the_corrected_step():
     assert c.slots["amount"] == 60.0
 
 
-def test_cancel_flow_via_a_trigger_on_the_pattern():
+def test_cancel_flow_via_a_trigger_on_the_pattern(chat):
     flows = (
         FLOWS
         + """
@@ -174,31 +178,31 @@ def test_cancel_flow_via_a_trigger_on_the_pattern():
     assert c.say("stop") == ["utter_flow_cancelled_rasa"]
     assert c.texts() == ["Okay, I've stopped send money."]
     assert ("flow_cancelled", "transfer") in c.flow_events()
-    assert c.tracker.stack == []
+    assert c.stack == []
     assert c.slots["recipient"] is None
 
 
-def test_cancel_without_an_active_flow_cannot_be_handled():
+def test_cancel_without_an_active_flow_cannot_be_handled(chat):
     c = chat()
     assert c.say("/StartFlow(pattern_cancel_flow)") == ["utter_ask_rephrase"]
 
 
-def test_cannot_handle_when_nothing_is_understood_then_the_question_is_asked_again():
+def test_cannot_handle_when_nothing_is_understood_then_the_question_is_asked_again(chat):
     c = chat()
     assert c.say("gibberish") == ["utter_ask_rephrase"]
-    assert c.tracker.stack == []
+    assert c.stack == []
     c.say("send money")
     assert c.say("meh") == ["utter_ask_rephrase", "utter_ask_recipient"]
 
 
-def test_a_value_of_the_wrong_type_re_asks_without_cannot_handle():
+def test_a_value_of_the_wrong_type_re_asks_without_cannot_handle(chat):
     c = chat()
     c.say("send money")
     c.say("to Ann")
     assert c.say("/SetSlots(amount=lots)") == ["utter_ask_amount"]
 
 
-def test_internal_error_when_a_custom_action_fails_and_the_flow_continues():
+def test_internal_error_when_a_custom_action_fails_and_the_flow_continues(chat):
     flows = FLOWS.replace(
         "      - action: utter_balance",
         "      - action: action_fail\n      - action: utter_balance",
@@ -213,7 +217,7 @@ def test_internal_error_when_a_custom_action_fails_and_the_flow_continues():
     assert "action_fail" not in c.actions()
 
 
-def test_chitchat_pattern_falls_back_to_cannot_handle():
+def test_chitchat_pattern_falls_back_to_cannot_handle(chat_factory):
     flows = (
         FLOWS
         + """
@@ -224,11 +228,11 @@ def test_chitchat_pattern_falls_back_to_cannot_handle():
       - action: action_trigger_chitchat
 """
     )
-    c = make_chat(DOMAIN, flows, {"how are you": ("chit", 0.9)})
+    c = chat_factory(DOMAIN, flows, {"how are you": ("chit", 0.9)})
     assert c.say("how are you") == ["utter_ask_rephrase"]
 
 
-def test_an_out_of_scope_trigger_on_pattern_cannot_handle():
+def test_an_out_of_scope_trigger_on_pattern_cannot_handle(chat_factory):
     flows = (
         FLOWS
         + """
@@ -239,11 +243,11 @@ def test_an_out_of_scope_trigger_on_pattern_cannot_handle():
       - action: utter_too_much
 """
     )
-    c = make_chat(DOMAIN, flows, {"joke": ("chit", 0.5)})
+    c = chat_factory(DOMAIN, flows, {"joke": ("chit", 0.5)})
     assert c.say("joke") == ["utter_too_much"]
 
 
-def test_clarification_when_two_flows_are_close():
+def test_clarification_when_two_flows_are_close(chat_factory):
     flows = """
     flows:
       order_pizza:
@@ -255,7 +259,7 @@ def test_clarification_when_two_flows_are_close():
         steps:
           - action: utter_balance
     """
-    c = make_chat(
+    c = chat_factory(
         DOMAIN,
         flows,
         {},
@@ -267,7 +271,7 @@ def test_clarification_when_two_flows_are_close():
     assert " or " in c.texts()[0]
 
 
-def test_the_flow_classifier_starts_flows_without_triggers():
+def test_the_flow_classifier_starts_flows_without_triggers(chat_factory):
     flows = """
     flows:
       order_pizza:
@@ -279,13 +283,13 @@ def test_the_flow_classifier_starts_flows_without_triggers():
         steps:
           - action: utter_balance
     """
-    c = make_chat(
+    c = chat_factory(
         DOMAIN, flows, {}, classifier=True, config="studio:\n  flow_classifier_threshold: 0.5\n"
     )
     assert c.say("order a pizza with toppings") == ["utter_sent", "utter_can_do_something_else"]
 
 
-def test_pattern_session_start_runs_when_overridden():
+def test_pattern_session_start_runs_when_overridden(chat):
     flows = (
         FLOWS
         + """

@@ -4,7 +4,6 @@ import pytest
 
 from engine.dialogue.slots import INVALID, coerce
 from engine.formats import Slot
-from engine.tests.dialogue.conftest import make_chat
 
 DOMAIN = """
 version: "3.1"
@@ -84,13 +83,13 @@ def flows(*steps: str, extra: str = "") -> str:
 """
 
 
-def test_from_entity_respects_roles():
+def test_from_entity_respects_roles(chat_factory):
     script = {
         "go": ("start", 0.9),
         "from Paris": ("inform", 0.9, [("city", "Paris", "from")]),
         "Rome": ("inform", 0.9, [("city", "Rome")]),
     }
-    c = make_chat(DOMAIN, flows("origin", "plain_city"), script)
+    c = chat_factory(DOMAIN, flows("origin", "plain_city"), script)
     c.say("go")
     assert c.say("Rome") == ["utter_ask_origin"]  # a role-less entity does not fill a role mapping
     assert c.slots["plain_city"] == "Rome"
@@ -98,34 +97,34 @@ def test_from_entity_respects_roles():
     assert ("origin", "Paris") in c.slot_events()
 
 
-def test_from_entity_not_intent_and_lenient_categorical():
+def test_from_entity_not_intent_and_lenient_categorical(chat_factory):
     script = {
         "go": ("start", 0.9),
         "large": ("other", 0.9, [("size", "large")]),
         "LARGE please": ("inform", 0.9, [("size", "LARGE please")]),
     }
-    c = make_chat(DOMAIN, flows("size"), script)
+    c = chat_factory(DOMAIN, flows("size"), script)
     c.say("go")
     assert c.say("large") == ["utter_ask_rephrase", "utter_ask_size"]
     c.say("LARGE please")
     assert ("size", "Large") in c.slot_events()
 
 
-def test_from_intent_fills_values():
-    c = make_chat(DOMAIN, flows("ok"), {"go": ("start", 0.9), "nope": ("deny", 0.9)})
+def test_from_intent_fills_values(chat_factory):
+    c = chat_factory(DOMAIN, flows("ok"), {"go": ("start", 0.9), "nope": ("deny", 0.9)})
     c.say("go")
     c.say("nope")
     assert ("ok", False) in c.slot_events()
 
 
-def test_from_trigger_intent_fills_when_the_intent_starts_the_flow():
-    c = make_chat(DOMAIN, flows("ok"), {"go": ("start", 0.9)})
+def test_from_trigger_intent_fills_when_the_intent_starts_the_flow(chat_factory):
+    c = chat_factory(DOMAIN, flows("ok"), {"go": ("start", 0.9)})
     c.say("go")
     assert ("triggered", "by trigger") in c.slot_events()
 
 
-def test_from_text_only_fills_the_requested_slot_under_its_conditions():
-    c = make_chat(DOMAIN, flows("ok", "note"), {"go": ("start", 0.9), "yes": ("affirm", 0.9)})
+def test_from_text_only_fills_the_requested_slot_under_its_conditions(chat_factory):
+    c = chat_factory(DOMAIN, flows("ok", "note"), {"go": ("start", 0.9), "yes": ("affirm", 0.9)})
     c.say("go")
     c.say("yes")
     assert "note" not in dict(c.slot_events())
@@ -133,12 +132,12 @@ def test_from_text_only_fills_the_requested_slot_under_its_conditions():
     assert ("note", "a free text note") in c.slot_events()
 
 
-def test_from_llm_fills_from_a_same_named_entity_or_the_answer_text():
+def test_from_llm_fills_from_a_same_named_entity_or_the_answer_text(chat_factory):
     script = {
         "go": ("start", 0.9),
         "thai food": ("inform", 0.9, [("cuisine", "thai")]),
     }
-    c = make_chat(DOMAIN, flows("cuisine", "quantity"), script)
+    c = chat_factory(DOMAIN, flows("cuisine", "quantity"), script)
     c.say("go")
     assert c.say("thai food") == ["utter_ask_quantity"]
     assert c.slots["cuisine"] == "thai"
@@ -146,8 +145,8 @@ def test_from_llm_fills_from_a_same_named_entity_or_the_answer_text():
     assert ("quantity", 3.0) in c.slot_events()
 
 
-def test_controlled_slots_are_set_by_payloads_only():
-    c = make_chat(DOMAIN, flows("secret"), {"go": ("start", 0.9)})
+def test_controlled_slots_are_set_by_payloads_only(chat_factory):
+    c = chat_factory(DOMAIN, flows("secret"), {"go": ("start", 0.9)})
     c.say("go")
     assert (
         c.say("typed secret") == ["utter_ask_rephrase", "utter_ask_secret"]
@@ -157,7 +156,7 @@ def test_controlled_slots_are_set_by_payloads_only():
     assert ("secret", "abc") in c.slot_events()
 
 
-def test_persisted_and_reset_after_flow_ends():
+def test_persisted_and_reset_after_flow_ends(chat_factory):
     flows_yaml = """
     flows:
       f:
@@ -171,7 +170,7 @@ def test_persisted_and_reset_after_flow_ends():
           - collect: ok
           - action: utter_done
     """
-    c = make_chat(DOMAIN, flows_yaml, {"go": ("start", 0.9), "yes": ("affirm", 0.9)})
+    c = chat_factory(DOMAIN, flows_yaml, {"go": ("start", 0.9), "yes": ("affirm", 0.9)})
     c.say("go")
     c.say("n")
     c.say("k")
@@ -180,7 +179,7 @@ def test_persisted_and_reset_after_flow_ends():
     assert c.slots["ok"] is None
 
 
-def test_slots_of_flows_not_on_the_stack_are_not_filled_by_nlu():
+def test_slots_of_flows_not_on_the_stack_are_not_filled_by_nlu(chat_factory):
     other = """
     flows:
       f:
@@ -193,7 +192,7 @@ def test_slots_of_flows_not_on_the_stack_are_not_filled_by_nlu():
         steps:
           - collect: size
     """
-    c = make_chat(DOMAIN, other, {"large": ("inform", 0.9, [("size", "large")])})
+    c = chat_factory(DOMAIN, other, {"large": ("inform", 0.9, [("size", "large")])})
     c.say("large")
     assert c.slots["size"] is None
 

@@ -1,6 +1,6 @@
 """Every step type, `next` branching, END and jumps, driven through the processor."""
 
-from engine.tests.dialogue.conftest import ActionResult, RecordingActions, make_chat
+from engine.tests.dialogue.conftest import ActionResult, RecordingActions
 
 DOMAIN = """
 version: "3.1"
@@ -38,7 +38,7 @@ actions: [action_custom]
 """
 
 
-def test_it_runs_actions_and_collects_until_listen():
+def test_it_runs_actions_and_collects_until_listen(chat_factory):
     flows = """
     flows:
       greet:
@@ -48,15 +48,15 @@ def test_it_runs_actions_and_collects_until_listen():
           - collect: name
           - action: utter_hello
     """
-    chat = make_chat(DOMAIN, flows, {"hi": ("start", 0.9)})
+    chat = chat_factory(DOMAIN, flows, {"hi": ("start", 0.9)})
     assert chat.say("hi") == ["utter_ask_name"]
     assert chat.say("Ada") == ["utter_hello", "utter_can_do_something_else"]
     assert chat.texts()[0] == "Hello Ada!"
     assert chat.actions()[-1] == "action_listen"
-    assert chat.tracker.stack == []
+    assert chat.stack == []
 
 
-def test_it_skips_a_collect_whose_slot_is_filled_and_asks_before_filling_when_told():
+def test_it_skips_a_collect_whose_slot_is_filled_and_asks_before_filling_when_told(chat_factory):
     flows = """
     flows:
       f:
@@ -68,14 +68,14 @@ def test_it_skips_a_collect_whose_slot_is_filled_and_asks_before_filling_when_to
             ask_before_filling: true
           - action: utter_done
     """
-    chat = make_chat(DOMAIN, flows, {"I am 30": ("start", 0.9, [("number", "30")])})
+    chat = chat_factory(DOMAIN, flows, {"I am 30": ("start", 0.9, [("number", "30")])})
     chat.preset(name="preset")
     assert chat.say("I am 30") == ["utter_ask_name"]
     assert ("name", None) in chat.slot_events()
     assert chat.slots["age"] == 30.0
 
 
-def test_it_uses_the_collect_utter_and_a_custom_ask_action():
+def test_it_uses_the_collect_utter_and_a_custom_ask_action(chat_factory):
     domain = DOMAIN.replace("actions: [action_custom]", "actions: [action_custom, action_ask_age]")
     flows = """
     flows:
@@ -90,14 +90,14 @@ def test_it_uses_the_collect_utter_and_a_custom_ask_action():
     actions = RecordingActions(
         {"action_ask_age": ActionResult(responses=[{"text": "custom question"}])}
     )
-    chat = make_chat(domain, flows, {"go": ("start", 0.9)}, actions=actions)
+    chat = chat_factory(domain, flows, {"go": ("start", 0.9)}, actions=actions)
     assert chat.say("go") == ["utter_hello"]
     chat.say("Bob")
     assert chat.texts() == ["custom question"]
     assert actions.calls[0][0] == "action_ask_age"
 
 
-def test_it_branches_with_if_then_else_and_jumps_to_ids():
+def test_it_branches_with_if_then_else_and_jumps_to_ids(chat_factory):
     flows = """
     flows:
       f:
@@ -117,17 +117,17 @@ def test_it_branches_with_if_then_else_and_jumps_to_ids():
           - id: finish
             action: utter_done
     """
-    chat = make_chat(
+    chat = chat_factory(
         DOMAIN,
         flows,
         {"a": ("start", 0.9, [("number", 40)]), "b": ("start", 0.9, [("number", 12)])},
     )
     assert chat.say("a") == ["utter_adult", "utter_done", "utter_can_do_something_else"]
-    chat2 = make_chat(DOMAIN, flows, {"b": ("start", 0.9, [("number", 12)])})
+    chat2 = chat_factory(DOMAIN, flows, {"b": ("start", 0.9, [("number", 12)])})
     assert chat2.say("b") == ["utter_minor", "utter_done", "utter_can_do_something_else"]
 
 
-def test_it_ends_a_flow_at_END_and_loops_with_set_slots():
+def test_it_ends_a_flow_at_END_and_loops_with_set_slots(chat_factory):
     flows = """
     flows:
       f:
@@ -146,13 +146,13 @@ def test_it_ends_a_flow_at_END_and_loops_with_set_slots():
             next: top
           - action: utter_other
     """
-    chat = make_chat(DOMAIN, flows, {"go": ("start", 0.9)})
+    chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9)})
     assert chat.say("go") == ["utter_loop", "utter_loop", "utter_can_do_something_else"]
     # set_slots values are reset when the flow ends (not persisted).
     assert chat.slots["counter"] == 0
 
 
-def test_it_runs_set_slots_and_noop_steps():
+def test_it_runs_set_slots_and_noop_steps(chat_factory):
     flows = """
     flows:
       f:
@@ -171,14 +171,14 @@ def test_it_runs_set_slots_and_noop_steps():
                     next: END
               - else: END
     """
-    chat = make_chat(DOMAIN, flows, {"go": ("start", 0.9)})
+    chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9)})
     assert chat.say("go") == ["utter_done", "utter_can_do_something_else"]
     assert ("flag", True) in chat.slot_events()
     assert chat.slots["flag"] is True  # persisted
     assert chat.slots["child_value"] is None  # reset at the end
 
 
-def test_it_links_to_another_flow():
+def test_it_links_to_another_flow(chat_factory):
     flows = """
     flows:
       a:
@@ -193,7 +193,7 @@ def test_it_links_to_another_flow():
         steps:
           - action: utter_done
     """
-    chat = make_chat(DOMAIN, flows, {"go": ("start", 0.9)})
+    chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9)})
     assert chat.say("go") == ["utter_hello", "utter_done", "utter_can_do_something_else"]
     assert chat.flow_events()[:4] == [
         ("flow_started", "a"),
@@ -205,7 +205,7 @@ def test_it_links_to_another_flow():
     assert link_frame
 
 
-def test_it_calls_a_child_flow_and_returns_with_its_slots_visible():
+def test_it_calls_a_child_flow_and_returns_with_its_slots_visible(chat_factory):
     flows = """
     flows:
       parent:
@@ -223,7 +223,7 @@ def test_it_calls_a_child_flow_and_returns_with_its_slots_visible():
               - child_value: from child
           - action: utter_child
     """
-    chat = make_chat(DOMAIN, flows, {"go": ("start", 0.9)})
+    chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9)})
     assert chat.say("go") == ["utter_ask_name"]
     assert chat.stack_flows()[:2] == ["parent", "child"]
     assert chat.say("Zoe") == ["utter_child", "utter_after_call", "utter_can_do_something_else"]
@@ -232,7 +232,7 @@ def test_it_calls_a_child_flow_and_returns_with_its_slots_visible():
     assert chat.slots["name"] is None and chat.slots["child_value"] is None
 
 
-def test_it_calls_custom_actions_and_applies_their_events_and_responses():
+def test_it_calls_custom_actions_and_applies_their_events_and_responses(chat_factory):
     flows = """
     flows:
       f:
@@ -251,7 +251,7 @@ def test_it_calls_custom_actions_and_applies_their_events_and_responses():
             )
         }
     )
-    chat = make_chat(DOMAIN, flows, {"go": ("start", 0.9)}, actions=actions)
+    chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9)}, actions=actions)
     chat.say("go")
     assert chat.texts() == ["done", "raw text", "Hello Sam!", "anything else?"]
     name, tracker, domain = actions.calls[0]
@@ -261,7 +261,9 @@ def test_it_calls_custom_actions_and_applies_their_events_and_responses():
     assert chat.slots["name"] == "Sam"
 
 
-def test_a_flow_guard_blocks_starting_and_if_false_allows_only_triggers_links_and_calls():
+def test_a_flow_guard_blocks_starting_and_if_false_allows_only_triggers_links_and_calls(
+    chat_factory,
+):
     flows = """
     flows:
       guarded:
@@ -277,7 +279,7 @@ def test_a_flow_guard_blocks_starting_and_if_false_allows_only_triggers_links_an
         steps:
           - action: utter_other
     """
-    chat = make_chat(DOMAIN, flows, {"go": ("start", 0.9), "other": ("other", 0.9)})
+    chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9), "other": ("other", 0.9)})
     assert chat.say("go") == ["utter_ask_rephrase"]
     chat.preset(flag=True)
     assert chat.say("go") == ["utter_done", "utter_can_do_something_else"]
@@ -285,7 +287,7 @@ def test_a_flow_guard_blocks_starting_and_if_false_allows_only_triggers_links_an
     assert chat.say("/StartFlow(hidden)") == ["utter_other", "utter_can_do_something_else"]
 
 
-def test_nlu_trigger_thresholds_are_respected():
+def test_nlu_trigger_thresholds_are_respected(chat_factory):
     flows = """
     flows:
       f:
@@ -295,12 +297,12 @@ def test_nlu_trigger_thresholds_are_respected():
         steps:
           - action: utter_done
     """
-    chat = make_chat(DOMAIN, flows, {"weak": ("start", 0.7), "strong": ("start", 0.85)})
+    chat = chat_factory(DOMAIN, flows, {"weak": ("start", 0.7), "strong": ("start", 0.85)})
     assert chat.say("weak") == ["utter_ask_rephrase"]
     assert chat.say("strong") == ["utter_done", "utter_can_do_something_else"]
 
 
-def test_an_active_flow_is_not_restarted_by_its_trigger():
+def test_an_active_flow_is_not_restarted_by_its_trigger(chat_factory):
     flows = """
     flows:
       f:
@@ -310,7 +312,7 @@ def test_an_active_flow_is_not_restarted_by_its_trigger():
           - collect: name
           - action: utter_done
     """
-    chat = make_chat(DOMAIN, flows, {"go": ("start", 0.9)})
+    chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9)})
     chat.say("go")
     chat.say("/start")
     assert [f for f in chat.stack_flows() if f == "f"] == ["f"]

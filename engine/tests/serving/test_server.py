@@ -468,3 +468,26 @@ def test_the_store_drops_the_least_recently_used_conversation(tiny_model) -> Non
     assert bot.tracker("two") is None
     assert bot.tracker("one") is not None
     assert bot.tracker("three") is not None
+
+
+def test_it_serves_a_processor_built_elsewhere(tiny_bot) -> None:
+    from engine.dialogue import NullActionClient, Processor
+
+    model = tiny_bot.model
+    actions = NullActionClient()
+    processor = Processor(
+        model.dialogue_model,
+        model.nlu,
+        model.flow_classifier,
+        action_client=actions,
+        model_id="built-here",
+        assistant_id="mine",
+    )
+    bot = Bot.from_processor(processor)
+    assert bot.processor is processor and bot.action_client is actions
+    with TestClient(create_app(bot)) as client:
+        status = client.get("/status").json()
+        assert (status["model_id"], status["assistant_id"]) == ("built-here", "mine")
+        assert say(client, "x", "hello") == ["Hello there!", "What else can I help you with?"]
+    with pytest.raises(ValueError, match="processor"):
+        Bot(model, processor=processor, seed=1)
