@@ -15,7 +15,8 @@ from apps.accounts.roles import Cap
 from apps.flows.models import Flow, Slot
 from apps.projects.files import zip_files
 from apps.training import bot, services
-from apps.training.models import IllegalTransition, ModelVersion, TrainingJob
+from apps.training.inspector import slot_rows, stack_frames, turns_of
+from apps.training.models import Deployment, IllegalTransition, ModelVersion, TrainingJob
 
 # -- Train ------------------------------------------------------------------------------------
 
@@ -35,7 +36,7 @@ def train(request, assistant):
         except services.TrainingRefused as exc:
             readiness = services.Readiness(exc.problems, readiness.warnings)
         else:
-            messages.success(request, f"Training of version {job.version.number} is queued.")
+            messages.success(request, f"Version {job.version.number} was queued for training.")
             return redirect("training:job", assistant.name, job.pk)
     jobs = TrainingJob.objects.filter(assistant=assistant).select_related(
         "version", "requested_by"
@@ -210,39 +211,32 @@ def _chosen(request, assistant):
     return version, deployment
 
 
-def turns_of(tracker: dict) -> list[dict]:
-    """The conversation as turns: each user message with what the bot said and did after it."""
-    turns: list[dict] = []
-    current = {"user": None, "bot": [], "events": []}
-    for event in tracker.get("events", []):
-        if event.get("event") == "user":
-            if current["user"] or current["bot"] or current["events"]:
-                turns.append(current)
-            current = {"user": event, "bot": [], "events": [event]}
-            continue
-        current["events"].append(event)
-        if event.get("event") == "bot":
-            current["bot"].append(event)
-    if current["user"] or current["bot"]:
-        turns.append(current)
-    return turns
-
-
-def _chat_context(request, assistant, version, deployment, error=None):
+def _chat_context(request, assistant, version, deployment, error=None, *, bot_failed=False):
+    """What the chat and the inspector show. The conversation is read from the bot even after
+    a mistake in the form (it stays on screen with the error); not when the bot just failed."""
     sender = _sender_id(request, assistant)
     tracker = {}
-    if deployment and deployment.status == deployment.Status.LIVE and error is None:
+    if deployment and deployment.status == deployment.Status.LIVE and not bot_failed:
         try:
             tracker = bot.tracker(deployment, sender)
         except bot.BotUnavailable as exc:
-            error = str(exc)
+            error = error or str(exc)
+    failed = None
+    if version is not None and deployment is None:
+        # Why the version's bot is not running, if its last start failed.
+        latest = Deployment.objects.filter(version=version).order_by("-created_at", "-id").first()
+        if latest is not None and latest.status == Deployment.Status.FAILED:
+            failed = latest
     return {
         "assistant": assistant,
         "version": version,
         "deployment": deployment,
+        "failed_deployment": failed,
         "sender_id": sender,
         "tracker": tracker,
         "turns": turns_of(tracker),
+        "slot_rows": slot_rows(tracker),
+        "stack_frames": stack_frames(tracker),
         "tracker_json": json.dumps(tracker, indent=2, default=str)[:200000],
         "error": error,
         "versions": ModelVersion.objects.filter(assistant=assistant).exclude(model_file=""),
@@ -263,6 +257,18 @@ class MessageForm(forms.Form):
     message = forms.CharField(max_length=5000, strip=True)
 
 
+def _chat_answer(request, assistant, version, deployment, error, *, bot_failed=False):
+    """The chat after a message, a restart or a flow start: the chat partial for htmx, else
+    (the form was posted without JavaScript) back to the page, with the error as a message."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        url = reverse("training:try", args=[assistant.name])
+        return redirect(f"{url}?version={version.number}" if version else url)
+    context = _chat_context(request, assistant, version, deployment, error, bot_failed=bot_failed)
+    return render(request, "training/_chat.html", context, status=200 if error is None else 400)
+
+
 def _live_or_error(deployment):
     if deployment is None or deployment.status != deployment.Status.LIVE:
         return "The bot is not running yet."
@@ -275,6 +281,7 @@ def try_message(request, assistant):
     version, deployment = _chosen(request, assistant)
     form = MessageForm(request.POST)
     error = _live_or_error(deployment)
+    bot_failed = False
     if error is None:
         if not form.is_valid():
             error = "Type a message first."
@@ -284,9 +291,8 @@ def try_message(request, assistant):
                     deployment, _sender_id(request, assistant), form.cleaned_data["message"]
                 )
             except bot.BotUnavailable as exc:
-                error = str(exc)
-    context = _chat_context(request, assistant, version, deployment, error)
-    return render(request, "training/_chat.html", context, status=200 if error is None else 400)
+                error, bot_failed = str(exc), True
+    return _chat_answer(request, assistant, version, deployment, error, bot_failed=bot_failed)
 
 
 @assistant_view(Cap.TRY)
@@ -294,16 +300,13 @@ def try_message(request, assistant):
 def try_restart(request, assistant):
     version, deployment = _chosen(request, assistant)
     error = _live_or_error(deployment)
+    bot_failed = False
     if error is None:
         try:
             bot.restart(deployment, _sender_id(request, assistant))
         except bot.BotUnavailable as exc:
-            error = str(exc)
-    return render(
-        request,
-        "training/_chat.html",
-        _chat_context(request, assistant, version, deployment, error),
-    )
+            error, bot_failed = str(exc), True
+    return _chat_answer(request, assistant, version, deployment, error, bot_failed=bot_failed)
 
 
 class StartFlowForm(forms.Form):
@@ -350,6 +353,7 @@ def try_start_flow(request, assistant):
         slots=Slot.objects.filter(assistant=assistant).values_list("name", flat=True),
     )
     error = _live_or_error(deployment)
+    bot_failed = False
     if error is None:
         if not form.is_valid():
             error = " ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
@@ -361,9 +365,8 @@ def try_start_flow(request, assistant):
                     deployment, sender, form.cleaned_data["flow"], form.cleaned_data["slots"]
                 )
             except bot.BotUnavailable as exc:
-                error = str(exc)
-    context = _chat_context(request, assistant, version, deployment, error)
-    return render(request, "training/_chat.html", context, status=200 if error is None else 400)
+                error, bot_failed = str(exc), True
+    return _chat_answer(request, assistant, version, deployment, error, bot_failed=bot_failed)
 
 
 @assistant_view(Cap.TRY)

@@ -60,7 +60,9 @@ def test_the_demo_trains_goes_live_and_answers_through_the_web_relay(admin_clien
     runner = manage("running_consumer", "--worker-id", "runner-1", "--interval", "0.2")
     try:
         deployment = wait_for(lambda: live_deployment(bank), 120, what="the bot to go live")
-        response = admin_client.post("/a/harbor_bank/try/message", {"message": "hello"})
+        response = admin_client.post(
+            "/a/harbor_bank/try/message", {"message": "hello"}, HTTP_HX_REQUEST="true"
+        )
         page = response.content.decode()
         assert response.status_code == 200, page
         assert "I can check balances, send money" in page
@@ -123,7 +125,9 @@ def test_a_killed_running_consumer_gets_its_bot_back(admin_client, bank, setting
     try:
         back = wait_for(lambda: live_deployment(bank), 120, what="the bot to come back")
         assert back.pk == deployment.pk and back.consumer_id == "r-second" and back.attempts == 2
-        response = admin_client.post("/a/harbor_bank/try/message", {"message": "hello"})
+        response = admin_client.post(
+            "/a/harbor_bank/try/message", {"message": "hello"}, HTTP_HX_REQUEST="true"
+        )
         assert "I can check balances" in response.content.decode()
     finally:
         stop(second)
