@@ -9,7 +9,7 @@ PORT ?= 8000
 CI_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/studio_ci_$(shell date +%s)_$(shell echo $$$$)
 PYTEST_ARGS ?=
 
-.PHONY: chromium install-actions run test lint format test-sqlite test-postgres bench clean install install-dev
+.PHONY: chromium install-actions oidc-provider run test lint format test-sqlite test-postgres bench clean install install-dev
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev .venv-actions/.installed
 install-actions: .venv-actions/.installed
+
+# The OpenID Connect provider (npm oidc-provider, run with Node) the single sign-on tests log
+# in through; reinstalled only when its lock file changes.
+tests/oidc/node_modules/.installed: tests/oidc/package.json tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund
+	touch $@
+
+oidc-provider: tests/oidc/node_modules/.installed
 
 run: export DEBUG ?= true
 run: export PATH := $(CURDIR)/$(BIN):$(PATH)
@@ -58,10 +66,10 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test-sqlite: install-dev
+test-sqlite: install-dev oidc-provider
 	env -u DATABASE_URL $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-test-postgres: install-dev
+test-postgres: install-dev oidc-provider
 	DATABASE_URL=$${DATABASE_URL:-$(CI_DATABASE_URL)} $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 # Browser tests drive Debian's Chromium; CI machines start without it.
@@ -80,4 +88,4 @@ bench: install-dev
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .venv-actions var
+	rm -rf $(VENV) .venv-actions var tests/oidc/node_modules

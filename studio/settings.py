@@ -10,6 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from studio.env import env_bool, env_choice, env_int, env_list, env_secret, env_str
+from studio.oidc_settings import oidc_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "django_q",
     "rest_framework",
     "drf_spectacular",
+    "mozilla_django_oidc",
     "apps.accounts",
     "apps.projects",
     "apps.flows",
@@ -131,6 +133,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Single sign-on through OpenID Connect (Keycloak or any provider), off unless OIDC_RP_CLIENT_ID
+# is set: defines OIDC_ENABLED, OIDC_LOCAL_LOGIN, OIDC_ROLES_CLAIM, the OIDC_* settings that
+# mozilla-django-oidc reads, and AUTHENTICATION_BACKENDS (see studio/oidc_settings.py).
+globals().update(oidc_settings(AUTHENTICATION_BACKENDS))
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "projects:welcome"
 LOGOUT_REDIRECT_URL = "accounts:login"

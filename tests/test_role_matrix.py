@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from apps.accounts.access import Access, declared_access
 from apps.accounts.models import ApiToken, AssistantRole
 from apps.accounts.roles import GLOBAL_CAPS, ROLE_CAPS, Cap, Role, caps_of
+from tests.support.oidc import studio_settings
 
 UNSAFE_PROBES = ("post", "put", "patch", "delete")
 
@@ -60,6 +61,21 @@ class World:
     grant: object
     subject: object
     job: object = None
+
+
+@pytest.fixture(autouse=True)
+def single_sign_on(settings):
+    """Single sign-on switched on (its URLs answer 404 while it is off), with a provider
+    that is never reached: the probes carry no authorization code."""
+    endpoint = "https://idp.invalid/realms/studio/protocol/openid-connect/"
+    endpoints = {
+        "OIDC_OP_AUTHORIZATION_ENDPOINT": endpoint + "auth",
+        "OIDC_OP_TOKEN_ENDPOINT": endpoint + "token",
+        "OIDC_OP_USER_ENDPOINT": endpoint + "userinfo",
+        "OIDC_OP_JWKS_ENDPOINT": endpoint + "certs",
+    }
+    for name, value in studio_settings(endpoints).items():
+        setattr(settings, name, value)
 
 
 @pytest.fixture
@@ -268,6 +284,8 @@ EXPECTED_ACCESS = {
     "training:try_transcript": (A, Cap.TRY, None),
     "accounts:login": (P, None, None),
     "accounts:logout": (P, None, None),
+    "accounts:oidc_login": (P, None, None),
+    "accounts:oidc_callback": (P, None, None),
     "accounts:password_change": (AU, None, None),
     "accounts:password_change_done": (AU, None, None),
     "accounts:tokens": (AU, None, None),

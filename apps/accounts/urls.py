@@ -7,6 +7,10 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
+    # Single sign-on (404 unless OIDC_RP_CLIENT_ID is set). The provider's redirect URI is
+    # https://<studio>/oidc/callback/.
+    path("oidc/authenticate/", views.oidc_login, name="oidc_login"),
+    path("oidc/callback/", views.oidc_callback, name="oidc_callback"),
     path("account/password/", views.password_change, name="password_change"),
     path("account/password/done/", views.password_change_done, name="password_change_done"),
     path("account/tokens/", views.tokens, name="tokens"),

@@ -1,20 +1,72 @@
+from functools import wraps
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from apps.accounts import oidc
 from apps.accounts.access import authenticated_view, global_view, public_view
 from apps.accounts.forms import ApiTokenForm, UserCreateForm, UserEditForm
 from apps.accounts.models import ApiToken, User
 from apps.accounts.roles import Cap
 
-login = public_view(
-    auth_views.LoginView.as_view(
-        template_name="accounts/login.html", redirect_authenticated_user=True
-    )
-)
-logout = public_view(auth_views.LogoutView.as_view())
+
+class LoginView(auth_views.LoginView):
+    """The password form and, when it is configured, the single sign-on button. With
+    OIDC_LOCAL_LOGIN=false only the button is left."""
+
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            oidc_enabled=settings.OIDC_ENABLED, local_login=settings.OIDC_LOCAL_LOGIN, **kwargs
+        )
+
+    def post(self, request, *args, **kwargs):
+        if not settings.OIDC_LOCAL_LOGIN:
+            raise PermissionDenied("Password logins are turned off: use single sign-on.")
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logs out of Studio and, when the provider has a logout endpoint, out of it too."""
+
+    def post(self, request, *args, **kwargs):
+        provider_logout = oidc.provider_logout_url(request)  # before the session is flushed
+        response = super().post(request, *args, **kwargs)
+        return redirect(provider_logout) if provider_logout else response
+
+
+def _when_oidc_enabled(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not settings.OIDC_ENABLED:
+            raise Http404("Single sign-on is not configured.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class OIDCCallbackView(OIDCAuthenticationCallbackView):
+    """The provider sends people back here; a failure returns them to the login page."""
+
+    def login_failure(self):
+        reason = getattr(self.request, "sso_refusal", None)
+        messages.error(self.request, reason or "Single sign-on did not log you in. Try again.")
+        return redirect(settings.LOGIN_URL)
+
+
+login = public_view(LoginView.as_view())
+logout = public_view(LogoutView.as_view())
+oidc_login = public_view(_when_oidc_enabled(OIDCAuthenticationRequestView.as_view()))
+oidc_callback = public_view(_when_oidc_enabled(OIDCCallbackView.as_view()))
 password_change = authenticated_view(
     auth_views.PasswordChangeView.as_view(
         template_name="accounts/password_change.html",

@@ -57,6 +57,7 @@ def test_it_requires_a_secret_key_without_debug(tmp_path):
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' must be one of"),
         ("DATABASE_URL", "mysql://root@localhost/studio", "Studio supports PostgreSQL"),
         ("ALLOWED_HOSTS", "a,,b", "ALLOWED_HOSTS='a,,b' has an empty item"),
+        ("OIDC_RP_CLIENT_ID", "studio", "it needs OIDC_OP_AUTHORIZATION_ENDPOINT"),
     ],
 )
 def test_it_stops_at_start_on_a_malformed_variable(tmp_path, variable, value, message):
