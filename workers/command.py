@@ -1,5 +1,7 @@
 """The options every worker command shares (see workers.base.Worker)."""
 
+from pathlib import Path
+
 from django.core.management.base import BaseCommand
 
 from workers.base import liveness_path
@@ -35,7 +37,7 @@ class WorkerCommand(BaseCommand):
             stdout=self.stdout,
             **self.worker_kwargs(options),
         )
-        worker.liveness_file = options["liveness_file"] or liveness_path(
-            worker.kind, worker.worker_id
+        worker.liveness_file = Path(
+            options["liveness_file"] or liveness_path(worker.kind, worker.worker_id)
         )
         return str(worker.run() or "")

@@ -5,9 +5,16 @@ Rasa publishes one message per tracker event (see ../shared/reference/rasa-forma
 (one per session of a sender), keeps the events of assistants Studio does not know as
 `UnroutedEvent`s and what it cannot parse as `DeadLetter`s.
 
-Idempotency rests on `Event.fingerprint` (and `UnroutedEvent.fingerprint`): a hash of the
-event's canonical JSON, unique in the table, so storing the same event twice is impossible
-whatever the transport redelivers. See `apps.ingestion.parsing.fingerprint`.
+Idempotency rests on `Event.fingerprint` (and `UnroutedEvent.fingerprint`): a 128-bit hash of
+the message as the broker delivered it, unique in the table, so storing the same event twice is
+impossible whatever the transport redelivers. See `apps.ingestion.parsing.fingerprint`.
+
+`Event` is the table ingestion writes at tens of thousands of rows per second, so it has only
+the indexes that a page or ingestion itself reads through: every index is written on every
+insert (issue 6's throughput target). The fingerprint is a `uuid` (16 bytes, compared as bytes)
+rather than text, which also spares PostgreSQL the `LIKE` index Django adds to unique text
+columns; the conversation foreign key has no index of its own because `event_stream` starts
+with it, and no constraint (see `Event.conversation`).
 """
 
 from __future__ import annotations
@@ -61,8 +68,12 @@ class Conversation(models.Model):
     """One session of one sender (Rasa splits a sender's tracker into sessions on
     `session_started`). Its counters are recomputed from its events by ingestion."""
 
+    # No index of its own: the indexes below all start with the assistant.
     assistant = models.ForeignKey(
-        "projects.Assistant", on_delete=models.CASCADE, related_name="conversations"
+        "projects.Assistant",
+        on_delete=models.CASCADE,
+        related_name="conversations",
+        db_index=False,
     )
     sender_id = models.CharField(max_length=255)
     # Rasa Pro's `user_id` (who is talking, across senders), when the channel gives one.
@@ -108,12 +119,22 @@ class Event(models.Model):
     """One tracker event. `data` is the event as Rasa sent it; the other columns are copies
     of what the filters and the conversation view need."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: `event_stream` starts with it (deletes and the EXISTS filters use it).
+    # No constraint in the database either: ingestion keeps events and conversations
+    # consistent at a fraction of its cost per row (see "Referential integrity" in
+    # apps.ingestion.services; on PostgreSQL a trigger deletes a deleted conversation's events).
+    conversation = models.ForeignKey(
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
+        db_constraint=False,
+    )
     # The order of arrival within the session; events are shown by (timestamp, position).
     position = models.PositiveIntegerField(default=0)
     type = models.CharField(max_length=64)
     timestamp = models.DateTimeField()
-    fingerprint = models.CharField(max_length=32, unique=True)
+    fingerprint = models.UUIDField(unique=True)
     data = models.JSONField()
     # Copies for filtering; empty when they do not apply to the event's type.
     text = models.TextField(blank=True, default="")
@@ -158,7 +179,7 @@ class UnroutedEvent(models.Model):
     sender_id = models.CharField(max_length=255, blank=True, default="")
     type = models.CharField(max_length=64)
     timestamp = models.DateTimeField()
-    fingerprint = models.CharField(max_length=32, unique=True)
+    fingerprint = models.UUIDField(unique=True)
     data = models.JSONField()
     source = models.CharField(max_length=512, blank=True, default="")
     received_at = models.DateTimeField(auto_now_add=True)

@@ -5,18 +5,33 @@ spool, a test) and stores them.
 
 Idempotency (why a redelivered message never creates a second event)
 ----------------------------------------------------------------------
-Every event is identified by its *fingerprint*, a hash of its canonical JSON (sender, type,
-timestamp to the microsecond, metadata, content; `apps.ingestion.parsing.fingerprint`), and
-`Event.fingerprint` / `UnroutedEvent.fingerprint` are unique. A batch first drops the events whose
-fingerprint is already stored, and the insert itself ignores conflicts on the fingerprint, so
-even two consumers racing on the same message store it once. Dead letters are unique on their
-source position (topic/partition/offset or file/byte offset).
+Every event is identified by its *fingerprint*, a 128-bit hash of the message's bytes as the
+broker delivered them (`apps.ingestion.parsing.fingerprint` says why the bytes, not a canonical
+form: every redelivery carries the same bytes), and `Event.fingerprint` /
+`UnroutedEvent.fingerprint` are unique. A batch drops the events whose fingerprint is already
+stored (one query for the whole batch), and the unique index rejects whatever a second consumer
+racing on the same message stored meanwhile, so it is stored once. On PostgreSQL the common
+batch, all new, skips the lookup: it is inserted in a savepoint, where the unique index does
+the check, and on a conflict it is rolled back and stored the careful way
+(`_store_new_events`). Dead letters are unique on their source position
+(topic/partition/offset or file/byte offset).
 
 The Kafka consumer commits offsets only after the batch's transaction has committed. A crash
 between the two redelivers the batch: every event is then found by its fingerprint and nothing
 is stored twice (the DLQ topic may see a poison message twice; the table does not). The file
 source stores its byte offset in the same transaction as the events, so it never re-reads a
 committed line; the fingerprints guard against a rotated or copied file.
+
+Referential integrity
+---------------------
+`Event.conversation` has no foreign-key constraint in the database: checking one costs a lookup
+per inserted row at commit, which made the COPY of a batch about 1.7 times slower (measured,
+issue 6). What the constraint guaranteed, no event without its conversation, holds by two
+cheaper means. The batch locks the stored conversations it may add events to (`FOR KEY SHARE`,
+one statement), so a concurrent delete of one waits for the batch to commit, or has committed
+and the batch does not see the conversation (and opens a new one). And on PostgreSQL a trigger
+deletes the events of deleted conversations (migration 0002), after Django's own cascade: a
+delete that waited for a batch takes that batch's events too.
 
 Sessions are not decided by arrival order but by time: an event belongs to the session whose
 `session_started` is the latest one at or before the event's timestamp (an
@@ -28,17 +43,25 @@ on batch boundaries or on redeliveries.
 
 from __future__ import annotations
 
+import functools
+import gc
 import json
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from psycopg import postgres
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+from psycopg.types.string import BytesBinaryDumper
 
 from apps.ingestion.models import (
     Conversation,
@@ -61,13 +84,15 @@ CHUNK = 1000
 MAX_DEAD_LETTER_BYTES = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class RawMessage:
+class RawMessage(NamedTuple):
     """One message as a transport delivers it. `source` says where it came from
-    ("kafka:<topic>/<partition>/<offset>", "file:<path>:<offset>"); it names dead letters."""
+    ("kafka:<topic>/<partition>/<offset>", "file:<path>:<offset>"); it names dead letters.
+    `fingerprint` is only given when an event already stored once is ingested again
+    (`reroute_unrouted`), to keep its identity. (A tuple: one is built per message.)"""
 
     value: bytes | str | None
     source: str = ""
+    fingerprint: bytes | None = None
 
 
 @dataclass
@@ -86,6 +111,30 @@ class IngestReport:
 # Ingestion
 
 
+def without_cyclic_gc(function):
+    """Run `function` with Python's cyclic garbage collector paused.
+
+    A batch allocates hundreds of thousands of small objects (parsed JSON, events, rows)
+    that all live until it is stored, then are freed by reference counting: they form no
+    cycles. While they live, the collector, triggered every 700 allocations, scans them
+    again and again and promotes them to older generations, whose full scans then cover the
+    whole process as well: measured, that was about a third of ingestion's time (issue 6).
+    Cycles made meanwhile, if any, are collected after."""
+
+    @functools.wraps(function)
+    def paused(*args, **kwargs):
+        if not gc.isenabled():
+            return function(*args, **kwargs)
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return paused
+
+
+@without_cyclic_gc
 def ingest(
     batch: Sequence[RawMessage], *, in_transaction: Callable[[IngestReport], None] | None = None
 ) -> IngestReport:
@@ -97,37 +146,106 @@ def ingest(
     position there; the Kafka source forwards new dead letters to the DLQ topic there, so a
     failure to forward rolls the batch back and it is retried).
     """
-    report = IngestReport(received=len(batch))
-    parsed: list[tuple[ParsedEvent, str]] = []
+    return store(prepare(batch), in_transaction=in_transaction)
+
+
+@dataclass
+class PreparedBatch:
+    """A batch parsed and ready to store: `prepare()`'s result, `store()`'s input."""
+
+    received: int
+    events: list[tuple[ParsedEvent, str]]  # (event, source), one per fingerprint
+    dead: list[tuple[bytes, str, str]]  # (raw, source, reason)
+    duplicates: int  # repeats within the batch
+
+
+@without_cyclic_gc
+def prepare(batch: Iterable[RawMessage]) -> PreparedBatch:
+    """Parse a batch. Pure Python without the database (the Kafka source prepares its next
+    batch while PostgreSQL writes the current one: see `store`)."""
+    events: list[tuple[ParsedEvent, str]] = []
     dead: list[tuple[bytes, str, str]] = []
     seen: set[str] = set()
-    for message in batch:
-        value = message.value
+    duplicates = received = 0
+    for value, source, known_fingerprint in batch:
+        received += 1
         try:
             if value is None:
                 raise ParseError("empty message (no value)")
-            event = parse_message(value)
+            event = parse_message(value, known_fingerprint)
         except ParseError as exc:
             raw = value.encode("utf-8", "replace") if isinstance(value, str) else (value or b"")
-            dead.append((bytes(raw), message.source, str(exc)))
+            dead.append((bytes(raw), source, str(exc)))
             continue
         if event.fingerprint in seen:
-            report.duplicates += 1
+            duplicates += 1
             continue
         seen.add(event.fingerprint)
-        parsed.append((event, message.source))
+        events.append((event, source))
+    return PreparedBatch(received, events, dead, duplicates)
 
+
+@without_cyclic_gc
+def store(
+    batch: PreparedBatch,
+    *,
+    in_transaction: Callable[[IngestReport], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> IngestReport:
+    """Store a prepared batch in one transaction (see `ingest`).
+
+    `meanwhile` is called at most once, when the batch's events have been handed to
+    PostgreSQL and it is still writing them: the Kafka source reads and prepares its next
+    batch there, so that work costs no time (issue 6). Not called if no event is written."""
+    report = IngestReport(received=batch.received, duplicates=batch.duplicates)
+    meanwhile = _Once(meanwhile)
     with transaction.atomic():
-        report.new_dead_letters = _store_dead_letters(dead)
-        report.dead = len(dead)
-        fresh = _drop_stored(parsed)
-        report.duplicates += len(parsed) - len(fresh)
-        routed, unrouted = _route(fresh)
-        report.unrouted = _store_unrouted(unrouted)
-        report.stored, report.conversations_created = _store_routed(routed)
+        report.new_dead_letters = _store_dead_letters(batch.dead)
+        report.dead = len(batch.dead)
+        if not _store_new_events(batch.events, report, meanwhile):
+            fresh = _drop_stored(batch.events)
+            report.duplicates += len(batch.events) - len(fresh)
+            routed, unrouted = _route(fresh)
+            report.unrouted = _store_unrouted(unrouted)
+            report.stored, report.conversations_created = _store_routed(routed, meanwhile)
         if in_transaction is not None:
             in_transaction(report)
     return report
+
+
+class _Once:
+    """Calls a function (if any) the first time it is called."""
+
+    def __init__(self, function: Callable[[], None] | None):
+        self.function = function
+
+    def __call__(self) -> None:
+        function, self.function = self.function, None
+        if function is not None:
+            function()
+
+
+def _store_new_events(
+    events: list[tuple[ParsedEvent, str]], report: IngestReport, meanwhile: _Once
+) -> bool:
+    """PostgreSQL, the common case: store the batch as if none of its events were stored
+    yet, letting the unique index on the fingerprint check that as it inserts, rather than
+    looking every fingerprint up first. If one was stored (a redelivery), the insert fails,
+    everything this did is rolled back to a savepoint and the caller takes the careful path
+    (False). Only for batches whose events all go to known assistants while no unrouted
+    event is waiting: an event's first copy may be an unrouted event, which that index does
+    not cover."""
+    if not events or connection.vendor != "postgresql":
+        return False
+    routed, unrouted = _route(events)
+    if unrouted or UnroutedEvent.objects.exists():
+        return False
+    try:
+        with transaction.atomic():
+            report.stored, report.conversations_created = _store_routed(routed, meanwhile)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _store_dead_letters(dead: list[tuple[bytes, str, str]]) -> list[DeadLetter]:
@@ -152,35 +270,62 @@ def _store_dead_letters(dead: list[tuple[bytes, str, str]]) -> list[DeadLetter]:
 
 
 def _drop_stored(parsed: list[tuple[ParsedEvent, str]]) -> list[tuple[ParsedEvent, str]]:
+    if not parsed:
+        return parsed
     prints = [event.fingerprint for event, _ in parsed]
-    stored: set[str] = set()
-    for start in range(0, len(prints), CHUNK):
-        chunk = prints[start : start + CHUNK]
-        stored.update(
-            Event.objects.filter(fingerprint__in=chunk).values_list("fingerprint", flat=True)
-        )
-        stored.update(
-            UnroutedEvent.objects.filter(fingerprint__in=chunk).values_list(
-                "fingerprint", flat=True
-            )
-        )
+    stored = _stored_fingerprints(prints)
+    if not stored:
+        return parsed
     return [(event, source) for event, source in parsed if event.fingerprint not in stored]
+
+
+def _stored_fingerprints(prints: list[bytes]) -> set[bytes]:
+    """The fingerprints of `prints` that are stored already, as events or as unrouted
+    events."""
+    if connection.vendor == "postgresql":
+        # One statement with one array for the whole batch: an IN list of thousands of
+        # placeholders costs more to build and parse than the lookups. The array is written
+        # as a literal (hex digits need no quoting), which is much cheaper than adapting a
+        # list of thousands of strings one by one.
+        array = "{" + ",".join(value.hex() for value in prints) + "}"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT fingerprint FROM {Event._meta.db_table} "
+                "WHERE fingerprint = ANY(%s::uuid[]) "
+                f"UNION ALL SELECT fingerprint FROM {UnroutedEvent._meta.db_table} "
+                "WHERE fingerprint = ANY(%s::uuid[])",
+                [array, array],
+            )
+            return {row[0].bytes for row in cursor.fetchall()}
+    stored: set[bytes] = set()
+    for start in range(0, len(prints), CHUNK):
+        chunk = [uuid.UUID(bytes=value) for value in prints[start : start + CHUNK]]
+        for model in (Event, UnroutedEvent):
+            stored.update(
+                value.bytes
+                for value in model.objects.filter(fingerprint__in=chunk).values_list(
+                    "fingerprint", flat=True
+                )
+            )
+    return stored
 
 
 def _route(parsed):
     """Split events into those of a known assistant ({assistant_id: [...]}) and the rest.
     Rasa's `assistant_id` is the assistant's name here (matched regardless of case, as names
     are unique regardless of case)."""
-    names = {event.assistant_name.lower() for event, _ in parsed if event.assistant_name}
-    by_name = dict(
+    names = {event.assistant_name for event, _ in parsed}
+    names.discard("")
+    by_lower_name = dict(
         Assistant.objects.annotate(lname=Lower("name"))
-        .filter(lname__in=names)
+        .filter(lname__in={name.lower() for name in names})
         .values_list("lname", "pk")
     )
+    by_name = {name: by_lower_name.get(name.lower()) for name in names}
     routed: dict[int, list[ParsedEvent]] = defaultdict(list)
     unrouted: list[tuple[ParsedEvent, str]] = []
     for event, source in parsed:
-        assistant_pk = by_name.get(event.assistant_name.lower()) if event.assistant_name else None
+        assistant_pk = by_name.get(event.assistant_name)
         if assistant_pk is None:
             unrouted.append((event, source))
         else:
@@ -198,7 +343,7 @@ def _store_unrouted(unrouted) -> int:
                 sender_id=event.sender_id,
                 type=event.type,
                 timestamp=event.timestamp,
-                fingerprint=event.fingerprint,
+                fingerprint=uuid.UUID(bytes=event.fingerprint),
                 data=event.data,
                 source=source[:512],
             )
@@ -240,22 +385,38 @@ class _Move:
     whole: bool = False  # a headless session absorbed entirely
 
 
+_SESSION_COLUMNS = (
+    "id",
+    "sender_id",
+    "started_at",
+    "has_session_start",
+    "session_number",
+    "last_event_at",
+    "event_count",
+)
+
+
 def _load_sessions(routed: dict[int, list[ParsedEvent]]) -> dict[tuple[int, str], list[_Session]]:
+    """The stored sessions of the batch's senders. On PostgreSQL they are locked against
+    deletion until the batch commits (see "Referential integrity" in the module docstring)."""
     sessions: dict[tuple[int, str], list[_Session]] = defaultdict(list)
+    table = Conversation._meta.db_table
     for assistant_pk, events in routed.items():
         senders = sorted({event.sender_id for event in events})
         for start in range(0, len(senders), CHUNK):
-            rows = Conversation.objects.filter(
-                assistant_id=assistant_pk, sender_id__in=senders[start : start + CHUNK]
-            ).values_list(
-                "pk",
-                "sender_id",
-                "started_at",
-                "has_session_start",
-                "session_number",
-                "last_event_at",
-                "event_count",
-            )
+            chunk = senders[start : start + CHUNK]
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"SELECT {', '.join(_SESSION_COLUMNS)} FROM {table} "
+                        "WHERE assistant_id = %s AND sender_id = ANY(%s) FOR KEY SHARE",
+                        [assistant_pk, chunk],
+                    )
+                    rows = cursor.fetchall()
+            else:
+                rows = Conversation.objects.filter(
+                    assistant_id=assistant_pk, sender_id__in=chunk
+                ).values_list(*_SESSION_COLUMNS)
             for pk, sender, started, has_start, number, last, count in rows:
                 sessions[(assistant_pk, sender)].append(
                     _Session(assistant_pk, sender, started, has_start, pk, number, last, count)
@@ -347,7 +508,9 @@ def _plan_sender(
     return created, moves
 
 
-def _store_routed(routed: dict[int, list[ParsedEvent]]) -> tuple[int, int]:
+def _store_routed(
+    routed: dict[int, list[ParsedEvent]], meanwhile: _Once | None = None
+) -> tuple[int, int]:
     if not routed:
         return 0, 0
     sessions = _load_sessions(routed)
@@ -363,22 +526,7 @@ def _store_routed(routed: dict[int, list[ParsedEvent]]) -> tuple[int, int]:
         moves.extend(planned)
         _number(sessions[key])
 
-    # New conversations, with their counters computed from their new events.
-    new_rows = []
-    for session in created:
-        row = Conversation(
-            assistant_id=session.assistant_id,
-            sender_id=session.sender_id,
-            session_number=session.number,
-            has_session_start=session.has_start,
-            started_at=session.start,
-            last_event_at=session.start,
-        )
-        _apply_new_events(row, session)
-        new_rows.append(row)
-    Conversation.objects.bulk_create(new_rows, batch_size=500)
-    for session, row in zip(created, new_rows, strict=True):
-        session.pk = row.pk
+    _create_conversations(created)
 
     recount: set[int] = set()
     emptied: set[int] = set()  # sessions that may have lost all their events
@@ -402,12 +550,8 @@ def _store_routed(routed: dict[int, list[ParsedEvent]]) -> tuple[int, int]:
             emptied.add(move.source.pk)
 
     stored = _insert_events(
-        [
-            (session.pk, event, session.next_position + i)
-            for group in sessions.values()
-            for session in group
-            for i, event in enumerate(session.events)
-        ]
+        [session for group in sessions.values() for session in group if session.events],
+        meanwhile,
     )
 
     # Existing conversations that got new events or a new session number.
@@ -459,37 +603,100 @@ def _number(group: list[_Session]) -> None:
             session.dirty_number = True
 
 
-def _event_stats(events: Iterable[ParsedEvent]) -> dict:
-    stats = {"count": 0, "users": 0, "first": None, "last": None}
-    extra = {"channel": "", "model_id": "", "language": "", "user_id": ""}
-    for event in events:
-        stats["count"] += 1
-        if event.is_user_message:
-            stats["users"] += 1
-        if stats["first"] is None or event.timestamp < stats["first"]:
-            stats["first"] = event.timestamp
-        if stats["last"] is None or event.timestamp > stats["last"]:
-            stats["last"] = event.timestamp
-        for key in extra:
-            value = getattr(event, key)
-            if value:
-                extra[key] = value
-    return {**stats, **extra}
+def _event_stats(events: list[ParsedEvent]) -> dict:
+    """Counters of new events, and the latest non-empty channel, model... (the last event in
+    `events` order that has one)."""
+    if not events:
+        return {
+            "count": 0,
+            "users": 0,
+            "first": None,
+            "last": None,
+            **dict.fromkeys(("channel", "model_id", "language", "user_id"), ""),
+        }
+    stamps = [event.timestamp for event in events]
+    stats = {
+        "count": len(events),
+        "users": sum(1 for event in events if event.type == "user" and event.is_user_message),
+        "first": min(stamps),
+        "last": max(stamps),
+        "channel": next((e.channel for e in reversed(events) if e.channel), ""),
+        "model_id": next((e.model_id for e in reversed(events) if e.model_id), ""),
+        "language": next((e.language for e in reversed(events) if e.language), ""),
+        "user_id": next((e.user_id for e in reversed(events) if e.user_id), ""),
+    }
+    return stats
 
 
-def _apply_new_events(row: Conversation, session: _Session) -> None:
+#: The columns of a new conversation, in `_new_conversation_row` order.
+_CONVERSATION_COLUMNS = (
+    "assistant_id",
+    "sender_id",
+    "session_number",
+    "has_session_start",
+    "started_at",
+    "last_event_at",
+    "event_count",
+    "user_message_count",
+    "channel",
+    "model_id",
+    "language",
+    "user_id",
+)
+
+
+def _new_conversation_row(session: _Session) -> tuple:
+    """A new session's row, its counters computed from its new events."""
     stats = _event_stats(session.events)
-    row.event_count = stats["count"]
-    row.user_message_count = stats["users"]
-    row.started_at = min(session.start, stats["first"] or session.start)
-    row.last_event_at = stats["last"] or session.start
-    for key in ("channel", "model_id", "language", "user_id"):
-        if stats[key]:
-            setattr(row, key, stats[key])
+    return (
+        session.assistant_id,
+        session.sender_id,
+        session.number,
+        session.has_start,
+        min(session.start, stats["first"] or session.start),
+        stats["last"] or session.start,
+        stats["count"],
+        stats["users"],
+        stats["channel"],
+        stats["model_id"],
+        stats["language"],
+        stats["user_id"],
+    )
+
+
+def _create_conversations(created: list[_Session]) -> None:
+    """Insert the new sessions and set their `pk`."""
+    if not created:
+        return
+    rows = [_new_conversation_row(session) for session in created]
+    if connection.vendor == "postgresql":
+        # Ids taken from the sequence first, then one COPY: no per-object work in Django,
+        # and no reliance on the order of RETURNING rows.
+        table = Conversation._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, len(rows)],
+            )
+            pks = [row[0] for row in cursor.fetchall()]
+            columns = ", ".join(("id", *_CONVERSATION_COLUMNS))
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for pk, row in zip(pks, rows, strict=True):
+                    copy.write_row((pk, *row))
+        for session, pk in zip(created, pks, strict=True):
+            session.pk = pk
+        return
+    objects = [Conversation(**dict(zip(_CONVERSATION_COLUMNS, row, strict=True))) for row in rows]
+    Conversation.objects.bulk_create(objects, batch_size=500)
+    for session, row in zip(created, objects, strict=True):
+        session.pk = row.pk
 
 
 def _update_existing(updates: list[_Session]) -> None:
     if not updates:
+        return
+    if connection.vendor == "postgresql":
+        _update_existing_postgresql(updates)
         return
     pks = [session.pk for session in updates]
     current = {
@@ -539,6 +746,51 @@ def _update_existing(updates: list[_Session]) -> None:
     )
 
 
+def _update_existing_postgresql(updates: list[_Session]) -> None:
+    """One UPDATE for all the existing conversations of the batch: the counters grow by
+    the new events' (no need to read the rows first)."""
+    columns: list[list] = [[] for _ in range(10)]
+    for session in updates:
+        stats = _event_stats(session.events)
+        values = (
+            session.pk,
+            session.number,
+            stats["count"],
+            stats["users"],
+            stats["first"],
+            stats["last"],
+            stats["channel"],
+            stats["model_id"],
+            stats["language"],
+            stats["user_id"],
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    table = Conversation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS c SET
+                session_number = v.number,
+                event_count = c.event_count + v.count,
+                user_message_count = c.user_message_count + v.users,
+                started_at = LEAST(c.started_at, COALESCE(v.first, c.started_at)),
+                last_event_at = GREATEST(c.last_event_at, COALESCE(v.last, c.last_event_at)),
+                channel = CASE WHEN v.channel <> '' THEN v.channel ELSE c.channel END,
+                model_id = CASE WHEN v.model_id <> '' THEN v.model_id ELSE c.model_id END,
+                language = CASE WHEN v.language <> '' THEN v.language ELSE c.language END,
+                user_id = CASE WHEN v.user_id <> '' THEN v.user_id ELSE c.user_id END
+            FROM unnest(
+                %s::bigint[], %s::integer[], %s::integer[], %s::integer[],
+                %s::timestamptz[], %s::timestamptz[], %s::text[], %s::text[], %s::text[],
+                %s::text[]
+            ) AS v(id, number, count, users, first, last, channel, model_id, language, user_id)
+            WHERE c.id = v.id
+            """,
+            columns,
+        )
+
+
 def _recount(pks: set[int]) -> None:
     """Recompute counters from the stored events (after events moved between sessions)."""
     stats = (
@@ -584,15 +836,34 @@ _EVENT_COLUMNS = (
 )
 
 
+#: Their PostgreSQL types, for the binary COPY.
+_EVENT_TYPES = (
+    "int8",
+    "int4",
+    "varchar",
+    "timestamptz",
+    "uuid",
+    "jsonb",
+    "text",
+    "varchar",
+    "float8",
+    "varchar",
+    "varchar",
+    "varchar",
+    "text",
+)
+
+
 def event_row(conversation_pk: int, event: ParsedEvent, position: int) -> tuple:
-    """The values of one Event row, in `_EVENT_COLUMNS` order (`data` as JSON text)."""
+    """The values of one Event row, in `_EVENT_COLUMNS` order (the fingerprint's 16 bytes,
+    `data` as UTF-8 JSON)."""
     return (
         conversation_pk,
         position,
         event.type,
         event.timestamp,
         event.fingerprint,
-        event.json_text,
+        event.json,
         event.text,
         event.intent,
         event.confidence,
@@ -603,18 +874,31 @@ def event_row(conversation_pk: int, event: ParsedEvent, position: int) -> tuple:
     )
 
 
-def _insert_events(items: list[tuple[int, ParsedEvent, int]]) -> int:
+def _insert_events(sessions: list[_Session], meanwhile: _Once | None = None) -> int:
+    """Insert the new events of `sessions` (whose `pk` is set)."""
+    if connection.vendor == "postgresql":
+        return _copy_events(
+            [
+                event_row(session.pk, event, position)
+                for session in sessions
+                for position, event in enumerate(session.events, start=session.next_position)
+            ],
+            meanwhile,
+        )
+    items = [
+        (session.pk, event, position)
+        for session in sessions
+        for position, event in enumerate(session.events, start=session.next_position)
+    ]
     if not items:
         return 0
-    if connection.vendor == "postgresql":
-        return _copy_events([event_row(pk, event, position) for pk, event, position in items])
     rows = [
         Event(
             conversation_id=pk,
             position=position,
             type=event.type,
             timestamp=event.timestamp,
-            fingerprint=event.fingerprint,
+            fingerprint=uuid.UUID(bytes=event.fingerprint),
             data=event.data,
             text=event.text,
             intent=event.intent,
@@ -630,20 +914,50 @@ def _insert_events(items: list[tuple[int, ParsedEvent, int]]) -> int:
     return len(rows)
 
 
-def _copy_events(rows: list[tuple]) -> int:
-    """PostgreSQL: COPY straight into the table, the fastest way in. The batch's fingerprints
-    were checked in this transaction, so a conflict can only come from another consumer
-    storing the same event at this moment: the unique index then fails the whole batch, which
-    is rolled back and read again (and this time finds those events stored)."""
+def _copy_events(rows: list[tuple], meanwhile: _Once | None = None) -> int:
+    """PostgreSQL: COPY straight into the table, the fastest way in. A fingerprint stored
+    already fails it with an IntegrityError: in `_store_new_events` that means "take the
+    careful path"; after `_drop_stored` it can only come from another consumer storing the
+    same event at this moment, and the batch is rolled back and read again (and this time
+    finds those events stored).
+
+    In COPY's binary format: PostgreSQL then parses no numbers, timestamps or UUIDs, and
+    psycopg escapes no text; measured, about half the client's time and a tenth of the
+    server's per row (issue 6)."""
+    if not rows:
+        return 0
     table = connection.ops.quote_name(Event._meta.db_table)
     columns = ", ".join(_EVENT_COLUMNS)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
+    with connection.wrap_database_errors, connection.cursor() as cursor:
+        raw = cursor.cursor
+        # This cursor's own adapters: found by type name only (`set_types` below).
+        raw.adapters.register_dumper(None, _UuidBytesDumper)
+        raw.adapters.register_dumper(None, _JsonbBytesDumper)
+        with raw.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_EVENT_TYPES)
+            for row in rows:
+                copy.write_row(row)
+            # The rows are sent (the socket buffers hold a batch) but PostgreSQL is still
+            # writing them: `meanwhile` runs now, and only then do we wait for it to finish.
+            if meanwhile is not None:
+                meanwhile()
     return len(rows)
+
+
+class _UuidBytesDumper(BytesBinaryDumper):
+    """A UUID given as its 16 bytes."""
+
+    oid = postgres.types["uuid"].oid
+
+
+class _JsonbBytesDumper(Dumper):
+    """jsonb given as UTF-8 JSON: its binary form is a version number (1), then that text."""
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: bytes) -> bytes:
+        return b"\x01" + obj
 
 
 # ---------------------------------------------------------------------------------------------
@@ -662,7 +976,10 @@ def reroute_unrouted(limit: int = 5000) -> tuple[int, int]:
     with transaction.atomic():
         if candidates:
             ids = [row.pk for row in candidates]
-            messages = [RawMessage(json.dumps(row.data), row.source) for row in candidates]
+            messages = [
+                RawMessage(json.dumps(row.data), row.source, row.fingerprint.bytes)
+                for row in candidates
+            ]
             UnroutedEvent.objects.filter(pk__in=ids).delete()
             report = ingest(messages)
             routed = report.stored + report.duplicates

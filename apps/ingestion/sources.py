@@ -1,8 +1,8 @@
 """Where events come from: a Kafka topic, or the JSON-lines files that local bots write.
 
 Each source has `step()` (read one batch, store it with `services.ingest`, acknowledge it;
-True if there was anything) plus `open()` / `close()`. `apps.ingestion.worker.IngestWorker`
-runs them in the worker loop. Neither source holds a transaction across reading.
+True if there was anything) plus `open()` / `close()`. `manage.py ingest` runs one in the worker
+loop (workers.ingest). Neither source holds a transaction across reading.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.conf import settings
 
 from apps.ingestion import services
 from apps.ingestion.models import FileSpoolPosition
-from apps.ingestion.services import IngestReport, RawMessage
+from apps.ingestion.services import IngestReport, PreparedBatch, RawMessage
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,15 @@ def kafka_config(**overrides) -> dict:
     return config
 
 
+@dataclass
+class _Batch:
+    """Messages read from Kafka, parsed."""
+
+    prepared: PreparedBatch
+    first: dict[tuple[str, int], int]  # (topic, partition) -> first offset in the batch
+    last: dict[tuple[str, int], int]  # (topic, partition) -> last offset in the batch
+
+
 class KafkaSource:
     """A member of the consumer group `group_id` on `topic`.
 
@@ -58,6 +67,12 @@ class KafkaSource:
     would lose the batch being stored (see confluent-kafka's "at least once" notes). A crash
     between our commit and Kafka's redelivers the batch, which `services.ingest` then
     recognises event by event.
+
+    While PostgreSQL writes one batch's events, the next batch (what librdkafka has already
+    fetched) is read and parsed (`services.store(meanwhile=...)`), so that work costs no time
+    (issue 6's throughput target). That batch is not committed before it is stored in its
+    turn, so a crash or a stop with it in hand loses nothing: it is read again, as any
+    uncommitted batch.
     """
 
     def __init__(
@@ -67,8 +82,9 @@ class KafkaSource:
         topic: str | None = None,
         group_id: str | None = None,
         dlq_topic: str | None = None,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         poll_timeout: float = 1.0,
+        linger: float = 0.05,
     ):
         self.config = config if config is not None else kafka_config()
         self.topic = topic or settings.KAFKA_TOPIC
@@ -76,8 +92,11 @@ class KafkaSource:
         self.dlq_topic = settings.KAFKA_DLQ_TOPIC if dlq_topic is None else dlq_topic
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
+        self.linger = min(linger, poll_timeout)
         self.consumer = None
         self.producer = None
+        self.last_report: IngestReport | None = None
+        self._ahead: _Batch | None = None
 
     def describe(self) -> str:
         return f"kafka topic {self.topic} (group {self.group_id})"
@@ -100,6 +119,8 @@ class KafkaSource:
             self.producer = Producer({**self.config, "enable.idempotence": True})
 
     def close(self) -> None:
+        # A batch read ahead is dropped uncommitted: whoever reads the partition next gets it.
+        self._ahead = None
         if self.consumer is not None:
             self.consumer.close()
             self.consumer = None
@@ -107,17 +128,67 @@ class KafkaSource:
             self.producer.flush(10)
             self.producer = None
 
+    @services.without_cyclic_gc
     def step(self) -> bool:
         """Store one batch and commit its offsets. Returns False if nothing arrived.
 
-        On any error the consumer is rewound to the batch's first offsets so the same batch
-        is read again, then the error is raised (the worker counts consecutive errors)."""
-        from confluent_kafka import KafkaError, KafkaException, TopicPartition
+        On any error the consumer is rewound to the batch's first offsets (and those of the
+        batch read ahead, which is dropped) so the same messages are read again, then the
+        error is raised (the worker counts consecutive errors)."""
+        from confluent_kafka import KafkaException, TopicPartition
 
-        messages = self.consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
-        if not messages:
-            return False
-        batch: list[RawMessage] = []
+        batch, self._ahead = self._ahead, None
+        if batch is None:
+            batch = self._read(self._consume())
+            if batch is None:
+                return False
+
+        def read_ahead() -> None:
+            self._ahead = self._read(self.consumer.consume(num_messages=self.batch_size, timeout=0))
+
+        try:
+            report = services.store(
+                batch.prepared, in_transaction=self._forward_dead_letters, meanwhile=read_ahead
+            )
+            self.consumer.commit(
+                offsets=[TopicPartition(t, p, offset + 1) for (t, p), offset in batch.last.items()],
+                asynchronous=False,
+            )
+        except Exception:
+            ahead, self._ahead = self._ahead, None
+            rewind = dict(ahead.first) if ahead is not None else {}
+            rewind.update(batch.first)  # earlier than the read-ahead batch's
+            for (t, p), offset in rewind.items():
+                try:
+                    self.consumer.seek(TopicPartition(t, p, offset))
+                except KafkaException as exc:  # the partition was revoked meanwhile
+                    log.warning("kafka: cannot rewind %s/%s: %s", t, p, exc)
+            raise
+        self.last_report = report
+        return True
+
+    def _consume(self) -> list:
+        """Up to `batch_size` messages. A full batch when librdkafka has fetched that many
+        already (a consumer that is behind); else what arrives within `linger` seconds; when
+        nothing has, waits up to `poll_timeout` for the first message, then `linger` for
+        more. So a busy consumer stores large batches, and one that has caught up stores
+        what trickles in within `linger` rather than waiting `poll_timeout` for a full batch
+        that is not coming."""
+        consume = self.consumer.consume
+        messages = consume(num_messages=self.batch_size, timeout=self.linger)
+        if messages or self.poll_timeout <= self.linger:
+            return messages
+        messages = consume(num_messages=1, timeout=self.poll_timeout - self.linger)
+        if messages and self.batch_size > 1:
+            messages.extend(consume(num_messages=self.batch_size - 1, timeout=self.linger))
+        return messages
+
+    def _read(self, messages: list) -> _Batch | None:
+        """The messages, parsed; None if there is none."""
+        from confluent_kafka import KafkaError, KafkaException
+
+        raw: list[RawMessage] = []
+        append = raw.append
         first: dict[tuple[str, int], int] = {}
         last: dict[tuple[str, int], int] = {}
         for message in messages:
@@ -129,32 +200,15 @@ class KafkaSource:
                     raise KafkaException(error)
                 log.warning("kafka: %s", error)
                 continue
-            key = (message.topic(), message.partition())
-            first.setdefault(key, message.offset())
-            last[key] = message.offset()
-            batch.append(
-                RawMessage(
-                    message.value(),
-                    f"kafka:{message.topic()}/{message.partition()}/{message.offset()}",
-                )
-            )
-        if not batch:
-            return False
-        try:
-            report = services.ingest(batch, in_transaction=self._forward_dead_letters)
-            self.consumer.commit(
-                offsets=[TopicPartition(t, p, offset + 1) for (t, p), offset in last.items()],
-                asynchronous=False,
-            )
-        except Exception:
-            for (t, p), offset in first.items():
-                try:
-                    self.consumer.seek(TopicPartition(t, p, offset))
-                except KafkaException as exc:  # the partition was revoked meanwhile
-                    log.warning("kafka: cannot rewind %s/%s: %s", t, p, exc)
-            raise
-        self.last_report = report
-        return True
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            key = (topic, partition)
+            if key not in first:
+                first[key] = offset
+            last[key] = offset
+            append(RawMessage(message.value(), f"kafka:{topic}/{partition}/{offset}"))
+        if not raw:
+            return None
+        return _Batch(services.prepare(raw), first, last)
 
     def _forward_dead_letters(self, report: IngestReport) -> None:
         """Runs inside the batch's transaction: if the DLQ topic cannot take the messages, the

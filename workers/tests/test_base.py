@@ -53,3 +53,13 @@ def test_an_idle_worker_sleeps_until_stopped(db):
     worker.stopping.set()
     assert worker.run() == 0
     assert worker.done == []
+
+
+def test_the_command_touches_the_liveness_file_it_is_given(tmp_path, db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    alive = tmp_path / "probe" / "alive"
+    call_command("training_consumer", "--once", "--liveness-file", str(alive), stdout=StringIO())
+    assert alive.exists()

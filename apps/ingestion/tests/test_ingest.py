@@ -2,6 +2,7 @@ import json
 import random
 
 import pytest
+from django.db import connection
 
 from apps.ingestion import services
 from apps.ingestion.models import Conversation, DeadLetter, Event, FileSpoolPosition, UnroutedEvent
@@ -186,3 +187,61 @@ def test_the_file_source_remembers_its_position_and_waits_for_partial_lines(assi
     while source.step():
         pass
     assert Event.objects.count() == len(lines)
+
+
+def test_a_rerouted_event_keeps_its_fingerprint(assistant, make_assistant):
+    batch = messages(transfer_conversation("r1", assistant_id="later"))
+    services.ingest(batch)
+    stored = set(UnroutedEvent.objects.values_list("fingerprint", flat=True))
+    make_assistant("later")
+    services.reroute_unrouted()
+    assert set(Event.objects.values_list("fingerprint", flat=True)) == stored
+    # The messages delivered again are recognised as the events they became.
+    again = services.ingest(batch)
+    assert again.stored == 0 and again.duplicates == len(batch)
+
+
+def test_messages_with_nul_characters_are_stored_without_them(assistant):
+    body = next(b for b in transfer_conversation("nul").events if b["event"] == "user")
+    body["text"] = "a\x00b"
+    services.ingest([RawMessage(json.dumps(body))])
+    event = Event.objects.get()
+    assert event.text == "a\ufffdb" and event.data["text"] == "a\ufffdb"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's row locks")
+def test_deleting_a_conversation_while_a_batch_adds_to_it_leaves_no_event_behind(
+    transactional_db, make_assistant
+):
+    """Events have no foreign-key constraint (see services, "Referential integrity"): a
+    delete that runs while a batch adds events to the conversation must take them too."""
+    import threading
+    import time
+
+    make_assistant("alpha")
+    sample = messages(transfer_conversation("d1"))
+    services.ingest(sample[:5])
+    conversation = Conversation.objects.get()
+    deleted = threading.Event()
+
+    def delete():
+        try:
+            services.delete_conversations(Conversation.objects.filter(pk=conversation.pk))
+            deleted.set()
+        finally:
+            connection.close()  # this thread's
+
+    deleter = threading.Thread(target=delete)
+
+    def during_the_batch(report):
+        deleter.start()
+        time.sleep(0.5)
+        # The delete waits for the batch's lock on the conversation.
+        assert not deleted.is_set()
+
+    services.ingest(sample[5:12], in_transaction=during_the_batch)
+    deleter.join(10)
+    assert deleted.is_set()
+    assert not Conversation.objects.filter(pk=conversation.pk).exists()
+    assert not Event.objects.filter(conversation_id=conversation.pk).exists()
+    assert not Event.objects.exclude(conversation__in=Conversation.objects.all()).exists()

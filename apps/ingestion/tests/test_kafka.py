@@ -9,7 +9,6 @@ from confluent_kafka import Producer
 from apps.ingestion.models import Conversation, DeadLetter, Event, UnroutedEvent
 from apps.ingestion.samples import transfer_conversation
 from apps.ingestion.sources import KafkaSource, kafka_lag
-from apps.ingestion.worker import IngestWorker, TooManyErrors
 from tests.support.kafka_mock import consume_all, create_topics
 
 pytestmark = pytest.mark.slow
@@ -141,27 +140,3 @@ class _FailingCommit:
 
     def __getattr__(self, name):
         return getattr(self._consumer, name)
-
-
-def test_the_worker_crashes_after_too_many_errors_in_a_row(db):
-    class Broken:
-        last_report = None
-
-        def open(self):
-            pass
-
-        def close(self):
-            self.closed = True
-
-        def describe(self):
-            return "broken"
-
-        def step(self):
-            raise RuntimeError("database down")
-
-    source = Broken()
-    worker = IngestWorker(source, max_errors=3, once=True)
-    worker.sleep = lambda seconds: None
-    with pytest.raises(TooManyErrors):
-        worker.run()
-    assert source.closed

@@ -2,15 +2,15 @@
 
 With KAFKA_BOOTSTRAP_SERVERS set the source defaults to Kafka (KAFKA_TOPIC, consumer group
 KAFKA_GROUP_ID); without it, to the JSON-lines files under STUDIO_EVENT_SPOOL_DIR that local
-bots write. See apps.ingestion.sources for the delivery guarantees.
+bots write. See apps.ingestion.sources for the delivery guarantees, workers.ingest for the loop.
 """
 
 from django.conf import settings
 from django.core.management.base import CommandError
 
 from apps.ingestion.sources import FileSpoolSource, KafkaSource
-from apps.ingestion.worker import IngestWorker
 from workers.command import WorkerCommand
+from workers.ingest import IngestWorker
 
 
 class Command(WorkerCommand):
@@ -27,8 +27,8 @@ class Command(WorkerCommand):
         parser.add_argument(
             "--batch-size",
             type=int,
-            default=2000,
-            help="messages (or lines) stored per transaction (default 2000)",
+            help="messages (or lines) stored per transaction (default 5000 from Kafka, "
+            "2000 lines from files)",
         )
         parser.add_argument(
             "--spool-dir", help="the directory of event files (default STUDIO_EVENT_SPOOL_DIR)"
@@ -41,13 +41,14 @@ class Command(WorkerCommand):
         )
 
     def worker_kwargs(self, options) -> dict:
-        if options["batch_size"] < 1:
+        batch_size = options["batch_size"]
+        if batch_size is not None and batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
         kind = options["source"] or ("kafka" if settings.KAFKA_BOOTSTRAP_SERVERS else "file")
         if kind == "kafka":
             if not settings.KAFKA_BOOTSTRAP_SERVERS:
                 raise CommandError("--source kafka needs KAFKA_BOOTSTRAP_SERVERS")
-            source = KafkaSource(batch_size=options["batch_size"])
+            source = KafkaSource(batch_size=batch_size or 5000)
         else:
-            source = FileSpoolSource(options["spool_dir"], max_lines=options["batch_size"])
+            source = FileSpoolSource(options["spool_dir"], max_lines=batch_size or 2000)
         return {"source": source, "max_errors": max(options["max_errors"], 1)}

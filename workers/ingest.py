@@ -1,4 +1,8 @@
-"""The ingester's loop: `manage.py ingest` runs an `IngestWorker` around one source."""
+"""The ingester: `manage.py ingest` runs an `IngestWorker` around one event source.
+
+The sources (a Kafka topic, the local event spool) and the storage they feed live in
+`apps.ingestion` (`sources`, `services.ingest`); this is only the loop around them.
+"""
 
 from __future__ import annotations
 
