@@ -317,18 +317,30 @@ def _named_items(check: Checker, value: Any, path: str, what: str) -> list[tuple
     return out
 
 
-def _parse_intents(check: Checker, c: ProblemCollector, value: Any, path: str) -> list[Intent]:
-    intents = []
-    for name, body, item_path in _named_items(check, value, path, "intents"):
-        intent = Intent(name=name, source_file=c.file, source_line=c.line_for(item_path))
-        intents.append(intent)
+def _items_with_settings(
+    check: Checker, c: ProblemCollector, value: Any, path: str, kind: str, plural: str, keys, make
+) -> tuple[list, list[tuple[Any, dict, str]]]:
+    """Read `name` or `{name: {settings}}` items. Returns every item (made by `make`) and, for
+    those with valid settings, (item, settings, settings key path)."""
+    items, configured = [], []
+    for name, body, item_path in _named_items(check, value, path, plural):
+        item = make(name=name, source_file=c.file, source_line=c.line_for(item_path))
+        items.append(item)
         if body is None:
             continue
         body_path = join_path(item_path, name)
-        settings = check.mapping(body, body_path, f"the settings of intent '{name}'")
-        if settings is None:
-            continue
-        check.keys(settings, body_path, _INTENT_KEYS, what=f"intent '{name}'", unknown="warning")
+        settings = check.mapping(body, body_path, f"the settings of {kind} '{name}'")
+        if settings is not None:
+            check.keys(settings, body_path, keys, what=f"{kind} '{name}'", unknown="warning")
+            configured.append((item, settings, body_path))
+    return items, configured
+
+
+def _parse_intents(check: Checker, c: ProblemCollector, value: Any, path: str) -> list[Intent]:
+    intents, configured = _items_with_settings(
+        check, c, value, path, "intent", "intents", _INTENT_KEYS, Intent
+    )
+    for intent, settings, body_path in configured:
         for key, val in settings.items():
             key_path = join_path(body_path, key)
             if key == "use_entities":
@@ -344,17 +356,10 @@ def _parse_intents(check: Checker, c: ProblemCollector, value: Any, path: str) -
 
 
 def _parse_entities(check: Checker, c: ProblemCollector, value: Any, path: str) -> list[Entity]:
-    entities = []
-    for name, body, item_path in _named_items(check, value, path, "entities"):
-        entity = Entity(name=name, source_file=c.file, source_line=c.line_for(item_path))
-        entities.append(entity)
-        if body is None:
-            continue
-        body_path = join_path(item_path, name)
-        settings = check.mapping(body, body_path, f"the settings of entity '{name}'")
-        if settings is None:
-            continue
-        check.keys(settings, body_path, _ENTITY_KEYS, what=f"entity '{name}'", unknown="warning")
+    entities, configured = _items_with_settings(
+        check, c, value, path, "entity", "entities", _ENTITY_KEYS, Entity
+    )
+    for entity, settings, body_path in configured:
         for key, val in settings.items():
             key_path = join_path(body_path, key)
             if key == "roles":
