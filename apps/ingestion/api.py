@@ -3,6 +3,8 @@ deletion of everything of one sender (for data-deletion requests)."""
 
 from __future__ import annotations
 
+import re
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -122,7 +124,7 @@ class ConversationApi(AssistantAPIView):
         responses=ConversationDetailOutput,
     )
     def get(self, request, name, conversation):
-        if not conversation.isdigit() or len(conversation) > 18:
+        if not re.fullmatch(r"[0-9]{1,18}", conversation):
             raise Http404("No such conversation.")
         try:
             page = int(request.query_params.get("page", "1"))

@@ -1,3 +1,5 @@
+import re
+
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -70,7 +72,7 @@ class TrainingJobApi(APIView):
 def _version(assistant, version: str) -> ModelVersion:
     if version == "latest":
         found = services.latest_trained(assistant)
-    elif version.isdigit():
+    elif re.fullmatch(r"[0-9]{1,18}", version):
         found = ModelVersion.objects.filter(assistant=assistant, number=int(version)).first()
     else:
         found = None

@@ -1,4 +1,5 @@
 import json
+import re
 import uuid
 
 from django import forms
@@ -201,7 +202,7 @@ def _chosen(request, assistant):
     newest trained version."""
     number = request.GET.get("version") or request.POST.get("version")
     if number:
-        if not str(number).isdigit():
+        if not re.fullmatch(r"[0-9]{1,18}", str(number)):
             raise Http404("No such version.")
         version = _version(assistant, int(number))
     else:
