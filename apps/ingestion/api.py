@@ -4,7 +4,9 @@ deletion of everything of one sender (for data-deletion requests)."""
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
+from django.db import models
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -15,11 +17,26 @@ from apps.accounts.roles import Cap
 from apps.ingestion import selectors, services
 from apps.ingestion.forms import PAGE_SIZE, ConversationFilterForm
 from apps.ingestion.models import Conversation
+from apps.ingestion.presenters import ShownInUtc, displayable
 
 EVENTS_PER_PAGE = 1000
 
 
+class DateTimeOutput(serializers.DateTimeField):
+    """A time in the current zone, or in UTC when it has no local time (0001-01-01 west of
+    UTC, 9999-12-31 east of it) rather than failing."""
+
+    def to_representation(self, value):
+        if isinstance(displayable(value), ShownInUtc):
+            return serializers.DateTimeField(default_timezone=UTC).to_representation(value)
+        return super().to_representation(value)
+
+
 class ConversationOutput(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: DateTimeOutput,
+    }
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
     reviewed_by = serializers.SlugRelatedField(read_only=True, slug_field="username")
 
@@ -51,7 +68,7 @@ class ConversationListOutput(serializers.Serializer):
 
 class EventOutput(serializers.Serializer):
     type = serializers.CharField()
-    timestamp = serializers.DateTimeField()
+    timestamp = DateTimeOutput()
     data = serializers.JSONField()
 
 

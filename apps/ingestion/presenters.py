@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+from django.utils import timezone
 
 FLOW_VERBS = {
     "flow_started": "started",
@@ -37,6 +40,33 @@ class Item:
         return json.dumps(self.event.data, indent=2, ensure_ascii=False, sort_keys=True)
 
 
+class ShownInUtc(datetime):
+    """A moment so close to the calendar's ends (0001-01-01, 9999-12-31) that it has no local
+    time in the current zone: templates show it in UTC instead of failing to convert it."""
+
+    convert_to_local_time = False
+
+
+def displayable(value):
+    """`value` if it converts to local time, else the same moment in UTC as a ShownInUtc.
+    Rows stored before ingestion refused such timestamps still show."""
+    if not isinstance(value, datetime) or timezone.is_naive(value):
+        return value
+    try:
+        timezone.localtime(value)
+    except OverflowError:
+        utc = value.astimezone(UTC)
+        return ShownInUtc(*utc.timetuple()[:6], utc.microsecond, tzinfo=UTC)
+    return value
+
+
+def displayable_conversation(conversation):
+    """The conversation, its times made displayable (for the list and the detail page)."""
+    for name in ("started_at", "last_event_at", "reviewed_at"):
+        setattr(conversation, name, displayable(getattr(conversation, name)))
+    return conversation
+
+
 def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
@@ -46,6 +76,7 @@ def _list(value) -> list:
 
 
 def present(event) -> Item:
+    event.timestamp = displayable(event.timestamp)
     data = _dict(event.data)
     kind = event.type
     if kind == "user":

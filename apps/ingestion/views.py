@@ -23,7 +23,7 @@ from apps.ingestion.forms import (
     TagForm,
 )
 from apps.ingestion.models import Conversation, DeadLetter, Event, Tag, UnroutedEvent
-from apps.ingestion.presenters import annotated_text, present
+from apps.ingestion.presenters import annotated_text, displayable_conversation, present
 from apps.ingestion.sources import FileSpoolSource, kafka_lag
 
 EVENTS_PER_PAGE = 200
@@ -64,6 +64,7 @@ def conversation_list(request, assistant):
     qs = selectors.filtered_conversations(assistant, filters, start=start, end=end)
     page = filters.get("page", 1)
     rows, has_next = selectors.page_of(qs, page, PAGE_SIZE)
+    rows = [displayable_conversation(row) for row in rows]
     caps = assistant_caps(request.user, assistant)
     context = {
         "assistant": assistant,
@@ -88,6 +89,7 @@ def conversation_detail(request, assistant, conversation_id):
     conversation = get_object_or_404(
         Conversation.objects.prefetch_related("tags"), pk=conversation_id, assistant=assistant
     )
+    displayable_conversation(conversation)
     paginator = Paginator(selectors.conversation_events(conversation), EVENTS_PER_PAGE)
     try:
         page = paginator.page(request.GET.get("page") or 1)
