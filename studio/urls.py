@@ -1,3 +1,5 @@
+import logging
+
 from django.db import connection
 from django.http import JsonResponse
 from django.urls import include, path
@@ -7,6 +9,8 @@ from apps.accounts.access import Access, public_view
 from apps.ingestion import api as ingestion_api
 from apps.projects import api as projects_api
 from apps.training import api as training_api
+
+log = logging.getLogger(__name__)
 
 
 class SchemaView(SpectacularAPIView):
@@ -19,8 +23,10 @@ def healthz(request):
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except Exception as exc:
-        return JsonResponse({"status": "error", "database": str(exc)}, status=503)
+    except Exception:
+        # The detail (host, port, user) is for the operator's log, not for anyone who asks.
+        log.exception("Health check: the database did not answer")
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
 
 
