@@ -102,13 +102,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: The mean time the dialogue may take for one reply, in process (NLU and policies included).
+REPLY_TARGET_MS = 5.0
+
+
 def bench_processor(model_path: Path, messages: int) -> dict[str, float]:
     from engine.server.serve import build_bot
 
     bot = build_bot(model_path, seed=0)
     _drive(lambda sender, text: bot.handle_message(sender, text), len(SCRIPT))  # warm up
     latencies, wall = _drive(lambda sender, text: bot.handle_message(sender, text), messages)
-    return _report("reply (dialogue, in process)", latencies, wall)
+    figures = _report("reply (dialogue, in process)", latencies, wall)
+    mean_ms = statistics.fmean(latencies) * 1000
+    verdict = "met" if mean_ms < REPLY_TARGET_MS else "MISSED"
+    _say(f"reply target: mean {mean_ms:.2f} ms, target < {REPLY_TARGET_MS:.0f} ms: {verdict}")
+    return figures
 
 
 def bench_http(model_path: Path, messages: int) -> dict[str, float]:

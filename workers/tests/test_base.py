@@ -1,4 +1,5 @@
 import signal
+import threading
 
 from workers.base import Worker
 
@@ -48,11 +49,38 @@ def test_the_first_stop_signal_finishes_the_current_unit(db):
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def test_an_idle_worker_sleeps_until_stopped(db):
-    worker = Counting([], interval=5)
-    worker.stopping.set()
-    assert worker.run() == 0
-    assert worker.done == []
+def test_an_idle_worker_sleeps_until_stopped(tmp_path, db):
+    """With nothing to do (and not --once) the worker neither spins nor exits: it sleeps for
+    its interval, and a stop request wakes it and ends the loop."""
+
+    class Sleepy(Counting):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.steps = 0
+            self.naps = []
+            self.asleep = threading.Event()
+
+        def step(self):
+            self.steps += 1
+            return super().step()
+
+        def sleep(self, seconds):
+            self.naps.append(seconds)
+            self.asleep.set()
+            super().sleep(seconds)
+
+    worker = Sleepy([], interval=3600, liveness_file=tmp_path / "alive")
+    outcome = []
+    thread = threading.Thread(target=lambda: outcome.append(worker.run()), daemon=True)
+    thread.start()
+    assert worker.asleep.wait(60), "the idle worker never went to sleep"
+    assert thread.is_alive() and outcome == []
+    worker.request_stop()
+    thread.join(60)
+    assert not thread.is_alive(), "a stop request did not wake the sleeping worker"
+    assert outcome == [0]
+    assert worker.steps == 1 and worker.naps == [3600]
+    assert worker.done == [] and (tmp_path / "alive").exists()
 
 
 def test_the_command_touches_the_liveness_file_it_is_given(tmp_path, db):
