@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from ruamel.yaml import YAML
 
+from apps.training import services
 from apps.training.models import Deployment
 from workers.base import Worker
 from workers.runners import ChildProcess, get_runner, preload_engine
@@ -124,8 +125,10 @@ class RunningConsumer(Worker):
             self.tend()
 
     def _fetch_model(self, name: str) -> Path:
-        """A local copy of the model archive (kept between restarts of the same bot)."""
-        cache = Path(settings.VAR_DIR) / "model-cache" / name
+        """A local copy of the model archive (kept between restarts of the same bot); copies
+        of archives whose versions are gone are dropped first."""
+        services.prune_model_cache()
+        cache = services.model_cache_path(name)
         if not cache.exists():
             cache.parent.mkdir(parents=True, exist_ok=True)
             partial = cache.with_suffix(".part")

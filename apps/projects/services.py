@@ -19,4 +19,10 @@ def create_assistant(
 
 @transaction.atomic
 def delete_assistant(assistant: Assistant) -> None:
+    """Delete the assistant with everything it owns; its stored model archives (which embed
+    the training data) and their local copies go once the deletion is committed."""
+    from apps.training import services as training
+
+    archives = list(assistant.versions.exclude(model_file="").values_list("model_file", flat=True))
     assistant.delete()
+    transaction.on_commit(lambda: training.forget_model_files(archives))

@@ -6,8 +6,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 
+from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from ruamel.yaml import YAML
@@ -16,6 +20,8 @@ from apps.projects import content
 from apps.projects.models import Assistant
 from apps.training.models import Deployment, ModelVersion, TrainingJob
 from engine import formats
+
+log = logging.getLogger(__name__)
 
 
 class TrainingRefused(Exception):
@@ -152,3 +158,51 @@ def latest_trained(assistant: Assistant) -> ModelVersion | None:
         .order_by("-number")
         .first()
     )
+
+
+# -- Stored model archives and the consumers' local copies -----------------------------------
+
+
+def model_cache_root() -> Path:
+    return Path(settings.VAR_DIR) / "model-cache"
+
+
+def model_cache_path(name: str) -> Path:
+    """Where a running consumer keeps its copy of the stored model archive `name`."""
+    return model_cache_root() / name
+
+
+def forget_model_files(names) -> None:
+    """Delete stored model archives whose versions are gone, and this machine's copies of them.
+    (Consumers elsewhere drop theirs with prune_model_cache.)"""
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            log.exception("Could not delete the stored model archive %s", name)
+        model_cache_path(name).unlink(missing_ok=True)
+
+
+def prune_model_cache() -> int:
+    """Remove local copies of model archives that no version names any more (e.g. the
+    assistant was deleted); returns how many. Files are listed before the versions are read,
+    so a copy made meanwhile for a new version is never taken for a stale one."""
+    root = model_cache_root()
+    if not root.is_dir():
+        return 0
+    cached = {
+        path.relative_to(root).as_posix(): path
+        for path in root.rglob("*")
+        if path.is_file() and not path.name.endswith(".part")
+    }
+    if not cached:
+        return 0
+    known = set(
+        ModelVersion.objects.filter(model_file__in=list(cached)).values_list(
+            "model_file", flat=True
+        )
+    )
+    stale = [path for name, path in cached.items() if name not in known]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
