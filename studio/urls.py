@@ -66,6 +66,11 @@ api_v1 = [
         ingestion_api.ConversationApi.as_view(),
         name="conversation",
     ),
+    path(
+        "assistants/<str:name>/senders/<str:sender_id>/conversations",
+        ingestion_api.SenderConversationsApi.as_view(),
+        name="sender_conversations",
+    ),
 ]
 
 urlpatterns = [

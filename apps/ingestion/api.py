@@ -38,7 +38,9 @@ class ConversationOutput(serializers.ModelSerializer):
         models.DateTimeField: DateTimeOutput,
     }
     tags = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
-    reviewed_by = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    reviewed_by = serializers.SlugRelatedField(
+        read_only=True, slug_field="username", allow_null=True
+    )
 
     class Meta:
         model = Conversation
@@ -130,8 +132,8 @@ class ConversationListApi(AssistantAPIView):
 
 class ConversationApi(AssistantAPIView):
     """GET /conversations/{id}: one conversation (session) with its events, 1000 a page
-    (`?page=`). DELETE /conversations/{sender_id}: every session of that sender, for a
-    data-deletion request; answers 200 with what was deleted (0 if nothing was there)."""
+    (`?page=`). DELETE /conversations/{id}: that conversation and its events (204). Deleting
+    everything of one sender is /senders/{sender_id}/conversations."""
 
     access = Access("assistant", Cap.VIEW_CONVERSATIONS, Cap.DELETE_CONVERSATIONS)
 
@@ -140,21 +142,39 @@ class ConversationApi(AssistantAPIView):
         parameters=[OpenApiParameter("page", int, required=False)],
         responses=ConversationDetailOutput,
     )
-    def get(self, request, name, conversation):
+    def _row(self, conversation: str) -> Conversation:
         if not re.fullmatch(r"[0-9]{1,18}", conversation):
             raise Http404("No such conversation.")
+        row = Conversation.objects.filter(pk=int(conversation), assistant=self.assistant).first()
+        if row is None:
+            raise Http404("No such conversation.")
+        return row
+
+    def get(self, request, name, conversation):
+        self._row(conversation)
         try:
             page = int(request.query_params.get("page", "1"))
         except ValueError:
             return Response({"page": ["A whole number, from 1."]}, status=400)
         if not 1 <= page <= 100_000:
             return Response({"page": ["A whole number, from 1."]}, status=400)
-        row = Conversation.objects.filter(pk=int(conversation), assistant=self.assistant).first()
-        if row is None:
-            raise Http404("No such conversation.")
+        row = self._row(conversation)
         return Response(ConversationDetailOutput(row, context={"events_page": page}).data)
 
-    @extend_schema(operation_id="conversations_delete_sender", responses=DeleteOutput)
+    @extend_schema(operation_id="conversation_delete", responses={204: None})
     def delete(self, request, name, conversation):
-        conversations, events = services.delete_sender(self.assistant, conversation)
+        row = self._row(conversation)
+        services.delete_conversations(Conversation.objects.filter(pk=row.pk))
+        return Response(status=204)
+
+
+class SenderConversationsApi(AssistantAPIView):
+    """DELETE /senders/{sender_id}/conversations: every session of that sender, for a
+    data-deletion request; answers 200 with what was deleted (0 if nothing was there)."""
+
+    access = Access("assistant", Cap.DELETE_CONVERSATIONS)
+
+    @extend_schema(operation_id="conversations_delete_sender", responses=DeleteOutput)
+    def delete(self, request, name, sender_id):
+        conversations, events = services.delete_sender(self.assistant, sender_id)
         return Response({"deleted_conversations": conversations, "deleted_events": events})

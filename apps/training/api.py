@@ -40,6 +40,11 @@ class TrainApi(AssistantAPIView):
 
     @extend_schema(request=TrainInput, responses={202: JobOutput, 400: ProblemOutput(many=True)})
     def post(self, request, name):
+        if not isinstance(request.data, dict):
+            return Response(
+                {"non_field_errors": ["The body must be a JSON object."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         data = TrainInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:

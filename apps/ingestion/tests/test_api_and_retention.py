@@ -36,18 +36,20 @@ def test_the_api_lists_filters_and_shows_conversations(client, make_user, assist
     assert detail["events"][0]["data"]["name"] == "action_session_start"
     assert viewer.get("/api/v1/assistants/alpha/conversations/nope").status_code == 404
     assert viewer.get(f"/api/v1/assistants/alpha/conversations/{pk}?page=x").status_code == 400
-    assert viewer.delete("/api/v1/assistants/alpha/conversations/gdpr-me").status_code == 403
+    assert (
+        viewer.delete("/api/v1/assistants/alpha/senders/gdpr-me/conversations").status_code == 403
+    )
 
 
 def test_a_data_deletion_request_removes_every_session_of_the_sender(client, make_user, assistant):
     store(transfer_conversation("gdpr-me"))
     store(transfer_conversation("someone-else"))
     analyst = api(client, make_user("analyst", Role.CONVERSATION_ANALYST))
-    response = analyst.delete("/api/v1/assistants/alpha/conversations/gdpr-me")
+    response = analyst.delete("/api/v1/assistants/alpha/senders/gdpr-me/conversations")
     assert response.json() == {"deleted_conversations": 2, "deleted_events": 34}
     assert not Conversation.objects.filter(sender_id="gdpr-me").exists()
     assert Event.objects.count() == 34
-    again = analyst.delete("/api/v1/assistants/alpha/conversations/gdpr-me")
+    again = analyst.delete("/api/v1/assistants/alpha/senders/gdpr-me/conversations")
     assert again.status_code == 200 and again.json()["deleted_conversations"] == 0
 
 
