@@ -33,12 +33,16 @@ class TrainInput(serializers.Serializer):
     description = serializers.CharField(required=False, default="", allow_blank=True)
 
 
+class TrainRefusedOutput(serializers.Serializer):
+    errors = ProblemOutput(many=True)
+
+
 class TrainApi(AssistantAPIView):
     """Queue a training of the assistant as it is now (validated and snapshotted first)."""
 
     access = Access("assistant", Cap.TRAIN)
 
-    @extend_schema(request=TrainInput, responses={202: JobOutput, 400: ProblemOutput(many=True)})
+    @extend_schema(request=TrainInput, responses={202: JobOutput, 400: TrainRefusedOutput})
     def post(self, request, name):
         if not isinstance(request.data, dict):
             return Response(

@@ -41,6 +41,18 @@ def test_the_schema_documents_conversations_as_they_are(client, db):
     assert reviewed_by.get("nullable") is True or "null" in str(reviewed_by.get("type"))
 
 
+def test_the_schema_documents_errors(client, db):
+    paths = _schema(client)["paths"]
+    for path, operations in paths.items():
+        if path.endswith("/schema"):
+            continue
+        for method, operation in operations.items():
+            assert {"401", "403", "404"} <= set(operation["responses"]), (method, path)
+    train = paths["/api/v1/assistants/{name}/train"]["post"]["responses"]["400"]
+    ref = train["content"]["application/json"]["schema"]["$ref"]
+    assert ref.endswith("/TrainRefusedOutput")
+
+
 def test_delete_of_a_conversation_deletes_that_conversation(client, admin_user, assistant):
     first = stored_conversation(assistant, "42")
     sessions = Conversation.objects.filter(sender_id="42").count()
