@@ -26,6 +26,19 @@ class JobOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class TrainOutput(JobOutput):
+    superseded = serializers.SerializerMethodField(
+        help_text="The assistant's queued trainings this request cancelled (job ids): an "
+        "assistant keeps only its newest queued training."
+    )
+
+    class Meta(JobOutput.Meta):
+        fields = [*JobOutput.Meta.fields, "superseded"]
+
+    def get_superseded(self, job) -> list[int]:
+        return [old.pk for old in getattr(job, "superseded", [])]
+
+
 class TrainInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     description = serializers.CharField(required=False, default="", allow_blank=True)
@@ -36,7 +49,7 @@ class TrainApi(AssistantAPIView):
 
     access = Access("assistant", Cap.TRAIN)
 
-    @extend_schema(request=TrainInput, responses={202: JobOutput, 400: ProblemOutput(many=True)})
+    @extend_schema(request=TrainInput, responses={202: TrainOutput, 400: ProblemOutput(many=True)})
     def post(self, request, name):
         data = TrainInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -45,7 +58,7 @@ class TrainApi(AssistantAPIView):
         except services.TrainingRefused as exc:
             errors = [ProblemOutput(p).data for p in exc.problems]
             return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(TrainOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class TrainingJobApi(APIView):
