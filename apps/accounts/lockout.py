@@ -134,12 +134,6 @@ def lockout_response(request, original_response=None, credentials=None):
 # -- API tokens -----------------------------------------------------------------------------
 
 
-def api_token_locked_until(request) -> datetime | None:
-    """When the address of a request that sent a wrong API token may try again."""
-    AxesProxyHandler.update_request(request)
-    return locked_until(address=request.axes_ip_address)
-
-
 def record_api_token_failure(request) -> datetime | None:
     """Count a wrong API token against the request's address (unless the address is already
     locked); returns when the address's lockout ends if it is now locked."""
