@@ -58,11 +58,18 @@ def train_to_first_reply(assistant, message: str) -> float:
 
 
 def jobs_per_minute(assistant, consumers: int, jobs: int = 6) -> float:
+    from apps.projects import content
+    from apps.projects import services as projects
     from apps.training import services
     from tests.support.processes import stop
 
-    for _ in range(jobs):
-        services.request_training(assistant, None)
+    # One job per copy of the assistant: an assistant keeps only its newest queued training.
+    files = content.export_files(assistant)
+    for n in range(jobs):
+        name = f"{assistant.name}-q{consumers}-{n}"
+        copy = projects.create_assistant(name=name, created_by=None)
+        content.import_files(copy, files)
+        services.request_training(copy, None)
     started = time.perf_counter()
     processes = _consumers("training_consumer", consumers, "--once")
     for process in processes:

@@ -4,6 +4,7 @@ Every variable read here is listed in the README's configuration table with its 
 malformed value raises ImproperlyConfigured at start-up (see studio/env.py).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "mozilla_django_oidc",
+    "axes",
     "apps.accounts",
     "apps.projects",
     "apps.flows",
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a login refused for too many failures into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "studio.urls"
@@ -138,9 +142,34 @@ AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 # is set: defines OIDC_ENABLED, OIDC_LOCAL_LOGIN, OIDC_ROLES_CLAIM, the OIDC_* settings that
 # mozilla-django-oidc reads, and AUTHENTICATION_BACKENDS (see studio/oidc_settings.py).
 globals().update(oidc_settings(AUTHENTICATION_BACKENDS))
+# First: refuses password logins for an account or an address with too many recent failures.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "projects:welcome"
 LOGOUT_REDIRECT_URL = "accounts:login"
+
+# Brute-force protection (django-axes, attempts stored in the database so every web replica
+# sees them): STUDIO_LOGIN_FAILURE_LIMIT failed logins for one account (from any address), or
+# failed logins and failed API tokens from one address (for any account), lock that account or
+# address for STUDIO_LOGIN_COOLOFF_MINUTES after the last failure. SuperUsers unlock on the
+# Users pages. See apps/accounts/lockout.py.
+LOGIN_FAILURE_LIMIT = env_int("STUDIO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_COOLOFF_MINUTES = env_int("STUDIO_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+# How many proxies in front of Studio append to X-Forwarded-For; 0: the client address is the
+# connection's (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env_int("STUDIO_TRUSTED_PROXY_COUNT", 0, minimum=0)
+AXES_ENABLED = True
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = "apps.accounts.lockout.lockout_parameters"
+AXES_WHITELIST_CALLABLE = "apps.accounts.lockout.not_counted"
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"
+# Failures while locked are not recorded: a lockout ends on time however long someone tries.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not recorded (the table would only grow)
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

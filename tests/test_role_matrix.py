@@ -294,6 +294,7 @@ EXPECTED_ACCESS = {
     "accounts:user_list": (G, Cap.MANAGE_USERS, None),
     "accounts:user_create": (G, Cap.MANAGE_USERS, None),
     "accounts:user_edit": (G, Cap.MANAGE_USERS, None),
+    "accounts:lockouts": (G, Cap.MANAGE_USERS, None),
     "projects:welcome": (AU, None, None),
     "projects:create": (G, Cap.CREATE_ASSISTANT, None),
     "projects:open": (A, Cap.VIEW_ASSISTANT, None),

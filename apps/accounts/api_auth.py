@@ -2,7 +2,22 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from apps.accounts import lockout
 from apps.accounts.models import ApiToken
+
+
+class TooManyTokenFailures(exceptions.Throttled):
+    """429 with Retry-After: too many wrong API tokens from this address."""
+
+    extra_detail_singular = extra_detail_plural = (
+        "Try again in {wait} seconds, or ask a SuperUser to unlock the address on the Users page."
+    )
+
+    def __init__(self, until):
+        super().__init__(
+            wait=lockout.seconds_left(until),
+            detail="Too many failed API token attempts from your address.",
+        )
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -26,7 +41,17 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             .first()
         )
         if token is None or not token.user.is_active:
+            # Wrong tokens are counted per address (the same lockout as password logins).
+            until = lockout.record_api_token_failure(request._request)
+            if until is not None:
+                raise TooManyTokenFailures(until)
             raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
+        if token.is_expired:
+            raise exceptions.AuthenticationFailed(
+                f"API token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC: create a new one "
+                "on the API tokens page.",
+                code="token_expired",
+            )
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         return token.user, token
 

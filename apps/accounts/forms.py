@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group
@@ -130,4 +132,18 @@ class AssistantGrantForm(forms.Form):
 
 
 class ApiTokenForm(forms.Form):
+    EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("never", "Never")]
+    DEFAULT_EXPIRY = "90"
+
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. 'CI pipeline'.")
+    expires_in = forms.ChoiceField(
+        label="Expires after",
+        choices=EXPIRY_CHOICES,
+        initial=DEFAULT_EXPIRY,
+        required=False,
+        help_text="An expired token is refused; create a new one then.",
+    )
+
+    def clean_expires_in(self) -> timedelta | None:
+        days = self.cleaned_data.get("expires_in") or self.DEFAULT_EXPIRY
+        return None if days == "never" else timedelta(days=int(days))

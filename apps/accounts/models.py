@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -78,6 +79,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Empty: the token never expires. An expired token answers 401 "expired".
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     objects = ApiTokenQuerySet.as_manager()
 
@@ -92,13 +95,22 @@ class ApiToken(models.Model):
         return hashlib.sha256(token.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user, name: str) -> tuple[ApiToken, str]:
-        """Create a token; returns the row and the secret, which is never stored."""
+    def issue(cls, user, name: str, *, expires_in: timedelta | None = None) -> tuple[ApiToken, str]:
+        """Create a token (valid for `expires_in`, or for ever); returns the row and the secret,
+        which is never stored."""
         secret = cls.PREFIX + secrets.token_urlsafe(32)
         token = cls.objects.create(
-            user=user, name=name, digest=cls.digest_of(secret), hint=secret[:10]
+            user=user,
+            name=name,
+            digest=cls.digest_of(secret),
+            hint=secret[:10],
+            expires_at=timezone.now() + expires_in if expires_in else None,
         )
         return token, secret
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     def revoke(self) -> None:
         if self.revoked_at is None:

@@ -18,4 +18,5 @@ urlpatterns = [
     path("users/", views.user_list, name="user_list"),
     path("users/new", views.user_create, name="user_create"),
     path("users/<int:user_id>/", views.user_edit, name="user_edit"),
+    path("users/lockouts/", views.lockouts, name="lockouts"),
 ]

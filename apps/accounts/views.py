@@ -7,10 +7,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
-from apps.accounts import oidc
+from apps.accounts import lockout, oidc
 from apps.accounts.access import authenticated_view, global_view, public_view
 from apps.accounts.forms import ApiTokenForm, UserCreateForm, UserEditForm
 from apps.accounts.models import ApiToken, User
@@ -103,22 +104,56 @@ def user_edit(request, user_id):
         messages.success(request, f"User {subject.username} saved.")
         return redirect("accounts:user_edit", subject.pk)
     grants = subject.assistant_roles.select_related("assistant")
+    locked_until = lockout.locked_until(username=subject.username)
     return render(
-        request, "accounts/user_edit.html", {"subject": subject, "form": form, "grants": grants}
+        request,
+        "accounts/user_edit.html",
+        {"subject": subject, "form": form, "grants": grants, "locked_until": locked_until},
     )
 
 
+@global_view(Cap.MANAGE_USERS)
+def lockouts(request):
+    """Accounts and addresses locked after too many failed logins or API tokens; POST
+    kind=account|address and value=<username|address> unlocks one."""
+    if request.method == "POST":
+        kind, value = request.POST.get("kind", ""), request.POST.get("value", "").strip()
+        if kind == "account" and value:
+            lockout.unlock(username=value)
+            messages.success(request, f"Account {value} unlocked: it may log in again.")
+        elif kind == "address" and value:
+            lockout.unlock(address=value)
+            messages.success(request, f"Address {value} unlocked.")
+        else:
+            messages.error(request, "Say what to unlock: kind 'account' or 'address', and a value.")
+        return redirect("accounts:lockouts")
+    return render(
+        request,
+        "accounts/lockouts.html",
+        {
+            "lockouts": lockout.current_lockouts(),
+            "limit": settings.LOGIN_FAILURE_LIMIT,
+            "cool_off": settings.LOGIN_COOLOFF_MINUTES,
+        },
+    )
+
+
+# The page shows a new token's secret once: never kept by a browser or proxy cache.
+@never_cache
 @authenticated_view
 def tokens(request):
     form = ApiTokenForm(request.POST or None)
     secret = None
     if request.method == "POST" and form.is_valid():
-        _, secret = ApiToken.issue(request.user, form.cleaned_data["name"])
+        _, secret = ApiToken.issue(
+            request.user, form.cleaned_data["name"], expires_in=form.cleaned_data["expires_in"]
+        )
         form = ApiTokenForm()
     rows = request.user.api_tokens.active()
     return render(request, "accounts/tokens.html", {"form": form, "tokens": rows, "secret": secret})
 
 
+@never_cache
 @authenticated_view
 @require_POST
 def token_revoke(request, token_id):

@@ -28,6 +28,19 @@ class JobOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class TrainOutput(JobOutput):
+    superseded = serializers.SerializerMethodField(
+        help_text="The assistant's queued trainings this request cancelled (job ids): an "
+        "assistant keeps only its newest queued training."
+    )
+
+    class Meta(JobOutput.Meta):
+        fields = [*JobOutput.Meta.fields, "superseded"]
+
+    def get_superseded(self, job) -> list[int]:
+        return [old.pk for old in getattr(job, "superseded", [])]
+
+
 class TrainInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     description = serializers.CharField(required=False, default="", allow_blank=True)
@@ -42,7 +55,7 @@ class TrainApi(AssistantAPIView):
 
     access = Access("assistant", Cap.TRAIN)
 
-    @extend_schema(request=TrainInput, responses={202: JobOutput, 400: TrainRefusedOutput})
+    @extend_schema(request=TrainInput, responses={202: TrainOutput, 400: TrainRefusedOutput})
     def post(self, request, name):
         if not isinstance(request.data, dict):
             return Response(
@@ -56,7 +69,7 @@ class TrainApi(AssistantAPIView):
         except services.TrainingRefused as exc:
             errors = [ProblemOutput(p).data for p in exc.problems]
             return Response({"errors": errors}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+        return Response(TrainOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class TrainingJobApi(APIView):

@@ -83,7 +83,13 @@ def snapshot_files(assistant: Assistant) -> dict[str, str]:
 def request_training(
     assistant: Assistant, user, *, name: str = "", description: str = ""
 ) -> TrainingJob:
-    """Validate, snapshot the assistant's files into a new version, and queue its training."""
+    """Validate, snapshot the assistant's files into a new version, and queue its training.
+
+    An assistant has at most one queued training: the new request supersedes (cancels, with
+    the reason on its job page) any training of the assistant still waiting in the queue, so
+    repeated requests cannot pile up. A training a consumer has already claimed is not
+    touched (it finishes, or is cancelled on request). The superseded jobs are in the
+    returned job's `superseded` list."""
     readiness = check_readiness(assistant)
     if not readiness.ok:
         raise TrainingRefused(readiness.errors)
@@ -102,7 +108,36 @@ def request_training(
         fingerprint=hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest(),
         created_by=user,
     )
-    return TrainingJob.objects.create(assistant=assistant, version=version, requested_by=user)
+    job = TrainingJob.objects.create(assistant=assistant, version=version, requested_by=user)
+    job.superseded = _supersede_queued(job, user)
+    return job
+
+
+def _supersede_queued(job: TrainingJob, user) -> list[TrainingJob]:
+    """Cancel the assistant's other queued trainings in favour of `job`. Compare-and-swap on
+    the status: a job a consumer claims meanwhile (queued -> running) is left alone."""
+    waiting = list(
+        TrainingJob.objects.filter(assistant=job.assistant, status=TrainingJob.Status.QUEUED)
+        .exclude(pk=job.pk)
+        .select_related("version")
+    )
+    by = f" by {user.get_username()}" if user is not None else ""
+    superseded = []
+    for old in waiting:
+        reason = (
+            f"Superseded by version {job.version.number} (training job {job.pk}), requested"
+            f"{by} at {job.created_at:%Y-%m-%d %H:%M:%S} UTC before this one left the queue: "
+            "an assistant keeps only its newest queued training."
+        )
+        if TrainingJob.objects.filter(pk=old.pk, status=TrainingJob.Status.QUEUED).update(
+            status=TrainingJob.Status.CANCELLED,
+            finished_at=job.created_at,
+            error=reason,
+            progress="Superseded by a newer training request.",
+        ):
+            old.status, old.error = TrainingJob.Status.CANCELLED, reason
+            superseded.append(old)
+    return superseded
 
 
 def can_cancel(job: TrainingJob, user) -> bool:

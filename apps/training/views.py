@@ -38,6 +38,13 @@ def train(request, assistant):
             readiness = services.Readiness(exc.problems, readiness.warnings)
         else:
             messages.success(request, f"Version {job.version.number} was queued for training.")
+            if job.superseded:
+                numbers = ", ".join(str(old.version.number) for old in job.superseded)
+                messages.info(
+                    request,
+                    f"It replaces the queued training of version {numbers}: an assistant keeps "
+                    "only its newest queued training.",
+                )
             return redirect("training:job", assistant.name, job.pk)
     jobs = TrainingJob.objects.filter(assistant=assistant).select_related(
         "version", "requested_by"

@@ -133,8 +133,15 @@ def test_a_killed_running_consumer_gets_its_bot_back(admin_client, bank, setting
         stop(second)
 
 
-def test_six_jobs_on_two_consumers_all_finish_at_most_two_at_once(tiny):
-    jobs = [services.request_training(tiny, None) for _ in range(6)]
+def test_six_jobs_on_two_consumers_all_finish_at_most_two_at_once(tiny, make_assistant):
+    from apps.training.tests.conftest import TINY
+
+    # Six assistants: one assistant keeps only its newest queued training.
+    assistants = [tiny]
+    for n in range(2, 7):
+        assistants.append(make_assistant(f"tiny{n}"))
+        content.import_files(assistants[-1], TINY)
+    jobs = [services.request_training(assistant, None) for assistant in assistants]
     consumers = [manage("training_consumer", "--once", "--worker-id", f"c{i}") for i in (1, 2)]
     for consumer in consumers:
         assert consumer.wait(300) == 0, stop(consumer)

@@ -28,6 +28,11 @@ class Command(BaseCommand):
                 f"{name} has {len(exc.problems)} problem(s); nothing was queued."
             ) from None
         self.stdout.write(f"Queued training job {job.pk} (version {job.version.number}).")
+        for old in job.superseded:
+            self.stdout.write(
+                f"It supersedes the queued training job {old.pk} (version {old.version.number}):"
+                " an assistant keeps only its newest queued training."
+            )
         if not wait:
             return
         shown = 0
