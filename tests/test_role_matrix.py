@@ -5,6 +5,11 @@ added. Each view must declare its access (apps.accounts.access); an undeclared v
 What each person may do comes from apps.accounts.roles.ROLE_CAPS and nothing else, so a view
 whose check is removed or weakened answers a forbidden person with 200 and fails here too.
 
+Every URL is requested with GET and with each unsafe method (POST, PUT, PATCH, DELETE). An
+unsafe request needs the capability to look and, on top of it, the write capability: whoever
+lacks either must be refused (403, or 404 where the assistant is hidden from them), and the
+refusal must not show any of the objects' content (SECRETS).
+
 New URL parameters need a filler in FILLERS: a function (world, actor) -> value.
 """
 
@@ -24,6 +29,16 @@ from apps.accounts.roles import GLOBAL_CAPS, ROLE_CAPS, Cap, Role, caps_of
 from tests.support.oidc import studio_settings
 
 UNSAFE_PROBES = ("post", "put", "patch", "delete")
+SAFE = ("GET", "HEAD", "OPTIONS")
+
+# Content of the objects the URLs name (see the world fixture), and what it is. None of it may
+# appear in an answer to someone who is refused.
+SECRETS = {
+    "Joe": "the conversation's messages",
+    "hello there": "an NLU example",
+    "Says hi": "a flow's description",
+    "matrix training log": "the training log",
+}
 
 
 @dataclass(frozen=True)
@@ -121,8 +136,9 @@ def _trained_version(assistant):
     """A finished training with its model in storage, for the version and job URLs."""
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
+    from django.utils import timezone
 
-    from apps.training.models import ModelVersion, TrainingJob
+    from apps.training.models import Deployment, ModelVersion, TrainingJob
 
     stored = default_storage.save(f"models/{assistant.name}/1.tar.gz", ContentFile(b"model"))
     version = ModelVersion.objects.create(
@@ -131,8 +147,19 @@ def _trained_version(assistant):
         input_files={"domain.yml": "intents: [a]\n"},
         model_file=stored,
     )
+    # It was live and its bot has stopped: whoever may try it may start it again.
+    Deployment.objects.create(
+        assistant=assistant,
+        version=version,
+        status=Deployment.Status.STOPPED,
+        live_at=timezone.now(),
+        stopped_at=timezone.now(),
+    )
     return TrainingJob.objects.create(
-        assistant=assistant, version=version, status=TrainingJob.Status.SUCCEEDED, log="done\n"
+        assistant=assistant,
+        version=version,
+        status=TrainingJob.Status.SUCCEEDED,
+        log="matrix training log\n",
     )
 
 
@@ -187,10 +214,23 @@ def build_url(route: Route, world: World, actor: Actor) -> str:
 
 
 def methods_of(route: Route) -> list[str]:
+    """The methods the view answers; it is requested with these by everyone, and with the
+    other unsafe methods by those who must be refused."""
     view_class = getattr(route.callback, "cls", None)
     if view_class is not None:
         return ["get"] + [m for m in UNSAFE_PROBES if hasattr(view_class, m)] or ["post"]
     return ["get", "post"]
+
+
+def needed(access: Access, method: str) -> frozenset[Cap]:
+    """What the specification says a request needs, worked out here and not by the access
+    helpers under test: the capability always, and the write capability as well for an unsafe
+    method (a write never needs less than a look)."""
+    caps = {access.capability}
+    if method.upper() not in SAFE:
+        caps.add(access.write_capability)
+    caps.discard(None)
+    return frozenset(caps)
 
 
 def expected(access: Access, actor: Actor, method: str, is_api: bool) -> str:
@@ -199,16 +239,16 @@ def expected(access: Access, actor: Actor, method: str, is_api: bool) -> str:
         return "allow"
     if actor.user is None:
         return "login"
-    capability = access.required(method.upper())
-    if access.scope == "authenticated" or capability is None:
+    capabilities = needed(access, method)
+    if access.scope == "authenticated" or not capabilities:
         return "allow"
     if access.scope == "global":
-        assert capability in GLOBAL_CAPS, f"{capability} is not a global capability"
-        return "allow" if capability in caps_of(actor.global_roles) else "deny"
+        assert capabilities <= GLOBAL_CAPS, f"{capabilities} are not all global capabilities"
+        return "allow" if capabilities <= caps_of(actor.global_roles) else "deny"
     if access.scope == "assistant":
         if not actor.roles_on_alpha:
             return "hide"
-        return "allow" if capability in caps_of(actor.roles_on_alpha) else "deny"
+        return "allow" if capabilities <= caps_of(actor.roles_on_alpha) else "deny"
     raise AssertionError(f"unknown scope {access.scope}")
 
 
@@ -225,6 +265,16 @@ def verdict(response, is_api: bool) -> str:
     return "allow"
 
 
+def shown_secrets(response) -> list[str]:
+    """What of SECRETS the answer shows."""
+    if getattr(response, "streaming", False):
+        body = b"".join(response.streaming_content)
+    else:
+        body = response.content
+    text = body.decode("utf-8", errors="replace")
+    return [what for secret, what in SECRETS.items() if secret in text]
+
+
 def check_route(route: Route, world: World) -> list[str]:
     access = declared_access(route.callback)
     if access is None:
@@ -236,20 +286,25 @@ def check_route(route: Route, world: World) -> list[str]:
         if actor.user is not None:
             client.force_login(actor.user)
         url = build_url(route, world, actor)
-        for method in methods_of(route):
+        answered = methods_of(route)
+        for method in ("get", *UNSAFE_PROBES):
+            want = expected(access, actor, method, is_api)
+            if want == "allow" and method not in answered:
+                continue  # e.g. PUT to a page that only takes POST: a 405 for whoever may
             # Each request runs in a savepoint that is rolled back, so a permitted POST or
             # DELETE cannot change what the next person sees.
             with transaction.atomic():
                 response = getattr(client, method)(url)
                 transaction.set_rollback(True)
-            want = expected(access, actor, method, is_api)
             got = verdict(response, is_api)
             if access.scope == "public" and got == "login":
                 got = "allow"  # e.g. logging out lands on the login page
-            if got != want:
-                problems.append(
-                    f"{method.upper()} {url} as {actor.label}: expected {want}, got {got}"
-                )
+            shown = shown_secrets(response) if want != "allow" else []
+            if got != want or shown:
+                problem = f"{method.upper()} {url} as {actor.label}: expected {want}, got {got}"
+                if shown:
+                    problem += f"; the answer shows {', '.join(shown)}"
+                problems.append(problem)
     return problems
 
 

@@ -2,10 +2,17 @@
 what it declares (otherwise the matrix could pass while a page is open to everyone)."""
 
 import pytest
-from django.http import HttpResponse
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, HttpResponseForbidden
 from django.urls import include, path
 
-from apps.accounts.access import Access, assistant_view
+from apps.accounts.access import (
+    SAFE_METHODS,
+    Access,
+    assistant_caps,
+    assistant_view,
+    get_assistant_for,
+)
 from apps.accounts.roles import Cap
 from tests.test_role_matrix import Route, check_route, world  # noqa: F401  (fixture)
 
@@ -34,11 +41,65 @@ def undeclared(request):
     return HttpResponse("who knows")
 
 
+def _message(assistant, event_id):
+    from apps.ingestion.models import Event
+
+    return HttpResponse(Event.objects.get(pk=event_id, conversation__assistant=assistant).text)
+
+
+READ_AND_WRITE = Access("assistant", Cap.VIEW_CONVERSATIONS, Cap.ANNOTATE)
+
+
+@login_required
+def write_replaces_read(request, name, event_id):
+    """Checks ANNOTATE instead of VIEW_CONVERSATIONS + ANNOTATE for a POST, and shows the
+    message: an Annotator reads conversations through it."""
+    needed = Cap.VIEW_CONVERSATIONS if request.method in SAFE_METHODS else Cap.ANNOTATE
+    return _message(get_assistant_for(request.user, name, needed), event_id)
+
+
+write_replaces_read.access = READ_AND_WRITE
+
+
+@login_required
+def write_checked_for_post_only(request, name, event_id):
+    """Needs both for a POST, but a DELETE gets through with the read capability alone."""
+    needed = [Cap.VIEW_CONVERSATIONS]
+    if request.method == "POST":
+        needed.append(Cap.ANNOTATE)
+    return _message(get_assistant_for(request.user, name, needed), event_id)
+
+
+write_checked_for_post_only.access = READ_AND_WRITE
+
+
+@assistant_view(Cap.VIEW_CONVERSATIONS)
+def refuses_but_shows(request, assistant, event_id):
+    """Refuses a write it may not do, but with the message in the refusal."""
+    if request.method not in SAFE_METHODS and Cap.ANNOTATE not in assistant_caps(
+        request.user, assistant
+    ):
+        return HttpResponseForbidden(_message(assistant, event_id).content)
+    return _message(assistant, event_id)
+
+
+refuses_but_shows.access = READ_AND_WRITE
+
+
+@assistant_view(Cap.VIEW_CONVERSATIONS, write=Cap.ANNOTATE)
+def reads_and_writes_properly(request, assistant, event_id):
+    return _message(assistant, event_id)
+
+
 urlpatterns = [
     path("a/<str:name>/open", declares_but_does_not_check, name="open"),
     path("a/<str:name>/weak", checks_less_than_declared, name="weak"),
     path("a/<str:name>/proper", checks_properly, name="proper"),
     path("undeclared", undeclared, name="undeclared"),
+    path("a/<str:name>/e/<int:event_id>/replaced", write_replaces_read, name="replaced"),
+    path("a/<str:name>/e/<int:event_id>/post-only", write_checked_for_post_only, name="post_only"),
+    path("a/<str:name>/e/<int:event_id>/shows", refuses_but_shows, name="shows"),
+    path("a/<str:name>/e/<int:event_id>/both", reads_and_writes_properly, name="both"),
     path("", include("apps.accounts.urls")),  # the login page that anonymous visitors meet
 ]
 
@@ -72,3 +133,41 @@ def test_it_flags_an_undeclared_view(world):  # noqa: F811
     assert check_route(route("undeclared"), world) == [
         "undeclared (undeclared) declares no access: use an access decorator"
     ]
+
+
+@pytest.mark.urls(__name__)
+def test_it_flags_a_view_whose_write_check_replaces_its_read_check(world):  # noqa: F811
+    problems = check_route(route("replaced"), world)
+    leak = "the answer shows the conversation's messages"
+    for actor in ("global Annotator", "Annotator on alpha only", "global Lead Annotator"):
+        assert any(
+            p.startswith("POST ") and f"as {actor}: expected deny, got allow; {leak}" in p
+            for p in problems
+        ), actor
+    # Looking is refused to them as declared: only the write slipped through.
+    assert not any(p.startswith("GET ") for p in problems)
+
+
+@pytest.mark.urls(__name__)
+def test_it_flags_a_write_capability_checked_for_post_but_not_for_delete(world):  # noqa: F811
+    problems = check_route(route("post_only"), world)
+    assert any(
+        p.startswith("DELETE ") and "as global Conversation Viewer: expected deny, got allow" in p
+        for p in problems
+    )
+    assert not any(p.startswith("POST ") for p in problems)
+
+
+@pytest.mark.urls(__name__)
+def test_it_flags_a_refusal_that_shows_the_object(world):  # noqa: F811
+    problems = check_route(route("shows"), world)
+    assert any(
+        "as global Conversation Viewer: expected deny, got deny; the answer shows the "
+        "conversation's messages" in p
+        for p in problems
+    )
+
+
+@pytest.mark.urls(__name__)
+def test_it_passes_a_view_that_needs_both_capabilities_to_write(world):  # noqa: F811
+    assert check_route(route("both"), world) == []

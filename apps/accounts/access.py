@@ -11,6 +11,7 @@ not the capability -> 403.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import wraps
 
@@ -31,17 +32,20 @@ class Access:
 
     scope: "public" (anyone), "authenticated" (any signed-in user), "global" (a global
     capability) or "assistant" (a capability on the assistant named in the URL).
-    capability applies to safe methods; write_capability (default: the same) to the others.
+    capability applies to every method; write_capability is needed as well for the others
+    (POST, PUT, PATCH, DELETE): a write never needs less than a look.
     """
 
     scope: str
     capability: Cap | None = None
     write_capability: Cap | None = None
 
-    def required(self, method: str) -> Cap | None:
-        if method in SAFE_METHODS:
-            return self.capability
-        return self.write_capability or self.capability
+    def required(self, method: str) -> tuple[Cap, ...]:
+        """The capabilities a request with this method needs, all of them."""
+        needed = [self.capability]
+        if method not in SAFE_METHODS and self.write_capability != self.capability:
+            needed.append(self.write_capability)
+        return tuple(cap for cap in needed if cap is not None)
 
 
 def assistant_roles(user, assistant: Assistant) -> frozenset[Role]:
@@ -67,11 +71,20 @@ def global_caps(user) -> frozenset[Cap]:
     return caps_of(user.global_roles()) & GLOBAL_CAPS
 
 
-def get_assistant_for(user, name: str, capability: Cap) -> Assistant:
-    """The assistant called `name` if `user` may do `capability` on it.
+def _as_caps(capability: Cap | Iterable[Cap] | None) -> tuple[Cap, ...]:
+    if capability is None:
+        return ()
+    if isinstance(capability, str):
+        return (Cap(capability),)
+    return tuple(capability)
+
+
+def get_assistant_for(user, name: str, capability: Cap | Iterable[Cap]) -> Assistant:
+    """The assistant called `name` if `user` may do `capability` on it (every one of them,
+    when given several).
 
     Raises Http404 when the user has no role on it (or it does not exist) and PermissionDenied
-    when the user has a role on it that lacks the capability.
+    when the user has a role on it that lacks a capability.
     """
     assistant = Assistant.objects.filter(name=name).first()
     if assistant is None:
@@ -79,13 +92,13 @@ def get_assistant_for(user, name: str, capability: Cap) -> Assistant:
     roles = assistant_roles(user, assistant)
     if not roles:
         raise Http404("No such assistant.")
-    if capability not in caps_of(roles):
+    if not set(_as_caps(capability)) <= caps_of(roles):
         raise PermissionDenied(f"Your role on {assistant.name} does not allow this.")
     return assistant
 
 
-def require_global(user, capability: Cap) -> None:
-    if capability not in global_caps(user):
+def require_global(user, capability: Cap | Iterable[Cap]) -> None:
+    if not set(_as_caps(capability)) <= global_caps(user):
         raise PermissionDenied("Your role does not allow this.")
 
 
@@ -128,8 +141,8 @@ def global_view(capability: Cap):
 
 def assistant_view(capability: Cap, *, write: Cap | None = None):
     """For views under /a/<name>/...: resolves the assistant through `get_assistant_for` and
-    passes it to the view in place of the name. `write` is the capability for POST and other
-    unsafe methods when it differs from the one needed to look."""
+    passes it to the view in place of the name. `write` is what POST and the other unsafe
+    methods need on top of `capability`: whoever may not look may not write either."""
     access = Access("assistant", capability, write)
 
     def decorator(view):
@@ -164,9 +177,9 @@ class GlobalAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        capability = self.access.required(request.method)
-        if capability is not None:
-            require_global(request.user, capability)
+        capabilities = self.access.required(request.method)
+        if capabilities:
+            require_global(request.user, capabilities)
 
 
 class AssistantAPIView(APIView):

@@ -103,14 +103,42 @@ class UserEditForm(forms.ModelForm):
 
 
 class AssistantGrantForm(forms.Form):
-    user = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True), to_field_name="username"
-    )
-    role = forms.ChoiceField(choices=ROLE_CHOICES)
+    """Grant a role on one assistant to an existing account, named by its exact username.
 
-    def __init__(self, *args, assistant, **kwargs):
+    The accounts are not offered as a list: a SuperUser of one assistant must not learn who
+    else has an account. `suggest` (usernames for the browser to complete) is for those who
+    may see every account anyway."""
+
+    DATALIST = "grant-usernames"
+
+    user = forms.CharField(
+        label="Username",
+        max_length=150,
+        help_text="The exact username of an existing account.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    # No role is chosen in advance: granting SuperUser by accident is one click away otherwise.
+    role = forms.ChoiceField(choices=[("", "Choose a role…"), *ROLE_CHOICES])
+
+    def __init__(self, *args, assistant, suggest: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.assistant = assistant
+        self.suggestions = []
+        if suggest:
+            self.suggestions = list(
+                User.objects.filter(is_active=True).values_list("username", flat=True)
+            )
+            self.fields["user"].widget.attrs["list"] = self.DATALIST
+
+    def clean_user(self):
+        username = self.cleaned_data["user"].strip()
+        user = User.objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(
+                f"No active account has the username \u201c{username}\u201d (it must match "
+                "exactly)."
+            )
+        return user
 
     def clean(self):
         cleaned = super().clean()

@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -8,11 +9,12 @@ from apps.accounts.access import (
     assistant_roles,
     assistant_view,
     authenticated_view,
+    global_caps,
     global_view,
 )
 from apps.accounts.forms import AssistantGrantForm
-from apps.accounts.models import AssistantRole
-from apps.accounts.roles import Cap, Role
+from apps.accounts.models import AssistantRole, User
+from apps.accounts.roles import ROLE_LABELS, Cap, Role
 from apps.projects import content, services
 from apps.projects.files import zip_files
 from apps.projects.forms import (
@@ -85,16 +87,47 @@ def delete(request, assistant):
     return render(request, "projects/delete.html", {"assistant": assistant, "form": form})
 
 
+def _global_members() -> list[tuple[User, list[str]]]:
+    """Active accounts with a global role (which applies to every assistant), and the roles."""
+    holders = (
+        User.objects.filter(is_active=True)
+        .filter(Q(groups__name__in=ROLE_LABELS.values()) | Q(is_superuser=True))
+        .distinct()
+        .order_by("username")
+        .prefetch_related("groups")
+    )
+    rows = []
+    for user in holders:
+        roles = {Role.from_label(group.name) for group in user.groups.all()} - {None}
+        if user.is_superuser:
+            roles.add(Role.SUPERUSER)
+        rows.append((user, [role.label for role in Role if role in roles]))
+    return rows
+
+
 @assistant_view(Cap.MANAGE_USERS)
 def members(request, assistant):
-    form = AssistantGrantForm(request.POST or None, assistant=assistant)
+    """Everyone with access to the assistant: global role holders, then the grants on it.
+    Accounts without access are not listed (nor offered) unless the viewer may manage every
+    account anyway."""
+    sees_everyone = Cap.MANAGE_USERS in global_caps(request.user)
+    form = AssistantGrantForm(request.POST or None, assistant=assistant, suggest=sees_everyone)
     if request.method == "POST" and form.is_valid():
         grant = form.save()
         messages.success(request, f"{grant.user.username} is now {Role(grant.role).label} here.")
         return redirect("projects:members", assistant.name)
     grants = assistant.role_grants.select_related("user").order_by("user__username", "role")
     return render(
-        request, "projects/members.html", {"assistant": assistant, "form": form, "grants": grants}
+        request,
+        "projects/members.html",
+        {
+            "assistant": assistant,
+            "form": form,
+            "grants": grants,
+            "global_members": _global_members(),
+            "sees_everyone": sees_everyone,
+        },
+        status=400 if request.method == "POST" else 200,
     )
 
 

@@ -78,17 +78,23 @@ class TrainingJobApi(APIView):
 
     access = Access("assistant", Cap.VIEW_ASSISTANT)
 
-    @extend_schema(responses=JobOutput)
-    def get(self, request, job_id):
+    def initial(self, request, *args, **kwargs):
+        # Checked before the method is dispatched: whoever may not see the job gets 404 for
+        # every method, not 405 for the ones the endpoint lacks.
+        super().initial(request, *args, **kwargs)
         job = (
             TrainingJob.objects.select_related("assistant", "version", "requested_by")
-            .filter(pk=job_id)
+            .filter(pk=kwargs["job_id"])
             .first()
         )
         if job is None:
             raise Http404("No such training job.")
         get_assistant_for(request.user, job.assistant.name, self.access.required(request.method))
-        return Response(JobOutput(job).data)
+        self.job = job
+
+    @extend_schema(responses=JobOutput)
+    def get(self, request, job_id):
+        return Response(JobOutput(self.job).data)
 
 
 def _version(assistant, version: str) -> ModelVersion:

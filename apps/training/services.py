@@ -177,6 +177,17 @@ def live_deployment(assistant: Assistant) -> Deployment | None:
     )
 
 
+def live_version(assistant: Assistant) -> ModelVersion | None:
+    """The version that is live, or was live last (its bot may have stopped since)."""
+    deployment = (
+        Deployment.objects.filter(assistant=assistant, live_at__isnull=False)
+        .select_related("version")
+        .order_by("-live_at", "-id")
+        .first()
+    )
+    return deployment.version if deployment else None
+
+
 def current_deployment(version: ModelVersion) -> Deployment | None:
     return (
         Deployment.objects.filter(version=version)

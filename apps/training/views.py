@@ -235,11 +235,14 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
         latest = Deployment.objects.filter(version=version).order_by("-created_at", "-id").first()
         if latest is not None and latest.status == Deployment.Status.FAILED:
             failed = latest
+    live_version = services.live_version(assistant) if version is not None else None
     return {
         "assistant": assistant,
         "version": version,
         "deployment": deployment,
         "failed_deployment": failed,
+        "is_live_version": version is not None and version == live_version,
+        "can_start": version is not None and _may_start(request.user, version, live_version),
         "sender_id": sender,
         "tracker": tracker,
         "turns": turns_of(tracker),
@@ -377,6 +380,12 @@ def try_start_flow(request, assistant):
     return _chat_answer(request, assistant, version, deployment, error, bot_failed=bot_failed)
 
 
+def _may_start(user, version, live_version) -> bool:
+    """Starting a version's bot makes it the live one, which needs TRAIN. Whoever may only TRY
+    can start the live version's bot again (after it stopped), and nothing else."""
+    return Cap.TRAIN in assistant_caps(user, version.assistant) or version == live_version
+
+
 @assistant_view(Cap.TRY)
 @require_POST
 def try_version(request, assistant):
@@ -384,6 +393,11 @@ def try_version(request, assistant):
     version, _deployment = _chosen(request, assistant)
     if version is None or not version.is_trained:
         raise Http404("No trained version to try.")
+    if not _may_start(request.user, version, services.live_version(assistant)):
+        raise PermissionDenied(
+            f"Starting {version.label} would make it the live version, which your role does "
+            "not allow: it can only start the live version again."
+        )
     services.deploy(version)
     return redirect(reverse("training:try", args=[assistant.name]) + f"?version={version.number}")
 

@@ -127,7 +127,7 @@ def test_members_grant_and_revoke_a_role_on_one_assistant(admin_client, make_use
     duplicate = admin_client.post(url, {"user": "bob", "role": "flow_builder"})
     assert "already has that role" in duplicate.content.decode()
     unknown = admin_client.post(url, {"user": "nobody", "role": "flow_builder"})
-    assert "Select a valid choice" in unknown.content.decode()
+    assert "No active account has the username" in unknown.content.decode()
     revoke = reverse("projects:revoke_member", args=["alpha", grant.pk])
     assert admin_client.post(revoke).status_code == 302
     assert not bob.assistant_roles.exists()
