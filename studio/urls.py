@@ -83,3 +83,7 @@ urlpatterns = [
     path("", include("apps.training.urls")),
     path("", include("apps.ingestion.urls")),
 ]
+
+handler403 = "apps.accounts.errors.permission_denied"
+handler404 = "apps.accounts.errors.page_not_found"
+handler500 = "apps.accounts.errors.server_error"

@@ -18,12 +18,39 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
+from django.urls import get_resolver, get_urlconf
 from rest_framework.views import APIView
 
 from apps.accounts.roles import GLOBAL_CAPS, Cap, Role, caps_of
 from apps.projects.models import Assistant
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class AssistantNotFound(Http404):
+    """No assistant of that name that the user has a role on (whether it exists stays hidden)."""
+
+    def __init__(self, name: str):
+        super().__init__("No such assistant.")
+        self.name = name
+
+
+class AssistantDenied(PermissionDenied):
+    """A role on the assistant, but not one with the capability."""
+
+    def __init__(self, assistant: Assistant, capability: Cap, roles: frozenset[Role]):
+        super().__init__(f"Your role on {assistant.name} does not allow this.")
+        self.assistant = assistant
+        self.capability = capability
+        self.roles = roles
+
+
+class GlobalDenied(PermissionDenied):
+    """The user's global roles lack a global capability."""
+
+    def __init__(self, capability: Cap):
+        super().__init__("Your role does not allow this.")
+        self.capability = capability
 
 
 @dataclass(frozen=True)
@@ -88,18 +115,20 @@ def get_assistant_for(user, name: str, capability: Cap | Iterable[Cap]) -> Assis
     """
     assistant = Assistant.objects.filter(name=name).first()
     if assistant is None:
-        raise Http404("No such assistant.")
+        raise AssistantNotFound(name)
     roles = assistant_roles(user, assistant)
     if not roles:
-        raise Http404("No such assistant.")
-    if not set(_as_caps(capability)) <= caps_of(roles):
-        raise PermissionDenied(f"Your role on {assistant.name} does not allow this.")
+        raise AssistantNotFound(name)
+    missing = [cap for cap in _as_caps(capability) if cap not in caps_of(roles)]
+    if missing:
+        raise AssistantDenied(assistant, missing[0], roles)
     return assistant
 
 
 def require_global(user, capability: Cap | Iterable[Cap]) -> None:
-    if not set(_as_caps(capability)) <= global_caps(user):
-        raise PermissionDenied("Your role does not allow this.")
+    missing = [cap for cap in _as_caps(capability) if cap not in global_caps(user)]
+    if missing:
+        raise GlobalDenied(missing[0])
 
 
 def _declare(view, access: Access):
@@ -150,7 +179,13 @@ def assistant_view(capability: Cap, *, write: Cap | None = None):
         def wrapper(request, name, *args, **kwargs):
             if not request.user.is_authenticated:
                 return _login_first(request)
-            assistant = get_assistant_for(request.user, name, access.required(request.method))
+            try:
+                assistant = get_assistant_for(request.user, name, access.required(request.method))
+            except AssistantNotFound as exc:
+                # The URL configuration's handler404 answers here, with DEBUG too: Django's
+                # DEBUG 404 page would list every URL pattern instead of saying what is missing.
+                handler = get_resolver(get_urlconf()).resolve_error_handler(404)
+                return handler(request, exc)
             request.assistant = assistant
             return view(request, assistant, *args, **kwargs)
 

@@ -149,7 +149,7 @@ def _response_page(request, assistant, response: Response | None):
     )
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def response_create(request, assistant):
     return _response_page(request, assistant, None)
 
@@ -185,7 +185,7 @@ def _delete_page(request, assistant, *, item, kind: str, delete, back: str, used
     )
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def response_delete(request, assistant, response_name):
     response = get_object_or_404(Response, assistant=assistant, name=response_name)
     return _delete_page(
@@ -259,7 +259,7 @@ def _slot_page(request, assistant, slot: Slot | None):
     )
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def slot_create(request, assistant):
     return _slot_page(request, assistant, None)
 
@@ -271,7 +271,7 @@ def slot_edit(request, assistant, slot_name):
     )
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def slot_delete(request, assistant, slot_name):
     slot = get_object_or_404(Slot, assistant=assistant, name=slot_name)
     return _delete_page(
@@ -335,7 +335,7 @@ def _action_page(request, assistant, action: CustomAction | None):
     )
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def action_create(request, assistant):
     return _action_page(request, assistant, None)
 
@@ -347,7 +347,7 @@ def action_edit(request, assistant, action_name):
     )
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def action_delete(request, assistant, action_name):
     action = get_object_or_404(CustomAction, assistant=assistant, name=action_name)
     return _delete_page(

@@ -85,7 +85,7 @@ def flow_list(request, assistant):
     return render(request, template, context)
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def flow_create(request, assistant):
     form = FlowCreateForm(request.POST or None, assistant=assistant)
     if request.method == "POST" and form.is_valid():
@@ -100,7 +100,7 @@ def flow_create(request, assistant):
     return render(request, "flows/create.html", {"assistant": assistant, "form": form})
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def flow_duplicate(request, assistant, flow_name):
     flow = _flow(assistant, flow_name)
     form = FlowRenameForm(
@@ -122,7 +122,7 @@ def flow_duplicate(request, assistant, flow_name):
     )
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def flow_rename(request, assistant, flow_name):
     flow = _flow(assistant, flow_name)
     form = FlowRenameForm(
@@ -144,7 +144,7 @@ def flow_rename(request, assistant, flow_name):
     )
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def flow_delete(request, assistant, flow_name):
     flow = _flow(assistant, flow_name)
     form = FlowDeleteForm(request.POST or None, flow=flow)
@@ -262,7 +262,7 @@ def _is_preview(request) -> bool:
     return request.method == "POST" and request.headers.get("X-Studio-Preview") == "1"
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def step_add(request, assistant, flow_name):
     flow = _flow(assistant, flow_name)
     steps = flow.definition.get("steps") or []
@@ -441,7 +441,7 @@ def step_edit(request, assistant, flow_name):
     )
 
 
-@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@assistant_view(Cap.EDIT_FLOWS)
 def step_delete(request, assistant, flow_name):
     flow = _flow(assistant, flow_name)
     steps = flow.definition.get("steps") or []

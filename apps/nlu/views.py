@@ -129,7 +129,7 @@ def intent_detail(request, assistant, intent_name):
     return _intent_page(request, assistant, intent)
 
 
-@assistant_view(Cap.VIEW_NLU, write=Cap.EDIT_NLU)
+@assistant_view(Cap.EDIT_NLU)
 def intent_delete(request, assistant, intent_name):
     intent = get_object_or_404(Intent, assistant=assistant, name=intent_name)
     form = DeleteForm(request.POST or None, name=intent.name)
