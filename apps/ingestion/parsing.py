@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ import orjson
 
 _blake2b = hashlib.blake2b
 _fromtimestamp = datetime.fromtimestamp
+_time = time.time
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 MAX_ID_LENGTH = 255
@@ -31,6 +33,15 @@ _FLOW_EVENTS = frozenset(
 )
 _ACTION_EVENTS = frozenset({"action", "action_execution_rejected", "followup", "active_loop"})
 SESSION_START_TEXT = "/session_start"
+
+#: The window of event timestamps accepted: from EARLIEST_TIMESTAMP to MAX_FUTURE_SECONDS after
+#: the ingester's clock. An event stamped outside it is a dead letter ("timestamp ... is outside
+#: the accepted window"): no assistant logged it at that time, and dates at the ends of what a
+#: datetime can hold break session arithmetic, time-zone conversion on pages and retention.
+EARLIEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far ahead of the ingester's clock an event may be stamped (clock skew between hosts).
+MAX_FUTURE_SECONDS = 24 * 60 * 60
+_EARLIEST = EARLIEST_TIMESTAMP.timestamp()
 
 
 class ParseError(ValueError):
@@ -148,6 +159,21 @@ def _not_json(raw: bytes, error: Exception) -> ParseError:
     return ParseError(f"not JSON: {error}")
 
 
+def _outside_window(stamp: float) -> ParseError:
+    # orjson reads no NaN or infinity, but a huge integer becomes an infinite float.
+    if stamp.__class__ is float and not math.isfinite(stamp):
+        return ParseError("no numeric 'timestamp' (epoch seconds)")
+    try:
+        moment = _fromtimestamp(stamp, UTC)
+        when = f" ({moment.year:04d}-{moment:%m-%d %H:%M:%S} UTC)"
+    except (OverflowError, OSError, ValueError):
+        when = ""
+    return ParseError(
+        f"timestamp {stamp}{when} is outside the accepted window: from "
+        f"{EARLIEST_TIMESTAMP:%Y-%m-%d} to {MAX_FUTURE_SECONDS // 3600} hours after now"
+    )
+
+
 def parse_message(raw: bytes | str, fingerprint_: bytes | None = None) -> ParsedEvent:
     """Parse one message. Raises ParseError with a reason a person can act on.
     `fingerprint_` keeps the identity of an event that was stored before (rerouting)."""
@@ -188,13 +214,12 @@ def parse_message(raw: bytes | str, fingerprint_: bytes | None = None) -> Parsed
         isinstance(stamp, bool) or not isinstance(stamp, int | float)
     ):
         raise ParseError("no numeric 'timestamp' (epoch seconds)")
+    if not _EARLIEST <= stamp <= _time() + MAX_FUTURE_SECONDS:
+        raise _outside_window(stamp)
     try:
         timestamp = _fromtimestamp(stamp, UTC)
     except (OverflowError, OSError, ValueError):
-        # orjson reads no NaN or infinity, but a huge integer becomes an infinite float.
-        if not math.isfinite(stamp):
-            raise ParseError("no numeric 'timestamp' (epoch seconds)") from None
-        raise ParseError(f"timestamp {stamp} is out of range") from None
+        raise _outside_window(stamp) from None
     metadata = body.get("metadata")
     if metadata is None:
         metadata = {}

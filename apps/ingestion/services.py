@@ -54,7 +54,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from django.db import IntegrityError, connection, transaction
+import psycopg
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -196,21 +197,119 @@ def store(
 
     `meanwhile` is called at most once, when the batch's events have been handed to
     PostgreSQL and it is still writing them: the Kafka source reads and prepares its next
-    batch there, so that work costs no time (issue 6). Not called if no event is written."""
-    report = IngestReport(received=batch.received, duplicates=batch.duplicates)
+    batch there, so that work costs no time (issue 6). Not called if no event is written.
+
+    A message that parses but fails to store (a value the database refuses, an error in the
+    session arithmetic) must not stop ingestion, which would read the same batch again and
+    fail again for ever: when storing the batch fails, it is stored again in one transaction
+    with a savepoint per part, halving the parts that fail until the messages that fail on
+    their own are found; those become dead letters ("could not be stored: ...") and the rest
+    is stored (`_store_isolating`). Errors of the connection itself, and those raised by
+    `in_transaction`, are not the messages' fault: they are raised, and the batch is retried.
+    """
     meanwhile = _Once(meanwhile)
+    callback = _Callback(in_transaction)
+    try:
+        with transaction.atomic():
+            report = _store_dead_and_parsed(batch)
+            _store_events(batch.events, report, meanwhile)
+            callback(report)
+        return report
+    except Exception as exc:
+        if callback.started or not batch.events or not _may_be_the_data(exc):
+            raise
+        log.warning(
+            "a batch of %s events failed to store (%s: %s): storing it in parts to find the "
+            "messages that fail",
+            len(batch.events),
+            type(exc).__name__,
+            exc,
+        )
     with transaction.atomic():
-        report.new_dead_letters = _store_dead_letters(batch.dead)
-        report.dead = len(batch.dead)
-        if not _store_new_events(batch.events, report, meanwhile):
-            fresh = _drop_stored(batch.events)
-            report.duplicates += len(batch.events) - len(fresh)
-            routed, unrouted = _route(fresh)
-            report.unrouted = _store_unrouted(unrouted)
-            report.stored, report.conversations_created = _store_routed(routed, meanwhile)
-        if in_transaction is not None:
-            in_transaction(report)
+        report = _store_dead_and_parsed(batch)
+        failed = _store_isolating(batch.events, report, meanwhile)
+        if failed:
+            letters = _store_dead_letters(
+                [
+                    (event.json, source, f"could not be stored: {reason}")
+                    for event, source, reason in failed
+                ]
+            )
+            report.new_dead_letters.extend(letters)
+            report.dead += len(failed)
+        callback(report)
     return report
+
+
+def _store_dead_and_parsed(batch: PreparedBatch) -> IngestReport:
+    """The batch's report, after storing its unparseable messages as dead letters."""
+    report = IngestReport(received=batch.received, duplicates=batch.duplicates)
+    report.new_dead_letters = _store_dead_letters(batch.dead)
+    report.dead = len(batch.dead)
+    return report
+
+
+def _store_events(
+    events: list[tuple[ParsedEvent, str]], report: IngestReport, meanwhile: _Once
+) -> None:
+    """Store parsed events (new ones, of known assistants; the others are counted as
+    duplicates or kept as unrouted events), adding to `report`'s counters."""
+    if _store_new_events(events, report, meanwhile):
+        return
+    fresh = _drop_stored(events)
+    report.duplicates += len(events) - len(fresh)
+    routed, unrouted = _route(fresh)
+    report.unrouted += _store_unrouted(unrouted)
+    stored, created = _store_routed(routed, meanwhile)
+    report.stored += stored
+    report.conversations_created += created
+
+
+def _store_isolating(
+    events: list[tuple[ParsedEvent, str]], report: IngestReport, meanwhile: _Once
+) -> list[tuple[ParsedEvent, str, str]]:
+    """Store `events` in a savepoint; if that fails, each half in its own, and so on down to
+    single events. Returns the events that fail on their own, with the error."""
+    if not events:
+        return []
+    part = IngestReport()
+    try:
+        with transaction.atomic():
+            _store_events(events, part, meanwhile)
+    except Exception as exc:
+        if not _may_be_the_data(exc):
+            raise
+        if len(events) == 1:
+            event, source = events[0]
+            return [(event, source, f"{type(exc).__name__}: {exc}"[:1900])]
+        middle = len(events) // 2
+        return _store_isolating(events[:middle], report, meanwhile) + _store_isolating(
+            events[middle:], report, meanwhile
+        )
+    for name in ("stored", "duplicates", "unrouted", "conversations_created"):
+        setattr(report, name, getattr(report, name) + getattr(part, name))
+    return []
+
+
+def _may_be_the_data(exc: Exception) -> bool:
+    """False for errors of the database connection (retrying the batch later is the cure)."""
+    return not isinstance(
+        exc,
+        OperationalError | InterfaceError | psycopg.OperationalError | psycopg.InterfaceError,
+    )
+
+
+class _Callback:
+    """Runs `in_transaction` (if any), remembering whether it was called."""
+
+    def __init__(self, function: Callable[[IngestReport], None] | None):
+        self.function = function
+        self.started = False
+
+    def __call__(self, report: IngestReport) -> None:
+        if self.function is not None:
+            self.started = True
+            self.function(report)
 
 
 class _Once:
@@ -437,6 +536,23 @@ def _covering(group: list[_Session], when: datetime) -> _Session | None:
     return found
 
 
+def _before(when: datetime, delta: timedelta) -> datetime:
+    """`when - delta`, or the earliest datetime rather than an OverflowError (parsing keeps
+    timestamps inside a window, but this arithmetic must not depend on that)."""
+    try:
+        return when - delta
+    except OverflowError:
+        return datetime.min.replace(tzinfo=when.tzinfo)
+
+
+def _after(when: datetime, delta: timedelta) -> datetime:
+    """`when + delta`, or the latest datetime rather than an OverflowError."""
+    try:
+        return when + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=when.tzinfo)
+
+
 def _plan_sender(
     assistant_pk: int, sender: str, group: list[_Session], events: list[ParsedEvent]
 ) -> tuple[list[_Session], list[_Move]]:
@@ -464,7 +580,7 @@ def _plan_sender(
             or (
                 covering.pk is not None
                 and covering.last_event_at is not None
-                and covering.last_event_at >= event.timestamp - SESSION_START_GRACE
+                and covering.last_event_at >= _before(event.timestamp, SESSION_START_GRACE)
             )
         ):
             moves.append(_Move(covering, session, event.timestamp, until))
@@ -489,7 +605,7 @@ def _plan_sender(
                     s
                     for s in group
                     if s.has_start
-                    and event.timestamp < s.start <= event.timestamp + SESSION_START_GRACE
+                    and event.timestamp < s.start <= _after(event.timestamp, SESSION_START_GRACE)
                 ),
                 None,
             )
@@ -540,7 +656,7 @@ def _store_routed(
                 | Q(
                     type="action",
                     action_name="action_session_start",
-                    timestamp__gte=move.since - SESSION_START_GRACE,
+                    timestamp__gte=_before(move.since, SESSION_START_GRACE),
                 )
             )
             if move.until is not None:
@@ -918,8 +1034,8 @@ def _copy_events(rows: list[tuple], meanwhile: _Once | None = None) -> int:
     """PostgreSQL: COPY straight into the table, the fastest way in. A fingerprint stored
     already fails it with an IntegrityError: in `_store_new_events` that means "take the
     careful path"; after `_drop_stored` it can only come from another consumer storing the
-    same event at this moment, and the batch is rolled back and read again (and this time
-    finds those events stored).
+    same event at this moment, and the batch is stored again in parts (`store`), which this
+    time finds those events stored.
 
     In COPY's binary format: PostgreSQL then parses no numbers, timestamps or UUIDs, and
     psycopg escapes no text; measured, about half the client's time and a tenth of the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -296,6 +297,12 @@ class SpoolFile:
         return max(self.size - self.offset, 0)
 
 
+#: A spool file's last line without a newline is read as complete once the file has not
+#: changed for this many seconds (writers append whole lines, so only a writer that died
+#: mid-line leaves one for that long).
+FINAL_LINE_AFTER_SECONDS = 30.0
+
+
 class FileSpoolSource:
     """Follows every JSON-lines file under `directory` (one Rasa event per line, as Rasa's
     `file` event broker and the built-in engine write them).
@@ -303,8 +310,11 @@ class FileSpoolSource:
     The byte offset after the last complete line stored is kept per file in
     `FileSpoolPosition`, written in the same transaction as that line's events: a crash at any
     point resumes exactly where the database says. A partial last line (a bot mid-write) is
-    left for the next step. A file that shrank or was replaced (another inode) is read again
-    from the start; already stored events are recognised by their fingerprints.
+    left for the next step, until the file has not changed for `final_line_after` seconds:
+    then the writer is gone (a bot killed mid-write) and the line is read as the file's last
+    (a dead letter if it does not parse). A file that shrank or was replaced (another inode)
+    is read again from the start; already stored events are recognised by their
+    fingerprints. A file that fails to store does not hold up the others.
     """
 
     def __init__(
@@ -313,10 +323,12 @@ class FileSpoolSource:
         *,
         max_lines: int = 2000,
         max_bytes: int = 8 * 1024 * 1024,
+        final_line_after: float = FINAL_LINE_AFTER_SECONDS,
     ):
         self.directory = Path(directory or settings.STUDIO_EVENT_SPOOL_DIR)
         self.max_lines = max_lines
         self.max_bytes = max_bytes
+        self.final_line_after = final_line_after
         self.last_report: IngestReport | None = None
 
     def describe(self) -> str:
@@ -350,9 +362,22 @@ class FileSpoolSource:
         return rows
 
     def step(self) -> bool:
-        """Store the next lines of the first file that has unread complete lines."""
+        """Store the next lines of the first file that has unread complete lines. A file
+        that fails is logged and passed over (it is tried again next step), so it cannot
+        starve the files after it; if no file could be read and one failed, its error is
+        raised (the worker counts errors in a row)."""
         positions = {row.path: row for row in FileSpoolPosition.objects.all()}
-        return any(self._read(path, positions.get(str(path))) for path in self.files())
+        failure: Exception | None = None
+        for path in self.files():
+            try:
+                if self._read(path, positions.get(str(path))):
+                    return True
+            except Exception as exc:
+                log.exception("cannot store the events of %s", path)
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return False
 
     def _read(self, path: Path, position: FileSpoolPosition | None) -> bool:
         try:
@@ -367,7 +392,8 @@ class FileSpoolSource:
                 if stat.st_size <= offset:
                     return False
                 handle.seek(offset)
-                chunk = handle.read(self.max_bytes)
+                # No more than the size seen: `st_mtime` above dates these bytes.
+                chunk = handle.read(min(self.max_bytes, stat.st_size - offset))
         except OSError as exc:
             log.warning("cannot read %s: %s", path, exc)
             return False
@@ -375,10 +401,16 @@ class FileSpoolSource:
         batch: list[RawMessage] = []
         if end < 0:
             if len(chunk) < self.max_bytes:
-                return False  # a line being written: wait for the rest
-            # One line longer than we read at once: record it as a dead letter and skip it.
-            new_offset = self._skip_long_line(path, offset + len(chunk))
-            batch.append(RawMessage(chunk, f"file:{path}:{offset}"))
+                if time.time() - stat.st_mtime < self.final_line_after:
+                    return False  # a line being written: wait for the rest
+                # Nobody has written to the file for a while: this is its last line.
+                new_offset = offset + len(chunk)
+                if chunk.strip():
+                    batch.append(RawMessage(chunk, f"file:{path}:{offset}"))
+            else:
+                # One line longer than we read at once: record it as a dead letter, skip it.
+                new_offset = self._skip_long_line(path, offset + len(chunk))
+                batch.append(RawMessage(chunk, f"file:{path}:{offset}"))
         else:
             new_offset = offset
             lines = chunk[: end + 1].split(b"\n")[:-1]

@@ -71,6 +71,16 @@ class _Listen(Exception):
     pass
 
 
+def _stamped(event: dict[str, Any]) -> dict[str, Any]:
+    """`event` with a timestamp: one that has none, or not a number (the Rasa SDK sends
+    ``"timestamp": null`` for the events a custom action returns), is stamped now, when it is
+    received, as Rasa does."""
+    stamp = event.get("timestamp")
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        event["timestamp"] = now()
+    return event
+
+
 def _render_context(text: str, frame: dict[str, Any]) -> str:
     """Replace ``{{context.x}}`` in action names and conditions with the frame's values."""
     if _CONTEXT not in text:
@@ -156,8 +166,7 @@ class Processor:
             self._start_session(tracker, turn, None)
         started = False
         for event in events:
-            event = copy.deepcopy(event)
-            event.setdefault("timestamp", now())
+            event = _stamped(copy.deepcopy(event))
             if event.get("event") == "flow_started":
                 flow_id = event.get("flow_id")
                 if flow_id in self.model.flows and flow_id not in tracker.active_flow_ids():
@@ -816,8 +825,7 @@ class Processor:
         for event in result.events or []:
             if not isinstance(event, dict) or not event.get("event"):
                 continue
-            event = copy.deepcopy(event)
-            event.setdefault("timestamp", now())
+            event = _stamped(copy.deepcopy(event))
             if event["event"] == "slot" and event.get("name") in self.model.slots:
                 value = coerce(self.model.slots[event["name"]], event.get("value"))
                 if value is not INVALID:

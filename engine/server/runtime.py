@@ -69,7 +69,8 @@ def validate_events(raw: Any) -> list[dict[str, Any]]:
         for key in _REQUIRED_KEYS.get(kind, ()):
             if not isinstance(event.get(key), str):
                 raise EventsError(f"{where} ('{kind}') needs a string '{key}'")
-        if "timestamp" in event and not isinstance(event["timestamp"], (int, float)):
+        # A null timestamp is stamped on receipt, as Rasa does (the Rasa SDK sends null).
+        if event.get("timestamp") is not None and not isinstance(event["timestamp"], (int, float)):
             raise EventsError(f"{where} has a timestamp that is not a number")
         if "metadata" in event and not isinstance(event["metadata"], (dict, type(None))):
             raise EventsError(f"{where} has metadata that is not an object")
@@ -80,7 +81,8 @@ def validate_events(raw: Any) -> list[dict[str, Any]]:
         elif kind == "form_validation":
             normalised["event"] = "loop_interrupted"
             normalised.setdefault("is_interrupted", not event.get("validate", True))
-        normalised.setdefault("timestamp", time.time())
+        if normalised.get("timestamp") is None:
+            normalised["timestamp"] = time.time()
         checked.append(normalised)
     return checked
 

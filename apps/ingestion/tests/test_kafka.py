@@ -140,3 +140,34 @@ class _FailingCommit:
 
     def __getattr__(self, name):
         return getattr(self._consumer, name)
+
+
+def test_the_poison_pair_is_dead_lettered_and_the_partition_moves_on(
+    assistant, kafka_bootstrap, kafka_topic
+):
+    """The audit's pair: a session_started at 9999-12-31 23:59:59 and the session marker a
+    second before it, between good events on one partition."""
+    from apps.ingestion.tests.test_poison import good_lines, poison_pair
+
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    values = [
+        *good_lines("kafka-ok", 5),
+        *poison_pair("kafka-poison"),
+        *good_lines("kafka-ok", 5, 1_700_000_005.0),
+    ]
+    produce(kafka_bootstrap, kafka_topic, values)
+    source = source_for(kafka_bootstrap, kafka_topic, group_id=group)
+    source.open()
+    try:
+        drain(source, len(values))
+    finally:
+        source.close()
+    assert Event.objects.filter(conversation__sender_id="kafka-ok").count() == 10
+    assert sorted(bytes(letter.raw) for letter in DeadLetter.objects.all()) == sorted(
+        poison_pair("kafka-poison")
+    )
+    lag = kafka_lag(
+        config={"bootstrap.servers": kafka_bootstrap}, topic=kafka_topic, group_id=group
+    )
+    assert sum(row.lag for row in lag) == 0
+    assert sum(row.high for row in lag) == len(values)

@@ -142,6 +142,21 @@ def test_start_flow_and_apply_events(chat_factory):
     assert ("name", "Lu") in chat2.slot_events()
 
 
+def test_events_applied_with_a_null_timestamp_are_stamped_when_received(chat_factory):
+    """As Rasa does: the Rasa SDK sends ``"timestamp": null`` (an event dropped by ingestion
+    otherwise); a given timestamp is kept."""
+    chat = chat_factory(DOMAIN, FLOWS)
+    chat.apply_events(
+        [
+            {"event": "slot", "name": "name", "value": "Lu", "timestamp": None},
+            {"event": "slot", "name": "name", "value": "Mo", "timestamp": 1_700_000_000.5},
+        ]
+    )
+    slots = [e for e in chat.events if e["event"] == "slot" and e["name"] == "name"]
+    assert isinstance(slots[0]["timestamp"], float)
+    assert slots[1]["timestamp"] == 1_700_000_000.5
+
+
 def test_stack_patches_round_trip():
     old = [{"frame_id": "A", "step_id": "START", "flow_id": "f"}]
     new = [{"frame_id": "A", "step_id": "s1", "flow_id": "f"}, {"frame_id": "B", "flow_id": "g"}]
