@@ -62,6 +62,8 @@ def job(request, assistant, job_id):
         "assistant": assistant,
         "job": job,
         "can_cancel": services.can_cancel(job, request.user),
+        # Raw output of the training: for those who manage the assistant's settings only.
+        "can_see_log": Cap.MANAGE_SETTINGS in assistant_caps(request.user, assistant),
     }
     if request.htmx:
         return render(request, "training/_job_status.html", context)
@@ -232,6 +234,8 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
         "version": version,
         "deployment": deployment,
         "failed_deployment": failed,
+        # What a failed bot printed: for those who manage the assistant's settings only.
+        "can_see_output": Cap.MANAGE_SETTINGS in assistant_caps(request.user, assistant),
         "sender_id": sender,
         "tracker": tracker,
         "turns": turns_of(tracker),
