@@ -32,9 +32,7 @@ def dev_client(client, developer):
     return client
 
 
-def test_a_developer_sets_a_secret_that_is_stored_encrypted_and_never_shown(
-    dev_client, assistant
-):
+def test_a_developer_sets_a_secret_that_is_stored_encrypted_and_never_shown(dev_client, assistant):
     value = "sk-live-do-not-show-0123456789"
     response = dev_client.post(
         f"/a/{assistant.name}/secrets", {"name": "ACTIONS_TOKEN", "value": value}
@@ -92,7 +90,9 @@ def test_the_endpoints_editor_accepts_allowed_names_and_own_secrets(
 ):
     settings.STUDIO_BOT_ENV = ["ACTIONS_HOST"]
     secrets.set_secret(assistant, "ACTIONS_TOKEN", "t")
-    text = 'action_endpoint:\n  url: "http://${ACTIONS_HOST}/webhook"\n  token: "${ACTIONS_TOKEN}"\n'
+    text = (
+        'action_endpoint:\n  url: "http://${ACTIONS_HOST}/webhook"\n  token: "${ACTIONS_TOKEN}"\n'
+    )
     response = dev_client.post(f"/a/{assistant.name}/files?file=endpoints.yml", {"text": text})
     assert response.status_code == 302
     assert AssistantFiles.objects.get(assistant=assistant).endpoints_yml == text
@@ -115,7 +115,9 @@ def test_the_import_api_refuses_the_audit_reproduction(client, developer, assist
     body = response.content.decode()
     assert response.status_code == 400, body
     assert "SECRET_KEY" in body and "DATABASE_URL" in body and "endpoints.yml" in body
-    assert AssistantFiles.objects.filter(assistant=assistant, endpoints_yml__contains="$").count() == 0
+    assert (
+        AssistantFiles.objects.filter(assistant=assistant, endpoints_yml__contains="$").count() == 0
+    )
 
 
 def test_import_names_the_file_line_and_variable(assistant):
