@@ -8,7 +8,11 @@ python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--seed N
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+#: The variable a bot's API token may be given in (kept off the command line).
+AUTH_TOKEN_VARIABLE = "ENGINE_AUTH_TOKEN"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -36,8 +40,16 @@ def _train(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from engine.archive import ArchiveError
     from engine.brokers import BrokerConfigError
+    from engine.netguard import BlockedNetworks
     from engine.server import serve
 
+    # Taken out of the environment, so that endpoints.yml cannot expand it.
+    token = os.environ.pop(AUTH_TOKEN_VARIABLE, "") or args.auth_token
+    try:
+        blocked = BlockedNetworks.parse(args.blocked_networks)
+    except ValueError as exc:
+        print(f"--blocked-networks: {exc}", file=sys.stderr)
+        return 2
     try:
         serve(
             args.model,
@@ -45,7 +57,9 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             endpoints_path=args.endpoints,
             seed=args.seed,
-            auth_token=args.auth_token,
+            auth_token=token or None,
+            auth_webhooks=args.auth_webhooks,
+            blocked_networks=blocked,
             max_conversations=args.max_conversations,
             log_level=args.log_level,
         )
@@ -154,7 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--endpoints", help="endpoints.yml (event_broker, action_endpoint)")
     serve.add_argument("--seed", type=int, help="seed for choosing among response variations")
     serve.add_argument(
-        "--auth-token", help="require ?token=... on the API endpoints (not on webhooks)"
+        "--auth-token",
+        help="require ?token=... on the API endpoints (not on webhooks); or set "
+        f"{AUTH_TOKEN_VARIABLE}",
+    )
+    serve.add_argument(
+        "--auth-webhooks", action="store_true", help="require the token on the webhooks too"
+    )
+    serve.add_argument(
+        "--blocked-networks",
+        help="comma-separated CIDRs that custom actions may not reach "
+        "(default: link-local and cloud metadata addresses; '' for none)",
     )
     serve.add_argument("--max-conversations", type=int, default=50_000)
     serve.add_argument(

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from engine.dialogue import ActionError, ActionResult, NullActionClient
+from engine.netguard import BlockedAddress, BlockedNetworks
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -65,9 +66,11 @@ class HttpActionClient:
         auth: tuple[str, str] | None = None,
         verify: bool | str = True,
         transport: httpx.BaseTransport | None = None,
+        blocked: BlockedNetworks | None = None,
     ) -> None:
         self.url = url
         self.timeout = timeout
+        self.blocked = blocked if blocked is not None else BlockedNetworks()
         self._client = httpx.Client(
             timeout=timeout,
             headers=headers,
@@ -97,6 +100,10 @@ class HttpActionClient:
             "domain": domain,
             "version": PROTOCOL_VERSION,
         }
+        try:
+            self.blocked.check_url(self.url)  # on every call: what a name resolves to changes
+        except BlockedAddress as exc:
+            raise ActionError(f"cannot run '{action_name}': {exc}") from None
         try:
             body = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
             response = self._client.post(
@@ -188,12 +195,15 @@ class NoActionServer(NullActionClient):
         return super().run(action_name, tracker, domain)
 
 
-def action_client_from_endpoints(config: dict[str, Any] | None) -> HttpActionClient | None:
+def action_client_from_endpoints(
+    config: dict[str, Any] | None, *, blocked: BlockedNetworks | None = None
+) -> HttpActionClient | None:
     """The client for an ``action_endpoint`` section (None without a url).
 
     Reads Rasa's endpoint keys: ``url``, ``headers``, ``params``, ``token`` (sent as the query
     parameter ``token_name``, default ``token``), ``basic_auth`` {username, password},
-    ``cafile``, and ``timeout`` (seconds, our addition).
+    ``cafile``, and ``timeout`` (seconds, our addition). Calls to an address in `blocked`
+    (default: link-local and cloud metadata networks) fail with an `ActionError`.
     """
     if not isinstance(config, dict) or not config.get("url"):
         return None
@@ -213,4 +223,5 @@ def action_client_from_endpoints(config: dict[str, Any] | None) -> HttpActionCli
         params=params or None,
         auth=auth,
         verify=str(config["cafile"]) if config.get("cafile") else True,
+        blocked=blocked,
     )

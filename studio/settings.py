@@ -4,6 +4,8 @@ Every variable read here is listed in the README's configuration table with its 
 malformed value raises ImproperlyConfigured at start-up (see studio/env.py).
 """
 
+import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -306,6 +308,32 @@ STUDIO_HEARTBEAT_SECONDS = env_int("STUDIO_HEARTBEAT_SECONDS", 5, minimum=1)
 STUDIO_BOT_IDLE_SECONDS = env_int("STUDIO_BOT_IDLE_SECONDS", 3600, minimum=60)
 STUDIO_BOT_START_TIMEOUT = env_int("STUDIO_BOT_START_TIMEOUT", 120, minimum=5)
 STUDIO_TRAINING_TIMEOUT = env_int("STUDIO_TRAINING_TIMEOUT", 3600, minimum=10)
+# What bots and trainings see of the environment: nothing of the worker's own, only the variables
+# named here (for ${NAME} in an assistant's endpoints.yml) and the assistant's own secrets.
+STUDIO_BOT_ENV = env_list("STUDIO_BOT_ENV", [])
+for _name in STUDIO_BOT_ENV:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", _name):
+        raise ImproperlyConfigured(f"STUDIO_BOT_ENV has {_name!r}, which is not a variable name.")
+# The key that encrypts assistants' secrets at rest; by default derived from SECRET_KEY.
+STUDIO_SECRETS_KEY = env_secret("STUDIO_SECRETS_KEY") or ""
+# Addresses that action, NLG and LLM endpoints may not point at (link-local, cloud metadata).
+STUDIO_BLOCKED_NETWORKS = env_list(
+    "STUDIO_BLOCKED_NETWORKS",
+    [
+        "169.254.0.0/16",
+        "fe80::/10",
+        "100.100.100.200/32",
+        "192.0.0.192/32",
+        "fd00:ec2::254/128",
+    ],
+)
+for _network in STUDIO_BLOCKED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"STUDIO_BLOCKED_NETWORKS has {_network!r}, which is not a network (CIDR)."
+        ) from None
 # Local bots publish their events here (Rasa's file event broker); the ingester reads them.
 STUDIO_EVENT_SPOOL_DIR = Path(env_str("STUDIO_EVENT_SPOOL_DIR", str(VAR_DIR / "events")))
 

@@ -188,7 +188,14 @@ FILLERS = {
     "action_name": lambda world, actor: "action_pay",
     "intent_name": lambda world, actor: "greet",
     "example_id": lambda world, actor: _example_id(world.alpha),
+    "secret_id": lambda world, actor: _secret_id(world.alpha),
 }
+
+
+def _secret_id(assistant):
+    from apps.projects.secrets import set_secret
+
+    return set_secret(assistant, "MATRIX_TOKEN", "matrix-secret-value").pk
 
 
 def _example_id(assistant):
@@ -357,6 +364,8 @@ EXPECTED_ACCESS = {
     "projects:settings": (A, Cap.MANAGE_SETTINGS, None),
     "projects:delete": (A, Cap.MANAGE_SETTINGS, None),
     "projects:import": (A, Cap.MANAGE_SETTINGS, None),
+    "projects:secrets": (A, Cap.MANAGE_SETTINGS, None),
+    "projects:delete_secret": (A, Cap.MANAGE_SETTINGS, None),
     "projects:export": (A, Cap.EXPORT, None),
     "projects:members": (A, Cap.MANAGE_USERS, None),
     "projects:revoke_member": (A, Cap.MANAGE_USERS, None),

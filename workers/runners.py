@@ -4,6 +4,10 @@
 serve`), or with STUDIO_ENGINE=rasa the configured `rasa train` / `rasa run` commands of a local
 Rasa installation. A Kubernetes backend implements the same two methods with Jobs and Pods.
 
+Children never inherit the consumer's environment (it holds SECRET_KEY, DATABASE_URL and the
+broker, storage and sign-on secrets): they get `child_environment()`, a few harmless variables
+plus what the caller names (the operator's STUDIO_BOT_ENV and the assistant's own secrets).
+
 Children die with their consumer (PR_SET_PDEATHSIG), so a consumer killed with SIGKILL leaves no
 orphan training or bot behind; its row is requeued by the orchestrator and done again elsewhere.
 """
@@ -25,7 +29,24 @@ from pathlib import Path
 
 from django.conf import settings
 
+from engine.__main__ import AUTH_TOKEN_VARIABLE
+
 PR_SET_PDEATHSIG = 1
+# What a child gets of the consumer's environment: nothing secret.
+INHERITED_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+# Thread pools that numpy's BLAS starts at import do not survive a fork (the child waits on
+# threads it does not have); the engine trains on one thread anyway.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def child_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a training or a bot: never the consumer's own."""
+    env = {name: os.environ[name] for name in INHERITED_VARIABLES if name in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    env.update(extra or {})
+    return env
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
@@ -42,7 +63,7 @@ class ChildProcess:
         self.process = subprocess.Popen(
             argv,
             cwd=cwd,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env=child_environment(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -113,7 +134,11 @@ class ForkedChild(ChildProcess):
                 sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
                 if cwd is not None:
                     os.chdir(cwd)
-                os.environ.update(env or {})
+                # Nothing of the consumer's environment stays (the engine's endpoints.yml
+                # expands ${NAME} from it).
+                environment = child_environment(env)
+                os.environ.clear()
+                os.environ.update(environment)
                 from engine.__main__ import main
 
                 code = main(argv)
@@ -169,9 +194,7 @@ class ForkedChild(ChildProcess):
 
 def preload_engine() -> None:
     """Import the built-in engine in the consumer, so forked children start warm."""
-    # Thread pools that numpy's BLAS starts at import do not survive a fork (the child waits on
-    # threads it does not have); the engine trains on one thread anyway.
-    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for variable in THREAD_VARIABLES:
         os.environ.setdefault(variable, "1")
     import engine.__main__
     import engine.server
@@ -186,25 +209,46 @@ class Runner:
     rasa_train_command: str = ""
     rasa_run_command: str = ""
 
-    def train(self, project_dir: Path, out_dir: Path, model_name: str) -> tuple[ChildProcess, Path]:
-        """Start training; returns the child and the path the archive will have."""
+    def train(
+        self, project_dir: Path, out_dir: Path, model_name: str, *, env: dict | None = None
+    ) -> tuple[ChildProcess, Path]:
+        """Start training; returns the child and the path the archive will have. `env` is
+        all the child gets besides `child_environment()`'s few variables."""
         archive = out_dir / f"{model_name}.tar.gz"
         if self.engine == "rasa":
             argv = self._template(
                 self.rasa_train_command, project=project_dir, out=out_dir, name=model_name
             )
-            return ChildProcess(argv, cwd=project_dir, env=self._env()), archive
+            return ChildProcess(argv, cwd=project_dir, env={**(env or {}), **self._env()}), archive
         args = ["train", str(project_dir), "--out", str(out_dir), "--fixed-model-name", model_name]
-        return ForkedChild(args, cwd=project_dir), archive
+        return ForkedChild(args, cwd=project_dir, env=env), archive
 
-    def serve(self, model: Path, port: int, endpoints: Path) -> ChildProcess:
+    def serve(
+        self,
+        model: Path,
+        port: int,
+        endpoints: Path,
+        *,
+        env: dict | None = None,
+        token: str = "",
+        blocked_networks: list[str] | None = None,
+    ) -> ChildProcess:
+        """Start a bot. `env` is what its endpoints.yml may expand; `token` is the bot's API
+        token (given in the environment, not on the command line); `blocked_networks` the
+        CIDRs its custom actions may not reach."""
+        env = dict(env or {})
         if self.engine == "rasa":
             argv = self._template(
                 self.rasa_run_command, model=model, port=port, endpoints=endpoints
             )
-            return ChildProcess(argv, cwd=model.parent, env=self._env())
+            return ChildProcess(argv, cwd=model.parent, env={**env, **self._env()})
+        if token:
+            env[AUTH_TOKEN_VARIABLE] = token
         args = ["serve", str(model), "--host", "127.0.0.1", "--port", str(port)]
-        return ForkedChild([*args, "--endpoints", str(endpoints)], cwd=model.parent)
+        args += ["--endpoints", str(endpoints), "--auth-webhooks"]
+        if blocked_networks is not None:
+            args += ["--blocked-networks", ",".join(blocked_networks)]
+        return ForkedChild(args, cwd=model.parent, env=env)
 
     @staticmethod
     def _env() -> dict[str, str]:

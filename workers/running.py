@@ -9,6 +9,7 @@ stops the bot and is free again. Local bots publish their events to the ingestio
 from __future__ import annotations
 
 import collections
+import secrets
 import shutil
 import socket
 import time
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from ruamel.yaml import YAML
 
+from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
 from apps.training.models import Deployment
 from workers.base import Worker
@@ -56,6 +58,8 @@ class RunningConsumer(Worker):
         self.held: Deployment | None = None
         self.child: ChildProcess | None = None
         self.output: collections.deque[str] = collections.deque(maxlen=200)
+        self.token = ""
+        self.scrub = scrubber()
         self.workdir = Path(settings.VAR_DIR) / "bots" / self.worker_id
 
     # -- loop ---------------------------------------------------------------------------
@@ -105,17 +109,26 @@ class RunningConsumer(Worker):
         )
         port = free_port()
         self.output.clear()
-        self.child = self.runner.serve(model, port, endpoints)
+        # Only the relay (apps.training.bot) and the bot know the token; the built-in engine
+        # then refuses every other caller.
+        self.token = secrets.token_urlsafe(32) if self.runner.engine == "builtin" else ""
+        self.scrub = scrubber(deployment.assistant_id)
+        self.child = self.runner.serve(
+            model,
+            port,
+            endpoints,
+            env=bot_env(deployment.assistant_id),
+            token=self.token,
+            blocked_networks=settings.STUDIO_BLOCKED_NETWORKS,
+        )
         self.held = deployment
         url = f"http://127.0.0.1:{port}"
         if not self._wait_until_ready(url):
             self._stop_child()
-            deployment.end(
-                Deployment.Status.FAILED, "The bot did not start:\n" + "\n".join(self.output)
-            )
+            deployment.end(Deployment.Status.FAILED, self._printed("The bot did not start:"))
             self.held = None
             return
-        if deployment.mark_live(url):
+        if deployment.mark_live(url, self.token):
             # The new bot is live: only now retire the assistant's previous one.
             Deployment.objects.filter(
                 assistant=deployment.assistant, status=Deployment.Status.LIVE
@@ -149,7 +162,8 @@ class RunningConsumer(Worker):
                     return False
                 next_beat = time.monotonic() + settings.STUDIO_HEARTBEAT_SECONDS
             try:
-                if httpx.get(f"{url}/status", timeout=1).status_code == 200:
+                params = {"token": self.token} if self.token else None
+                if httpx.get(f"{url}/status", params=params, timeout=1).status_code == 200:
                     return True
             except httpx.HTTPError:
                 pass
@@ -170,9 +184,13 @@ class RunningConsumer(Worker):
             self.say(f"deployment {deployment.pk} stopped")
             self.held = None
         elif child.poll() is not None:
-            deployment.end(Deployment.Status.FAILED, "The bot exited:\n" + "\n".join(self.output))
+            deployment.end(Deployment.Status.FAILED, self._printed("The bot exited:"))
             self.say(f"deployment {deployment.pk}: the bot exited with {child.poll()}")
             self.held = self.child = None
+
+    def _printed(self, headline: str) -> str:
+        """What the bot printed, with the secret values it may hold hidden."""
+        return self.scrub(headline + "\n" + "\n".join(self.output))
 
     def _release(self) -> None:
         self._stop_child()

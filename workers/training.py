@@ -14,6 +14,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
 from apps.training.models import ModelVersion, TrainingJob
 from workers.base import Worker
@@ -67,9 +68,12 @@ class TrainingConsumer(Worker):
             write_project(version.input_files, project)
             out.mkdir()
             child, archive = self.runner.train(
-                project, out, f"{job.assistant.name}-{version.number}"
+                project,
+                out,
+                f"{job.assistant.name}-{version.number}",
+                env=bot_env(job.assistant_id),
             )
-            outcome = self._follow(job, child)
+            outcome = self._follow(job, child, scrubber(job.assistant_id))
             if outcome != "done":
                 return
             returncode = child.poll()
@@ -83,19 +87,20 @@ class TrainingConsumer(Worker):
                 return
             self._store(job, version, archive)
 
-    def _follow(self, job: TrainingJob, child) -> str:
-        """Stream the child's output onto the job, heartbeating, until it exits. Returns
-        'done', or 'lost' when the job was cancelled or taken away (the child is stopped)."""
+    def _follow(self, job: TrainingJob, child, scrub=lambda text: text) -> str:
+        """Stream the child's output onto the job (secret values hidden by `scrub`),
+        heartbeating, until it exits. Returns 'done', or 'lost' when the job was cancelled or
+        taken away (the child is stopped)."""
         interval = settings.STUDIO_HEARTBEAT_SECONDS
         deadline = time.monotonic() + settings.STUDIO_TRAINING_TIMEOUT
         next_beat = 0.0
         pending: list[str] = []
         while True:
-            pending.extend(child.new_lines())
+            pending.extend(map(scrub, child.new_lines()))
             finished = child.poll() is not None
             if finished:
                 child.finish_reading()
-                pending.extend(child.new_lines())
+                pending.extend(map(scrub, child.new_lines()))
             now = time.monotonic()
             if finished or now >= next_beat:
                 progress = pending[-1] if pending else None

@@ -28,6 +28,7 @@ from apps.flows.models import CustomAction, Flow, Response, Slot
 from apps.flows.selectors import usages
 from apps.nlu.models import Entity, Intent
 from apps.projects.models import AssistantFiles
+from apps.projects.secrets import allowed_env_names
 
 
 def _can_edit(request, assistant) -> bool:
@@ -373,7 +374,10 @@ def assistant_files(request, assistant):
         which = "config.yml"
     column = "config_yml" if which == "config.yml" else "endpoints_yml"
     form = AssistantFileForm(
-        request.POST or None, file_name=which, initial={"text": getattr(files, column)}
+        request.POST or None,
+        file_name=which,
+        env_names=allowed_env_names(assistant),
+        initial={"text": getattr(files, column)},
     )
     if request.method == "POST" and form.is_valid():
         setattr(files, column, form.cleaned_data["text"])

@@ -1263,9 +1263,10 @@ class AssistantFileForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false"}),
     )
 
-    def __init__(self, *args, file_name: str, **kwargs):
+    def __init__(self, *args, file_name: str, env_names=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.file_name = file_name
+        self.env_names = set(env_names)  # what ${NAME} may use
         self.fields["text"].label = file_name
         self.warnings: list = []
 
@@ -1276,6 +1277,7 @@ class AssistantFileForm(forms.Form):
             FormatError,
             check_config,
             check_endpoints,
+            check_env_references,
         )
 
         text = self.cleaned_data["text"]
@@ -1283,9 +1285,12 @@ class AssistantFileForm(forms.Form):
             return ""
         try:
             if self.file_name == "config.yml":
-                problems = check_config(ConfigFile.parse(text, self.file_name))
+                parsed = ConfigFile.parse(text, self.file_name)
+                problems = check_config(parsed)
             else:
-                problems = check_endpoints(EndpointsFile.parse(text, self.file_name))
+                parsed = EndpointsFile.parse(text, self.file_name)
+                problems = check_endpoints(parsed)
+            problems += check_env_references(text, parsed.data, self.file_name, self.env_names)
         except FormatError as exc:
             problems = exc.problems
         errors = [p for p in problems if p.severity == "error"]

@@ -20,6 +20,7 @@ from django.utils import timezone
 from apps.flows.models import CustomAction, Flow, Response, Slot
 from apps.nlu.models import Entity, Example, Intent, LookupTable, Regex, Synonym
 from apps.projects.models import Assistant, AssistantFiles
+from apps.projects.secrets import allowed_env_names
 from engine import formats
 from engine.formats.domain import (
     action_to_yaml,
@@ -155,6 +156,7 @@ def import_files(
             raise formats.FormatError(duplicates)
     project = merge_projects(export_project(assistant), uploaded) if partial else uploaded
     problems = formats.validate_project(project)
+    problems += formats.check_project_env(project, allowed_env_names(assistant))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise formats.FormatError(errors)

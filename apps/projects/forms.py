@@ -1,6 +1,7 @@
 from django import forms
+from django.conf import settings
 
-from apps.projects.models import Assistant
+from apps.projects.models import Assistant, secret_name_validator
 
 
 class AssistantCreateForm(forms.ModelForm):
@@ -62,3 +63,35 @@ class ImportForm(forms.Form):
         label="Update only what the files contain",
         help_text="Unticked, the upload replaces all of the assistant's content.",
     )
+
+
+class SecretForm(forms.Form):
+    """Set one of the assistant's secrets. The value is write-only: it is never shown again."""
+
+    name = forms.CharField(
+        max_length=128,
+        validators=[secret_name_validator],
+        help_text="Use it as ${NAME} in endpoints.yml.",
+    )
+    value = forms.CharField(
+        max_length=10000,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted; nobody can read it here again. Setting a name again "
+        "replaces its value.",
+    )
+
+    def clean_name(self):
+        from apps.projects.secrets import RESERVED_NAME
+
+        name = self.cleaned_data["name"]
+        if RESERVED_NAME.match(name):
+            raise forms.ValidationError(
+                f"{name} is reserved: it would change how the bot itself runs."
+            )
+        if name in settings.STUDIO_BOT_ENV:
+            raise forms.ValidationError(
+                f"{name} is a variable the operator gives every bot (STUDIO_BOT_ENV): "
+                "choose another name."
+            )
+        return name

@@ -85,3 +85,33 @@ class AssistantFiles(models.Model):
 
     def __str__(self) -> str:
         return f"files of {self.assistant}"
+
+
+secret_name_validator = RegexValidator(
+    r"^[A-Za-z_][A-Za-z0-9_]*\Z",
+    "Use letters, digits and '_', not starting with a digit (as an environment variable).",
+    code="invalid_secret_name",
+)
+
+
+class AssistantSecret(models.Model):
+    """A named value that this assistant's bots may use as ``${NAME}`` in endpoints.yml.
+
+    Stored encrypted (apps.projects.secrets); it is written, never shown again."""
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(max_length=128, validators=[secret_name_validator])
+    encrypted_value = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["assistant", "name"], name="assistant_secret_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.assistant}"

@@ -13,6 +13,8 @@ urlpatterns = [
     path("a/<str:name>/delete", views.delete, name="delete"),
     path("a/<str:name>/import", views.import_content, name="import"),
     path("a/<str:name>/export.zip", views.export_zip, name="export"),
+    path("a/<str:name>/secrets", views.secrets_page, name="secrets"),
+    path("a/<str:name>/secrets/<int:secret_id>/delete", views.delete_secret, name="delete_secret"),
     path("a/<str:name>/members", views.members, name="members"),
     path("a/<str:name>/members/<int:grant_id>/revoke", views.revoke_member, name="revoke_member"),
 ]

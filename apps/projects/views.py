@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpResponse
@@ -15,15 +16,16 @@ from apps.accounts.access import (
 from apps.accounts.forms import AssistantGrantForm
 from apps.accounts.models import AssistantRole, User
 from apps.accounts.roles import ROLE_LABELS, Cap, Role
-from apps.projects import content, services
+from apps.projects import content, secrets, services
 from apps.projects.files import zip_files
 from apps.projects.forms import (
     AssistantCreateForm,
     AssistantSettingsForm,
     DeleteAssistantForm,
     ImportForm,
+    SecretForm,
 )
-from apps.projects.models import Assistant
+from apps.projects.models import Assistant, AssistantSecret
 from apps.projects.navigation import landing_url
 from apps.projects.uploads import UploadError, read_files
 from engine.formats import FormatError
@@ -138,6 +140,37 @@ def revoke_member(request, assistant, grant_id):
     grant.delete()
     messages.success(request, f"Removed {Role(grant.role).label} from {grant.user.username}.")
     return redirect("projects:members", assistant.name)
+
+
+@assistant_view(Cap.MANAGE_SETTINGS)
+def secrets_page(request, assistant):
+    """Named values for ${NAME} in endpoints.yml, passed to this assistant's bots only."""
+    form = SecretForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        name = form.cleaned_data["name"]
+        secrets.set_secret(assistant, name, form.cleaned_data["value"], request.user)
+        messages.success(request, f"Secret {name} saved. Bots started from now on get it.")
+        return redirect("projects:secrets", assistant.name)
+    return render(
+        request,
+        "projects/secrets.html",
+        {
+            "assistant": assistant,
+            "form": form,
+            "secrets": assistant.secrets.select_related("updated_by"),
+            "operator_names": sorted(settings.STUDIO_BOT_ENV),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@assistant_view(Cap.MANAGE_SETTINGS)
+@require_POST
+def delete_secret(request, assistant, secret_id):
+    secret = get_object_or_404(AssistantSecret, pk=secret_id, assistant=assistant)
+    secret.delete()
+    messages.success(request, f"Secret {secret.name} deleted.")
+    return redirect("projects:secrets", assistant.name)
 
 
 def _settings_context(request, assistant, **extra):

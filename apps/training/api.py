@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.access import Access, AssistantAPIView, get_assistant_for
+from apps.accounts.access import Access, AssistantAPIView, assistant_caps, get_assistant_for
 from apps.accounts.roles import Cap
 from apps.projects.api import ProblemOutput
 from apps.training import services
@@ -94,7 +94,13 @@ class TrainingJobApi(APIView):
 
     @extend_schema(responses=JobOutput)
     def get(self, request, job_id):
-        return Response(JobOutput(self.job).data)
+        job = self.job
+        data = JobOutput(job).data
+        if Cap.MANAGE_SETTINGS not in assistant_caps(request.user, job.assistant):
+            # The training's raw output is for those who manage the assistant's settings.
+            data["progress"] = ""
+            data["error"] = job.error.split("\n", 1)[0]
+        return Response(data)
 
 
 def _version(assistant, version: str) -> ModelVersion:

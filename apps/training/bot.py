@@ -18,6 +18,8 @@ class BotUnavailable(Exception):
 def _call(method: str, deployment: Deployment, path: str, **kwargs):
     if not deployment.bot_url:
         raise BotUnavailable("The bot is not running.")
+    if deployment.bot_token:  # Rasa's --auth-token: ?token=...
+        kwargs["params"] = {**kwargs.get("params", {}), "token": deployment.bot_token}
     try:
         response = httpx.request(method, deployment.bot_url + path, timeout=TIMEOUT, **kwargs)
     except httpx.HTTPError as exc:

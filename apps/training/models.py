@@ -233,6 +233,8 @@ class Deployment(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     consumer_id = models.CharField(max_length=200, blank=True, default="")
     bot_url = models.CharField(max_length=300, blank=True, default="")
+    # The bot's API token (random per start): only the relay and the bot know it; never shown.
+    bot_token = models.CharField(max_length=100, blank=True, default="", editable=False)
     error = models.TextField(blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -277,17 +279,18 @@ class Deployment(models.Model):
             pk=self.pk, consumer_id=self.consumer_id, status__in=statuses
         )
 
-    def mark_live(self, bot_url: str) -> bool:
+    def mark_live(self, bot_url: str, bot_token: str = "") -> bool:
         now = timezone.now()
         updated = self._owned(self.Status.STARTING).update(
             status=self.Status.LIVE,
             bot_url=bot_url,
+            bot_token=bot_token,
             live_at=now,
             heartbeat_at=now,
             last_used_at=now,
         )
         if updated:
-            self.status, self.bot_url = self.Status.LIVE, bot_url
+            self.status, self.bot_url, self.bot_token = self.Status.LIVE, bot_url, bot_token
         return updated == 1
 
     def heartbeat(self) -> str | None:
@@ -305,7 +308,7 @@ class Deployment(models.Model):
         now = timezone.now()
         return (
             self._owned(self.Status.STARTING, self.Status.LIVE, self.Status.STOPPING).update(
-                status=status, error=error[:10000], stopped_at=now, bot_url=""
+                status=status, error=error[:10000], stopped_at=now, bot_url="", bot_token=""
             )
             == 1
         )

@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 
 from apps.projects import content
 from apps.projects.models import Assistant
+from apps.projects.secrets import allowed_env_names
 from apps.training.models import Deployment, ModelVersion, TrainingJob
 from engine import formats
 
@@ -49,6 +50,7 @@ def check_readiness(assistant: Assistant) -> Readiness:
     except formats.FormatError as exc:
         return Readiness(exc.problems, [])
     problems = formats.validate_project(project)
+    problems += formats.check_project_env(project, allowed_env_names(assistant))
     errors = [p for p in problems if p.severity == "error"]
     if not project.flows and not project.nlu.intents:
         errors.append(

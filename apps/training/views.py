@@ -70,6 +70,8 @@ def job(request, assistant, job_id):
         "assistant": assistant,
         "job": job,
         "can_cancel": services.can_cancel(job, request.user),
+        # Raw output of the training: for those who manage the assistant's settings only.
+        "can_see_log": Cap.MANAGE_SETTINGS in assistant_caps(request.user, assistant),
     }
     if request.htmx:
         return render(request, "training/_job_status.html", context)
@@ -243,6 +245,8 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
         "failed_deployment": failed,
         "is_live_version": version is not None and version == live_version,
         "can_start": version is not None and _may_start(request.user, version, live_version),
+        # What a failed bot printed: for those who manage the assistant's settings only.
+        "can_see_output": Cap.MANAGE_SETTINGS in assistant_caps(request.user, assistant),
         "sender_id": sender,
         "tracker": tracker,
         "turns": turns_of(tracker),

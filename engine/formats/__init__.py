@@ -44,6 +44,7 @@ from engine.formats.domain import (
     SlotValidation,
     domain_to_dict,
 )
+from engine.formats.envrefs import check_env_references, check_project_env, env_references
 from engine.formats.errors import FormatError, Problem
 from engine.formats.flows import (
     END,
@@ -134,12 +135,15 @@ __all__ = [
     "build_condition",
     "check_config",
     "check_endpoints",
+    "check_env_references",
+    "check_project_env",
     "check_project_files",
     "compact_steps",
     "decompose_condition",
     "domain_to_dict",
     "dump_project",
     "duplicate_problems",
+    "env_references",
     "evaluate",
     "example_to_text",
     "expand_steps",

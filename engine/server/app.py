@@ -12,6 +12,7 @@ conversation is left as it was before the message, and the server keeps serving.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import math
@@ -190,15 +191,29 @@ def tracker_state(bot: Bot, tracker: Any, include_events: str, until: float | No
 
 
 class Api:
-    def __init__(self, bot: Bot, *, auth_token: str | None, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        auth_token: str | None,
+        max_body_bytes: int,
+        auth_webhooks: bool = False,
+    ) -> None:
         self.bot = bot
         self.auth_token = auth_token
+        self.auth_webhooks = auth_webhooks
         self.max_body_bytes = max_body_bytes
         self.locks = ConversationLocks()
         self.started_at = time.time()
 
     def check_token(self, request: Request) -> None:
-        if self.auth_token and request.query_params.get("token") != self.auth_token:
+        if not self.auth_token:
+            return
+        given = request.query_params.get("token") or ""
+        header = request.headers.get("authorization") or ""
+        if header.lower().startswith("bearer "):
+            given = given or header[7:].strip()
+        if not hmac.compare_digest(given.encode(), self.auth_token.encode()):
             raise ApiError(401, "NotAuthenticated", "User is not authenticated.")
 
     # -- utility ------------------------------------------------------------------------------
@@ -257,6 +272,8 @@ class Api:
         return JsonResponse({"status": "ok"})
 
     async def rest_webhook(self, request: Request) -> Response:
+        if self.auth_webhooks:
+            self.check_token(request)
         data = _json_object(await read_json(request, self.max_body_bytes))
         sender = data.get("sender")
         if sender is None:
@@ -449,11 +466,17 @@ def create_app(
     bot: Bot,
     *,
     auth_token: str | None = None,
+    auth_webhooks: bool = False,
     max_body_bytes: int = MAX_BODY_BYTES,
     on_startup: list[Any] | None = None,
 ) -> Starlette:
-    """The app serving `bot`. The bot's broker is flushed and closed when the app shuts down."""
-    api = Api(bot, auth_token=auth_token, max_body_bytes=max_body_bytes)
+    """The app serving `bot`. The bot's broker is flushed and closed when the app shuts down.
+
+    With `auth_token`, the API endpoints answer 401 without ``?token=`` (or ``Authorization:
+    Bearer``) set to it; with `auth_webhooks` too, so does the REST channel's webhook."""
+    api = Api(
+        bot, auth_token=auth_token, max_body_bytes=max_body_bytes, auth_webhooks=auth_webhooks
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

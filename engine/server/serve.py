@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.archive import load_model
 from engine.brokers import broker_from_config, load_endpoints
+from engine.netguard import BlockedNetworks
 from engine.server.app import MAX_BODY_BYTES, create_app
 from engine.server.runtime import Bot
 from engine.server.store import DEFAULT_MAX_CONVERSATIONS
@@ -27,6 +28,7 @@ def build_bot(
     endpoints: dict[str, Any] | None = None,
     seed: int | None = None,
     max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
+    blocked_networks: BlockedNetworks | None = None,
 ) -> Bot:
     """Load the archive and connect the event broker and action server of `endpoints`.
 
@@ -38,7 +40,9 @@ def build_bot(
     endpoints = endpoints or {}
     broker = broker_from_config(endpoints.get("event_broker"))
     try:
-        action_client = action_client_from_endpoints(endpoints.get("action_endpoint"))
+        action_client = action_client_from_endpoints(
+            endpoints.get("action_endpoint"), blocked=blocked_networks
+        )
     except Exception:
         if broker is not None:
             broker.close()
@@ -62,6 +66,8 @@ def serve(
     endpoints_path: str | None = None,
     seed: int | None = None,
     auth_token: str | None = None,
+    auth_webhooks: bool = False,
+    blocked_networks: BlockedNetworks | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
     log_level: str = "info",
@@ -76,7 +82,13 @@ def serve(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     _say(f"Loading model {model_path}")
     endpoints = load_endpoints(endpoints_path) if endpoints_path else {}
-    bot = build_bot(model_path, endpoints=endpoints, seed=seed, max_conversations=max_conversations)
+    bot = build_bot(
+        model_path,
+        endpoints=endpoints,
+        seed=seed,
+        max_conversations=max_conversations,
+        blocked_networks=blocked_networks,
+    )
     broker = endpoints.get("event_broker") or {}
     if broker:
         _say(f"Publishing events to the {broker.get('type')} event broker")
@@ -89,6 +101,7 @@ def serve(
     app = create_app(
         bot,
         auth_token=auth_token,
+        auth_webhooks=auth_webhooks,
         max_body_bytes=max_body_bytes,
         on_startup=[
             lambda: _say(

@@ -1,0 +1,53 @@
+"""A served bot given a token in its environment refuses every caller without it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from .conftest import REPO, free_port, stop, wait_for
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "per-bot-token-0123456789"
+
+
+@pytest.fixture
+def guarded_bot(tiny_model, engine_env):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "serve", str(tiny_model), "--port", str(port),
+         "--auth-webhooks"],
+        cwd=REPO,
+        env={**engine_env, "ENGINE_AUTH_TOKEN": TOKEN},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for(f"http://127.0.0.1:{port}/version", process)
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def test_the_token_from_the_environment_guards_the_api_and_the_webhook(guarded_bot) -> None:
+    process, url = guarded_bot
+    assert TOKEN not in " ".join(process.args)  # not on the command line
+    tracker = f"{url}/conversations/frank/tracker"
+    webhook = f"{url}/webhooks/rest/webhook"
+    message = {"sender": "frank", "message": "hello"}
+
+    assert httpx.get(f"{url}/status").status_code == 401
+    assert httpx.get(tracker).status_code == 401
+    assert httpx.get(tracker, params={"token": "wrong"}).status_code == 401
+    assert httpx.post(f"{tracker}/events", json=[{"event": "restart"}]).status_code == 401
+    assert httpx.post(webhook, json=message, timeout=30).status_code == 401
+
+    answer = httpx.post(webhook, json=message, params={"token": TOKEN}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert httpx.get(tracker, params={"token": TOKEN}).status_code == 200
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{url}/status", headers=bearer).status_code == 200
