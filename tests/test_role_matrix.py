@@ -147,6 +147,7 @@ FILLERS = {
     "user_id": lambda world, actor: world.subject.pk,
     "token_id": _own_token,
     "job_id": lambda world, actor: world.job.pk,
+    "import_id": lambda world, actor: _import_job(world.alpha),
     "number": lambda world, actor: world.job.version.number,
     "version": lambda world, actor: world.job.version.number,
     "conversation_id": lambda world, actor: _conversations().stored_conversation(world.alpha).pk,
@@ -161,6 +162,16 @@ FILLERS = {
     "intent_name": lambda world, actor: "greet",
     "example_id": lambda world, actor: _example_id(world.alpha),
 }
+
+
+def _import_job(assistant):
+    """A full replace waiting for its confirmation."""
+    from apps.projects.models import ImportJob
+
+    job, _ = ImportJob.objects.get_or_create(
+        assistant=assistant, defaults={"status": ImportJob.Status.AWAITING_CONFIRMATION}
+    )
+    return job.pk
 
 
 def _example_id(assistant):
@@ -263,6 +274,7 @@ EXPECTED_ACCESS = {
     "api:assistant": (A, Cap.VIEW_ASSISTANT, Cap.MANAGE_SETTINGS),
     "api:assistant_export": (A, Cap.EXPORT, None),
     "api:assistant_import": (A, Cap.MANAGE_SETTINGS, None),
+    "api:assistant_import_job": (A, Cap.MANAGE_SETTINGS, None),
     "api:train": (A, Cap.TRAIN, None),
     "api:training_job": (A, Cap.VIEW_ASSISTANT, None),
     "api:version_model": (A, Cap.EXPORT, None),
@@ -300,6 +312,7 @@ EXPECTED_ACCESS = {
     "projects:settings": (A, Cap.MANAGE_SETTINGS, None),
     "projects:delete": (A, Cap.MANAGE_SETTINGS, None),
     "projects:import": (A, Cap.MANAGE_SETTINGS, None),
+    "projects:import_job": (A, Cap.MANAGE_SETTINGS, None),
     "projects:export": (A, Cap.EXPORT, None),
     "projects:members": (A, Cap.MANAGE_USERS, None),
     "projects:revoke_member": (A, Cap.MANAGE_USERS, None),

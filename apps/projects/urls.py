@@ -12,6 +12,7 @@ urlpatterns = [
     path("a/<str:name>/settings", views.settings_page, name="settings"),
     path("a/<str:name>/delete", views.delete, name="delete"),
     path("a/<str:name>/import", views.import_content, name="import"),
+    path("a/<str:name>/imports/<int:import_id>", views.import_job, name="import_job"),
     path("a/<str:name>/export.zip", views.export_zip, name="export"),
     path("a/<str:name>/members", views.members, name="members"),
     path("a/<str:name>/members/<int:grant_id>/revoke", views.revoke_member, name="revoke_member"),
