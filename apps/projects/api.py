@@ -216,9 +216,7 @@ def _background_job(assistant, files, partial, user):
     """A queued ImportJob when the upload is too large to import in the request, else None.
     Problems found while reading it are raised (FormatError), as in the request."""
     size = imports.byte_count(files)
-    if imports.too_big_for_the_request(size):
-        return imports.create_job(assistant, files, partial=partial, user=user)
-    uploaded = load_project_files(files)
+    uploaded = load_project_files(files)  # a file that cannot be read is refused at once
     items = imports.item_count(uploaded)
     if imports.too_big_for_the_request(size, items):
         return imports.create_job(assistant, files, partial=partial, user=user, items=items)
