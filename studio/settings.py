@@ -265,8 +265,21 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 # Limits on what a request may carry (uploads of assistant files, API bodies).
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("STUDIO_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
+STUDIO_MAX_UPLOAD_BYTES = env_int("STUDIO_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = STUDIO_MAX_UPLOAD_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+# Imports larger than this (bytes of files, or items: flows, responses, slots, examples...) run
+# in the background on the orchestrator instead of in the request.
+STUDIO_IMPORT_BACKGROUND_BYTES = env_int(
+    "STUDIO_IMPORT_BACKGROUND_BYTES", 2 * 1024 * 1024, minimum=0
+)
+STUDIO_IMPORT_BACKGROUND_ITEMS = env_int("STUDIO_IMPORT_BACKGROUND_ITEMS", 2000, minimum=0)
+# Multipart uploads are bounded while they stream in (see apps/projects/upload_handlers.py).
+FILE_UPLOAD_HANDLERS = [
+    "apps.projects.upload_handlers.BoundedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

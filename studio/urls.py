@@ -44,6 +44,11 @@ api_v1 = [
         projects_api.AssistantImportApi.as_view(),
         name="assistant_import",
     ),
+    path(
+        "assistants/<str:name>/imports/<int:import_id>",
+        projects_api.AssistantImportJobApi.as_view(),
+        name="assistant_import_job",
+    ),
     path("assistants/<str:name>/train", training_api.TrainApi.as_view(), name="train"),
     path("training-jobs/<int:job_id>", training_api.TrainingJobApi.as_view(), name="training_job"),
     path(

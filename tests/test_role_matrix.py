@@ -174,6 +174,7 @@ FILLERS = {
     "user_id": lambda world, actor: world.subject.pk,
     "token_id": _own_token,
     "job_id": lambda world, actor: world.job.pk,
+    "import_id": lambda world, actor: _import_job(world.alpha),
     "number": lambda world, actor: world.job.version.number,
     "version": lambda world, actor: world.job.version.number,
     "conversation_id": lambda world, actor: _conversations().stored_conversation(world.alpha).pk,
@@ -196,6 +197,16 @@ def _secret_id(assistant):
     from apps.projects.secrets import set_secret
 
     return set_secret(assistant, "MATRIX_TOKEN", "matrix-secret-value").pk
+
+
+def _import_job(assistant):
+    """A full replace waiting for its confirmation."""
+    from apps.projects.models import ImportJob
+
+    job, _ = ImportJob.objects.get_or_create(
+        assistant=assistant, defaults={"status": ImportJob.Status.AWAITING_CONFIRMATION}
+    )
+    return job.pk
 
 
 def _example_id(assistant):
@@ -326,6 +337,7 @@ EXPECTED_ACCESS = {
     "api:assistant": (A, Cap.VIEW_ASSISTANT, Cap.MANAGE_SETTINGS),
     "api:assistant_export": (A, Cap.EXPORT, None),
     "api:assistant_import": (A, Cap.MANAGE_SETTINGS, None),
+    "api:assistant_import_job": (A, Cap.MANAGE_SETTINGS, None),
     "api:train": (A, Cap.TRAIN, None),
     "api:training_job": (A, Cap.VIEW_ASSISTANT, None),
     "api:version_model": (A, Cap.EXPORT, None),
@@ -366,6 +378,7 @@ EXPECTED_ACCESS = {
     "projects:import": (A, Cap.MANAGE_SETTINGS, None),
     "projects:secrets": (A, Cap.MANAGE_SETTINGS, None),
     "projects:delete_secret": (A, Cap.MANAGE_SETTINGS, None),
+    "projects:import_job": (A, Cap.MANAGE_SETTINGS, None),
     "projects:export": (A, Cap.EXPORT, None),
     "projects:members": (A, Cap.MANAGE_USERS, None),
     "projects:revoke_member": (A, Cap.MANAGE_USERS, None),

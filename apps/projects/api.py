@@ -1,5 +1,6 @@
 from django.db import transaction
 from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -8,11 +9,17 @@ from rest_framework.response import Response
 
 from apps.accounts.access import Access, AssistantAPIView, GlobalAPIView
 from apps.accounts.roles import Cap
-from apps.projects import content, services
+from apps.projects import content, imports, services
 from apps.projects.files import zip_files
-from apps.projects.models import Assistant
+from apps.projects.models import Assistant, ImportJob
+from apps.projects.upload_handlers import (
+    UploadTooLarge,
+    check_declared_length,
+    check_refused,
+    read_uploaded,
+)
 from apps.projects.uploads import UploadError, clean_path, read_files
-from engine.formats import FormatError
+from engine.formats import FormatError, load_project_files
 
 
 class AssistantOutput(serializers.ModelSerializer):
@@ -95,6 +102,33 @@ class ImportJsonInput(serializers.Serializer):
     partial = serializers.BooleanField(default=True)
 
 
+class ImportJobOutput(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "url",
+            "status",
+            "partial",
+            "progress",
+            "file_count",
+            "byte_count",
+            "item_count",
+            "log",
+            "imported",
+            "warnings",
+            "errors",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_url(self, job) -> str:
+        return f"/api/v1/assistants/{job.assistant.name}/imports/{job.pk}"
+
+
 def _problems(problems) -> list[dict]:
     return [ProblemOutput(p).data for p in problems]
 
@@ -130,13 +164,21 @@ class AssistantImportApi(AssistantAPIView):
     parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
-        request=ImportJsonInput, responses={200: ImportOutput, 400: ProblemOutput(many=True)}
+        request=ImportJsonInput,
+        responses={
+            200: ImportOutput,
+            202: ImportJobOutput,
+            400: ProblemOutput(many=True),
+            413: ProblemOutput(many=True),
+        },
     )
     def post(self, request, name):
         try:
+            check_declared_length(request)
             if request.content_type.startswith("multipart/"):
-                uploads = [(f.name, f.read()) for f in request.FILES.getlist("files")]
-                files = read_files(uploads)
+                given = request.FILES.getlist("files")
+                check_refused(request._request)
+                files = read_files(read_uploaded(given))
                 partial = serializers.BooleanField().to_internal_value(
                     request.data.get("partial", "true")
                 )
@@ -147,6 +189,9 @@ class AssistantImportApi(AssistantAPIView):
                 if not files:
                     raise UploadError("no files were given")
                 partial = data.validated_data["partial"]
+            job = _background_job(self.assistant, files, partial, request.user)
+            if job is not None:
+                return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
             report = content.import_files(self.assistant, files, partial=partial)
         except UploadError as exc:
             problem = {
@@ -156,7 +201,35 @@ class AssistantImportApi(AssistantAPIView):
                 "message": exc.message,
                 "severity": "error",
             }
-            return Response({"errors": [problem]}, status=status.HTTP_400_BAD_REQUEST)
+            code = (
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+                if isinstance(exc, UploadTooLarge)
+                else status.HTTP_400_BAD_REQUEST
+            )
+            return Response({"errors": [problem]}, status=code)
         except FormatError as exc:
             return Response({"errors": _problems(exc.problems)}, status=status.HTTP_400_BAD_REQUEST)
         return Response({"imported": report.counts, "warnings": _problems(report.warnings)})
+
+
+def _background_job(assistant, files, partial, user):
+    """A queued ImportJob when the upload is too large to import in the request, else None.
+    Problems found while reading it are raised (FormatError), as in the request."""
+    size = imports.byte_count(files)
+    uploaded = load_project_files(files)  # a file that cannot be read is refused at once
+    items = imports.item_count(uploaded)
+    if imports.too_big_for_the_request(size, items):
+        return imports.create_job(assistant, files, partial=partial, user=user, items=items)
+    return None
+
+
+class AssistantImportJobApi(AssistantAPIView):
+    """A background import: its status (queued, running, done, failed), progress, log and
+    result (the counts imported, or every problem, in which case nothing changed)."""
+
+    access = Access("assistant", Cap.MANAGE_SETTINGS)
+
+    @extend_schema(responses=ImportJobOutput)
+    def get(self, request, name, import_id):
+        job = get_object_or_404(ImportJob, pk=import_id, assistant=self.assistant)
+        return Response(ImportJobOutput(job).data)

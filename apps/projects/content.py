@@ -144,25 +144,48 @@ def export_files(assistant: Assistant) -> dict[str, str]:
 
 
 def import_files(
-    assistant: Assistant, files: dict[str, bytes | str], *, partial: bool = False
+    assistant: Assistant,
+    files: dict[str, bytes | str],
+    *,
+    partial: bool = False,
+    progress=None,
 ) -> ImportReport:
     """Replace the assistant's content with `files` (or, when `partial`, update only the items
-    and files given). Raises FormatError with every problem found; writes nothing then."""
+    and files given). Raises FormatError with every problem found; writes nothing then.
+    `progress(percent, message)`, when given, is called before each stage."""
+    progress = progress or (lambda percent, message: None)
+    progress(5, f"reading {len(files)} files")
     uploaded = formats.load_project_files(files)
+    if not uploaded.rasa_files:
+        raise formats.FormatError([no_rasa_files_problem(uploaded)])
     if partial:
         # Merging goes by name, so an item given twice in the upload would silently win once.
         duplicates = formats.duplicate_problems(uploaded)
         if duplicates:
             raise formats.FormatError(duplicates)
     project = merge_projects(export_project(assistant), uploaded) if partial else uploaded
+    progress(30, "checking the project")
     problems = formats.validate_project(project)
     problems += formats.check_project_env(project, allowed_env_names(assistant))
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise formats.FormatError(errors)
     warnings = [p for p in [*uploaded.load_warnings, *problems] if p.severity != "error"]
+    progress(60, "writing the content")
     counts = replace_content(assistant, project)
     return ImportReport(counts=counts, warnings=warnings)
+
+
+def no_rasa_files_problem(uploaded: formats.Project) -> formats.Problem:
+    """The error for an upload that holds nothing Studio imports (which, as a full replace,
+    would otherwise empty the assistant)."""
+    message = (
+        "the upload holds no Rasa project file (domain.yml, flows, NLU data, config.yml or "
+        "endpoints.yml), so nothing was imported"
+    )
+    if uploaded.ignored_files:
+        message += f"; {formats.ignored_summary(uploaded.ignored_files)}"
+    return formats.Problem(None, None, "", message)
 
 
 def merge_projects(stored: formats.Project, given: formats.Project) -> formats.Project:

@@ -58,11 +58,24 @@ class ImportForm(forms.Form):
         label="Rasa project files",
         help_text="A zip of the project, or files such as domain.yml, flows.yml and nlu.yml.",
     )
-    partial = forms.BooleanField(
+    UPDATE = "update"
+    REPLACE = "replace"
+    mode = forms.ChoiceField(
+        label="How to import",
+        choices=[
+            (UPDATE, "Update only what the files contain"),
+            (REPLACE, "Replace all content (you confirm what is deleted first)"),
+        ],
+        initial=UPDATE,
         required=False,
-        label="Update only what the files contain",
-        help_text="Unticked, the upload replaces all of the assistant's content.",
+        widget=forms.RadioSelect,
+        help_text="Updating replaces the items of the same name and keeps everything else.",
     )
+
+    def clean(self):
+        data = super().clean()
+        data["partial"] = data.get("mode") != self.REPLACE
+        return data
 
 
 class SecretForm(forms.Form):

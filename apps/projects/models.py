@@ -115,3 +115,52 @@ class AssistantSecret(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} of {self.assistant}"
+
+
+class ImportJob(models.Model):
+    """An upload of Rasa files waiting for its full replace to be confirmed on the page, or
+    imported in the background by the orchestrator because it is large: the files as uploaded
+    (a zip), the status, the progress and the log."""
+
+    class Status(models.TextChoices):
+        AWAITING_CONFIRMATION = "confirm", "Awaiting confirmation"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.DONE, Status.FAILED, Status.CANCELLED)
+
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="import_jobs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    partial = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    upload = models.BinaryField()  # the uploaded files, as a zip
+    file_count = models.PositiveIntegerField(default=0)
+    byte_count = models.PositiveBigIntegerField(default=0)
+    item_count = models.PositiveIntegerField(default=0)
+    background = models.BooleanField(default=False)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    log = models.TextField(blank=True, default="")
+    removes = models.JSONField(default=dict, blank=True)  # full replace: {kind: [names]} deleted
+    imported = models.JSONField(default=dict, blank=True)  # counts per kind
+    warnings = models.JSONField(default=list, blank=True)  # problems, as dicts
+    errors = models.JSONField(default=list, blank=True)  # problems, as dicts
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} into {self.assistant}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED

@@ -18,6 +18,14 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_TOTAL_BYTES = 50 * 1024 * 1024
 MAX_RATIO = 200  # uncompressed / compressed, per entry, past which an entry is a bomb
 
+#: Archive formats refused inside an upload (a project is one archive or loose files).
+ARCHIVE_SUFFIXES = (".zip", ".jar", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar")
+ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"7z\xbc\xaf")
+
+
+def is_archive(name: str, content: bytes) -> bool:
+    return name.lower().endswith(ARCHIVE_SUFFIXES) or content.startswith(ARCHIVE_MAGIC)
+
 
 class UploadError(ValueError):
     """A problem with the upload as a whole; `file` names the entry when there is one."""
@@ -56,9 +64,11 @@ def clean_path(raw: str) -> str:
 
 def _strip_common_root(files: dict[str, bytes]) -> dict[str, bytes]:
     """Archives often wrap the project in one folder (my-bot/domain.yml): drop it."""
-    tops = {path.split("/", 1)[0] for path in files}
-    if len(tops) == 1 and all("/" in path for path in files):
-        return {path.split("/", 1)[1]: data for path, data in files.items()}
+    project = [path for path in files if not path.startswith("__MACOSX/")]
+    tops = {path.split("/", 1)[0] for path in project}
+    if len(tops) == 1 and all("/" in path for path in project):
+        root = f"{tops.pop()}/"
+        return {path.removeprefix(root): data for path, data in files.items()}
     return files
 
 
@@ -76,12 +86,15 @@ def read_zip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
                 f"the archive has {len(entries)} files; the limit is {limits.max_files}"
             )
         for info in entries:
+            if "\x00" in info.orig_filename:
+                # zipfile cuts the name at the NUL: refuse rather than import a different name.
+                raise UploadError(
+                    "the name contains a NUL character", info.orig_filename.replace("\x00", "\\0")
+                )
             name = clean_path(info.filename)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
                 raise UploadError("links are not allowed in an upload", info.filename)
-            if name.startswith("__MACOSX/") or posixpath.basename(name).startswith("._"):
-                continue
             if info.file_size > limits.max_file_bytes:
                 raise UploadError(
                     f"{info.file_size} bytes uncompressed; the limit is {limits.max_file_bytes}",
@@ -96,6 +109,11 @@ def read_zip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
                 raise UploadError(f"cannot be extracted ({exc})", info.filename) from None
             if len(content) > limits.max_file_bytes:
                 raise UploadError(f"larger than {limits.max_file_bytes} bytes", info.filename)
+            if is_archive(name, content):
+                raise UploadError(
+                    "archives inside the archive are not allowed; unpack it into the project",
+                    info.filename,
+                )
             total += len(content)
             if total > limits.max_total_bytes:
                 raise UploadError(f"the archive holds more than {limits.max_total_bytes} bytes")
@@ -122,8 +140,10 @@ def read_files(
     files: dict[str, bytes] = {}
     total = 0
     for raw_name, content in uploads:
+        if "\x00" in raw_name:
+            raise UploadError("the name contains a NUL character", raw_name.replace("\x00", "\\0"))
         name = clean_path(raw_name)
-        if name.lower().endswith(".zip"):
+        if is_archive(name, content):
             raise UploadError("upload a zip archive on its own, not with other files", raw_name)
         if len(content) > limits.max_file_bytes:
             raise UploadError(f"larger than {limits.max_file_bytes} bytes", raw_name)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("a/<str:name>/settings", views.settings_page, name="settings"),
     path("a/<str:name>/delete", views.delete, name="delete"),
     path("a/<str:name>/import", views.import_content, name="import"),
+    path("a/<str:name>/imports/<int:import_id>", views.import_job, name="import_job"),
     path("a/<str:name>/export.zip", views.export_zip, name="export"),
     path("a/<str:name>/secrets", views.secrets_page, name="secrets"),
     path("a/<str:name>/secrets/<int:secret_id>/delete", views.delete_secret, name="delete_secret"),

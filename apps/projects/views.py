@@ -1,8 +1,12 @@
+import hashlib
+import json
+
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts.access import (
@@ -16,7 +20,7 @@ from apps.accounts.access import (
 from apps.accounts.forms import AssistantGrantForm
 from apps.accounts.models import AssistantRole, User
 from apps.accounts.roles import ROLE_LABELS, Cap, Role
-from apps.projects import content, secrets, services
+from apps.projects import content, imports, secrets, services
 from apps.projects.files import zip_files
 from apps.projects.forms import (
     AssistantCreateForm,
@@ -25,10 +29,16 @@ from apps.projects.forms import (
     ImportForm,
     SecretForm,
 )
-from apps.projects.models import Assistant, AssistantSecret
+from apps.projects.models import Assistant, AssistantSecret, ImportJob
 from apps.projects.navigation import landing_url
+from apps.projects.upload_handlers import (
+    UploadTooLarge,
+    check_declared_length,
+    check_refused,
+    read_uploaded,
+)
 from apps.projects.uploads import UploadError, read_files
-from engine.formats import FormatError
+from engine.formats import FormatError, load_project_files, validate_project
 
 
 @authenticated_view
@@ -186,26 +196,114 @@ def _settings_context(request, assistant, **extra):
 @assistant_view(Cap.MANAGE_SETTINGS)
 @require_POST
 def import_content(request, assistant):
+    """Update from an upload at once (small), queue it (large), or, for a full replace, hold
+    it until the person confirms the list of what it deletes."""
     form = ImportForm(request.POST, request.FILES)
     problems: list = []
-    if form.is_valid():
-        uploads = [(f.name, f.read()) for f in form.cleaned_data["files"]]
-        try:
-            report = content.import_files(
-                assistant, read_files(uploads), partial=form.cleaned_data["partial"]
-            )
-        except UploadError as exc:
-            problems = [str(exc)]
-        except FormatError as exc:
-            problems = [str(p) for p in exc.problems]
-        else:
-            summary = ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
-            messages.success(request, f"Imported: {summary}.")
-            for warning in report.warnings[:20]:
-                messages.warning(request, str(warning))
+    code = 400
+    try:
+        check_refused(request)
+        check_declared_length(request)
+        if form.is_valid():
+            files = read_files(read_uploaded(form.cleaned_data["files"]))
+            partial = form.cleaned_data["partial"]
+            uploaded = load_project_files(files)
+            if not uploaded.rasa_files:
+                raise FormatError([content.no_rasa_files_problem(uploaded)])
+            items = imports.item_count(uploaded)
+            if not partial:
+                errors = [p for p in validate_project(uploaded) if p.severity == "error"]
+                if errors:
+                    raise FormatError(errors)
+                job = imports.create_job(
+                    assistant,
+                    files,
+                    partial=False,
+                    user=request.user,
+                    items=items,
+                    removes=imports.removed_by_replace(assistant, uploaded),
+                    confirm=True,
+                )
+                return redirect("projects:import_job", assistant.name, job.pk)
+            if imports.too_big_for_the_request(imports.byte_count(files), items):
+                job = imports.create_job(
+                    assistant, files, partial=True, user=request.user, items=items
+                )
+                messages.info(request, "The upload is large: it is imported in the background.")
+                return redirect("projects:import_job", assistant.name, job.pk)
+            report = content.import_files(assistant, files, partial=True)
+            _report_messages(request, report.counts, [str(w) for w in report.warnings])
             return redirect("projects:settings", assistant.name)
+    except UploadTooLarge as exc:
+        problems, code = [str(exc)], 413
+    except UploadError as exc:
+        problems = [str(exc)]
+    except FormatError as exc:
+        problems = [str(p) for p in exc.problems]
     context = _settings_context(request, assistant, import_form=form, import_problems=problems)
-    return render(request, "projects/settings.html", context, status=400)
+    return render(request, "projects/settings.html", context, status=code)
+
+
+def _report_messages(request, counts: dict, warnings: list[str]) -> None:
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    messages.success(request, f"Imported: {summary}.")
+    for warning in warnings[:20]:
+        messages.warning(request, warning)
+
+
+def _digest(removes: dict) -> str:
+    return hashlib.sha256(json.dumps(removes, sort_keys=True).encode()).hexdigest()
+
+
+@assistant_view(Cap.MANAGE_SETTINGS)
+def import_job(request, assistant, import_id):
+    """An import's page: the confirmation of a full replace (what it deletes), or the status,
+    progress and log of a background import."""
+    job = get_object_or_404(ImportJob, pk=import_id, assistant=assistant)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if job.status != ImportJob.Status.AWAITING_CONFIRMATION or action not in (
+            "confirm",
+            "cancel",
+        ):
+            messages.error(request, "This import is not waiting for a confirmation.")
+            return redirect("projects:import_job", assistant.name, job.pk)
+        if action == "cancel":
+            job.status = ImportJob.Status.CANCELLED
+            job.upload = b""
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "upload", "finished_at"])
+            messages.info(request, "The import was cancelled; nothing was changed.")
+            return redirect("projects:settings", assistant.name)
+        uploaded = load_project_files(imports.unpack(job.upload))
+        removes = imports.removed_by_replace(assistant, uploaded)
+        if removes != job.removes or request.POST.get("removes") != _digest(job.removes):
+            job.removes = removes
+            job.save(update_fields=["removes"])
+            messages.warning(
+                request, "The assistant changed since the upload: check what is deleted again."
+            )
+            return redirect("projects:import_job", assistant.name, job.pk)
+        if job.background:
+            imports.queue(job)
+            return redirect("projects:import_job", assistant.name, job.pk)
+        claimed = imports.queue_and_claim(job)
+        if claimed is not None:
+            job = imports.run(claimed)
+            if job.status == ImportJob.Status.DONE:
+                warnings = [imports.problem_text(w) for w in job.warnings]
+                _report_messages(request, job.imported, warnings)
+                return redirect("projects:settings", assistant.name)
+        return redirect("projects:import_job", assistant.name, job.pk)
+    context = {
+        "assistant": assistant,
+        "job": job,
+        "removes_digest": _digest(job.removes),
+        "removes_total": sum(len(names) for names in job.removes.values()),
+        "errors": [imports.problem_text(p) for p in job.errors],
+        "warnings": [imports.problem_text(p) for p in job.warnings],
+    }
+    return render(request, "projects/import_job.html", context)
 
 
 @assistant_view(Cap.EXPORT)

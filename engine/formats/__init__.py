@@ -76,6 +76,7 @@ from engine.formats.nlu import (
 from engine.formats.project import (
     Project,
     dump_project,
+    ignored_summary,
     load_project_dir,
     load_project_files,
     write_project_dir,
@@ -150,6 +151,7 @@ __all__ = [
     "flow_to_dict",
     "flows_to_dict",
     "has_errors",
+    "ignored_summary",
     "is_compact",
     "iter_step_views",
     "load_project_dir",

@@ -10,6 +10,7 @@ An attribute left as ``None`` means "the key is absent"; dumping omits it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -608,7 +609,11 @@ def _parse_variation(check: Checker, item: Any, path: str, name: str) -> Respons
             if key == "text" and isinstance(val, (int, float)) and not isinstance(val, bool):
                 check.error(key_path, f'response text must be a string; quote it ("{val}")')
                 continue
-            setattr(var, key, check.string(val, key_path, key, allow_empty=key == "text"))
+            text = check.string(val, key_path, key, allow_empty=key == "text")
+            if key == "image" and text is not None and not _url_allowed(text, IMAGE_SCHEMES):
+                check.error(key_path, _url_message("image", text, IMAGE_SCHEMES))
+                continue
+            setattr(var, key, text)
         elif key == "buttons":
             var.buttons = _parse_buttons(check, val, key_path)
         elif key in ("custom", "metadata", "translation"):
@@ -629,6 +634,33 @@ def _parse_variation(check: Checker, item: Any, path: str, name: str) -> Respons
             path, f"a variation of response '{name}' needs 'text', 'image', 'custom' or 'buttons'"
         )
     return var
+
+
+#: The URL schemes a response's image and a link button may use (anything else, such as
+#: `javascript:` or `data:`, is refused).
+IMAGE_SCHEMES = ("http", "https")
+LINK_SCHEMES = ("http", "https", "mailto", "tel")
+_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):")
+_PLACEHOLDER = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
+
+
+def _url_allowed(value: str, schemes: tuple[str, ...]) -> bool:
+    """An absolute URL with one of `schemes`, or a whole `{slot}` placeholder filled in at
+    run time (checked then by the channel)."""
+    if _PLACEHOLDER.match(value.strip()):
+        return True
+    match = _SCHEME.match(value)
+    if not match or match.group(1).lower() not in schemes:
+        return False
+    if match.group(1).lower() in ("http", "https"):
+        rest = value.strip()[len(match.group(0).strip()) :]
+        return rest.startswith("//") and len(rest) > 2
+    return len(value.strip()) > len(match.group(0).strip())
+
+
+def _url_message(what: str, value: Any, schemes: tuple[str, ...]) -> str:
+    allowed = ", ".join(f"{s}:" for s in schemes)
+    return f"{what} {str(value)[:80]!r} is not allowed: use an absolute URL starting with {allowed}"
 
 
 def _parse_buttons(check: Checker, value: Any, path: str) -> list[Button] | None:
@@ -662,6 +694,11 @@ def _parse_buttons(check: Checker, value: Any, path: str) -> list[Button] | None
                     val, join_path(item_path, key), "button payload", allow_empty=True
                 )
             else:
+                if key == "url" and not (isinstance(val, str) and _url_allowed(val, LINK_SCHEMES)):
+                    check.error(
+                        join_path(item_path, key), _url_message("button url", val, LINK_SCHEMES)
+                    )
+                    continue
                 button.extra[key] = val
         out.append(button)
     return out

@@ -85,6 +85,10 @@ class Project:
     load_warnings: list[Problem] = field(default_factory=list, compare=False, repr=False)
     #: Per file, the 1-based line of each key path, for locating problems.
     source_lines: dict[str, dict[str, int]] = field(default_factory=dict, compare=False, repr=False)
+    #: The loaded files that hold Rasa data (domain, flows, NLU, stories, config, prompts...).
+    rasa_files: list[str] = field(default_factory=list, compare=False, repr=False)
+    #: The files that were not imported, each with the reason.
+    ignored_files: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def flow(self, flow_id: str) -> Flow | None:
         return next((f for f in self.flows if f.id == flow_id), None)
@@ -103,10 +107,25 @@ def _normalise_path(raw: str) -> str | None:
 
 
 def _is_ignored(path: str) -> bool:
+    return _ignored_reason(path) is not None
+
+
+def _ignored_reason(path: str) -> str | None:
     parts = path.split("/")
+    if parts[0] == "__MACOSX":
+        return "macOS archive metadata"
     if any(part.startswith(".") for part in parts):
-        return True
-    return len(parts) > 1 and parts[0] in IGNORED_DIRS
+        return "a hidden file or folder"
+    if len(parts) > 1 and parts[0] in IGNORED_DIRS:
+        return f"Studio does not import the {parts[0]}/ folder"
+    return None
+
+
+def ignored_summary(ignored: dict[str, str]) -> str:
+    """One sentence naming every ignored file with the reason."""
+    listed = "; ".join(f"{path} ({reason})" for path, reason in sorted(ignored.items()))
+    count = len(ignored)
+    return f"{count} file{'s' if count != 1 else ''} not imported: {listed}"
 
 
 def load_project_dir(path: str | os.PathLike[str]) -> Project:
@@ -176,6 +195,7 @@ def load_project_files(files: dict[str, bytes | str]) -> Project:
         )
 
     normalised: dict[str, bytes | str] = {}
+    ignored: dict[str, str] = {}
     for raw_path, content in files.items():
         path = _normalise_path(raw_path)
         if path is None:
@@ -183,7 +203,9 @@ def load_project_files(files: dict[str, bytes | str]) -> Project:
                 Problem(raw_path, None, "", "file paths must be relative to the project root")
             )
             continue
-        if _is_ignored(path):
+        reason = _ignored_reason(path)
+        if reason is not None:
+            ignored[path] = reason
             continue
         normalised[path] = content
 
@@ -198,12 +220,15 @@ def load_project_files(files: dict[str, bytes | str]) -> Project:
                 project.config = ConfigFile.parse(content, path)
                 project.source_lines[path] = project.config.lines
                 config_prompts.extend(project.config.prompt_paths())
+                project.rasa_files.append(path)
             elif path in ("endpoints.yml", "endpoints.yaml"):
                 project.endpoints = EndpointsFile.parse(content, path)
                 project.source_lines[path] = project.endpoints.lines
                 config_prompts.extend(project.endpoints.prompt_paths())
+                project.rasa_files.append(path)
             elif path.endswith(PROMPT_SUFFIXES):
                 project.prompts[path] = decode_text(content, path)
+                project.rasa_files.append(path)
             elif path.endswith(YAML_SUFFIXES):
                 _load_yaml_file(project, path, content, domain_parts, problems)
         except FormatError as exc:
@@ -214,8 +239,18 @@ def load_project_files(files: dict[str, bytes | str]) -> Project:
         if norm and norm not in project.prompts and norm in normalised:
             try:
                 project.prompts[norm] = decode_text(normalised[norm], norm)
+                project.rasa_files.append(norm)
             except FormatError as exc:
                 problems.extend(exc.problems)
+
+    for path in normalised:
+        if path in project.prompts or path.endswith(YAML_SUFFIXES):
+            continue
+        kind = posixpath.splitext(path)[1] or "no extension"
+        ignored[path] = f"not a Rasa project file ({kind})"
+    project.ignored_files = {**ignored, **project.ignored_files}
+    if project.ignored_files:
+        problems.append(Problem(None, None, "", ignored_summary(project.ignored_files), "warning"))
 
     project.domain = merge_domains(domain_parts)
     errors = [p for p in problems if p.severity == "error"]
@@ -247,6 +282,7 @@ def _load_yaml_file(
     data = doc.data
     is_domain_path = path in ("domain.yml", "domain.yaml") or path.startswith("domain/")
     if data is None:
+        project.ignored_files[path] = "the file is empty"
         return
     if not isinstance(data, dict):
         collector.error(
@@ -257,6 +293,8 @@ def _load_yaml_file(
     keys = set(data)
     has_domain = bool(keys & (set(DOMAIN_KEYS) - {"version", "responses"}))
     if is_domain_path or has_domain:
+        if has_domain or keys & {"responses", "flows", "nlu"}:
+            project.rasa_files.append(path)
         domain_parts.append(parse_domain(data, collector))
         if "flows" in data:
             project.flows.extend(parse_flows(data["flows"], collector))
@@ -265,6 +303,8 @@ def _load_yaml_file(
         problems.extend(collector.problems)
         return
     recognised = keys & {"nlu", "flows", "responses", "stories", "rules"}
+    if recognised or path in KNOWN_OTHER_FILES:
+        project.rasa_files.append(path)
     if not recognised:
         if path not in KNOWN_OTHER_FILES:
             collector.warning(

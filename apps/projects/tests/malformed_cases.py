@@ -27,6 +27,12 @@ def zip_of(entries, *, symlink=None, compress=zipfile.ZIP_DEFLATED) -> bytes:
     return buffer.getvalue()
 
 
+def zip_with_nul_name() -> bytes:
+    """A zip whose entry is named 'domain.yml<NUL>evil.txt' (zipfile cannot write one)."""
+    data = zip_of([("domain.ymlXevil.txt", 'version: "3.1"\nintents: [a]\n')])
+    return data.replace(b"domain.ymlXevil.txt", b"domain.yml\x00evil.txt")
+
+
 BOMB = (
     "a: &a ["
     + ",".join(["x"] * 10)
@@ -533,6 +539,86 @@ CASES = [
         zip_of([("domain.yml", "intents: [a]\n"), ("domain.yml", "intents: [b]\n")]),
         True,
         ("domain.yml", None, None, "twice"),
+    ),
+    (
+        "zip-nested-archive",
+        zip_of([("domain.yml", "intents: [a]\n"), ("inner.zip", zip_of([("x.yml", "a: 1\n")]))]),
+        False,
+        ("inner.zip", None, None, "archives inside the archive"),
+    ),
+    (
+        "zip-nested-archive-renamed",
+        zip_of([("domain.yml", "intents: [a]\n"), ("data/x.yml", zip_of([("x", "a")]))]),
+        False,
+        ("data/x.yml", None, None, "archives inside the archive"),
+    ),
+    (
+        "zip-nul-name",
+        zip_with_nul_name(),
+        False,
+        ("domain.yml\\0evil.txt", None, None, "NUL"),
+    ),
+    (
+        "loose-files-with-an-archive",
+        {"domain.yml": b"intents: [a]\n", "more.tar.gz": b"\x1f\x8b\x08\x00"},
+        False,
+        ("more.tar.gz", None, None, "on its own"),
+    ),
+    # --- nothing Studio imports: a full replace would empty the assistant ---------------
+    (
+        "full-replace-only-unrecognised-file",
+        {"notes.txt": "hello"},
+        False,
+        (None, None, None, "notes.txt (not a Rasa project file (.txt))"),
+    ),
+    (
+        "full-replace-only-empty-files",
+        {"domain.yml": "", "data/a.yml": "", "data/b.yml": "  \n"},
+        False,
+        (None, None, None, "data/a.yml (the file is empty)"),
+    ),
+    (
+        "full-replace-only-ignored-folders",
+        {"tests/test_x.yml": "stories: []\n", ".github/ci.yml": "on: push\n"},
+        False,
+        (None, None, None, "tests/test_x.yml (Studio does not import the tests/ folder)"),
+    ),
+    (
+        "full-replace-unrecognised-yaml",
+        {"notes.yml": "hello: world\n"},
+        False,
+        (None, None, None, "no Rasa project file"),
+    ),
+    (
+        "partial-only-unrecognised-file",
+        {"notes.txt": "hello"},
+        True,
+        (None, None, None, "no Rasa project file"),
+    ),
+    (
+        "full-replace-zip-of-unrecognised-files",
+        zip_of([("notes.txt", "hello"), ("README.md", "# bot")]),
+        False,
+        (None, None, None, "README.md (not a Rasa project file (.md))"),
+    ),
+    # --- response URLs ------------------------------------------------------------------
+    (
+        "response-image-javascript-url",
+        {
+            "domain.yml": 'version: "3.1"\nresponses:\n  utter_x:\n'
+            '  - image: "javascript:alert(1)"\n'
+        },
+        True,
+        ("domain.yml", 4, "responses.utter_x[0].image", "not allowed"),
+    ),
+    (
+        "response-button-url-javascript",
+        {
+            "domain.yml": 'version: "3.1"\nresponses:\n  utter_x:\n  - text: hi\n'
+            "    buttons:\n    - title: Open\n      url: javascript:alert(1)\n"
+        },
+        True,
+        ("domain.yml", 7, "responses.utter_x[0].buttons[0].url", "not allowed"),
     ),
     # --- replacing everything with an inconsistent project ------------------------------
     (

@@ -771,6 +771,45 @@ CASES = [
         "event_broker.security_protocol",
         "unknown Kafka security_protocol the string 'TLS'",
     ),
+    # --- response URLs: only http(s) images, http(s)/mailto/tel links
+    (
+        "image-javascript-url",
+        {"domain.yml": DOMAIN.replace("- text: Hello!", '- image: "javascript:alert(1)"')},
+        "domain.yml",
+        24,
+        "responses.utter_greet[0].image",
+        "image 'javascript:alert(1)' is not allowed",
+    ),
+    (
+        "image-data-url",
+        {"domain.yml": DOMAIN.replace("- text: Hello!", "- image: data:image/png;base64,AAAA")},
+        "domain.yml",
+        24,
+        "responses.utter_greet[0].image",
+        "use an absolute URL starting with http:, https:",
+    ),
+    (
+        "image-relative-url",
+        {"domain.yml": DOMAIN.replace("- text: Hello!", "- image: //evil.example/x.png")},
+        "domain.yml",
+        24,
+        "responses.utter_greet[0].image",
+        "is not allowed",
+    ),
+    (
+        "button-javascript-url",
+        {
+            "domain.yml": DOMAIN.replace(
+                "- text: Hello!",
+                "- text: Hello!\n      buttons:\n        - title: Open\n"
+                "          url: 'JavaScript:alert(1)'",
+            )
+        },
+        "domain.yml",
+        27,
+        "responses.utter_greet[0].buttons[0].url",
+        "button url 'JavaScript:alert(1)' is not allowed",
+    ),
     (
         "broker-type",
         {"endpoints.yml": "event_broker:\n  type: redis\n"},
@@ -809,6 +848,24 @@ def test_it_reports_precise_problems(overrides, file, line, path, message):
     assert problem.line == line, str(problem)
     if path is not None:
         assert problem.path == path, str(problem)
+
+
+def test_safe_image_and_link_urls_are_accepted():
+    responses = (
+        "utter_links:\n"
+        "  - image: https://example.com/a.png\n"
+        "    text: Hi\n"
+        "    buttons:\n"
+        "      - {title: Web, url: 'https://example.com'}\n"
+        "      - {title: Mail, url: 'mailto:help@example.com'}\n"
+        "      - {title: Call, url: 'tel:+441234'}\n"
+        "  - image: '{picture}'\n"
+    )
+    project, problems = check_project_files(
+        {**BASE, "domain.yml": domain_with(responses=responses)}
+    )
+    assert project is not None, problems
+    assert [p for p in problems if p.severity == "error"] == []
 
 
 def test_there_are_enough_cases():
