@@ -1,9 +1,14 @@
 from django import forms
 
 from apps.projects.models import Assistant
+from engine.formats import limits
 
 
 class AssistantCreateForm(forms.ModelForm):
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=limits.DESCRIPTION
+    )
+
     class Meta:
         model = Assistant
         fields = ["name", "mode", "language", "description"]
@@ -17,6 +22,10 @@ class AssistantCreateForm(forms.ModelForm):
 
 
 class AssistantSettingsForm(forms.ModelForm):
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=limits.DESCRIPTION
+    )
+
     class Meta:
         model = Assistant
         fields = ["mode", "language", "description"]
