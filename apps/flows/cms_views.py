@@ -4,6 +4,7 @@ config.yml and endpoints.yml editors (issue 7)."""
 from __future__ import annotations
 
 import contextlib
+import json
 
 from django.contrib import messages
 from django.db.models import Q
@@ -25,7 +26,7 @@ from apps.flows.forms import (
     VariationForm,
 )
 from apps.flows.models import CustomAction, Flow, Response, Slot
-from apps.flows.selectors import usages
+from apps.flows.selectors import distinct_flows, slot_type_summary, usages
 from apps.nlu.models import Entity, Intent
 from apps.projects.models import AssistantFiles
 from apps.projects.secrets import allowed_env_names
@@ -37,6 +38,15 @@ def _can_edit(request, assistant) -> bool:
 
 def _slot_types(assistant) -> dict[str, str]:
     return dict(Slot.objects.filter(assistant=assistant).values_list("name", "type"))
+
+
+def _shown_value(value) -> str:
+    """A YAML value as a person reads it: text as it is, "—" for none, the rest as JSON."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _problems_to_form(form, exc: services.ContentInvalid, field: str | None = None) -> None:
@@ -70,7 +80,7 @@ def response_list(request, assistant):
             "text": next(
                 (v.get("text") for v in r.variations if isinstance(v, dict) and v.get("text")), ""
             ),
-            "used_in": used.get(("response", r.name), []),
+            "used_in": distinct_flows(used.get(("response", r.name), [])),
         }
         for r in responses
     ]
@@ -210,7 +220,15 @@ def slot_list(request, assistant):
         Slot.objects.filter(assistant=assistant).order_by("name"), request, "name", "type"
     )
     used = usages(assistant)
-    rows = [{"slot": s, "used_in": used.get(("slot", s.name), [])} for s in slots]
+    rows = [
+        {
+            "slot": s,
+            "type": slot_type_summary(s.type, s.definition),
+            "initial_value": _shown_value(s.definition.get("initial_value")),
+            "used_in": distinct_flows(used.get(("slot", s.name), [])),
+        }
+        for s in slots
+    ]
     return render(
         request,
         "flows/slots.html",
@@ -299,7 +317,9 @@ def action_list(request, assistant):
         "description",
     )
     used = usages(assistant)
-    rows = [{"action": a, "used_in": used.get(("action", a.name), [])} for a in actions]
+    rows = [
+        {"action": a, "used_in": distinct_flows(used.get(("action", a.name), []))} for a in actions
+    ]
     return render(
         request,
         "flows/actions.html",
@@ -377,6 +397,8 @@ def assistant_files(request, assistant):
         request.POST or None,
         file_name=which,
         env_names=allowed_env_names(assistant),
+        assistant=assistant,
+        stored=getattr(files, column),
         initial={"text": getattr(files, column)},
     )
     if request.method == "POST" and form.is_valid():

@@ -21,6 +21,7 @@ from engine.formats import (
     SimpleCondition,
     build_condition,
     decompose_condition,
+    limits,
     parse_condition,
 )
 from engine.formats.domain import SLOT_TYPES
@@ -180,7 +181,7 @@ def _plain(value: Any) -> str:
 class FlowNameField(forms.CharField):
     def __init__(self, **kwargs):
         kwargs.setdefault("label", "Flow id")
-        kwargs.setdefault("max_length", 255)
+        kwargs.setdefault("max_length", limits.NAME)
         kwargs.setdefault(
             "help_text", "Letters, digits, underscores and hyphens, e.g. transfer_money."
         )
@@ -195,9 +196,10 @@ class _AssistantForm(forms.Form):
 
 class FlowCreateForm(_AssistantForm):
     name = FlowNameField()
-    title = forms.CharField(label="Name", required=False, max_length=255)
+    title = forms.CharField(label="Name", required=False, max_length=limits.TITLE)
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=limits.DESCRIPTION,
         help_text="What the flow does; the assistant uses it to decide when to start the flow.",
     )
 
@@ -246,8 +248,10 @@ class FlowStartForm(forms.Form):
         ("link_only", "Only via a link, a call or an NLU trigger"),
         ("condition", "Only when a condition holds"),
     ]
-    title = forms.CharField(label="Name", required=False, max_length=255)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    title = forms.CharField(label="Name", required=False, max_length=limits.TITLE)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=limits.DESCRIPTION
+    )
     guard = forms.ChoiceField(choices=GUARD_CHOICES, widget=forms.RadioSelect, initial="always")
 
     def __init__(self, *args, flow: Flow, slots: dict[str, str], intents: list[str], **kwargs):
@@ -372,7 +376,7 @@ class StepForm(forms.Form):
     step_id = forms.CharField(
         label="Label (step id)",
         required=False,
-        max_length=255,
+        max_length=limits.NAME,
         help_text="Name the step to jump to it from elsewhere.",
     )
     next_target = forms.ChoiceField(label="Then", required=False)
@@ -433,10 +437,13 @@ class StepForm(forms.Form):
             initial=current or NEW,
         )
         self.fields["new_response"] = forms.CharField(
-            label="New response name", required=False, initial="utter_"
+            label="New response name", required=False, initial="utter_", max_length=limits.NAME
         )
         self.fields["new_text"] = forms.CharField(
-            label="Text", required=False, widget=forms.Textarea(attrs={"rows": 2})
+            label="Text",
+            required=False,
+            widget=forms.Textarea(attrs={"rows": 2}),
+            max_length=limits.TEXT,
         )
 
     def _fields_action(self):
@@ -448,7 +455,7 @@ class StepForm(forms.Form):
             initial=self.step.get("action") or NEW,
         )
         self.fields["new_action"] = forms.CharField(
-            label="New action name", required=False, initial="action_"
+            label="New action name", required=False, initial="action_", max_length=limits.NAME
         )
 
     def _fields_collect(self):
@@ -460,7 +467,9 @@ class StepForm(forms.Form):
             new_label="Create a new slot…",
             initial=slot or NEW,
         )
-        self.fields["new_slot"] = forms.CharField(label="New slot name", required=False)
+        self.fields["new_slot"] = forms.CharField(
+            label="New slot name", required=False, max_length=limits.NAME
+        )
         self.fields["new_slot_type"] = forms.ChoiceField(
             label="New slot type",
             choices=[(t, t) for t in SLOT_TYPES],
@@ -474,6 +483,7 @@ class StepForm(forms.Form):
             label="Question",
             required=False,
             widget=forms.Textarea(attrs={"rows": 2}),
+            max_length=limits.TEXT,
             initial=first.get("text", ""),
             help_text=f"The text of {utter or 'utter_ask_<slot>'}.",
         )
@@ -481,6 +491,7 @@ class StepForm(forms.Form):
             label="Buttons",
             required=False,
             widget=forms.Textarea(attrs={"rows": 2}),
+            max_length=limits.TEXT,
             initial="\n".join(
                 f"{b.get('title', '')} = {b.get('payload', '')}"
                 for b in first.get("buttons") or []
@@ -491,6 +502,7 @@ class StepForm(forms.Form):
         self.fields["description"] = forms.CharField(
             label="Description",
             required=False,
+            max_length=limits.DESCRIPTION,
             initial=self.step.get("description", ""),
             help_text="Helps the assistant fill the slot from what the user says.",
         )
@@ -520,7 +532,10 @@ class StepForm(forms.Form):
 
     def _fields_logic(self):
         self.fields["description"] = forms.CharField(
-            label="Description", required=False, initial=self.step.get("description", "")
+            label="Description",
+            required=False,
+            max_length=limits.DESCRIPTION,
+            initial=self.step.get("description", ""),
         )
 
     def _init_branches(self, branches: list):
@@ -829,7 +844,9 @@ class GotoForm(forms.Form):
 
 
 class ResponseNameForm(_AssistantForm):
-    name = forms.CharField(max_length=255, help_text="Starts with utter_, e.g. utter_greet.")
+    name = forms.CharField(
+        max_length=limits.NAME, help_text="Starts with utter_, e.g. utter_greet."
+    )
 
     def __init__(self, *args, response: Response | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -891,7 +908,9 @@ def button_parts(payload: str) -> tuple[str, str, str, str]:
 class VariationForm(forms.Form):
     """One variation of a response (the form is prefixed `v<i>`)."""
 
-    text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    text = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=limits.TEXT
+    )
     image = forms.URLField(required=False, label="Image URL", assume_scheme="https")
     links = forms.CharField(
         required=False,
@@ -1053,7 +1072,7 @@ MAPPING_TYPES = [
 
 
 class SlotForm(_AssistantForm):
-    name = forms.CharField(max_length=255)
+    name = forms.CharField(max_length=limits.NAME)
     type = forms.ChoiceField(choices=[(t, t) for t in SLOT_TYPES])
     values = forms.CharField(
         required=False,
@@ -1061,7 +1080,9 @@ class SlotForm(_AssistantForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="One per line.",
     )
-    initial_value = forms.CharField(required=False, label="Initial value")
+    initial_value = forms.CharField(
+        required=False, label="Initial value", max_length=limits.EXAMPLE
+    )
     influence_conversation = forms.BooleanField(required=False, label="Influences the conversation")
 
     def __init__(self, *args, slot: Slot | None = None, intents=(), entities=(), **kwargs):
@@ -1214,9 +1235,12 @@ class SlotForm(_AssistantForm):
 
 
 class ActionForm(_AssistantForm):
-    name = forms.CharField(max_length=255, help_text="e.g. action_check_balance")
+    name = forms.CharField(max_length=limits.NAME, help_text="e.g. action_check_balance")
     description = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Description"
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Description",
+        max_length=limits.DESCRIPTION,
     )
 
     def __init__(self, *args, action: CustomAction | None = None, **kwargs):
@@ -1263,12 +1287,48 @@ class AssistantFileForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false"}),
     )
 
-    def __init__(self, *args, file_name: str, env_names=(), **kwargs):
+    def __init__(
+        self, *args, file_name: str, env_names=(), assistant=None, stored: str = "", **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.file_name = file_name
         self.env_names = set(env_names)  # what ${NAME} may use
+        self.assistant = assistant
+        self.stored = stored
         self.fields["text"].label = file_name
         self.warnings: list = []
+        # (stored assistant_id, new one) while a change that stops routing awaits confirmation.
+        self.assistant_id_change: tuple[str | None, str | None] | None = None
+
+    def _check_assistant_id(self, config) -> None:
+        """Conversations reach this assistant by `assistant_id` = its name: a change away from
+        it is saved only once the user confirms it (the form posts confirm_assistant_id)."""
+        from engine.formats import ConfigFile, FormatError
+
+        if self.assistant is None:
+            return
+        try:
+            before = ConfigFile.parse(self.stored, self.file_name).assistant_id
+        except FormatError:
+            before = None
+        after = config.assistant_id
+        if after == before or (after or "").lower() == self.assistant.name.lower():
+            return
+        if self.data.get("confirm_assistant_id") == (after or ""):
+            return
+        self.assistant_id_change = (before, after)
+        change = (
+            f"assistant_id changes from '{before}' to '{after}'"
+            if before is not None and after is not None
+            else f"assistant_id '{before}' is removed"
+            if after is None
+            else f"assistant_id becomes '{after}'"
+        )
+        raise forms.ValidationError(
+            f"{change}. Studio routes conversations to this assistant by its name "
+            f"'{self.assistant.name}': the conversations of bots trained with this config will "
+            "no longer reach it (they are kept as unrouted events). Save anyway to confirm."
+        )
 
     def clean_text(self):
         from engine.formats import (
@@ -1283,10 +1343,11 @@ class AssistantFileForm(forms.Form):
         text = self.cleaned_data["text"]
         if not text.strip():
             return ""
+        config = None
         try:
             if self.file_name == "config.yml":
-                parsed = ConfigFile.parse(text, self.file_name)
-                problems = check_config(parsed)
+                parsed = config = ConfigFile.parse(text, self.file_name)
+                problems = check_config(config)
             else:
                 parsed = EndpointsFile.parse(text, self.file_name)
                 problems = check_endpoints(parsed)
@@ -1304,4 +1365,6 @@ class AssistantFileForm(forms.Form):
                     for p in errors
                 ]
             )
+        if config is not None:
+            self._check_assistant_id(config)
         return text

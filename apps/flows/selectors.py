@@ -32,6 +32,49 @@ class Usage:
         return f"{base}#step-{self.step_id}" if self.step_id else base
 
 
+def distinct_flows(found: list[Usage]) -> list[Usage]:
+    """One usage per flow (its first), for chips in lists: a flow that uses a slot in three
+    steps is one chip."""
+    seen: set[str] = set()
+    out = []
+    for usage in found:
+        key = usage.flow or usage.label
+        if key not in seen:
+            seen.add(key)
+            out.append(usage)
+    return out
+
+
+def _number(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def slot_type_summary(slot_type: str, definition: dict) -> str:
+    """A slot's type as a person reads it: "float (min -50000, max 10000000)",
+    "categorical: small, medium, large", "text"."""
+    definition = definition if isinstance(definition, dict) else {}
+    if slot_type in ("categorical", "strict_categorical"):
+        values = definition.get("values")
+        if isinstance(values, list) and values:
+            shown = ", ".join(
+                "null" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                for v in values
+            )
+            return f"{slot_type}: {shown}"
+        return slot_type
+    if slot_type == "float":
+        bounds = [
+            f"{label} {_number(definition[key])}"
+            for key, label in (("min_value", "min"), ("max_value", "max"))
+            if isinstance(definition.get(key), (int, float))
+            and not isinstance(definition.get(key), bool)
+        ]
+        return f"float ({', '.join(bounds)})" if bounds else "float"
+    return slot_type
+
+
 def _slots_in(condition) -> set[str]:
     if condition is None or isinstance(condition, bool):
         return set()

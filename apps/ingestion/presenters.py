@@ -34,6 +34,7 @@ class Item:
     value: str = ""
     verb: str = ""
     quiet: bool = False
+    payload: str = ""  # what a quick-reply click sent, when `text` shows the button's title
 
     @property
     def raw(self) -> str:
@@ -122,6 +123,26 @@ def present(event) -> Item:
     if kind in ("session_started", "restart"):
         return Item("session", event, name=kind.replace("_", " "))
     return Item("other", event, name=kind, quiet=kind in QUIET_TYPES)
+
+
+def with_button_titles(items: list[Item]) -> list[Item]:
+    """A user message that was a quick-reply click shows the button's title (its metadata's
+    ``button_title``, or the title of the button just offered with that payload); the payload
+    it sent stays in `payload`."""
+    from apps.training.inspector import shown_user_text
+
+    offered: list[dict] = []
+    for item in items:
+        if item.kind == "bot":
+            offered.append({"data": {"buttons": item.buttons}})
+        elif item.kind == "user":
+            shown = shown_user_text(
+                {"text": item.text, "metadata": _dict(item.event.data).get("metadata")}, offered
+            )
+            if shown != item.text:
+                item.payload, item.text = item.text, shown
+            offered = []
+    return items
 
 
 def annotated_text(event) -> str:

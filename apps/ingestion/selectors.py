@@ -70,3 +70,20 @@ def page_of(qs: QuerySet, page: int, size: int) -> tuple[list, bool]:
 
 def conversation_events(conversation: Conversation) -> QuerySet:
     return Event.objects.filter(conversation=conversation).order_by("timestamp", "position", "id")
+
+
+def conversation_turns(conversation: Conversation) -> list[tuple[int, int]]:
+    """The conversation's turns as ``(first, last + 1)`` indexes into its ordered events. A turn
+    starts at a user message; events before the first one belong to the first turn."""
+    types = conversation_events(conversation).values_list("type", flat=True)
+    turns: list[tuple[int, int]] = []
+    start = 0
+    count = 0
+    for index, kind in enumerate(types.iterator()):
+        if kind == "user" and index > start:
+            turns.append((start, index))
+            start = index
+        count = index + 1
+    if count > start:
+        turns.append((start, count))
+    return turns

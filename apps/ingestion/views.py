@@ -23,10 +23,17 @@ from apps.ingestion.forms import (
     TagForm,
 )
 from apps.ingestion.models import Conversation, DeadLetter, Event, Tag, UnroutedEvent
-from apps.ingestion.presenters import annotated_text, displayable_conversation, present
+from apps.ingestion.presenters import (
+    annotated_text,
+    displayable_conversation,
+    present,
+    with_button_titles,
+)
 from apps.ingestion.sources import FileSpoolSource, kafka_lag
+from apps.training.models import ModelVersion
 
-EVENTS_PER_PAGE = 200
+# A page of a conversation holds whole turns (a user message and all that followed it).
+TURNS_PER_PAGE = 50
 
 
 def _chips(request, form: ConversationFilterForm, filters: dict) -> list[dict]:
@@ -90,13 +97,17 @@ def conversation_detail(request, assistant, conversation_id):
         Conversation.objects.prefetch_related("tags"), pk=conversation_id, assistant=assistant
     )
     displayable_conversation(conversation)
-    paginator = Paginator(selectors.conversation_events(conversation), EVENTS_PER_PAGE)
+    paginator = Paginator(selectors.conversation_turns(conversation), TURNS_PER_PAGE)
     try:
         page = paginator.page(request.GET.get("page") or 1)
     except InvalidPage:
         page = paginator.page(1)
     show_all = request.GET.get("all") == "1"
-    items = [present(event) for event in page.object_list]
+    events = []
+    if page.object_list:
+        first, last = page.object_list[0][0], page.object_list[-1][1]
+        events = selectors.conversation_events(conversation)[first:last]
+    items = with_button_titles([present(event) for event in events])
     if not show_all:
         items = [item for item in items if not item.quiet]
     caps = assistant_caps(request.user, assistant)
@@ -113,6 +124,11 @@ def conversation_detail(request, assistant, conversation_id):
             "page": page,
             "show_all": show_all,
             "sessions": sessions,
+            "model_version": ModelVersion.objects.filter(
+                assistant=assistant, model_id=conversation.model_id
+            )
+            .exclude(model_id="")
+            .first(),
             "tags": Tag.objects.filter(assistant=assistant),
             "can_tag": Cap.TAG_CONVERSATIONS in caps,
             "can_delete": Cap.DELETE_CONVERSATIONS in caps,

@@ -7,7 +7,7 @@ import re
 from django import forms
 
 from apps.nlu.models import Entity, Example, Intent
-from engine.formats import AnnotationError, parse_example
+from engine.formats import AnnotationError, limits, parse_example
 
 NAME_RE = re.compile(r"^[^\s/{}\[\]()]+$")
 
@@ -28,8 +28,8 @@ def _check_name(value: str, what: str) -> str:
 
 
 class IntentForm(_AssistantForm):
-    name = forms.CharField(max_length=255, label="New intent")
-    description = forms.CharField(max_length=1000, required=False)
+    name = forms.CharField(max_length=limits.NAME, label="New intent")
+    description = forms.CharField(max_length=limits.DESCRIPTION, required=False)
 
     def clean_name(self):
         name = _check_name(self.cleaned_data["name"], "intent")
@@ -60,6 +60,9 @@ class ExamplesForm(forms.Form):
         for number, line in enumerate(self.cleaned_data["text"].splitlines(), 1):
             line = line.strip().removeprefix("- ").strip()
             if not line:
+                continue
+            if len(line) > limits.EXAMPLE:
+                errors.append(f"Line {number}: {limits.too_long(line, limits.EXAMPLE)}.")
                 continue
             try:
                 example = parse_example(line)
@@ -146,9 +149,15 @@ class MoveExamplesForm(_AssistantForm):
 
 
 class EntityForm(_AssistantForm):
-    name = forms.CharField(max_length=255)
-    roles = forms.CharField(required=False, help_text="Comma-separated, e.g. departure, arrival.")
-    groups = forms.CharField(required=False, help_text="Comma-separated.")
+    name = forms.CharField(max_length=limits.NAME)
+    roles = forms.CharField(
+        required=False,
+        max_length=limits.DESCRIPTION,
+        help_text="Comma-separated, e.g. departure, arrival.",
+    )
+    groups = forms.CharField(
+        required=False, max_length=limits.DESCRIPTION, help_text="Comma-separated."
+    )
 
     def __init__(self, *args, entity: Entity | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -177,7 +186,7 @@ class LexiconForm(_AssistantForm):
     """A synonym, a regex or a lookup table: a name and its values, one per line."""
 
     item_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
-    name = forms.CharField(max_length=255)
+    name = forms.CharField(max_length=limits.NAME)
     values = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
 
     def __init__(self, *args, model, label: str, **kwargs):

@@ -2,9 +2,14 @@ from django import forms
 from django.conf import settings
 
 from apps.projects.models import Assistant, secret_name_validator
+from engine.formats import limits
 
 
 class AssistantCreateForm(forms.ModelForm):
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=limits.DESCRIPTION
+    )
+
     class Meta:
         model = Assistant
         fields = ["name", "mode", "language", "description"]
@@ -18,6 +23,10 @@ class AssistantCreateForm(forms.ModelForm):
 
 
 class AssistantSettingsForm(forms.ModelForm):
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=limits.DESCRIPTION
+    )
+
     class Meta:
         model = Assistant
         fields = ["mode", "language", "description"]

@@ -38,16 +38,15 @@ def conversation_path(sender_id: str) -> str:
     return f"/conversations/{quote(sender_id, safe='')}"
 
 
-def send_message(deployment: Deployment, sender_id: str, text: str) -> list[dict]:
-    return (
-        _call(
-            "POST",
-            deployment,
-            "/webhooks/rest/webhook",
-            json={"sender": sender_id, "message": text},
-        )
-        or []
-    )
+def send_message(
+    deployment: Deployment, sender_id: str, text: str, *, button_title: str | None = None
+) -> list[dict]:
+    """Send `text` as the user. A quick-reply click sends the button's payload, and its title
+    goes in the message's metadata (``button_title``), which the user event keeps."""
+    body: dict = {"sender": sender_id, "message": text}
+    if button_title:
+        body["metadata"] = {"button_title": button_title}
+    return _call("POST", deployment, "/webhooks/rest/webhook", json=body) or []
 
 
 def tracker(deployment: Deployment, sender_id: str) -> dict:

@@ -44,13 +44,39 @@ def turns_of(tracker: dict) -> list[dict]:
             current["bot"].append(event)
     if current["user"] or current["bot"]:
         turns.append(current)
+    previous_bot: list[dict] = []
     for turn in turns:
+        turn["shown"] = shown_user_text(turn["user"], previous_bot) if turn["user"] else ""
+        previous_bot = turn["bot"]
         turn["lines"] = [line for line in map(describe_event, turn["events"]) if line]
         parse = (turn["user"] or {}).get("parse_data") or {}
         turn["intent"] = parse.get("intent") or {}
         turn["ranking"] = (parse.get("intent_ranking") or [])[:5]
         turn["entities"] = parse.get("entities") or []
     return turns
+
+
+def shown_user_text(user_event: dict, previous_bot_events: list[dict]) -> str:
+    """What the user's bubble says: a quick-reply click shows the button's title, not the
+    payload it sent. The title is the message's ``metadata.button_title`` when the relay put it
+    there, else the title of the button, in the bot messages just before, with that payload."""
+    text = user_event.get("text") or ""
+    metadata = user_event.get("metadata")
+    title = metadata.get("button_title") if isinstance(metadata, dict) else None
+    if isinstance(title, str) and title.strip():
+        return title
+    for bot_event in reversed(previous_bot_events):
+        data = bot_event.get("data") if isinstance(bot_event, dict) else None
+        buttons = data.get("buttons") if isinstance(data, dict) else None
+        for button in buttons if isinstance(buttons, list) else []:
+            if (
+                isinstance(button, dict)
+                and button.get("payload") == text
+                and isinstance(button.get("title"), str)
+                and button["title"].strip()
+            ):
+                return button["title"]
+    return text
 
 
 def describe_event(event: dict) -> dict | None:

@@ -18,13 +18,16 @@ from apps.projects.files import zip_files
 from apps.training import bot, services
 from apps.training.inspector import slot_rows, stack_frames, turns_of
 from apps.training.models import Deployment, IllegalTransition, ModelVersion, TrainingJob
+from engine.formats import limits
 
 # -- Train ------------------------------------------------------------------------------------
 
 
 class TrainForm(forms.Form):
-    name = forms.CharField(max_length=200, required=False, label="Version name (optional)")
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    name = forms.CharField(max_length=limits.TITLE, required=False, label="Version name (optional)")
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=limits.DESCRIPTION
+    )
 
 
 @assistant_view(Cap.TRAIN)
@@ -102,6 +105,10 @@ def cancel_job(request, assistant, job_id):
 
 
 class VersionForm(forms.ModelForm):
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=limits.DESCRIPTION
+    )
+
     class Meta:
         model = ModelVersion
         fields = ["name", "description"]
@@ -257,6 +264,7 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
         "versions": ModelVersion.objects.filter(assistant=assistant).exclude(model_file=""),
         "flows": Flow.objects.filter(assistant=assistant).values_list("name", flat=True),
         "slots": Slot.objects.filter(assistant=assistant).values_list("name", flat=True),
+        "message_max_length": limits.TEXT,
     }
 
 
@@ -269,7 +277,9 @@ def try_page(request, assistant):
 
 
 class MessageForm(forms.Form):
-    message = forms.CharField(max_length=5000, strip=True)
+    message = forms.CharField(max_length=limits.TEXT, strip=True)
+    # The title of the quick-reply button that sent `message` (its payload), if one did.
+    title = forms.CharField(max_length=limits.TEXT, required=False)
 
 
 def _chat_answer(request, assistant, version, deployment, error, *, bot_failed=False):
@@ -303,7 +313,10 @@ def try_message(request, assistant):
         else:
             try:
                 bot.send_message(
-                    deployment, _sender_id(request, assistant), form.cleaned_data["message"]
+                    deployment,
+                    _sender_id(request, assistant),
+                    form.cleaned_data["message"],
+                    button_title=form.cleaned_data["title"] or None,
                 )
             except bot.BotUnavailable as exc:
                 error, bot_failed = str(exc), True
@@ -349,12 +362,20 @@ class StartFlowForm(forms.Form):
         try:
             value = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+            raise forms.ValidationError(
+                f"Preset slots are not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                f'{exc.msg}). Write an object such as {{"account_type": "savings"}}.'
+            ) from None
         if not isinstance(value, dict):
-            raise forms.ValidationError("Give an object of slot names and values.")
+            raise forms.ValidationError(
+                "Preset slots must be a JSON object of slot names and values, such as "
+                '{"account_type": "savings"}.'
+            )
         unknown = sorted(set(value) - self.slot_names)
         if unknown:
-            raise forms.ValidationError(f"Unknown slot(s): {', '.join(unknown)}.")
+            raise forms.ValidationError(
+                f"Unknown slot(s) in the preset slots: {', '.join(unknown)}."
+            )
         return value
 
 
@@ -371,7 +392,7 @@ def try_start_flow(request, assistant):
     bot_failed = False
     if error is None:
         if not form.is_valid():
-            error = " ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
+            error = " ".join(" ".join(errs) for errs in form.errors.values())
         else:
             sender = _sender_id(request, assistant)
             try:

@@ -42,6 +42,68 @@ ENDPOINT_KEYS = (
     "privacy",
     "nlu_tracker_store",
 )
+#: The graph components Rasa Pro 3.x knows by name in config.yml's ``pipeline``. Any other
+#: name is refused by Rasa, unless it is a dotted class path (``module.Class``): a custom
+#: component, loaded from the assistant's own code.
+PIPELINE_COMPONENTS = frozenset(
+    {
+        # tokenizers
+        "WhitespaceTokenizer",
+        "JiebaTokenizer",
+        "MitieTokenizer",
+        "SpacyTokenizer",
+        # language models
+        "MitieNLP",
+        "SpacyNLP",
+        # featurizers
+        "CountVectorsFeaturizer",
+        "LexicalSyntacticFeaturizer",
+        "RegexFeaturizer",
+        "ConveRTFeaturizer",
+        "LanguageModelFeaturizer",
+        "MitieFeaturizer",
+        "SpacyFeaturizer",
+        # intent classifiers
+        "LogisticRegressionClassifier",
+        "DIETClassifier",
+        "SklearnIntentClassifier",
+        "MitieIntentClassifier",
+        "KeywordIntentClassifier",
+        "FallbackClassifier",
+        "LLMIntentClassifier",
+        # entity extractors
+        "CRFEntityExtractor",
+        "RegexEntityExtractor",
+        "EntitySynonymMapper",
+        "DucklingEntityExtractor",
+        "SpacyEntityExtractor",
+        "MitieEntityExtractor",
+        # response selection
+        "ResponseSelector",
+        # CALM: command generators and routers
+        "NLUCommandAdapter",
+        "CompactLLMCommandGenerator",
+        "SearchReadyLLMCommandGenerator",
+        "SingleStepLLMCommandGenerator",
+        "MultiStepLLMCommandGenerator",
+        "LLMCommandGenerator",
+        "LLMBasedRouter",
+        "IntentBasedRouter",
+    }
+)
+#: The policies Rasa Pro 3.x knows by name in config.yml's ``policies``.
+POLICIES = frozenset(
+    {
+        "FlowPolicy",
+        "EnterpriseSearchPolicy",
+        "IntentlessPolicy",
+        "RulePolicy",
+        "MemoizationPolicy",
+        "AugmentedMemoizationPolicy",
+        "TEDPolicy",
+        "UnexpecTEDIntentPolicy",
+    }
+)
 EVENT_BROKER_TYPES = ("kafka", "concurrent_kafka", "pika", "sql", "file")
 KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL")
 KAFKA_SASL_MECHANISMS = ("PLAIN", "GSSAPI", "OAUTHBEARER", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -216,7 +278,43 @@ def check_config(config: ConfigFile) -> list[Problem]:
             spec = check.mapping(item, path, f"each item of {key}")
             if spec is not None and not isinstance(spec.get("name"), str):
                 check.error(path, f"each item of {key} needs a 'name'")
+            elif spec is not None:
+                _check_component(check, key, join_path(path, "name"), spec["name"])
     return collector.problems
+
+
+def _check_component(check: Checker, section: str, path: str, name: str) -> None:
+    """A pipeline component or policy name: known to Rasa, or a custom class path."""
+    known, other = (
+        (PIPELINE_COMPONENTS, POLICIES)
+        if section == "pipeline"
+        else (POLICIES, PIPELINE_COMPONENTS)
+    )
+    what, whats = (
+        ("pipeline component", "pipeline components")
+        if section == "pipeline"
+        else ("policy", "policies")
+    )
+    if name in known or _is_env(name):
+        return
+    if "." in name.strip(".") and " " not in name:
+        check.warning(
+            path,
+            f"'{name}' is a custom {what} (a class path): Studio cannot check it, and training "
+            "needs its code on the Python path",
+        )
+        return
+    if name in other:
+        where = "policies" if section == "pipeline" else "pipeline"
+        check.warning(path, f"'{name}' belongs under '{where}', not '{section}'")
+        return
+    close = sorted(n for n in known if n.lower() == name.lower())
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    check.error(
+        path,
+        f"unknown {what} '{name}': Rasa would refuse it. Use one of Rasa's {whats}, or the "
+        f"class path (module.Class) of a custom one.{hint}",
+    )
 
 
 def check_endpoints(endpoints: EndpointsFile) -> list[Problem]:

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from engine.formats import limits
 from engine.formats._check import Checker
 from engine.formats.conditions import (
     ConditionError,
@@ -163,6 +164,7 @@ def validate_project(project: Project) -> list[Problem]:
     _check_domain(report, ctx)
     _check_flows(report, ctx)
     _check_nlu(report, ctx)
+    _check_lengths(report, project)
     if project.config is not None:
         report.problems.extend(check_config(project.config))
         for prompt, key_path in project.config.prompt_refs():
@@ -182,6 +184,55 @@ def validate_project(project: Project) -> list[Problem]:
                     f"prompt file '{prompt}' named in endpoints.yml is not in the project",
                 )
     return report.problems
+
+
+def _check_lengths(report: _Report, project: Project) -> None:
+    """Text longer than the forms accept (engine.formats.limits): names, descriptions, texts."""
+
+    def check(file, path: str, value: object, limit: int, what: str, line=None) -> None:
+        problem = limits.too_long(value, limit)
+        if problem:
+            report.add(file, path, f"{what} {problem}", line=line)
+
+    domain = project.domain
+    for kind, key, items in (
+        ("intent", "intents", domain.intents),
+        ("entity", "entities", domain.entities),
+        ("slot", "slots", domain.slots),
+        ("action", "actions", domain.actions),
+        ("response", "responses", domain.responses),
+    ):
+        for item in items:
+            path = join_path(key, item.name) if key in ("slots", "responses") else key
+            check(
+                item.source_file,
+                path,
+                item.name,
+                limits.NAME,
+                f"the {kind} name '{item.name[:50]}…'",
+                line=item.source_line,
+            )
+    for response in domain.responses:
+        for index, variation in enumerate(response.variations):
+            check(
+                response.source_file,
+                join_path("responses", response.name, index, "text"),
+                variation.text,
+                limits.TEXT,
+                f"the text of response '{response.name[:50]}'",
+                line=variation.source_line,
+            )
+    for flow in project.flows:
+        base = join_path("flows", flow.id)
+        check(flow.source_file, base, flow.id, limits.NAME, "the flow id")
+        check(flow.source_file, join_path(base, "name"), flow.name, limits.TITLE, "the flow name")
+        check(
+            flow.source_file,
+            join_path(base, "description"),
+            flow.description,
+            limits.DESCRIPTION,
+            f"the description of flow '{flow.id[:50]}'",
+        )
 
 
 class _Context:

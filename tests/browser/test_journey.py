@@ -236,8 +236,12 @@ def test_a_flow_builder_builds_trains_and_talks_to_a_flow(page, pizzeria, worker
     expect(inspector.locator(".stack")).to_have_count(0)
     screenshot(page, "try.png")
 
-    # Sending nothing says so at the chat, and the conversation stays on screen.
+    # An empty box is not sent (the input is required); only spaces are refused by the server,
+    # which says so at the chat, and the conversation stays on screen.
     settled(page)
+    page.click(".chat-input button:has-text('Send')")
+    assert page.locator("#chat-message").evaluate("el => el.validity.valueMissing")
+    page.fill("#chat-message", "   ")
     page.click(".chat-input button:has-text('Send')")
     expect(page.locator("#try .chat [role=alert]")).to_have_text("Type a message first.")
     expect(page.locator("#chat-log .msg")).to_have_count(5)

@@ -65,7 +65,9 @@ def live(tiny):
 def fake_bot(monkeypatch):
     sent = []
     monkeypatch.setattr(bot, "tracker", lambda deployment, sender: TRACKER)
-    monkeypatch.setattr(bot, "send_message", lambda deployment, sender, text: sent.append(text))
+    monkeypatch.setattr(
+        bot, "send_message", lambda deployment, sender, text, **kw: sent.append(text)
+    )
     return sent
 
 

@@ -1,0 +1,89 @@
+"""Long names, descriptions and conversation facts fit a 1440 px window (no sideways scrolling),
+and text fields count their characters against their limit."""
+
+import json
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from apps.accounts.roles import Role
+from apps.ingestion import services
+from apps.ingestion.models import Conversation
+from apps.ingestion.samples import Conversation as Sample
+from apps.ingestion.services import RawMessage
+from apps.projects import content
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LONG_ID = "order_" + "x" * 190
+DESCRIPTION = " ".join(["Take the order of a pizza with all its toppings."] * 40)[:2000]
+
+
+@pytest.fixture
+def shop(make_assistant, make_user):
+    assistant = make_assistant("shop")
+    content.import_files(
+        assistant,
+        {
+            "domain.yml": 'version: "3.1"\nresponses:\n  utter_done:\n    - text: Done!\n',
+            "data/flows.yml": (
+                f'version: "3.1"\nflows:\n  {LONG_ID}:\n    name: "{"N" * 200}"\n'
+                f'    description: "{DESCRIPTION}"\n    steps:\n      - action: utter_done\n'
+            ),
+        },
+    )
+    reviewer = make_user("a_reviewer_with_a_rather_long_user_name_indeed", Role.SUPERUSER)
+    make_user("ana", Role.SUPERUSER)
+    sample = Sample(
+        "sender-" + "7" * 60, assistant_id="shop", model_id="f" * 64, start=1_750_000_000.0
+    )
+    sample.session_start().user("hello " + "y" * 300, "greet").bot("utter_done", "Done!")
+    services.ingest([RawMessage(json.dumps(body)) for body in sample.events])
+    Conversation.objects.update(reviewed_at=timezone.now(), reviewed_by=reviewer)
+    return assistant
+
+
+WIDER_THAN_WINDOW = """[...document.querySelectorAll("body *")]
+    .filter(e => e.getBoundingClientRect().right > window.innerWidth)
+    .slice(0, 5).map(e => e.tagName.toLowerCase() + "." + e.className)"""
+
+
+def no_sideways_scrolling(page):
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 1440, f"the page is {width} px wide: {page.evaluate(WIDER_THAN_WINDOW)}"
+
+
+def test_long_content_fits_the_window_and_fields_count_characters(page, shop):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto("/login/")
+    page.fill("#id_username", "ana")
+    page.fill("#id_password", "pw")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+
+    conversation = Conversation.objects.get()
+    page.goto(f"/a/shop/conversations/{conversation.pk}")
+    expect(page.locator("dl.facts")).to_contain_text("a_reviewer_with_a_rather_long_user_name")
+    no_sideways_scrolling(page)
+    facts = page.locator("aside dl.facts").bounding_box()
+    assert facts["x"] + facts["width"] <= 1440
+
+    page.goto("/a/shop/flows")
+    expect(page.locator(".flows-table")).to_be_visible()
+    no_sideways_scrolling(page)
+
+    page.goto(f"/a/shop/flows/{LONG_ID}")
+    no_sideways_scrolling(page)
+    # The header's buttons stay on screen; the start node shows the start of the description.
+    history = page.locator(".head-actions a", has_text="History").bounding_box()
+    assert history["x"] + history["width"] <= 1440
+    start = page.locator("#step-start").bounding_box()
+    assert start["height"] < 400, f"the start node is {start['height']} px tall"
+    assert page.locator("#step-start .node-title").get_attribute("title") == DESCRIPTION
+
+    page.goto("/a/shop/flows/new")
+    description = page.locator("#id_description")
+    description.fill("Refund an order")
+    expect(page.locator("#id_description-count")).to_have_text("15 / 2000")
+    expect(page.locator("#id_name-count")).to_have_text("0 / 200")
