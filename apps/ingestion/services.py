@@ -1175,13 +1175,12 @@ def add_example_from_event(event: Event, intent, annotated) -> object:
         entities.append(item)
     with transaction.atomic():
         last = intent.examples.aggregate(last=Max("position"))["last"]
-        example, _ = Example.objects.update_or_create(
+        # The same text with other annotations is another example (Rasa keeps both).
+        example, _ = Example.objects.get_or_create(
             intent=intent,
             text=annotated.text,
-            defaults={
-                "entities": entities,
-                "position": (last or 0) + 1 if last is not None else 0,
-            },
+            entities=entities,
+            defaults={"position": (last or 0) + 1 if last is not None else 0},
         )
     return example
 

@@ -48,8 +48,11 @@ class Example(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+        # As Rasa: the same text annotated differently is two examples, and both are kept.
         constraints = [
-            models.UniqueConstraint(fields=["intent", "text"], name="unique_example_per_intent")
+            models.UniqueConstraint(
+                fields=["intent", "text", "entities"], name="unique_annotated_example_per_intent"
+            )
         ]
 
     def __str__(self) -> str:

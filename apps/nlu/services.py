@@ -37,8 +37,39 @@ def delete_intent(intent: Intent) -> None:
         project.domain.intents = [i for i in project.domain.intents if i.name != intent.name]
         project.nlu.intents = [b for b in project.nlu.intents if b.intent != intent.name]
 
+    # A trigger on an unknown intent is only a warning for Rasa (the flow can no longer start
+    # that way), so the content check lets it pass; deleting it from Studio is refused.
+    from apps.flows.models import Flow
+    from engine import formats
+
+    triggered = [
+        flow.name
+        for flow in Flow.objects.filter(assistant=intent.assistant)
+        if any(
+            _trigger_intent(trigger) == intent.name
+            for trigger in flow.definition.get("nlu_trigger") or []
+        )
+    ]
+    if triggered:
+        raise ContentInvalid(
+            [
+                formats.Problem(
+                    None,
+                    None,
+                    f"flows.{name}.nlu_trigger",
+                    f"flow '{name}' starts on the intent '{intent.name}'",
+                )
+                for name in triggered
+            ]
+        )
     check_change(intent.assistant, change, f"intents.{intent.name}")
     intent.delete()
+
+
+def _trigger_intent(trigger) -> str | None:
+    """The intent of an nlu_trigger item: `intent: name` or `intent: {name: ...}`."""
+    value = trigger.get("intent") if isinstance(trigger, dict) else trigger
+    return value.get("name") if isinstance(value, dict) else value
 
 
 @transaction.atomic
@@ -83,7 +114,7 @@ def annotate(
         annotation["role"] = role
     kept = [e for e in example.entities if (e["start"], e["end"]) != (start, end)]
     example.entities = sorted([*kept, annotation], key=lambda e: (e["start"], e["end"]))
-    example.save(update_fields=["entities"])
+    example = _save_entities(example)
     if synonym and synonym != span:
         row, _ = Synonym.objects.get_or_create(
             assistant=example.intent.assistant,
@@ -105,18 +136,36 @@ def annotate(
 def remove_annotation(example: Example, index: int) -> Example:
     if 0 <= index < len(example.entities):
         example.entities = [e for i, e in enumerate(example.entities) if i != index]
-        example.save(update_fields=["entities"])
+        example = _save_entities(example)
+    return example
+
+
+def _save_entities(example: Example) -> Example:
+    """Save a changed annotation; when the example now equals another one of its intent (same
+    text, same annotations), the two are one example: keep the other."""
+    twin = (
+        Example.objects.filter(intent=example.intent, text=example.text, entities=example.entities)
+        .exclude(pk=example.pk)
+        .first()
+    )
+    if twin is not None:
+        example.delete()
+        return twin
+    example.save(update_fields=["entities"])
     return example
 
 
 @transaction.atomic
 def move_examples(examples, target: Intent) -> int:
     """Move examples to another intent; an example the target already has is dropped."""
-    existing = set(Example.objects.filter(intent=target).values_list("text", flat=True))
+    existing = {
+        (text, _entities_key(entities))
+        for text, entities in Example.objects.filter(intent=target).values_list("text", "entities")
+    }
     position = _next_position(Example.objects.filter(intent=target))
     moved = 0
     for example in examples:
-        if example.text in existing:
+        if (example.text, _entities_key(example.entities)) in existing:
             example.delete()
             continue
         example.intent = target
@@ -185,3 +234,9 @@ def save_lexicon(model, assistant, *, item_id, name: str, values: list):
         examples=values,
         position=_next_position(model.objects.filter(assistant=assistant)),
     )
+
+
+def _entities_key(entities) -> str:
+    import json
+
+    return json.dumps(entities, sort_keys=True)

@@ -11,6 +11,7 @@ moves values between rows and the `engine.formats` dataclasses; it knows nothing
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -301,16 +302,20 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
 
     rows = []
     for name, items in examples.items():
-        seen: set[str] = set()
+        seen: set[tuple] = set()
         for position, example in enumerate(items):
-            if example.text in seen:  # Rasa warns about duplicates; keep the first
+            entities = [_annotation(e) for e in example.entities]
+            # Rasa warns about duplicates and keeps one; the same text annotated differently
+            # is another example, and Rasa keeps both.
+            key = (example.text, json.dumps(entities, sort_keys=True))
+            if key in seen:
                 continue
-            seen.add(example.text)
+            seen.add(key)
             rows.append(
                 Example(
                     intent=intents[name],
                     text=example.text,
-                    entities=[_annotation(e) for e in example.entities],
+                    entities=entities,
                     metadata=example.metadata,
                     position=position,
                 )

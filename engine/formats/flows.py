@@ -505,7 +505,8 @@ def _check_next(value: Any, check: Checker, path: str) -> None:
         if spec is None:
             continue
         if "else" in spec:
-            check.keys(spec, b_path, ("else",), what="an else branch")
+            # Rasa's flows schema allows a `next` beside `else` (and ignores it); it is kept.
+            check.keys(spec, b_path, ("else", "next"), what="an else branch")
             if index != len(items) - 1:
                 check.error(b_path, "the 'else' branch must be the last item of 'next'")
             _check_target(spec["else"], check, join_path(b_path, "else"))

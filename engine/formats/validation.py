@@ -23,6 +23,14 @@ from engine.formats.conditions import (
     slot_comparisons,
 )
 from engine.formats.config import check_config, check_endpoints
+from engine.formats.defaults import (
+    DEFAULT_ACTIONS,
+    DEFAULT_INTENTS,
+    DEFAULT_PATTERN_SLOTS,
+    DEFAULT_PATTERNS,
+    DEFAULT_RESPONSES,
+    retrieval_base,
+)
 from engine.formats.domain import Slot
 from engine.formats.errors import FormatError, Problem, ProblemCollector, find_line, join_path
 from engine.formats.flows import (
@@ -36,82 +44,10 @@ from engine.formats.flows import (
 )
 from engine.formats.project import Project, load_project_files
 
-#: Actions every Rasa assistant has without declaring them.
-BUILTIN_ACTIONS = frozenset(
-    {
-        "action_listen",
-        "action_restart",
-        "action_session_start",
-        "action_default_fallback",
-        "action_deactivate_loop",
-        "action_revert_fallback_events",
-        "action_default_ask_affirmation",
-        "action_default_ask_rephrase",
-        "action_two_stage_fallback",
-        "action_unlikely_intent",
-        "action_back",
-        "action_send_text",
-        "action_extract_slots",
-        "action_validate_slot_mappings",
-        "action_cancel_flow",
-        "action_clean_stack",
-        "action_trigger_search",
-        "action_trigger_chitchat",
-        "action_reset_routing",
-        "action_hangup",
-        "action_repeat_bot_messages",
-        "action_correct_flow_slot",
-        "action_run_slot_rejections",
-        "action_block_digression",
-        "action_continue_digression",
-    }
-)
-#: Responses Rasa Pro's default patterns define, usable without declaring them.
-BUILTIN_RESPONSES = frozenset(
-    {
-        "utter_ask_rephrase",
-        "utter_boolean_slot_rejection",
-        "utter_can_do_something_else",
-        "utter_cannot_handle",
-        "utter_categorical_slot_rejection",
-        "utter_clarification_options_rasa",
-        "utter_corrected_previous_input",
-        "utter_default",
-        "utter_flow_cancelled_rasa",
-        "utter_float_slot_rejection",
-        "utter_free_chitchat_response",
-        "utter_inform_code_change",
-        "utter_internal_error_rasa",
-        "utter_no_knowledge_base",
-        "utter_skip_question_answer",
-        "utter_user_input_empty_error_rasa",
-        "utter_user_input_too_long_error_rasa",
-        "utter_ask_still_there",
-        "utter_human_handoff_not_available",
-    }
-)
-#: Conversation patterns Rasa Pro defines; a project may override them or link to them.
-BUILTIN_PATTERNS = frozenset(
-    {
-        "pattern_cancel_flow",
-        "pattern_cannot_handle",
-        "pattern_chitchat",
-        "pattern_clarification",
-        "pattern_code_change",
-        "pattern_collect_information",
-        "pattern_completed",
-        "pattern_continue_interrupted",
-        "pattern_correction",
-        "pattern_human_handoff",
-        "pattern_internal_error",
-        "pattern_repeat_bot_messages",
-        "pattern_restart",
-        "pattern_search",
-        "pattern_session_start",
-        "pattern_skip_question",
-        "pattern_user_silence",
-    }
-)
+# Rasa's built-in names (kept under these names for the modules that import them).
+BUILTIN_ACTIONS = DEFAULT_ACTIONS
+BUILTIN_RESPONSES = DEFAULT_RESPONSES
+BUILTIN_PATTERNS = DEFAULT_PATTERNS
 _SET_SLOTS_PAYLOAD_RE = re.compile(r"^/SetSlots\((?P<args>.*)\)\s*$")
 _INTENT_PAYLOAD_RE = re.compile(r"^/(?P<intent>[^{(\s]+)(?P<rest>.*)$", re.DOTALL)
 _TEXT_SLOT_RE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
@@ -243,6 +179,8 @@ class _Context:
         for slot in domain.slots:
             self.slots.setdefault(slot.name, slot)
         self.intents = {i.name for i in domain.intents}
+        #: what a reference to an intent may name: the domain's and Rasa's default intents
+        self.known_intents = self.intents | DEFAULT_INTENTS
         self.entities = {e.name: e for e in domain.entities}
         self.responses = {r.name for r in domain.responses}
         self.actions = {a.name for a in domain.actions}
@@ -579,14 +517,18 @@ def _check_slot(report: _Report, ctx: _Context, slot: Slot) -> None:
             if problem:
                 report.add(file, join_path(mpath, "value"), problem)
         for key in ("intent", "not_intent"):
+            if mapping.type == "from_text":
+                break  # Rasa does not check these lists for from_text mappings
             names = getattr(mapping, key)
             for name in [names] if isinstance(names, str) else names or []:
-                if name not in ctx.intents:
+                if name not in ctx.known_intents:
+                    # As Rasa: a warning, the mapping simply never applies to that intent.
                     report.add(
                         file,
                         join_path(mpath, key),
                         f"slot '{slot.name}' mapping refers to the intent "
                         f"'{name}', which is not in the domain's intents",
+                        "warning",
                     )
         for c_index, cond in enumerate(mapping.conditions or []):
             cpath = join_path(mpath, "conditions", c_index)
@@ -662,7 +604,7 @@ def _check_payload(
                     report.add(file, path, f"button payload: {problem}")
         return
     match = _INTENT_PAYLOAD_RE.match(payload.strip())
-    if match and ctx.intents and match.group("intent") not in ctx.intents:
+    if match and ctx.intents and match.group("intent") not in ctx.known_intents:
         report.add(
             file,
             path,
@@ -688,6 +630,8 @@ def _flow_lines(project: Project, flow: Flow) -> dict[str, int]:
 def _check_flows(report: _Report, ctx: _Context) -> None:
     project = ctx.project
     calls: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    touched: dict[str, set[str]] = {}
+    checked: list[Flow] = []
     for flow in project.flows:
         base = join_path("flows", flow.id)
         file = flow.source_file
@@ -717,25 +661,59 @@ def _check_flows(report: _Report, ctx: _Context) -> None:
         if flow.guard is not None and not isinstance(flow.guard, bool):
             _condition(report, file, join_path(base, "if"), flow.guard, ctx, "flow guard")
         for index, trigger in enumerate(flow.nlu_trigger or []):
-            if trigger.intent not in ctx.intents:
+            if trigger.intent not in ctx.known_intents:
+                # Rasa only warns: the trigger can never fire, the flow is still valid.
                 report.add(
                     file,
                     join_path(base, "nlu_trigger", index),
                     f"nlu_trigger intent '{trigger.intent}' is not in the domain's intents",
+                    "warning",
                 )
         views = step_views(flow.steps, flow.id)
-        touched = _check_steps(report, ctx, flow, views, calls)
+        touched[flow.id] = _check_steps(report, ctx, flow, views, calls)
+        checked.append(flow)
+    for flow in checked:
+        base = join_path("flows", flow.id)
+        # As Rasa (steps_with_calls_resolved): slots of the flows this flow calls count too.
+        reached = _touched_through_calls(flow.id, touched, calls)
         for index, slot in enumerate(flow.persisted_slots or []):
             ppath = join_path(base, "persisted_slots", index)
             if slot not in ctx.slots:
-                report.add(file, ppath, f"persisted slot '{slot}' is not defined in the domain")
-            elif slot not in touched:
                 report.add(
-                    file,
+                    flow.source_file, ppath, f"persisted slot '{slot}' is not defined in the domain"
+                )
+            elif slot not in reached:
+                report.add(
+                    flow.source_file,
                     ppath,
-                    f"persisted slot '{slot}' is neither collected nor set in flow '{flow.id}'",
+                    f"persisted slot '{slot}' is neither collected nor set in flow '{flow.id}' "
+                    "or the flows it calls",
                 )
     _check_call_cycles(report, project, calls)
+
+
+def _touched_through_calls(
+    flow_id: str, touched: dict[str, set[str]], calls: dict[str, list[tuple[str, str]]]
+) -> set[str]:
+    slots: set[str] = set()
+    seen: set[str] = set()
+    pending = [flow_id]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        slots |= touched.get(current, set())
+        pending.extend(target for target, _ in calls.get(current, []))
+    return slots
+
+
+def _filled_without_asking(ctx: _Context, slot: str, data: dict) -> bool:
+    """As Rasa: a collect of a slot with an initial value is not asked (so needs no ask
+    response) unless the step says `ask_before_filling: true`."""
+    domain_slot = ctx.slots.get(slot)
+    has_initial = domain_slot is not None and domain_slot.initial_value is not None
+    return has_initial and not data.get("ask_before_filling", False)
 
 
 def _check_steps(
@@ -767,7 +745,9 @@ def _check_steps(
         if view.kind == "collect":
             slot = view.target or ""
             touched.add(slot)
-            if slot not in ctx.slots:
+            if slot not in ctx.slots and not (
+                flow.id in DEFAULT_PATTERNS and slot in DEFAULT_PATTERN_SLOTS
+            ):
                 report.add(file, kind_path, f"collected slot '{slot}' is not defined in the domain")
             utter = data.get("utter")
             if utter is not None:
@@ -779,7 +759,7 @@ def _check_steps(
                     )
             elif not (
                 ctx.response_exists(f"utter_ask_{slot}") or ctx.action_exists(f"action_ask_{slot}")
-            ):
+            ) and not _filled_without_asking(ctx, slot, data):
                 report.add(
                     file,
                     kind_path,
@@ -913,15 +893,24 @@ def _check_call_cycles(
 # NLU
 
 
+def _annotation_signature(example: Any) -> tuple:
+    return tuple(
+        sorted((e.start, e.end, e.entity, e.role or "", e.group or "") for e in example.entities)
+    )
+
+
 def _check_nlu(report: _Report, ctx: _Context) -> None:
     nlu = ctx.project.nlu
     with_examples: set[str] = set()
     seen_texts: dict[str, str] = {}
+    seen_examples: set[tuple] = set()
     for block in nlu.intents:
         base = join_path("nlu", ctx.index(block))
         file = block.source_file
         with_examples.add(block.intent)
-        if block.intent not in ctx.intents:
+        # A retrieval intent's examples (`chitchat/ask_name`) belong to its parent intent.
+        with_examples.add(retrieval_base(block.intent))
+        if retrieval_base(block.intent) not in ctx.intents:
             report.add(
                 file,
                 join_path(base, "intent"),
@@ -938,6 +927,17 @@ def _check_nlu(report: _Report, ctx: _Context) -> None:
                     "warning",
                 )
             seen_texts.setdefault(example.text, block.intent)
+            # The same text with the same annotations twice (Rasa warns and keeps one); the same
+            # text annotated differently is two examples, and Rasa keeps both.
+            signature = (block.intent, example.text, _annotation_signature(example))
+            if signature in seen_examples:
+                report.add(
+                    file,
+                    epath,
+                    f"example {example.text!r} is given twice for '{block.intent}'",
+                    "warning",
+                )
+            seen_examples.add(signature)
             spans: list[tuple[int, int]] = []
             for ent in example.entities:
                 if not (0 <= ent.start < ent.end <= len(example.text)):

@@ -181,14 +181,6 @@ CASES = [
         (None, None, "slots.a.mappings[0]", "nowhere"),
     ),
     (
-        "mapping-unknown-intent",
-        {
-            "domain.yml": 'version: "3.1"\nslots:\n  a:\n    type: bool\n    mappings: [{type: from_intent, intent: no_such_intent, value: true}]\n'
-        },
-        True,
-        (None, None, "slots.a.mappings[0]", "no_such_intent"),
-    ),
-    (
         "response-not-list",
         {"domain.yml": 'version: "3.1"\nresponses:\n  utter_a: hello\n'},
         True,
@@ -389,14 +381,6 @@ CASES = [
         ),
         True,
         ("data/flows/new.yml", None, "a_flow.steps[0].next", None),
-    ),
-    (
-        "nlu-trigger-unknown-intent",
-        flow(
-            "  a_flow:\n    description: d\n    nlu_trigger:\n      - intent: nobody_says_this\n    steps:\n      - action: utter_greet\n"
-        ),
-        True,
-        ("data/flows/new.yml", None, "a_flow.nlu_trigger", "nobody_says_this"),
     ),
     (
         "nlu-trigger-bad-threshold",

@@ -514,18 +514,6 @@ CASES = [
         "set_slots sets 'colour', which is not a slot in the domain",
     ),
     (
-        "trigger-unknown-intent",
-        {
-            "data/flows.yml": flow("- action: action_book\n").replace(
-                "    steps:", "    nlu_trigger:\n      - intent: book_trip\n    steps:"
-            )
-        },
-        "data/flows.yml",
-        5,
-        "flows.book.nlu_trigger[0]",
-        "nlu_trigger intent 'book_trip' is not in the domain's intents",
-    ),
-    (
         "duplicate-flow",
         {"data/more.yml": FLOWS},
         "data/more.yml",
@@ -601,14 +589,6 @@ CASES = [
         15,
         "slots.city.mappings[0].role",
         "entity 'city' has no role 'from'",
-    ),
-    (
-        "mapping-unknown-intent",
-        {"domain.yml": DOMAIN.replace("entity: city", "entity: city\n        intent: book")},
-        "domain.yml",
-        15,
-        "slots.city.mappings[0].intent",
-        "refers to the intent 'book', which is not in the domain's intents",
     ),
     (
         "mapping-unknown-type",
