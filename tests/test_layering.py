@@ -45,6 +45,7 @@ VIEW_MODULES = {
     "templatetags",
     "context_processors",
     "navigation",
+    "errors",  # the error pages
     "apps",  # AppConfig.ready() registers the app's navigation
 }
 
@@ -59,9 +60,11 @@ KNOWN: set[tuple[str, str]] = {
     ("apps.flows.services", "engine.formats.flows"),
     ("apps.flows.views", "engine.formats.yamlio"),
     ("apps.ingestion.forms", "engine.formats.nlu"),
+    ("apps.ingestion.presenters", "apps.training.inspector"),
     ("apps.ingestion.presenters", "engine.formats.nlu"),
     ("apps.ingestion.samples", "engine.formats.nlu"),
     ("apps.nlu.models", "apps.flows.models"),
+    ("apps.nlu.services", "apps.flows.models"),
     ("apps.nlu.services", "apps.flows.services"),
     ("apps.nlu.services", "engine.formats.domain"),
     ("apps.projects.content", "apps.flows.models"),
@@ -71,6 +74,9 @@ KNOWN: set[tuple[str, str]] = {
     ("apps.projects.content", "engine.formats.errors"),
     ("apps.projects.content", "engine.formats.flows"),
     ("apps.projects.content", "engine.formats.nlu"),
+    ("apps.projects.imports", "apps.flows.models"),
+    ("apps.projects.imports", "apps.nlu.models"),
+    ("apps.projects.services", "apps.training.services"),
     ("engine.bench", "apps.projects.reference_assistant"),
 }
 

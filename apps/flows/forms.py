@@ -15,16 +15,18 @@ from django import forms
 
 from apps.flows import services
 from apps.flows.models import CustomAction, Flow, Response, Slot
+from engine import formats
 from engine.formats import (
     END,
     ConditionError,
     SimpleCondition,
     build_condition,
     decompose_condition,
-    limits,
     parse_condition,
 )
 from engine.formats.domain import SLOT_TYPES
+
+limits = formats.limits  # length limits, one place for every field
 
 STEP_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -250,7 +252,9 @@ class FlowStartForm(forms.Form):
     ]
     title = forms.CharField(label="Name", required=False, max_length=limits.TITLE)
     description = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=limits.DESCRIPTION
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=limits.DESCRIPTION,
     )
     guard = forms.ChoiceField(choices=GUARD_CHOICES, widget=forms.RadioSelect, initial="always")
 
@@ -437,7 +441,10 @@ class StepForm(forms.Form):
             initial=current or NEW,
         )
         self.fields["new_response"] = forms.CharField(
-            label="New response name", required=False, initial="utter_", max_length=limits.NAME
+            label="New response name",
+            required=False,
+            initial="utter_",
+            max_length=limits.NAME,
         )
         self.fields["new_text"] = forms.CharField(
             label="Text",
@@ -455,7 +462,10 @@ class StepForm(forms.Form):
             initial=self.step.get("action") or NEW,
         )
         self.fields["new_action"] = forms.CharField(
-            label="New action name", required=False, initial="action_", max_length=limits.NAME
+            label="New action name",
+            required=False,
+            initial="action_",
+            max_length=limits.NAME,
         )
 
     def _fields_collect(self):

@@ -7,7 +7,10 @@ import re
 from django import forms
 
 from apps.nlu.models import Entity, Example, Intent
-from engine.formats import AnnotationError, limits, parse_example
+from engine import formats
+from engine.formats import AnnotationError, parse_example
+
+limits = formats.limits  # length limits, one place for every field
 
 NAME_RE = re.compile(r"^[^\s/{}\[\]()]+$")
 

@@ -2,7 +2,9 @@ from django import forms
 from django.conf import settings
 
 from apps.projects.models import Assistant, secret_name_validator
-from engine.formats import limits
+from engine import formats
+
+limits = formats.limits  # length limits, one place for every field
 
 
 class AssistantCreateForm(forms.ModelForm):

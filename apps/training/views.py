@@ -18,7 +18,9 @@ from apps.projects.files import zip_files
 from apps.training import bot, services
 from apps.training.inspector import slot_rows, stack_frames, turns_of
 from apps.training.models import Deployment, IllegalTransition, ModelVersion, TrainingJob
-from engine.formats import limits
+from engine import formats
+
+limits = formats.limits  # length limits, one place for every field
 
 # -- Train ------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ Pure Python (no Django). Typical use::
     files = dump_project(project)  # {"domain.yml": "...", "data/flows.yml": "...", ...}
 """
 
+from engine.formats import limits  # noqa: F401  (public: engine.formats.limits)
 from engine.formats.conditions import (
     And,
     Compare,
