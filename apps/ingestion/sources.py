@@ -373,7 +373,7 @@ class FileSpoolSource:
                 if self._read(path, positions.get(str(path))):
                     return True
             except Exception as exc:
-                log.exception("cannot store the events of %s", path)
+                log.exception("cannot store the events of %s", _shown(path))
                 failure = failure or exc
         if failure is not None:
             raise failure
@@ -387,7 +387,7 @@ class FileSpoolSource:
                 if position is not None and (
                     position.inode != stat.st_ino or stat.st_size < position.offset
                 ):
-                    log.info("%s was rotated or truncated: reading it from the start", path)
+                    log.info("%s was rotated or truncated: reading it from the start", _shown(path))
                     offset = 0
                 if stat.st_size <= offset:
                     return False
@@ -395,7 +395,7 @@ class FileSpoolSource:
                 # No more than the size seen: `st_mtime` above dates these bytes.
                 chunk = handle.read(min(self.max_bytes, stat.st_size - offset))
         except OSError as exc:
-            log.warning("cannot read %s: %s", path, exc)
+            log.warning("cannot read %s: %s", _shown(path), exc)
             return False
         end = chunk.rfind(b"\n")
         batch: list[RawMessage] = []
@@ -437,3 +437,8 @@ class FileSpoolSource:
                 if newline >= 0:
                     return offset + newline + 1
                 offset += len(block)
+
+
+def _shown(path) -> str:
+    """A file name fit for a log line, whatever bytes it is made of."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
