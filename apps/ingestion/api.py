@@ -137,11 +137,6 @@ class ConversationApi(AssistantAPIView):
 
     access = Access("assistant", Cap.VIEW_CONVERSATIONS, Cap.DELETE_CONVERSATIONS)
 
-    @extend_schema(
-        operation_id="conversation_retrieve",
-        parameters=[OpenApiParameter("page", int, required=False)],
-        responses=ConversationDetailOutput,
-    )
     def _row(self, conversation: str) -> Conversation:
         if not re.fullmatch(r"[0-9]{1,18}", conversation):
             raise Http404("No such conversation.")
@@ -150,6 +145,11 @@ class ConversationApi(AssistantAPIView):
             raise Http404("No such conversation.")
         return row
 
+    @extend_schema(
+        operation_id="conversation_retrieve",
+        parameters=[OpenApiParameter("page", int, required=False)],
+        responses=ConversationDetailOutput,
+    )
     def get(self, request, name, conversation):
         self._row(conversation)
         try:

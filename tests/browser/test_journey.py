@@ -127,7 +127,8 @@ def train(page):
     page.wait_for_url("**/a/pizzeria/training/*")
     status = page.locator("#job-status .status")
     expect(status).to_have_text("Succeeded", timeout=TRAINING)
-    expect(page.locator("#job-log")).to_contain_text("Model written to")
+    # The raw training log is for those who manage the assistant's settings, not a Flow Builder.
+    expect(page.locator("#job-log")).to_have_count(0)
 
 
 def settled(page):
