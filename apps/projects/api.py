@@ -90,6 +90,12 @@ class ProblemOutput(serializers.Serializer):
     severity = serializers.CharField()
 
 
+class ProblemsOutput(serializers.Serializer):
+    """A refusal: every problem found, each naming its file, line and key."""
+
+    errors = ProblemOutput(many=True)
+
+
 class ImportOutput(serializers.Serializer):
     imported = serializers.DictField(child=serializers.IntegerField())
     warnings = ProblemOutput(many=True)
@@ -168,8 +174,8 @@ class AssistantImportApi(AssistantAPIView):
         responses={
             200: ImportOutput,
             202: ImportJobOutput,
-            400: ProblemOutput(many=True),
-            413: ProblemOutput(many=True),
+            400: ProblemsOutput,
+            413: ProblemsOutput,
         },
     )
     def post(self, request, name):
