@@ -238,9 +238,29 @@ def requeue_stale() -> int:
     )
 
 
+#: A full replace not confirmed (nor cancelled) within this long is dropped with its files.
+UNCONFIRMED_TTL = timedelta(days=1)
+
+
+def drop_unconfirmed(now=None) -> int:
+    """Uploads that waited for their replace to be confirmed for longer than UNCONFIRMED_TTL:
+    cancelled, and their stored files let go."""
+    cutoff = (now or timezone.now()) - UNCONFIRMED_TTL
+    return ImportJob.objects.filter(
+        status=ImportJob.Status.AWAITING_CONFIRMATION, created_at__lt=cutoff
+    ).update(
+        status=ImportJob.Status.CANCELLED,
+        upload=b"",
+        finished_at=timezone.now(),
+        log="Not confirmed within a day: cancelled, the uploaded files were dropped.\n",
+    )
+
+
 def run_queued_imports(max_jobs: int = 50) -> int:
-    """The orchestrator's task: import queued jobs, oldest first. Returns how many it ran."""
+    """The orchestrator's task: import queued jobs, oldest first, and drop uploads that were
+    never confirmed. Returns how many it ran."""
     requeue_stale()
+    drop_unconfirmed()
     done = 0
     while done < max_jobs:
         job = claim()

@@ -468,3 +468,20 @@ def test_another_assistants_import_job_is_not_found(web, bot, make_assistant, au
     job = imports.create_job(other, NEW_RESPONSE, partial=True)
     assert web.get(f"/a/bot/imports/{job.pk}").status_code == 404
     assert client.get(f"/api/v1/assistants/bot/imports/{job.pk}", **auth).status_code == 404
+
+
+def test_an_upload_never_confirmed_is_dropped_after_a_day(bot):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.projects.models import ImportJob
+
+    waiting = imports.create_job(bot, NEW_RESPONSE, partial=False, confirm=True)
+    fresh = imports.create_job(bot, NEW_RESPONSE, partial=False, confirm=True)
+    ImportJob.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(days=2))
+    imports.run_queued_imports()
+    waiting.refresh_from_db()
+    fresh.refresh_from_db()
+    assert waiting.status == ImportJob.Status.CANCELLED and bytes(waiting.upload) == b""
+    assert fresh.status == ImportJob.Status.AWAITING_CONFIRMATION and bytes(fresh.upload)
