@@ -32,9 +32,10 @@ UNSAFE_PROBES = ("post", "put", "patch", "delete")
 SAFE = ("GET", "HEAD", "OPTIONS")
 
 # Content of the objects the URLs name (see the world fixture), and what it is. None of it may
-# appear in an answer to someone who is refused.
+# appear in an answer to someone who is refused. Each is long enough never to turn up by chance
+# (in a CSRF token, say).
 SECRETS = {
-    "Joe": "the conversation's messages",
+    "Send 50 to Joe?": "the conversation's messages",
     "hello there": "an NLU example",
     "Says hi": "a flow's description",
     "matrix training log": "the training log",

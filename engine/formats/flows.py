@@ -553,6 +553,7 @@ def parse_flows(data: Any, collector: ProblemCollector, base: str = "flows") -> 
     if body is None:
         return []
     flows = []
+    lines_by_flow: dict[str, dict[str, int]] | None = None
     for flow_id, spec in body.items():
         path = join_path(base, str(flow_id))
         if not isinstance(flow_id, str):
@@ -570,11 +571,28 @@ def parse_flows(data: Any, collector: ProblemCollector, base: str = "flows") -> 
         flow.source_file = collector.file
         flow.source_line = collector.line_for(path)
         prefix = path + "."
-        flow.source_lines = {
-            k[len(prefix) :]: v for k, v in collector.lines.items() if k.startswith(prefix)
-        }
+        if lines_by_flow is None:
+            lines_by_flow = _lines_by_flow(collector.lines, base + ".")
+        if path == base + "." + flow_id:
+            flow.source_lines = lines_by_flow.get(flow_id, {})
+        else:  # an id that join_path quotes: look its lines up the slow way
+            flow.source_lines = {
+                k[len(prefix) :]: v for k, v in collector.lines.items() if k.startswith(prefix)
+            }
         flows.append(flow)
     return flows
+
+
+def _lines_by_flow(lines: dict[str, int], start: str) -> dict[str, dict[str, int]]:
+    """{flow id: {key path inside the flow: line}}, in one pass over the file's lines (a scan
+    per flow made importing thousands of flows quadratic)."""
+    grouped: dict[str, dict[str, int]] = {}
+    for key, line in lines.items():
+        if key.startswith(start):
+            flow_id, dot, rest = key[len(start) :].partition(".")
+            if dot:
+                grouped.setdefault(flow_id, {})[rest] = line
+    return grouped
 
 
 def parse_flow(flow_id: str, spec: Any, check: Checker, path: str) -> Flow | None:
