@@ -35,7 +35,7 @@ SAFE = ("GET", "HEAD", "OPTIONS")
 # appear in an answer to someone who is refused. Each is long enough never to turn up by chance
 # (in a CSRF token, say).
 SECRETS = {
-    "Send 50 to Joe?": "the conversation's messages",
+    "send 50 to Joe": "the conversation's messages",
     "hello there": "an NLU example",
     "Says hi": "a flow's description",
     "matrix training log": "the training log",
