@@ -195,10 +195,11 @@ class AssistantImportApi(AssistantAPIView):
                 if not files:
                     raise UploadError("no files were given")
                 partial = data.validated_data["partial"]
-            job = _background_job(self.assistant, files, partial, request.user)
+            uploaded = load_project_files(files)  # a file that cannot be read is refused at once
+            job = _background_job(self.assistant, files, uploaded, partial, request.user)
             if job is not None:
                 return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
-            report = content.import_files(self.assistant, files, partial=partial)
+            report = content.import_files(self.assistant, files, partial=partial, uploaded=uploaded)
         except UploadError as exc:
             problem = {
                 "file": exc.file,
@@ -218,11 +219,9 @@ class AssistantImportApi(AssistantAPIView):
         return Response({"imported": report.counts, "warnings": _problems(report.warnings)})
 
 
-def _background_job(assistant, files, partial, user):
-    """A queued ImportJob when the upload is too large to import in the request, else None.
-    Problems found while reading it are raised (FormatError), as in the request."""
+def _background_job(assistant, files, uploaded, partial, user):
+    """A queued ImportJob when the upload is too large to import in the request, else None."""
     size = imports.byte_count(files)
-    uploaded = load_project_files(files)  # a file that cannot be read is refused at once
     items = imports.item_count(uploaded)
     if imports.too_big_for_the_request(size, items):
         return imports.create_job(assistant, files, partial=partial, user=user, items=items)

@@ -150,13 +150,16 @@ def import_files(
     *,
     partial: bool = False,
     progress=None,
+    uploaded: formats.Project | None = None,
 ) -> ImportReport:
     """Replace the assistant's content with `files` (or, when `partial`, update only the items
     and files given). Raises FormatError with every problem found; writes nothing then.
-    `progress(percent, message)`, when given, is called before each stage."""
+    `progress(percent, message)`, when given, is called before each stage. `uploaded` is
+    `files` already read by `formats.load_project_files`, when the caller has it."""
     progress = progress or (lambda percent, message: None)
     progress(5, f"reading {len(files)} files")
-    uploaded = formats.load_project_files(files)
+    if uploaded is None:
+        uploaded = formats.load_project_files(files)
     if not uploaded.rasa_files:
         raise formats.FormatError([no_rasa_files_problem(uploaded)])
     if partial:

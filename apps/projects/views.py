@@ -231,7 +231,7 @@ def import_content(request, assistant):
                 )
                 messages.info(request, "The upload is large: it is imported in the background.")
                 return redirect("projects:import_job", assistant.name, job.pk)
-            report = content.import_files(assistant, files, partial=True)
+            report = content.import_files(assistant, files, partial=True, uploaded=uploaded)
             _report_messages(request, report.counts, [str(w) for w in report.warnings])
             return redirect("projects:settings", assistant.name)
     except UploadTooLarge as exc:
