@@ -6,14 +6,10 @@ its place instead (the header, the sidebar and the conversation stay).
 """
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.accounts.roles import Role
-from apps.projects import content
-from apps.training import services
-from apps.training.models import Deployment, ModelVersion
-from tests.support.bots import ServedBot, project_files
+from tests.support.bots import ServedBot, live_on
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -29,18 +25,7 @@ def served(tmp_path_factory):
 def pizzeria(make_assistant, make_user, served, settings):
     settings.DEBUG = True  # what `make run` sets: django-htmx adds its debug script
     assistant = make_assistant("pizzeria")
-    content.import_files(assistant, project_files())
-    job = services.request_training(assistant, None)
-    ModelVersion.objects.filter(pk=job.version_id).update(
-        model_file="models/pizzeria/1.tar.gz", trained_at=timezone.now()
-    )
-    Deployment.objects.create(
-        assistant=assistant,
-        version=job.version,
-        status=Deployment.Status.LIVE,
-        bot_url=served.url,
-        live_at=timezone.now(),
-    )
+    live_on(assistant, served.url)
     make_user("fiona", Role.FLOW_BUILDER)
     return assistant
 

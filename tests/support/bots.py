@@ -60,3 +60,27 @@ class ServedBot:
 
     def stop(self) -> str:
         return stop(self.process)
+
+
+def live_on(assistant, bot_url: str):
+    """Give `assistant` the pizza project and make its version 1 live on the bot at `bot_url`
+    (as a running consumer would once the bot answers). Returns the assistant."""
+    from django.utils import timezone
+
+    from apps.projects import content
+    from apps.training import services
+    from apps.training.models import Deployment, ModelVersion
+
+    content.import_files(assistant, project_files())
+    job = services.request_training(assistant, None)
+    ModelVersion.objects.filter(pk=job.version_id).update(
+        model_file=f"models/{assistant.name}/1.tar.gz", trained_at=timezone.now()
+    )
+    Deployment.objects.create(
+        assistant=assistant,
+        version=job.version,
+        status=Deployment.Status.LIVE,
+        bot_url=bot_url,
+        live_at=timezone.now(),
+    )
+    return assistant

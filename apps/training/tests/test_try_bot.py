@@ -4,12 +4,8 @@ import re
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
-from apps.projects import content
-from apps.training import services
-from apps.training.models import Deployment, ModelVersion
-from tests.support.bots import ServedBot, project_files
+from tests.support.bots import ServedBot, live_on
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -25,18 +21,7 @@ def served(tmp_path_factory):
 def pizzeria(make_assistant, served):
     """An assistant whose version 1 is live on the served bot."""
     assistant = make_assistant("pizzeria")
-    content.import_files(assistant, project_files())
-    job = services.request_training(assistant, None)
-    ModelVersion.objects.filter(pk=job.version_id).update(
-        model_file="models/pizzeria/1.tar.gz", trained_at=timezone.now()
-    )
-    Deployment.objects.create(
-        assistant=assistant,
-        version=job.version,
-        status=Deployment.Status.LIVE,
-        bot_url=served.url,
-        live_at=timezone.now(),
-    )
+    live_on(assistant, served.url)
     return assistant
 
 
