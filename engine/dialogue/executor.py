@@ -1,0 +1,297 @@
+"""Advancing flows: the flow on top of the stack runs step by step until the bot listens.
+
+`Executor.advance` picks each next step (following branches), runs it (collect, action,
+set_slots, link, call), and runs actions: built-in ones (see `builtin_actions`), responses
+(``utter_*``), and custom actions through the action client.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from typing import Any
+
+from engine.dialogue.action_client import ActionClient, ActionError
+from engine.dialogue.builtin_actions import BUILTINS
+from engine.dialogue.commands import FlowStack
+from engine.dialogue.conditions import Conditions, render_context
+from engine.dialogue.model import START, CompiledFlow, DialogueModel
+from engine.dialogue.responses import render_response
+from engine.dialogue.slots import INVALID, coerce
+from engine.dialogue.tracker import ACTION_LISTEN, Tracker, now
+from engine.dialogue.turn import Listen, Recorder, Turn, stamped
+from engine.formats import END, StepView
+
+__all__ = ["Executor", "rest_messages"]
+
+#: Keys of a custom action's response that are not values for the response template.
+_RESPONSE_KEYS = {
+    "text",
+    "buttons",
+    "image",
+    "custom",
+    "attachment",
+    "elements",
+    "quick_replies",
+    "response",
+    "template",
+    "json_message",
+}
+
+
+class Executor:
+    """Runs the steps of the flows on a tracker's stack."""
+
+    def __init__(
+        self,
+        model: DialogueModel,
+        recorder: Recorder,
+        stack: FlowStack,
+        conditions: Conditions,
+        action_client: ActionClient,
+        rng: random.Random,
+    ) -> None:
+        self.model = model
+        self.recorder = recorder
+        self.stack = stack
+        self.conditions = conditions
+        self.action_client = action_client
+        self.rng = rng
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def advance(self, tracker: Tracker, turn: Turn) -> None:
+        """Run steps until the bot listens (an ``action_listen`` event ends the turn)."""
+        limit = int(self.model.settings.get("max_steps_per_turn", 250))
+        try:
+            for _ in range(limit):
+                if not tracker.stack:
+                    break
+                frame = tracker.stack[-1]
+                compiled = self.model.flow(frame["flow_id"])
+                if compiled is None:
+                    self.recorder.update_stack(tracker, tracker.stack[:-1])
+                    continue
+                step_id = self.next_step_id(compiled, frame, tracker)
+                view = compiled.steps.get(step_id) if step_id != END else None
+                if view is None:
+                    self.stack.end_top_frame(tracker)
+                    continue
+                self._set_step(tracker, step_id)
+                self.run_step(tracker, view, turn)
+            else:
+                # A flow that loops without listening: stop it rather than spin forever.
+                self.stack.push_pattern(tracker, "pattern_internal_error", {"reason": "step_limit"})
+                self.recorder.update_stack(tracker, [])
+        except Listen:
+            return
+        self.recorder.listen(tracker)
+
+    def next_step_id(self, compiled: CompiledFlow, frame: dict[str, Any], tracker: Tracker) -> str:
+        """The step after the frame's current one (``END`` when the flow is done)."""
+        step_id = frame.get("step_id") or START
+        if step_id == START:
+            return compiled.first
+        if step_id == END:
+            return END
+        view = compiled.steps.get(step_id)
+        if view is None:
+            return END
+        if view.kind == "link":
+            return END
+        if view.next is not None:
+            return view.next
+        if view.branches:
+            for branch in view.branches:
+                if branch.condition is None or self.conditions.holds(
+                    branch.condition, tracker.slots, frame
+                ):
+                    if branch.target is not None:
+                        return branch.target
+                    return branch.steps[0].id if branch.steps else END
+        return compiled.following.get(view.id, END)
+
+    def _set_step(self, tracker: Tracker, step_id: str) -> None:
+        stack = copy.deepcopy(tracker.stack)
+        stack[-1]["step_id"] = step_id
+        self.recorder.update_stack(tracker, stack)
+
+    def run_step(self, tracker: Tracker, view: StepView, turn: Turn) -> None:
+        frame = tracker.stack[-1]
+        if view.kind == "action":
+            name = render_context(str(view.target), frame)
+            if name == ACTION_LISTEN:
+                self.recorder.listen(tracker)
+                raise Listen
+            self.run_action(tracker, name, turn)
+        elif view.kind == "collect":
+            self.run_collect(tracker, view)
+        elif view.kind == "set_slots":
+            for name, value in view.set_slots:
+                self.recorder.set_slot(tracker, name, copy.deepcopy(value))
+        elif view.kind == "link":
+            target = str(view.target)
+            self.stack.end_top_frame(tracker, linked=True)
+            if target in self.model.flows:
+                self.stack.push_flow(tracker, target, "link")
+        elif view.kind == "call":
+            target = str(view.target)
+            if target in self.model.flows:
+                self.stack.push_flow(tracker, target, "call")
+
+    def run_collect(self, tracker: Tracker, view: StepView) -> None:
+        """Ask for the slot (through pattern_collect_information) unless it is filled."""
+        slot = str(view.target)
+        filled = tracker.slots.get(slot) is not None
+        ask_before = bool(view.data.get("ask_before_filling", False))
+        if filled and not ask_before:
+            return
+        if filled:
+            self.recorder.set_slot(tracker, slot, None)
+        self.stack.push_pattern(
+            tracker,
+            "pattern_collect_information",
+            {
+                "collect": slot,
+                "utter": view.data.get("utter") or f"utter_ask_{slot}",
+                "collect_action": f"action_ask_{slot}",
+                "rejections": copy.deepcopy(view.data.get("rejections") or []),
+            },
+        )
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def run_action(self, tracker: Tracker, name: str, turn: Turn) -> None:
+        builtin = BUILTINS.get(name)
+        if builtin is not None:
+            builtin(self, tracker, turn)
+        elif name in self.model.custom_actions:
+            self.run_custom_action(tracker, name, turn)
+        elif name.startswith("utter_") or name in self.model.responses:
+            self.utter_action(tracker, name, turn)
+        elif name.startswith("action_ask_"):
+            frame = tracker.stack[-1]
+            utter = frame.get("utter") or f"utter_ask_{name[len('action_ask_') :]}"
+            self.utter_action(tracker, utter, turn)
+        elif name.startswith("validate_"):
+            return  # no validation action defined for this slot
+        else:
+            self.run_custom_action(tracker, name, turn)
+
+    def utter_action(self, tracker: Tracker, name: str, turn: Turn) -> None:
+        self.recorder.action(tracker, name)
+        self.utter(tracker, name, turn)
+
+    def utter(
+        self,
+        tracker: Tracker,
+        name: str,
+        turn: Turn,
+        extra_values: dict[str, Any] | None = None,
+    ) -> None:
+        """Send the response `name` (nothing when the domain has none)."""
+        response = self.model.responses.get(name)
+        if response is None:
+            return
+        frame = tracker.stack[-1] if tracker.stack else {}
+        message = render_response(
+            response, tracker.slots, turn.channel, self.rng, frame, extra_values
+        )
+        if message is None:
+            return
+        message["metadata"] = {"utter_action": name, **message["metadata"]}
+        self.bot(tracker, message, turn)
+
+    def bot(self, tracker: Tracker, message: dict[str, Any], turn: Turn) -> None:
+        """Record a ``bot`` event for `message` and add it to the turn's messages."""
+        data = {
+            key: message.get(key)
+            for key in ("elements", "quick_replies", "buttons", "attachment", "image", "custom")
+        }
+        self.recorder.append(
+            tracker,
+            {
+                "event": "bot",
+                "timestamp": now(),
+                "text": message.get("text"),
+                "data": data,
+                "metadata": dict(message.get("metadata") or {}),
+            },
+        )
+        turn.messages.extend(rest_messages(turn.sender_id, message))
+
+    def run_custom_action(self, tracker: Tracker, name: str, turn: Turn) -> None:
+        """Run `name` on the action server; its responses are sent and its events applied."""
+        try:
+            result = self.action_client.run(name, tracker.to_dict(), self.model.domain_dict())
+        except ActionError:
+            self.stack.push_pattern(tracker, "pattern_internal_error", {"reason": "action_failed"})
+            return
+        self.recorder.action(tracker, name)
+        for response in result.responses or []:
+            self._custom_response(tracker, response, turn)
+        for event in result.events or []:
+            if not isinstance(event, dict) or not event.get("event"):
+                continue
+            event = stamped(copy.deepcopy(event))
+            if event["event"] == "slot" and event.get("name") in self.model.slots:
+                value = coerce(self.model.slots[event["name"]], event.get("value"))
+                if value is not INVALID:
+                    event["value"] = value
+            if event["event"] == "bot":
+                self.bot(tracker, {**(event.get("data") or {}), "text": event.get("text")}, turn)
+                continue
+            self.recorder.append(tracker, event)
+            if event["event"] == "restart":
+                self.recorder.update_stack(tracker, [])
+
+    def _custom_response(self, tracker: Tracker, response: Any, turn: Turn) -> None:
+        if not isinstance(response, dict):
+            return
+        template = response.get("response") or response.get("template")
+        if template:
+            extra = {k: v for k, v in response.items() if k not in _RESPONSE_KEYS and v is not None}
+            self.utter(tracker, template, turn, extra)
+            return
+        message = {
+            "text": response.get("text"),
+            "buttons": response.get("buttons") or None,
+            "image": response.get("image"),
+            "custom": response.get("custom") or response.get("json_message") or None,
+            "attachment": response.get("attachment"),
+            "elements": response.get("elements") or None,
+            "quick_replies": response.get("quick_replies") or None,
+            "metadata": {},
+        }
+        if any(v for k, v in message.items() if k != "metadata"):
+            self.bot(tracker, message, turn)
+
+
+def rest_messages(recipient: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Bot messages as Rasa's REST channel (CollectingOutputChannel) sends them."""
+    out: list[dict[str, Any]] = []
+    text = message.get("text")
+    buttons = message.get("buttons") or message.get("quick_replies")
+    if buttons:
+        out.append({"recipient_id": recipient, "text": text or "", "buttons": buttons})
+    elif text:
+        for part in str(text).strip().split("\n\n"):
+            out.append({"recipient_id": recipient, "text": part})
+    if message.get("elements"):
+        for element in message["elements"]:
+            if not isinstance(element, dict):
+                continue
+            item = {
+                "recipient_id": recipient,
+                "text": f"{element.get('title', '')} : {element.get('subtitle', '')}",
+            }
+            if element.get("buttons"):
+                item["buttons"] = element["buttons"]
+            out.append(item)
+    if message.get("custom"):
+        out.append({"recipient_id": recipient, "custom": message["custom"]})
+    if message.get("image"):
+        out.append({"recipient_id": recipient, "image": message["image"]})
+    if message.get("attachment"):
+        out.append({"recipient_id": recipient, "attachment": message["attachment"]})
+    return out
