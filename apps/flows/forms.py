@@ -18,13 +18,13 @@ from apps.flows.models import CustomAction, Flow, Response, Slot
 from engine import formats
 from engine.formats import (
     END,
+    SLOT_TYPES,
     ConditionError,
     SimpleCondition,
     build_condition,
     decompose_condition,
     parse_condition,
 )
-from engine.formats.domain import SLOT_TYPES
 
 limits = formats.limits  # length limits, one place for every field
 

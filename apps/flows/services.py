@@ -23,8 +23,9 @@ from apps.flows.models import CustomAction, Flow, FlowVersion, Response, Slot
 from apps.projects import content
 from apps.projects.models import Assistant
 from engine import formats
-from engine.formats.domain import Action, parse_responses
-from engine.formats.domain import Slot as SlotSpec
+from engine.formats import Slot as SlotSpec
+from engine.formats import parse_responses
+from engine.formats.domain import Action
 from engine.formats.errors import ProblemCollector
 from engine.formats.flows import FLOW_ID_RE, flow_to_dict, parse_flows
 

@@ -23,14 +23,8 @@ from apps.nlu.models import Entity, Example, Intent, LookupTable, Regex, Synonym
 from apps.projects.models import Assistant, AssistantFiles
 from apps.projects.secrets import allowed_env_names
 from engine import formats
-from engine.formats.domain import (
-    action_to_yaml,
-    entity_to_yaml,
-    intent_to_yaml,
-    parse_domain,
-    slot_to_yaml,
-    variation_to_yaml,
-)
+from engine.formats import slot_to_yaml, variation_to_yaml
+from engine.formats.domain import action_to_yaml, entity_to_yaml, intent_to_yaml, parse_domain
 from engine.formats.errors import ProblemCollector
 from engine.formats.flows import flow_to_dict, parse_flows
 from engine.formats.nlu import EntityAnnotation, IntentExamples, Lookup, NluData

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import field
 from typing import Any
 
 from engine.formats.errors import ProblemCollector, join_path
@@ -15,6 +16,11 @@ _TYPE_NAMES = {
     int: "an integer",
     float: "a number",
 }
+
+
+def source_field() -> Any:
+    """A dataclass field for where an item was read (file, line): not compared, not shown."""
+    return field(default=None, compare=False, repr=False)
 
 
 def describe(value: Any) -> str:
@@ -52,6 +58,24 @@ class Checker:
             return value
         self.error(path, f"{what or 'this'} must be a mapping, not {describe(value)}")
         return None
+
+    def named_items(
+        self, value: Any, path: str, what: str, *, noun: str
+    ) -> Iterator[tuple[str, Any, str]]:
+        """``(name, spec, path)`` for each entry of a mapping of named items (``slots``,
+        ``responses``, ``flows``). A missing section (null) has none; one that is not a mapping
+        is reported, as is each `noun` (``"slot name"``, ...) that is not a string."""
+        if value is None:
+            return
+        body = self.mapping(value, path, what)
+        if body is None:
+            return
+        for name, spec in body.items():
+            item_path = join_path(path, str(name))
+            if not isinstance(name, str):
+                self.error(item_path, f"a {noun} must be a string, not {describe(name)}")
+                continue
+            yield name, spec, item_path
 
     def seq(self, value: Any, path: str, what: str = "") -> list | None:
         if isinstance(value, list):

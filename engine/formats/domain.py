@@ -1,4 +1,5 @@
-"""The domain: intents, entities, slots, responses, actions, forms and session settings.
+"""The domain: intents, entities, actions, forms and session settings; slots and responses
+have modules of their own (`engine.formats.slots`, `engine.formats.responses`).
 
 `parse_domain` reads one domain document (a project may split its domain over many files;
 `merge_domains` joins them in file order) and `domain_to_dict` writes one back. Values Studio does
@@ -10,29 +11,16 @@ An attribute left as ``None`` means "the key is absent"; dumping omits it.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.formats._check import Checker, describe
+from engine.formats._check import Checker, describe, source_field
 from engine.formats.errors import ProblemCollector, join_path
+from engine.formats.responses import Response, parse_responses, responses_to_yaml
+from engine.formats.slots import Slot, parse_slots, slot_to_yaml
 from engine.formats.yamlio import double_quoted
 
-SLOT_TYPES = ("text", "bool", "categorical", "float", "list", "any", "strict_categorical")
-MAPPING_TYPES = (
-    "from_entity",
-    "from_intent",
-    "from_trigger_intent",
-    "from_text",
-    "from_llm",
-    "controlled",
-    "custom",
-)
 DEFAULT_DOMAIN_VERSION = "3.1"
-
-
-def _src() -> Any:
-    return field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -43,8 +31,8 @@ class Intent:
     use_entities: bool | list[str] | None = None
     ignore_entities: list[str] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    source_file: str | None = _src()
-    source_line: int | None = _src()
+    source_file: str | None = source_field()
+    source_line: int | None = source_field()
 
 
 @dataclass
@@ -54,100 +42,8 @@ class Entity:
     groups: list[str] | None = None
     influence_conversation: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    source_file: str | None = _src()
-    source_line: int | None = _src()
-
-
-@dataclass
-class MappingCondition:
-    """A slot mapping condition; `active_loop` may be the string "null" to mean no active form."""
-
-    active_loop: str | None = None
-    requested_slot: str | None = None
-    active_flow: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SlotMapping:
-    """One entry of a slot's ``mappings``; which keys apply depends on `type`."""
-
-    type: str
-    entity: str | None = None
-    role: str | None = None
-    group: str | None = None
-    intent: str | list[str] | None = None
-    not_intent: str | list[str] | None = None
-    value: Any = None
-    action: str | None = None
-    run_action_every_turn: str | None = None
-    conditions: list[MappingCondition] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Rejection:
-    """A ``{if: <condition>, utter: <response>}`` pair (slot validation, collect rejections)."""
-
-    condition: str
-    utter: str
-
-
-@dataclass
-class SlotValidation:
-    rejections: list[Rejection] = field(default_factory=list)
-    refill_utter: str | None = None
-
-
-@dataclass
-class Slot:
-    name: str
-    type: str
-    mappings: list[SlotMapping] | None = None
-    initial_value: Any = None
-    influence_conversation: bool | None = None
-    values: list[Any] | None = None
-    min_value: float | None = None
-    max_value: float | None = None
-    validation: SlotValidation | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    source_file: str | None = _src()
-    source_line: int | None = _src()
-
-
-@dataclass
-class Button:
-    title: str
-    payload: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class ResponseVariation:
-    """One variation of a response.
-
-    `condition` is either the legacy list ``[{type: slot, name, value}]`` or a condition string.
-    """
-
-    text: str | None = None
-    buttons: list[Button] | None = None
-    image: str | None = None
-    custom: dict[str, Any] | None = None
-    channel: str | None = None
-    condition: list[dict[str, Any]] | str | None = None
-    metadata: dict[str, Any] | None = None
-    id: str | None = None
-    translation: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    source_line: int | None = _src()
-
-
-@dataclass
-class Response:
-    name: str
-    variations: list[ResponseVariation] = field(default_factory=list)
-    source_file: str | None = _src()
-    source_line: int | None = _src()
+    source_file: str | None = source_field()
+    source_line: int | None = source_field()
 
 
 @dataclass
@@ -156,8 +52,8 @@ class Action:
 
     name: str
     send_domain: bool | None = None
-    source_file: str | None = _src()
-    source_line: int | None = _src()
+    source_file: str | None = source_field()
+    source_line: int | None = source_field()
 
 
 @dataclass
@@ -196,50 +92,6 @@ _TOLERATED_TOP_KEYS = ("e2e_actions",)
 
 _INTENT_KEYS = ("use_entities", "ignore_entities", "is_retrieval_intent", "triggers")
 _ENTITY_KEYS = ("roles", "groups", "influence_conversation")
-_SLOT_KEYS = (
-    "type",
-    "mappings",
-    "initial_value",
-    "influence_conversation",
-    "values",
-    "min_value",
-    "max_value",
-    "validation",
-    "allow_llm_set",
-    "shared_for_coexistence",
-)
-_MAPPING_KEYS = (
-    "type",
-    "entity",
-    "role",
-    "group",
-    "intent",
-    "not_intent",
-    "value",
-    "action",
-    "run_action_every_turn",
-    "conditions",
-    "coexistence_system",
-    "allow_nlu_correction",
-)
-_CONDITION_KEYS = ("active_loop", "requested_slot", "active_flow")
-_VARIATION_KEYS = (
-    "text",
-    "buttons",
-    "image",
-    "custom",
-    "channel",
-    "condition",
-    "metadata",
-    "id",
-    "translation",
-    "button_type",
-    "quick_replies",
-    "attachment",
-    "elements",
-    "allow_interruptions",
-)
-_BUTTON_KEYS = ("title", "payload", "translation", "url", "type")
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,7 +122,7 @@ def parse_domain(data: Any, collector: ProblemCollector, base: str = "") -> Doma
         elif key == "entities":
             domain.entities = _parse_entities(check, collector, value, path)
         elif key == "slots":
-            domain.slots = _parse_slots(check, collector, value, path)
+            domain.slots = parse_slots(check, collector, value, path)
         elif key == "responses":
             domain.responses = parse_responses(value, collector, path)
         elif key == "actions":
@@ -374,368 +226,6 @@ def _parse_entities(check: Checker, c: ProblemCollector, value: Any, path: str) 
     return entities
 
 
-def _parse_slots(check: Checker, c: ProblemCollector, value: Any, path: str) -> list[Slot]:
-    if value is None:
-        return []
-    body = check.mapping(value, path, "slots")
-    if body is None:
-        return []
-    slots = []
-    for name, spec in body.items():
-        slot_path = join_path(path, str(name))
-        if not isinstance(name, str):
-            check.error(slot_path, f"a slot name must be a string, not {describe(name)}")
-            continue
-        settings = check.mapping(spec, slot_path, f"slot '{name}'")
-        if settings is None:
-            continue
-        check.keys(settings, slot_path, _SLOT_KEYS, what=f"slot '{name}'", unknown="warning")
-        slot_type = settings.get("type")
-        if "type" not in settings:
-            check.error(slot_path, f"slot '{name}' is missing the required key 'type'")
-            slot_type = "any"
-        elif not isinstance(slot_type, str):
-            check.error(
-                join_path(slot_path, "type"),
-                f"slot type must be a string, not {describe(slot_type)}",
-            )
-            slot_type = "any"
-        elif slot_type not in SLOT_TYPES and "." not in slot_type:
-            check.error(
-                join_path(slot_path, "type"),
-                f"unknown slot type '{slot_type}' (expected one of: {', '.join(SLOT_TYPES)}, "
-                "or the module path of a custom slot class)",
-            )
-        slot = Slot(
-            name=name, type=slot_type, source_file=c.file, source_line=c.line_for(slot_path)
-        )
-        slots.append(slot)
-        for key, val in settings.items():
-            key_path = join_path(slot_path, key)
-            if key == "type":
-                continue
-            if key == "mappings":
-                slot.mappings = _parse_mappings(check, val, key_path, name)
-            elif key == "initial_value":
-                slot.initial_value = val
-            elif key == "influence_conversation":
-                slot.influence_conversation = check.boolean(val, key_path, key)
-            elif key == "values":
-                if val is not None:
-                    values = check.seq(val, key_path, "values")
-                    if values is not None:
-                        for index, item in enumerate(values):
-                            if isinstance(item, (dict, list)):
-                                check.error(
-                                    join_path(key_path, index),
-                                    "each categorical value must be a plain value",
-                                )
-                        slot.values = values
-            elif key in ("min_value", "max_value"):
-                setattr(slot, key, check.number(val, key_path, key))
-            elif key == "validation":
-                slot.validation = _parse_slot_validation(check, val, key_path)
-            else:
-                slot.extra[key] = val
-    return slots
-
-
-def _parse_mappings(check: Checker, value: Any, path: str, slot: str) -> list[SlotMapping] | None:
-    items = check.seq(value, path, f"the mappings of slot '{slot}'")
-    if items is None:
-        return None
-    mappings = []
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a slot mapping")
-        if spec is None:
-            continue
-        mtype = spec.get("type")
-        if "type" not in spec:
-            check.error(item_path, "a slot mapping is missing the required key 'type'")
-            continue
-        if not isinstance(mtype, str) or (mtype not in MAPPING_TYPES and "." not in mtype):
-            check.error(
-                join_path(item_path, "type"),
-                f"unknown slot mapping type {describe(mtype)} (expected one of: "
-                f"{', '.join(MAPPING_TYPES)})",
-            )
-            continue
-        check.keys(spec, item_path, _MAPPING_KEYS, what=f"a {mtype} mapping", unknown="warning")
-        if mtype == "from_entity" and "entity" not in spec:
-            check.error(item_path, "a from_entity mapping needs the key 'entity'")
-        if mtype == "custom":
-            check.warning(
-                join_path(item_path, "type"),
-                "the 'custom' mapping type is deprecated; Rasa Pro treats it as 'controlled'",
-            )
-        mapping = SlotMapping(type=mtype)
-        for key, val in spec.items():
-            key_path = join_path(item_path, key)
-            if key == "type":
-                continue
-            if key in ("entity", "role", "group", "action", "run_action_every_turn"):
-                setattr(mapping, key, check.string(val, key_path, key))
-            elif key in ("intent", "not_intent"):
-                setattr(mapping, key, check.str_or_list(val, key_path, key))
-            elif key == "value":
-                mapping.value = val
-            elif key == "conditions":
-                mapping.conditions = _parse_mapping_conditions(check, val, key_path)
-            else:
-                mapping.extra[key] = val
-        mappings.append(mapping)
-    return mappings
-
-
-def _parse_mapping_conditions(
-    check: Checker, value: Any, path: str
-) -> list[MappingCondition] | None:
-    items = check.seq(value, path, "conditions")
-    if items is None:
-        return None
-    out = []
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a mapping condition")
-        if spec is None:
-            continue
-        check.keys(spec, item_path, _CONDITION_KEYS, what="a mapping condition", unknown="warning")
-        cond = MappingCondition()
-        for key, val in spec.items():
-            key_path = join_path(item_path, key)
-            if key in _CONDITION_KEYS:
-                if val is None:
-                    setattr(cond, key, "null")
-                else:
-                    setattr(cond, key, check.string(val, key_path, key))
-            else:
-                cond.extra[key] = val
-        out.append(cond)
-    return out
-
-
-def parse_rejections(check: Checker, value: Any, path: str) -> list[Rejection] | None:
-    """Parse a list of ``{if, utter}`` rejections."""
-    items = check.seq(value, path, "rejections")
-    if items is None:
-        return None
-    out = []
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a rejection")
-        if spec is None:
-            continue
-        check.keys(spec, item_path, ("if", "utter"), what="a rejection", required=("if", "utter"))
-        cond = spec.get("if")
-        utter = spec.get("utter")
-        if "if" in spec and not isinstance(cond, (str, bool)):
-            check.error(
-                join_path(item_path, "if"),
-                f"a rejection condition must be a string, not {describe(cond)}",
-            )
-            continue
-        if "utter" in spec and check.string(utter, join_path(item_path, "utter"), "utter") is None:
-            continue
-        if "if" in spec and "utter" in spec:
-            out.append(Rejection(condition=cond, utter=utter))
-    return out
-
-
-def _parse_slot_validation(check: Checker, value: Any, path: str) -> SlotValidation | None:
-    spec = check.mapping(value, path, "validation")
-    if spec is None:
-        return None
-    check.keys(spec, path, ("rejections", "refill_utter"), what="slot validation")
-    result = SlotValidation()
-    if "rejections" in spec:
-        result.rejections = (
-            parse_rejections(check, spec["rejections"], join_path(path, "rejections")) or []
-        )
-    if "refill_utter" in spec:
-        result.refill_utter = check.string(
-            spec["refill_utter"], join_path(path, "refill_utter"), "refill_utter"
-        )
-    return result
-
-
-def parse_responses(
-    value: Any, collector: ProblemCollector, path: str = "responses"
-) -> list[Response]:
-    """Parse a ``responses`` mapping (from the domain or a data file)."""
-    check = Checker(collector)
-    if value is None:
-        return []
-    body = check.mapping(value, path, "responses")
-    if body is None:
-        return []
-    responses = []
-    for name, variations in body.items():
-        resp_path = join_path(path, str(name))
-        if not isinstance(name, str):
-            check.error(resp_path, f"a response name must be a string, not {describe(name)}")
-            continue
-        items = check.seq(variations, resp_path, f"response '{name}' (a list of variations)")
-        if items is None:
-            continue
-        response = Response(
-            name=name, source_file=collector.file, source_line=collector.line_for(resp_path)
-        )
-        if not items:
-            check.error(resp_path, f"response '{name}' has no variations")
-        for index, item in enumerate(items):
-            var_path = join_path(resp_path, index)
-            variation = _parse_variation(check, item, var_path, name)
-            if variation is not None:
-                variation.source_line = collector.line_for(var_path)
-                response.variations.append(variation)
-        responses.append(response)
-    return responses
-
-
-def _parse_variation(check: Checker, item: Any, path: str, name: str) -> ResponseVariation | None:
-    spec = check.mapping(item, path, f"a variation of response '{name}'")
-    if spec is None:
-        return None
-    check.keys(
-        spec, path, _VARIATION_KEYS, what=f"a variation of response '{name}'", unknown="warning"
-    )
-    var = ResponseVariation()
-    for key, val in spec.items():
-        key_path = join_path(path, key)
-        if key in ("text", "image", "channel", "id"):
-            if val is None:
-                continue
-            if key == "text" and isinstance(val, (int, float)) and not isinstance(val, bool):
-                check.error(key_path, f'response text must be a string; quote it ("{val}")')
-                continue
-            text = check.string(val, key_path, key, allow_empty=key == "text")
-            if key == "image" and text is not None and not _url_allowed(text, IMAGE_SCHEMES):
-                check.error(key_path, _url_message("image", text, IMAGE_SCHEMES))
-                continue
-            setattr(var, key, text)
-        elif key == "buttons":
-            var.buttons = _parse_buttons(check, val, key_path)
-        elif key in ("custom", "metadata", "translation"):
-            if val is not None:
-                setattr(var, key, check.mapping(val, key_path, key))
-        elif key == "condition":
-            var.condition = _parse_response_condition(check, val, key_path)
-        else:
-            var.extra[key] = val
-    if (
-        var.text is None
-        and var.image is None
-        and var.custom is None
-        and var.buttons is None
-        and not any(k in var.extra for k in ("attachment", "elements", "quick_replies"))
-    ):
-        check.error(
-            path, f"a variation of response '{name}' needs 'text', 'image', 'custom' or 'buttons'"
-        )
-    return var
-
-
-#: The URL schemes a response's image and a link button may use (anything else, such as
-#: `javascript:` or `data:`, is refused).
-IMAGE_SCHEMES = ("http", "https")
-LINK_SCHEMES = ("http", "https", "mailto", "tel")
-_SCHEME = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.-]*):")
-_PLACEHOLDER = re.compile(r"^\{[A-Za-z_][A-Za-z0-9_]*\}$")
-
-
-def _url_allowed(value: str, schemes: tuple[str, ...]) -> bool:
-    """An absolute URL with one of `schemes`, or a whole `{slot}` placeholder filled in at
-    run time (checked then by the channel)."""
-    if _PLACEHOLDER.match(value.strip()):
-        return True
-    match = _SCHEME.match(value)
-    if not match or match.group(1).lower() not in schemes:
-        return False
-    if match.group(1).lower() in ("http", "https"):
-        rest = value.strip()[len(match.group(0).strip()) :]
-        return rest.startswith("//") and len(rest) > 2
-    return len(value.strip()) > len(match.group(0).strip())
-
-
-def _url_message(what: str, value: Any, schemes: tuple[str, ...]) -> str:
-    allowed = ", ".join(f"{s}:" for s in schemes)
-    return f"{what} {str(value)[:80]!r} is not allowed: use an absolute URL starting with {allowed}"
-
-
-def _parse_buttons(check: Checker, value: Any, path: str) -> list[Button] | None:
-    items = check.seq(value, path, "buttons")
-    if items is None:
-        return None
-    out = []
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a button")
-        if spec is None:
-            continue
-        check.keys(
-            spec, item_path, _BUTTON_KEYS, what="a button", required=("title",), unknown="warning"
-        )
-        title = (
-            check.string(
-                spec.get("title"), join_path(item_path, "title"), "button title", allow_empty=True
-            )
-            if "title" in spec
-            else None
-        )
-        if title is None:
-            continue
-        button = Button(title=title)
-        for key, val in spec.items():
-            if key == "title":
-                continue
-            if key == "payload":
-                button.payload = check.string(
-                    val, join_path(item_path, key), "button payload", allow_empty=True
-                )
-            else:
-                if key == "url" and not (isinstance(val, str) and _url_allowed(val, LINK_SCHEMES)):
-                    check.error(
-                        join_path(item_path, key), _url_message("button url", val, LINK_SCHEMES)
-                    )
-                    continue
-                button.extra[key] = val
-        out.append(button)
-    return out
-
-
-def _parse_response_condition(
-    check: Checker, value: Any, path: str
-) -> list[dict[str, Any]] | str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    items = check.seq(value, path, "a response condition (a condition string or a list)")
-    if items is None:
-        return None
-    out = []
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a response condition")
-        if spec is None:
-            continue
-        check.keys(
-            spec,
-            item_path,
-            ("type", "name", "value"),
-            what="a response condition",
-            required=("type", "name", "value"),
-        )
-        if spec.get("type", "slot") != "slot":
-            check.error(
-                join_path(item_path, "type"),
-                f"response condition type must be 'slot', not {describe(spec.get('type'))}",
-            )
-        out.append(spec)
-    return out
-
-
 def _parse_actions(check: Checker, c: ProblemCollector, value: Any, path: str) -> list[Action]:
     actions = []
     for name, body, item_path in _named_items(check, value, path, "actions"):
@@ -799,87 +289,6 @@ def entity_to_yaml(entity: Entity) -> Any:
     )
     settings.update(entity.extra)
     return {entity.name: settings} if settings else entity.name
-
-
-def mapping_to_yaml(mapping: SlotMapping) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": mapping.type}
-    for key in (
-        "entity",
-        "role",
-        "group",
-        "intent",
-        "not_intent",
-        "value",
-        "action",
-        "run_action_every_turn",
-    ):
-        value = getattr(mapping, key)
-        if value is not None:
-            out[key] = value
-    if mapping.conditions is not None:
-        out["conditions"] = [
-            {
-                **{
-                    k: (None if v == "null" else v)
-                    for k in _CONDITION_KEYS
-                    if (v := getattr(c, k)) is not None
-                },
-                **c.extra,
-            }
-            for c in mapping.conditions
-        ]
-    out.update(mapping.extra)
-    return out
-
-
-def slot_to_yaml(slot: Slot) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": slot.type}
-    if slot.values is not None:
-        out["values"] = list(slot.values)
-    for key in ("min_value", "max_value", "initial_value", "influence_conversation"):
-        value = getattr(slot, key)
-        if value is not None:
-            out[key] = value
-    if slot.mappings is not None:
-        out["mappings"] = [mapping_to_yaml(m) for m in slot.mappings]
-    if slot.validation is not None:
-        validation: dict[str, Any] = {
-            "rejections": [
-                {"if": r.condition, "utter": r.utter} for r in slot.validation.rejections
-            ]
-        }
-        if slot.validation.refill_utter is not None:
-            validation["refill_utter"] = slot.validation.refill_utter
-        out["validation"] = validation
-    out.update(slot.extra)
-    return out
-
-
-def variation_to_yaml(var: ResponseVariation) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in ("id", "text", "image"):
-        value = getattr(var, key)
-        if value is not None:
-            out[key] = value
-    if var.buttons is not None:
-        out["buttons"] = [
-            {
-                "title": b.title,
-                **({"payload": b.payload} if b.payload is not None else {}),
-                **b.extra,
-            }
-            for b in var.buttons
-        ]
-    for key in ("custom", "channel", "condition", "metadata", "translation"):
-        value = getattr(var, key)
-        if value is not None:
-            out[key] = value
-    out.update(var.extra)
-    return out
-
-
-def responses_to_yaml(responses: list[Response]) -> dict[str, Any]:
-    return {r.name: [variation_to_yaml(v) for v in r.variations] for r in responses}
 
 
 def action_to_yaml(action: Action) -> Any:

@@ -37,11 +37,11 @@ from engine.formats.domain import (
     domain_to_dict,
     merge_domains,
     parse_domain,
-    parse_responses,
 )
 from engine.formats.errors import FormatError, Problem, ProblemCollector
 from engine.formats.flows import Flow, flows_to_dict, parse_flows
 from engine.formats.nlu import NluData, nlu_to_list, parse_nlu
+from engine.formats.responses import parse_responses
 from engine.formats.yamlio import (
     MAX_PROJECT_BYTES,
     decode_text,

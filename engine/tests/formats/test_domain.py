@@ -1,23 +1,10 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.formats.domain import (
-    Action,
-    Button,
-    Domain,
-    Entity,
-    Intent,
-    MappingCondition,
-    Rejection,
-    Response,
-    ResponseVariation,
-    Slot,
-    SlotMapping,
-    SlotValidation,
-    domain_to_dict,
-    parse_domain,
-)
+from engine.formats.domain import Action, Domain, Entity, Intent, domain_to_dict, parse_domain
 from engine.formats.errors import ProblemCollector
+from engine.formats.responses import Button, Response, ResponseVariation
+from engine.formats.slots import MappingCondition, Rejection, Slot, SlotMapping, SlotValidation
 from engine.formats.yamlio import dump_yaml, load_yaml
 
 name = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)

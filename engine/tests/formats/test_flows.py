@@ -4,15 +4,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.formats.errors import ProblemCollector
-from engine.formats.flows import (
-    Flow,
-    NluTrigger,
+from engine.formats.flows import Flow, NluTrigger, flows_to_dict, parse_flows
+from engine.formats.steps import (
     compact_steps,
     expand_steps,
-    flows_to_dict,
     is_compact,
     iter_step_views,
-    parse_flows,
+    iter_steps,
+    referenced_ids,
     step_views,
 )
 from engine.formats.yamlio import dump_yaml, load_yaml
@@ -264,3 +263,34 @@ def test_it_expands_and_compacts_without_changing_the_graph(steps):
     for view in iter_step_views(step_views(expanded, "f")):
         assert "id" in view.data
         assert view.kind == "link" or "next" in view.data or (not view.is_root and view.is_last)
+
+
+def test_iter_steps_walks_the_step_tree_in_pre_order():
+    steps = [
+        {"id": "ask", "collect": "amount"},
+        {
+            "noop": True,
+            "next": [
+                {"if": "slots.amount > 100", "then": [{"action": "utter_big", "next": "END"}]},
+                {"else": "done"},
+            ],
+        },
+        {"id": "done", "action": "utter_done"},
+    ]
+    walked = [step.get("id") or step.get("action") or "noop" for step in iter_steps(steps)]
+    assert walked == ["ask", "noop", "utter_big", "done"]
+
+
+def test_referenced_ids_are_the_ids_something_jumps_to():
+    steps = [
+        {"id": "ask", "collect": "amount", "next": "check"},
+        {
+            "id": "check",
+            "noop": True,
+            "next": [
+                {"if": "slots.amount > 100", "then": "ask"},
+                {"else": [{"action": "utter_done", "next": "END"}]},
+            ],
+        },
+    ]
+    assert referenced_ids(steps) == {"check", "ask"}
