@@ -80,8 +80,8 @@ def _test(args: argparse.Namespace) -> int:
 
     from engine.archive import ArchiveError, load_model
     from engine.dialogue import NullActionClient, Processor
-    from engine.e2e import load_test_files, run_test_cases, run_test_cases_http
-    from engine.formats import FormatError
+    from engine.e2e import run_test_cases, run_test_cases_http
+    from engine.formats import FormatError, load_test_files
     from engine.train import TrainingFailed, train_project
 
     target = args.target

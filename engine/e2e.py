@@ -1,6 +1,7 @@
 """Run Rasa Pro end-to-end test cases against the built-in dialogue.
 
-The file format (``tests/e2e/*.yml``)::
+The test files are read by `engine.formats.load_test_files` (see `engine.formats.e2e`). A case
+(``tests/e2e/*.yml``)::
 
     fixtures:                       # optional: named slot presets
       - premium:
@@ -31,8 +32,8 @@ back from ``/conversations/{id}/tracker?include_events=ALL``). Both drivers run 
 Usage::
 
     results = run_test_files(paths, make_processor)
-    results = run_test_cases(load_test_cases(text), processor_factory)
-    results = run_test_cases_http(load_test_files(paths), "http://localhost:5005")
+    results = run_test_cases(formats.load_test_cases(text), processor_factory)
+    results = run_test_cases_http(formats.load_test_files(paths), "http://localhost:5005")
 """
 
 from __future__ import annotations
@@ -48,17 +49,14 @@ from urllib.parse import quote
 import httpx
 
 from engine.dialogue import Processor, Tracker, UserMessage
-from engine.formats.yamlio import load_yaml
+from engine.formats import E2ETestCase, load_test_files
 
 __all__ = [
     "CaseResult",
     "Conversation",
     "ConversationError",
-    "E2ETestCase",
     "HttpConversation",
     "ProcessorConversation",
-    "load_test_cases",
-    "load_test_files",
     "run_conversation",
     "run_test_case",
     "run_test_case_http",
@@ -66,15 +64,6 @@ __all__ = [
     "run_test_cases_http",
     "run_test_files",
 ]
-
-
-@dataclass
-class E2ETestCase:
-    name: str
-    steps: list[dict[str, Any]]
-    fixtures: dict[str, Any] = field(default_factory=dict)
-    file: str | None = None
-    metadata: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -94,60 +83,6 @@ class CaseResult:
             "file": self.file,
             "failure": self.failure,
         }
-
-
-def _fixture_map(raw: Any) -> dict[str, dict[str, Any]]:
-    """``[{name: [{slot: value}, ...]}, ...]`` -> ``{name: {slot: value}}``."""
-    out: dict[str, dict[str, Any]] = {}
-    for item in raw or []:
-        if not isinstance(item, dict):
-            continue
-        for name, slots in item.items():
-            values: dict[str, Any] = {}
-            for pair in slots or []:
-                if isinstance(pair, dict):
-                    values.update(pair)
-            out[str(name)] = values
-    return out
-
-
-def load_test_cases(text: str | bytes, file: str = "e2e.yml") -> list[E2ETestCase]:
-    """Parse one e2e test file. Raises `engine.formats.FormatError` on invalid YAML."""
-    data = load_yaml(text, file).data or {}
-    fixtures = _fixture_map(data.get("fixtures"))
-    cases = []
-    for raw in data.get("test_cases") or []:
-        if not isinstance(raw, dict):
-            continue
-        slots: dict[str, Any] = {}
-        for name in raw.get("fixtures") or []:
-            if name not in fixtures:
-                raise ValueError(
-                    f"{file}: test case {raw.get('test_case')!r}: unknown fixture {name!r}"
-                )
-            slots.update(fixtures[name])
-        cases.append(
-            E2ETestCase(
-                name=str(raw.get("test_case")),
-                steps=list(raw.get("steps") or []),
-                fixtures=slots,
-                file=file,
-                metadata=list(raw.get("metadata") or []),
-            )
-        )
-    return cases
-
-
-def load_test_files(paths: Iterable[Path | str]) -> list[E2ETestCase]:
-    cases: list[E2ETestCase] = []
-    for path in paths:
-        path = Path(path)
-        files = (
-            sorted(path.rglob("*.yml")) + sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
-        )
-        for file in files:
-            cases.extend(load_test_cases(file.read_bytes(), str(file)))
-    return cases
 
 
 def _values_equal(expected: Any, actual: Any) -> bool:

@@ -40,7 +40,9 @@ from engine.formats.domain import (
     entity_to_yaml,
     intent_to_yaml,
     parse_domain,
+    served_domain_yaml,
 )
+from engine.formats.e2e import E2ETestCase, load_test_cases, load_test_files
 from engine.formats.envrefs import check_env_references, check_project_env, env_references
 from engine.formats.errors import FormatError, Problem, ProblemCollector
 from engine.formats.flows import (
@@ -132,6 +134,7 @@ __all__ = [
     "ConfigFile",
     "Const",
     "Domain",
+    "E2ETestCase",
     "EndpointsFile",
     "Entity",
     "EntityAnnotation",
@@ -190,6 +193,8 @@ __all__ = [
     "iter_steps",
     "load_project_dir",
     "load_project_files",
+    "load_test_cases",
+    "load_test_files",
     "load_yaml",
     "normalize_condition",
     "parse_condition",
@@ -200,6 +205,7 @@ __all__ = [
     "referenced_ids",
     "referenced_slots",
     "responses_to_yaml",
+    "served_domain_yaml",
     "slot_to_yaml",
     "step_type",
     "step_views",

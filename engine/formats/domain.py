@@ -11,8 +11,11 @@ An attribute left as ``None`` means "the key is absent"; dumping omits it.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Any
+
+from ruamel.yaml import YAML
 
 from engine.formats._check import Checker, describe, source_field
 from engine.formats.errors import ProblemCollector, join_path
@@ -318,3 +321,13 @@ def domain_to_dict(domain: Domain) -> dict[str, Any]:
             out[key] = value
     out.update(domain.extra)
     return out
+
+
+def served_domain_yaml(data: dict[str, Any]) -> str:
+    """A domain as plain data (``DialogueModel.domain_dict()``) in YAML, as the bot's
+    ``GET /domain`` answers ``Accept: application/yaml``: the safe dumper, block style."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    buffer = io.StringIO()
+    yaml.dump(data, buffer)
+    return buffer.getvalue()

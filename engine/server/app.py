@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from engine import formats
 from engine.server.runtime import STUDIO_START_FLOW, Bot, EventsError, validate_events
 from engine.server.store import ConversationLocks
 
@@ -255,15 +256,7 @@ class Api:
         domain = self.bot.model.dialogue_model.domain_dict()
         accept = request.headers.get("accept", "application/json").lower()
         if "yaml" in accept or "yml" in accept:
-            import io
-
-            from ruamel.yaml import YAML
-
-            yaml = YAML(typ="safe", pure=True)
-            yaml.default_flow_style = False
-            buffer = io.StringIO()
-            yaml.dump(domain, buffer)
-            return Response(buffer.getvalue(), media_type="application/x-yml")
+            return Response(formats.served_domain_yaml(domain), media_type="application/x-yml")
         return JsonResponse(domain)
 
     # -- REST channel -------------------------------------------------------------------------

@@ -6,13 +6,8 @@ import httpx
 import pytest
 
 from engine.dialogue import DialogueModel, FlowClassifier, NullActionClient, Processor, train_nlu
-from engine.e2e import (
-    load_test_cases,
-    load_test_files,
-    run_test_cases,
-    run_test_cases_http,
-)
-from engine.formats import load_project_dir
+from engine.e2e import run_test_cases, run_test_cases_http
+from engine.formats import load_project_dir, load_test_cases, load_test_files
 from engine.server import Bot, create_app
 from engine.tests.dialogue.conftest import ScriptedNlu, TestClient, project_from
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.e2e import load_test_files, run_test_cases_http
+from engine.e2e import run_test_cases_http
+from engine.formats import load_test_files
 
 from .conftest import DEMO_PROJECT, REPO, free_port, stop
 
