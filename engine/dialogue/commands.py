@@ -176,7 +176,7 @@ class CommandApplier:
 
     def set_slot(self, tracker: Tracker, command: Command, changes: _SlotChanges) -> bool:
         """Set the slot, or note a correction; True when the command counts as handled."""
-        name = command.get("name")
+        name: Any = command.get("name")
         slot = self.model.slots.get(name)
         if slot is None:
             return False
@@ -184,7 +184,7 @@ class CommandApplier:
         value = coerce(slot, command.get("value"))
         if value is INVALID:
             # An answer of the wrong type re-asks the question instead of "cannot handle".
-            return name == requested
+            return bool(name == requested)
         from_payload = command.get("source") == "payload"
         if not from_payload and not slot_allowed(self.model, tracker, name, changes.starting):
             return False
@@ -202,7 +202,7 @@ class CommandApplier:
         return True
 
     def start_flow(self, tracker: Tracker, command: Command) -> bool:
-        flow_id = command.get("flow")
+        flow_id: Any = command.get("flow")
         compiled = self.model.flow(flow_id) if flow_id else None
         if compiled is None:
             return False

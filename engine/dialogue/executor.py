@@ -253,7 +253,7 @@ class Executor:
             extra = {k: v for k, v in response.items() if k not in _RESPONSE_KEYS and v is not None}
             self.utter(tracker, template, turn, extra)
             return
-        message = {
+        message: dict[str, Any] = {
             "text": response.get("text"),
             "buttons": response.get("buttons") or None,
             "image": response.get("image"),

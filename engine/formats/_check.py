@@ -53,7 +53,7 @@ class Checker:
     def warning(self, path: str, message: str) -> None:
         self.c.warning(path, message)
 
-    def mapping(self, value: Any, path: str, what: str = "") -> dict | None:
+    def mapping(self, value: Any, path: str, what: str = "") -> dict[Any, Any] | None:
         if isinstance(value, dict):
             return value
         self.error(path, f"{what or 'this'} must be a mapping, not {describe(value)}")
@@ -77,7 +77,7 @@ class Checker:
                 continue
             yield name, spec, item_path
 
-    def seq(self, value: Any, path: str, what: str = "") -> list | None:
+    def seq(self, value: Any, path: str, what: str = "") -> list[Any] | None:
         if isinstance(value, list):
             return value
         self.error(path, f"{what or 'this'} must be a list, not {describe(value)}")
@@ -132,7 +132,7 @@ class Checker:
 
     def keys(
         self,
-        data: dict,
+        data: dict[Any, Any],
         path: str,
         allowed: Iterable[str],
         *,

@@ -12,6 +12,7 @@ An attribute left as ``None`` means "the key is absent"; dumping omits it.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,8 +175,15 @@ def _named_items(check: Checker, value: Any, path: str, what: str) -> list[tuple
 
 
 def _items_with_settings(
-    check: Checker, c: ProblemCollector, value: Any, path: str, kind: str, plural: str, keys, make
-) -> tuple[list, list[tuple[Any, dict, str]]]:
+    check: Checker,
+    c: ProblemCollector,
+    value: Any,
+    path: str,
+    kind: str,
+    plural: str,
+    keys: Iterable[str],
+    make: Callable[..., Any],
+) -> tuple[list[Any], list[tuple[Any, dict[Any, Any], str]]]:
     """Read `name` or `{name: {settings}}` items. Returns every item (made by `make`) and, for
     those with valid settings, (item, settings, settings key path)."""
     items, configured = [], []

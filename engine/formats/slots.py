@@ -251,8 +251,8 @@ def parse_rejections(check: Checker, value: Any, path: str) -> list[Rejection] |
         if spec is None:
             continue
         check.keys(spec, item_path, ("if", "utter"), what="a rejection", required=("if", "utter"))
-        cond = spec.get("if")
-        utter = spec.get("utter")
+        cond: Any = spec.get("if")
+        utter: Any = spec.get("utter")
         if "if" in spec and not isinstance(cond, (str, bool)):
             check.error(
                 join_path(item_path, "if"),

@@ -59,7 +59,7 @@ def step_type(step: Any) -> str | None:
     return next((t for t in STEP_TYPES if t in step), None)
 
 
-def _postfix(step: dict) -> str:
+def _postfix(step: dict[str, Any]) -> str:
     kind = step_type(step)
     if kind == "action":
         return str(step["action"])
@@ -68,12 +68,12 @@ def _postfix(step: dict) -> str:
     return kind or "step"
 
 
-def _has_next(step: dict) -> bool:
+def _has_next(step: dict[str, Any]) -> bool:
     value = step.get("next")
     return value is not None and value != []
 
 
-def _branch_target(branch: dict) -> tuple[str, Any] | None:
+def _branch_target(branch: dict[str, Any]) -> tuple[str, Any] | None:
     if "else" in branch:
         return "else", branch["else"]
     if "then" in branch:
@@ -81,7 +81,7 @@ def _branch_target(branch: dict) -> tuple[str, Any] | None:
     return None
 
 
-def _sequences(steps: list, is_root: bool = True) -> Iterator[tuple[list, bool]]:
+def _sequences(steps: list[Any], is_root: bool = True) -> Iterator[tuple[list[Any], bool]]:
     """Every step list in the tree (root first), with whether it is the root sequence."""
     yield steps, is_root
     for step in steps:
@@ -97,7 +97,7 @@ def _sequences(steps: list, is_root: bool = True) -> Iterator[tuple[list, bool]]
                     yield from _sequences(target[1], False)
 
 
-def iter_steps(steps: list) -> Iterator[dict]:
+def iter_steps(steps: list[Any]) -> Iterator[dict[str, Any]]:
     """Every step dict of a step list, branches included, in pre-order (a step before the
     steps nested in its ``next`` branches)."""
     for step in steps:
@@ -113,7 +113,7 @@ def iter_steps(steps: list) -> Iterator[dict]:
                         yield from iter_steps(target[1])
 
 
-def referenced_ids(steps: list) -> set[str]:
+def referenced_ids(steps: list[Any]) -> set[str]:
     """The step ids that ``next`` values and branch targets jump to (``END`` left out)."""
     found: set[str] = set()
     for step in iter_steps(steps):
@@ -130,12 +130,12 @@ def referenced_ids(steps: list) -> set[str]:
     return found
 
 
-def default_step_id(flow_id: str, index: int, step: dict) -> str:
+def default_step_id(flow_id: str, index: int, step: dict[str, Any]) -> str:
     """The id Rasa gives an unnamed step."""
     return f"{flow_id}_{index}_{_postfix(step)}"
 
 
-def _is_generated_id(step_id: str, index: int, step: dict, flow_id: str | None) -> bool:
+def _is_generated_id(step_id: str, index: int, step: dict[str, Any], flow_id: str | None) -> bool:
     suffix = f"_{index}_{_postfix(step)}"
     if flow_id is not None:
         return step_id == flow_id + suffix
@@ -150,7 +150,7 @@ _COLLECT_DEFAULTS = {
 }
 
 
-def compact_steps(steps: list, flow_id: str | None = None) -> list:
+def compact_steps(steps: list[Any], flow_id: str | None = None) -> list[Any]:
     """The compact form of a step list (a new list; the input is not changed).
 
     Drops ``next`` where it is the implicit following step (or ``END`` after the last root step),
@@ -199,7 +199,7 @@ def compact_steps(steps: list, flow_id: str | None = None) -> list:
     return steps
 
 
-def expand_steps(steps: list, flow_id: str = "flow") -> list:
+def expand_steps(steps: list[Any], flow_id: str = "flow") -> list[Any]:
     """The expanded form: every step with an ``id`` and a ``next``, collect defaults explicit.
 
     The last step of a nested branch keeps whatever ``next`` it has (it must have one), and
@@ -230,7 +230,7 @@ def expand_steps(steps: list, flow_id: str = "flow") -> list:
     return steps
 
 
-def is_compact(steps: list, flow_id: str | None = None) -> bool:
+def is_compact(steps: list[Any], flow_id: str | None = None) -> bool:
     """Whether `compact_steps` would leave the list unchanged."""
     return compact_steps(steps, flow_id) == steps
 
@@ -272,21 +272,21 @@ class StepView:
     @property
     def set_slots(self) -> list[tuple[str, Any]]:
         items = self.data.get("set_slots") if self.kind == "set_slots" else None
-        out = []
+        out: list[tuple[str, Any]] = []
         for item in items or []:
             if isinstance(item, dict):
                 out.extend(item.items())
         return out
 
 
-def step_views(steps: list, flow_id: str = "flow") -> list[StepView]:
+def step_views(steps: list[Any], flow_id: str = "flow") -> list[StepView]:
     """Typed views of a (structurally valid) step list; malformed steps are skipped."""
     counter = iter(range(1_000_000))
     return _views(steps, "steps", flow_id, counter, True)
 
 
 def _views(
-    steps: list, path: str, flow_id: str, counter: Iterator[int], is_root: bool
+    steps: list[Any], path: str, flow_id: str, counter: Iterator[int], is_root: bool
 ) -> list[StepView]:
     views: list[StepView] = []
     if not isinstance(steps, list):

@@ -79,7 +79,9 @@ def validate_project(project: Project) -> list[Problem]:
 def _check_lengths(report: Report, project: Project) -> None:
     """Text longer than the forms accept (engine.formats.limits): names, descriptions, texts."""
 
-    def check(file, path: str, value: object, limit: int, what: str, line=None) -> None:
+    def check(
+        file: str | None, path: str, value: object, limit: int, what: str, line: int | None = None
+    ) -> None:
         problem = limits.too_long(value, limit)
         if problem:
             report.add(file, path, f"{what} {problem}", line=line)

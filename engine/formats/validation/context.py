@@ -72,7 +72,7 @@ class Context:
                 counters[key] += 1
         for block in (
             project.nlu.intents + project.nlu.synonyms + project.nlu.regexes + project.nlu.lookups
-        ):  # type: ignore[operator]
+        ):
             key = (block.source_file, "nlu")
             self.local_index[id(block)] = counters[key]
             counters[key] += 1
@@ -108,11 +108,11 @@ def check_condition(
                 file, path, f"{what} uses the slot '{slot}', which is not defined in the domain"
             )
     for slot_name, op, values in slot_comparisons(node, set(ctx.slots)):
-        slot = ctx.slots.get(slot_name)
-        if slot is None or op in ("matches", "<", "<=", ">", ">="):
+        spec = ctx.slots.get(slot_name)
+        if spec is None or op in ("matches", "<", "<=", ">", ">="):
             continue
         for value in values:
-            problem = value_problem(slot, value)
+            problem = value_problem(spec, value)
             if problem:
                 report.add(file, path, f"{what}: {problem}")
     return node

@@ -109,7 +109,7 @@ def _touched_through_calls(
     return slots
 
 
-def _filled_without_asking(ctx: Context, slot: str, data: dict) -> bool:
+def _filled_without_asking(ctx: Context, slot: str, data: dict[str, Any]) -> bool:
     """As Rasa: a collect of a slot with an initial value is not asked (so needs no ask
     response) unless the step says `ask_before_filling: true`."""
     domain_slot = ctx.slots.get(slot)

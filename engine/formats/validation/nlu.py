@@ -12,7 +12,7 @@ from engine.formats.validation.context import Context, Report
 __all__ = ["check_nlu"]
 
 
-def _annotation_signature(example: Any) -> tuple:
+def _annotation_signature(example: Any) -> tuple[Any, ...]:
     return tuple(
         sorted((e.start, e.end, e.entity, e.role or "", e.group or "") for e in example.entities)
     )
@@ -22,7 +22,7 @@ def check_nlu(report: Report, ctx: Context) -> None:
     nlu = ctx.project.nlu
     with_examples: set[str] = set()
     seen_texts: dict[str, str] = {}
-    seen_examples: set[tuple] = set()
+    seen_examples: set[tuple[Any, ...]] = set()
     for block in nlu.intents:
         base = join_path("nlu", ctx.index(block))
         file = block.source_file
