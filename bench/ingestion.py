@@ -20,10 +20,10 @@ def _kafka_throughput(events: int):
     from django.db import connection, transaction
 
     from apps.ingestion.models import Conversation, Event
-    from apps.ingestion.samples import random_conversations, transfer_conversation
     from apps.ingestion.services import _EVENT_COLUMNS, delete_conversations
     from apps.ingestion.sources import KafkaSource
     from apps.projects.models import Assistant
+    from demo.conversations import random_conversations, transfer_conversation
     from tests.support.kafka_mock import KafkaMock, create_topics
 
     name = f"bench-kafka-{uuid.uuid4().hex[:6]}"

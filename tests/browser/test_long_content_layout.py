@@ -10,9 +10,9 @@ from playwright.sync_api import expect
 from apps.accounts.roles import Role
 from apps.ingestion import services
 from apps.ingestion.models import Conversation
-from apps.ingestion.samples import Conversation as Sample
 from apps.ingestion.services import RawMessage
 from apps.projects import content
+from demo.conversations import Conversation as Sample
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from apps.ingestion import services
 from apps.ingestion.models import Conversation, Event, Tag
-from apps.ingestion.samples import transfer_conversation
 from apps.ingestion.services import RawMessage
+from demo.conversations import transfer_conversation
 
 
 def ingest_bodies(bodies) -> services.IngestReport:

@@ -8,9 +8,9 @@ from apps.accounts.models import ApiToken
 from apps.accounts.roles import Role
 from apps.ingestion import schedules, services
 from apps.ingestion.models import Conversation, DeadLetter, Event, UnroutedEvent
-from apps.ingestion.samples import Conversation as Sample
-from apps.ingestion.samples import transfer_conversation
 from apps.ingestion.services import RawMessage
+from demo.conversations import Conversation as Sample
+from demo.conversations import transfer_conversation
 
 
 def store(sample):

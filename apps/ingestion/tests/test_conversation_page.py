@@ -8,9 +8,9 @@ from django.urls import reverse
 
 from apps.ingestion import services
 from apps.ingestion.models import Conversation
-from apps.ingestion.samples import Conversation as Sample
 from apps.ingestion.services import RawMessage
 from apps.training.models import ModelVersion
+from demo.conversations import Conversation as Sample
 
 pytestmark = pytest.mark.django_db
 

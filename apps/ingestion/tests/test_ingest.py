@@ -6,10 +6,10 @@ from django.db import connection
 
 from apps.ingestion import services
 from apps.ingestion.models import Conversation, DeadLetter, Event, FileSpoolPosition, UnroutedEvent
-from apps.ingestion.samples import Conversation as Sample
-from apps.ingestion.samples import transfer_conversation
 from apps.ingestion.services import RawMessage
 from apps.ingestion.sources import FileSpoolSource
+from demo.conversations import Conversation as Sample
+from demo.conversations import transfer_conversation
 
 
 def messages(sample, prefix="m"):

@@ -14,9 +14,9 @@ from django.db import connection
 from apps.ingestion import services
 from apps.ingestion.models import Conversation, DeadLetter, Event, FileSpoolPosition
 from apps.ingestion.parsing import EARLIEST_TIMESTAMP, MAX_FUTURE_SECONDS, parse_message
-from apps.ingestion.samples import transfer_conversation
 from apps.ingestion.services import RawMessage
 from apps.ingestion.sources import FileSpoolSource
+from demo.conversations import transfer_conversation
 
 #: 9999-12-31 23:59:59 UTC: the audit's poison pair (a session marker one second before it).
 END_OF_TIME = 253402300799.0

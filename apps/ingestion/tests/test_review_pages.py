@@ -8,10 +8,10 @@ from django.utils import timezone
 from apps.accounts.roles import Role
 from apps.ingestion import services
 from apps.ingestion.models import Conversation, Tag
-from apps.ingestion.samples import Conversation as Sample
-from apps.ingestion.samples import transfer_conversation
 from apps.ingestion.services import RawMessage
 from apps.nlu.models import Example, Intent
+from demo.conversations import Conversation as Sample
+from demo.conversations import transfer_conversation
 
 
 def store(sample):

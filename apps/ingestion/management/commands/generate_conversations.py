@@ -8,9 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from apps.ingestion import services
-from apps.ingestion.samples import random_conversations
 from apps.ingestion.services import RawMessage
 from apps.projects.models import Assistant
+from demo.conversations import random_conversations
 
 
 class Command(BaseCommand):
