@@ -6,9 +6,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from apps.ingestion import services
 from apps.ingestion.models import Conversation
-from apps.ingestion.services import RawMessage
+from apps.ingestion.store import RawMessage, ingest
 from apps.training.models import ModelVersion
 from demo.conversations import Conversation as Sample
 
@@ -16,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def store(sample):
-    services.ingest([RawMessage(json.dumps(body)) for body in sample.events])
+    ingest([RawMessage(json.dumps(body)) for body in sample.events])
 
 
 def busy_turn(sample, number):
