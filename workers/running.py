@@ -69,7 +69,7 @@ class RunningConsumer(Worker):
         if self.held is not None:
             self.tend()
             return False
-        deployment = Deployment.claim_next(self.worker_id)
+        deployment = Deployment.objects.claim_next(self.worker_id)
         if deployment is None:
             return False
         self.start(deployment)
@@ -79,9 +79,7 @@ class RunningConsumer(Worker):
         # Shutting down: hand the bot back so another consumer brings it up again.
         if self.held is not None:
             self._stop_child()
-            Deployment.objects.filter(pk=self.held.pk, consumer_id=self.worker_id).exclude(
-                status__in=Deployment.ENDED
-            ).update(status=Deployment.Status.QUEUED, consumer_id="", bot_url="")
+            self.held.hand_back()
             self.held = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -130,9 +128,7 @@ class RunningConsumer(Worker):
             return
         if deployment.mark_live(url, self.token):
             # The new bot is live: only now retire the assistant's previous one.
-            Deployment.objects.filter(
-                assistant=deployment.assistant, status=Deployment.Status.LIVE
-            ).exclude(pk=deployment.pk).update(status=Deployment.Status.STOPPING)
+            deployment.retire_others()
             self.say(f"deployment {deployment.pk} live at {url}")
         else:
             self.tend()

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 from ruamel.yaml import YAML
 
 from apps.projects import content
@@ -167,6 +168,23 @@ def deploy(version: ModelVersion) -> Deployment:
         .first()
     )
     return existing or Deployment.objects.create(assistant=version.assistant, version=version)
+
+
+def record_trained_model(job: TrainingJob, model_file: str, model_id: str) -> bool:
+    """A training succeeded and its archive is stored as `model_file`: record it on the job's
+    version and queue its bot, in one short transaction, if the job's worker still owns the
+    job (compare-and-swap). False when the lease was lost meanwhile (the worker that took over
+    stores its own archive)."""
+    version = job.version
+    with transaction.atomic():
+        if not job.finish(TrainingJob.Status.SUCCEEDED):
+            return False
+        ModelVersion.objects.filter(pk=version.pk).update(
+            model_file=model_file, model_id=model_id, trained_at=timezone.now()
+        )
+        version.refresh_from_db()
+        deploy(version)
+    return True
 
 
 def live_deployment(assistant: Assistant) -> Deployment | None:
