@@ -13,17 +13,16 @@ import secrets
 import shutil
 import socket
 import time
-from io import StringIO
 from pathlib import Path
 
 import httpx
 from django.conf import settings
 from django.core.files.storage import default_storage
-from ruamel.yaml import YAML
 
 from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
 from apps.training.models import Deployment
+from engine import formats
 from workers.base import Worker
 from workers.runners import ChildProcess, get_runner, preload_engine
 
@@ -37,12 +36,7 @@ def free_port() -> int:
 def bot_endpoints(endpoints_text: str, spool_file: Path) -> str:
     """The version's endpoints.yml with its event broker pointed at the local spool (Rasa's
     file broker), so Studio ingests the conversations people have with the bot."""
-    yaml = YAML(typ="safe")
-    data = (yaml.load(endpoints_text) if endpoints_text.strip() else None) or {}
-    data["event_broker"] = {"type": "file", "path": str(spool_file)}
-    out = StringIO()
-    YAML().dump(data, out)
-    return out.getvalue()
+    return formats.with_event_broker(endpoints_text, {"type": "file", "path": str(spool_file)})
 
 
 class RunningConsumer(Worker):

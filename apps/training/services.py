@@ -4,7 +4,6 @@ happens in the consumers (workers/training.py, workers/running.py)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from ruamel.yaml import YAML
 
 from apps.projects import content
 from apps.projects.models import Assistant
@@ -60,25 +58,9 @@ def check_readiness(assistant: Assistant) -> Readiness:
     return Readiness(errors, [p for p in problems if p.severity != "error"])
 
 
-def _with_assistant_id(config_text: str, assistant_id: str) -> str:
-    """config.yml with `assistant_id` set to the assistant's name, comments kept: the name is
-    what routes the bot's events back to this assistant."""
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    data = yaml.load(config_text) if config_text.strip() else None
-    if data is None:
-        data = {}
-    if data.get("assistant_id") == assistant_id:
-        return config_text
-    data["assistant_id"] = assistant_id
-    out = io.StringIO()
-    yaml.dump(data, out)
-    return out.getvalue()
-
-
 def snapshot_files(assistant: Assistant) -> dict[str, str]:
     files = content.export_files(assistant)
-    files["config.yml"] = _with_assistant_id(files.get("config.yml", ""), assistant.name)
+    files["config.yml"] = formats.with_assistant_id(files.get("config.yml", ""), assistant.name)
     return files
 
 

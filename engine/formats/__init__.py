@@ -29,7 +29,15 @@ from engine.formats.conditions import (
     referenced_slots,
     to_string,
 )
-from engine.formats.config import ConfigFile, EndpointsFile, check_config, check_endpoints
+from engine.formats.config import (
+    ConfigFile,
+    EndpointsFile,
+    check_config,
+    check_endpoints,
+    read_endpoints,
+    with_assistant_id,
+    with_event_broker,
+)
 from engine.formats.domain import (
     Action,
     Button,
@@ -160,10 +168,13 @@ __all__ = [
     "normalize_condition",
     "parse_condition",
     "parse_example",
+    "read_endpoints",
     "referenced_slots",
     "step_type",
     "step_views",
     "to_string",
     "validate_project",
+    "with_assistant_id",
+    "with_event_broker",
     "write_project_dir",
 ]
