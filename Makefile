@@ -83,8 +83,8 @@ test: lint test-sqlite
 endif
 
 bench: install-dev
-	$(PY) -m engine.nlu.bench
-	$(PY) -m engine.bench
+	$(PY) -m bench.nlu
+	$(PY) -m bench.engine
 	$(PY) -m bench
 
 clean:

@@ -9,7 +9,7 @@ from bench import Figure
 def run(repeat: int = 5):
     from apps.projects import content, services
     from apps.projects.models import Assistant
-    from apps.projects.reference_assistant import generate_reference_project
+    from demo.reference_assistant import generate_reference_project
 
     files = generate_reference_project(flows=40, intents=60, examples=3000)
     assistant = Assistant.objects.filter(

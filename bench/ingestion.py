@@ -20,10 +20,11 @@ def _kafka_throughput(events: int):
     from django.db import connection, transaction
 
     from apps.ingestion.models import Conversation, Event
-    from apps.ingestion.samples import random_conversations, transfer_conversation
-    from apps.ingestion.services import _EVENT_COLUMNS, delete_conversations
+    from apps.ingestion.postgres import EVENT_COLUMNS
+    from apps.ingestion.services import delete_conversations
     from apps.ingestion.sources import KafkaSource
     from apps.projects.models import Assistant
+    from demo.conversations import random_conversations, transfer_conversation
     from tests.support.kafka_mock import KafkaMock, create_topics
 
     name = f"bench-kafka-{uuid.uuid4().hex[:6]}"
@@ -84,10 +85,8 @@ def _kafka_throughput(events: int):
 
     # The same rows, written by the fastest plain path the database has, into a copy of the
     # table with the same indexes.
-    columns = ", ".join(_EVENT_COLUMNS)
-    rows = list(
-        Event.objects.filter(conversation__assistant=assistant).values_list(*_EVENT_COLUMNS)
-    )
+    columns = ", ".join(EVENT_COLUMNS)
+    rows = list(Event.objects.filter(conversation__assistant=assistant).values_list(*EVENT_COLUMNS))
     table = Event._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -116,7 +115,7 @@ def _kafka_throughput(events: int):
             )
             data = [r[0] for r in cursor.fetchall()]
             rows = [(*r[:5], d, *r[6:]) for r, d in zip(rows, data, strict=True)]
-            marks = ", ".join(["%s"] * len(_EVENT_COLUMNS))
+            marks = ", ".join(["%s"] * len(EVENT_COLUMNS))
             began = time.perf_counter()
             with transaction.atomic():
                 cursor.executemany(

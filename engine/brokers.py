@@ -95,19 +95,16 @@ def substitute_env(value: Any, environ: dict[str, str] | None = None) -> Any:
 
 def load_endpoints(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read endpoints.yml (safe loader, size-limited) with ``${VAR}`` substituted."""
-    from ruamel.yaml import YAML, YAMLError
+    from engine.formats.config import read_endpoints
 
     file = Path(path)
     if file.stat().st_size > MAX_ENDPOINTS_BYTES:
         raise BrokerConfigError(f"{file} is larger than {MAX_ENDPOINTS_BYTES} bytes")
+    text = file.read_text(encoding="utf-8")
     try:
-        data = YAML(typ="safe", pure=True).load(file.read_text(encoding="utf-8"))
-    except YAMLError as exc:
-        raise BrokerConfigError(f"{file} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise BrokerConfigError(f"{file} must hold a mapping of endpoints")
+        data = read_endpoints(text, str(file))
+    except ValueError as exc:
+        raise BrokerConfigError(str(exc)) from exc
     return substitute_env(data)
 
 

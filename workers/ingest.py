@@ -1,7 +1,7 @@
 """The ingester: `manage.py ingest` runs an `IngestWorker` around one event source.
 
 The sources (a Kafka topic, the local event spool) and the storage they feed live in
-`apps.ingestion` (`sources`, `services.ingest`); this is only the loop around them.
+`apps.ingestion` (`sources`, `store.ingest`); this is only the loop around them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Where training and bots run: runner backends behind one small interface.
+"""Where training and bots run: the local runner, behind a small interface (`train`, `serve`).
 
-`local` starts child processes on this machine: the built-in engine (`python -m engine train|
-serve`), or with STUDIO_ENGINE=rasa the configured `rasa train` / `rasa run` commands of a local
-Rasa installation. A Kubernetes backend implements the same two methods with Jobs and Pods.
+Only the local runner exists today: it starts child processes on this machine, the built-in
+engine (`python -m engine train|serve`), or with STUDIO_ENGINE=rasa the configured `rasa train` /
+`rasa run` commands of a local Rasa installation. There is no Kubernetes or other remote
+backend yet; one would implement the same two methods (with Jobs and Pods, say).
 
 Children never inherit the consumer's environment (it holds SECRET_KEY, DATABASE_URL and the
 broker, storage and sign-on secrets): they get `child_environment()`, a few harmless variables

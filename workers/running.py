@@ -13,17 +13,16 @@ import secrets
 import shutil
 import socket
 import time
-from io import StringIO
 from pathlib import Path
 
 import httpx
 from django.conf import settings
 from django.core.files.storage import default_storage
-from ruamel.yaml import YAML
 
 from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
 from apps.training.models import Deployment
+from engine import formats
 from workers.base import Worker
 from workers.runners import ChildProcess, get_runner, preload_engine
 
@@ -37,12 +36,7 @@ def free_port() -> int:
 def bot_endpoints(endpoints_text: str, spool_file: Path) -> str:
     """The version's endpoints.yml with its event broker pointed at the local spool (Rasa's
     file broker), so Studio ingests the conversations people have with the bot."""
-    yaml = YAML(typ="safe")
-    data = (yaml.load(endpoints_text) if endpoints_text.strip() else None) or {}
-    data["event_broker"] = {"type": "file", "path": str(spool_file)}
-    out = StringIO()
-    YAML().dump(data, out)
-    return out.getvalue()
+    return formats.with_event_broker(endpoints_text, {"type": "file", "path": str(spool_file)})
 
 
 class RunningConsumer(Worker):
@@ -69,7 +63,7 @@ class RunningConsumer(Worker):
         if self.held is not None:
             self.tend()
             return False
-        deployment = Deployment.claim_next(self.worker_id)
+        deployment = Deployment.objects.claim_next(self.worker_id)
         if deployment is None:
             return False
         self.start(deployment)
@@ -79,9 +73,7 @@ class RunningConsumer(Worker):
         # Shutting down: hand the bot back so another consumer brings it up again.
         if self.held is not None:
             self._stop_child()
-            Deployment.objects.filter(pk=self.held.pk, consumer_id=self.worker_id).exclude(
-                status__in=Deployment.ENDED
-            ).update(status=Deployment.Status.QUEUED, consumer_id="", bot_url="")
+            self.held.hand_back()
             self.held = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -130,9 +122,7 @@ class RunningConsumer(Worker):
             return
         if deployment.mark_live(url, self.token):
             # The new bot is live: only now retire the assistant's previous one.
-            Deployment.objects.filter(
-                assistant=deployment.assistant, status=Deployment.Status.LIVE
-            ).exclude(pk=deployment.pk).update(status=Deployment.Status.STOPPING)
+            deployment.retire_others()
             self.say(f"deployment {deployment.pk} live at {url}")
         else:
             self.tend()

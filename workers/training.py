@@ -11,8 +11,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.utils import timezone
 
 from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
@@ -54,7 +52,7 @@ class TrainingConsumer(Worker):
 
     def step(self) -> bool:
         """Train the oldest queued job. True if there was one."""
-        job = TrainingJob.claim_next(self.worker_id)
+        job = TrainingJob.objects.claim_next(self.worker_id)
         if job is None:
             return False
         self.say(f"training {job.assistant.name} version {job.version.number} (job {job.pk})")
@@ -140,18 +138,7 @@ class TrainingConsumer(Worker):
                 f"models/{job.assistant.name}/{version.number}-{job.pk}-{job.attempts}.tar.gz",
                 File(handle),
             )
-        model_id = model_id_of(archive)
-        with transaction.atomic():
-            if job.finish(TrainingJob.Status.SUCCEEDED):
-                ModelVersion.objects.filter(pk=version.pk).update(
-                    model_file=name, model_id=model_id, trained_at=timezone.now()
-                )
-                version.refresh_from_db()
-                services.deploy(version)
-                won = True
-            else:
-                won = False
-        if won:
+        if services.record_trained_model(job, name, model_id_of(archive)):
             self.say(f"job {job.pk} succeeded: {name}")
         else:
             # The lease was lost while uploading: the worker that took over stores its own.

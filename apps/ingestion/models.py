@@ -1,7 +1,7 @@
 """Conversations streamed by production assistants, and what ingestion keeps aside.
 
 Rasa publishes one message per tracker event (see ../shared/reference/rasa-formats.md section
-2). `apps.ingestion.services.ingest` parses them into `Event` rows grouped into `Conversation`s
+2). `apps.ingestion.store.ingest` parses them into `Event` rows grouped into `Conversation`s
 (one per session of a sender), keeps the events of assistants Studio does not know as
 `UnroutedEvent`s and what it cannot parse as `DeadLetter`s.
 
@@ -122,7 +122,7 @@ class Event(models.Model):
     # No index of its own: `event_stream` starts with it (deletes and the EXISTS filters use it).
     # No constraint in the database either: ingestion keeps events and conversations
     # consistent at a fraction of its cost per row (see "Referential integrity" in
-    # apps.ingestion.services; on PostgreSQL a trigger deletes a deleted conversation's events).
+    # apps.ingestion.store; on PostgreSQL a trigger deletes a deleted conversation's events).
     conversation = models.ForeignKey(
         Conversation,
         on_delete=models.CASCADE,

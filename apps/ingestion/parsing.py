@@ -72,7 +72,7 @@ class ParsedEvent:
     @property
     def is_session_marker(self) -> bool:
         """`session_started`, or the `action_session_start` that Rasa logs just before it;
-        both open a session (see services._plan_sender)."""
+        both open a session (see store._plan_sender)."""
         return self.type == "session_started" or (
             self.type == "action" and self.action_name == "action_session_start"
         )

@@ -9,6 +9,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from apps.projects.quick_replies import shown_user_text
+from engine import formats
+
 FLOW_VERBS = {
     "flow_started": "started",
     "flow_interrupted": "interrupted",
@@ -129,8 +132,6 @@ def with_button_titles(items: list[Item]) -> list[Item]:
     """A user message that was a quick-reply click shows the button's title (its metadata's
     ``button_title``, or the title of the button just offered with that payload); the payload
     it sent stays in `payload`."""
-    from apps.training.inspector import shown_user_text
-
     offered: list[dict] = []
     for item in items:
         if item.kind == "bot":
@@ -147,8 +148,6 @@ def with_button_titles(items: list[Item]) -> list[Item]:
 
 def annotated_text(event) -> str:
     """The user message in Rasa's annotation syntax, with the entities the model found."""
-    from engine.formats.nlu import EntityAnnotation, Example, example_to_text
-
     text = event.text
     entities = []
     for entity in _list(_dict(_dict(event.data).get("parse_data")).get("entities")):
@@ -160,7 +159,7 @@ def annotated_text(event) -> str:
             continue
         value = entity.get("value", text[start:end])
         entities.append(
-            EntityAnnotation(
+            formats.EntityAnnotation(
                 start,
                 end,
                 value if isinstance(value, str) else text[start:end],
@@ -170,6 +169,6 @@ def annotated_text(event) -> str:
             )
         )
     try:
-        return example_to_text(Example(text=text, entities=entities))
+        return formats.example_to_text(formats.Example(text=text, entities=entities))
     except ValueError:  # overlapping spans: offer the plain text
         return text

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from apps.ingestion import services
+from apps.projects.periodic import ensure_schedule
 
 RETENTION_SCHEDULE = "ingestion: delete old conversations"
 RETENTION_EVERY_MINUTES = 10
@@ -29,14 +30,8 @@ def delete_old_conversations() -> dict:
 
 
 def ensure_schedules() -> None:
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name=RETENTION_SCHEDULE,
-        defaults={
-            "func": "apps.ingestion.schedules.delete_old_conversations",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": RETENTION_EVERY_MINUTES,
-            "repeats": -1,
-        },
+    ensure_schedule(
+        RETENTION_SCHEDULE,
+        "apps.ingestion.schedules.delete_old_conversations",
+        minutes=RETENTION_EVERY_MINUTES,
     )

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.access import assistant_caps, assistant_view, global_caps, global_view
 from apps.accounts.roles import Cap
-from apps.ingestion import selectors, services
+from apps.ingestion import selectors, services, store
 from apps.ingestion.forms import (
     PAGE_SIZE,
     PERIODS,
@@ -277,7 +277,7 @@ def add_example(request, assistant, conversation_id, event_id):
 @global_view(Cap.MANAGE_USERS)
 def unrouted(request):
     if request.method == "POST":
-        routed, left = services.reroute_unrouted()
+        routed, left = store.reroute_unrouted()
         messages.success(request, f"Routed {routed} event(s); {left} still unrouted.")
         return redirect("ingestion:unrouted")
     groups = (

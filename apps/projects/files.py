@@ -7,8 +7,9 @@ import zipfile
 from pathlib import Path
 
 from apps.projects.uploads import DEFAULT_LIMITS, Limits, UploadError
+from demo import HARBOR_BANK
 
-DEMO_DIR = Path(__file__).resolve().parent / "demo_assistant"
+DEMO_DIR = HARBOR_BANK
 SKIPPED_DIRS = {".git", ".rasa", "models", "results", "__pycache__", "tests", "actions"}
 
 

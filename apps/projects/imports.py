@@ -273,14 +273,8 @@ def run_queued_imports(max_jobs: int = 50) -> int:
 
 def ensure_schedules() -> None:
     """Every minute, in case a queued job's task was lost."""
-    from django_q.models import Schedule
+    from apps.projects.periodic import ensure_schedule
 
-    Schedule.objects.update_or_create(
-        name="studio: run queued imports",
-        defaults={
-            "func": "apps.projects.imports.run_queued_imports",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
+    ensure_schedule(
+        "studio: run queued imports", "apps.projects.imports.run_queued_imports", minutes=1
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from apps.projects.quick_replies import shown_user_text
+
 # Slots Rasa keeps for itself: their values are internal state, shown in the tracker JSON only.
 INTERNAL_SLOTS = frozenset({"dialogue_stack", "flow_hashes", "session_started_metadata"})
 
@@ -54,29 +56,6 @@ def turns_of(tracker: dict) -> list[dict]:
         turn["ranking"] = (parse.get("intent_ranking") or [])[:5]
         turn["entities"] = parse.get("entities") or []
     return turns
-
-
-def shown_user_text(user_event: dict, previous_bot_events: list[dict]) -> str:
-    """What the user's bubble says: a quick-reply click shows the button's title, not the
-    payload it sent. The title is the message's ``metadata.button_title`` when the relay put it
-    there, else the title of the button, in the bot messages just before, with that payload."""
-    text = user_event.get("text") or ""
-    metadata = user_event.get("metadata")
-    title = metadata.get("button_title") if isinstance(metadata, dict) else None
-    if isinstance(title, str) and title.strip():
-        return title
-    for bot_event in reversed(previous_bot_events):
-        data = bot_event.get("data") if isinstance(bot_event, dict) else None
-        buttons = data.get("buttons") if isinstance(data, dict) else None
-        for button in buttons if isinstance(buttons, list) else []:
-            if (
-                isinstance(button, dict)
-                and button.get("payload") == text
-                and isinstance(button.get("title"), str)
-                and button["title"].strip()
-            ):
-                return button["title"]
-    return text
 
 
 def describe_event(event: dict) -> dict | None:

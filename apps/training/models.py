@@ -61,7 +61,41 @@ class ModelVersion(models.Model):
         return bool(self.model_file)
 
 
-class TrainingJobQuerySet(models.QuerySet):
+class ClaimQuerySet(models.QuerySet):
+    """Work queued for the consumers, taken by one at a time: the rows have `status`
+    ("queued" while waiting), an owner column, `attempts`, `started_at` and `heartbeat_at`."""
+
+    #: The status of a claimed row, and the column naming its owner (set by each subclass).
+    claimed_status: str
+    owner_field: str
+
+    def claim_next(self, owner: str):
+        """Take the oldest queued row for `owner`, in a transaction that holds the row lock
+        only for the claim itself. Returns None when the queue is empty."""
+        with transaction.atomic():
+            row = (
+                self.select_for_update(skip_locked=True)
+                .filter(status="queued")
+                .order_by("created_at", "id")
+                .first()
+            )
+            if row is None:
+                return None
+            now = timezone.now()
+            row.status = self.claimed_status
+            setattr(row, self.owner_field, owner)
+            row.attempts += 1
+            row.started_at = row.heartbeat_at = now
+            row.save(
+                update_fields=["status", self.owner_field, "attempts", "started_at", "heartbeat_at"]
+            )
+        return row
+
+
+class TrainingJobQuerySet(ClaimQuerySet):
+    claimed_status = "running"
+    owner_field = "worker_id"
+
     def active(self):
         return self.filter(status__in=[TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING])
 
@@ -115,29 +149,7 @@ class TrainingJob(models.Model):
 
     # -- claims and leases (called by consumers and the orchestrator) ----------------------
 
-    @classmethod
-    def claim_next(cls, worker_id: str) -> TrainingJob | None:
-        """Take the oldest queued job, in a transaction that holds the row lock only for the
-        claim itself. Returns None when the queue is empty."""
-        with transaction.atomic():
-            job = (
-                cls.objects.select_for_update(skip_locked=True)
-                .filter(status=cls.Status.QUEUED)
-                .order_by("created_at", "id")
-                .first()
-            )
-            if job is None:
-                return None
-            now = timezone.now()
-            job.status = cls.Status.RUNNING
-            job.worker_id = worker_id
-            job.attempts += 1
-            job.started_at = now
-            job.heartbeat_at = now
-            job.save(
-                update_fields=["status", "worker_id", "attempts", "started_at", "heartbeat_at"]
-            )
-        return job
+    # (claims: `TrainingJob.objects.claim_next(worker_id)`, see ClaimQuerySet)
 
     def _owned(self):
         return TrainingJob.objects.filter(
@@ -199,7 +211,10 @@ class TrainingJob(models.Model):
         return self.log[-characters:]
 
 
-class DeploymentQuerySet(models.QuerySet):
+class DeploymentQuerySet(ClaimQuerySet):
+    claimed_status = "starting"
+    owner_field = "consumer_id"
+
     def live(self):
         return self.filter(status=Deployment.Status.LIVE)
 
@@ -253,26 +268,7 @@ class Deployment(models.Model):
     def __str__(self) -> str:
         return f"{self.version} ({self.status})"
 
-    @classmethod
-    def claim_next(cls, consumer_id: str) -> Deployment | None:
-        with transaction.atomic():
-            deployment = (
-                cls.objects.select_for_update(skip_locked=True)
-                .filter(status=cls.Status.QUEUED)
-                .order_by("created_at", "id")
-                .first()
-            )
-            if deployment is None:
-                return None
-            now = timezone.now()
-            deployment.status = cls.Status.STARTING
-            deployment.consumer_id = consumer_id
-            deployment.attempts += 1
-            deployment.started_at = deployment.heartbeat_at = now
-            deployment.save(
-                update_fields=["status", "consumer_id", "attempts", "started_at", "heartbeat_at"]
-            )
-        return deployment
+    # (claims: `Deployment.objects.claim_next(consumer_id)`, see ClaimQuerySet)
 
     def _owned(self, *statuses):
         return Deployment.objects.filter(
@@ -301,6 +297,23 @@ class Deployment(models.Model):
         if not updated:
             return None
         return Deployment.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+
+    def retire_others(self) -> int:
+        """This bot is live: the assistant's other live bots are asked to stop."""
+        return (
+            Deployment.objects.filter(assistant_id=self.assistant_id, status=self.Status.LIVE)
+            .exclude(pk=self.pk)
+            .update(status=self.Status.STOPPING)
+        )
+
+    def hand_back(self) -> int:
+        """Its consumer is shutting down: the bot goes back to the queue, for another consumer
+        to bring up again (unless it has ended meanwhile)."""
+        return (
+            Deployment.objects.filter(pk=self.pk, consumer_id=self.consumer_id)
+            .exclude(status__in=self.ENDED)
+            .update(status=self.Status.QUEUED, consumer_id="", bot_url="")
+        )
 
     def end(self, status: str, error: str = "") -> bool:
         if status not in self.ENDED:

@@ -4,7 +4,6 @@ happens in the consumers (workers/training.py, workers/running.py)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
-from ruamel.yaml import YAML
+from django.utils import timezone
 
 from apps.projects import content
 from apps.projects.models import Assistant
@@ -59,25 +58,9 @@ def check_readiness(assistant: Assistant) -> Readiness:
     return Readiness(errors, [p for p in problems if p.severity != "error"])
 
 
-def _with_assistant_id(config_text: str, assistant_id: str) -> str:
-    """config.yml with `assistant_id` set to the assistant's name, comments kept: the name is
-    what routes the bot's events back to this assistant."""
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    data = yaml.load(config_text) if config_text.strip() else None
-    if data is None:
-        data = {}
-    if data.get("assistant_id") == assistant_id:
-        return config_text
-    data["assistant_id"] = assistant_id
-    out = io.StringIO()
-    yaml.dump(data, out)
-    return out.getvalue()
-
-
 def snapshot_files(assistant: Assistant) -> dict[str, str]:
     files = content.export_files(assistant)
-    files["config.yml"] = _with_assistant_id(files.get("config.yml", ""), assistant.name)
+    files["config.yml"] = formats.with_assistant_id(files.get("config.yml", ""), assistant.name)
     return files
 
 
@@ -167,6 +150,23 @@ def deploy(version: ModelVersion) -> Deployment:
         .first()
     )
     return existing or Deployment.objects.create(assistant=version.assistant, version=version)
+
+
+def record_trained_model(job: TrainingJob, model_file: str, model_id: str) -> bool:
+    """A training succeeded and its archive is stored as `model_file`: record it on the job's
+    version and queue its bot, in one short transaction, if the job's worker still owns the
+    job (compare-and-swap). False when the lease was lost meanwhile (the worker that took over
+    stores its own archive)."""
+    version = job.version
+    with transaction.atomic():
+        if not job.finish(TrainingJob.Status.SUCCEEDED):
+            return False
+        ModelVersion.objects.filter(pk=version.pk).update(
+            model_file=model_file, model_id=model_id, trained_at=timezone.now()
+        )
+        version.refresh_from_db()
+        deploy(version)
+    return True
 
 
 def live_deployment(assistant: Assistant) -> Deployment | None:

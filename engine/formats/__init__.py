@@ -29,7 +29,15 @@ from engine.formats.conditions import (
     referenced_slots,
     to_string,
 )
-from engine.formats.config import ConfigFile, EndpointsFile, check_config, check_endpoints
+from engine.formats.config import (
+    ConfigFile,
+    EndpointsFile,
+    check_config,
+    check_endpoints,
+    read_endpoints,
+    with_assistant_id,
+    with_event_broker,
+)
 from engine.formats.domain import (
     Action,
     Domain,
@@ -202,6 +210,7 @@ __all__ = [
     "parse_example",
     "parse_flows",
     "parse_responses",
+    "read_endpoints",
     "referenced_ids",
     "referenced_slots",
     "responses_to_yaml",
@@ -212,5 +221,7 @@ __all__ = [
     "to_string",
     "validate_project",
     "variation_to_yaml",
+    "with_assistant_id",
+    "with_event_broker",
     "write_project_dir",
 ]

@@ -7,6 +7,7 @@ route conversations, ``endpoints.event_broker`` for ingestion...).
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,6 +249,57 @@ class EndpointsFile(_TextFile):
         ):
             return [nlg["prompt"]]
         return []
+
+
+# ---------------------------------------------------------------------------------------------
+# Edits and raw reading (comments kept where the file is round-tripped)
+
+
+def with_assistant_id(config_text: str, assistant_id: str) -> str:
+    """config.yml with `assistant_id` set, comments kept (the text itself when it is already
+    set): Studio sets it to the assistant's name, which routes the bot's events back."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    data = yaml.load(config_text) if config_text.strip() else None
+    if data is None:
+        data = {}
+    if data.get("assistant_id") == assistant_id:
+        return config_text
+    data["assistant_id"] = assistant_id
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def with_event_broker(endpoints_text: str, broker: dict[str, Any]) -> str:
+    """endpoints.yml with its `event_broker` section replaced by `broker`."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    data = (yaml.load(endpoints_text) if endpoints_text.strip() else None) or {}
+    data["event_broker"] = broker
+    out = io.StringIO()
+    YAML().dump(data, out)
+    return out.getvalue()
+
+
+def read_endpoints(text: str, file: str = "endpoints.yml") -> dict[str, Any]:
+    """endpoints.yml's plain values (safe loader; ``${VAR}`` references left as they are), as
+    a running bot reads them. Raises ValueError naming `file` when the text is not YAML or not
+    a mapping."""
+    from ruamel.yaml import YAML, YAMLError
+
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        raise ValueError(f"{file} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{file} must hold a mapping of endpoints")
+    return data
 
 
 def check_config(config: ConfigFile) -> list[Problem]:

@@ -8,11 +8,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.accounts.roles import Role
-from apps.ingestion import services
+from apps.ingestion import store
 from apps.ingestion.models import Conversation
-from apps.ingestion.samples import Conversation as Sample
-from apps.ingestion.services import RawMessage
+from apps.ingestion.store import RawMessage
 from apps.projects import content
+from demo.conversations import Conversation as Sample
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +39,7 @@ def shop(make_assistant, make_user):
         "sender-" + "7" * 60, assistant_id="shop", model_id="f" * 64, start=1_750_000_000.0
     )
     sample.session_start().user("hello " + "y" * 300, "greet").bot("utter_done", "Done!")
-    services.ingest([RawMessage(json.dumps(body)) for body in sample.events])
+    store.ingest([RawMessage(json.dumps(body)) for body in sample.events])
     Conversation.objects.update(reviewed_at=timezone.now(), reviewed_by=reviewer)
     return assistant
 

@@ -34,7 +34,7 @@ def test_the_worker_crashes_after_too_many_errors_in_a_row(db):
 
 def test_the_command_drains_the_spool_once(db, tmp_path, make_assistant):
     from apps.ingestion.models import Event, FileSpoolPosition
-    from apps.ingestion.samples import transfer_conversation
+    from demo.conversations import transfer_conversation
 
     make_assistant("alpha")
     lines = transfer_conversation("w1").messages()

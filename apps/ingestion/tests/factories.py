@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from apps.ingestion import services
+from apps.ingestion import store
 from apps.ingestion.models import Conversation, Event, Tag
-from apps.ingestion.samples import transfer_conversation
-from apps.ingestion.services import RawMessage
+from apps.ingestion.store import RawMessage
+from demo.conversations import transfer_conversation
 
 
-def ingest_bodies(bodies) -> services.IngestReport:
+def ingest_bodies(bodies) -> store.IngestReport:
     import json
 
-    return services.ingest([RawMessage(json.dumps(body)) for body in bodies])
+    return store.ingest([RawMessage(json.dumps(body)) for body in bodies])
 
 
 def stored_conversation(assistant, sender_id: str = "matrix-sender", **kwargs) -> Conversation:

@@ -6,17 +6,16 @@ import re
 import pytest
 from django.urls import reverse
 
-from apps.ingestion import services
 from apps.ingestion.models import Conversation
-from apps.ingestion.samples import Conversation as Sample
-from apps.ingestion.services import RawMessage
+from apps.ingestion.store import RawMessage, ingest
 from apps.training.models import ModelVersion
+from demo.conversations import Conversation as Sample
 
 pytestmark = pytest.mark.django_db
 
 
 def store(sample):
-    services.ingest([RawMessage(json.dumps(body)) for body in sample.events])
+    ingest([RawMessage(json.dumps(body)) for body in sample.events])
 
 
 def busy_turn(sample, number):

@@ -4,12 +4,12 @@ import random
 import pytest
 from django.db import connection
 
-from apps.ingestion import services
+from apps.ingestion import services, store
 from apps.ingestion.models import Conversation, DeadLetter, Event, FileSpoolPosition, UnroutedEvent
-from apps.ingestion.samples import Conversation as Sample
-from apps.ingestion.samples import transfer_conversation
-from apps.ingestion.services import RawMessage
 from apps.ingestion.sources import FileSpoolSource
+from apps.ingestion.store import RawMessage
+from demo.conversations import Conversation as Sample
+from demo.conversations import transfer_conversation
 
 
 def messages(sample, prefix="m"):
@@ -32,7 +32,7 @@ def state():
 
 
 def test_it_splits_sessions_and_counts_user_messages(assistant):
-    report = services.ingest(messages(transfer_conversation("s1")))
+    report = store.ingest(messages(transfer_conversation("s1")))
     assert report.stored == 34 and report.dead == 0 and report.unrouted == 0
     first, second = Conversation.objects.order_by("started_at")
     assert (first.session_number, second.session_number) == (1, 2)
@@ -54,9 +54,9 @@ def test_it_splits_sessions_and_counts_user_messages(assistant):
 
 def test_a_redelivered_batch_stores_nothing_twice(assistant):
     batch = messages(transfer_conversation("s1"))
-    services.ingest(batch)
+    store.ingest(batch)
     before = state()
-    again = services.ingest(batch + batch[:3])
+    again = store.ingest(batch + batch[:3])
     assert again.stored == 0 and again.duplicates == len(batch) + 3
     assert state() == before
 
@@ -64,7 +64,7 @@ def test_a_redelivered_batch_stores_nothing_twice(assistant):
 @pytest.mark.parametrize("seed", range(12))
 def test_the_result_does_not_depend_on_order_or_batching(assistant, seed):
     batch = messages(transfer_conversation("a")) + messages(transfer_conversation("b"), "n")
-    services.ingest(batch)
+    store.ingest(batch)
     want = state()
     Event.objects.all().delete()
     Conversation.objects.all().delete()
@@ -74,7 +74,7 @@ def test_the_result_does_not_depend_on_order_or_batching(assistant, seed):
     i = 0
     while i < len(shuffled):
         n = rng.randint(1, 9)
-        services.ingest(shuffled[i : i + n] + rng.sample(batch, 2))  # with redeliveries
+        store.ingest(shuffled[i : i + n] + rng.sample(batch, 2))  # with redeliveries
         i += n
     assert state() == want
 
@@ -90,7 +90,7 @@ def test_a_poison_message_is_a_dead_letter_and_the_batch_goes_on(assistant):
         RawMessage(None, "k:6"),
         RawMessage(b'{"sender_id": "x", "timestamp": 1.0}', "k:7"),
     ]
-    report = services.ingest(good[:5] + poison + good[5:])
+    report = store.ingest(good[:5] + poison + good[5:])
     assert report.dead == len(poison) and report.stored == len(good)
     reasons = dict(DeadLetter.objects.values_list("source", "reason"))
     assert reasons["k:1"].startswith("not UTF-8")
@@ -100,7 +100,7 @@ def test_a_poison_message_is_a_dead_letter_and_the_batch_goes_on(assistant):
     assert "NaN" in reasons["k:5"]
     assert "no 'event'" in reasons["k:7"]
     # Redelivered poison is recorded once.
-    again = services.ingest(poison)
+    again = store.ingest(poison)
     assert again.new_dead_letters == [] and DeadLetter.objects.count() == len(poison)
 
 
@@ -110,12 +110,12 @@ def test_events_of_an_unknown_assistant_are_kept_aside_then_routed(assistant, ma
     no_id.session_start()
     for body in no_id.events:
         del body["metadata"]["assistant_id"]
-    report = services.ingest(messages(sample) + [RawMessage(json.dumps(b)) for b in no_id.events])
+    report = store.ingest(messages(sample) + [RawMessage(json.dumps(b)) for b in no_id.events])
     assert report.unrouted == 34 + 3 and report.stored == 0
     assert UnroutedEvent.objects.filter(assistant_id="gamma").count() == 34
-    assert services.ingest(messages(sample)).unrouted == 0  # not twice
+    assert store.ingest(messages(sample)).unrouted == 0  # not twice
     make_assistant("Gamma")  # names match regardless of case
-    routed, left = services.reroute_unrouted()
+    routed, left = store.reroute_unrouted()
     assert routed == 34 and left == 3
     assert Conversation.objects.filter(assistant__name="Gamma").count() == 2
 
@@ -153,7 +153,7 @@ def test_rasa_open_source_events_without_sessions(assistant):
             "metadata": {"assistant_id": "alpha"},
         },
     ]
-    services.ingest([RawMessage(json.dumps(b)) for b in bodies])
+    store.ingest([RawMessage(json.dumps(b)) for b in bodies])
     conversation = Conversation.objects.get()
     assert not conversation.has_session_start
     assert conversation.user_message_count == 1  # /session_start is not the user's
@@ -191,20 +191,20 @@ def test_the_file_source_remembers_its_position_and_waits_for_partial_lines(assi
 
 def test_a_rerouted_event_keeps_its_fingerprint(assistant, make_assistant):
     batch = messages(transfer_conversation("r1", assistant_id="later"))
-    services.ingest(batch)
+    store.ingest(batch)
     stored = set(UnroutedEvent.objects.values_list("fingerprint", flat=True))
     make_assistant("later")
-    services.reroute_unrouted()
+    store.reroute_unrouted()
     assert set(Event.objects.values_list("fingerprint", flat=True)) == stored
     # The messages delivered again are recognised as the events they became.
-    again = services.ingest(batch)
+    again = store.ingest(batch)
     assert again.stored == 0 and again.duplicates == len(batch)
 
 
 def test_messages_with_nul_characters_are_stored_without_them(assistant):
     body = next(b for b in transfer_conversation("nul").events if b["event"] == "user")
     body["text"] = "a\x00b"
-    services.ingest([RawMessage(json.dumps(body))])
+    store.ingest([RawMessage(json.dumps(body))])
     event = Event.objects.get()
     assert event.text == "a\ufffdb" and event.data["text"] == "a\ufffdb"
 
@@ -220,7 +220,7 @@ def test_deleting_a_conversation_while_a_batch_adds_to_it_leaves_no_event_behind
 
     make_assistant("alpha")
     sample = messages(transfer_conversation("d1"))
-    services.ingest(sample[:5])
+    store.ingest(sample[:5])
     conversation = Conversation.objects.get()
     deleted = threading.Event()
 
@@ -239,7 +239,7 @@ def test_deleting_a_conversation_while_a_batch_adds_to_it_leaves_no_event_behind
         # The delete waits for the batch's lock on the conversation.
         assert not deleted.is_set()
 
-    services.ingest(sample[5:12], in_transaction=during_the_batch)
+    store.ingest(sample[5:12], in_transaction=during_the_batch)
     deleter.join(10)
     assert deleted.is_set()
     assert not Conversation.objects.filter(pk=conversation.pk).exists()

@@ -7,8 +7,8 @@ import pytest
 from confluent_kafka import Producer
 
 from apps.ingestion.models import Conversation, DeadLetter, Event, UnroutedEvent
-from apps.ingestion.samples import transfer_conversation
 from apps.ingestion.sources import KafkaSource, kafka_lag
+from demo.conversations import transfer_conversation
 from tests.support.kafka_mock import consume_all, create_topics
 
 pytestmark = pytest.mark.slow

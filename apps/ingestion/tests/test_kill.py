@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from apps.ingestion.models import Conversation, Event, FileSpoolPosition
-from apps.ingestion.samples import random_conversations
+from demo.conversations import random_conversations
 
 pytestmark = pytest.mark.slow
 

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
-from apps.ingestion import services
+from apps.ingestion import store
 from apps.ingestion.models import Conversation, DeadLetter, Event, FileSpoolPosition
 from apps.ingestion.parsing import EARLIEST_TIMESTAMP, MAX_FUTURE_SECONDS, parse_message
-from apps.ingestion.samples import transfer_conversation
-from apps.ingestion.services import RawMessage
 from apps.ingestion.sources import FileSpoolSource
+from apps.ingestion.store import RawMessage
+from demo.conversations import transfer_conversation
 
 #: 9999-12-31 23:59:59 UTC: the audit's poison pair (a session marker one second before it).
 END_OF_TIME = 253402300799.0
@@ -73,7 +73,7 @@ def test_timestamps_outside_the_window_are_dead_letters(assistant):
         RawMessage(json.dumps(body(f"s-{name}", "user", stamp, text="hi")), f"t:{name}")
         for name, stamp in {**outside, **inside}.items()
     ]
-    report = services.ingest(batch)
+    report = store.ingest(batch)
     assert report.dead == len(outside) and report.stored == len(inside)
     reasons = dict(DeadLetter.objects.values_list("source", "reason"))
     assert set(reasons) == {f"t:{name}" for name in outside}
@@ -134,7 +134,7 @@ def store_path(request, make_assistant):
     if request.param == "careful":
         if connection.vendor != "postgresql":
             pytest.skip("SQLite has one path")
-        services.ingest([RawMessage(json.dumps(body("u", "user", 1_700_000_000.0, "later")))])
+        store.ingest([RawMessage(json.dumps(body("u", "user", 1_700_000_000.0, "later")))])
     return request.param
 
 
@@ -150,8 +150,8 @@ def test_an_event_that_fails_to_store_is_a_dead_letter_and_its_batch_is_stored(
     )
     events = [*good[:10], (bad, "bad:1"), *good[10:]]
     seen = []
-    report = services.store(
-        services.PreparedBatch(len(events), events, [], 0), in_transaction=seen.append
+    report = store.store(
+        store.PreparedBatch(len(events), events, [], 0), in_transaction=seen.append
     )
     assert seen == [report]  # the caller's step ran once, in the transaction that stored
     assert report.stored == len(good) and report.dead == 1
@@ -179,7 +179,7 @@ def test_session_arithmetic_at_the_ends_of_time_does_not_overflow(assistant):
         dataclasses.replace(marker, timestamp=earliest, fingerprint=b"\x05" * 16),
     ]
     batch = [(event, f"e:{i}") for i, event in enumerate(events)]
-    report = services.store(services.PreparedBatch(len(batch), batch, [], 0))
+    report = store.store(store.PreparedBatch(len(batch), batch, [], 0))
     assert report.stored == 4 and report.dead == 0
     sessions = Conversation.objects.order_by("started_at")
     assert [s.event_count for s in sessions] == [2, 2]

@@ -6,16 +6,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.roles import Role
-from apps.ingestion import services
 from apps.ingestion.models import Conversation, Tag
-from apps.ingestion.samples import Conversation as Sample
-from apps.ingestion.samples import transfer_conversation
-from apps.ingestion.services import RawMessage
+from apps.ingestion.store import RawMessage, ingest
 from apps.nlu.models import Example, Intent
+from demo.conversations import Conversation as Sample
+from demo.conversations import transfer_conversation
 
 
 def store(sample):
-    services.ingest([RawMessage(json.dumps(body)) for body in sample.events])
+    ingest([RawMessage(json.dumps(body)) for body in sample.events])
 
 
 @pytest.fixture
@@ -225,7 +224,7 @@ def test_superusers_see_unrouted_events_and_ingestion_status(admin_client, assis
     sample = Sample("zed", assistant_id="unknown-bot")
     sample.session_start()
     store(sample)
-    services.ingest([RawMessage(b"junk", "file:x:0")])
+    ingest([RawMessage(b"junk", "file:x:0")])
     response = admin_client.get(reverse("ingestion:unrouted"))
     assert response.status_code == 200 and b"unknown-bot" in response.content
     assert admin_client.post(reverse("ingestion:unrouted")).status_code == 302

@@ -34,7 +34,7 @@ def action_server():
             "-m",
             "rasa_sdk",
             "--actions",
-            "apps.projects.demo_assistant.actions.actions",
+            "demo.harbor_bank.actions.actions",
             "--port",
             str(port),
         ],

@@ -16,7 +16,7 @@ from apps.projects import content
 from apps.projects.files import DEMO_DIR, read_project_dir
 from apps.training import services
 from apps.training.models import Deployment, ModelVersion, TrainingJob
-from apps.training.tasks import reap
+from apps.training.schedules import reap
 from tests.support.processes import manage, pid_alive, stop, wait_for
 from workers.training import TrainingConsumer
 

@@ -26,13 +26,13 @@ def test_a_second_request_supersedes_the_queued_one_with_a_reason(admin_client, 
     page = admin_client.get(reverse("training:job", args=["tiny", first.pk])).content.decode()
     assert "Cancelled" in page and "Superseded by version 2" in page
     # A consumer gets the newest only.
-    assert TrainingJob.claim_next("w").pk == second.pk
-    assert TrainingJob.claim_next("w") is None
+    assert TrainingJob.objects.claim_next("w").pk == second.pk
+    assert TrainingJob.objects.claim_next("w") is None
 
 
 def test_a_claimed_training_is_never_replaced(admin_user, tiny):
     running = services.request_training(tiny, admin_user)
-    assert TrainingJob.claim_next("consumer-1").pk == running.pk
+    assert TrainingJob.objects.claim_next("consumer-1").pk == running.pk
     queued = services.request_training(tiny, admin_user)
     assert queued.superseded == []
     newest = services.request_training(tiny, admin_user)

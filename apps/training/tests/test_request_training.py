@@ -119,4 +119,25 @@ def test_the_orchestrator_registers_its_schedules_once(db):
     call_command("orchestrate", "--schedules-only", stdout=StringIO())
     call_command("orchestrate", "--schedules-only", stdout=StringIO())
     names = list(Schedule.objects.values_list("func", flat=True))
-    assert names.count("apps.training.tasks.reap") == 1
+    assert names.count("apps.training.schedules.reap") == 1
+
+
+def test_a_schedule_under_the_task_s_old_path_is_brought_up_to_date(db):
+    from django_q.models import Schedule
+
+    from apps.training import schedules
+
+    Schedule.objects.create(
+        name=schedules.REAP_SCHEDULE,
+        func="apps.training.tasks.reap",
+        schedule_type=Schedule.MINUTES,
+        minutes=1,
+        repeats=-1,
+    )
+    Schedule.objects.create(
+        name="renamed by hand", func="apps.training.tasks.reap", schedule_type=Schedule.MINUTES
+    )
+    schedules.ensure_schedules()
+    funcs = set(Schedule.objects.values_list("func", flat=True))
+    assert "apps.training.tasks.reap" not in funcs
+    assert Schedule.objects.get(name=schedules.REAP_SCHEDULE).func == "apps.training.schedules.reap"

@@ -1,17 +1,16 @@
 """The e2e test runner, and the demo assistant's own e2e test cases."""
 
-from pathlib import Path
-
 import httpx
 import pytest
 
+from demo import HARBOR_BANK
 from engine.dialogue import DialogueModel, FlowClassifier, NullActionClient, Processor, train_nlu
 from engine.e2e import run_test_cases, run_test_cases_http
 from engine.formats import load_project_dir, load_test_cases, load_test_files
 from engine.server import Bot, create_app
 from engine.tests.dialogue.conftest import ScriptedNlu, TestClient, project_from
 
-DEMO = Path(__file__).resolve().parents[3] / "apps" / "projects" / "demo_assistant"
+DEMO = HARBOR_BANK
 
 DOMAIN = """
 version: "3.1"

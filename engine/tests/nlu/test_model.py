@@ -481,11 +481,3 @@ def test_invalid_regex_is_skipped_and_reported() -> None:
     assert any("invalid regex" in m for m in messages)
     codes = [e for e in model.parse("the code is 456")["entities"] if e["entity"] == "code"]
     assert [c["value"] for c in codes] == ["456"]
-
-
-def test_bench_main_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    from engine.nlu.bench import main
-
-    assert main(["--intents", "5", "--examples", "100", "--parses", "20"]) == 0
-    out = capsys.readouterr().out
-    assert "train:" in out and "p50" in out

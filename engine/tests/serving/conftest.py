@@ -13,12 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from demo import HARBOR_BANK
 from tests.support.fixtures import kafka_bootstrap, kafka_topic  # noqa: F401
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
 TINY_PROJECT = HERE / "tiny_project"
-DEMO_PROJECT = REPO / "apps" / "projects" / "demo_assistant"
+DEMO_PROJECT = HARBOR_BANK
 #: The virtualenv with rasa-sdk that `make` builds (its pins conflict with the project's venv).
 RASA_SDK_PYTHON = os.environ.get("RASA_SDK_PYTHON", str(REPO / ".venv-actions" / "bin" / "python"))
 

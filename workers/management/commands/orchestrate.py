@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 # Each module has ensure_schedules(): idempotent registration of its periodic tasks.
-SCHEDULE_MODULES = ["apps.training.tasks", "apps.ingestion.schedules", "apps.projects.imports"]
+SCHEDULE_MODULES = ["apps.training.schedules", "apps.ingestion.schedules", "apps.projects.imports"]
 
 
 def ensure_all_schedules() -> list[str]:

@@ -7,10 +7,10 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from apps.ingestion import services
-from apps.ingestion.samples import random_conversations
-from apps.ingestion.services import RawMessage
+from apps.ingestion import store
+from apps.ingestion.store import RawMessage
 from apps.projects.models import Assistant
+from demo.conversations import random_conversations
 
 
 class Command(BaseCommand):
@@ -46,10 +46,10 @@ class Command(BaseCommand):
                 batch.append(RawMessage(json.dumps(body)))
             produced += len(conversation.events)
             if len(batch) >= batch_size:
-                stored += services.ingest(batch).stored
+                stored += store.ingest(batch).stored
                 batch = []
         if batch:
-            stored += services.ingest(batch).stored
+            stored += store.ingest(batch).stored
         elapsed = time.perf_counter() - began
         self.stdout.write(
             f"stored {stored} events for {target.name} in {elapsed:.1f}s "

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.projects import content, services
 from apps.projects.models import Assistant
-from apps.projects.reference_assistant import generate_reference_project
+from demo.reference_assistant import generate_reference_project
 from engine.formats import FormatError
 
 

@@ -1,10 +1,16 @@
-"""Orchestrator tasks, run by the django-q2 cluster on a schedule (see ensure_schedules)."""
+"""Periodic tasks of training and running, run by the orchestrator's django-q2 cluster.
+
+`ensure_schedules()` registers them idempotently (`manage.py orchestrate` calls it at start).
+"""
 
 from datetime import timedelta
 
 from django.conf import settings
 
+from apps.projects.periodic import ensure_schedule
 from apps.training.models import Deployment, TrainingJob
+
+REAP_SCHEDULE = "studio: requeue stale work, stop idle bots"
 
 
 def reap() -> dict[str, int]:
@@ -20,14 +26,10 @@ def reap() -> dict[str, int]:
 
 
 def ensure_schedules() -> None:
-    from django_q.models import Schedule
-
-    Schedule.objects.update_or_create(
-        name="studio: requeue stale work, stop idle bots",
-        defaults={
-            "func": "apps.training.tasks.reap",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
+    # Before `tasks.py` became `schedules.py`, the row named the task by its old path.
+    ensure_schedule(
+        REAP_SCHEDULE,
+        "apps.training.schedules.reap",
+        minutes=1,
+        replaces=["apps.training.tasks.reap"],
     )

@@ -1,7 +1,7 @@
 """Checks on the Harbor Bank demo project and the synthetic reference project.
 
 Plain YAML loading only (no Django, no formats library): these tests guard the
-content of ``apps/projects/demo_assistant`` and ``generate_reference_project``.
+content of ``demo/harbor_bank`` and ``generate_reference_project``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from apps.projects.reference_assistant import generate_reference_project
-
-DEMO_DIR = Path(__file__).resolve().parent.parent / "demo_assistant"
+from demo import HARBOR_BANK as DEMO_DIR
+from demo.reference_assistant import generate_reference_project
 
 STEP_TYPES = ("action", "collect", "link", "call", "set_slots", "noop")
 SLOT_TYPES = {"text", "bool", "categorical", "float", "list", "any"}

@@ -1,6 +1,6 @@
 """NLU benchmark: train on synthetic data (60 intents, 3000 examples) and time parsing.
 
-Run with ``python -m engine.nlu.bench`` (options: ``--intents``, ``--examples``, ``--parses``).
+Run with ``python -m bench.nlu`` (options: ``--intents``, ``--examples``, ``--parses``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterator
 
 INTENTS = [
@@ -21,20 +22,35 @@ INTENTS = [
 ]
 
 
-def _plain(text: str) -> tuple[str, list[dict]]:
-    from engine.formats.nlu import parse_example
+#: An entity annotation of Rasa's NLU markup: ``[value](entity)``.
+_ANNOTATION = re.compile(r"\[([^\]]+)\]\(([^)]+)\)")
 
-    example = parse_example(text)
-    return example.text, [
-        {
-            "entity": e.entity,
-            "start": e.start,
-            "end": e.end,
-            "value": e.value,
-            "confidence_entity": 0.97,
-        }
-        for e in example.entities
-    ]
+
+def _plain(text: str) -> tuple[str, list[dict]]:
+    """The plain text of an annotated message and its entities. Only the ``[value](entity)``
+    form, the one these samples use (`engine.formats.parse_example` reads all of Rasa's)."""
+    plain: list[str] = []
+    entities = []
+    length = last = 0
+    for match in _ANNOTATION.finditer(text):
+        before = text[last : match.start()]
+        plain.append(before)
+        length += len(before)
+        value, entity = match.group(1), match.group(2)
+        entities.append(
+            {
+                "entity": entity,
+                "start": length,
+                "end": length + len(value),
+                "value": value,
+                "confidence_entity": 0.97,
+            }
+        )
+        plain.append(value)
+        length += len(value)
+        last = match.end()
+    plain.append(text[last:])
+    return "".join(plain), entities
 
 
 class Conversation:

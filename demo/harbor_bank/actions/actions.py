@@ -1,7 +1,7 @@
 """Harbor Bank's custom actions, served by a Rasa SDK action server.
 
 `make run` starts it on port 5055 (the demo's endpoints.yml points there):
-    python -m rasa_sdk --actions apps.projects.demo_assistant.actions --port 5055
+    python -m rasa_sdk --actions demo.harbor_bank.actions --port 5055
 The "bank" is an in-memory stand-in with fixed balances: enough to try every flow.
 """
 

@@ -1,4 +1,4 @@
-"""Benchmark training and serving: ``python -m engine.bench [--messages N]``.
+"""Benchmark training and serving: ``python -m bench.engine [--messages N]``.
 
 Trains the demo assistant and the synthetic reference assistant (40 flows, 60 intents, 3000
 examples), then serves the demo model and measures reply latency, first by calling the
@@ -20,7 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-DEMO_PROJECT = Path(__file__).resolve().parents[1] / "apps" / "projects" / "demo_assistant"
+from demo import HARBOR_BANK
+
+DEMO_PROJECT = HARBOR_BANK
 
 #: A conversation through several demo flows; repeated with a new sender each time.
 SCRIPT = (
@@ -156,12 +158,12 @@ def bench_http(model_path: Path, messages: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__)
     parser.add_argument("--messages", type=int, default=500, help="messages per serving run")
     parser.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
     args = parser.parse_args(argv)
 
-    from apps.projects.reference_assistant import generate_reference_project
+    from demo.reference_assistant import generate_reference_project
 
     _say("cpu: " + ("not pinned" if args.no_pin else _pin_to_one_cpu()))
     with tempfile.TemporaryDirectory(prefix="engine-bench-") as tmp:
