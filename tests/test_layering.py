@@ -51,7 +51,6 @@ VIEW_MODULES = {
 
 #: (importing module, imported module): violations that exist today; remove them as they go.
 KNOWN: set[tuple[str, str]] = {
-    ("apps.accounts.access", "apps.projects.models"),
     ("apps.flows.forms", "engine.formats.domain"),
     ("apps.flows.forms", "engine.formats.yamlio"),
     ("apps.flows.selectors", "engine.formats.conditions"),

@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from apps.accounts.access import assistant_caps, assistant_view
 from apps.accounts.roles import Cap
 from apps.flows import services
 from apps.flows.forms import (
@@ -28,6 +27,7 @@ from apps.flows.forms import (
 from apps.flows.models import CustomAction, Flow, Response, Slot
 from apps.flows.selectors import distinct_flows, slot_type_summary, usages
 from apps.nlu.models import Entity, Intent
+from apps.projects.access import assistant_caps, assistant_view
 from apps.projects.models import AssistantFiles
 from apps.projects.secrets import allowed_env_names
 

@@ -18,7 +18,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.accounts.access import assistant_caps, assistant_view
 from apps.accounts.roles import Cap
 from apps.flows import canvas, services
 from apps.flows import steps as step_ops
@@ -34,6 +33,7 @@ from apps.flows.forms import (
 )
 from apps.flows.models import CustomAction, Flow, FlowVersion, Response, Slot
 from apps.nlu.models import Intent
+from apps.projects.access import assistant_caps, assistant_view
 from engine.formats import END
 from engine.formats.yamlio import dump_yaml
 

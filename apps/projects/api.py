@@ -7,9 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from apps.accounts.access import Access, AssistantAPIView, GlobalAPIView
 from apps.accounts.roles import Cap
 from apps.projects import content, imports, services
+from apps.projects.access import Access, AssistantAPIView, GlobalAPIView
 from apps.projects.files import zip_files
 from apps.projects.models import Assistant, ImportJob
 from apps.projects.upload_handlers import (

@@ -143,8 +143,8 @@ def _supersede_queued(job: TrainingJob, user) -> list[TrainingJob]:
 
 
 def can_cancel(job: TrainingJob, user) -> bool:
-    from apps.accounts.access import global_caps
     from apps.accounts.roles import Cap
+    from apps.projects.access import global_caps
 
     return job.requested_by_id == user.pk or Cap.MANAGE_USERS in global_caps(user)
 
