@@ -80,7 +80,7 @@ def jobs_per_minute(assistant, consumers: int, jobs: int = 6) -> float:
 
 def run():
     from apps.projects import content, services
-    from apps.projects.files import DEMO_DIR, read_project_dir
+    from apps.projects.content.archives import DEMO_DIR, read_project_dir
     from apps.projects.reference_assistant import generate_reference_project
 
     demo = services.create_assistant(name="bench-demo", created_by=None)

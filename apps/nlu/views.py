@@ -11,8 +11,6 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
 from apps.flows.forms import DeleteForm
-from apps.flows.selectors import usages
-from apps.flows.services import ContentInvalid
 from apps.nlu import services
 from apps.nlu.forms import (
     AnnotateForm,
@@ -24,6 +22,8 @@ from apps.nlu.forms import (
 )
 from apps.nlu.models import Entity, Example, Intent, LookupTable, Regex, Synonym
 from apps.projects.access import assistant_caps, assistant_view
+from apps.projects.content.checks import ContentInvalid
+from apps.projects.content.usages import usages
 
 LEXICONS = {
     "synonyms": (Synonym, "synonym", "Synonyms"),

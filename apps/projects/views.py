@@ -21,7 +21,7 @@ from apps.projects.access import (
     global_caps,
     global_view,
 )
-from apps.projects.files import zip_files
+from apps.projects.content.archives import UploadError, read_files, zip_files
 from apps.projects.forms import (
     AssistantCreateForm,
     AssistantSettingsForm,
@@ -37,7 +37,6 @@ from apps.projects.upload_handlers import (
     check_refused,
     read_uploaded,
 )
-from apps.projects.uploads import UploadError, read_files
 from engine.formats import FormatError, load_project_files, validate_project
 
 

@@ -231,6 +231,13 @@ def forget_model_files(names) -> None:
         model_cache_path(name).unlink(missing_ok=True)
 
 
+def forget_model_files_of(sender, assistant, **kwargs) -> None:
+    """On `apps.projects.services.assistant_deleting`: the assistant's stored model archives
+    (which embed its training data) and their local copies go once the deletion commits."""
+    archives = list(assistant.versions.exclude(model_file="").values_list("model_file", flat=True))
+    transaction.on_commit(lambda: forget_model_files(archives))
+
+
 def prune_model_cache() -> int:
     """Remove local copies of model archives that no version names any more (e.g. the
     assistant was deleted); returns how many. Files are listed before the versions are read,

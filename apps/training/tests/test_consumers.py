@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from apps.projects import content
-from apps.projects.files import DEMO_DIR, read_project_dir
+from apps.projects.content.archives import DEMO_DIR, read_project_dir
 from apps.training import services
 from apps.training.models import Deployment, ModelVersion, TrainingJob
 from apps.training.tasks import reap

@@ -13,7 +13,7 @@ from django.db import transaction
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.projects import content, services
-from apps.projects.files import DEMO_DIR, read_project_dir
+from apps.projects.content.archives import DEMO_DIR, read_project_dir
 from apps.projects.models import Assistant
 
 SUPERUSER_NAME = "admin"
