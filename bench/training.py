@@ -80,7 +80,8 @@ def jobs_per_minute(assistant, consumers: int, jobs: int = 6) -> float:
 
 def run():
     from apps.projects import content, services
-    from apps.projects.files import DEMO_DIR, read_project_dir
+    from apps.projects.content.archives import read_project_dir
+    from demo import HARBOR_BANK as DEMO_DIR
     from demo.reference_assistant import generate_reference_project
 
     demo = services.create_assistant(name="bench-demo", created_by=None)

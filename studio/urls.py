@@ -5,9 +5,9 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from apps.accounts.access import Access, public_view
 from apps.ingestion import api as ingestion_api
 from apps.projects import api as projects_api
+from apps.projects.access import Access, public_view
 from apps.training import api as training_api
 
 log = logging.getLogger(__name__)

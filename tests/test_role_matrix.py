@@ -1,7 +1,7 @@
 """Every URL of the project, requested by every kind of person, answers as the role map says.
 
 The URL list is read from the URL configuration, so a new page is covered the moment it is
-added. Each view must declare its access (apps.accounts.access); an undeclared view fails here.
+added. Each view must declare its access (apps.projects.access); an undeclared view fails here.
 What each person may do comes from apps.accounts.roles.ROLE_CAPS and nothing else, so a view
 whose check is removed or weakened answers a forbidden person with 200 and fails here too.
 
@@ -23,9 +23,9 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from apps.accounts.access import Access, declared_access
 from apps.accounts.models import ApiToken, AssistantRole
 from apps.accounts.roles import GLOBAL_CAPS, ROLE_CAPS, Cap, Role, caps_of
+from apps.projects.access import Access, declared_access
 from tests.support.oidc import studio_settings
 
 UNSAFE_PROBES = ("post", "put", "patch", "delete")

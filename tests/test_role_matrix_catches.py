@@ -6,14 +6,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseForbidden
 from django.urls import include, path
 
-from apps.accounts.access import (
+from apps.accounts.roles import Cap
+from apps.projects.access import (
     SAFE_METHODS,
     Access,
     assistant_caps,
     assistant_view,
     get_assistant_for,
 )
-from apps.accounts.roles import Cap
 from tests.test_role_matrix import Route, check_route, world  # noqa: F401  (fixture)
 
 

@@ -18,7 +18,7 @@ from django.templatetags.static import static
 from django.utils.html import escape
 
 from apps.accounts import explain
-from apps.accounts.access import AssistantDenied, AssistantNotFound, GlobalDenied
+from apps.projects.access import AssistantDenied, AssistantNotFound, GlobalDenied
 
 ERROR_HEADER = "X-Studio-Error"
 

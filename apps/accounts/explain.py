@@ -1,7 +1,7 @@
 """What a role may not do, in words: for read-only pages and the 403 and 404 pages.
 
 Each capability has a phrase; the roles that hold it come from `apps.accounts.roles.ROLE_CAPS`,
-so the messages never drift from what `apps.accounts.access` enforces.
+so the messages never drift from what `apps.projects.access` enforces.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The roles of Rasa Studio and what each may do.
 
 This is the one place that maps roles to capabilities. Views never check roles; they name the
-capability they need and the access helpers in `apps.accounts.access` decide.
+capability they need and the access helpers in `apps.projects.access` decide.
 
 A role can be held globally (membership of the Django group of the same label, as Rasa Studio's
 Keycloak groups apply to every assistant) or on one assistant only (`AssistantRole`).

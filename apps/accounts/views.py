@@ -12,10 +12,10 @@ from django.views.decorators.http import require_POST
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
 from apps.accounts import lockout, oidc
-from apps.accounts.access import authenticated_view, global_view, public_view
 from apps.accounts.forms import ApiTokenForm, UserCreateForm, UserEditForm
 from apps.accounts.models import ApiToken, User
 from apps.accounts.roles import Cap
+from apps.projects.access import authenticated_view, global_view, public_view
 
 
 class LoginView(auth_views.LoginView):

@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from apps.accounts.access import assistant_caps, assistant_view
 from apps.accounts.roles import Cap
 from apps.flows import services
 from apps.flows.forms import (
@@ -26,8 +25,11 @@ from apps.flows.forms import (
     VariationForm,
 )
 from apps.flows.models import CustomAction, Flow, Response, Slot
-from apps.flows.selectors import distinct_flows, slot_type_summary, usages
+from apps.flows.selectors import slot_type_summary
 from apps.nlu.models import Entity, Intent
+from apps.projects.access import assistant_caps, assistant_view
+from apps.projects.content.checks import ContentInvalid
+from apps.projects.content.usages import distinct_flows, usages
 from apps.projects.models import AssistantFiles
 from apps.projects.secrets import allowed_env_names
 
@@ -49,7 +51,7 @@ def _shown_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _problems_to_form(form, exc: services.ContentInvalid, field: str | None = None) -> None:
+def _problems_to_form(form, exc: ContentInvalid, field: str | None = None) -> None:
     for problem in exc.problems:
         form.add_error(field, problem.message)
 
@@ -135,7 +137,7 @@ def _response_page(request, assistant, response: Response | None):
                         variations=variations,
                         old=response,
                     )
-                except services.ContentInvalid as exc:
+                except ContentInvalid as exc:
                     errors.extend(p.message for p in exc.problems)
                 else:
                     messages.success(request, f"Response {saved.name} saved.")
@@ -176,7 +178,7 @@ def _delete_page(request, assistant, *, item, kind: str, delete, back: str, used
     if request.method == "POST" and form.is_valid():
         try:
             delete(item)
-        except services.ContentInvalid as exc:
+        except ContentInvalid as exc:
             for problem in exc.problems:
                 form.add_error(None, f"Still in use: {problem.message}")
         else:
@@ -254,7 +256,7 @@ def _slot_page(request, assistant, slot: Slot | None):
             saved = services.save_slot(
                 assistant, name=form.cleaned_data["name"], definition=form.definition(), old=slot
             )
-        except services.ContentInvalid as exc:
+        except ContentInvalid as exc:
             for problem in exc.problems:
                 key = problem.path.rsplit(".", 1)[-1].split("[")[0]
                 field = key if key in ("values", "initial_value", "type") else None
@@ -337,7 +339,7 @@ def _action_page(request, assistant, action: CustomAction | None):
     if request.method == "POST" and form.is_valid():
         try:
             saved = services.save_action(assistant, old=action, **form.cleaned_data)
-        except services.ContentInvalid as exc:
+        except ContentInvalid as exc:
             _problems_to_form(form, exc, "name")
         else:
             messages.success(request, f"Custom action {saved.name} saved.")

@@ -9,19 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-
-class AssistantContent(models.Model):
-    assistant = models.ForeignKey("projects.Assistant", on_delete=models.CASCADE, related_name="+")
-    name = models.CharField(max_length=255)
-    # Where the item sat in the file it was imported from, so exports keep the authors' order.
-    position = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        abstract = True
-        ordering = ["position", "name"]
-
-    def __str__(self) -> str:
-        return self.name
+from apps.projects.models import AssistantContent
 
 
 class Flow(AssistantContent):
@@ -85,6 +73,23 @@ class CustomAction(AssistantContent):
         ]
 
 
+class FlowVersionQuerySet(models.QuerySet):
+    def record_import(self, assistant, before: dict[str, dict]) -> None:
+        """After an import: a version for every flow the import added or changed (`before`
+        maps flow ids to their definitions before the import)."""
+        versions = [
+            FlowVersion(
+                assistant=assistant,
+                flow_name=flow.name,
+                definition=flow.definition,
+                summary="Imported",
+            )
+            for flow in Flow.objects.filter(assistant=assistant).only("name", "definition")
+            if before.get(flow.name) != flow.definition
+        ]
+        self.bulk_create(versions, batch_size=500)
+
+
 class FlowVersion(models.Model):
     """One saved state of a flow: who changed it, when, and what the change was (issue 7).
 
@@ -102,6 +107,8 @@ class FlowVersion(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    objects = FlowVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

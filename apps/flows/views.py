@@ -18,9 +18,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.accounts.access import assistant_caps, assistant_view
 from apps.accounts.roles import Cap
-from apps.flows import canvas, services
+from apps.flows import canvas, selectors, services
 from apps.flows import steps as step_ops
 from apps.flows.forms import (
     STEP_KINDS,
@@ -34,6 +33,8 @@ from apps.flows.forms import (
 )
 from apps.flows.models import CustomAction, Flow, FlowVersion, Response, Slot
 from apps.nlu.models import Intent
+from apps.projects.access import assistant_caps, assistant_view
+from apps.projects.content.checks import ContentInvalid, relative_problems
 from engine.formats import END
 from engine.formats.yamlio import dump_yaml
 
@@ -70,7 +71,7 @@ def flow_list(request, assistant):
         )
     flows = flows.defer("definition").order_by("name")
     page = Paginator(flows, FLOWS_PER_PAGE).get_page(request.GET.get("page"))
-    counts = services.problem_counts(assistant)
+    counts = selectors.problem_counts(assistant)
     rows = [{"flow": f, "problems": counts.get(f.name, (0, 0))} for f in page]
     form = FlowCreateForm(assistant=assistant)
     context = {
@@ -91,7 +92,7 @@ def flow_create(request, assistant):
     if request.method == "POST" and form.is_valid():
         try:
             flow = services.create_flow(assistant, user=request.user, **form.cleaned_data)
-        except services.ContentInvalid as exc:
+        except ContentInvalid as exc:
             for problem in exc.problems:
                 form.add_error(None, problem.message)
         else:
@@ -109,7 +110,7 @@ def flow_duplicate(request, assistant, flow_name):
     if request.method == "POST" and form.is_valid():
         try:
             copy_ = services.duplicate_flow(flow, name=form.cleaned_data["name"], user=request.user)
-        except services.ContentInvalid as exc:
+        except ContentInvalid as exc:
             for problem in exc.problems:
                 form.add_error(None, problem.message)
         else:
@@ -131,7 +132,7 @@ def flow_rename(request, assistant, flow_name):
     if request.method == "POST" and form.is_valid():
         try:
             services.rename_flow(flow, name=form.cleaned_data["name"], user=request.user)
-        except services.ContentInvalid as exc:
+        except ContentInvalid as exc:
             for problem in exc.problems:
                 form.add_error("name", problem.message)
         else:
@@ -151,7 +152,7 @@ def flow_delete(request, assistant, flow_name):
     if request.method == "POST" and form.is_valid():
         try:
             services.delete_flow(flow)
-        except services.ContentInvalid as exc:
+        except ContentInvalid as exc:
             for problem in exc.problems:
                 form.add_error(None, f"Other content still uses this flow: {problem.message}")
         else:
@@ -174,7 +175,7 @@ def _responses(assistant) -> dict[str, list]:
 
 def _canvas_context(request, assistant, flow, **extra) -> dict:
     steps = flow.definition.get("steps") or []
-    problems = services.flow_problems(assistant, flow)
+    problems = selectors.flow_problems(assistant, flow)
     cards = canvas.build(steps, flow.name, _responses(assistant), problems)
     definition = flow.definition
     triggers = []
@@ -240,9 +241,9 @@ def _step_context(assistant, flow) -> dict:
     }
 
 
-def _show_invalid(form, exc: services.ContentInvalid, flow: Flow, step_path: str) -> None:
+def _show_invalid(form, exc: ContentInvalid, flow: Flow, step_path: str) -> None:
     base = f"flows.{flow.name}"
-    form.show_problems(services.relative_problems(exc.problems, base), step_path)
+    form.show_problems(relative_problems(exc.problems, base), step_path)
     for problem in exc.problems:
         if not (problem.path == base or problem.path.startswith((base + ".", base + "["))):
             form.add_error(None, problem.message)
@@ -298,7 +299,7 @@ def step_add(request, assistant, flow_name):
                 additions=form.additions,
                 dry_run=_is_preview(request),
             )
-        except (services.ContentInvalid, step_ops.StepPathError) as exc:
+        except (ContentInvalid, step_ops.StepPathError) as exc:
             if isinstance(exc, step_ops.StepPathError):
                 return HttpResponseBadRequest(str(exc))
             _show_invalid(form, exc, flow, _new_step_path(steps, list_path, index))
@@ -349,7 +350,7 @@ def _goto(request, assistant, flow, list_path: str, index: int):
             services.edit_steps(
                 flow, operation, user=request.user, summary=f"Connected to {target}"
             )
-        except services.ContentInvalid as exc:
+        except ContentInvalid as exc:
             for problem in exc.problems:
                 form.add_error("target", problem.message)
         except step_ops.StepPathError as exc:
@@ -419,7 +420,7 @@ def step_edit(request, assistant, flow_name):
                 additions=form.additions,
                 dry_run=_is_preview(request),
             )
-        except services.ContentInvalid as exc:
+        except ContentInvalid as exc:
             _show_invalid(form, exc, flow, path)
         else:
             if not _is_preview(request):
@@ -461,7 +462,7 @@ def step_delete(request, assistant, flow_name):
                 user=request.user,
                 summary=f"Deleted step {card.id}",
             )
-        except services.ContentInvalid as exc:
+        except ContentInvalid as exc:
             error = "; ".join(p.message for p in exc.problems)
         else:
             return _done(request, reverse("flows:detail", args=[assistant.name, flow.name]))
@@ -498,8 +499,8 @@ def flow_start(request, assistant, flow_name):
                 summary="Edited the start",
                 dry_run=_is_preview(request),
             )
-        except services.ContentInvalid as exc:
-            for problem in services.relative_problems(exc.problems, f"flows.{flow.name}"):
+        except ContentInvalid as exc:
+            for problem in relative_problems(exc.problems, f"flows.{flow.name}"):
                 field = problem.path.split(".")[0].split("[")[0]
                 field = {"name": "title", "if": None}.get(field, field)
                 if field in form.fields:
@@ -572,7 +573,7 @@ def flow_restore(request, assistant, flow_name, version_id):
     )
     try:
         services.restore_version(flow, version, user=request.user)
-    except services.ContentInvalid as exc:
+    except ContentInvalid as exc:
         messages.error(
             request,
             "That version cannot be restored: " + "; ".join(p.message for p in exc.problems[:5]),

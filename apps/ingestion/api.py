@@ -12,12 +12,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from apps.accounts.access import Access, AssistantAPIView
 from apps.accounts.roles import Cap
 from apps.ingestion import selectors, services
 from apps.ingestion.forms import PAGE_SIZE, ConversationFilterForm
 from apps.ingestion.models import Conversation
 from apps.ingestion.presenters import ShownInUtc, displayable
+from apps.projects.access import Access, AssistantAPIView
 
 EVENTS_PER_PAGE = 1000
 

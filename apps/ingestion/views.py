@@ -10,7 +10,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.accounts.access import assistant_caps, assistant_view, global_caps, global_view
 from apps.accounts.roles import Cap
 from apps.ingestion import selectors, services, store
 from apps.ingestion.forms import (
@@ -30,6 +29,7 @@ from apps.ingestion.presenters import (
     with_button_titles,
 )
 from apps.ingestion.sources import FileSpoolSource, kafka_lag
+from apps.projects.access import assistant_caps, assistant_view, global_caps, global_view
 from apps.training.models import ModelVersion
 
 # A page of a conversation holds whole turns (a user message and all that followed it).

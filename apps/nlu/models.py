@@ -1,8 +1,9 @@
-"""An assistant's NLU data, stored as rows (see apps.flows.models for the approach)."""
+"""An assistant's NLU data, stored as rows (see apps.flows.models for the approach; the base
+class is apps.projects.models.AssistantContent)."""
 
 from django.db import models
 
-from apps.flows.models import AssistantContent
+from apps.projects.models import AssistantContent
 
 
 class Intent(AssistantContent):

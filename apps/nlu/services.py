@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Max
 
-from apps.flows.services import ContentInvalid, check_change
 from apps.nlu.models import Entity, Example, Intent, Synonym
-from engine.formats.domain import Intent as IntentSpec
+from apps.projects.content.checks import ContentInvalid, check_change
+from apps.projects.content.usages import triggering_flows
+from engine import formats
 
 
 def _next_position(queryset) -> int:
@@ -18,7 +19,7 @@ def _next_position(queryset) -> int:
 @transaction.atomic
 def create_intent(assistant, *, name: str, description: str = "") -> Intent:
     def change(project):
-        project.domain.intents = [*project.domain.intents, IntentSpec(name=name)]
+        project.domain.intents = [*project.domain.intents, formats.Intent(name=name)]
 
     check_change(assistant, change, f"intents.{name}")
     return Intent.objects.create(
@@ -39,17 +40,7 @@ def delete_intent(intent: Intent) -> None:
 
     # A trigger on an unknown intent is only a warning for Rasa (the flow can no longer start
     # that way), so the content check lets it pass; deleting it from Studio is refused.
-    from apps.flows.models import Flow
-    from engine import formats
-
-    triggered = [
-        flow.name
-        for flow in Flow.objects.filter(assistant=intent.assistant)
-        if any(
-            _trigger_intent(trigger) == intent.name
-            for trigger in flow.definition.get("nlu_trigger") or []
-        )
-    ]
+    triggered = triggering_flows(intent.assistant, intent.name)
     if triggered:
         raise ContentInvalid(
             [
@@ -64,12 +55,6 @@ def delete_intent(intent: Intent) -> None:
         )
     check_change(intent.assistant, change, f"intents.{intent.name}")
     intent.delete()
-
-
-def _trigger_intent(trigger) -> str | None:
-    """The intent of an nlu_trigger item: `intent: name` or `intent: {name: ...}`."""
-    value = trigger.get("intent") if isinstance(trigger, dict) else trigger
-    return value.get("name") if isinstance(value, dict) else value
 
 
 @transaction.atomic
@@ -198,9 +183,7 @@ def save_entity(assistant, *, name: str, roles: list, groups: list, old: Entity 
 
 
 def _check_entity_change(old: Entity, name: str, definition: dict) -> None:
-    from engine.formats.domain import Entity as EntitySpec
-
-    spec = EntitySpec(name=name, roles=definition.get("roles"), groups=definition.get("groups"))
+    spec = formats.Entity(name=name, roles=definition.get("roles"), groups=definition.get("groups"))
 
     def change(project):
         project.domain.entities = [

@@ -9,11 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.accounts.access import assistant_caps, assistant_view
 from apps.accounts.roles import Cap
 from apps.flows.forms import DeleteForm
-from apps.flows.selectors import usages
-from apps.flows.services import ContentInvalid
 from apps.nlu import services
 from apps.nlu.forms import (
     AnnotateForm,
@@ -24,6 +21,9 @@ from apps.nlu.forms import (
     MoveExamplesForm,
 )
 from apps.nlu.models import Entity, Example, Intent, LookupTable, Regex, Synonym
+from apps.projects.access import assistant_caps, assistant_view
+from apps.projects.content.checks import ContentInvalid
+from apps.projects.content.usages import usages
 
 LEXICONS = {
     "synonyms": (Synonym, "synonym", "Synonyms"),

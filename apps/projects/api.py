@@ -7,10 +7,10 @@ from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from apps.accounts.access import Access, AssistantAPIView, GlobalAPIView
 from apps.accounts.roles import Cap
 from apps.projects import content, imports, services
-from apps.projects.files import zip_files
+from apps.projects.access import Access, AssistantAPIView, GlobalAPIView
+from apps.projects.content.archives import UploadError, clean_path, read_files, zip_files
 from apps.projects.models import Assistant, ImportJob
 from apps.projects.upload_handlers import (
     UploadTooLarge,
@@ -18,7 +18,6 @@ from apps.projects.upload_handlers import (
     check_refused,
     read_uploaded,
 )
-from apps.projects.uploads import UploadError, clean_path, read_files
 from engine.formats import FormatError, load_project_files
 
 

@@ -1,5 +1,5 @@
-from apps.accounts.access import global_caps
 from apps.accounts.roles import Cap
+from apps.projects.access import global_caps
 from apps.projects.models import Assistant
 from apps.projects.navigation import pages_for
 

@@ -87,6 +87,23 @@ class AssistantFiles(models.Model):
         return f"files of {self.assistant}"
 
 
+class AssistantContent(models.Model):
+    """The base of every content row of an assistant (flows, responses, slots, actions, intents,
+    entities, lexicons): the assistant, a name, and the position the item had in its file."""
+
+    assistant = models.ForeignKey("projects.Assistant", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=255)
+    # Where the item sat in the file it was imported from, so exports keep the authors' order.
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 secret_name_validator = RegexValidator(
     r"^[A-Za-z_][A-Za-z0-9_]*\Z",
     "Use letters, digits and '_', not starting with a digit (as an environment variable).",

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from apps.accounts.access import assistant_caps, assistant_roles
 from apps.accounts.roles import LANDING_PAGES, Cap
+from apps.projects.access import assistant_caps, assistant_roles
 
 
 @dataclass(frozen=True)

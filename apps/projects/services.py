@@ -1,8 +1,14 @@
 """Workflows on assistants. Each is one transaction."""
 
 from django.db import transaction
+from django.dispatch import Signal
 
 from apps.projects.models import Assistant
+
+#: Sent by `delete_assistant` inside its transaction, just before the assistant is deleted
+#: (keyword argument `assistant`). Apps that keep an assistant's data outside the database
+#: connect to it: the training app forgets its stored model archives once the deletion commits.
+assistant_deleting = Signal()
 
 
 @transaction.atomic
@@ -19,10 +25,7 @@ def create_assistant(
 
 @transaction.atomic
 def delete_assistant(assistant: Assistant) -> None:
-    """Delete the assistant with everything it owns; its stored model archives (which embed
-    the training data) and their local copies go once the deletion is committed."""
-    from apps.training import services as training
-
-    archives = list(assistant.versions.exclude(model_file="").values_list("model_file", flat=True))
+    """Delete the assistant with everything it owns (receivers of `assistant_deleting` first
+    clean up what lives outside the database, such as stored model archives)."""
+    assistant_deleting.send(sender=Assistant, assistant=assistant)
     assistant.delete()
-    transaction.on_commit(lambda: training.forget_model_files(archives))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
-from apps.projects.uploads import UploadError
+from apps.projects.content.archives import UploadError
 
 
 class UploadTooLarge(UploadError):

@@ -9,7 +9,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.accounts.access import (
+from apps.accounts.forms import AssistantGrantForm
+from apps.accounts.models import AssistantRole, User
+from apps.accounts.roles import ROLE_LABELS, Cap, Role
+from apps.projects import content, imports, secrets, services
+from apps.projects.access import (
     assistant_caps,
     assistant_roles,
     assistant_view,
@@ -17,11 +21,7 @@ from apps.accounts.access import (
     global_caps,
     global_view,
 )
-from apps.accounts.forms import AssistantGrantForm
-from apps.accounts.models import AssistantRole, User
-from apps.accounts.roles import ROLE_LABELS, Cap, Role
-from apps.projects import content, imports, secrets, services
-from apps.projects.files import zip_files
+from apps.projects.content.archives import UploadError, read_files, zip_files
 from apps.projects.forms import (
     AssistantCreateForm,
     AssistantSettingsForm,
@@ -37,7 +37,6 @@ from apps.projects.upload_handlers import (
     check_refused,
     read_uploaded,
 )
-from apps.projects.uploads import UploadError, read_files
 from engine.formats import FormatError, load_project_files, validate_project
 
 

@@ -7,8 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.access import Access, AssistantAPIView, assistant_caps, get_assistant_for
 from apps.accounts.roles import Cap
+from apps.projects.access import Access, AssistantAPIView, assistant_caps, get_assistant_for
 from apps.projects.api import ProblemOutput
 from apps.training import services
 from apps.training.models import ModelVersion, TrainingJob

@@ -126,8 +126,8 @@ def _supersede_queued(job: TrainingJob, user) -> list[TrainingJob]:
 
 
 def can_cancel(job: TrainingJob, user) -> bool:
-    from apps.accounts.access import global_caps
     from apps.accounts.roles import Cap
+    from apps.projects.access import global_caps
 
     return job.requested_by_id == user.pk or Cap.MANAGE_USERS in global_caps(user)
 
@@ -229,6 +229,13 @@ def forget_model_files(names) -> None:
         except OSError:
             log.exception("Could not delete the stored model archive %s", name)
         model_cache_path(name).unlink(missing_ok=True)
+
+
+def forget_model_files_of(sender, assistant, **kwargs) -> None:
+    """On `apps.projects.services.assistant_deleting`: the assistant's stored model archives
+    (which embed its training data) and their local copies go once the deletion commits."""
+    archives = list(assistant.versions.exclude(model_file="").values_list("model_file", flat=True))
+    transaction.on_commit(lambda: forget_model_files(archives))
 
 
 def prune_model_cache() -> int:

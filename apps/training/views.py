@@ -11,10 +11,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.accounts.access import assistant_caps, assistant_view
 from apps.accounts.roles import Cap
 from apps.flows.models import Flow, Slot
-from apps.projects.files import zip_files
+from apps.projects.access import assistant_caps, assistant_view
+from apps.projects.content.archives import zip_files
 from apps.training import bot, services
 from apps.training.inspector import slot_rows, stack_frames, turns_of
 from apps.training.models import Deployment, IllegalTransition, ModelVersion, TrainingJob

@@ -5,8 +5,8 @@ from django import template
 from django.utils.html import format_html
 
 from apps.accounts import explain
-from apps.accounts.access import assistant_caps, assistant_roles
 from apps.accounts.roles import Cap
+from apps.projects.access import assistant_caps, assistant_roles
 
 register = template.Library()
 

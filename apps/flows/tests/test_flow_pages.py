@@ -104,9 +104,10 @@ def test_add_a_message_with_a_new_response(ed_client, shop):
 def test_a_collect_of_an_unknown_slot_is_refused_at_the_field(ed_client, shop):
     url = reverse("flows:step_edit", args=[shop.name, "order"])
     from apps.flows import services
+    from apps.projects.content.checks import ContentInvalid
 
     flow = Flow.objects.get(assistant=shop, name="order")
-    with pytest.raises(services.ContentInvalid) as info:
+    with pytest.raises(ContentInvalid) as info:
         services.edit_steps(flow, lambda s: [{"collect": "nope"}, *s[1:]], user=None, summary="x")
     assert "collected slot 'nope' is not defined" in str(info.value)
     response = edit(ed_client, shop, "steps[0]", {"slot": "nope"})

@@ -9,9 +9,10 @@ from django.urls import reverse
 from apps.flows.models import Flow, Slot
 from apps.nlu.models import Example, Intent
 from apps.projects import content
-from apps.projects.files import DEMO_DIR, read_project_dir
+from apps.projects.content.archives import read_project_dir
 from apps.projects.models import Assistant
 from apps.projects.tests.snapshots import snapshot
+from demo import HARBOR_BANK as DEMO_DIR
 from engine.formats import FormatError
 
 pytestmark = pytest.mark.django_db

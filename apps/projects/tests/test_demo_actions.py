@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from apps.projects.files import DEMO_DIR
+from demo import HARBOR_BANK as DEMO_DIR
 from engine.actions import HttpActionClient
 from engine.dialogue import DialogueModel, FlowClassifier, Processor, Tracker, UserMessage
 from engine.dialogue.nlu_adapter import train_nlu

@@ -7,9 +7,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.accounts.models import ApiToken
 from apps.projects import content
-from apps.projects.files import DEMO_DIR, read_project_dir
+from apps.projects.content.archives import read_project_dir
 from apps.projects.tests.malformed_cases import CASES
 from apps.projects.tests.snapshots import snapshot
+from demo import HARBOR_BANK as DEMO_DIR
 
 pytestmark = pytest.mark.django_db
 

@@ -13,10 +13,11 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from apps.projects import content
-from apps.projects.files import DEMO_DIR, read_project_dir
+from apps.projects.content.archives import read_project_dir
 from apps.training import services
 from apps.training.models import Deployment, ModelVersion, TrainingJob
 from apps.training.schedules import reap
+from demo import HARBOR_BANK as DEMO_DIR
 from tests.support.processes import manage, pid_alive, stop, wait_for
 from workers.training import TrainingConsumer
 

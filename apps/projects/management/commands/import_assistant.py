@@ -3,9 +3,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.projects import content, services
-from apps.projects.files import read_project_dir
+from apps.projects.content.archives import UploadError, read_project_dir
 from apps.projects.models import Assistant
-from apps.projects.uploads import UploadError
 from engine.formats import FormatError
 
 

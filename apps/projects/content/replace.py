@@ -1,11 +1,9 @@
-"""An assistant's content between rows and Rasa files.
+"""Importing Rasa files into an assistant: parse, merge, validate, replace the rows.
 
 Import = parse (engine.formats) -> merge with what is stored (partial uploads) -> validate ->
 replace the rows in one transaction. Any problem raises FormatError before anything is written,
-so the assistant stays exactly as it was. Export = rows -> engine.formats dataclasses -> files.
-
-Rows keep each item's definition in the YAML shape (see apps.flows.models), so this module only
-moves values between rows and the `engine.formats` dataclasses; it knows nothing of YAML.
+so the assistant stays exactly as it was. (The background import jobs that call this are
+apps.projects.imports.)
 """
 
 from __future__ import annotations
@@ -18,124 +16,18 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from apps.flows.models import CustomAction, Flow, Response, Slot
+from apps.flows.models import CustomAction, Flow, FlowVersion, Response, Slot
 from apps.nlu.models import Entity, Example, Intent, LookupTable, Regex, Synonym
+from apps.projects.content.export import export_project
 from apps.projects.models import Assistant, AssistantFiles
 from apps.projects.secrets import allowed_env_names
 from engine import formats
-from engine.formats import slot_to_yaml, variation_to_yaml
-from engine.formats.domain import action_to_yaml, entity_to_yaml, intent_to_yaml, parse_domain
-from engine.formats.errors import ProblemCollector
-from engine.formats.flows import flow_to_dict, parse_flows
-from engine.formats.nlu import EntityAnnotation, IntentExamples, Lookup, NluData
-from engine.formats.nlu import Example as NluExample
-from engine.formats.nlu import Regex as NluRegex
-from engine.formats.nlu import Synonym as NluSynonym
-
-STORED = "(stored content)"
 
 
 @dataclass
 class ImportReport:
     counts: dict[str, int]
     warnings: list[formats.Problem] = field(default_factory=list)
-
-
-# --------------------------------------------------------------------------------------------
-# Export
-
-
-def export_project(assistant: Assistant) -> formats.Project:
-    """The assistant's content as an engine.formats Project."""
-    files = AssistantFiles.objects.filter(assistant=assistant).first()
-    extras = dict(files.domain_extras) if files else {}
-    domain_data: dict[str, Any] = {}
-    if extras.get("version"):
-        domain_data["version"] = extras["version"]
-    domain_data["intents"] = [
-        _named(i.name, i.definition)
-        for i in Intent.objects.filter(assistant=assistant, in_domain=True)
-    ]
-    domain_data["entities"] = [
-        _named(e.name, e.definition) for e in Entity.objects.filter(assistant=assistant)
-    ]
-    domain_data["slots"] = {s.name: s.definition for s in Slot.objects.filter(assistant=assistant)}
-    domain_data["responses"] = {
-        r.name: r.variations for r in Response.objects.filter(assistant=assistant)
-    }
-    domain_data["actions"] = [
-        _named(a.name, a.definition) for a in CustomAction.objects.filter(assistant=assistant)
-    ]
-    for key in ("forms", "session_config", "config"):
-        if extras.get(key) is not None:
-            domain_data[key] = extras[key]
-    domain_data.update(extras.get("extra") or {})
-
-    collector = ProblemCollector(file=STORED)
-    domain = parse_domain(copy.deepcopy(domain_data), collector)
-    flows = parse_flows(
-        {f.name: copy.deepcopy(f.definition) for f in Flow.objects.filter(assistant=assistant)},
-        collector,
-    )
-    if collector.has_errors:
-        # Stored content is validated on the way in; this means a bug, not user input.
-        raise formats.FormatError(collector.problems)
-
-    project = formats.Project(domain=domain, flows=flows, nlu=_export_nlu(assistant))
-    if files:
-        if files.config_yml:
-            project.config = formats.ConfigFile.parse(files.config_yml, "config.yml")
-        if files.endpoints_yml:
-            project.endpoints = formats.EndpointsFile.parse(files.endpoints_yml, "endpoints.yml")
-        project.prompts = dict(files.prompts)
-        project.other_files = dict(files.other_files)
-    return project
-
-
-def _named(name: str, definition: Any) -> Any:
-    return {name: definition} if definition else name
-
-
-def _export_nlu(assistant: Assistant) -> NluData:
-    by_intent: dict[int, list[NluExample]] = {}
-    for row in Example.objects.filter(intent__assistant=assistant).order_by(
-        "intent_id", "position", "id"
-    ):
-        by_intent.setdefault(row.intent_id, []).append(
-            NluExample(
-                text=row.text,
-                entities=[EntityAnnotation(**e) for e in row.entities],
-                metadata=row.metadata,
-            )
-        )
-    intents = [
-        IntentExamples(intent=i.name, examples=by_intent[i.pk], metadata=i.nlu_metadata)
-        for i in Intent.objects.filter(assistant=assistant)
-        if i.pk in by_intent
-    ]
-    return NluData(
-        intents=intents,
-        synonyms=[
-            NluSynonym(s.name, list(s.examples))
-            for s in Synonym.objects.filter(assistant=assistant)
-        ],
-        regexes=[
-            NluRegex(r.name, list(r.examples)) for r in Regex.objects.filter(assistant=assistant)
-        ],
-        lookups=[
-            Lookup(lk.name, list(lk.examples))
-            for lk in LookupTable.objects.filter(assistant=assistant)
-        ],
-    )
-
-
-def export_files(assistant: Assistant) -> dict[str, str]:
-    """The assistant as Rasa project files: {relative path: text}."""
-    return formats.dump_project(export_project(assistant))
-
-
-# --------------------------------------------------------------------------------------------
-# Import
 
 
 def import_files(
@@ -243,7 +135,7 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
             name=flow.id,
             title=flow.name or "",
             description=flow.description or "",
-            definition=flow_to_dict(flow),
+            definition=formats.flow_to_dict(flow),
             position=i,
             updated_at=now,
         )
@@ -253,24 +145,36 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
         Response(
             assistant=assistant,
             name=r.name,
-            variations=[variation_to_yaml(v) for v in r.variations],
+            variations=[formats.variation_to_yaml(v) for v in r.variations],
             position=i,
         )
         for i, r in enumerate(domain.responses)
     )
     Slot.objects.bulk_create(
-        Slot(assistant=assistant, name=s.name, type=s.type, definition=slot_to_yaml(s), position=i)
+        Slot(
+            assistant=assistant,
+            name=s.name,
+            type=s.type,
+            definition=formats.slot_to_yaml(s),
+            position=i,
+        )
         for i, s in enumerate(domain.slots)
     )
     CustomAction.objects.bulk_create(
         CustomAction(
-            assistant=assistant, name=a.name, definition=_definition(action_to_yaml(a)), position=i
+            assistant=assistant,
+            name=a.name,
+            definition=_definition(formats.action_to_yaml(a)),
+            position=i,
         )
         for i, a in enumerate(domain.actions)
     )
     Entity.objects.bulk_create(
         Entity(
-            assistant=assistant, name=e.name, definition=_definition(entity_to_yaml(e)), position=i
+            assistant=assistant,
+            name=e.name,
+            definition=_definition(formats.entity_to_yaml(e)),
+            position=i,
         )
         for i, e in enumerate(domain.entities)
     )
@@ -280,10 +184,10 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
         intents[intent.name] = Intent(
             assistant=assistant,
             name=intent.name,
-            definition=_definition(intent_to_yaml(intent)),
+            definition=_definition(formats.intent_to_yaml(intent)),
             position=i,
         )
-    examples: dict[str, list[NluExample]] = {}
+    examples: dict[str, list[formats.Example]] = {}
     block_metadata: dict[str, Any] = {}
     for block in project.nlu.intents:
         if block.intent not in intents:
@@ -347,9 +251,7 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
         },
     )
     # Flow history (issue 7): a version for every flow the import added or changed.
-    from apps.flows.services import record_import_versions
-
-    record_import_versions(assistant, flows_before)
+    FlowVersion.objects.record_import(assistant, flows_before)
     return {
         "flows": len(project.flows),
         "responses": len(domain.responses),
@@ -371,7 +273,7 @@ def _definition(yaml_value: Any) -> dict:
     return {}
 
 
-def _annotation(entity: EntityAnnotation) -> dict[str, Any]:
+def _annotation(entity: formats.EntityAnnotation) -> dict[str, Any]:
     data = {
         "start": entity.start,
         "end": entity.end,

@@ -13,8 +13,9 @@ from django.db import transaction
 from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.projects import content, services
-from apps.projects.files import DEMO_DIR, read_project_dir
+from apps.projects.content.archives import read_project_dir
 from apps.projects.models import Assistant
+from demo import HARBOR_BANK as DEMO_DIR
 
 SUPERUSER_NAME = "admin"
 DEMO_ASSISTANT = "harbor_bank"

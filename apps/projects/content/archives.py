@@ -1,4 +1,5 @@
-"""Reading uploaded assistant files: a zip archive or loose files, within limits.
+"""Assistant files as bytes: reading an upload (a zip archive or loose files) or a project folder
+within limits, and packing files into a zip.
 
 Everything that comes from a user is checked before it is parsed: the number of files, each
 file's size and the total (as declared in the zip and as actually read, so a lying header does
@@ -12,6 +13,7 @@ import posixpath
 import stat
 import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 MAX_FILES = 2000
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -154,3 +156,48 @@ def read_files(
             raise UploadError("uploaded twice", raw_name)
         files[name] = content
     return files
+
+
+# --------------------------------------------------------------------------------------------
+# Project folders and zips
+
+SKIPPED_DIRS = {".git", ".rasa", "models", "results", "__pycache__", "tests", "actions"}
+
+
+def read_project_dir(root: Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
+    """Every file of a Rasa project folder, by relative path (skipping models, tests...)."""
+    if not root.is_dir():
+        raise UploadError(f"{root} is not a folder")
+    files: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if not path.is_file() or path.is_symlink() or SKIPPED_DIRS & set(relative.parts[:-1]):
+            continue
+        if relative.parts[0].startswith(".") or path.suffix.lower() not in (
+            ".yml",
+            ".yaml",
+            ".jinja2",
+            ".jinja",
+            ".txt",
+        ):
+            continue
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise UploadError(f"larger than {limits.max_file_bytes} bytes", str(relative))
+        total += size
+        if total > limits.max_total_bytes:
+            raise UploadError(f"the folder holds more than {limits.max_total_bytes} bytes")
+        files[relative.as_posix()] = path.read_bytes()
+    return files
+
+
+def zip_files(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, text in sorted(files.items()):
+            info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, text.encode("utf-8"))
+    return buffer.getvalue()

@@ -1,0 +1,298 @@
+"""Changes to flows (issue 7): create, duplicate, rename, delete, edit steps, restore a version.
+
+Every change is checked before it is stored (apps.projects.content.checks.check_change: build
+the assistant's project with the change applied and validate it) and refused with
+`ContentInvalid` when it has an error or breaks another item. Each change is one transaction
+and records a `FlowVersion`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.flows import steps as step_ops
+from apps.flows.models import CustomAction, Flow, FlowVersion, Response, Slot
+from apps.flows.services.domain import next_position, parse_response, replace_named, slot_spec
+from apps.projects.content.checks import (
+    ContentInvalid,
+    ShownProblem,
+    check_change,
+    relative_problems,
+)
+from apps.projects.models import Assistant
+from engine import formats
+
+
+def parse_definition(name: str, definition: dict) -> formats.Flow:
+    """The flow a definition describes; raises ContentInvalid on a schema problem."""
+    collector = formats.ProblemCollector(file=None)
+    flows = formats.parse_flows({name: copy.deepcopy(definition)}, collector)
+    if collector.has_errors or not flows:
+        raise ContentInvalid([p for p in collector.problems if p.severity == "error"])
+    return flows[0]
+
+
+def _replace_flow(project: formats.Project, flow: formats.Flow, old_name: str | None) -> None:
+    for index, item in enumerate(project.flows):
+        if item.id == (old_name or flow.id):
+            project.flows[index] = flow
+            return
+    project.flows.append(flow)
+
+
+@dataclass
+class Additions:
+    """Domain items a flow edit creates or updates with it (the builder's inline "create a
+    response / slot / action"): validated with the flow, stored in the same transaction."""
+
+    responses: dict[str, list] = field(default_factory=dict)  # name -> variations
+    slots: dict[str, dict] = field(default_factory=dict)  # name -> definition
+    actions: list[str] = field(default_factory=list)
+
+    def apply(self, project: formats.Project) -> None:
+        domain = project.domain
+        for name, variations in self.responses.items():
+            domain.responses = replace_named(
+                domain.responses, parse_response(name, variations), None
+            )
+        for name, definition in self.slots.items():
+            domain.slots = replace_named(domain.slots, slot_spec(name, definition), None)
+        for name in self.actions:
+            domain.actions = replace_named(domain.actions, formats.Action(name=name), None)
+
+    def store(self, assistant: Assistant) -> None:
+        for name, variations in self.responses.items():
+            updated = Response.objects.filter(assistant=assistant, name=name).update(
+                variations=variations
+            )
+            if not updated:
+                Response.objects.create(
+                    assistant=assistant,
+                    name=name,
+                    variations=variations,
+                    position=next_position(Response, assistant),
+                )
+        for name, definition in self.slots.items():
+            Slot.objects.update_or_create(
+                assistant=assistant,
+                name=name,
+                defaults={
+                    "type": definition.get("type", "any"),
+                    "definition": definition,
+                    "position": next_position(Slot, assistant),
+                },
+            )
+        for name in self.actions:
+            CustomAction.objects.get_or_create(
+                assistant=assistant,
+                name=name,
+                defaults={"position": next_position(CustomAction, assistant)},
+            )
+
+
+def validate_flow(
+    assistant: Assistant,
+    name: str,
+    definition: dict,
+    *,
+    old_name: str | None = None,
+    additions: Additions | None = None,
+) -> tuple[dict, list[ShownProblem]]:
+    """Check a flow as it would be saved. Returns its canonical definition (compact steps) and
+    its warnings; raises ContentInvalid when it has errors or breaks another item."""
+    flow = parse_definition(name, definition)
+
+    def change(project: formats.Project) -> None:
+        if additions is not None:
+            additions.apply(project)
+        _replace_flow(project, flow, old_name)
+
+    _, problems = check_change(assistant, change, f"flows.{name}")
+    return formats.flow_to_dict(flow), relative_problems(problems, f"flows.{name}")
+
+
+def record_version(flow: Flow, user, summary: str) -> FlowVersion:
+    return FlowVersion.objects.create(
+        assistant_id=flow.assistant_id,
+        flow_name=flow.name,
+        definition=flow.definition,
+        summary=summary[:255],
+        created_by=user if user is not None and user.is_authenticated else None,
+    )
+
+
+def _store(flow: Flow, definition: dict, user, summary: str) -> Flow:
+    flow.definition = definition
+    flow.title = definition.get("name") or ""
+    flow.description = definition.get("description") or ""
+    flow.updated_at = timezone.now()
+    flow.updated_by = user if user is not None and user.is_authenticated else None
+    flow.save(update_fields=["definition", "title", "description", "updated_at", "updated_by"])
+    record_version(flow, user, summary)
+    return flow
+
+
+@transaction.atomic
+def save_flow(
+    flow: Flow,
+    definition: dict,
+    *,
+    user,
+    summary: str,
+    additions: Additions | None = None,
+    dry_run: bool = False,
+) -> Flow:
+    """Validate and store a new definition for `flow` (with the domain items it creates),
+    recording a version. `dry_run` validates only (the builder's live validation)."""
+    canonical, _ = validate_flow(flow.assistant, flow.name, definition, additions=additions)
+    if dry_run:
+        return flow
+    if additions is not None:
+        additions.store(flow.assistant)
+    return _store(flow, canonical, user, summary)
+
+
+def edit_steps(
+    flow: Flow,
+    operation: Callable[[list], list],
+    *,
+    user,
+    summary: str,
+    additions: Additions | None = None,
+    dry_run: bool = False,
+) -> Flow:
+    """Apply an operation of apps.flows.steps to the flow's steps and save the result."""
+    definition = copy.deepcopy(flow.definition)
+    definition["steps"] = operation(definition.get("steps") or [])
+    return save_flow(
+        flow, definition, user=user, summary=summary, additions=additions, dry_run=dry_run
+    )
+
+
+def check_flow_name(assistant: Assistant, name: str, *, exclude: Flow | None = None) -> str | None:
+    """Why `name` cannot be a new flow id, or None."""
+    if not formats.FLOW_ID_RE.match(name):
+        return (
+            "Use only letters, digits, underscores and hyphens, with no spaces "
+            "(e.g. transfer_money)."
+        )
+    others = Flow.objects.filter(assistant=assistant, name=name)
+    if exclude is not None:
+        others = others.exclude(pk=exclude.pk)
+    if others.exists():
+        return f"There is already a flow called {name}."
+    return None
+
+
+@transaction.atomic
+def create_flow(
+    assistant: Assistant,
+    *,
+    name: str,
+    description: str,
+    title: str = "",
+    steps: list | None = None,
+    user=None,
+) -> Flow:
+    definition: dict = {}
+    if title:
+        definition["name"] = title
+    definition["description"] = description
+    definition["steps"] = steps or [dict(step_ops.PLACEHOLDER_STEP)]
+    canonical, _ = validate_flow(assistant, name, definition)
+    flow = Flow.objects.create(
+        assistant=assistant,
+        name=name,
+        position=next_position(Flow, assistant),
+        title=title,
+        description=description,
+        definition=canonical,
+        updated_by=user if user is not None and user.is_authenticated else None,
+    )
+    record_version(flow, user, "Created")
+    return flow
+
+
+@transaction.atomic
+def duplicate_flow(flow: Flow, *, name: str, user=None) -> Flow:
+    definition = copy.deepcopy(flow.definition)
+    canonical, _ = validate_flow(flow.assistant, name, definition)
+    copy_ = Flow.objects.create(
+        assistant=flow.assistant,
+        name=name,
+        position=next_position(Flow, flow.assistant),
+        title=flow.title,
+        description=flow.description,
+        definition=canonical,
+        updated_by=user if user is not None and user.is_authenticated else None,
+    )
+    record_version(copy_, user, f"Duplicated from {flow.name}")
+    return copy_
+
+
+def _retarget(steps: list, old: str, new: str) -> bool:
+    changed = False
+    for view in formats.iter_step_views(formats.step_views(steps)):
+        if view.kind in ("link", "call") and view.data.get(view.kind) == old:
+            view.data[view.kind] = new
+            changed = True
+    return changed
+
+
+@transaction.atomic
+def rename_flow(flow: Flow, *, name: str, user=None) -> Flow:
+    """Give the flow a new id; links and calls to it in other flows follow, and so does its
+    history."""
+    old = flow.name
+    if name == old:
+        return flow
+    others = list(Flow.objects.filter(assistant=flow.assistant).exclude(pk=flow.pk))
+    changed = []
+    for other in others:
+        definition = copy.deepcopy(other.definition)
+        if _retarget(definition.get("steps") or [], old, name):
+            changed.append((other, definition))
+    renamed = parse_definition(name, flow.definition)
+    replacements = {o.name: parse_definition(o.name, d) for o, d in changed}
+
+    def change(project: formats.Project) -> None:
+        project.flows = [
+            renamed if f.id == old else replacements.get(f.id, f) for f in project.flows
+        ]
+
+    check_change(flow.assistant, change, f"flows.{name}")
+    FlowVersion.objects.filter(assistant=flow.assistant, flow_name=old).update(flow_name=name)
+    flow.name = name
+    flow.updated_at = timezone.now()
+    flow.updated_by = user if user is not None and user.is_authenticated else None
+    flow.save(update_fields=["name", "updated_at", "updated_by"])
+    record_version(flow, user, f"Renamed from {old}")
+    for other, _definition in changed:
+        _store(
+            other, formats.flow_to_dict(replacements[other.name]), user, f"Follows rename of {old}"
+        )
+    return flow
+
+
+@transaction.atomic
+def delete_flow(flow: Flow) -> None:
+    """Delete the flow unless another flow links to it or calls it."""
+    check_change(
+        flow.assistant,
+        lambda project: setattr(project, "flows", [f for f in project.flows if f.id != flow.name]),
+        f"flows.{flow.name}",
+    )
+    flow.delete()
+
+
+@transaction.atomic
+def restore_version(flow: Flow, version: FlowVersion, *, user=None) -> Flow:
+    canonical, _ = validate_flow(flow.assistant, flow.name, version.definition)
+    return _store(
+        flow, canonical, user, f"Restored the version of {version.created_at:%Y-%m-%d %H:%M}"
+    )

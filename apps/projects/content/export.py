@@ -1,0 +1,107 @@
+"""An assistant's content rows as an `engine.formats` Project, and as Rasa files.
+
+Rows keep each item's definition in the YAML shape (see apps.flows.models), so this module only
+moves values from rows into the `engine.formats` dataclasses; it knows nothing of YAML.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from apps.flows.models import CustomAction, Flow, Response, Slot
+from apps.nlu.models import Entity, Example, Intent, LookupTable, Regex, Synonym
+from apps.projects.models import Assistant, AssistantFiles
+from engine import formats
+
+STORED = "(stored content)"
+
+
+def export_project(assistant: Assistant) -> formats.Project:
+    """The assistant's content as an engine.formats Project."""
+    files = AssistantFiles.objects.filter(assistant=assistant).first()
+    extras = dict(files.domain_extras) if files else {}
+    domain_data: dict[str, Any] = {}
+    if extras.get("version"):
+        domain_data["version"] = extras["version"]
+    domain_data["intents"] = [
+        _named(i.name, i.definition)
+        for i in Intent.objects.filter(assistant=assistant, in_domain=True)
+    ]
+    domain_data["entities"] = [
+        _named(e.name, e.definition) for e in Entity.objects.filter(assistant=assistant)
+    ]
+    domain_data["slots"] = {s.name: s.definition for s in Slot.objects.filter(assistant=assistant)}
+    domain_data["responses"] = {
+        r.name: r.variations for r in Response.objects.filter(assistant=assistant)
+    }
+    domain_data["actions"] = [
+        _named(a.name, a.definition) for a in CustomAction.objects.filter(assistant=assistant)
+    ]
+    for key in ("forms", "session_config", "config"):
+        if extras.get(key) is not None:
+            domain_data[key] = extras[key]
+    domain_data.update(extras.get("extra") or {})
+
+    collector = formats.ProblemCollector(file=STORED)
+    domain = formats.parse_domain(copy.deepcopy(domain_data), collector)
+    flows = formats.parse_flows(
+        {f.name: copy.deepcopy(f.definition) for f in Flow.objects.filter(assistant=assistant)},
+        collector,
+    )
+    if collector.has_errors:
+        # Stored content is validated on the way in; this means a bug, not user input.
+        raise formats.FormatError(collector.problems)
+
+    project = formats.Project(domain=domain, flows=flows, nlu=_export_nlu(assistant))
+    if files:
+        if files.config_yml:
+            project.config = formats.ConfigFile.parse(files.config_yml, "config.yml")
+        if files.endpoints_yml:
+            project.endpoints = formats.EndpointsFile.parse(files.endpoints_yml, "endpoints.yml")
+        project.prompts = dict(files.prompts)
+        project.other_files = dict(files.other_files)
+    return project
+
+
+def _named(name: str, definition: Any) -> Any:
+    return {name: definition} if definition else name
+
+
+def _export_nlu(assistant: Assistant) -> formats.NluData:
+    by_intent: dict[int, list[formats.Example]] = {}
+    for row in Example.objects.filter(intent__assistant=assistant).order_by(
+        "intent_id", "position", "id"
+    ):
+        by_intent.setdefault(row.intent_id, []).append(
+            formats.Example(
+                text=row.text,
+                entities=[formats.EntityAnnotation(**e) for e in row.entities],
+                metadata=row.metadata,
+            )
+        )
+    intents = [
+        formats.IntentExamples(intent=i.name, examples=by_intent[i.pk], metadata=i.nlu_metadata)
+        for i in Intent.objects.filter(assistant=assistant)
+        if i.pk in by_intent
+    ]
+    return formats.NluData(
+        intents=intents,
+        synonyms=[
+            formats.Synonym(s.name, list(s.examples))
+            for s in Synonym.objects.filter(assistant=assistant)
+        ],
+        regexes=[
+            formats.Regex(r.name, list(r.examples))
+            for r in Regex.objects.filter(assistant=assistant)
+        ],
+        lookups=[
+            formats.Lookup(lk.name, list(lk.examples))
+            for lk in LookupTable.objects.filter(assistant=assistant)
+        ],
+    )
+
+
+def export_files(assistant: Assistant) -> dict[str, str]:
+    """The assistant as Rasa project files: {relative path: text}."""
+    return formats.dump_project(export_project(assistant))
