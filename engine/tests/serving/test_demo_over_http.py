@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from engine.e2e import load_test_files, run_test_cases_http
+from tests.support.processes import free_port, stop
 
-from .conftest import DEMO_PROJECT, REPO, free_port, stop
+from .conftest import DEMO_PROJECT, REPO
 
 pytestmark = pytest.mark.slow
 
