@@ -9,7 +9,7 @@ PORT ?= 8000
 CI_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/studio_ci_$(shell date +%s)_$(shell echo $$$$)
 PYTEST_ARGS ?=
 
-.PHONY: chromium install-actions oidc-provider run test lint format test-sqlite test-postgres bench clean install install-dev
+.PHONY: chromium install-actions oidc-provider run test lint typecheck format test-sqlite test-postgres bench clean install install-dev demo-passwords pre-commit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,10 +57,19 @@ demo-passwords: export DEBUG ?= true
 demo-passwords: install
 	$(PY) manage.py bootstrap_demo --reset-passwords
 
-lint: install-dev
+lint: install-dev typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+
+# mypy (strict on engine/ and workers/), compared with the errors listed in mypy-baseline.txt.
+typecheck: install-dev
+	$(PY) -m tests.support.typecheck
+
+# The git hook of .pre-commit-config.yaml: ruff, the migrations check and `manage.py check`.
+pre-commit: install-dev requirements-hooks.txt
+	$(PY) -m pip install --quiet -r requirements-hooks.txt
+	$(BIN)/pre-commit install
 
 format: install-dev
 	$(BIN)/ruff check --fix .

@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     test.set_defaults(handler=_test)
 
     args = parser.parse_args(argv)
-    return args.handler(args)
+    code: int = args.handler(args)
+    return code
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ and cron.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import signal
@@ -41,9 +42,9 @@ class Worker:
         once: bool = False,
         interval: float = 1.0,
         max_tasks: int | None = None,
-        liveness_file: str | os.PathLike | None = None,
-        stdout=None,
-    ):
+        liveness_file: str | os.PathLike[str] | None = None,
+        stdout: io.TextIOBase | None = None,
+    ) -> None:
         self.worker_id = worker_id or default_worker_id(self.kind)
         self.once = once
         self.interval = interval
@@ -78,7 +79,7 @@ class Worker:
         else:
             log.info(line)
 
-    def request_stop(self, *_args) -> None:
+    def request_stop(self, *_args: object) -> None:
         self._signals += 1
         if self._signals > 1:
             self.say("second stop signal: exiting now")

@@ -7,10 +7,20 @@ The sources (a Kafka topic, the local event spool) and the storage they feed liv
 from __future__ import annotations
 
 import logging
+from typing import Any, Protocol
 
 from workers.base import Worker
 
 log = logging.getLogger(__name__)
+
+
+class Source(Protocol):
+    """What the loop needs of an event source (`apps.ingestion` has the two there are)."""
+
+    def describe(self) -> str: ...
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def step(self) -> bool: ...
 
 
 class TooManyErrors(RuntimeError):
@@ -21,7 +31,7 @@ class TooManyErrors(RuntimeError):
 class IngestWorker(Worker):
     kind = "ingest"
 
-    def __init__(self, source, *, max_errors: int = 10, **kwargs):
+    def __init__(self, source: Source, *, max_errors: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source = source
         self.max_errors = max_errors

@@ -213,8 +213,8 @@ def tokenize(text: str) -> list[Token]:
             i += 1
             continue
         if ch in "\"'":
-            value, end = _read_string(text, i)
-            tokens.append(Token("string", value, i, text[i:end]))
+            string, end = _read_string(text, i)
+            tokens.append(Token("string", string, i, text[i:end]))
             i = end
             continue
         if ch.isdigit() or (
@@ -348,7 +348,7 @@ class _Parser:
         tok = self.tok
         if tok.kind == "op":
             self.advance()
-            return tok.value
+            return str(tok.value)
         if tok.kind == "kw" and tok.value == "is":
             self.advance()
             if self.is_kw("not"):
@@ -357,7 +357,7 @@ class _Parser:
             return "is"
         if tok.kind == "kw" and tok.value in ("contains", "matches"):
             self.advance()
-            return tok.value
+            return str(tok.value)
         return None
 
     def operand(self) -> Operand:
@@ -647,12 +647,12 @@ def _order(a: Any, b: Any, op: str) -> bool:
         if x is None or y is None:
             return False
     if op == "<":
-        return x < y
+        return bool(x < y)
     if op == "<=":
-        return x <= y
+        return bool(x <= y)
     if op == ">":
-        return x > y
-    return x >= y
+        return bool(x > y)
+    return bool(x >= y)
 
 
 def _contains(container: Any, item: Any) -> bool:

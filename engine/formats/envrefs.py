@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.formats.errors import Problem
+
+if TYPE_CHECKING:
+    from engine.formats.project import Project
 
 ENV_REFERENCE = re.compile(r"\$\{([^}]*)\}")
 
@@ -55,7 +58,7 @@ def check_env_references(text: str, data: Any, file: str, allowed: Iterable[str]
     ]
 
 
-def check_project_env(project, allowed: Iterable[str]) -> list[Problem]:
+def check_project_env(project: Project, allowed: Iterable[str]) -> list[Problem]:
     """`check_env_references` on a project's config.yml and endpoints.yml."""
     allowed = set(allowed)
     problems: list[Problem] = []

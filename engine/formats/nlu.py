@@ -307,9 +307,9 @@ def parse_nlu(data: Any, collector: ProblemCollector, base: str = "nlu") -> NluD
             continue
         ex_path = join_path(path, "examples")
         line = collector.line_for(ex_path)
-        source = {"source_file": collector.file, "source_line": collector.line_for(path)}
+        source_file, source_line = collector.file, collector.line_for(path)
         if kind == "intent":
-            block = IntentExamples(intent=name, **source)
+            block = IntentExamples(intent=name, source_file=source_file, source_line=source_line)
             if spec.get("metadata") is not None:
                 block.metadata = check.mapping(
                     spec["metadata"], join_path(path, "metadata"), "metadata"
@@ -319,7 +319,9 @@ def parse_nlu(data: Any, collector: ProblemCollector, base: str = "nlu") -> NluD
         else:
             examples = _plain_examples(check, spec["examples"], ex_path, line)
             cls = {"synonym": Synonym, "regex": Regex, "lookup": Lookup}[kind]
-            entry = cls(name=name, examples=examples, **source)
+            entry = cls(
+                name=name, examples=examples, source_file=source_file, source_line=source_line
+            )
             if kind == "regex":
                 for pattern in examples:
                     try:
@@ -355,19 +357,19 @@ def _parse_intent_examples(
         if spec is None:
             continue
         check.keys(spec, item_path, ("text", "metadata"), what="an example", required=("text",))
-        text = spec.get("text")
-        if not isinstance(text, str):
+        item_text = spec.get("text")
+        if not isinstance(item_text, str):
             if "text" in spec:
                 check.error(
                     join_path(item_path, "text"),
-                    f"example text must be a string, not {describe(text)}",
+                    f"example text must be a string, not {describe(item_text)}",
                 )
             continue
         metadata = spec.get("metadata")
         if metadata is not None and not isinstance(metadata, dict):
             check.error(join_path(item_path, "metadata"), "example metadata must be a mapping")
             metadata = None
-        _add_example(check, examples, text.strip(), metadata, item_path)
+        _add_example(check, examples, item_text.strip(), metadata, item_path)
     return examples
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -158,7 +159,7 @@ def load_project_dir(path: str | os.PathLike[str]) -> Project:
     return load_project_files(files)
 
 
-def load_project_files(files: dict[str, bytes | str]) -> Project:
+def load_project_files(files: Mapping[str, bytes | str]) -> Project:
     """Load a project from ``{relative path: content}``.
 
     Raises `FormatError` listing every error found in any file; warnings are kept on

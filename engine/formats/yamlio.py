@@ -20,7 +20,7 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -315,9 +315,9 @@ def dump_yaml(data: Any) -> str:
 
 def double_quoted(text: str) -> DoubleQuotedScalarString:
     """Mark a string to be written in double quotes (as Rasa writes ``version: "3.1"``)."""
-    return DoubleQuotedScalarString(text)
+    return cast(DoubleQuotedScalarString, DoubleQuotedScalarString(text))
 
 
 def literal(text: str) -> LiteralScalarString:
     """Mark a string to be written in ``|`` block style."""
-    return LiteralScalarString(text)
+    return cast(LiteralScalarString, LiteralScalarString(text))

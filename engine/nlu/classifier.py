@@ -125,15 +125,15 @@ class TextClassifier:
         if self._model is None:
             n = len(self.labels)
             return np.full((len(texts), n), 1.0 / n)
-        return self._model.predict_proba(self._featurize(list(texts)))
+        probabilities: np.ndarray = self._model.predict_proba(self._featurize(list(texts)))
+        return probabilities
 
     def rank_many(self, texts: Sequence[str], top_k: int | None = None) -> list[Ranking]:
         k = self.ranking_length if top_k is None else top_k
         probs = self.probabilities(texts)
         rankings: list[Ranking] = []
         for row in probs:
-            # Highest confidence first; ties by label name so the order is deterministic.
-            order = sorted(range(len(row)), key=lambda i, r=row: (-r[i], self.labels[i]))
+            order = _by_confidence(row, self.labels)
             if k > 0:
                 order = order[:k]
             rankings.append([{"name": self.labels[i], "confidence": float(row[i])} for i in order])
@@ -147,3 +147,8 @@ class TextClassifier:
         """The best label as ``{"name", "confidence"}`` (``name`` is None without labels)."""
         ranking = self.rank(text, top_k=1)
         return ranking[0] if ranking else {"name": None, "confidence": 0.0}
+
+
+def _by_confidence(row: np.ndarray, labels: Sequence[str]) -> list[int]:
+    """Label indices, highest confidence first; ties by label name so the order is stable."""
+    return sorted(range(len(row)), key=lambda i: (-row[i], labels[i]))

@@ -31,7 +31,7 @@ Progress = Callable[[str], None]
 
 
 def _overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return a["start"] < b["end"] and b["start"] < a["end"]
+    return bool(a["start"] < b["end"] and b["start"] < a["end"])
 
 
 def resolve_overlaps(

@@ -107,9 +107,9 @@ class PatternExtractor:
                 start = tokens[i].start
                 for j in range(min(n_tokens, i + self._max_tokens) - 1, i - 1, -1):
                     end = tokens[j].end
-                    name = self._lookup.get(_normalise(text[start:end]))
-                    if name is not None:
-                        found.append(PatternMatch(start, end, name, "lookup", True))
+                    looked_up = self._lookup.get(_normalise(text[start:end]))
+                    if looked_up is not None:
+                        found.append(PatternMatch(start, end, looked_up, "lookup", True))
         return found
 
     def extract(

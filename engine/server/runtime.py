@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.archive import LoadedModel
 from engine.brokers import EventBroker, publish_events
 from engine.dialogue import ActionClient, Processor, Tracker, UserMessage
 from engine.server.store import DEFAULT_MAX_CONVERSATIONS, InMemoryTrackerStore
+
+T = TypeVar("T")
 
 __all__ = ["STUDIO_START_FLOW", "Bot", "EventsError"]
 
@@ -161,7 +163,7 @@ class Bot:
     def delete(self, sender_id: str) -> bool:
         return self.store.delete(sender_id)
 
-    def _turn(self, sender_id: str, work: Callable[[Tracker], Any]) -> tuple[Tracker, Any]:
+    def _turn(self, sender_id: str, work: Callable[[Tracker], T]) -> tuple[Tracker, T]:
         tracker = self.store.get_or_create(sender_id)
         before = len(tracker.events)
         try:
@@ -235,7 +237,8 @@ class Bot:
 
     def parse(self, text: str) -> dict[str, Any]:
         parse = getattr(self.processor, "parse", None)
-        return parse(text) if callable(parse) else self.model.nlu.parse(text)
+        parsed: dict[str, Any] = parse(text) if callable(parse) else self.model.nlu.parse(text)
+        return parsed
 
     def close(self, timeout: float = 10.0) -> None:
         if self.broker is not None:

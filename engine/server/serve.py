@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.archive import load_model
 from engine.brokers import broker_from_config, load_endpoints
+from engine.dialogue import ActionClient
 from engine.netguard import BlockedNetworks
 from engine.server.app import MAX_BODY_BYTES, create_app
 from engine.server.runtime import Bot
@@ -39,6 +40,7 @@ def build_bot(
     model = load_model(model_path)
     endpoints = endpoints or {}
     broker = broker_from_config(endpoints.get("event_broker"))
+    action_client: ActionClient | None
     try:
         action_client = action_client_from_endpoints(
             endpoints.get("action_endpoint"), blocked=blocked_networks

@@ -3,14 +3,13 @@ by ``python -m engine serve`` as a child process."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from tests.support.processes import ROOT, stop, wait_for
+from tests.support.processes import ROOT, free_port, stop, wait_for_http
 
 #: A small CALM assistant: a pizza flow whose size question has quick-reply buttons.
 PIZZA_PROJECT = ROOT / "engine" / "tests" / "serving" / "tiny_project"
@@ -23,12 +22,6 @@ def project_files(project: Path = PIZZA_PROJECT) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ServedBot:
     """Train `project` into `work_dir` and serve it; `url` is its Rasa HTTP API."""
 
@@ -36,7 +29,7 @@ class ServedBot:
         from engine.train import train_project
 
         model = train_project(project, work_dir / "model", fixed_model_name="bot").path
-        port = _free_port()
+        port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "engine", "serve", str(model), "--port", str(port)],
@@ -45,15 +38,9 @@ class ServedBot:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        wait_for(self._answers, timeout=120, what=f"the bot at {self.url}")
-
-    def _answers(self) -> bool:
-        if self.process.poll() is not None:
-            raise AssertionError(f"the bot exited:\n{stop(self.process)}")
-        try:
-            return httpx.get(self.url + "/status", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        wait_for_http(
+            self.url + "/status", self.process, timeout=120, ok=lambda status: status == 200
+        )
 
     def tracker(self, sender_id: str) -> dict:
         return httpx.get(f"{self.url}/conversations/{sender_id}/tracker", timeout=10).json()

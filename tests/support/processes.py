@@ -1,21 +1,37 @@
-"""Starting Studio's own commands as real processes that share the test database."""
+"""Processes in tests: a free loopback port, waiting for a condition or a URL, stopping a child,
+and Studio's own commands started as real processes that share the test database.
+
+Django is imported only by the helpers that need the test database, so that the engine's tests
+can use the rest without it.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from django.conf import settings
-from django.db import connection
+import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def database_url() -> str:
     """The URL of the database the current test uses (the test database, not the real one)."""
+    from django.db import connection
+
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
@@ -27,6 +43,8 @@ def database_url() -> str:
 
 
 def process_env(**extra: str) -> dict[str, str]:
+    from django.conf import settings
+
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -63,8 +81,30 @@ def wait_for(condition, timeout: float = 60, interval: float = 0.2, what: str = 
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
-def stop(process: subprocess.Popen, timeout: float = 20) -> str:
-    """SIGTERM, wait, and return what it printed."""
+def wait_for_http(
+    url: str,
+    process: subprocess.Popen[Any] | None = None,
+    timeout: float = 60,
+    ok: Callable[[int], bool] = lambda status: status < 500,
+    interval: float = 0.1,
+) -> None:
+    """Poll `url` until its status is `ok` (by default: any answer but a server error). When
+    `process` (the server) exits first, fail with what it printed."""
+
+    def answers() -> bool:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode}:\n{_output(process)}")
+        try:
+            return ok(httpx.get(url, timeout=1.0).status_code)
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, timeout, interval, what=url)
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 20, *, output: bool = True) -> str:
+    """SIGTERM, wait (SIGKILL after `timeout` s), and return what it printed. With
+    `output=False` the pipe is closed unread (for a server whose children may hold it open)."""
     if process.poll() is None:
         process.terminate()
         try:
@@ -72,7 +112,18 @@ def stop(process: subprocess.Popen, timeout: float = 20) -> str:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    return process.stdout.read() if process.stdout else ""
+    if not output:
+        if process.stdout:
+            process.stdout.close()
+        return ""
+    return _output(process)
+
+
+def _output(process: subprocess.Popen[Any]) -> str:
+    if not process.stdout or process.stdout.closed:
+        return ""
+    printed = process.stdout.read()
+    return printed.decode(errors="replace") if isinstance(printed, bytes) else printed
 
 
 def pid_alive(pid: int) -> bool:

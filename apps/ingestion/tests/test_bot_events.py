@@ -17,11 +17,9 @@ from apps.ingestion.tests.test_poison import END_OF_TIME
 from engine.tests.serving.conftest import (  # noqa: F401 (fixtures)
     REPO,
     action_server,
-    free_port,
-    stop,
     tiny_model,
-    wait_for,
 )
+from tests.support.processes import free_port, stop, wait_for_http
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +42,7 @@ def bot(tiny_model, action_server, tmp_path):  # noqa: F811
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        wait_for(f"http://127.0.0.1:{port}/status", process)
+        wait_for_http(f"http://127.0.0.1:{port}/status", process)
         yield f"http://127.0.0.1:{port}", spool, process
     finally:
         stop(process)

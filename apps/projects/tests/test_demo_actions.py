@@ -1,11 +1,9 @@
 """The demo's custom actions, served by a real Rasa SDK action server, in a conversation."""
 
 import os
-import socket
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 
 from demo import HARBOR_BANK as DEMO_DIR
@@ -13,6 +11,7 @@ from engine.actions import HttpActionClient
 from engine.dialogue import DialogueModel, FlowClassifier, Processor, Tracker, UserMessage
 from engine.dialogue.nlu_adapter import train_nlu
 from engine.formats import load_project_dir
+from tests.support.processes import free_port, stop, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[3]
 SDK_PYTHON = os.environ.get("RASA_SDK_PYTHON", str(ROOT / ".venv-actions" / "bin" / "python"))
@@ -25,9 +24,7 @@ def action_server():
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [
             SDK_PYTHON,
@@ -45,21 +42,10 @@ def action_server():
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{url}/health", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                pytest.fail(server.stdout.read())
-            import time
-
-            time.sleep(0.2)
+        wait_for_http(f"{url}/health", server, timeout=30, ok=lambda status: status == 200)
         yield f"{url}/webhook"
     finally:
-        server.terminate()
-        server.wait(10)
+        stop(server, 10, output=False)
 
 
 @pytest.mark.slow

@@ -2,26 +2,18 @@
 settings for GCS and Azure checked at start-up (their services cannot run here)."""
 
 import os
-import socket
 import subprocess
 import sys
 
 import boto3
-import httpx
 import pytest
 
 from apps.training import services
 from apps.training.models import ModelVersion
-from tests.support.processes import ROOT, wait_for
+from tests.support.processes import ROOT, free_port, stop, wait_for_http
 from workers.training import TrainingConsumer
 
 BUCKET = "studio-models"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -33,19 +25,11 @@ def s3_url():
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-
-    def up():
-        try:
-            return httpx.get(url, timeout=1).status_code < 500
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_for(up, 30, what="the S3 server")
+        wait_for_http(url, timeout=30, interval=0.2)
         yield url
     finally:
-        server.terminate()
-        server.wait(10)
+        stop(server, 10)
 
 
 @pytest.fixture

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from demo import HARBOR_BANK
 from tests.support.fixtures import kafka_bootstrap, kafka_topic  # noqa: F401
+from tests.support.processes import free_port, stop, wait_for_http
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
@@ -22,39 +20,6 @@ TINY_PROJECT = HERE / "tiny_project"
 DEMO_PROJECT = HARBOR_BANK
 #: The virtualenv with rasa-sdk that `make` builds (its pins conflict with the project's venv).
 RASA_SDK_PYTHON = os.environ.get("RASA_SDK_PYTHON", str(REPO / ".venv-actions" / "bin" / "python"))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"process exited with {process.returncode}:\n{output}")
-        try:
-            if httpx.get(url, timeout=1.0).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer within {timeout}s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-    if process.stdout:
-        process.stdout.close()
 
 
 @pytest.fixture(scope="session")
@@ -117,10 +82,10 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(f"http://127.0.0.1:{port}/health", process)
+        wait_for_http(f"http://127.0.0.1:{port}/health", process)
         yield f"http://127.0.0.1:{port}/webhook"
     finally:
-        stop(process)
+        stop(process, 15, output=False)
 
 
 @pytest.fixture

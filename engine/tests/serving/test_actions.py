@@ -11,8 +11,7 @@ from engine.actions import (
     action_client_from_endpoints,
 )
 from engine.dialogue import ActionError
-
-from .conftest import free_port
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.slow
 

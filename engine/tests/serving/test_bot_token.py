@@ -8,7 +8,9 @@ import sys
 import httpx
 import pytest
 
-from .conftest import REPO, free_port, stop, wait_for
+from tests.support.processes import free_port, stop, wait_for_http
+
+from .conftest import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +29,7 @@ def guarded_bot(tiny_model, engine_env):
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        wait_for(f"http://127.0.0.1:{port}/version", process)
+        wait_for_http(f"http://127.0.0.1:{port}/version", process)
         yield process, f"http://127.0.0.1:{port}"
     finally:
         stop(process)

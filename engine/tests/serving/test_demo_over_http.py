@@ -13,8 +13,9 @@ import pytest
 
 from engine.e2e import run_test_cases_http
 from engine.formats import load_test_files
+from tests.support.processes import free_port, stop
 
-from .conftest import DEMO_PROJECT, REPO, free_port, stop
+from .conftest import DEMO_PROJECT, REPO
 
 pytestmark = pytest.mark.slow
 

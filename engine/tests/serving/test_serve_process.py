@@ -11,8 +11,9 @@ import httpx
 import pytest
 
 from tests.support.kafka_mock import consume_all
+from tests.support.processes import free_port, stop, wait_for_http
 
-from .conftest import REPO, free_port, stop, wait_for
+from .conftest import REPO
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,7 @@ def served(tiny_model, tmp_path, engine_env, action_server, kafka_bootstrap, kaf
         stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        wait_for(f"http://127.0.0.1:{port}/status", process)
+        wait_for_http(f"http://127.0.0.1:{port}/status", process)
         yield process, f"http://127.0.0.1:{port}", kafka_topic
     finally:
         stop(process)

@@ -5,6 +5,9 @@ KAFKA_GROUP_ID); without it, to the JSON-lines files under STUDIO_EVENT_SPOOL_DI
 bots write. See apps.ingestion.sources for the delivery guarantees, workers.ingest for the loop.
 """
 
+from argparse import ArgumentParser
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import CommandError
 
@@ -17,7 +20,7 @@ class Command(WorkerCommand):
     help = "Store Rasa tracker events from Kafka or the local event spool."
     worker_class = IngestWorker
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         super().add_arguments(parser)
         parser.add_argument(
             "--source",
@@ -40,7 +43,7 @@ class Command(WorkerCommand):
             help="exit with an error after this many failed batches in a row (default 10)",
         )
 
-    def worker_kwargs(self, options) -> dict:
+    def worker_kwargs(self, options: dict[str, Any]) -> dict[str, Any]:
         batch_size = options["batch_size"]
         if batch_size is not None and batch_size < 1:
             raise CommandError("--batch-size must be at least 1")
@@ -48,7 +51,7 @@ class Command(WorkerCommand):
         if kind == "kafka":
             if not settings.KAFKA_BOOTSTRAP_SERVERS:
                 raise CommandError("--source kafka needs KAFKA_BOOTSTRAP_SERVERS")
-            source = KafkaSource(batch_size=batch_size or 5000)
+            source: KafkaSource | FileSpoolSource = KafkaSource(batch_size=batch_size or 5000)
         else:
             source = FileSpoolSource(options["spool_dir"], max_lines=batch_size or 2000)
         return {"source": source, "max_errors": max(options["max_errors"], 1)}

@@ -1,6 +1,8 @@
 """The orchestrator: registers the periodic tasks, then runs the django-q2 cluster."""
 
 import importlib
+from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
@@ -24,12 +26,12 @@ def ensure_all_schedules() -> list[str]:
 class Command(BaseCommand):
     help = "Register periodic tasks and run the orchestrator (a django-q2 cluster)."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--schedules-only", action="store_true", help="register the schedules and exit"
         )
 
-    def handle(self, *args, schedules_only=False, **options):
+    def handle(self, *args: Any, schedules_only: bool = False, **options: Any) -> None:
         for name in ensure_all_schedules():
             self.stdout.write(f"schedules of {name} registered")
         if not schedules_only:
