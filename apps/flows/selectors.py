@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from apps.flows.models import Flow, Response
+from apps.flows import canvas
+from apps.flows import steps as step_ops
+from apps.flows.models import CustomAction, Flow, Response, Slot
 from engine import formats
 from engine.formats.conditions import ConditionError, parse_condition, referenced_slots
 
@@ -133,3 +135,30 @@ def usages(assistant) -> dict[tuple[str, str], list[Usage]]:
                 for slot in _slots_in(condition):
                     found[("slot", slot)].append(Usage("", "", response.name, "response condition"))
     return found
+
+
+def response_variations(assistant) -> dict[str, list]:
+    """{response name: its variations}."""
+    return dict(Response.objects.filter(assistant=assistant).values_list("name", "variations"))
+
+
+def step_context(assistant, flow) -> dict:
+    """The names a step form of `flow` picks from: slots with their types, responses (with
+    their variations), custom actions, the other flows, the steps to jump to, the step ids."""
+    steps = flow.definition.get("steps") or []
+    responses = response_variations(assistant)
+    return {
+        "slots": dict(Slot.objects.filter(assistant=assistant).values_list("name", "type")),
+        "responses": sorted(responses),
+        "response_variations": responses,
+        "actions": list(
+            CustomAction.objects.filter(assistant=assistant).values_list("name", flat=True)
+        ),
+        "flows": list(
+            Flow.objects.filter(assistant=assistant)
+            .exclude(pk=flow.pk)
+            .values_list("name", flat=True)
+        ),
+        "step_choices": canvas.step_choices(steps, flow.name),
+        "explicit_ids": step_ops.step_ids(steps),
+    }

@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from apps.ingestion.models import Conversation, Tag
-from engine.formats.nlu import AnnotationError, parse_example
+from engine import formats
 
 PERIODS = {
     "24h": ("Last 24 hours", timedelta(hours=24)),
@@ -203,8 +203,8 @@ class AddExampleForm(forms.Form):
         if "\x00" in raw:
             raise forms.ValidationError("The example contains a NUL character.")
         try:
-            parsed = parse_example(raw.strip())
-        except AnnotationError as exc:
+            parsed = formats.parse_example(raw.strip())
+        except formats.AnnotationError as exc:
             raise forms.ValidationError(f"Cannot read the entity markup: {exc}") from None
         if not parsed.text.strip():
             raise forms.ValidationError("The example has no text.")

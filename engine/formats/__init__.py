@@ -31,6 +31,7 @@ from engine.formats.conditions import (
 )
 from engine.formats.config import ConfigFile, EndpointsFile, check_config, check_endpoints
 from engine.formats.domain import (
+    SLOT_TYPES,
     Action,
     Button,
     Domain,
@@ -88,13 +89,20 @@ from engine.formats.validation import (
     has_errors,
     validate_project,
 )
-from engine.formats.yamlio import MAX_FILE_BYTES, MAX_PROJECT_BYTES, MAX_YAML_NODES
+from engine.formats.yamlio import (
+    MAX_FILE_BYTES,
+    MAX_PROJECT_BYTES,
+    MAX_YAML_NODES,
+    dump_yaml,
+    load_yaml,
+)
 
 __all__ = [
     "END",
     "MAX_FILE_BYTES",
     "MAX_PROJECT_BYTES",
     "MAX_YAML_NODES",
+    "SLOT_TYPES",
     "Action",
     "And",
     "AnnotationError",
@@ -144,6 +152,7 @@ __all__ = [
     "decompose_condition",
     "domain_to_dict",
     "dump_project",
+    "dump_yaml",
     "duplicate_problems",
     "env_references",
     "evaluate",
@@ -157,6 +166,7 @@ __all__ = [
     "iter_step_views",
     "load_project_dir",
     "load_project_files",
+    "load_yaml",
     "normalize_condition",
     "parse_condition",
     "parse_example",
