@@ -21,7 +21,3 @@ class FlowsConfig(AppConfig):
         register(
             Page("actions", "Custom actions", "flows:actions", Cap.VIEW_FLOWS), before="members"
         )
-        register(
-            Page("files", "config.yml / endpoints.yml", "flows:files", Cap.MANAGE_SETTINGS),
-            before="settings",
-        )

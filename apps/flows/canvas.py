@@ -219,3 +219,15 @@ def step_choices(steps: list, flow_id: str) -> list[tuple[str, str]]:
         target = view.target or ("logic" if view.kind == "noop" else view.kind)
         out.append((view.id, f"{view.id} ({view.kind} {target})"))
     return out
+
+
+def triggers(definition: dict) -> list[tuple[str | None, float | None]]:
+    """The start node's NLU triggers: (intent, confidence threshold or None) for each."""
+    found: list[tuple[str | None, float | None]] = []
+    for trigger in definition.get("nlu_trigger") or []:
+        intent = trigger.get("intent") if isinstance(trigger, dict) else trigger
+        if isinstance(intent, dict):
+            found.append((intent.get("name"), intent.get("confidence_threshold")))
+        else:
+            found.append((intent, None))
+    return found

@@ -1,9 +1,12 @@
 """Named reads for the flow builder and the CMS pages: problem counts, a flow's problems, slot
-types as people read them. (Where each item is used: apps.projects.content.usages.)"""
+types as people read them, what a step form picks from. (Where each item is used:
+apps.projects.content.usages.)"""
 
 from __future__ import annotations
 
-from apps.flows.models import Flow
+from apps.flows import canvas
+from apps.flows import steps as step_ops
+from apps.flows.models import CustomAction, Flow, Response, Slot
 from apps.projects.content.checks import ShownProblem, relative_problems
 from apps.projects.content.export import export_project
 from apps.projects.models import Assistant
@@ -56,3 +59,30 @@ def slot_type_summary(slot_type: str, definition: dict) -> str:
         ]
         return f"float ({', '.join(bounds)})" if bounds else "float"
     return slot_type
+
+
+def response_variations(assistant) -> dict[str, list]:
+    """{response name: its variations}."""
+    return dict(Response.objects.filter(assistant=assistant).values_list("name", "variations"))
+
+
+def step_context(assistant, flow) -> dict:
+    """The names a step form of `flow` picks from: slots with their types, responses (with
+    their variations), custom actions, the other flows, the steps to jump to, the step ids."""
+    steps = flow.definition.get("steps") or []
+    responses = response_variations(assistant)
+    return {
+        "slots": dict(Slot.objects.filter(assistant=assistant).values_list("name", "type")),
+        "responses": sorted(responses),
+        "response_variations": responses,
+        "actions": list(
+            CustomAction.objects.filter(assistant=assistant).values_list("name", flat=True)
+        ),
+        "flows": list(
+            Flow.objects.filter(assistant=assistant)
+            .exclude(pk=flow.pk)
+            .values_list("name", flat=True)
+        ),
+        "step_choices": canvas.step_choices(steps, flow.name),
+        "explicit_ids": step_ops.step_ids(steps),
+    }

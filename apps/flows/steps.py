@@ -284,3 +284,40 @@ def ensure_id(steps: list, step_id: str, flow_id: str) -> list:
             view.data.clear()
             view.data.update(rebuilt)
     return result
+
+
+def set_end_target(steps: list, list_path: str, index: int, target: str) -> list:
+    """Connect the end of a branch (or the gap at `index` of the list at `list_path`) to the
+    step `target`: the step before the gap jumps there (a loop back or a merge)."""
+    root = {"steps": copy.deepcopy(steps)}
+    tokens = parse_path(list_path)
+    if len(tokens) == 1:
+        # The root sequence: the step before the gap jumps.
+        if index == 0 or index > len(root["steps"]):
+            raise StepPathError("nothing before this place to connect")
+        root["steps"][index - 1]["next"] = target
+        return root["steps"]
+    container = root
+    for token in tokens[:-1]:
+        container = container[token]
+    value = container[tokens[-1]]
+    if isinstance(value, str) or index == 0:
+        container[tokens[-1]] = target
+    else:
+        value[index - 1]["next"] = target
+    return root["steps"]
+
+
+def new_step_path(steps: list, list_path: str, index: int) -> str:
+    """The path a step inserted at `index` of the list at `list_path` will have (where the
+    problems of the new step are reported)."""
+    if is_placeholder(steps):
+        return "steps[0]"
+    try:
+        tokens = parse_path(list_path)
+        value: Any = {"steps": steps}
+        for token in tokens:
+            value = value[token]
+    except (KeyError, IndexError, TypeError, StepPathError):
+        return f"{list_path}[{index}]"
+    return f"{list_path}[0]" if isinstance(value, str) else f"{list_path}[{index}]"

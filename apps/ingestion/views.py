@@ -1,3 +1,6 @@
+"""The Conversations pages: the list with its filters, a conversation with its events, tags,
+review, turning a user message into an NLU example, and (for SuperUsers) ingestion health."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -29,7 +32,7 @@ from apps.ingestion.presenters import (
     with_button_titles,
 )
 from apps.ingestion.sources import FileSpoolSource, kafka_lag
-from apps.projects.access import assistant_caps, assistant_view, global_caps, global_view
+from apps.projects.access import assistant_view, global_caps, global_view
 from apps.training.models import ModelVersion
 
 # A page of a conversation holds whole turns (a user message and all that followed it).
@@ -72,7 +75,6 @@ def conversation_list(request, assistant):
     page = filters.get("page", 1)
     rows, has_next = selectors.page_of(qs, page, PAGE_SIZE)
     rows = [displayable_conversation(row) for row in rows]
-    caps = assistant_caps(request.user, assistant)
     context = {
         "assistant": assistant,
         "form": form,
@@ -82,8 +84,6 @@ def conversation_list(request, assistant):
         "next_url": _page_url(request, page + 1) if has_next else None,
         "chips": _chips(request, form, filters),
         "tags": Tag.objects.filter(assistant=assistant),
-        "can_tag": Cap.TAG_CONVERSATIONS in caps,
-        "can_delete": Cap.DELETE_CONVERSATIONS in caps,
         "is_superuser": Cap.MANAGE_USERS in global_caps(request.user),
         "here": request.get_full_path(),
     }
@@ -110,7 +110,6 @@ def conversation_detail(request, assistant, conversation_id):
     items = with_button_titles([present(event) for event in events])
     if not show_all:
         items = [item for item in items if not item.quiet]
-    caps = assistant_caps(request.user, assistant)
     sessions = Conversation.objects.filter(
         assistant=assistant, sender_id=conversation.sender_id
     ).order_by("started_at")
@@ -130,9 +129,6 @@ def conversation_detail(request, assistant, conversation_id):
             .exclude(model_id="")
             .first(),
             "tags": Tag.objects.filter(assistant=assistant),
-            "can_tag": Cap.TAG_CONVERSATIONS in caps,
-            "can_delete": Cap.DELETE_CONVERSATIONS in caps,
-            "can_annotate": Cap.ANNOTATE in caps,
             "here": request.get_full_path(),
         },
     )
@@ -212,7 +208,6 @@ def tags(request, assistant):
             "assistant": assistant,
             "form": form,
             "rows": rows,
-            "can_tag": Cap.TAG_CONVERSATIONS in assistant_caps(request.user, assistant),
         },
     )
 
@@ -265,7 +260,6 @@ def add_example(request, assistant, conversation_id, event_id):
             "event": event,
             "form": form,
             "has_intents": intents.exists(),
-            "can_annotate": Cap.ANNOTATE in assistant_caps(request.user, assistant),
         },
     )
 

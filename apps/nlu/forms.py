@@ -7,6 +7,7 @@ import re
 from django import forms
 
 from apps.nlu.models import Entity, Example, Intent
+from apps.projects.forms import ContentProblemsMixin
 from engine import formats
 from engine.formats import AnnotationError, parse_example
 
@@ -15,7 +16,7 @@ limits = formats.limits  # length limits, one place for every field
 NAME_RE = re.compile(r"^[^\s/{}\[\]()]+$")
 
 
-class _AssistantForm(forms.Form):
+class _AssistantForm(ContentProblemsMixin, forms.Form):
     def __init__(self, *args, assistant, **kwargs):
         super().__init__(*args, **kwargs)
         self.assistant = assistant

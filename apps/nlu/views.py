@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
-from apps.flows.forms import DeleteForm
 from apps.nlu import services
 from apps.nlu.forms import (
     AnnotateForm,
@@ -21,19 +20,17 @@ from apps.nlu.forms import (
     MoveExamplesForm,
 )
 from apps.nlu.models import Entity, Example, Intent, LookupTable, Regex, Synonym
-from apps.projects.access import assistant_caps, assistant_view
+from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 from apps.projects.content.usages import usages
+from apps.projects.forms import ConfirmNameForm
+from apps.projects.shortcuts import render_form
 
 LEXICONS = {
     "synonyms": (Synonym, "synonym", "Synonyms"),
     "regexes": (Regex, "regex", "Regexes"),
     "lookups": (LookupTable, "lookup table", "Lookup tables"),
 }
-
-
-def _can_edit(request, assistant) -> bool:
-    return Cap.EDIT_NLU in assistant_caps(request.user, assistant)
 
 
 def _entities(assistant) -> dict[str, dict]:
@@ -44,7 +41,7 @@ def _entities(assistant) -> dict[str, dict]:
 
 
 def _base(request, assistant, tab: str, **extra) -> dict:
-    return {"assistant": assistant, "tab": tab, "can_edit": _can_edit(request, assistant), **extra}
+    return {"assistant": assistant, "tab": tab, **extra}
 
 
 @assistant_view(Cap.VIEW_NLU, write=Cap.EDIT_NLU)
@@ -54,8 +51,7 @@ def intent_list(request, assistant):
         try:
             intent = services.create_intent(assistant, **form.cleaned_data)
         except ContentInvalid as exc:
-            for problem in exc.problems:
-                form.add_error("name", problem.message)
+            form.add_problems(exc.problems, "name")
         else:
             messages.success(request, f"Intent {intent.name} created. Add its examples.")
             return redirect("nlu:intent", assistant.name, intent.name)
@@ -63,7 +59,7 @@ def intent_list(request, assistant):
     intents = Intent.objects.filter(assistant=assistant).annotate(count=Count("examples"))
     if query:
         intents = intents.filter(name__icontains=query)
-    return render(
+    return render_form(
         request,
         "nlu/intents.html",
         _base(
@@ -74,7 +70,6 @@ def intent_list(request, assistant):
             form=form,
             query=query,
         ),
-        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -132,13 +127,12 @@ def intent_detail(request, assistant, intent_name):
 @assistant_view(Cap.EDIT_NLU)
 def intent_delete(request, assistant, intent_name):
     intent = get_object_or_404(Intent, assistant=assistant, name=intent_name)
-    form = DeleteForm(request.POST or None, name=intent.name)
+    form = ConfirmNameForm(request.POST or None, name=intent.name)
     if request.method == "POST" and form.is_valid():
         try:
             services.delete_intent(intent)
         except ContentInvalid as exc:
-            for problem in exc.problems:
-                form.add_error(None, f"Still in use: {problem.message}")
+            form.add_problems(exc.problems, prefix="Still in use: ")
         else:
             messages.success(request, f"Intent {intent_name} deleted with its examples.")
             return redirect("nlu:intents", assistant.name)
@@ -229,17 +223,15 @@ def entity_list(request, assistant):
         try:
             entity = services.save_entity(assistant, old=None, **form.cleaned_data)
         except ContentInvalid as exc:
-            for problem in exc.problems:
-                form.add_error(None, problem.message)
+            form.add_problems(exc.problems)
         else:
             messages.success(request, f"Entity {entity.name} created.")
             return redirect("nlu:entities", assistant.name)
     entities = Entity.objects.filter(assistant=assistant).order_by("name")
-    return render(
+    return render_form(
         request,
         "nlu/entities.html",
         _base(request, assistant, "entities", entities=entities, form=form),
-        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -281,11 +273,10 @@ def lexicon(request, assistant, kind: str):
         if form is not None and not form.data.get("item_id")
         else LexiconForm(assistant=assistant, model=model, label=label)
     )
-    return render(
+    return render_form(
         request,
         "nlu/lexicon.html",
         _base(request, assistant, kind, items=items, new_form=new_form, label=label, title=title),
-        status=400 if request.method == "POST" else 200,
     )
 
 

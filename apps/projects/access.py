@@ -88,8 +88,18 @@ def assistant_roles(user, assistant: Assistant) -> frozenset[Role]:
     return cache[assistant.pk]
 
 
-def assistant_caps(user, assistant: Assistant) -> frozenset[Cap]:
-    return caps_of(assistant_roles(user, assistant))
+class Caps(frozenset):
+    """What the user may do on the request's assistant (`request.caps`, `caps` in templates).
+
+    A set of `Cap` for views (``Cap.EDIT_FLOWS in request.caps``); templates ask by name
+    (``{% if caps.edit_flows %}``)."""
+
+    def __getitem__(self, name: str) -> bool:
+        return name in self
+
+
+def assistant_caps(user, assistant: Assistant) -> Caps:
+    return Caps(caps_of(assistant_roles(user, assistant)))
 
 
 def global_caps(user) -> frozenset[Cap]:
@@ -187,11 +197,18 @@ def assistant_view(capability: Cap, *, write: Cap | None = None):
                 handler = get_resolver(get_urlconf()).resolve_error_handler(404)
                 return handler(request, exc)
             request.assistant = assistant
+            request.caps = assistant_caps(request.user, assistant)
             return view(request, assistant, *args, **kwargs)
 
         return _declare(wrapper, access)
 
     return decorator
+
+
+def can_cancel_training(user, job) -> bool:
+    """Whether `user` may cancel the training `job`: whoever asked for it, or a user manager
+    (a SuperUser)."""
+    return job.requested_by_id == user.pk or Cap.MANAGE_USERS in global_caps(user)
 
 
 def declared_access(callback) -> Access | None:
@@ -227,3 +244,4 @@ class AssistantAPIView(APIView):
         self.assistant = get_assistant_for(
             request.user, kwargs["name"], self.access.required(request.method)
         )
+        request.caps = assistant_caps(request.user, self.assistant)

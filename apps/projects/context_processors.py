@@ -1,5 +1,8 @@
+"""What every page's template gets: the navigation, and `caps`, the user's capabilities on the
+request's assistant (set by the access helpers; ask ``{% if caps.edit_flows %}``)."""
+
 from apps.accounts.roles import Cap
-from apps.projects.access import global_caps
+from apps.projects.access import Caps, global_caps
 from apps.projects.models import Assistant
 from apps.projects.navigation import pages_for
 
@@ -14,6 +17,7 @@ def navigation(request):
     caps = global_caps(user)
     return {
         "current_assistant": assistant,
+        "caps": getattr(request, "caps", None) or Caps(),
         "assistant_pages": pages_for(user, assistant) if assistant else [],
         "switcher_assistants": Assistant.objects.visible_to(user).only("name")[:SWITCHER_LIMIT],
         "can_manage_users": Cap.MANAGE_USERS in caps,

@@ -1,3 +1,11 @@
+"""Forms of the assistant pages (create, settings, delete, import, secrets, config.yml and
+endpoints.yml), and what the forms of every app share: problems of a refused content change put
+on the form, and confirming a deletion by typing the name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
 from django import forms
 from django.conf import settings
 
@@ -35,19 +43,48 @@ class AssistantSettingsForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 
-class DeleteAssistantForm(forms.Form):
-    confirm_name = forms.CharField(label="Type the assistant's name to confirm", max_length=200)
+class ContentProblemsMixin:
+    """For forms whose save may be refused with `ContentInvalid`: `add_problems` puts its
+    problems on the form."""
 
-    def __init__(self, *args, assistant: Assistant, **kwargs):
+    def add_problems(
+        self,
+        problems: Iterable,
+        field: str | None = None,
+        *,
+        prefix: str = "",
+        field_of: Callable[[object], str | None] | None = None,
+    ) -> None:
+        """Each problem's message (after `prefix`) on `field`, or on the field `field_of(problem)`
+        names; on the form itself (non-field errors) when that is None or not a field."""
+        for problem in problems:
+            target = field_of(problem) if field_of is not None else field
+            if target is not None and target not in self.fields:
+                target = None
+            self.add_error(target, prefix + problem.message)
+
+
+class ConfirmNameForm(ContentProblemsMixin, forms.Form):
+    """Confirm a deletion by typing the name of what goes (an assistant, a flow, an item)."""
+
+    def __init__(
+        self,
+        *args,
+        name: str,
+        label: str = "Type the name to confirm",
+        mismatch: str | None = None,
+        max_length: int = 255,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
-        self.assistant = assistant
+        self.fields["confirm_name"] = forms.CharField(label=label, max_length=max_length)
+        self.name = name
+        self.mismatch = mismatch or f"Type {name} exactly to delete it."
 
     def clean_confirm_name(self):
         value = self.cleaned_data["confirm_name"].strip()
-        if value != self.assistant.name:
-            raise forms.ValidationError(
-                f"That is not the name of this assistant: type {self.assistant.name} exactly."
-            )
+        if value != self.name:
+            raise forms.ValidationError(self.mismatch)
         return value
 
 
@@ -119,3 +156,86 @@ class SecretForm(forms.Form):
                 "choose another name."
             )
         return name
+
+
+class AssistantFileForm(forms.Form):
+    """config.yml or endpoints.yml as text, checked with engine.formats before saving."""
+
+    text = forms.CharField(
+        required=False,
+        strip=False,  # the file is stored exactly as written
+        widget=forms.Textarea(attrs={"rows": 22, "spellcheck": "false"}),
+    )
+
+    def __init__(
+        self, *args, file_name: str, env_names=(), assistant=None, stored: str = "", **kwargs
+    ):
+        super().__init__(*args, **kwargs)
+        self.file_name = file_name
+        self.env_names = set(env_names)  # what ${NAME} may use
+        self.assistant = assistant
+        self.stored = stored
+        self.fields["text"].label = file_name
+        self.warnings: list = []
+        # (stored assistant_id, new one) while a change that stops routing awaits confirmation.
+        self.assistant_id_change: tuple[str | None, str | None] | None = None
+
+    def _check_assistant_id(self, config) -> None:
+        """Conversations reach this assistant by `assistant_id` = its name: a change away from
+        it is saved only once the user confirms it (the form posts confirm_assistant_id)."""
+        if self.assistant is None:
+            return
+        try:
+            before = formats.ConfigFile.parse(self.stored, self.file_name).assistant_id
+        except formats.FormatError:
+            before = None
+        after = config.assistant_id
+        if after == before or (after or "").lower() == self.assistant.name.lower():
+            return
+        if self.data.get("confirm_assistant_id") == (after or ""):
+            return
+        self.assistant_id_change = (before, after)
+        change = (
+            f"assistant_id changes from '{before}' to '{after}'"
+            if before is not None and after is not None
+            else f"assistant_id '{before}' is removed"
+            if after is None
+            else f"assistant_id becomes '{after}'"
+        )
+        raise forms.ValidationError(
+            f"{change}. Studio routes conversations to this assistant by its name "
+            f"'{self.assistant.name}': the conversations of bots trained with this config will "
+            "no longer reach it (they are kept as unrouted events). Save anyway to confirm."
+        )
+
+    def clean_text(self):
+        text = self.cleaned_data["text"]
+        if not text.strip():
+            return ""
+        config = None
+        try:
+            if self.file_name == "config.yml":
+                parsed = config = formats.ConfigFile.parse(text, self.file_name)
+                problems = formats.check_config(config)
+            else:
+                parsed = formats.EndpointsFile.parse(text, self.file_name)
+                problems = formats.check_endpoints(parsed)
+            problems += formats.check_env_references(
+                text, parsed.data, self.file_name, self.env_names
+            )
+        except formats.FormatError as exc:
+            problems = exc.problems
+        errors = [p for p in problems if p.severity == "error"]
+        self.warnings = [p for p in problems if p.severity != "error"]
+        if errors:
+            raise forms.ValidationError(
+                [
+                    (f"Line {p.line}: " if p.line else "")
+                    + p.message
+                    + (f" ({p.path})" if p.path else "")
+                    for p in errors
+                ]
+            )
+        if config is not None:
+            self._check_assistant_id(config)
+        return text

@@ -27,6 +27,7 @@ class Page:
 PAGES: list[Page] = [
     Page("overview", "Overview", "projects:overview", Cap.VIEW_ASSISTANT),
     Page("members", "Members", "projects:members", Cap.MANAGE_USERS),
+    Page("files", "config.yml / endpoints.yml", "projects:files", Cap.MANAGE_SETTINGS),
     Page("settings", "Settings", "projects:settings", Cap.MANAGE_SETTINGS),
 ]
 

@@ -1,3 +1,5 @@
+"""The assistant pages' URLs."""
+
 from django.urls import path
 
 from apps.projects import views
@@ -10,6 +12,7 @@ urlpatterns = [
     path("a/<str:name>/", views.open_assistant, name="open"),
     path("a/<str:name>/overview", views.overview, name="overview"),
     path("a/<str:name>/settings", views.settings_page, name="settings"),
+    path("a/<str:name>/files", views.assistant_files, name="files"),
     path("a/<str:name>/delete", views.delete, name="delete"),
     path("a/<str:name>/import", views.import_content, name="import"),
     path("a/<str:name>/imports/<int:import_id>", views.import_job, name="import_job"),

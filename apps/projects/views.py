@@ -1,3 +1,6 @@
+"""The assistant pages: the list and creation of assistants, an assistant's overview, settings
+(with import and export), config.yml and endpoints.yml, secrets, members, and deletion."""
+
 import hashlib
 import json
 
@@ -14,7 +17,6 @@ from apps.accounts.models import AssistantRole, User
 from apps.accounts.roles import ROLE_LABELS, Cap, Role
 from apps.projects import content, imports, secrets, services
 from apps.projects.access import (
-    assistant_caps,
     assistant_roles,
     assistant_view,
     authenticated_view,
@@ -24,20 +26,22 @@ from apps.projects.access import (
 from apps.projects.content.archives import UploadError, read_files, zip_files
 from apps.projects.forms import (
     AssistantCreateForm,
+    AssistantFileForm,
     AssistantSettingsForm,
-    DeleteAssistantForm,
+    ConfirmNameForm,
     ImportForm,
     SecretForm,
 )
-from apps.projects.models import Assistant, AssistantSecret, ImportJob
+from apps.projects.models import Assistant, AssistantFiles, AssistantSecret, ImportJob
 from apps.projects.navigation import landing_url
+from apps.projects.shortcuts import render_form
 from apps.projects.upload_handlers import (
     UploadTooLarge,
     check_declared_length,
     check_refused,
     read_uploaded,
 )
-from engine.formats import FormatError, load_project_files, validate_project
+from engine import formats
 
 
 @authenticated_view
@@ -88,8 +92,44 @@ def settings_page(request, assistant):
 
 
 @assistant_view(Cap.MANAGE_SETTINGS)
+def assistant_files(request, assistant):
+    """The config.yml and endpoints.yml editor (?file=), checked before it is saved."""
+    files, _ = AssistantFiles.objects.get_or_create(assistant=assistant)
+    which = request.GET.get("file") or "config.yml"
+    if which not in ("config.yml", "endpoints.yml"):
+        which = "config.yml"
+    column = "config_yml" if which == "config.yml" else "endpoints_yml"
+    form = AssistantFileForm(
+        request.POST or None,
+        file_name=which,
+        env_names=secrets.allowed_env_names(assistant),
+        assistant=assistant,
+        stored=getattr(files, column),
+        initial={"text": getattr(files, column)},
+    )
+    if request.method == "POST" and form.is_valid():
+        setattr(files, column, form.cleaned_data["text"])
+        files.save(update_fields=[column, "updated_at"])
+        messages.success(request, f"{which} saved.")
+        for warning in form.warnings:
+            messages.warning(request, str(warning.message))
+        return redirect(f"{request.path}?file={which}")
+    return render_form(
+        request,
+        "projects/assistant_files.html",
+        {"assistant": assistant, "form": form, "which": which},
+    )
+
+
+@assistant_view(Cap.MANAGE_SETTINGS)
 def delete(request, assistant):
-    form = DeleteAssistantForm(request.POST or None, assistant=assistant)
+    form = ConfirmNameForm(
+        request.POST or None,
+        name=assistant.name,
+        label="Type the assistant's name to confirm",
+        mismatch=f"That is not the name of this assistant: type {assistant.name} exactly.",
+        max_length=200,
+    )
     if request.method == "POST" and form.is_valid():
         name = assistant.name
         services.delete_assistant(assistant)
@@ -128,7 +168,7 @@ def members(request, assistant):
         messages.success(request, f"{grant.user.username} is now {Role(grant.role).label} here.")
         return redirect("projects:members", assistant.name)
     grants = assistant.role_grants.select_related("user").order_by("user__username", "role")
-    return render(
+    return render_form(
         request,
         "projects/members.html",
         {
@@ -138,7 +178,6 @@ def members(request, assistant):
             "global_members": _global_members(),
             "sees_everyone": sees_everyone,
         },
-        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -160,7 +199,7 @@ def secrets_page(request, assistant):
         secrets.set_secret(assistant, name, form.cleaned_data["value"], request.user)
         messages.success(request, f"Secret {name} saved. Bots started from now on get it.")
         return redirect("projects:secrets", assistant.name)
-    return render(
+    return render_form(
         request,
         "projects/secrets.html",
         {
@@ -169,7 +208,6 @@ def secrets_page(request, assistant):
             "secrets": assistant.secrets.select_related("updated_by"),
             "operator_names": sorted(settings.STUDIO_BOT_ENV),
         },
-        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -187,7 +225,6 @@ def _settings_context(request, assistant, **extra):
         "assistant": assistant,
         "form": AssistantSettingsForm(instance=assistant),
         "import_form": ImportForm(),
-        "can_export": Cap.EXPORT in assistant_caps(request.user, assistant),
         **extra,
     }
 
@@ -206,14 +243,14 @@ def import_content(request, assistant):
         if form.is_valid():
             files = read_files(read_uploaded(form.cleaned_data["files"]))
             partial = form.cleaned_data["partial"]
-            uploaded = load_project_files(files)
+            uploaded = formats.load_project_files(files)
             if not uploaded.rasa_files:
-                raise FormatError([content.no_rasa_files_problem(uploaded)])
+                raise formats.FormatError([content.no_rasa_files_problem(uploaded)])
             items = imports.item_count(uploaded)
             if not partial:
-                errors = [p for p in validate_project(uploaded) if p.severity == "error"]
+                errors = [p for p in formats.validate_project(uploaded) if p.severity == "error"]
                 if errors:
-                    raise FormatError(errors)
+                    raise formats.FormatError(errors)
                 job = imports.create_job(
                     assistant,
                     files,
@@ -237,7 +274,7 @@ def import_content(request, assistant):
         problems, code = [str(exc)], 413
     except UploadError as exc:
         problems = [str(exc)]
-    except FormatError as exc:
+    except formats.FormatError as exc:
         problems = [str(p) for p in exc.problems]
     context = _settings_context(request, assistant, import_form=form, import_problems=problems)
     return render(request, "projects/settings.html", context, status=code)
@@ -274,7 +311,7 @@ def import_job(request, assistant, import_id):
             job.save(update_fields=["status", "upload", "finished_at"])
             messages.info(request, "The import was cancelled; nothing was changed.")
             return redirect("projects:settings", assistant.name)
-        uploaded = load_project_files(imports.unpack(job.upload))
+        uploaded = formats.load_project_files(imports.unpack(job.upload))
         removes = imports.removed_by_replace(assistant, uploaded)
         if removes != job.removes or request.POST.get("removes") != _digest(job.removes):
             job.removes = removes

@@ -12,7 +12,7 @@ from apps.projects.access import Access, AssistantAPIView, assistant_caps, get_a
 from apps.projects.api import ProblemOutput
 from apps.training import services
 from apps.training.models import ModelVersion, TrainingJob
-from apps.training.views import input_response, model_response
+from apps.training.views.versions import input_response, model_response
 
 
 class JobOutput(serializers.ModelSerializer):

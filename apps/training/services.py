@@ -125,13 +125,6 @@ def _supersede_queued(job: TrainingJob, user) -> list[TrainingJob]:
     return superseded
 
 
-def can_cancel(job: TrainingJob, user) -> bool:
-    from apps.accounts.roles import Cap
-    from apps.projects.access import global_caps
-
-    return job.requested_by_id == user.pk or Cap.MANAGE_USERS in global_caps(user)
-
-
 @transaction.atomic
 def deploy(version: ModelVersion) -> Deployment:
     """Queue a bot for a trained version, unless one is already starting or live."""

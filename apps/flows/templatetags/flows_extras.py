@@ -1,6 +1,6 @@
 from django import template
 
-from apps.flows.forms import STEP_KINDS
+from apps.flows.forms.steps import STEP_KINDS
 
 register = template.Library()
 

@@ -207,7 +207,7 @@ def test_config_yml_is_checked_before_it_is_saved(client, shop, make_user):
     from apps.accounts.roles import Role
 
     client.force_login(make_user("dev", Role.DEVELOPER))
-    url = reverse("flows:files", args=[shop.name])
+    url = reverse("projects:files", args=[shop.name])
     response = client.post(url + "?file=config.yml", {"text": "recipe: default.v1\npipeline: [\n"})
     assert response.status_code == 400 and "Line 3" in response.content.decode()
     response = client.post(
@@ -225,4 +225,4 @@ def test_config_yml_is_checked_before_it_is_saved(client, shop, make_user):
 
 
 def test_a_flow_builder_cannot_edit_config(ed_client, shop):
-    assert ed_client.get(reverse("flows:files", args=[shop.name])).status_code == 403
+    assert ed_client.get(reverse("projects:files", args=[shop.name])).status_code == 403

@@ -30,7 +30,7 @@ def dev(client, shop, make_user):
 
 def _save(client, text, **extra):
     return client.post(
-        reverse("flows:files", args=["shop"]) + "?file=config.yml", {"text": text, **extra}
+        reverse("projects:files", args=["shop"]) + "?file=config.yml", {"text": text, **extra}
     )
 
 

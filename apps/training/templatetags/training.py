@@ -25,7 +25,7 @@ def problem_link(problem, assistant) -> str:
         if problem.path.startswith("nlu") or (problem.file or "").startswith("data/nlu"):
             return reverse("nlu:intents", args=[assistant.name])
         if problem.file in ("config.yml", "endpoints.yml"):
-            return reverse("flows:files", args=[assistant.name]) + f"?file={problem.file}"
+            return reverse("projects:files", args=[assistant.name]) + f"?file={problem.file}"
     except NoReverseMatch:
         pass
     return ""

@@ -1,5 +1,5 @@
-"""The CMS pages: responses, slots, custom actions (each with "used in"), and the assistant's
-config.yml and endpoints.yml editors (issue 7)."""
+"""The CMS pages: responses, slots and custom actions, each a list (with where each item is
+used), an edit page and a delete page."""
 
 from __future__ import annotations
 
@@ -13,29 +13,18 @@ from django.urls import reverse
 
 from apps.accounts.roles import Cap
 from apps.flows import services
-from apps.flows.forms import (
-    BUTTON_KINDS,
-    MAPPING_TYPES,
-    OPERATORS,
-    ActionForm,
-    AssistantFileForm,
-    DeleteForm,
-    ResponseNameForm,
-    SlotForm,
-    VariationForm,
-)
+from apps.flows.forms.actions import ActionForm
+from apps.flows.forms.conditions import OPERATORS
+from apps.flows.forms.responses import BUTTON_KINDS, ResponseNameForm, VariationForm
+from apps.flows.forms.slots import MAPPING_TYPES, SlotForm
 from apps.flows.models import CustomAction, Flow, Response, Slot
 from apps.flows.selectors import slot_type_summary
 from apps.nlu.models import Entity, Intent
-from apps.projects.access import assistant_caps, assistant_view
+from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 from apps.projects.content.usages import distinct_flows, usages
-from apps.projects.models import AssistantFiles
-from apps.projects.secrets import allowed_env_names
-
-
-def _can_edit(request, assistant) -> bool:
-    return Cap.EDIT_FLOWS in assistant_caps(request.user, assistant)
+from apps.projects.forms import ConfirmNameForm
+from apps.projects.shortcuts import render_form
 
 
 def _slot_types(assistant) -> dict[str, str]:
@@ -51,19 +40,47 @@ def _shown_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _problems_to_form(form, exc: ContentInvalid, field: str | None = None) -> None:
-    for problem in exc.problems:
-        form.add_error(field, problem.message)
-
-
-def _search(queryset, request, *fields):
+def _list_page(request, assistant, *, items, search: tuple[str, ...], kind: str, template, row):
+    """A list page: `items` filtered by the ?q= search over the `search` fields, each item
+    shown as `row(item, used_in)` where used_in is one usage per flow that uses it."""
     query = (request.GET.get("q") or "").strip()
     if query:
         condition = Q()
-        for name in fields:
+        for name in search:
             condition |= Q(**{f"{name}__icontains": query})
-        queryset = queryset.filter(condition)
-    return queryset, query
+        items = items.filter(condition)
+    used = usages(assistant)
+    rows = [row(item, distinct_flows(used.get((kind, item.name), []))) for item in items]
+    return render(request, template, {"assistant": assistant, "rows": rows, "query": query})
+
+
+def _delete_page(request, assistant, *, item, kind: str, delete, back: str):
+    form = ConfirmNameForm(request.POST or None, name=item.name)
+    if request.method == "POST" and form.is_valid():
+        try:
+            delete(item)
+        except ContentInvalid as exc:
+            form.add_problems(exc.problems, prefix="Still in use: ")
+        else:
+            messages.success(request, f"{kind.capitalize()} {item.name} deleted.")
+            return redirect(back, assistant.name)
+    return render(
+        request,
+        "flows/delete_item.html",
+        {
+            "assistant": assistant,
+            "item": item,
+            "kind": kind,
+            "form": form,
+            "used_in": _used_in(assistant, kind, item),
+            "back_url": reverse(back, args=[assistant.name]),
+        },
+    )
+
+
+def _used_in(assistant, kind: str, item) -> list:
+    key = "action" if kind == "custom action" else kind
+    return usages(assistant).get((key, item.name), []) if item is not None else []
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,28 +89,19 @@ def _search(queryset, request, *fields):
 
 @assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
 def response_list(request, assistant):
-    responses, query = _search(
-        Response.objects.filter(assistant=assistant).order_by("name"), request, "name"
-    )
-    used = usages(assistant)
-    rows = [
-        {
+    return _list_page(
+        request,
+        assistant,
+        items=Response.objects.filter(assistant=assistant).order_by("name"),
+        search=("name",),
+        kind="response",
+        template="flows/responses.html",
+        row=lambda r, used_in: {
             "response": r,
             "text": next(
                 (v.get("text") for v in r.variations if isinstance(v, dict) and v.get("text")), ""
             ),
-            "used_in": distinct_flows(used.get(("response", r.name), [])),
-        }
-        for r in responses
-    ]
-    return render(
-        request,
-        "flows/responses.html",
-        {
-            "assistant": assistant,
-            "rows": rows,
-            "query": query,
-            "can_edit": _can_edit(request, assistant),
+            "used_in": used_in,
         },
     )
 
@@ -142,8 +150,7 @@ def _response_page(request, assistant, response: Response | None):
                 else:
                     messages.success(request, f"Response {saved.name} saved.")
                     return redirect("flows:response_edit", assistant.name, saved.name)
-    used = usages(assistant).get(("response", response.name), []) if response else []
-    return render(
+    return render_form(
         request,
         "flows/response_edit.html",
         {
@@ -152,13 +159,11 @@ def _response_page(request, assistant, response: Response | None):
             "name_form": name_form,
             "forms": forms,
             "errors": errors,
-            "used_in": used,
+            "used_in": _used_in(assistant, "response", response),
             "operators": OPERATORS,
             "button_kinds": BUTTON_KINDS,
             "slots": sorted(_slot_types(assistant)),
-            "can_edit": _can_edit(request, assistant),
         },
-        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -173,31 +178,6 @@ def response_edit(request, assistant, response_name):
     return _response_page(request, assistant, response)
 
 
-def _delete_page(request, assistant, *, item, kind: str, delete, back: str, used_in):
-    form = DeleteForm(request.POST or None, name=item.name)
-    if request.method == "POST" and form.is_valid():
-        try:
-            delete(item)
-        except ContentInvalid as exc:
-            for problem in exc.problems:
-                form.add_error(None, f"Still in use: {problem.message}")
-        else:
-            messages.success(request, f"{kind.capitalize()} {item.name} deleted.")
-            return redirect(back, assistant.name)
-    return render(
-        request,
-        "flows/delete_item.html",
-        {
-            "assistant": assistant,
-            "item": item,
-            "kind": kind,
-            "form": form,
-            "used_in": used_in,
-            "back_url": reverse(back, args=[assistant.name]),
-        },
-    )
-
-
 @assistant_view(Cap.EDIT_FLOWS)
 def response_delete(request, assistant, response_name):
     response = get_object_or_404(Response, assistant=assistant, name=response_name)
@@ -208,7 +188,6 @@ def response_delete(request, assistant, response_name):
         kind="response",
         delete=services.delete_response,
         back="flows:responses",
-        used_in=usages(assistant).get(("response", response.name), []),
     )
 
 
@@ -218,29 +197,26 @@ def response_delete(request, assistant, response_name):
 
 @assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
 def slot_list(request, assistant):
-    slots, query = _search(
-        Slot.objects.filter(assistant=assistant).order_by("name"), request, "name", "type"
-    )
-    used = usages(assistant)
-    rows = [
-        {
+    return _list_page(
+        request,
+        assistant,
+        items=Slot.objects.filter(assistant=assistant).order_by("name"),
+        search=("name", "type"),
+        kind="slot",
+        template="flows/slots.html",
+        row=lambda s, used_in: {
             "slot": s,
             "type": slot_type_summary(s.type, s.definition),
             "initial_value": _shown_value(s.definition.get("initial_value")),
-            "used_in": distinct_flows(used.get(("slot", s.name), [])),
-        }
-        for s in slots
-    ]
-    return render(
-        request,
-        "flows/slots.html",
-        {
-            "assistant": assistant,
-            "rows": rows,
-            "query": query,
-            "can_edit": _can_edit(request, assistant),
+            "used_in": used_in,
         },
     )
+
+
+def _slot_field(problem) -> str | None:
+    """The slot form's field a problem of the slot is about (None: the form itself)."""
+    key = problem.path.rsplit(".", 1)[-1].split("[")[0]
+    return key if key in ("values", "initial_value", "type") else None
 
 
 def _slot_page(request, assistant, slot: Slot | None):
@@ -257,14 +233,11 @@ def _slot_page(request, assistant, slot: Slot | None):
                 assistant, name=form.cleaned_data["name"], definition=form.definition(), old=slot
             )
         except ContentInvalid as exc:
-            for problem in exc.problems:
-                key = problem.path.rsplit(".", 1)[-1].split("[")[0]
-                field = key if key in ("values", "initial_value", "type") else None
-                form.add_error(field, problem.message)
+            form.add_problems(exc.problems, field_of=_slot_field)
         else:
             messages.success(request, f"Slot {saved.name} saved.")
             return redirect("flows:slot_edit", assistant.name, saved.name)
-    return render(
+    return render_form(
         request,
         "flows/slot_edit.html",
         {
@@ -272,11 +245,9 @@ def _slot_page(request, assistant, slot: Slot | None):
             "slot": slot,
             "form": form,
             "mapping_types": MAPPING_TYPES,
-            "used_in": usages(assistant).get(("slot", slot.name), []) if slot else [],
+            "used_in": _used_in(assistant, "slot", slot),
             "flows": Flow.objects.filter(assistant=assistant).values_list("name", flat=True),
-            "can_edit": _can_edit(request, assistant),
         },
-        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -296,13 +267,7 @@ def slot_edit(request, assistant, slot_name):
 def slot_delete(request, assistant, slot_name):
     slot = get_object_or_404(Slot, assistant=assistant, name=slot_name)
     return _delete_page(
-        request,
-        assistant,
-        item=slot,
-        kind="slot",
-        delete=services.delete_slot,
-        back="flows:slots",
-        used_in=usages(assistant).get(("slot", slot.name), []),
+        request, assistant, item=slot, kind="slot", delete=services.delete_slot, back="flows:slots"
     )
 
 
@@ -312,25 +277,14 @@ def slot_delete(request, assistant, slot_name):
 
 @assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
 def action_list(request, assistant):
-    actions, query = _search(
-        CustomAction.objects.filter(assistant=assistant).order_by("name"),
+    return _list_page(
         request,
-        "name",
-        "description",
-    )
-    used = usages(assistant)
-    rows = [
-        {"action": a, "used_in": distinct_flows(used.get(("action", a.name), []))} for a in actions
-    ]
-    return render(
-        request,
-        "flows/actions.html",
-        {
-            "assistant": assistant,
-            "rows": rows,
-            "query": query,
-            "can_edit": _can_edit(request, assistant),
-        },
+        assistant,
+        items=CustomAction.objects.filter(assistant=assistant).order_by("name"),
+        search=("name", "description"),
+        kind="action",
+        template="flows/actions.html",
+        row=lambda a, used_in: {"action": a, "used_in": used_in},
     )
 
 
@@ -340,21 +294,19 @@ def _action_page(request, assistant, action: CustomAction | None):
         try:
             saved = services.save_action(assistant, old=action, **form.cleaned_data)
         except ContentInvalid as exc:
-            _problems_to_form(form, exc, "name")
+            form.add_problems(exc.problems, "name")
         else:
             messages.success(request, f"Custom action {saved.name} saved.")
             return redirect("flows:actions", assistant.name)
-    return render(
+    return render_form(
         request,
         "flows/action_edit.html",
         {
             "assistant": assistant,
             "action": action,
             "form": form,
-            "used_in": usages(assistant).get(("action", action.name), []) if action else [],
-            "can_edit": _can_edit(request, assistant),
+            "used_in": _used_in(assistant, "custom action", action),
         },
-        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -380,39 +332,4 @@ def action_delete(request, assistant, action_name):
         kind="custom action",
         delete=services.delete_action,
         back="flows:actions",
-        used_in=usages(assistant).get(("action", action.name), []),
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# config.yml and endpoints.yml
-
-
-@assistant_view(Cap.MANAGE_SETTINGS)
-def assistant_files(request, assistant):
-    files, _ = AssistantFiles.objects.get_or_create(assistant=assistant)
-    which = request.GET.get("file") or "config.yml"
-    if which not in ("config.yml", "endpoints.yml"):
-        which = "config.yml"
-    column = "config_yml" if which == "config.yml" else "endpoints_yml"
-    form = AssistantFileForm(
-        request.POST or None,
-        file_name=which,
-        env_names=allowed_env_names(assistant),
-        assistant=assistant,
-        stored=getattr(files, column),
-        initial={"text": getattr(files, column)},
-    )
-    if request.method == "POST" and form.is_valid():
-        setattr(files, column, form.cleaned_data["text"])
-        files.save(update_fields=[column, "updated_at"])
-        messages.success(request, f"{which} saved.")
-        for warning in form.warnings:
-            messages.warning(request, str(warning.message))
-        return redirect(f"{request.path}?file={which}")
-    return render(
-        request,
-        "flows/assistant_files.html",
-        {"assistant": assistant, "form": form, "which": which},
-        status=400 if request.method == "POST" else 200,
     )

@@ -1,0 +1,135 @@
+"""Conditions built in a form: slot, operator, value rows joined by and/or, or written out as
+text; and a value typed in a form, as the slot holds it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+
+from apps.flows.forms.base import plain, rows
+from engine import formats
+
+OPERATORS = [
+    ("=", "is"),
+    ("!=", "is not"),
+    (">", ">"),
+    (">=", "≥"),
+    ("<", "<"),
+    ("<=", "≤"),
+    ("contains", "contains"),
+    ("matches", "matches"),
+    ("is set", "is set"),
+    ("is not set", "is not set"),
+    ("true", "is true"),
+    ("false", "is false"),
+]
+_VALUELESS = {"is set", "is not set", "true", "false"}
+
+
+def typed_value(raw: str, slot_type: str | None) -> Any:
+    """A value typed in a form, as the slot holds it."""
+    text = raw.strip()
+    if text.lower() in ("null", "none"):
+        return None
+    if slot_type == "bool":
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise forms.ValidationError(f"{text!r} is not true or false.")
+    if slot_type == "float":
+        try:
+            number = float(text)
+        except ValueError:
+            raise forms.ValidationError(f"{text!r} is not a number.") from None
+        return int(number) if re.fullmatch(r"[-+]?\d+", text) else number
+    return text
+
+
+@dataclass
+class ConditionRow:
+    slot: str = ""
+    operator: str = "="
+    value: str = ""
+
+
+class ConditionEditor:
+    """One condition in a form, under `prefix`: rows `<prefix>-slot/-op/-value`, the
+    connective `<prefix>-join`, or the text `<prefix>-text` (which wins when filled)."""
+
+    operators = OPERATORS
+
+    def __init__(self, prefix: str, slots: dict[str, str], initial: str | bool | None = None):
+        self.prefix = prefix
+        self.slots = slots
+        self.rows: list[ConditionRow] = []
+        self.join = "and"
+        self.text = ""
+        self.error = ""
+        if initial is not None and initial != "":
+            text = str(initial).lower() if isinstance(initial, bool) else initial
+            try:
+                decomposed = formats.decompose_condition(text)
+            except formats.ConditionError:
+                decomposed = None
+            if decomposed is None:
+                self.text = text
+            else:
+                clauses, self.join = decomposed
+                self.rows = [
+                    ConditionRow(c.slot, c.operator, "" if c.value is None else plain(c.value))
+                    for c in clauses
+                ]
+
+    @property
+    def slot_names(self) -> list[str]:
+        return sorted(self.slots)
+
+    @property
+    def display_rows(self) -> list[ConditionRow]:
+        return [*self.rows, ConditionRow()] if not self.text else self.rows
+
+    def read(self, data) -> str | None:
+        """The condition text from the submitted form (None when left empty); sets `error`."""
+        self.text = (data.get(f"{self.prefix}-text") or "").strip()
+        self.join = data.get(f"{self.prefix}-join") or "and"
+        self.rows = [
+            ConditionRow(slot, op or "=", value)
+            for slot, op, value in rows(
+                data, f"{self.prefix}-slot", f"{self.prefix}-op", f"{self.prefix}-value"
+            )
+            if slot
+        ]
+        if self.text:
+            try:
+                formats.parse_condition(self.text)
+            except formats.ConditionError as exc:
+                self.error = (
+                    f"This condition does not parse: {exc.reason} at position {exc.position}."
+                )
+                return None
+            return self.text
+        if not self.rows:
+            return None
+        clauses = []
+        for row in self.rows:
+            if row.slot not in self.slots:
+                self.error = f"There is no slot called {row.slot}."
+                return None
+            if row.operator not in dict(OPERATORS):
+                self.error = f"Unknown operator {row.operator}."
+                return None
+            value: Any = None
+            if row.operator not in _VALUELESS:
+                try:
+                    value = (
+                        row.value
+                        if row.operator in ("matches", "contains")
+                        else typed_value(row.value, self.slots[row.slot])
+                    )
+                except forms.ValidationError as exc:
+                    self.error = f"{row.slot}: {exc.messages[0]}"
+                    return None
+            clauses.append(formats.SimpleCondition(row.slot, row.operator, value))
+        return formats.build_condition(clauses, "or" if self.join == "or" else "and")

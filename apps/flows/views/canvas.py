@@ -1,0 +1,324 @@
+"""The flow canvas with its side panel: the canvas, add, edit and delete a step, connect the end
+of a branch to a step, and the start node.
+
+The canvas is one server-rendered page. Its side panel (add, edit or delete a step; the start
+node) is loaded with htmx into ``#panel``; without htmx the same URLs render the whole page with
+the panel open. A successful edit answers with a redirect to the canvas (``HX-Redirect`` for
+htmx), so the canvas is always drawn from what was stored.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from apps.accounts.roles import Cap
+from apps.flows import canvas, selectors, services
+from apps.flows import steps as step_ops
+from apps.flows.forms.flow import FlowStartForm, GotoForm
+from apps.flows.forms.steps import STEP_FORMS, STEP_KINDS, step_kind
+from apps.flows.models import Flow, Slot
+from apps.flows.views.flows import flow_or_404
+from apps.nlu.models import Intent
+from apps.projects.access import assistant_view
+from apps.projects.content.checks import ContentInvalid, relative_problems
+from engine.formats import END
+
+KIND_NAMES = {kind: name for kind, name, _ in STEP_KINDS}
+
+
+def _redirect_to_canvas(request, assistant, flow: Flow):
+    url = reverse("flows:detail", args=[assistant.name, flow.name])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _canvas_context(request, assistant, flow, **extra) -> dict:
+    steps = flow.definition.get("steps") or []
+    problems = selectors.flow_problems(assistant, flow)
+    cards = canvas.build(steps, flow.name, selectors.response_variations(assistant), problems)
+    definition = flow.definition
+    guard = definition.get("if")
+    return {
+        "assistant": assistant,
+        "flow": flow,
+        "cards": cards,
+        "is_empty": step_ops.is_placeholder(steps),
+        "problems": problems,
+        "errors": [p for p in problems if p.severity == "error"],
+        "triggers": canvas.triggers(definition),
+        "guard": "only via link or call" if guard is False else guard,
+        **{"step_kinds": STEP_KINDS, **extra},
+    }
+
+
+def _panel(request, assistant, flow, template: str, context: dict, status: int = 200):
+    context = {
+        "assistant": assistant,
+        "flow": flow,
+        "panel_template": template,
+        "step_kinds": STEP_KINDS,
+        **context,
+    }
+    if request.htmx:
+        return render(request, template, context, status=status)
+    extra = {k: v for k, v in context.items() if k not in ("assistant", "flow")}
+    full = _canvas_context(request, assistant, flow, **extra)
+    return render(request, "flows/detail.html", full, status=status)
+
+
+@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+def flow_detail(request, assistant, flow_name):
+    flow = flow_or_404(assistant, flow_name)
+    return render(request, "flows/detail.html", _canvas_context(request, assistant, flow))
+
+
+def _show_invalid(form, exc: ContentInvalid, flow: Flow, step_path: str) -> None:
+    base = f"flows.{flow.name}"
+    form.show_problems(relative_problems(exc.problems, base), step_path)
+    form.add_problems(
+        p
+        for p in exc.problems
+        if not (p.path == base or p.path.startswith((base + ".", base + "[")))
+    )
+
+
+def _with_jumps(operation, targets: list[str], flow_id: str):
+    def run(steps: list) -> list:
+        result = steps
+        for target in targets:
+            result = step_ops.ensure_id(result, target, flow_id)
+        return operation(result)
+
+    return run
+
+
+def _is_preview(request) -> bool:
+    return request.method == "POST" and request.headers.get("X-Studio-Preview") == "1"
+
+
+@assistant_view(Cap.EDIT_FLOWS)
+def step_add(request, assistant, flow_name):
+    flow = flow_or_404(assistant, flow_name)
+    steps = flow.definition.get("steps") or []
+    list_path = request.GET.get("list", "")
+    try:
+        index = int(request.GET.get("index", ""))
+        tokens = step_ops.parse_path(list_path)
+        if isinstance(tokens[-1], int):
+            raise step_ops.StepPathError(list_path)
+    except (ValueError, step_ops.StepPathError):
+        return HttpResponseBadRequest("Say where to add the step (list and index).")
+    kind = request.GET.get("kind", "")
+    base_context = {"list_path": list_path, "index": index}
+    if kind == "goto":
+        return _goto(request, assistant, flow, list_path, index)
+    if kind not in STEP_FORMS:
+        return _panel(request, assistant, flow, "flows/_kind_picker.html", base_context)
+    form = STEP_FORMS[kind](
+        request.POST or None, step=None, context=selectors.step_context(assistant, flow)
+    )
+    if request.method == "POST" and form.is_valid():
+        step = form.build_step()
+        insert = step_ops.insert_logic if kind == "logic" else step_ops.insert_step
+        operation = _with_jumps(
+            lambda s: insert(s, list_path, index, step), form.jump_targets(), flow.name
+        )
+        try:
+            services.edit_steps(
+                flow,
+                operation,
+                user=request.user,
+                summary=f"Added a {KIND_NAMES[kind].lower()} step",
+                additions=form.additions,
+                dry_run=_is_preview(request),
+            )
+        except (ContentInvalid, step_ops.StepPathError) as exc:
+            if isinstance(exc, step_ops.StepPathError):
+                return HttpResponseBadRequest(str(exc))
+            _show_invalid(form, exc, flow, step_ops.new_step_path(steps, list_path, index))
+        else:
+            if not _is_preview(request):
+                return _redirect_to_canvas(request, assistant, flow)
+            form.checked = True
+    return _panel(
+        request,
+        assistant,
+        flow,
+        "flows/_step_form.html",
+        {
+            **base_context,
+            "form": form,
+            "kind": kind,
+            "adding": True,
+            "action_url": request.get_full_path(),
+        },
+    )
+
+
+def _goto(request, assistant, flow, list_path: str, index: int):
+    """Connect the end of a branch to a step: a loop back or a merge."""
+    steps = flow.definition.get("steps") or []
+    form = GotoForm(request.POST or None, step_choices=canvas.step_choices(steps, flow.name))
+    if request.method == "POST" and form.is_valid():
+        target = form.cleaned_data["target"]
+
+        def operation(current: list) -> list:
+            current = step_ops.ensure_id(current, target, flow.name) if target != END else current
+            return step_ops.set_end_target(current, list_path, index, target)
+
+        try:
+            services.edit_steps(
+                flow, operation, user=request.user, summary=f"Connected to {target}"
+            )
+        except ContentInvalid as exc:
+            form.add_problems(exc.problems, "target")
+        except step_ops.StepPathError as exc:
+            return HttpResponseBadRequest(str(exc))
+        else:
+            return _redirect_to_canvas(request, assistant, flow)
+    return _panel(
+        request,
+        assistant,
+        flow,
+        "flows/_goto_form.html",
+        {
+            "form": form,
+            "list_path": list_path,
+            "index": index,
+            "action_url": request.get_full_path(),
+        },
+    )
+
+
+@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+def step_edit(request, assistant, flow_name):
+    flow = flow_or_404(assistant, flow_name)
+    steps = flow.definition.get("steps") or []
+    path = request.GET.get("path", "")
+    try:
+        step = step_ops.get_step(steps, path)
+    except step_ops.StepPathError:
+        return HttpResponseBadRequest("Say which step to edit (path).")
+    kind = step_kind(step)
+    form = STEP_FORMS[kind](
+        request.POST or None, step=step, context=selectors.step_context(assistant, flow)
+    )
+    if request.method == "POST" and form.is_valid():
+        new_step = form.build_step()
+        operation = _with_jumps(
+            lambda s: step_ops.replace_step(s, path, new_step), form.jump_targets(), flow.name
+        )
+        try:
+            services.edit_steps(
+                flow,
+                operation,
+                user=request.user,
+                summary=f"Edited step {new_step.get('id') or path}",
+                additions=form.additions,
+                dry_run=_is_preview(request),
+            )
+        except ContentInvalid as exc:
+            _show_invalid(form, exc, flow, path)
+        else:
+            if not _is_preview(request):
+                return _redirect_to_canvas(request, assistant, flow)
+            form.checked = True
+    view = next(v for v in canvas.iter_cards(canvas.build(steps, flow.name, {})) if v.path == path)
+    return _panel(
+        request,
+        assistant,
+        flow,
+        "flows/_step_form.html",
+        {
+            "form": form,
+            "kind": kind,
+            "path": path,
+            "card": view,
+            "action_url": request.get_full_path(),
+        },
+    )
+
+
+@assistant_view(Cap.EDIT_FLOWS)
+def step_delete(request, assistant, flow_name):
+    flow = flow_or_404(assistant, flow_name)
+    steps = flow.definition.get("steps") or []
+    path = request.GET.get("path", "")
+    try:
+        step = step_ops.get_step(steps, path)
+    except step_ops.StepPathError:
+        return HttpResponseBadRequest("Say which step to delete (path).")
+    card = next(c for c in canvas.iter_cards(canvas.build(steps, flow.name, {})) if c.path == path)
+    nested = sum(1 for _ in canvas.iter_cards([card])) - 1
+    error = ""
+    if request.method == "POST":
+        try:
+            services.edit_steps(
+                flow,
+                lambda s: step_ops.delete_step(s, path),
+                user=request.user,
+                summary=f"Deleted step {card.id}",
+            )
+        except ContentInvalid as exc:
+            error = "; ".join(p.message for p in exc.problems)
+        else:
+            return _redirect_to_canvas(request, assistant, flow)
+    return _panel(
+        request,
+        assistant,
+        flow,
+        "flows/_step_delete.html",
+        {
+            "card": card,
+            "step": step,
+            "path": path,
+            "nested": nested,
+            "error": error,
+            "action_url": request.get_full_path(),
+        },
+        status=400 if error else 200,
+    )
+
+
+def _start_field(problem) -> str | None:
+    """The start form's field a problem of the flow (relative to it) is about."""
+    field = problem.path.split(".")[0].split("[")[0]
+    return {"name": "title", "if": None}.get(field, field)
+
+
+@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+def flow_start(request, assistant, flow_name):
+    """The start node: name, description, NLU triggers, guard."""
+    flow = flow_or_404(assistant, flow_name)
+    slots = dict(Slot.objects.filter(assistant=assistant).values_list("name", "type"))
+    intents = list(Intent.objects.filter(assistant=assistant).values_list("name", flat=True))
+    form = FlowStartForm(request.POST or None, flow=flow, slots=slots, intents=intents)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_flow(
+                flow,
+                form.definition(),
+                user=request.user,
+                summary="Edited the start",
+                dry_run=_is_preview(request),
+            )
+        except ContentInvalid as exc:
+            form.add_problems(
+                relative_problems(exc.problems, f"flows.{flow.name}"),
+                field_of=_start_field,
+            )
+        else:
+            if not _is_preview(request):
+                return _redirect_to_canvas(request, assistant, flow)
+    return _panel(
+        request,
+        assistant,
+        flow,
+        "flows/_start_form.html",
+        {"form": form, "intents": intents, "action_url": request.get_full_path()},
+    )

@@ -1,0 +1,202 @@
+"""The flows list: create, duplicate, rename and delete a flow; a flow's history of versions,
+and restoring one."""
+
+from __future__ import annotations
+
+import difflib
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.accounts.roles import Cap
+from apps.flows import selectors, services
+from apps.flows.forms.flow import FlowCreateForm, FlowRenameForm
+from apps.flows.models import Flow, FlowVersion
+from apps.projects.access import assistant_view
+from apps.projects.content.checks import ContentInvalid
+from apps.projects.forms import ConfirmNameForm
+from engine import formats
+
+FLOWS_PER_PAGE = 100
+
+
+def flow_or_404(assistant, flow_name: str) -> Flow:
+    return get_object_or_404(Flow, assistant=assistant, name=flow_name)
+
+
+@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+def flow_list(request, assistant):
+    query = (request.GET.get("q") or "").strip()
+    flows = Flow.objects.filter(assistant=assistant).select_related("updated_by")
+    if query:
+        flows = flows.filter(
+            Q(name__icontains=query) | Q(title__icontains=query) | Q(description__icontains=query)
+        )
+    flows = flows.defer("definition").order_by("name")
+    page = Paginator(flows, FLOWS_PER_PAGE).get_page(request.GET.get("page"))
+    counts = selectors.problem_counts(assistant)
+    rows = [{"flow": f, "problems": counts.get(f.name, (0, 0))} for f in page]
+    form = FlowCreateForm(assistant=assistant)
+    context = {
+        "assistant": assistant,
+        "rows": rows,
+        "page": page,
+        "query": query,
+        "form": form,
+    }
+    template = "flows/_flow_rows.html" if request.htmx else "flows/list.html"
+    return render(request, template, context)
+
+
+@assistant_view(Cap.EDIT_FLOWS)
+def flow_create(request, assistant):
+    form = FlowCreateForm(request.POST or None, assistant=assistant)
+    if request.method == "POST" and form.is_valid():
+        try:
+            flow = services.create_flow(assistant, user=request.user, **form.cleaned_data)
+        except ContentInvalid as exc:
+            form.add_problems(exc.problems)
+        else:
+            messages.success(request, f"Flow {flow.name} created. Add its first step.")
+            return redirect("flows:detail", assistant.name, flow.name)
+    return render(request, "flows/create.html", {"assistant": assistant, "form": form})
+
+
+def _new_name_page(
+    request, assistant, flow_name, *, action: str, initial, save, problems_on, message: str
+):
+    """Duplicate or rename a flow: a new flow id, then `save(flow, name=..., user=...)`, which
+    returns the flow to open; refused changes show on `problems_on`. `message` is said after,
+    with the flow's {old} and {new} id."""
+    flow = flow_or_404(assistant, flow_name)
+    form = FlowRenameForm(
+        request.POST or None, assistant=assistant, flow=flow, initial={"name": initial(flow)}
+    )
+    if request.method == "POST" and form.is_valid():
+        old_name = flow.name
+        try:
+            saved = save(flow, name=form.cleaned_data["name"], user=request.user)
+        except ContentInvalid as exc:
+            form.add_problems(exc.problems, problems_on)
+        else:
+            messages.success(request, message.format(old=old_name, new=saved.name))
+            return redirect("flows:detail", assistant.name, saved.name)
+    return render(
+        request,
+        "flows/flow_action.html",
+        {"assistant": assistant, "flow": flow, "form": form, "action": action},
+    )
+
+
+@assistant_view(Cap.EDIT_FLOWS)
+def flow_duplicate(request, assistant, flow_name):
+    return _new_name_page(
+        request,
+        assistant,
+        flow_name,
+        action="Duplicate",
+        initial=lambda flow: f"{flow.name}_copy",
+        save=services.duplicate_flow,
+        problems_on=None,
+        message="Flow {old} duplicated as {new}.",
+    )
+
+
+@assistant_view(Cap.EDIT_FLOWS)
+def flow_rename(request, assistant, flow_name):
+    return _new_name_page(
+        request,
+        assistant,
+        flow_name,
+        action="Rename",
+        initial=lambda flow: flow.name,
+        save=services.rename_flow,
+        problems_on="name",
+        message="Flow renamed to {new}.",
+    )
+
+
+@assistant_view(Cap.EDIT_FLOWS)
+def flow_delete(request, assistant, flow_name):
+    flow = flow_or_404(assistant, flow_name)
+    form = ConfirmNameForm(
+        request.POST or None,
+        name=flow.name,
+        label="Type the flow id to confirm",
+        mismatch=f"Type {flow.name} exactly to delete this flow.",
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.delete_flow(flow)
+        except ContentInvalid as exc:
+            form.add_problems(exc.problems, prefix="Other content still uses this flow: ")
+        else:
+            messages.success(request, f"Flow {flow_name} deleted.")
+            return redirect("flows:list", assistant.name)
+    return render(
+        request,
+        "flows/flow_action.html",
+        {"assistant": assistant, "flow": flow, "form": form, "action": "Delete", "danger": True},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# History
+
+
+def _flow_yaml(name: str, definition: dict) -> list[str]:
+    return formats.dump_yaml({name: definition}).splitlines()
+
+
+@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+def flow_history(request, assistant, flow_name):
+    flow = flow_or_404(assistant, flow_name)
+    versions = list(
+        FlowVersion.objects.filter(assistant=assistant, flow_name=flow.name).select_related(
+            "created_by"
+        )[:50]
+    )
+    rows = []
+    for i, version in enumerate(versions):
+        older = versions[i + 1] if i + 1 < len(versions) else None
+        before = _flow_yaml(flow.name, older.definition) if older else []
+        after = _flow_yaml(flow.name, version.definition)
+        diff = [
+            line
+            for line in difflib.unified_diff(before, after, "before", "after", lineterm="", n=2)
+            if not line.startswith(("---", "+++"))
+        ]
+        rows.append(
+            {
+                "version": version,
+                "diff": diff,
+                "is_current": version.definition == flow.definition,
+            }
+        )
+    return render(
+        request,
+        "flows/history.html",
+        {"assistant": assistant, "flow": flow, "rows": rows},
+    )
+
+
+@assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
+@require_POST
+def flow_restore(request, assistant, flow_name, version_id):
+    flow = flow_or_404(assistant, flow_name)
+    version = get_object_or_404(
+        FlowVersion, pk=version_id, assistant=assistant, flow_name=flow.name
+    )
+    try:
+        services.restore_version(flow, version, user=request.user)
+    except ContentInvalid as exc:
+        messages.error(
+            request,
+            "That version cannot be restored: " + "; ".join(p.message for p in exc.problems[:5]),
+        )
+        return redirect("flows:history", assistant.name, flow.name)
+    messages.success(request, "The earlier version is restored.")
+    return redirect("flows:detail", assistant.name, flow.name)

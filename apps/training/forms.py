@@ -1,0 +1,79 @@
+"""Forms of the training pages: train a version, name it, and the Try page's message and
+start-a-flow forms."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from apps.training.models import ModelVersion
+from engine import formats
+
+limits = formats.limits  # length limits, one place for every field
+
+
+class TrainForm(forms.Form):
+    name = forms.CharField(max_length=limits.TITLE, required=False, label="Version name (optional)")
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=limits.DESCRIPTION
+    )
+
+
+class VersionForm(forms.ModelForm):
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=limits.DESCRIPTION
+    )
+
+    class Meta:
+        model = ModelVersion
+        fields = ["name", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+class MessageForm(forms.Form):
+    message = forms.CharField(max_length=limits.TEXT, strip=True)
+    # The title of the quick-reply button that sent `message` (its payload), if one did.
+    title = forms.CharField(max_length=limits.TEXT, required=False)
+
+
+class StartFlowForm(forms.Form):
+    flow = forms.CharField(max_length=255)
+    slots = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='Preset slots as JSON, e.g. {"account_type": "savings"}',
+    )
+
+    def __init__(self, *args, flows, slots, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.flow_ids, self.slot_names = set(flows), set(slots)
+
+    def clean_flow(self):
+        flow = self.cleaned_data["flow"]
+        if flow not in self.flow_ids:
+            raise forms.ValidationError(f"There is no flow {flow!r}.")
+        return flow
+
+    def clean_slots(self):
+        raw = self.cleaned_data["slots"].strip()
+        if not raw:
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"Preset slots are not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                f'{exc.msg}). Write an object such as {{"account_type": "savings"}}.'
+            ) from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                "Preset slots must be a JSON object of slot names and values, such as "
+                '{"account_type": "savings"}.'
+            )
+        unknown = sorted(set(value) - self.slot_names)
+        if unknown:
+            raise forms.ValidationError(
+                f"Unknown slot(s) in the preset slots: {', '.join(unknown)}."
+            )
+        return value
