@@ -14,7 +14,7 @@ from apps.projects.models import AssistantContent
 
 class Flow(AssistantContent):
     """One flow. `name` is the flow id; `definition` is the flow's mapping without the id,
-    its steps in the compact form (see engine.formats.flows)."""
+    its steps in the compact form (see engine.formats.steps)."""
 
     assistant = models.ForeignKey(
         "projects.Assistant", on_delete=models.CASCADE, related_name="flows"

@@ -1,6 +1,6 @@
 """Edits of a flow's steps JSON, as operations at a path (issue 7).
 
-A flow's ``steps`` is one JSON document in the compact form (see engine.formats.flows). The
+A flow's ``steps`` is one JSON document in the compact form (see engine.formats.steps). The
 builder never rewrites it wholesale: each edit is one of
 
 * `insert_step`  - put a step into a step list at an index,
@@ -22,7 +22,7 @@ import copy
 import re
 from typing import Any
 
-from engine.formats import END, step_type
+from engine.formats import END, iter_steps, step_type
 
 # A flow that has no steps yet. Rasa needs at least one step, so a new flow is stored with
 # this one; the canvas shows it as an empty flow and the first inserted step replaces it.
@@ -187,7 +187,7 @@ def delete_step(steps: list, path: str) -> list:
 
 
 def _rename_targets(steps: list, old: str, new: str) -> None:
-    for step in _all_steps(steps):
+    for step in iter_steps(steps):
         nxt = step.get("next")
         if nxt == old:
             step["next"] = new
@@ -198,39 +198,9 @@ def _rename_targets(steps: list, old: str, new: str) -> None:
                         branch[key] = new
 
 
-def _all_steps(steps: list):
-    for step in steps:
-        if not isinstance(step, dict):
-            continue
-        yield step
-        nxt = step.get("next")
-        if isinstance(nxt, list):
-            for branch in nxt:
-                for key in ("then", "else"):
-                    if isinstance(branch, dict) and isinstance(branch.get(key), list):
-                        yield from _all_steps(branch[key])
-
-
 def step_ids(steps: list) -> list[str]:
     """Explicit step ids, in order."""
-    return [s["id"] for s in _all_steps(steps) if isinstance(s.get("id"), str)]
-
-
-def references_to(steps: list, step_id: str) -> int:
-    """How many ``next``/``then``/``else`` jumps go to `step_id`."""
-    count = 0
-    for step in _all_steps(steps):
-        nxt = step.get("next")
-        if nxt == step_id:
-            count += 1
-        elif isinstance(nxt, list):
-            count += sum(
-                1
-                for branch in nxt
-                for key in ("then", "else")
-                if isinstance(branch, dict) and branch.get(key) == step_id
-            )
-    return count
+    return [s["id"] for s in iter_steps(steps) if isinstance(s.get("id"), str)]
 
 
 def insert_logic(steps: list, list_path: str, index: int, step: dict) -> list:
