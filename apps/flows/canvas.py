@@ -221,13 +221,9 @@ def step_choices(steps: list, flow_id: str) -> list[tuple[str, str]]:
     return out
 
 
-def triggers(definition: dict) -> list[tuple[str | None, float | None]]:
+def triggers(definition: dict) -> list[tuple[str, float | None]]:
     """The start node's NLU triggers: (intent, confidence threshold or None) for each."""
-    found: list[tuple[str | None, float | None]] = []
-    for trigger in definition.get("nlu_trigger") or []:
-        intent = trigger.get("intent") if isinstance(trigger, dict) else trigger
-        if isinstance(intent, dict):
-            found.append((intent.get("name"), intent.get("confidence_threshold")))
-        else:
-            found.append((intent, None))
-    return found
+    return [
+        (trigger.intent, trigger.confidence_threshold)
+        for trigger in formats.trigger_intents(definition.get("nlu_trigger"))
+    ]

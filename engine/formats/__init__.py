@@ -60,6 +60,7 @@ from engine.formats.flows import (
     flow_to_dict,
     flows_to_dict,
     parse_flows,
+    trigger_intents,
 )
 from engine.formats.nlu import (
     AnnotationError,
@@ -219,6 +220,7 @@ __all__ = [
     "step_type",
     "step_views",
     "to_string",
+    "trigger_intents",
     "validate_project",
     "variation_to_yaml",
     "with_assistant_id",

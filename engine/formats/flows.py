@@ -1,7 +1,7 @@
 """Flows: the `Flow` dataclass, parsing a ``flows`` mapping (`parse_flows`) and dumping it
-(`flows_to_dict`). A flow keeps its steps as one JSON list in the compact form; the step
-utilities (compact/expand, the step walk, `StepView`, the schema check) are in
-`engine.formats.steps`.
+(`flows_to_dict`), and reading one stored flow's ``nlu_trigger`` (`trigger_intents`). A flow
+keeps its steps as one JSON list in the compact form; the step utilities (compact/expand, the
+step walk, `StepView`, the schema check) are in `engine.formats.steps`.
 """
 
 from __future__ import annotations
@@ -150,6 +150,15 @@ def parse_flow(flow_id: str, spec: Any, check: Checker, path: str) -> Flow | Non
             if not errors and isinstance(value, list):
                 flow.steps = compact_steps(value, flow_id)
     return flow
+
+
+def trigger_intents(value: Any) -> list[NluTrigger]:
+    """The triggers of a flow's stored ``nlu_trigger`` value (None when the flow has none), read
+    as `parse_flows` reads them: items that name no intent are left out, problems are not
+    reported."""
+    if value is None:
+        return []
+    return _parse_nlu_trigger(value, Checker(ProblemCollector(None)), "nlu_trigger") or []
 
 
 def _parse_nlu_trigger(value: Any, check: Checker, path: str) -> list[NluTrigger] | None:

@@ -88,13 +88,11 @@ class FlowStartForm(ContentProblemsMixin, forms.Form):
         self.intents = intents
         self.condition = ConditionEditor("guard", slots, guard if isinstance(guard, str) else None)
         self.triggers = []
-        for trigger in definition.get("nlu_trigger") or []:
-            intent = trigger.get("intent") if isinstance(trigger, dict) else trigger
-            threshold = ""
-            if isinstance(intent, dict):
-                threshold = intent.get("confidence_threshold", "")
-                intent = intent.get("name")
-            self.triggers.append({"intent": intent, "threshold": threshold})
+        for trigger in formats.trigger_intents(definition.get("nlu_trigger")):
+            threshold = trigger.confidence_threshold
+            self.triggers.append(
+                {"intent": trigger.intent, "threshold": "" if threshold is None else threshold}
+            )
         self.trigger_error = ""
 
     @property

@@ -45,20 +45,14 @@ def distinct_flows(found: list[Usage]) -> list[Usage]:
     return out
 
 
-def trigger_intent(trigger) -> str | None:
-    """The intent of an nlu_trigger item: `intent: name` or `intent: {name: ...}`."""
-    value = trigger.get("intent") if isinstance(trigger, dict) else trigger
-    return value.get("name") if isinstance(value, dict) else value
-
-
 def triggering_flows(assistant, intent: str) -> list[str]:
     """The ids of the flows that an NLU trigger starts on `intent`."""
     return [
         flow.name
         for flow in Flow.objects.filter(assistant=assistant)
         if any(
-            trigger_intent(trigger) == intent
-            for trigger in flow.definition.get("nlu_trigger") or []
+            trigger.intent == intent
+            for trigger in formats.trigger_intents(flow.definition.get("nlu_trigger"))
         )
     ]
 
@@ -80,10 +74,8 @@ def usages(assistant) -> dict[tuple[str, str], list[Usage]]:
         definition = flow.definition or {}
         for slot in _slots_in(definition.get("if")):
             found[("slot", slot)].append(Usage(flow.name, "", "", "flow guard"))
-        for trigger in definition.get("nlu_trigger") or []:
-            intent = trigger_intent(trigger)
-            if intent:
-                found[("intent", intent)].append(Usage(flow.name, "", "", "NLU trigger"))
+        for trigger in formats.trigger_intents(definition.get("nlu_trigger")):
+            found[("intent", trigger.intent)].append(Usage(flow.name, "", "", "NLU trigger"))
         for slot in definition.get("persisted_slots") or []:
             found[("slot", slot)].append(Usage(flow.name, "", "", "persisted slot"))
         views = formats.step_views(definition.get("steps") or [], flow.name)

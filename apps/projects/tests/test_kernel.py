@@ -2,13 +2,7 @@
 versions an import records."""
 
 from apps.flows.models import Flow, FlowVersion
-from apps.projects.content.usages import trigger_intent, triggering_flows
-
-
-def test_an_nlu_trigger_names_its_intent_in_either_form():
-    assert trigger_intent({"intent": "greet"}) == "greet"
-    assert trigger_intent({"intent": {"name": "greet", "confidence_threshold": 0.5}}) == "greet"
-    assert trigger_intent("greet") == "greet"
+from apps.projects.content.usages import triggering_flows
 
 
 def test_the_flows_an_intent_starts(db, make_assistant):
@@ -18,9 +12,11 @@ def test_the_flows_an_intent_starts(db, make_assistant):
         ("b", [{"intent": {"name": "greet"}}]),
         ("c", [{"intent": "bye"}]),
         ("d", []),
+        ("e", ["greet"]),
+        ("f", [{"intent": {"name": "greet", "confidence_threshold": 0.5}}]),
     ):
         Flow.objects.create(assistant=assistant, name=name, definition={"nlu_trigger": triggers})
-    assert triggering_flows(assistant, "greet") == ["a", "b"]
+    assert triggering_flows(assistant, "greet") == ["a", "b", "e", "f"]
     assert triggering_flows(assistant, "other") == []
 
 

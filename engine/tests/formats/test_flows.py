@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.formats.errors import ProblemCollector
-from engine.formats.flows import Flow, NluTrigger, flows_to_dict, parse_flows
+from engine.formats.flows import Flow, NluTrigger, flows_to_dict, parse_flows, trigger_intents
 from engine.formats.steps import (
     compact_steps,
     expand_steps,
@@ -294,3 +294,34 @@ def test_referenced_ids_are_the_ids_something_jumps_to():
         },
     ]
     assert referenced_ids(steps) == {"check", "ask"}
+
+
+def test_trigger_intents_reads_a_stored_nlu_trigger_in_every_form():
+    stored = [
+        {"intent": "greet"},
+        {"intent": {"name": "book", "confidence_threshold": 0.5}},
+        {"intent": {"name": "bye"}},
+        "help",
+    ]
+    assert trigger_intents(stored) == [
+        NluTrigger("greet"),
+        NluTrigger("book", 0.5),
+        NluTrigger("bye"),
+        NluTrigger("help"),
+    ]
+    assert trigger_intents(None) == []
+    assert trigger_intents([]) == []
+
+
+def test_trigger_intents_matches_what_parse_flows_reads():
+    stored = [{"intent": "greet"}, {"intent": {"name": "book", "confidence_threshold": 1}}]
+    (flow,) = parse_flows(
+        {"f": {"nlu_trigger": stored, "steps": [{"action": "utter_hi"}]}}, ProblemCollector(None)
+    )
+    assert trigger_intents(stored) == flow.nlu_trigger
+
+
+def test_trigger_intents_leaves_out_items_that_name_no_intent():
+    stored = [{"intent": {"confidence_threshold": 0.5}}, {"intent": 3}, 7, {"other": "x"}]
+    assert trigger_intents(stored) == []
+    assert trigger_intents("greet") == []
