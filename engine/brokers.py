@@ -22,9 +22,9 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 __all__ = [
     "DEFAULT_FILE_PATH",
@@ -72,7 +72,7 @@ class EventBroker(Protocol):
 # endpoints.yml
 
 
-def substitute_env(value: Any, environ: dict[str, str] | None = None) -> Any:
+def substitute_env(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     """Replace ``${VAR}`` in every string of `value` with the environment variable's value.
 
     As Rasa does, an unset variable is an error (`BrokerConfigError` naming the variables).
@@ -105,7 +105,7 @@ def load_endpoints(path: str | os.PathLike[str]) -> dict[str, Any]:
         data = read_endpoints(text, str(file))
     except ValueError as exc:
         raise BrokerConfigError(str(exc)) from exc
-    return substitute_env(data)
+    return cast("dict[str, Any]", substitute_env(data))
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,7 +288,9 @@ class KafkaEventBroker:
         key = (
             str(message.get("sender_id", "")).encode("utf-8") if self.partition_by_sender else None
         )
-        headers = [(ENVIRONMENT_HEADER, self.environment.encode("utf-8"))]
+        headers: list[tuple[str, str | bytes | None]] = [
+            (ENVIRONMENT_HEADER, self.environment.encode("utf-8"))
+        ]
         with self._lock:
             if self._closed:
                 logger.warning("event dropped: the Kafka broker is closed")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -43,6 +44,10 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
+@overload
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int: ...
+@overload
+def env_int(name: str, default: None, *, minimum: int | None = None) -> int | None: ...
 def env_int(name: str, default: int | None, *, minimum: int | None = None) -> int | None:
     value = _raw(name)
     if value is None:

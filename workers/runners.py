@@ -59,7 +59,9 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class ChildProcess:
     """A child whose output lines are collected by a thread and read without blocking."""
 
-    def __init__(self, argv: list[str], *, cwd: Path | None = None, env: dict | None = None):
+    def __init__(
+        self, argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+    ):
         self.argv = argv
         self.process = subprocess.Popen(
             argv,
@@ -118,7 +120,9 @@ class ForkedChild(ChildProcess):
     scikit-learn) once at start: each training or bot then starts in milliseconds instead of
     paying the imports again. Same interface as ChildProcess."""
 
-    def __init__(self, argv: list[str], *, cwd: Path | None = None, env: dict | None = None):
+    def __init__(
+        self, argv: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None
+    ):
         self.argv = argv
         read_fd, write_fd = os.pipe()
         pid = os.fork()
@@ -211,7 +215,12 @@ class Runner:
     rasa_run_command: str = ""
 
     def train(
-        self, project_dir: Path, out_dir: Path, model_name: str, *, env: dict | None = None
+        self,
+        project_dir: Path,
+        out_dir: Path,
+        model_name: str,
+        *,
+        env: dict[str, str] | None = None,
     ) -> tuple[ChildProcess, Path]:
         """Start training; returns the child and the path the archive will have. `env` is
         all the child gets besides `child_environment()`'s few variables."""
@@ -230,7 +239,7 @@ class Runner:
         port: int,
         endpoints: Path,
         *,
-        env: dict | None = None,
+        env: dict[str, str] | None = None,
         token: str = "",
         blocked_networks: list[str] | None = None,
     ) -> ChildProcess:
@@ -258,7 +267,7 @@ class Runner:
         return {"PYTHONPATH": os.pathsep.join(path)}
 
     @staticmethod
-    def _template(command: str, **values) -> list[str]:
+    def _template(command: str, **values: object) -> list[str]:
         return [
             part.format(**{k: str(v) for k, v in values.items()}) for part in shlex.split(command)
         ]

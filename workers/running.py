@@ -13,7 +13,9 @@ import secrets
 import shutil
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 from django.conf import settings
@@ -24,13 +26,13 @@ from apps.training import services
 from apps.training.models import Deployment
 from engine import formats
 from workers.base import Worker
-from workers.runners import ChildProcess, get_runner, preload_engine
+from workers.runners import ChildProcess, Runner, get_runner, preload_engine
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return cast(int, sock.getsockname()[1])
 
 
 def bot_endpoints(endpoints_text: str, spool_file: Path) -> str:
@@ -42,7 +44,7 @@ def bot_endpoints(endpoints_text: str, spool_file: Path) -> str:
 class RunningConsumer(Worker):
     kind = "running"
 
-    def __init__(self, *, runner=None, **kwargs):
+    def __init__(self, *, runner: Runner | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runner = runner or get_runner()
 
@@ -53,7 +55,7 @@ class RunningConsumer(Worker):
         self.child: ChildProcess | None = None
         self.output: collections.deque[str] = collections.deque(maxlen=200)
         self.token = ""
-        self.scrub = scrubber()
+        self.scrub: Callable[[str], str] = scrubber()
         self.workdir = Path(settings.VAR_DIR) / "bots" / self.worker_id
 
     # -- loop ---------------------------------------------------------------------------
@@ -141,6 +143,8 @@ class RunningConsumer(Worker):
         return cache
 
     def _wait_until_ready(self, url: str) -> bool:
+        # Called by start() once the bot is started and held.
+        assert self.held is not None and self.child is not None
         deadline = time.monotonic() + settings.STUDIO_BOT_START_TIMEOUT
         next_beat = 0.0
         while time.monotonic() < deadline and not self.stopping.is_set():
@@ -163,6 +167,8 @@ class RunningConsumer(Worker):
     def tend(self) -> None:
         """Heartbeat the held deployment; stop the bot when asked or when it died."""
         deployment, child = self.held, self.child
+        # Only called while a bot is held, and a held bot always has its child.
+        assert deployment is not None and child is not None
         self.output.extend(child.new_lines())
         status = deployment.heartbeat()
         if status is None:

@@ -6,7 +6,9 @@ import json
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.files import File
@@ -16,7 +18,7 @@ from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
 from apps.training.models import ModelVersion, TrainingJob
 from workers.base import Worker
-from workers.runners import get_runner, preload_engine
+from workers.runners import ChildProcess, Runner, get_runner, preload_engine
 
 
 def write_project(files: dict[str, str], root: Path) -> None:
@@ -42,7 +44,7 @@ def model_id_of(archive: Path) -> str:
 class TrainingConsumer(Worker):
     kind = "training"
 
-    def __init__(self, *, runner=None, **kwargs):
+    def __init__(self, *, runner: Runner | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runner = runner or get_runner()
 
@@ -85,7 +87,12 @@ class TrainingConsumer(Worker):
                 return
             self._store(job, version, archive)
 
-    def _follow(self, job: TrainingJob, child, scrub=lambda text: text) -> str:
+    def _follow(
+        self,
+        job: TrainingJob,
+        child: ChildProcess,
+        scrub: Callable[[str], str] = lambda text: text,
+    ) -> str:
         """Stream the child's output onto the job (secret values hidden by `scrub`),
         heartbeating, until it exits. Returns 'done', or 'lost' when the job was cancelled or
         taken away (the child is stopped)."""

@@ -28,7 +28,7 @@ import json
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from engine.formats import (
     END,
@@ -242,7 +242,7 @@ class DialogueModel:
         session.update(out.get("session_config") or {})
         out["session_config"] = session
         out.setdefault("config", {"store_entities_as_slots": True})
-        return json.loads(json.dumps(out))
+        return cast("dict[str, Any]", json.loads(json.dumps(out)))
 
 
 def _settings_from_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import re
-from typing import Any
+from typing import Any, cast
 
 from engine.formats import ConditionError, Response, ResponseVariation, evaluate
 
@@ -68,7 +68,8 @@ def _legacy_matches(condition: list[dict[str, Any]], slots: dict[str, Any]) -> b
     for item in condition:
         if item.get("type", "slot") != "slot":
             return False
-        actual = slots.get(item.get("name"))
+        name = item.get("name")
+        actual = slots.get(name) if isinstance(name, str) else None
         expected = item.get("value")
         if actual != expected and not (
             actual is not None and expected is not None and str(actual) == str(expected)
@@ -143,7 +144,7 @@ def render_response(
         "elements": var.extra.get("elements"),
         "quick_replies": var.extra.get("quick_replies"),
     }
-    message = fill(message, values, context)
+    message = cast("dict[str, Any]", fill(message, values, context))
     message["metadata"] = dict(var.metadata or {})
     if var.id is not None:
         message["metadata"].setdefault("id", var.id)

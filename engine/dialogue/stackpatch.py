@@ -9,7 +9,7 @@ and ``/i/key``; ``-`` appends).
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["apply_patch", "diff"]
 
@@ -37,8 +37,9 @@ def apply_patch(stack: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[
         parts = [_unescape(p) for p in path.lstrip("/").split("/")]
         index_token = parts[0]
         if len(parts) == 1:
+            # A patch of the frame list adds or replaces whole frames (objects).
             if kind == "add":
-                value = copy.deepcopy(op.get("value"))
+                value = cast("dict[str, Any]", copy.deepcopy(op.get("value")))
                 if index_token == "-":
                     result.append(value)
                 elif index_token.isdigit() and int(index_token) <= len(result):
@@ -47,7 +48,7 @@ def apply_patch(stack: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[
                 if index_token.isdigit() and int(index_token) < len(result):
                     del result[int(index_token)]
             elif kind == "replace" and index_token.isdigit() and int(index_token) < len(result):
-                result[int(index_token)] = copy.deepcopy(op.get("value"))
+                result[int(index_token)] = cast("dict[str, Any]", copy.deepcopy(op.get("value")))
             continue
         if not index_token.isdigit() or int(index_token) >= len(result):
             continue

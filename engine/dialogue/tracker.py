@@ -11,7 +11,7 @@ import copy
 import json
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from engine.dialogue.stackpatch import apply_patch
 
@@ -86,7 +86,8 @@ class Tracker:
         """Update the derived state for `event` (which is not added to `events`)."""
         kind = event.get("event")
         if kind == "slot":
-            self.slots[event.get("name")] = copy.deepcopy(event.get("value"))
+            # A slot event names its slot (validate_events requires it; the engine writes it).
+            self.slots[cast(str, event.get("name"))] = copy.deepcopy(event.get("value"))
         elif kind == "stack":
             update = event.get("update")
             ops = json.loads(update) if isinstance(update, str) else update or []
@@ -152,6 +153,7 @@ class Tracker:
         return [f["flow_id"] for f in self.stack if f.get("type") == "flow"]
 
     def top_user_frame(self) -> dict[str, Any] | None:
+        frame: dict[str, Any]
         for frame in reversed(self.stack):
             if frame.get("type") == "flow":
                 return frame
@@ -161,7 +163,7 @@ class Tracker:
         """The slot the topmost collect pattern frame asks for, if any."""
         for frame in reversed(self.stack):
             if frame.get("type") == "pattern_collect_information":
-                return frame.get("collect")
+                return cast("str | None", frame.get("collect"))
         return None
 
     def to_dict(self, include_events: str = "AFTER_RESTART") -> dict[str, Any]:

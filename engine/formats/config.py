@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from engine.formats._check import Checker, describe
 from engine.formats.errors import FormatError, Problem, ProblemCollector, join_path
@@ -165,15 +165,19 @@ class _TextFile:
 
 @dataclass
 class ConfigFile(_TextFile):
-    """``config.yml``. Equality compares the text only."""
+    """``config.yml``. Equality compares the text only.
+
+    The properties return the parsed values typed as Rasa expects them; a value of another
+    type is returned as it is (`check_config` reports it).
+    """
 
     @property
     def recipe(self) -> str | None:
-        return self.get("recipe")
+        return cast("str | None", self.get("recipe"))
 
     @property
     def language(self) -> str | None:
-        return self.get("language")
+        return cast("str | None", self.get("language"))
 
     @property
     def assistant_id(self) -> str | None:
@@ -214,31 +218,35 @@ class ConfigFile(_TextFile):
 
 @dataclass
 class EndpointsFile(_TextFile):
-    """``endpoints.yml``. Equality compares the text only."""
+    """``endpoints.yml``. Equality compares the text only.
+
+    The properties return the parsed values typed as Rasa expects them; a value of another
+    type is returned as it is (`check_endpoints` reports those it checks).
+    """
 
     @property
     def action_endpoint(self) -> dict[str, Any] | None:
-        return self.get("action_endpoint")
+        return cast("dict[str, Any] | None", self.get("action_endpoint"))
 
     @property
     def event_broker(self) -> dict[str, Any] | None:
-        return self.get("event_broker")
+        return cast("dict[str, Any] | None", self.get("event_broker"))
 
     @property
     def tracker_store(self) -> dict[str, Any] | None:
-        return self.get("tracker_store")
+        return cast("dict[str, Any] | None", self.get("tracker_store"))
 
     @property
     def lock_store(self) -> dict[str, Any] | None:
-        return self.get("lock_store")
+        return cast("dict[str, Any] | None", self.get("lock_store"))
 
     @property
     def nlg(self) -> dict[str, Any] | None:
-        return self.get("nlg")
+        return cast("dict[str, Any] | None", self.get("nlg"))
 
     @property
     def model_groups(self) -> list[Any] | None:
-        return self.get("model_groups")
+        return cast("list[Any] | None", self.get("model_groups"))
 
     def prompt_paths(self) -> list[str]:
         nlg = self.nlg

@@ -18,7 +18,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -150,7 +150,7 @@ def _kind(value: Any) -> str:
 
 
 def _conversation_id(request: Request) -> str:
-    sender_id = request.path_params["conversation_id"]
+    sender_id: str = request.path_params["conversation_id"]
     _check_sender_id(sender_id)
     return sender_id
 
@@ -441,7 +441,10 @@ async def _crash(request: Request, exc: Exception) -> Response:
     )
 
 
-def _guarded(endpoint: Any) -> Any:
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _guarded(endpoint: Endpoint) -> Endpoint:
     """Turn a crash inside an endpoint into the 500 error object (the server keeps serving)."""
 
     async def guarded(request: Request) -> Response:
