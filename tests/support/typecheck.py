@@ -20,6 +20,9 @@ HEADER = (
     "# mypy errors that existed when the type check was added: `path: [code] message`, one line\n"
     "# per occurrence. This list may only shrink; see tests/support/typecheck.py.\n"
 )
+#: A whole run every time (no incremental cache): the comparison must not depend on what ran
+#: before.
+MYPY_FLAGS = ("--no-incremental", "--no-pretty", "--no-error-summary", "--show-error-codes")
 _ERROR = re.compile(
     r"^(?P<path>[^:\s]+\.py):\d+(?::\d+)?: error: (?P<message>.*?)\s+\[(?P<code>[a-z-]+)\]$"
 )
@@ -28,7 +31,7 @@ _ERROR = re.compile(
 def current_errors() -> Counter[str]:
     """Run mypy (configured in pyproject.toml) and return its errors, without line numbers."""
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-pretty", "--no-error-summary", "--show-error-codes"],
+        [sys.executable, "-m", "mypy", *MYPY_FLAGS],
         cwd=ROOT,
         capture_output=True,
         text=True,
