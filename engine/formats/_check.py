@@ -59,6 +59,17 @@ class Checker:
         self.error(path, f"{what or 'this'} must be a mapping, not {describe(value)}")
         return None
 
+    def mappings(
+        self, items: list[Any], path: str, what: str
+    ) -> Iterator[tuple[dict[Any, Any], str]]:
+        """``(spec, path)`` for each item of a checked list that is a mapping; each item that is
+        not one is reported as `what` (``"a button"``, ...) and skipped."""
+        for index, item in enumerate(items):
+            item_path = join_path(path, index)
+            spec = self.mapping(item, item_path, what)
+            if spec is not None:
+                yield spec, item_path
+
     def named_items(
         self, value: Any, path: str, what: str, *, noun: str
     ) -> Iterator[tuple[str, Any, str]]:

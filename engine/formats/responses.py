@@ -167,11 +167,7 @@ def _parse_buttons(check: Checker, value: Any, path: str) -> list[Button] | None
     if items is None:
         return None
     out = []
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a button")
-        if spec is None:
-            continue
+    for spec, item_path in check.mappings(items, path, "a button"):
         check.keys(
             spec, item_path, _BUTTON_KEYS, what="a button", required=("title",), unknown="warning"
         )
@@ -214,11 +210,7 @@ def _parse_response_condition(
     if items is None:
         return None
     out = []
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a response condition")
-        if spec is None:
-            continue
+    for spec, item_path in check.mappings(items, path, "a response condition"):
         check.keys(
             spec,
             item_path,

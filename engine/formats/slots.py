@@ -169,11 +169,7 @@ def _parse_mappings(check: Checker, value: Any, path: str, slot: str) -> list[Sl
     if items is None:
         return None
     mappings = []
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a slot mapping")
-        if spec is None:
-            continue
+    for spec, item_path in check.mappings(items, path, "a slot mapping"):
         mtype = spec.get("type")
         if "type" not in spec:
             check.error(item_path, "a slot mapping is missing the required key 'type'")
@@ -219,11 +215,7 @@ def _parse_mapping_conditions(
     if items is None:
         return None
     out = []
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a mapping condition")
-        if spec is None:
-            continue
+    for spec, item_path in check.mappings(items, path, "a mapping condition"):
         check.keys(spec, item_path, _CONDITION_KEYS, what="a mapping condition", unknown="warning")
         cond = MappingCondition()
         for key, val in spec.items():
@@ -245,11 +237,7 @@ def parse_rejections(check: Checker, value: Any, path: str) -> list[Rejection] |
     if items is None:
         return None
     out = []
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a rejection")
-        if spec is None:
-            continue
+    for spec, item_path in check.mappings(items, path, "a rejection"):
         check.keys(spec, item_path, ("if", "utter"), what="a rejection", required=("if", "utter"))
         cond: Any = spec.get("if")
         utter: Any = spec.get("utter")

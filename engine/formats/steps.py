@@ -433,11 +433,7 @@ def _check_rejections(value: Any, check: Checker, path: str) -> None:
     items = check.seq(value, path, "rejections")
     if items is None:
         return
-    for index, item in enumerate(items):
-        item_path = join_path(path, index)
-        spec = check.mapping(item, item_path, "a rejection")
-        if spec is None:
-            continue
+    for spec, item_path in check.mappings(items, path, "a rejection"):
         check.keys(spec, item_path, ("if", "utter"), what="a rejection", required=("if", "utter"))
         if "if" in spec and not isinstance(spec["if"], (str, bool)):
             check.error(
