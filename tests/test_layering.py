@@ -62,6 +62,7 @@ VIEW_MODULES = {
     "context_processors",
     "navigation",
     "errors",  # the error pages
+    "shortcuts",  # view helpers (apps.projects.shortcuts)
     "upload_handlers",  # reading a request's uploaded files
     "apps",  # AppConfig.ready() registers the app's navigation
 }

@@ -23,8 +23,7 @@ from apps.nlu.models import Entity, Example, Intent, LookupTable, Regex, Synonym
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 from apps.projects.content.usages import usages
-from apps.projects.forms import ConfirmNameForm
-from apps.projects.shortcuts import render_form
+from apps.projects.shortcuts import delete_page, render_form
 
 LEXICONS = {
     "synonyms": (Synonym, "synonym", "Synonyms"),
@@ -127,26 +126,16 @@ def intent_detail(request, assistant, intent_name):
 @assistant_view(Cap.EDIT_NLU)
 def intent_delete(request, assistant, intent_name):
     intent = get_object_or_404(Intent, assistant=assistant, name=intent_name)
-    form = ConfirmNameForm(request.POST or None, name=intent.name)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.delete_intent(intent)
-        except ContentInvalid as exc:
-            form.add_problems(exc.problems, prefix="Still in use: ")
-        else:
-            messages.success(request, f"Intent {intent_name} deleted with its examples.")
-            return redirect("nlu:intents", assistant.name)
-    return render(
+    return delete_page(
         request,
-        "flows/delete_item.html",
-        {
-            "assistant": assistant,
-            "item": intent,
-            "kind": "intent",
-            "form": form,
-            "used_in": usages(assistant).get(("intent", intent.name), []),
-            "back_url": reverse("nlu:intent", args=[assistant.name, intent.name]),
-        },
+        assistant,
+        item=intent,
+        kind="intent",
+        usage_kind="intent",
+        delete=services.delete_intent,
+        done_url=reverse("nlu:intents", args=[assistant.name]),
+        back_url=reverse("nlu:intent", args=[assistant.name, intent.name]),
+        deleted=f"Intent {intent_name} deleted with its examples.",
     )
 
 

@@ -23,8 +23,7 @@ from apps.nlu.models import Entity, Intent
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 from apps.projects.content.usages import distinct_flows, usages
-from apps.projects.forms import ConfirmNameForm
-from apps.projects.shortcuts import render_form
+from apps.projects.shortcuts import delete_page, render_form
 
 
 def _slot_types(assistant) -> dict[str, str]:
@@ -55,26 +54,16 @@ def _list_page(request, assistant, *, items, search: tuple[str, ...], kind: str,
 
 
 def _delete_page(request, assistant, *, item, kind: str, delete, back: str):
-    form = ConfirmNameForm(request.POST or None, name=item.name)
-    if request.method == "POST" and form.is_valid():
-        try:
-            delete(item)
-        except ContentInvalid as exc:
-            form.add_problems(exc.problems, prefix="Still in use: ")
-        else:
-            messages.success(request, f"{kind.capitalize()} {item.name} deleted.")
-            return redirect(back, assistant.name)
-    return render(
+    return delete_page(
         request,
-        "flows/delete_item.html",
-        {
-            "assistant": assistant,
-            "item": item,
-            "kind": kind,
-            "form": form,
-            "used_in": _used_in(assistant, kind, item),
-            "back_url": reverse(back, args=[assistant.name]),
-        },
+        assistant,
+        item=item,
+        kind=kind,
+        usage_kind="action" if kind == "custom action" else kind,
+        delete=delete,
+        done_url=reverse(back, args=[assistant.name]),
+        back_url=reverse(back, args=[assistant.name]),
+        deleted=f"{kind.capitalize()} {item.name} deleted.",
     )
 
 
