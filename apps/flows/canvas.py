@@ -210,6 +210,11 @@ def iter_cards(cards: list[Card]):
                 yield from iter_cards(branch.sequence)
 
 
+def card_at(steps: list, flow_id: str, path: str) -> Card:
+    """The card of the step at `path` (a path `steps.get_step` has found)."""
+    return next(c for c in iter_cards(build(steps, flow_id, {})) if c.path == path)
+
+
 def step_choices(steps: list, flow_id: str) -> list[tuple[str, str]]:
     """(step id, label) for every step, for "go to" pickers."""
     if step_ops.is_placeholder(steps):

@@ -97,6 +97,28 @@ def _with_jumps(operation, targets: list[str], flow_id: str):
     return run
 
 
+def _save_step_form(request, assistant, flow, form, operation, *, summary: str, problem_path: str):
+    """Apply a valid step form's change (`operation` on the step list, plus the ids its jumps
+    need), or only check it when previewing. The redirect to the canvas once saved; otherwise
+    None, with the problems (or, for a preview that passed, `form.checked`) on the form."""
+    try:
+        services.edit_steps(
+            flow,
+            _with_jumps(operation, form.jump_targets(), flow.name),
+            user=request.user,
+            summary=summary,
+            additions=form.additions,
+            dry_run=_is_preview(request),
+        )
+    except ContentInvalid as exc:
+        _show_invalid(form, exc, flow, problem_path)
+        return None
+    if not _is_preview(request):
+        return _redirect_to_canvas(request, assistant, flow)
+    form.checked = True
+    return None
+
+
 def _is_preview(request) -> bool:
     return request.method == "POST" and request.headers.get("X-Studio-Preview") == "1"
 
@@ -125,26 +147,20 @@ def step_add(request, assistant, flow_name):
     if request.method == "POST" and form.is_valid():
         step = form.build_step()
         insert = step_ops.insert_logic if kind == "logic" else step_ops.insert_step
-        operation = _with_jumps(
-            lambda s: insert(s, list_path, index, step), form.jump_targets(), flow.name
-        )
         try:
-            services.edit_steps(
+            saved = _save_step_form(
+                request,
+                assistant,
                 flow,
-                operation,
-                user=request.user,
+                form,
+                lambda s: insert(s, list_path, index, step),
                 summary=f"Added a {KIND_NAMES[kind].lower()} step",
-                additions=form.additions,
-                dry_run=_is_preview(request),
+                problem_path=step_ops.new_step_path(steps, list_path, index),
             )
-        except (ContentInvalid, step_ops.StepPathError) as exc:
-            if isinstance(exc, step_ops.StepPathError):
-                return HttpResponseBadRequest(str(exc))
-            _show_invalid(form, exc, flow, step_ops.new_step_path(steps, list_path, index))
-        else:
-            if not _is_preview(request):
-                return _redirect_to_canvas(request, assistant, flow)
-            form.checked = True
+        except step_ops.StepPathError as exc:
+            return HttpResponseBadRequest(str(exc))
+        if saved is not None:
+            return saved
     return _panel(
         request,
         assistant,
@@ -210,25 +226,18 @@ def step_edit(request, assistant, flow_name):
     )
     if request.method == "POST" and form.is_valid():
         new_step = form.build_step()
-        operation = _with_jumps(
-            lambda s: step_ops.replace_step(s, path, new_step), form.jump_targets(), flow.name
+        saved = _save_step_form(
+            request,
+            assistant,
+            flow,
+            form,
+            lambda s: step_ops.replace_step(s, path, new_step),
+            summary=f"Edited step {new_step.get('id') or path}",
+            problem_path=path,
         )
-        try:
-            services.edit_steps(
-                flow,
-                operation,
-                user=request.user,
-                summary=f"Edited step {new_step.get('id') or path}",
-                additions=form.additions,
-                dry_run=_is_preview(request),
-            )
-        except ContentInvalid as exc:
-            _show_invalid(form, exc, flow, path)
-        else:
-            if not _is_preview(request):
-                return _redirect_to_canvas(request, assistant, flow)
-            form.checked = True
-    view = next(v for v in canvas.iter_cards(canvas.build(steps, flow.name, {})) if v.path == path)
+        if saved is not None:
+            return saved
+    view = canvas.card_at(steps, flow.name, path)
     return _panel(
         request,
         assistant,
@@ -253,7 +262,7 @@ def step_delete(request, assistant, flow_name):
         step = step_ops.get_step(steps, path)
     except step_ops.StepPathError:
         return HttpResponseBadRequest("Say which step to delete (path).")
-    card = next(c for c in canvas.iter_cards(canvas.build(steps, flow.name, {})) if c.path == path)
+    card = canvas.card_at(steps, flow.name, path)
     nested = sum(1 for _ in canvas.iter_cards([card])) - 1
     error = ""
     if request.method == "POST":
