@@ -68,6 +68,8 @@ class StepForm(ContentProblemsMixin, forms.Form):
     branching = False
     #: Whether the step has a "Then" choice when it does not branch.
     has_next = True
+    #: Set once a preview found no problems ("No problems." on the form).
+    checked = False
 
     step_id = forms.CharField(
         label="Label (step id)",

@@ -17,7 +17,7 @@ from apps.accounts.roles import Cap
 from apps.flows import canvas, selectors, services
 from apps.flows import steps as step_ops
 from apps.flows.forms.flow import FlowStartForm, GotoForm
-from apps.flows.forms.steps import STEP_FORMS, STEP_KINDS, step_kind
+from apps.flows.forms.steps import STEP_FORMS, STEP_KINDS, StepForm, step_kind
 from apps.flows.models import Flow, Slot
 from apps.flows.views.flows import flow_or_404
 from apps.nlu.models import Intent
@@ -97,7 +97,9 @@ def _with_jumps(operation, targets: list[str], flow_id: str):
     return run
 
 
-def _save_step_form(request, assistant, flow, form, operation, *, summary: str, problem_path: str):
+def _save_step_form(
+    request, assistant, flow, form: StepForm, operation, *, summary: str, problem_path: str
+):
     """Apply a valid step form's change (`operation` on the step list, plus the ids its jumps
     need), or only check it when previewing. The redirect to the canvas once saved; otherwise
     None, with the problems (or, for a preview that passed, `form.checked`) on the form."""
