@@ -62,6 +62,12 @@ from engine.formats.flows import (
     parse_flows,
     trigger_intents,
 )
+from engine.formats.migrate import (
+    MIGRATED_VERSION,
+    is_legacy_version,
+    markdown_problem,
+    migrate_yaml_document,
+)
 from engine.formats.nlu import (
     AnnotationError,
     EntityAnnotation,
@@ -132,6 +138,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_PROJECT_BYTES",
     "MAX_YAML_NODES",
+    "MIGRATED_VERSION",
     "SLOT_TYPES",
     "Action",
     "And",
@@ -198,6 +205,7 @@ __all__ = [
     "ignored_summary",
     "intent_to_yaml",
     "is_compact",
+    "is_legacy_version",
     "iter_step_views",
     "iter_steps",
     "load_project_dir",
@@ -205,6 +213,8 @@ __all__ = [
     "load_test_cases",
     "load_test_files",
     "load_yaml",
+    "markdown_problem",
+    "migrate_yaml_document",
     "normalize_condition",
     "parse_condition",
     "parse_domain",

@@ -41,6 +41,7 @@ from engine.formats.domain import (
 )
 from engine.formats.errors import FormatError, Problem, ProblemCollector
 from engine.formats.flows import Flow, flows_to_dict, parse_flows
+from engine.formats.migrate import markdown_problem, migrate_yaml_document
 from engine.formats.nlu import NluData, nlu_to_list, parse_nlu
 from engine.formats.responses import parse_responses
 from engine.formats.yamlio import (
@@ -140,7 +141,7 @@ def load_project_dir(path: str | os.PathLike[str]) -> Project:
         rel = file_path.relative_to(root).as_posix()
         if _is_ignored(rel):
             continue
-        if not rel.endswith((*YAML_SUFFIXES, *PROMPT_SUFFIXES, ".txt")):
+        if not rel.endswith((*YAML_SUFFIXES, *PROMPT_SUFFIXES, ".txt", ".md")):
             continue
         size = file_path.stat().st_size
         total += size
@@ -232,6 +233,8 @@ def load_project_files(files: Mapping[str, bytes | str]) -> Project:
                 project.rasa_files.append(path)
             elif path.endswith(YAML_SUFFIXES):
                 _load_yaml_file(project, path, content, domain_parts, problems)
+            elif path.endswith(".md") and (refusal := markdown_problem(path, content)):
+                problems.append(refusal)  # Rasa 1.x Markdown training data
         except FormatError as exc:
             problems.extend(exc.problems)
 
@@ -280,6 +283,7 @@ def _load_yaml_file(
     doc = load_yaml(content, path)
     project.source_lines[path] = doc.lines
     collector = ProblemCollector(path, doc.lines)
+    content = migrate_yaml_document(doc, content, collector)  # Rasa 2.x files
     data = doc.data
     is_domain_path = path in ("domain.yml", "domain.yaml") or path.startswith("domain/")
     if data is None:
