@@ -64,9 +64,11 @@ from engine.formats.flows import (
 )
 from engine.formats.migrate import (
     MIGRATED_VERSION,
+    LegacyDomain,
     is_legacy_version,
     markdown_problem,
     migrate_yaml_document,
+    scan_legacy_domain,
 )
 from engine.formats.nlu import (
     AnnotationError,
@@ -159,6 +161,7 @@ __all__ = [
     "FormatError",
     "Intent",
     "IntentExamples",
+    "LegacyDomain",
     "Lookup",
     "MappingCondition",
     "NluData",
@@ -225,6 +228,7 @@ __all__ = [
     "referenced_ids",
     "referenced_slots",
     "responses_to_yaml",
+    "scan_legacy_domain",
     "served_domain_yaml",
     "slot_to_yaml",
     "step_type",

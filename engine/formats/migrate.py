@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.formats.errors import FormatError, Problem, ProblemCollector, join_path
-from engine.formats.yamlio import YamlDocument, decode_text, double_quoted
+from engine.formats.yamlio import YamlDocument, decode_text, double_quoted, load_yaml
 
 #: The version a migrated file gets (Rasa 3's latest training data format).
 MIGRATED_VERSION = "3.1"
@@ -48,15 +50,89 @@ def is_legacy_version(value: Any) -> bool:
     return isinstance(value, str) and re.fullmatch(r"[12](\.[0-9]+)*", value.strip()) is not None
 
 
+@dataclass
+class LegacyDomain:
+    """What the domain files of a project with Rasa 2.x files declare, across files, so that
+    a domain split over several files migrates as a whole (see `scan_legacy_domain`)."""
+
+    #: Every entity name a domain file declares.
+    entities: set[str] = field(default_factory=set)
+    #: Each slot name with the file that declares it.
+    slots: dict[str, str] = field(default_factory=dict)
+    #: Per slot, the (file, form, mappings) of each Rasa 2.x form that maps it.
+    form_mappings: dict[str, list[tuple[str, str, list[Any]]]] = field(default_factory=dict)
+    #: Domain files that say they are version 3 (they are not migrated).
+    rasa3_files: set[str] = field(default_factory=set)
+
+
+_LEGACY_HINT = re.compile(
+    r"""^\s*version\s*:\s*["']?[12]\.|auto_fill\s*:|^templates\s*:|unfeaturized""", re.MULTILINE
+)
+_NOT_DOMAIN = ("config.yml", "config.yaml", "endpoints.yml", "endpoints.yaml", "credentials.yml")
+
+
+def scan_legacy_domain(files: Mapping[str, bytes | str]) -> LegacyDomain | None:
+    """Read what the domain files declare when any YAML file of `files` looks like Rasa 2.x;
+    None (at the cost of a text search) for a Rasa 3 project. Unreadable files are skipped:
+    loading reports them."""
+    texts: dict[str, str] = {}
+    for path, content in files.items():
+        if path.endswith((".yml", ".yaml")) and path not in _NOT_DOMAIN:
+            try:
+                texts[path] = decode_text(content, path)
+            except FormatError:
+                continue
+    if not any(_LEGACY_HINT.search(text) for text in texts.values()):
+        return None
+    scan = LegacyDomain()
+    rasa2 = False
+    for path, text in sorted(texts.items()):
+        try:
+            data = load_yaml(text, path).data
+        except FormatError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        is_domain = _has_domain_content(data, path)
+        if is_legacy_version(data.get("version")) or (is_domain and _legacy_constructs(data)):
+            rasa2 = True
+        if is_domain:
+            _scan_file(scan, path, data)
+    return scan if rasa2 else None
+
+
+def _scan_file(scan: LegacyDomain, path: str, data: dict[Any, Any]) -> None:
+    scan.entities |= _entity_names(data)
+    slots = data.get("slots")
+    if isinstance(slots, dict):
+        for name in slots:
+            scan.slots.setdefault(str(name), path)
+    if "version" in data and not is_legacy_version(data["version"]):
+        scan.rasa3_files.add(path)
+        return
+    forms = data.get("forms")
+    if not isinstance(forms, dict):
+        return
+    for form, body in forms.items():
+        by_slot = _form_slot_mappings(body) if isinstance(body, dict) else None
+        for slot, mappings in (by_slot or {}).items():
+            if _valid_mappings(mappings) and mappings:
+                scan.form_mappings.setdefault(str(slot), []).append((path, str(form), mappings))
+
+
 def migrate_yaml_document(
-    doc: YamlDocument, content: bytes | str, collector: ProblemCollector
+    doc: YamlDocument,
+    content: bytes | str,
+    collector: ProblemCollector,
+    project: LegacyDomain | None = None,
 ) -> bytes | str:
     """Migrate one loaded Rasa YAML file in place (see the module docstring).
 
     `doc.data` is rewritten when it holds a Rasa 2.x domain; changes and refusals go to
-    `collector`. Returns the file's text with its version line set to "3.1" when the file says
-    it is Rasa 2.x (so files kept verbatim, such as stories, are written back as Rasa 3 reads
-    them), else `content` unchanged.
+    `collector`. `project` is what the project's other domain files declare (entities, slots,
+    form mappings), from `scan_legacy_domain`. Returns the file's text with its version line
+    set to "3.1" when the file says it is Rasa 2.x (so files kept verbatim, such as stories,
+    are written back as Rasa 3 reads them), else `content` unchanged.
     """
     data = doc.data
     if not isinstance(data, dict):
@@ -64,7 +140,9 @@ def migrate_yaml_document(
     legacy = is_legacy_version(data.get("version"))
     is_domain = _has_domain_content(data, collector.file)
     if is_domain:
-        _migrate_domain(data, collector, legacy)
+        # A domain file without a version is as old as the rest of the project.
+        as_rasa2 = legacy or (project is not None and "version" not in data)
+        _migrate_domain(data, collector, as_rasa2, project or LegacyDomain())
     if not legacy:
         return content
     old = str(data["version"])
@@ -137,7 +215,9 @@ def _form_slot_mappings(body: dict[Any, Any]) -> dict[Any, Any] | None:
     return slots if slots else None
 
 
-def _migrate_domain(data: dict[Any, Any], c: ProblemCollector, legacy: bool) -> None:
+def _migrate_domain(
+    data: dict[Any, Any], c: ProblemCollector, legacy: bool, project: LegacyDomain
+) -> None:
     if isinstance(data.get("forms"), list):
         c.error(
             "forms",
@@ -155,8 +235,8 @@ def _migrate_domain(data: dict[Any, Any], c: ProblemCollector, legacy: bool) -> 
     errors_before = len([p for p in c.problems if p.severity == "error"])
     migrated = copy.deepcopy(data)
     _rename_templates(migrated, c)
-    _migrate_forms(migrated, c)
-    _migrate_slots(migrated, c)
+    _migrate_forms(migrated, c, project)
+    _migrate_slots(migrated, c, project)
     if len([p for p in c.problems if p.severity == "error"]) == errors_before:
         data.clear()
         data.update(migrated)
@@ -199,7 +279,7 @@ def _rename_templates(data: dict[Any, Any], c: ProblemCollector) -> None:
     c.warning("templates", f"{_NOTE}the 'templates' section becomes 'responses'")
 
 
-def _migrate_forms(data: dict[Any, Any], c: ProblemCollector) -> None:
+def _migrate_forms(data: dict[Any, Any], c: ProblemCollector, project: LegacyDomain) -> None:
     forms = data.get("forms")
     if not isinstance(forms, dict):
         return
@@ -225,7 +305,11 @@ def _migrate_forms(data: dict[Any, Any], c: ProblemCollector) -> None:
             slots_path = form_path
         for slot_name, mappings in mappings_by_slot.items():
             _move_form_mappings(
-                c, slots, str(name), str(slot_name), mappings, join_path(slots_path, slot_name)
+                c,
+                _FormSlot(str(name), str(slot_name), join_path(slots_path, slot_name)),
+                mappings,
+                slots,
+                project,
             )
         new_body: dict[str, Any] = {"required_slots": [str(s) for s in mappings_by_slot]}
         if "ignored_intents" in body:
@@ -238,30 +322,58 @@ def _migrate_forms(data: dict[Any, Any], c: ProblemCollector) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _FormSlot:
+    form: str
+    slot: str
+    path: str
+
+
+def _valid_mappings(mappings: Any) -> bool:
+    return mappings is None or (
+        isinstance(mappings, list)
+        and all(isinstance(m, dict) and isinstance(m.get("type"), str) for m in mappings)
+    )
+
+
 def _move_form_mappings(
-    c: ProblemCollector, slots: Any, form: str, slot: str, mappings: Any, path: str
+    c: ProblemCollector, at: _FormSlot, mappings: Any, slots: Any, project: LegacyDomain
 ) -> None:
-    if mappings is None:
-        mappings = []
-    if not isinstance(mappings, list) or not all(
-        isinstance(m, dict) and isinstance(m.get("type"), str) for m in mappings
-    ):
+    form, slot, path = at.form, at.slot, at.path
+    if not _valid_mappings(mappings):
         c.error(
             path,
             f"the mappings of slot '{slot}' in form '{form}' must be a list of slot mappings, "
             "each with a type; the form cannot be migrated: " + _MIGRATE_ADVICE,
         )
         return
+    mappings = mappings or []
     spec = slots.get(slot) if isinstance(slots, dict) else None
-    if not isinstance(spec, dict):
+    elsewhere = project.slots.get(slot)
+    if not isinstance(spec, dict) and (elsewhere is None or elsewhere == c.file):
         c.error(
             path,
-            f"form '{form}' requires slot '{slot}', which is not declared under 'slots' in this "
-            "file; Studio migrates a Rasa 2.x domain file by file, so declare the slot (with "
-            "its type) in the same file as the form, or " + _MIGRATE_ADVICE,
+            f"form '{form}' requires slot '{slot}', which no domain file declares under "
+            "'slots'; declare the slot with its type, or " + _MIGRATE_ADVICE,
+        )
+        return
+    if not isinstance(spec, dict) and mappings and elsewhere in project.rasa3_files:
+        c.error(
+            path,
+            f"form '{form}' maps slot '{slot}', which {elsewhere} declares in a file that says "
+            'it is version 3, so the mappings cannot move there; set version: "2.0" in that '
+            "file too, or " + _MIGRATE_ADVICE,
         )
         return
     if not mappings:
+        return
+    if not isinstance(spec, dict):
+        # The file that declares the slot takes the mappings (see _migrate_slots).
+        c.warning(
+            path,
+            f"{_NOTE}the mappings of slot '{slot}' in form '{form}' move to slots.{slot}."
+            f"mappings in {elsewhere} with the condition active_loop: {form}",
+        )
         return
     existing = spec.get("mappings")
     if existing is None:
@@ -326,15 +438,16 @@ def _entity_names(data: dict[Any, Any]) -> set[str]:
     return names
 
 
-def _migrate_slots(data: dict[Any, Any], c: ProblemCollector) -> None:
+def _migrate_slots(data: dict[Any, Any], c: ProblemCollector, project: LegacyDomain) -> None:
     slots = data.get("slots")
     if not isinstance(slots, dict):
         return
-    entities = _entity_names(data)
+    entities = _entity_names(data) | project.entities
     for name, spec in slots.items():
         if not isinstance(spec, dict):
             continue
         path = join_path("slots", str(name))
+        _add_mappings_of_other_files(spec, c, str(name), project)
         _migrate_slot_type(spec, c, str(name), path)
         _migrate_auto_fill(spec, c, str(name), path, entities)
         if not spec.get("mappings"):
@@ -345,6 +458,15 @@ def _migrate_slots(data: dict[Any, Any], c: ProblemCollector) -> None:
                 "gets a controlled mapping (`rasa data migrate` writes 'custom', the older name; "
                 "a slot without mappings would be filled by the LLM in Rasa Pro)",
             )
+
+
+def _add_mappings_of_other_files(
+    spec: dict[Any, Any], c: ProblemCollector, name: str, project: LegacyDomain
+) -> None:
+    for file, form, mappings in project.form_mappings.get(name, []):
+        if file == c.file or not isinstance(spec.get("mappings", []), list):
+            continue
+        spec["mappings"] = _merge_mappings(spec.get("mappings") or [], mappings, form, name)
 
 
 def _migrate_slot_type(spec: dict[Any, Any], c: ProblemCollector, name: str, path: str) -> None:

@@ -41,7 +41,12 @@ from engine.formats.domain import (
 )
 from engine.formats.errors import FormatError, Problem, ProblemCollector
 from engine.formats.flows import Flow, flows_to_dict, parse_flows
-from engine.formats.migrate import markdown_problem, migrate_yaml_document
+from engine.formats.migrate import (
+    LegacyDomain,
+    markdown_problem,
+    migrate_yaml_document,
+    scan_legacy_domain,
+)
 from engine.formats.nlu import NluData, nlu_to_list, parse_nlu
 from engine.formats.responses import parse_responses
 from engine.formats.yamlio import (
@@ -214,6 +219,7 @@ def load_project_files(files: Mapping[str, bytes | str]) -> Project:
     project = Project()
     domain_parts: list[Domain] = []
     config_prompts: list[str] = []
+    legacy = scan_legacy_domain(normalised)  # a Rasa 2.x domain migrates across its files
 
     for path in sorted(normalised, key=_load_order):
         content = normalised[path]
@@ -232,7 +238,7 @@ def load_project_files(files: Mapping[str, bytes | str]) -> Project:
                 project.prompts[path] = decode_text(content, path)
                 project.rasa_files.append(path)
             elif path.endswith(YAML_SUFFIXES):
-                _load_yaml_file(project, path, content, domain_parts, problems)
+                _load_yaml_file(project, path, content, domain_parts, problems, legacy)
             elif path.endswith(".md") and (refusal := markdown_problem(path, content)):
                 problems.append(refusal)  # Rasa 1.x Markdown training data
         except FormatError as exc:
@@ -279,11 +285,12 @@ def _load_yaml_file(
     content: bytes | str,
     domain_parts: list[Domain],
     problems: list[Problem],
+    legacy: LegacyDomain | None = None,
 ) -> None:
     doc = load_yaml(content, path)
     project.source_lines[path] = doc.lines
     collector = ProblemCollector(path, doc.lines)
-    content = migrate_yaml_document(doc, content, collector)  # Rasa 2.x files
+    content = migrate_yaml_document(doc, content, collector, legacy)  # Rasa 2.x files
     data = doc.data
     is_domain_path = path in ("domain.yml", "domain.yaml") or path.startswith("domain/")
     if data is None:

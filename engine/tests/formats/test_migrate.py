@@ -346,24 +346,84 @@ def test_templates_in_a_version_3_file_is_a_warning_since_rasa_ignores_it():
     assert "rename it to 'responses'" in warning.message
 
 
-def test_a_form_slot_declared_elsewhere_is_refused_with_the_advice():
-    problems = _errors(
-        {
-            "domain.yml": """\
+SPLIT_FORMS = """\
 version: "2.0"
 forms:
   trip_form:
     required_slots:
       city:
+        - type: from_entity
+          entity: city
+      seats:
         - type: from_text
-""",
-            "domain/slots.yml": 'version: "2.0"\nslots:\n  city:\n    type: text\n',
+"""
+SPLIT_SLOTS = """\
+version: "2.0"
+slots:
+  city:
+    type: text
+  seats:
+    type: text
+    auto_fill: false
+"""
+
+
+def test_a_domain_split_over_files_migrates_as_a_whole():
+    project = load_project_files(
+        {
+            "domain/forms.yml": SPLIT_FORMS,
+            "domain/slots.yml": SPLIT_SLOTS,
+            # no version: as old as the rest of the project
+            "domain/entities.yml": "entities:\n  - city\n",
+        }
+    )
+    slots = _domain(project)["slots"]
+    assert slots["city"]["mappings"] == [
+        {"type": "from_entity", "entity": "city", "conditions": [{"active_loop": "trip_form"}]},
+        {"type": "from_entity", "entity": "city"},  # auto_fill with the entity of another file
+    ]
+    assert slots["seats"]["mappings"] == [
+        {
+            "type": "from_text",
+            "conditions": [{"active_loop": "trip_form", "requested_slot": "seats"}],
+        }
+    ]
+    note = _notes(project, "domain/forms.yml")["forms.trip_form.required_slots.seats"]
+    assert note[0] == 8
+    assert "move to slots.seats.mappings in domain/slots.yml" in note[1]
+    assert validate_project(project) == []
+
+
+def test_an_unversioned_domain_file_of_a_rasa_2_project_is_migrated_too():
+    project = load_project_files(
+        {
+            "domain.yml": "slots:\n  order:\n    type: text\n",
+            "data/stories.yml": 'version: "2.0"\nstories: []\n',
+        }
+    )
+    assert _domain(project)["slots"]["order"]["mappings"] == [{"type": "controlled"}]
+
+
+def test_a_form_slot_no_file_declares_is_refused_with_the_advice():
+    problems = _errors({"domain/forms.yml": SPLIT_FORMS})
+    refusal = next(p for p in problems if p.path == "forms.trip_form.required_slots.city")
+    assert (refusal.file, refusal.line) == ("domain/forms.yml", 5)
+    assert "which no domain file declares under 'slots'" in refusal.message
+    assert "rasa data migrate" in refusal.message
+
+
+def test_form_mappings_cannot_move_into_a_version_3_file():
+    problems = _errors(
+        {
+            "domain/forms.yml": SPLIT_FORMS,
+            "domain/slots.yml": SPLIT_SLOTS.replace("2.0", "3.1").replace(
+                "    auto_fill: false\n", ""
+            ),
         }
     )
     refusal = next(p for p in problems if p.path == "forms.trip_form.required_slots.city")
-    assert (refusal.file, refusal.line) == ("domain.yml", 5)
-    assert "not declared under 'slots' in this file" in refusal.message
-    assert "rasa data migrate" in refusal.message
+    assert refusal.line == 5
+    assert "says it is version 3" in refusal.message
 
 
 @pytest.mark.parametrize(
