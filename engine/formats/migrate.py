@@ -72,9 +72,9 @@ _NOT_DOMAIN = ("config.yml", "config.yaml", "endpoints.yml", "endpoints.yaml", "
 
 
 def scan_legacy_domain(files: Mapping[str, bytes | str]) -> LegacyDomain | None:
-    """Read what the domain files declare when any YAML file of `files` looks like Rasa 2.x;
-    None (at the cost of a text search) for a Rasa 3 project. Unreadable files are skipped:
-    loading reports them."""
+    """Read what the domain files declare when a domain file of `files` is Rasa 2.x; None
+    otherwise (at the cost of a text search when no file looks like Rasa 2.x). Unreadable
+    files are skipped: loading reports them."""
     texts: dict[str, str] = {}
     for path, content in files.items():
         if path.endswith((".yml", ".yaml")) and path not in _NOT_DOMAIN:
@@ -93,11 +93,11 @@ def scan_legacy_domain(files: Mapping[str, bytes | str]) -> LegacyDomain | None:
             continue
         if not isinstance(data, dict):
             continue
-        is_domain = _has_domain_content(data, path)
-        if is_legacy_version(data.get("version")) or (is_domain and _legacy_constructs(data)):
-            rasa2 = True
-        if is_domain:
+        if _has_domain_content(data, path):
             _scan_file(scan, path, data)
+            rasa2 = (
+                rasa2 or is_legacy_version(data.get("version")) or bool(_legacy_constructs(data))
+            )
     return scan if rasa2 else None
 
 
@@ -140,7 +140,7 @@ def migrate_yaml_document(
     legacy = is_legacy_version(data.get("version"))
     is_domain = _has_domain_content(data, collector.file)
     if is_domain:
-        # A domain file without a version is as old as the rest of the project.
+        # A domain file without a version is as old as the rest of the domain.
         as_rasa2 = legacy or (project is not None and "version" not in data)
         _migrate_domain(data, collector, as_rasa2, project or LegacyDomain())
     if not legacy:

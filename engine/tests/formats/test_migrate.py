@@ -394,14 +394,25 @@ def test_a_domain_split_over_files_migrates_as_a_whole():
     assert validate_project(project) == []
 
 
-def test_an_unversioned_domain_file_of_a_rasa_2_project_is_migrated_too():
+def test_an_unversioned_file_of_a_rasa_2_domain_is_migrated_too():
+    project = load_project_files(
+        {
+            "domain/slots.yml": "slots:\n  order:\n    type: text\n",
+            "domain/intents.yml": 'version: "2.0"\nintents:\n  - greet\n',
+        }
+    )
+    assert _domain(project)["slots"]["order"]["mappings"] == [{"type": "controlled"}]
+
+
+def test_old_stories_do_not_make_an_unversioned_domain_rasa_2():
     project = load_project_files(
         {
             "domain.yml": "slots:\n  order:\n    type: text\n",
             "data/stories.yml": 'version: "2.0"\nstories: []\n',
         }
     )
-    assert _domain(project)["slots"]["order"]["mappings"] == [{"type": "controlled"}]
+    # Rasa 3 reads the domain as version 3.1: no mappings means the LLM fills the slot.
+    assert _domain(project)["slots"]["order"] == {"type": "text"}
 
 
 def test_a_form_slot_no_file_declares_is_refused_with_the_advice():
