@@ -218,7 +218,7 @@ def _form_slot_mappings(body: dict[Any, Any]) -> dict[Any, Any] | None:
 def _migrate_domain(
     data: dict[Any, Any], c: ProblemCollector, legacy: bool, project: LegacyDomain
 ) -> None:
-    if isinstance(data.get("forms"), list):
+    if isinstance(data.get("forms"), list) and data["forms"]:
         c.error(
             "forms",
             "a list of form names is the Rasa 1.x form format (forms run by the SDK's "
