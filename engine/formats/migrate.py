@@ -516,9 +516,12 @@ def _migrate_auto_fill(
 # Rasa 1.x Markdown
 
 _MD_NLU = re.compile(r"^\s*##\s*(intent|synonym|regex|lookup)\s*:", re.MULTILINE)
-_MD_STORY = re.compile(r"^\s*##\s*\S", re.MULTILINE)
-_MD_USER_TURN = re.compile(r"^\s*\*\s*([A-Za-z_][\w/.-]*)", re.MULTILINE)
-_MD_BOT_TURN = re.compile(r"^\s*-\s*\S", re.MULTILINE)
+_MD_HEADER = re.compile(r"^##\s*\S")
+#: ``* intent{"entity": "value"}``, optionally ``OR`` another intent.
+_MD_USER_TURN = re.compile(r"^\*\s*([A-Za-z_][\w/.-]*)(\{.*\})?(\s+OR\s+.*)?\s*$")
+#: ``- action_name`` or ``- slot{"name": "value"}``: an action, never prose.
+_MD_ACTION = re.compile(r"^\s*-\s*[A-Za-z_][\w.-]*(\{.*\})?\s*$")
+_MD_TEXT = re.compile(r"^\s*-\s*\S")
 
 _CONVERT = (
     "Rasa 1.x Markdown training data is not supported by Rasa 3; convert it to YAML with "
@@ -539,13 +542,28 @@ def markdown_problem(path: str, content: bytes | str) -> Problem | None:
         return Problem(
             path, _line_of(text, nlu.start()), "", _CONVERT.format(kind="nlu", path=path)
         )
-    story = _MD_STORY.search(text)
-    turns = _MD_USER_TURN.findall(text)
-    if story is None or not turns or _MD_BOT_TURN.search(text) is None:
+    found = _markdown_story(text.splitlines())
+    if found is None:
         return None
-    # Responses for retrieval intents were written like stories of `* intent/key`.
-    kind = "nlg" if all("/" in turn for turn in turns) else "core"
-    return Problem(path, _line_of(text, story.start()), "", _CONVERT.format(kind=kind, path=path))
+    line, kind = found
+    return Problem(path, line, "", _CONVERT.format(kind=kind, path=path))
+
+
+def _markdown_story(lines: list[str]) -> tuple[int, str] | None:
+    """(line, convert command) of the first ``## name`` header followed by a user turn and a
+    bot turn, as Rasa 1.x stories (``core``) and retrieval responses (``nlg``) are written."""
+    content = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    for index in range(len(content) - 2):
+        (number, header), (_, user), (_, bot) = content[index : index + 3]
+        turn = _MD_USER_TURN.match(user)
+        if not _MD_HEADER.match(header) or turn is None:
+            continue
+        # Responses of retrieval intents were written as `* intent/key` with the text below.
+        if "/" in turn.group(1) and _MD_TEXT.match(bot):
+            return number, "nlg"
+        if _MD_ACTION.match(bot):
+            return number, "core"
+    return None
 
 
 def _line_of(text: str, offset: int) -> int:

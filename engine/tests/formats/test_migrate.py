@@ -568,6 +568,20 @@ RESPONSES_MD = """\
   - my name is Sara
 """
 
+# Headers, bullets and nested bullets, as a README has them: not training data.
+README = """\
+# My bot
+
+## Setup
+* install
+  - pip install -r requirements.txt
+* train
+  - make train
+
+## Intents
+* greet/hello
+"""
+
 DOMAIN_1X = "intents:\n  - greet\nresponses:\n  utter_greet:\n    - text: hi\n"
 
 
@@ -586,7 +600,7 @@ def test_a_rasa_1_markdown_project_is_refused_naming_each_file(tmp_path):
             "data/nlu.md": NLU_MD,
             "data/stories.md": STORIES_MD,
             "data/responses.md": RESPONSES_MD,
-            "README.md": "# My bot\n\n## Setup\n\n* install it\n",
+            "README.md": README,
         },
     )
     with pytest.raises(FormatError) as caught:
@@ -606,6 +620,6 @@ def test_a_rasa_1_markdown_project_is_refused_naming_each_file(tmp_path):
 
 def test_other_markdown_files_are_listed_as_not_imported():
     project = load_project_files(
-        {"domain.yml": DOMAIN_1X, "README.md": "# My bot\n\n## Setup\n\n* install it\n"}
+        {"domain.yml": DOMAIN_1X, "README.md": README, "notes/STORIES.md": README.upper()}
     )
-    assert project.ignored_files == {"README.md": "not a Rasa project file (.md)"}
+    assert {"README.md", "notes/STORIES.md"} <= set(project.ignored_files)
