@@ -210,11 +210,11 @@ class _Reader:
         return out
 
     def block(self, spec: dict[Any, Any], path: str, *, is_rule: bool) -> Story | None:
-        title = "rule" if is_rule else "story"
+        title, section = ("rule", "rules") if is_rule else ("story", "stories")
         self.check.keys(spec, path, RULE_KEYS if is_rule else STORY_KEYS, what=f"a {title}")
         if title not in spec:
             self.check.warning(
-                path, f"this item of '{title}s' has no '{title}' name; Rasa skips it"
+                path, f"this item of '{section}' has no '{title}' name; Rasa skips it"
             )
             return None
         name = self.check.string(spec[title], join_path(path, title), f"the {title} name")
