@@ -21,8 +21,10 @@ empty step) is a warning.
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import posixpath
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,10 +132,13 @@ class StoryData:
 
 
 def is_test_stories_path(path: str) -> bool:
-    """Test conversations, not training data: under a ``tests/`` folder or named ``test_*``
-    (the prefix by which Rasa tells test stories from training stories)."""
+    """Test conversations, not training data: files under a ``tests/`` or ``e2e_tests/``
+    folder, and ``test_*`` files outside ``data/`` (Rasa reads stories from its data paths,
+    ``data/`` by default, test-prefixed files there included)."""
     parts = path.split("/")
-    return parts[0] in ("tests", "e2e_tests") or posixpath.basename(path).startswith("test_")
+    if parts[0] in ("tests", "e2e_tests"):
+        return True
+    return parts[0] != "data" and posixpath.basename(path).startswith("test_")
 
 
 def load_stories(files: Mapping[str, str]) -> StoryData:
@@ -164,10 +169,26 @@ def story_counts(files: Mapping[str, str]) -> dict[str, int]:
     return {"stories": len(data.stories), "rules": len(data.rules)}
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_cached(path: str, text: str) -> tuple[list[Story], list[Story], list[Problem]]:
-    # Validation runs on every edit; the stored story files rarely change.
-    return parse_story_file(text, path)
+_Parsed = tuple[list[Story], list[Story], list[Problem]]
+#: Parsed files by (path, digest of the text): validation runs on every edit, and the stored
+#: story files rarely change. Only results are kept, never the texts themselves.
+_CACHE: OrderedDict[tuple[str, str], _Parsed] = OrderedDict()
+_CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()
+
+
+def _parse_cached(path: str, text: str) -> _Parsed:
+    key = (path, hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest())
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    parsed = parse_story_file(text, path)
+    with _CACHE_LOCK:
+        _CACHE[key] = parsed
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return parsed
 
 
 def parse_story_file(raw: bytes | str, file: str) -> tuple[list[Story], list[Story], list[Problem]]:

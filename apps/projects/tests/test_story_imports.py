@@ -237,3 +237,13 @@ def test_deleting_a_response_no_story_uses_still_works(bot):
     content.import_files(bot, extra, partial=True)
     delete_response(Response.objects.get(assistant=bot, name="utter_unused"))
     assert not Response.objects.filter(assistant=bot, name="utter_unused").exists()
+
+
+def test_the_delete_page_says_which_story_still_uses_the_intent(web, bot):
+    url = "/a/bot/nlu/intents/stop/delete"
+    page = web.post(url, {"confirm_name": "stop"}).content.decode()
+    assert (
+        "Still in use: the intent &#x27;stop&#x27; is used in the story &#x27;stop and continue "
+        "the form&#x27;"
+    ) in page
+    assert Intent.objects.filter(assistant=bot, name="stop").exists()

@@ -1,5 +1,6 @@
 """Stories and rules: their structure, the names they use, checkpoints, and the counts."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -320,13 +321,14 @@ stories:
     ]
 
 
-def test_test_stories_are_not_training_data_and_are_not_checked():
-    files = {
-        "data/test_stories.yml": "stories:\n  - story: t\n    steps:\n      - intent: nope\n",
-        "tests/e2e.yml": "stories:\n  - story: t\n    steps:\n      - intent: nope\n",
-    }
-    data = load_stories(files)
+def test_test_stories_outside_the_data_folder_are_not_checked():
+    story = "stories:\n  - story: t\n    steps:\n      - intent: nope\n"
+    data = load_stories({"tests/test_stories.yml": story, "e2e_tests/a.yml": story})
     assert data.stories == [] and data.problems == [] and data.files == []
+    assert load_stories({"test_stories.yml": story}).stories == []
+    # Rasa reads every story file of its data folder, test-prefixed ones included.
+    inside = load_stories({"data/test_stories.yml": story})
+    assert [s.name for s in inside.stories] == ["t"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -533,3 +535,22 @@ def test_counts_cover_every_story_file_and_skip_other_files():
     }
     assert story_counts(files) == {"stories": 2, "rules": 1}
     assert story_counts({}) == {"stories": 0, "rules": 0}
+
+
+# --------------------------------------------------------------------------------------------
+# Training sees the same checks
+
+
+def test_training_refuses_a_project_with_a_bad_story(tmp_path):
+    from engine.train import TrainingFailed, load_and_validate
+
+    project = tmp_path / "classic"
+    shutil.copytree(CLASSIC, project)
+    load_and_validate(project)  # the classic project as it is trains
+    rules = project / "data" / "rules.yml"
+    rules.write_text(rules.read_text().replace("intent: bot_challenge", "intent: are_you_real"))
+    with pytest.raises(TrainingFailed) as info:
+        load_and_validate(project)
+    assert [(p.file, p.line, p.path) for p in info.value.problems] == [
+        ("data/rules.yml", 17, "rules[2].steps[0].intent")
+    ]
