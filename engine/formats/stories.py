@@ -22,7 +22,9 @@ empty step) is a warning.
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -74,6 +76,9 @@ OR_KINDS: tuple[frozenset[str], ...] = (USER_KEYS, frozenset({"slot_was_set"}))
 
 STORY_KEYS = ("story", "steps", "metadata")
 RULE_KEYS = ("rule", "steps", "metadata", "condition", "conversation_start", "wait_for_user_input")
+#: A user text that names its intent directly: ``/intent``, ``/intent@0.9``,
+#: ``/intent{"entity": "value"}``.
+_INTENT_SHORTCUT = re.compile(r"^/(?P<intent>[^{@]+)(?:@[0-9.]+)?(?P<entities>\{.*\})?$", re.S)
 #: Entity keys of a step's ``entities`` item that are not entity names.
 ENTITY_OPTION_KEYS = ("role", "group")
 
@@ -337,10 +342,30 @@ class _Reader:
         text = self.check.string(value, path, "the user text")
         if text is None:
             return
+        text = text.strip()
+        shortcut = _INTENT_SHORTCUT.match(text)
+        if shortcut:  # `/inform{"city": "Paris"}`: an intent (and entities) given directly
+            self.ref("intent", shortcut["intent"].strip(), path)
+            try:
+                given = json.loads(shortcut["entities"] or "{}")
+            except ValueError:
+                given = None
+            if not isinstance(given, dict):
+                self.check.warning(
+                    path,
+                    "the entities after the intent are not a JSON object such as "
+                    '{"city": "Paris"}; Rasa reads the message without them',
+                )
+                return
+            for name in given:
+                self.ref("entity", str(name), path)
+            return
         try:
-            example = parse_example(text.strip())
+            example = parse_example(text)
         except AnnotationError as exc:
-            self.check.error(path, f"the user text has an invalid entity annotation: {exc}")
+            self.check.warning(
+                path, f"the user text has an entity annotation Studio cannot read: {exc.reason}"
+            )
             return
         for entity in example.entities:
             self.ref("entity", entity.entity, path)

@@ -262,6 +262,64 @@ stories:
     ]
 
 
+def test_a_user_text_that_names_its_intent_is_checked_like_an_intent_step():
+    stories = """\
+stories:
+  - story: shortcut
+    steps:
+      - user: '/inform{"city": "Paris", "country": "France"}'
+      - action: utter_greet
+      - user: /order@0.8
+      - action: utter_greet
+      - user: /greet
+      - user: '/inform{"city": [}'
+"""
+    found = [(p.line, p.path, p.severity, p.message) for p in problems_of(stories)]
+    assert found == [
+        (
+            9,
+            "stories[0].steps[5].user",
+            "warning",
+            'the entities after the intent are not a JSON object such as {"city": "Paris"}; '
+            "Rasa reads the message without them",
+        ),
+        (
+            4,
+            "stories[0].steps[0].user",
+            "error",
+            "the entity 'country' is used in the story 'shortcut', but it is not listed in the "
+            "domain's entities",
+        ),
+        (
+            6,
+            "stories[0].steps[2].user",
+            "error",
+            "the intent 'order' is used in the story 'shortcut', but it is not listed in the "
+            "domain's intents",
+        ),
+    ]
+
+
+def test_an_unreadable_annotation_in_user_text_is_a_warning():
+    stories = """\
+stories:
+  - story: odd
+    steps:
+      - user: 'go to [Paris]{"value": "x"}'
+        intent: inform
+"""
+    found = [(p.line, p.path, p.severity, p.message) for p in problems_of(stories)]
+    assert found == [
+        (
+            4,
+            "stories[0].steps[0].user",
+            "warning",
+            "the user text has an entity annotation Studio cannot read: an entity annotation "
+            'needs an "entity" name',
+        )
+    ]
+
+
 def test_each_unknown_name_is_reported_once_per_story():
     stories = """\
 stories:
