@@ -243,9 +243,12 @@ class _Reader:
                 path, f"this item of '{section}' has no '{title}' name; Rasa skips it"
             )
             return None
-        name = self.check.string(spec[title], join_path(path, title), f"the {title} name")
+        name_path = join_path(path, title)
+        name = self.check.string(spec[title], name_path, f"the {title} name", allow_empty=True)
         if name is None:
             return None
+        if not name.strip():  # Rasa warns and reads it all the same
+            self.check.warning(name_path, f"the {title} has an empty name; give it one")
         story = Story(name, is_rule, self.file, path, self.collector.line_for(path))
         self.story = story
         steps = spec.get("steps")
@@ -427,11 +430,11 @@ class _Reader:
             elif isinstance(item, dict):
                 for name in item:
                     self.ref("slot", str(name), join_path(item_path, str(name)))
-            else:
-                self.check.error(
+            else:  # Rasa's schema lets it through; its reader skips the rest of the step
+                self.check.warning(
                     item_path,
-                    "each item of 'slot_was_set' must be a slot name or a mapping such as "
-                    f"'city: Berlin', not {describe(item)}",
+                    "each item of 'slot_was_set' should be a slot name or a mapping such as "
+                    f"'city: Berlin', not {describe(item)}; Rasa skips this step",
                 )
 
     def stack(self, value: Any, path: str) -> None:

@@ -435,10 +435,6 @@ def test_test_stories_outside_the_data_folder_are_not_checked():
             (1, "stories", "'stories' must be a list, not a mapping"),
         ),
         (
-            "stories:\n  - story: ''\n    steps:\n      - intent: greet\n",
-            (2, "stories[0].story", "the story name must not be empty"),
-        ),
-        (
             "rules:\n  - rule: r\n    steps:\n      - bot: Hello\n",
             (
                 4,
@@ -488,13 +484,8 @@ def test_test_stories_outside_the_data_folder_are_not_checked():
             (5, "stories[0].steps[0].entities", "'entities' must be a list, not the string 'city'"),
         ),
         (
-            "stories:\n  - story: s\n    steps:\n      - slot_was_set:\n          - 3\n",
-            (
-                5,
-                "stories[0].steps[0].slot_was_set[0]",
-                "each item of 'slot_was_set' must be a slot name or a mapping such as "
-                "'city: Berlin', not the number 3",
-            ),
+            "stories:\n  - story: 7\n    steps:\n      - intent: greet\n",
+            (2, "stories[0].story", "the story name must be a string, not the number 7"),
         ),
     ],
 )
@@ -525,6 +516,10 @@ stories:
     steps:
       - {}
       - intent: greet
+  - story: ''
+    steps:
+      - slot_was_set:
+          - 3
 """
     found = [(p.line, p.path, p.severity, p.message) for p in problems_of(text)]
     assert found == [
@@ -532,8 +527,16 @@ stories:
         (4, "stories[1].steps", "warning", "the story 'empty steps' has no steps; Rasa skips it"),
         (5, "stories[2]", "warning", "this item of 'stories' has no 'story' name; Rasa skips it"),
         (9, "stories[3].steps[0]", "warning", "a story step is empty; Rasa skips it"),
+        (11, "stories[4].story", "warning", "the story has an empty name; give it one"),
+        (
+            14,
+            "stories[4].steps[0].slot_was_set[0]",
+            "warning",
+            "each item of 'slot_was_set' should be a slot name or a mapping such as "
+            "'city: Berlin', not the number 3; Rasa skips this step",
+        ),
     ]
-    assert story_counts({"data/stories.yml": text}) == {"stories": 3, "rules": 0}
+    assert story_counts({"data/stories.yml": text}) == {"stories": 4, "rules": 0}
 
 
 # --------------------------------------------------------------------------------------------
