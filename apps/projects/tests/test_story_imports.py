@@ -247,3 +247,38 @@ def test_the_delete_page_says_which_story_still_uses_the_intent(web, bot):
         "the form&#x27;"
     ) in page
     assert Intent.objects.filter(assistant=bot, name="stop").exists()
+
+
+def test_a_full_replace_lists_the_stories_and_rules_it_deletes(web, bot):
+    files = classic_files()
+    del files["data/stories.yml"]
+    files["data/rules.yml"] = files["data/rules.yml"].split("  - rule: Start the booking form")[0]
+    response = web.post("/a/bot/import", {"files": uploads(files), "mode": "replace"})
+    job = ImportJob.objects.get()
+    assert response["Location"] == f"/a/bot/imports/{job.pk}"
+    assert job.removes == {
+        "stories": [
+            "book directly after greeting",
+            "greet and start",
+            "say thanks after booking",
+            "stop and continue the form",
+            "stop the form for good",
+        ],
+        "rules": [
+            "Answer thanks while a booking is being made outside",
+            "Ask to rephrase when unsure",
+            "Start the booking form",
+            "Submit the booking form",
+        ],
+    }
+    page = web.get(response["Location"]).content.decode()
+    assert "Replacing deletes 9 items that the upload does not have" in page
+    assert "<code>Submit the booking form</code>" in page
+
+
+def test_a_full_replace_with_the_same_stories_deletes_none(web, bot):
+    web.post("/a/bot/import", {"files": uploads(classic_files()), "mode": "replace"})
+    job = ImportJob.objects.get()
+    assert job.removes == {}
+    page = web.get(f"/a/bot/imports/{job.pk}").content.decode()
+    assert "lookup tables, stories or rules: the upload has every stored item" in page
