@@ -22,7 +22,7 @@ from django.utils import timezone
 from apps.flows.models import CustomAction, Flow, Response, Slot
 from apps.nlu.models import Entity, Intent, LookupTable, Regex, Synonym
 from apps.projects import content
-from apps.projects.models import Assistant, ImportJob
+from apps.projects.models import Assistant, AssistantFiles, ImportJob
 from engine import formats
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,21 @@ def removed_by_replace(assistant: Assistant, uploaded: formats.Project) -> dict[
         kept = set(names(uploaded))
         stored = model.objects.filter(assistant=assistant).values_list("name", flat=True)
         gone = sorted(name for name in stored if name not in kept)
+        if gone:
+            removes[label] = gone
+    removes.update(_stories_removed(assistant, uploaded))
+    return removes
+
+
+def _stories_removed(assistant: Assistant, uploaded: formats.Project) -> dict[str, list[str]]:
+    """The stored stories and rules (kept in the assistant's files) that the upload has not."""
+    files = AssistantFiles.objects.filter(assistant=assistant).first()
+    stored = formats.load_stories(files.other_files if files else {})
+    given = formats.load_stories(uploaded.other_files)
+    removes: dict[str, list[str]] = {}
+    for label in ("stories", "rules"):
+        kept = {block.name for block in getattr(given, label)}
+        gone = sorted({block.name for block in getattr(stored, label)} - kept)
         if gone:
             removes[label] = gone
     return removes

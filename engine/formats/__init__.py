@@ -120,6 +120,7 @@ from engine.formats.steps import (
     step_type,
     step_views,
 )
+from engine.formats.stories import Story, StoryData, load_stories, story_counts
 from engine.formats.validation import (
     check_project_files,
     duplicate_problems,
@@ -182,6 +183,8 @@ __all__ = [
     "SlotMapping",
     "SlotValidation",
     "StepView",
+    "Story",
+    "StoryData",
     "Synonym",
     "Var",
     "action_to_yaml",
@@ -213,6 +216,7 @@ __all__ = [
     "iter_steps",
     "load_project_dir",
     "load_project_files",
+    "load_stories",
     "load_test_cases",
     "load_test_files",
     "load_yaml",
@@ -233,6 +237,7 @@ __all__ = [
     "slot_to_yaml",
     "step_type",
     "step_views",
+    "story_counts",
     "to_string",
     "trigger_intents",
     "validate_project",

@@ -263,6 +263,7 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
         "synonyms": len(project.nlu.synonyms),
         "regexes": len(project.nlu.regexes),
         "lookups": len(project.nlu.lookups),
+        **formats.story_counts(project.other_files),
     }
 
 

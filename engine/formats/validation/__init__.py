@@ -1,11 +1,12 @@
 """Cross-file validation of a `Project`: references, duplicates, names, conditions, values.
 
 `validate_project` never raises; it returns every `Problem` it finds, errors and warnings, in a
-stable order (domain, flows, NLU, config). `check_project_files` runs loading and validation
-together and is what an importer calls: it returns the project (None when loading failed) and
-all problems.
+stable order (domain, flows, NLU, stories and rules, config). `check_project_files` runs loading
+and validation together and is what an importer calls: it returns the project (None when loading
+failed) and all problems.
 
-One module per section: `duplicates`, `domain`, `flows`, `nlu`; `context` holds what they share.
+One module per section: `duplicates`, `domain`, `flows`, `nlu`, `stories`; `context` holds what
+they share.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from engine.formats.validation.domain import check_domain
 from engine.formats.validation.duplicates import check_duplicates
 from engine.formats.validation.flows import check_flows
 from engine.formats.validation.nlu import check_nlu
+from engine.formats.validation.stories import check_stories
 
 __all__ = ["check_project_files", "duplicate_problems", "has_errors", "validate_project"]
 
@@ -54,6 +56,7 @@ def validate_project(project: Project) -> list[Problem]:
     check_domain(report, ctx)
     check_flows(report, ctx)
     check_nlu(report, ctx)
+    check_stories(report, ctx)
     _check_lengths(report, project)
     if project.config is not None:
         report.problems.extend(check_config(project.config))

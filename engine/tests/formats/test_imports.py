@@ -43,6 +43,7 @@ APP_NAMES = [
     "flow_to_dict",
     "intent_to_yaml",
     "iter_steps",
+    "load_stories",
     "load_yaml",
     "parse_condition",
     "parse_domain",
@@ -52,6 +53,7 @@ APP_NAMES = [
     "referenced_ids",
     "referenced_slots",
     "slot_to_yaml",
+    "story_counts",
     "variation_to_yaml",
 ]
 

@@ -81,13 +81,15 @@ def test_it_reads_every_section_of_a_mixed_data_file():
                 "flows:\n  hello:\n    description: Say hi.\n    steps:\n      - action: utter_hi\n"
                 "responses:\n  utter_hi:\n    - text: Hi!\n"
             ),
-            "data/stories.yml": "stories:\n  - story: s\n    steps: []\n",
+            "data/stories.yml": "stories:\n  - story: s\n    steps:\n      - intent: greet\n",
         }
     )
     assert project.flow("hello") is not None
     assert project.domain.response("utter_hi").variations[0].text == "Hi!"
     assert project.nlu.intents[0].examples[0].text == "hi"
-    assert project.other_files == {"data/stories.yml": "stories:\n  - story: s\n    steps: []\n"}
+    assert project.other_files == {
+        "data/stories.yml": "stories:\n  - story: s\n    steps:\n      - intent: greet\n"
+    }
     assert validate_project(project) == []
 
 
