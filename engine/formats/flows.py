@@ -147,6 +147,9 @@ def parse_flow(flow_id: str, spec: Any, check: Checker, path: str) -> Flow | Non
             before = len(check.c.problems)
             check_steps(value, check, key_path)
             errors = [p for p in check.c.problems[before:] if p.severity == "error"]
+            # The step check's warnings (keys kept unchanged) come again from validation, which
+            # checks stored steps too: report them once.
+            check.c.problems[before:] = errors
             if not errors and isinstance(value, list):
                 flow.steps = compact_steps(value, flow_id)
     return flow

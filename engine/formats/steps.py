@@ -382,7 +382,8 @@ def _check_step(step: Any, check: Checker, path: str) -> None:
     if kind in OPEN_STEP_TYPES:
         _keep_extra_keys(body, check, path, STEP_KEYS[kind], f"a {kind} step")
     else:
-        check.keys(body, path, STEP_KEYS[kind], what=f"a {kind} step")
+        article = "an" if kind == "action" else "a"
+        check.keys(body, path, STEP_KEYS[kind], what=f"{article} {kind} step")
     value = body[kind]
     kind_path = join_path(path, kind)
     if kind in ("action", "collect", "link", "call"):

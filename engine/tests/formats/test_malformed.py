@@ -230,7 +230,7 @@ CASES = [
         "data/flows.yml",
         6,
         "flows.book.steps[0].utter",
-        "unknown key 'utter' in a action step",
+        "unknown key 'utter' in an action step",
     ),
     (
         "two-step-types",
