@@ -89,7 +89,8 @@ def _grouped(intents: list[Intent]) -> list[dict]:
     rows = []
     for intent in top:
         children = subs.get(intent.name, [])
-        total = intent.count + sum(child.count for child in children)
+        # `count` is the examples count the list's query annotates.
+        total = sum(getattr(i, "count", 0) for i in (intent, *children))
         rows.append({"intent": intent, "subs": children, "count": total})
     return rows
 
