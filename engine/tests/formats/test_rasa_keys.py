@@ -287,3 +287,45 @@ def test_examples_that_differ_only_by_an_annotation_are_not_duplicates():
     assert project is not None
     assert [p for p in problems if "twice" in p.message or "also an example" in p.message] == []
     assert len(project.nlu.intents[0].examples) == 2
+
+
+def trigger_flow(trigger: str) -> str:
+    return (
+        "flows:\n  pay:\n    description: pay\n    nlu_trigger:\n"
+        + textwrap.indent(textwrap.dedent(trigger), "      ")
+        + "    steps:\n      - action: utter_ok\n"
+    )
+
+
+def exported_triggers(project):
+    data = load_yaml(dump_project(project)["data/flows.yml"], "data/flows.yml").data
+    return data["flows"]["pay"]["nlu_trigger"]
+
+
+@pytest.mark.parametrize(
+    ("trigger", "path", "line"),
+    [
+        ("- intent: greet\n  source: campaign\n", "flows.pay.nlu_trigger[0].source", 6),
+        (
+            "- intent:\n    name: greet\n    confidence_threshold: 0.7\n    source: campaign\n",
+            "flows.pay.nlu_trigger[0].intent.source",
+            8,
+        ),
+    ],
+)
+def test_keys_rasa_allows_in_an_nlu_trigger_are_kept(trigger, path, line):
+    project, problems = check({"data/flows.yml": trigger_flow(trigger)})
+    assert not errors(problems)
+    (warning,) = [p for p in problems if p.path == path]
+    assert (warning.file, warning.line, warning.severity) == ("data/flows.yml", line, "warning")
+    expected = load_yaml(textwrap.dedent(trigger), "t.yml").data
+    assert exported_triggers(project) == expected
+
+
+def test_a_key_beside_an_intent_mapping_is_refused_as_rasa_does():
+    trigger = "- intent:\n    name: greet\n  source: campaign\n"
+    project, problems = check({"data/flows.yml": trigger_flow(trigger)})
+    assert project is None
+    (error,) = errors(problems)
+    assert (error.line, error.path) == (7, "flows.pay.nlu_trigger[0].source")
+    assert "unknown key 'source' in an nlu_trigger item" in error.message
