@@ -70,19 +70,14 @@ PROJECT_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 _FILES_KEPT = "files outside the Rasa data (code, docs, tests, READMEs) are kept or reported"
-_DEFAULT_SLOTS = "slots of Rasa's default patterns (consecutive_silence_timeouts) need no domain"
-_LINK_NOT_LAST = "a link step reached only by a jump need not be the last step of its branch"
 _SUB_AGENTS = "a call of a sub-agent (sub_agents/<name>/) is accepted"
 #: (project, check) -> the reason it fails today; each is fixed by work on issue 12, and the
 #: strict xfail turns into a failure once it passes, to be removed then.
 XFAIL: dict[tuple[str, str], str] = {
     **{(name, "kept"): _FILES_KEPT for name in WHEEL_PROJECTS},
-    ("template-finance", "kept"): f"{_FILES_KEPT}; {_DEFAULT_SLOTS}; {_LINK_NOT_LAST}",
-    ("calm-agents", "kept"): f"{_FILES_KEPT}; {_SUB_AGENTS}; {_DEFAULT_SLOTS}; {_LINK_NOT_LAST}",
-    ("template-finance", "load"): f"{_DEFAULT_SLOTS}; {_LINK_NOT_LAST}",
-    ("template-finance", "schemas"): f"{_DEFAULT_SLOTS}; {_LINK_NOT_LAST}",
-    ("calm-agents", "load"): f"{_SUB_AGENTS}; {_DEFAULT_SLOTS}; {_LINK_NOT_LAST}",
-    ("calm-agents", "schemas"): f"{_SUB_AGENTS}; {_DEFAULT_SLOTS}; {_LINK_NOT_LAST}",
+    ("calm-agents", "load"): _SUB_AGENTS,
+    ("calm-agents", "schemas"): _SUB_AGENTS,
+    ("calm-agents", "kept"): f"{_FILES_KEPT}; {_SUB_AGENTS}",
 }
 #: Projects of rasa_projects/ that the tests require (other folders there are tested as well).
 REQUIRED_OWN = (

@@ -466,14 +466,6 @@ CASES = [
         "called flow 'nowhere' does not exist",
     ),
     (
-        "link-not-last",
-        {"data/flows.yml": flow("- link: other\n- action: action_book\n", OTHER_FLOW)},
-        "data/flows.yml",
-        5,
-        "flows.book.steps[0].link",
-        "a link step must be the last step of its branch",
-    ),
-    (
         "call-cycle",
         {
             "data/flows.yml": flow(

@@ -329,3 +329,66 @@ def test_a_key_beside_an_intent_mapping_is_refused_as_rasa_does():
     (error,) = errors(problems)
     assert (error.line, error.path) == (7, "flows.pay.nlu_trigger[0].source")
     assert "unknown key 'source' in an nlu_trigger item" in error.message
+
+
+def test_a_link_step_before_other_steps_is_a_warning_as_rasa_accepts_it():
+    steps = """\
+    - collect: done
+      next:
+        - if: slots.done
+          then: bye
+        - else: END
+    - link: other
+    - id: bye
+      action: utter_ok
+    """
+    other = "  other:\n    description: other\n    steps:\n      - action: utter_ok\n"
+    project, problems = check({"data/flows.yml": flows(steps) + other})
+    assert not errors(problems)
+    (warning,) = [p for p in problems if "link step" in p.message]
+    assert (warning.file, warning.line, warning.severity) == ("data/flows.yml", 10, "warning")
+    assert warning.path == "flows.pay.steps[1].link"
+    assert [s.get("link") for s in exported_steps(project)] == [None, "other", None]
+
+
+def test_the_slots_of_rasas_default_patterns_need_no_domain_entry():
+    text = """\
+flows:
+  pattern_user_silence:
+    description: the user is silent
+    persisted_slots:
+      - consecutive_silence_timeouts
+    steps:
+      - noop: true
+        next:
+          - if: slots.consecutive_silence_timeouts >= 2
+            then:
+              - action: action_hangup
+                next: END
+          - else: count
+      - id: count
+        set_slots:
+          - consecutive_silence_timeouts: 1
+  rate:
+    description: ask for a rating
+    steps:
+      - action: utter_ok
+        next:
+          - if: slots.csat_score = "satisfied"
+            then: END
+          - else: END
+"""
+    project, problems = check({"data/flows.yml": text})
+    assert not errors(problems), errors(problems)
+    assert project is not None and project.domain.slot("consecutive_silence_timeouts") is None
+
+
+def test_a_value_a_default_pattern_slot_cannot_hold_is_still_an_error():
+    text = (
+        "flows:\n  rate:\n    description: rate\n    steps:\n      - set_slots:\n"
+        "          - csat_score: great\n"
+    )
+    _, problems = check({"data/flows.yml": text})
+    (error,) = errors(problems)
+    assert (error.line, error.path) == (6, "flows.rate.steps[0].set_slots[0]")
+    assert "csat_score" in error.message
