@@ -23,9 +23,9 @@ urlpatterns = [
     path(f"{FLOW}/history/<int:version_id>/restore", flows.flow_restore, name="restore"),
     path("a/<str:name>/responses", cms.response_list, name="responses"),
     path("a/<str:name>/responses/new", cms.response_create, name="response_create"),
-    path("a/<str:name>/responses/<str:response_name>/", cms.response_edit, name="response_edit"),
+    path("a/<str:name>/responses/<path:response_name>/", cms.response_edit, name="response_edit"),
     path(
-        "a/<str:name>/responses/<str:response_name>/delete",
+        "a/<str:name>/responses/<path:response_name>/delete",
         cms.response_delete,
         name="response_delete",
     ),

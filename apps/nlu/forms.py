@@ -56,8 +56,11 @@ class ExamplesForm(forms.Form):
         self.intent = intent
         self.entities = entities
 
+    def existing_texts(self) -> set[str]:
+        return set(Example.objects.filter(intent=self.intent).values_list("text", flat=True))
+
     def clean_text(self):
-        existing = set(Example.objects.filter(intent=self.intent).values_list("text", flat=True))
+        existing = self.existing_texts()
         parsed = []
         errors = []
         seen = set()
@@ -88,6 +91,40 @@ class ExamplesForm(forms.Form):
         if not parsed:
             raise forms.ValidationError("Write at least one example.")
         return parsed
+
+
+class SubIntentForm(ContentProblemsMixin, ExamplesForm):
+    """A new sub-intent of a retrieval intent (``chitchat/ask_name`` under ``chitchat``) with its
+    first examples: Rasa trains a response selector on each sub-intent's examples, and answers
+    it with the response ``utter_<intent>/<sub-intent>``."""
+
+    name = forms.CharField(
+        max_length=limits.NAME,
+        label="New sub-intent",
+        help_text="The part after the slash, e.g. ask_name.",
+    )
+    field_order = ["name", "text"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="sub", **kwargs)
+        self.fields["text"].label = "Its examples"
+        self.fields["text"].help_text = "One per line, as for any intent."
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.intent.name}/{self.cleaned_data['name']}"
+
+    def existing_texts(self) -> set[str]:
+        return set()  # a new sub-intent has no examples yet
+
+    def clean_name(self):
+        name = _check_name(self.cleaned_data["name"], "intent")
+        full = f"{self.intent.name}/{name}"
+        if len(full) > limits.NAME:
+            raise forms.ValidationError(f"{full} is {limits.too_long(full, limits.NAME)}.")
+        if Intent.objects.filter(assistant=self.intent.assistant, name=full).exists():
+            raise forms.ValidationError(f"There is already a sub-intent called {full}.")
+        return name
 
 
 class AnnotateForm(forms.Form):

@@ -31,6 +31,30 @@ def create_intent(assistant, *, name: str, description: str = "") -> Intent:
 
 
 @transaction.atomic
+def create_sub_intent(parent: Intent, *, name: str, examples) -> Intent:
+    """Add the retrieval sub-intent ``<parent>/<name>`` with its first `examples` (engine.formats
+    Examples). It lives in the NLU data only, as in Rasa: the domain lists the parent."""
+    full = f"{parent.name}/{name}"
+
+    def change(project):
+        block = formats.IntentExamples(intent=full, examples=list(examples))
+        project.nlu.intents = [*project.nlu.intents, block]
+
+    # The new block comes last in the exported NLU data, whose blocks are the intents that have
+    # examples: problems about it have that index.
+    index = Intent.objects.filter(assistant=parent.assistant, examples__isnull=False).distinct()
+    check_change(parent.assistant, change, f"nlu[{index.count()}]")
+    intent = Intent.objects.create(
+        assistant=parent.assistant,
+        name=full,
+        in_domain=False,
+        position=_next_position(Intent.objects.filter(assistant=parent.assistant)),
+    )
+    add_examples(intent, examples)
+    return intent
+
+
+@transaction.atomic
 def delete_intent(intent: Intent) -> None:
     """Delete the intent and its examples, unless a flow is triggered by it."""
 

@@ -6,14 +6,14 @@ app_name = "nlu"
 
 urlpatterns = [
     path("a/<str:name>/nlu", views.intent_list, name="intents"),
-    path("a/<str:name>/nlu/intents/<str:intent_name>/", views.intent_detail, name="intent"),
+    path("a/<str:name>/nlu/intents/<path:intent_name>/", views.intent_detail, name="intent"),
     path(
-        "a/<str:name>/nlu/intents/<str:intent_name>/delete",
+        "a/<str:name>/nlu/intents/<path:intent_name>/delete",
         views.intent_delete,
         name="intent_delete",
     ),
     path(
-        "a/<str:name>/nlu/intents/<str:intent_name>/move",
+        "a/<str:name>/nlu/intents/<path:intent_name>/move",
         views.examples_move,
         name="examples_move",
     ),

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
+from apps.flows.models import Response
 from apps.nlu import services
 from apps.nlu.forms import (
     AnnotateForm,
@@ -18,6 +19,7 @@ from apps.nlu.forms import (
     IntentForm,
     LexiconForm,
     MoveExamplesForm,
+    SubIntentForm,
 )
 from apps.nlu.models import Entity, Example, Intent, LookupTable, Regex, Synonym
 from apps.projects.access import assistant_view
@@ -65,14 +67,76 @@ def intent_list(request, assistant):
             request,
             assistant,
             "intents",
-            intents=intents.order_by("name"),
+            rows=_grouped(list(intents.order_by("name"))),
             form=form,
             query=query,
         ),
     )
 
 
-def _intent_page(request, assistant, intent, *, form=None, move_form=None, status=200):
+def _grouped(intents: list[Intent]) -> list[dict]:
+    """One row per intent, a retrieval intent's sub-intents (``chitchat/ask_name``) grouped
+    under their parent (``chitchat``) when it is listed; the parent's count includes theirs."""
+    listed = {intent.name for intent in intents}
+    subs: dict[str, list[Intent]] = {}
+    top: list[Intent] = []
+    for intent in intents:
+        parent, slash, _ = intent.name.partition("/")
+        if slash and parent in listed:
+            subs.setdefault(parent, []).append(intent)
+        else:
+            top.append(intent)
+    rows = []
+    for intent in top:
+        children = subs.get(intent.name, [])
+        # `count` is the examples count the list's query annotates.
+        total = sum(getattr(i, "count", 0) for i in (intent, *children))
+        rows.append({"intent": intent, "subs": children, "count": total})
+    return rows
+
+
+def _responses(assistant, names: list[str]) -> dict[str, list[str]]:
+    """The variation texts of the responses called `names` that exist."""
+    return {
+        r.name: [v.get("text") or "(no text)" for v in r.variations if isinstance(v, dict)]
+        for r in Response.objects.filter(assistant=assistant, name__in=names)
+    }
+
+
+def _retrieval(assistant, intent: Intent) -> dict:
+    """What the page of a retrieval intent or sub-intent shows beyond its own examples: for a
+    parent, each sub-intent with its examples and its response ``utter_<parent>/<sub>``; for a
+    sub-intent, its parent and its response."""
+    parent, slash, _ = intent.name.partition("/")
+    if slash:
+        name = f"utter_{intent.name}"
+        return {
+            "parent": parent,
+            "response_name": name,
+            "response": _responses(assistant, [name]).get(name),
+        }
+    children = list(
+        Intent.objects.filter(assistant=assistant, name__startswith=f"{intent.name}/")
+        .prefetch_related("examples")
+        .order_by("name")
+    )
+    responses = _responses(assistant, [f"utter_{c.name}" for c in children])
+    subs = [
+        {
+            "intent": child,
+            "short": child.name.partition("/")[2],
+            "examples": [e.text for e in child.examples.all()],
+            "response_name": f"utter_{child.name}",
+            "response": responses.get(f"utter_{child.name}"),
+        }
+        for child in children
+    ]
+    return {"subs": subs}
+
+
+def _intent_page(
+    request, assistant, intent, *, form=None, move_form=None, sub_form=None, status=200
+):
     entities = _entities(assistant)
     examples = list(Example.objects.filter(intent=intent))
     rows = []
@@ -105,7 +169,9 @@ def _intent_page(request, assistant, intent, *, form=None, move_form=None, statu
         entities=entities,
         form=form or ExamplesForm(intent=intent, entities=entities),
         move_form=move_form or MoveExamplesForm(assistant=assistant, intent=intent),
+        sub_form=sub_form or SubIntentForm(intent=intent, entities=entities),
         used_in=usages(assistant).get(("intent", intent.name), []),
+        retrieval=_retrieval(assistant, intent),
     )
     return render(request, "nlu/intent.html", context, status=status)
 
@@ -113,6 +179,8 @@ def _intent_page(request, assistant, intent, *, form=None, move_form=None, statu
 @assistant_view(Cap.VIEW_NLU, write=Cap.EDIT_NLU)
 def intent_detail(request, assistant, intent_name):
     intent = get_object_or_404(Intent, assistant=assistant, name=intent_name)
+    if request.method == "POST" and "sub-name" in request.POST:
+        return _create_sub_intent(request, assistant, intent)
     form = ExamplesForm(request.POST or None, intent=intent, entities=_entities(assistant))
     if request.method == "POST":
         if form.is_valid():
@@ -121,6 +189,28 @@ def intent_detail(request, assistant, intent_name):
             return redirect("nlu:intent", assistant.name, intent.name)
         return _intent_page(request, assistant, intent, form=form, status=400)
     return _intent_page(request, assistant, intent)
+
+
+def _create_sub_intent(request, assistant, parent: Intent):
+    if "/" in parent.name:
+        messages.error(request, "A sub-intent cannot have sub-intents of its own.")
+        return _intent_page(request, assistant, parent, status=400)
+    form = SubIntentForm(request.POST, intent=parent, entities=_entities(assistant))
+    if form.is_valid():
+        try:
+            sub = services.create_sub_intent(
+                parent, name=form.cleaned_data["name"], examples=form.cleaned_data["text"]
+            )
+        except ContentInvalid as exc:
+            form.add_problems(exc.problems)
+        else:
+            messages.success(
+                request,
+                f"Sub-intent {sub.name} created. Add the response utter_{sub.name} that "
+                "answers it.",
+            )
+            return redirect("nlu:intent", assistant.name, sub.name)
+    return _intent_page(request, assistant, parent, sub_form=form, status=400)
 
 
 @assistant_view(Cap.EDIT_NLU)

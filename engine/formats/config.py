@@ -26,13 +26,19 @@ CONFIG_KEYS = (
     "nlu_target",
     "train_schema",
     "predict_schema",
+    # Data importers (``rasa.shared.importers``): Rasa reads them from config.yml too.
+    "importers",
 )
+#: The top-level keys of endpoints.yml that Rasa Pro 3.21 reads (its ``AvailableEndpoints``,
+#: tracing and metrics, the secrets manager, A2A server) and older keys Studio accepts.
 ENDPOINT_KEYS = (
     "action_endpoint",
     "event_broker",
     "tracker_store",
     "lock_store",
+    "timer_store",
     "nlg",
+    "nlu",
     "model_groups",
     "models",
     "model",
@@ -40,7 +46,12 @@ ENDPOINT_KEYS = (
     "silence_timeout",
     "interaction_handling",
     "mcp_servers",
+    "a2a_server",
     "privacy",
+    "recordings",
+    "tracing",
+    "metrics",
+    "secrets_manager",
     "nlu_tracker_store",
 )
 #: The graph components Rasa Pro 3.x knows by name in config.yml's ``pipeline``. Any other

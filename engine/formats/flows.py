@@ -33,10 +33,23 @@ FLOW_KEYS = (
 
 @dataclass
 class NluTrigger:
-    """An intent that starts the flow; `confidence_threshold` None means Rasa's default (0.0)."""
+    """An intent that starts the flow; `confidence_threshold` None means Rasa's default (0.0).
+
+    Rasa's flows schema allows keys of their own beside ``intent: <name>`` and inside
+    ``intent: {name: ...}``; Studio keeps them unchanged in `extra` and `intent_extra`."""
 
     intent: str
     confidence_threshold: float | None = None
+    extra: dict[str, Any] | None = None
+    intent_extra: dict[str, Any] | None = None
+
+    def to_yaml(self) -> dict[str, Any]:
+        if self.confidence_threshold is None and not self.intent_extra:
+            return {"intent": self.intent, **(self.extra or {})}
+        intent: dict[str, Any] = {"name": self.intent}
+        if self.confidence_threshold is not None:
+            intent["confidence_threshold"] = self.confidence_threshold
+        return {"intent": {**intent, **(self.intent_extra or {})}}
 
 
 @dataclass
@@ -147,6 +160,9 @@ def parse_flow(flow_id: str, spec: Any, check: Checker, path: str) -> Flow | Non
             before = len(check.c.problems)
             check_steps(value, check, key_path)
             errors = [p for p in check.c.problems[before:] if p.severity == "error"]
+            # The step check's warnings (keys kept unchanged) come again from validation, which
+            # checks stored steps too: report them once.
+            check.c.problems[before:] = errors
             if not errors and isinstance(value, list):
                 flow.steps = compact_steps(value, flow_id)
     return flow
@@ -176,18 +192,25 @@ def _parse_nlu_trigger(value: Any, check: Checker, path: str) -> list[NluTrigger
         spec = check.mapping(item, item_path, "an nlu_trigger item")
         if spec is None:
             continue
-        check.keys(spec, item_path, ("intent",), what="an nlu_trigger item", required=("intent",))
         intent = spec.get("intent")
         if isinstance(intent, str):
-            out.append(NluTrigger(intent))
+            # Rasa's schema allows other keys beside a plain intent name: kept unchanged.
+            extra = _kept_trigger_keys(spec, check, item_path, ("intent",), "an nlu_trigger item")
+            out.append(NluTrigger(intent, extra=extra))
         elif isinstance(intent, dict):
+            # Beside an intent mapping Rasa allows no other key; inside it, it does.
+            check.keys(spec, item_path, ("intent",), what="an nlu_trigger item")
             i_path = join_path(item_path, "intent")
             check.keys(
                 intent,
                 i_path,
-                ("name", "confidence_threshold"),
+                (),
                 what="an nlu_trigger intent",
                 required=("name",),
+                unknown="ignore",
+            )
+            intent_extra = _kept_trigger_keys(
+                intent, check, i_path, ("name", "confidence_threshold"), "an nlu_trigger intent"
             )
             name = (
                 check.string(intent.get("name"), join_path(i_path, "name"), "intent name")
@@ -203,13 +226,28 @@ def _parse_nlu_trigger(value: Any, check: Checker, path: str) -> list[NluTrigger
                         t_path, f"confidence_threshold must be between 0 and 1, not {threshold}"
                     )
             if name:
-                out.append(NluTrigger(name, threshold))
-        elif "intent" in spec:
+                out.append(NluTrigger(name, threshold, intent_extra=intent_extra))
+        elif "intent" not in spec:
+            check.error(item_path, "an nlu_trigger item is missing the required key 'intent'")
+        else:
             check.error(
                 join_path(item_path, "intent"),
                 f"intent must be a name or a mapping with 'name', not {describe(intent)}",
             )
     return out
+
+
+def _kept_trigger_keys(
+    spec: dict[Any, Any], check: Checker, path: str, known: tuple[str, ...], what: str
+) -> dict[str, Any] | None:
+    extra = {str(k): v for k, v in spec.items() if k not in known}
+    for key in extra:
+        check.warning(
+            join_path(path, key),
+            f"key '{key}' in {what} is kept unchanged: Studio does not use it (known keys: "
+            f"{', '.join(known)})",
+        )
+    return extra or None
 
 
 def flow_to_dict(flow: Flow) -> dict[str, Any]:
@@ -221,12 +259,7 @@ def flow_to_dict(flow: Flow) -> dict[str, Any]:
     if flow.guard is not None:
         out["if"] = flow.guard
     if flow.nlu_trigger is not None:
-        out["nlu_trigger"] = [
-            {"intent": t.intent}
-            if t.confidence_threshold is None
-            else {"intent": {"name": t.intent, "confidence_threshold": t.confidence_threshold}}
-            for t in flow.nlu_trigger
-        ]
+        out["nlu_trigger"] = [t.to_yaml() for t in flow.nlu_trigger]
     for key in (
         "persisted_slots",
         "always_include_in_prompt",

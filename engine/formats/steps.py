@@ -46,6 +46,10 @@ STEP_KEYS: dict[str, tuple[str, ...]] = {
     "set_slots": (*_COMMON_STEP_KEYS, "set_slots"),
     "noop": (*_COMMON_STEP_KEYS, "noop"),
 }
+#: The step types whose schema in Rasa's flows schema allows keys of its own beyond the known
+#: ones (no ``additionalProperties: false``): such keys are kept unchanged, with a warning. The
+#: other types (action, collect, call) refuse unknown keys, as Rasa does.
+OPEN_STEP_TYPES = ("link", "set_slots", "noop")
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,7 +379,11 @@ def _check_step(step: Any, check: Checker, path: str) -> None:
         check.error(path, f"a step can only be one type, but this one has {' and '.join(kinds)}")
         return
     kind = kinds[0]
-    check.keys(body, path, STEP_KEYS[kind], what=f"a {kind} step")
+    if kind in OPEN_STEP_TYPES:
+        _keep_extra_keys(body, check, path, STEP_KEYS[kind], f"a {kind} step")
+    else:
+        article = "an" if kind == "action" else "a"
+        check.keys(body, path, STEP_KEYS[kind], what=f"{article} {kind} step")
     value = body[kind]
     kind_path = join_path(path, kind)
     if kind in ("action", "collect", "link", "call"):
@@ -414,6 +422,33 @@ def _check_step(step: Any, check: Checker, path: str) -> None:
         _check_next(body["next"], check, join_path(path, "next"))
 
 
+def _keep_extra_keys(
+    body: dict[Any, Any],
+    check: Checker,
+    path: str,
+    known: tuple[str, ...],
+    what: str,
+    *,
+    note: dict[str, str] | None = None,
+) -> None:
+    """Warn about keys that Rasa's flows schema allows in `what` but Studio does not read: they
+    are stored and exported unchanged. `note` gives a key-specific explanation."""
+    for key in body:
+        if key in known:
+            continue
+        reason = (note or {}).get(str(key)) or "Studio does not use it"
+        check.warning(
+            join_path(path, str(key)),
+            f"key '{key}' in {what} is kept unchanged: {reason} (known keys: {', '.join(known)})",
+        )
+
+
+_REJECTION_NOTES = {
+    "then": "neither Rasa nor the built-in engine follows it (after a rejection the slot is "
+    "asked again)",
+}
+
+
 def _check_set_slots(value: Any, check: Checker, path: str) -> None:
     items = check.seq(value, path, "set_slots")
     if items is None:
@@ -434,7 +469,13 @@ def _check_rejections(value: Any, check: Checker, path: str) -> None:
     if items is None:
         return
     for spec, item_path in check.mappings(items, path, "a rejection"):
-        check.keys(spec, item_path, ("if", "utter"), what="a rejection", required=("if", "utter"))
+        # Rasa's schema allows other keys in a rejection (its own templates write `then`).
+        check.keys(
+            spec, item_path, (), what="a rejection", required=("if", "utter"), unknown="ignore"
+        )
+        _keep_extra_keys(
+            spec, check, item_path, ("if", "utter"), "a rejection", note=_REJECTION_NOTES
+        )
         if "if" in spec and not isinstance(spec["if"], (str, bool)):
             check.error(
                 join_path(item_path, "if"),
@@ -460,13 +501,15 @@ def _check_next(value: Any, check: Checker, path: str) -> None:
         if spec is None:
             continue
         if "else" in spec:
-            # Rasa's flows schema allows a `next` beside `else` (and ignores it); it is kept.
-            check.keys(spec, b_path, ("else", "next"), what="an else branch")
-            if index != len(items) - 1:
-                check.error(b_path, "the 'else' branch must be the last item of 'next'")
-            _check_target(spec["else"], check, join_path(b_path, "else"))
+            _check_else_branch(spec, check, b_path, is_last=index == len(items) - 1)
         elif "if" in spec or "then" in spec:
-            check.keys(spec, b_path, ("if", "then"), what="an if branch", required=("if", "then"))
+            check.keys(
+                spec, b_path, (), what="an if branch", required=("if", "then"), unknown="ignore"
+            )
+            # Rasa's schema allows other keys in a branch; Rasa ignores them, Studio keeps them.
+            _keep_extra_keys(
+                spec, check, b_path, ("if", "then"), "an if branch", note=_BRANCH_NOTES
+            )
             if "if" in spec and not isinstance(spec["if"], (str, bool)):
                 check.error(
                     join_path(b_path, "if"),
@@ -480,6 +523,25 @@ def _check_next(value: Any, check: Checker, path: str) -> None:
     if not (isinstance(last, dict) and "else" in last):
         # Rasa refuses a conditional next without an else: the flow would have no way on.
         check.error(path, "a list of branches must end with an 'else' branch")
+
+
+_BRANCH_NOTES = {"next": "Rasa ignores it (the branch's target decides where the flow goes)"}
+
+
+def _check_else_branch(spec: dict[Any, Any], check: Checker, path: str, *, is_last: bool) -> None:
+    if "if" in spec:
+        # Rasa reads a branch with an `if` as an if branch, and refuses one that also has `else`.
+        check.error(
+            join_path(path, "if"),
+            "a branch cannot have both 'if' and 'else': give the else branch its own item",
+        )
+    # Rasa's flows schema allows a `next` (and other keys) beside `else`; Rasa ignores them and
+    # Studio keeps them. A sibling `next` is common, so it is kept without a warning.
+    extra = {k: v for k, v in spec.items() if k not in ("if", "next")}
+    _keep_extra_keys(extra, check, path, ("else",), "an else branch", note=_BRANCH_NOTES)
+    if not is_last:
+        check.error(path, "the 'else' branch must be the last item of 'next'")
+    _check_target(spec["else"], check, join_path(path, "else"))
 
 
 def _check_target(value: Any, check: Checker, path: str) -> None:

@@ -122,11 +122,16 @@ def test_a_new_slot_needs_a_question(ed_client, shop):
     assert not Slot.objects.filter(assistant=shop, name="size").exists()
 
 
-def test_a_link_step_that_is_not_last_is_refused(ed_client, shop):
-    response = add(ed_client, shop, "link", {"flow": "helper"}, index=1)
+def test_a_link_step_that_is_not_last_is_kept_with_a_warning(ed_client, shop):
+    # Rasa accepts it (a link step has no next step): the canvas says the steps after it run
+    # only when a jump reaches them.
+    response = add(ed_client, shop, "link", {"flow": "helper"}, index=1, follow=True)
     assert response.status_code == 200
-    assert "a link step must be the last step" in response.content.decode()
-    assert len(steps_of(shop)) == 2
+    assert [s.get("link") for s in steps_of(shop)] == [None, "helper", None]
+    assert (
+        '<li class="warning">a link step ends the flow: the steps after it run only when a '
+        "&#x27;next&#x27; jumps to them</li>"
+    ) in response.content.decode()
 
 
 def test_a_bad_condition_is_refused_at_its_branch(ed_client, shop):

@@ -311,14 +311,6 @@ CASES = [
         ("data/flows/new.yml", None, "a_flow.steps[0]", "no_such_flow"),
     ),
     (
-        "link-not-last",
-        flow(
-            "  a_flow:\n    description: d\n    steps:\n      - link: check_balance\n      - action: utter_greet\n"
-        ),
-        True,
-        ("data/flows/new.yml", None, "a_flow.steps[0]", "link"),
-    ),
-    (
         "next-unknown-id",
         flow(
             "  a_flow:\n    description: d\n    steps:\n      - action: utter_greet\n        next: nowhere\n"

@@ -13,7 +13,12 @@ from engine.formats.conditions import (
     referenced_slots,
     slot_comparisons,
 )
-from engine.formats.defaults import DEFAULT_ACTIONS, DEFAULT_INTENTS, DEFAULT_RESPONSES
+from engine.formats.defaults import (
+    DEFAULT_ACTIONS,
+    DEFAULT_INTENTS,
+    DEFAULT_PATTERN_SLOTS,
+    DEFAULT_RESPONSES,
+)
 from engine.formats.errors import Problem, find_line
 from engine.formats.project import Project
 from engine.formats.slots import Slot
@@ -41,6 +46,31 @@ class Report:
         self.problems.append(Problem(file, line, path, message, severity))  # type: ignore[arg-type]
 
 
+#: The slots of Rasa Pro's default patterns, typed as those patterns declare them.
+_PATTERN_SLOT_TYPES = {
+    "confirm_correction": "bool",
+    "silence_timeout": "float",
+    "consecutive_silence_timeouts": "float",
+    "interrupted_flow_to_continue": "text",
+    "continue_interrupted_flow_confirmation": "bool",
+    "max_clarification_options": "float",
+    "continue_conversation": "bool",
+    "csat_score": "categorical",
+}
+
+
+def default_pattern_slots() -> list[Slot]:
+    """Slots Rasa adds to every domain (its default patterns' own): any flow may use them."""
+    return [
+        Slot(
+            name=name,
+            type=_PATTERN_SLOT_TYPES.get(name, "any"),
+            values=["satisfied", "unsatisfied"] if name == "csat_score" else None,
+        )
+        for name in sorted(DEFAULT_PATTERN_SLOTS)
+    ]
+
+
 class Context:
     """The project's names (slots, intents, entities, responses, actions, forms, flows) and the
     position of each domain and NLU item in its file, for key paths."""
@@ -51,6 +81,8 @@ class Context:
         self.slots: dict[str, Slot] = {}
         for slot in domain.slots:
             self.slots.setdefault(slot.name, slot)
+        for default in default_pattern_slots():
+            self.slots.setdefault(default.name, default)
         self.intents = {i.name for i in domain.intents}
         #: what a reference to an intent may name: the domain's and Rasa's default intents
         self.known_intents = self.intents | DEFAULT_INTENTS

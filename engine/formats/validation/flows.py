@@ -225,9 +225,12 @@ def _check_link_or_call(steps: _FlowSteps, view: StepView, path: str) -> None:
     if view.kind == "call" and "mcp_server" not in data:
         steps.calls[flow.id].append((target, path))
     if view.kind == "link" and not view.is_last:
+        # Rasa accepts it (a link step has no next step), so only the steps after it that
+        # nothing jumps to are dead; Studio says so without refusing.
         steps.add(
             kind_path,
-            "a link step must be the last step of its branch: the flow ends when it hands over",
+            "a link step ends the flow: the steps after it run only when a 'next' jumps to them",
+            "warning",
         )
 
 

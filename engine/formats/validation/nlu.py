@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.formats.defaults import retrieval_base
-from engine.formats.errors import join_path
+from engine.formats.errors import find_line, join_path
 from engine.formats.validation.context import Context, Report
 
 __all__ = ["check_nlu"]
@@ -18,11 +18,53 @@ def _annotation_signature(example: Any) -> tuple[Any, ...]:
     )
 
 
+def _where(ctx: Context, file: str | None, path: str) -> str:
+    if file is None:
+        return "in the NLU data"
+    line = find_line(ctx.project.source_lines.get(file, {}), path)
+    return f"in {file}" + (f" line {line}" if line else "")
+
+
+class _Duplicates:
+    """Examples seen so far, to report the same text in two intents (Rasa warns: the classifier
+    cannot tell them apart) and the same example twice in one intent (Rasa warns and keeps one).
+    The same text annotated differently is two examples, and Rasa keeps both."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, tuple[str, str]] = {}
+        self.examples: dict[tuple[Any, ...], str] = {}
+
+    def check(
+        self, report: Report, intent: str, example: Any, file: str | None, path: str, where: str
+    ) -> None:
+        first = self.texts.get(example.text)
+        if first is not None and first[0] != intent:
+            report.add(
+                file,
+                path,
+                f"example {example.text!r} of intent '{intent}' ({where}) is also an example of "
+                f"'{first[0]}' ({first[1]})",
+                "warning",
+            )
+        self.texts.setdefault(example.text, (intent, where))
+        signature = (intent, example.text, _annotation_signature(example))
+        earlier = self.examples.get(signature)
+        if earlier is not None:
+            places = earlier if earlier == where else f"{earlier} and {where}"
+            report.add(
+                file,
+                path,
+                f"example {example.text!r} is given twice for '{intent}' ({places}); Rasa "
+                "keeps one",
+                "warning",
+            )
+        self.examples.setdefault(signature, where)
+
+
 def check_nlu(report: Report, ctx: Context) -> None:
     nlu = ctx.project.nlu
     with_examples: set[str] = set()
-    seen_texts: dict[str, str] = {}
-    seen_examples: set[tuple[Any, ...]] = set()
+    duplicates = _Duplicates()
     for block in nlu.intents:
         base = join_path("nlu", ctx.index(block))
         file = block.source_file
@@ -35,28 +77,10 @@ def check_nlu(report: Report, ctx: Context) -> None:
                 join_path(base, "intent"),
                 f"intent '{block.intent}' has examples but is not in the domain's intents",
             )
+        epath = join_path(base, "examples")
+        where = _where(ctx, file, epath)
         for index, example in enumerate(block.examples):
-            epath = join_path(base, "examples")
-            previous = seen_texts.get(example.text)
-            if previous is not None and previous != block.intent:
-                report.add(
-                    file,
-                    epath,
-                    f"example {example.text!r} is used for both '{previous}' and '{block.intent}'",
-                    "warning",
-                )
-            seen_texts.setdefault(example.text, block.intent)
-            # The same text with the same annotations twice (Rasa warns and keeps one); the same
-            # text annotated differently is two examples, and Rasa keeps both.
-            signature = (block.intent, example.text, _annotation_signature(example))
-            if signature in seen_examples:
-                report.add(
-                    file,
-                    epath,
-                    f"example {example.text!r} is given twice for '{block.intent}'",
-                    "warning",
-                )
-            seen_examples.add(signature)
+            duplicates.check(report, block.intent, example, file, epath, where)
             spans: list[tuple[int, int]] = []
             for ent in example.entities:
                 if not (0 <= ent.start < ent.end <= len(example.text)):
