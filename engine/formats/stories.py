@@ -205,10 +205,20 @@ def parse_story_file(raw: bytes | str, file: str) -> tuple[list[Story], list[Sto
         return [], [], exc.problems
     if not isinstance(doc.data, dict) or not ({"stories", "rules"} & set(doc.data)):
         return [], [], []
+    if not file.startswith("data/") and not _holds_story_items(doc.data):
+        # Outside Rasa's data path, a `rules:` list of sentences (an agent's instructions, for
+        # example) is another tool's file, kept unchanged, not training data.
+        return [], [], []
     reader = _Reader(ProblemCollector(file, doc.lines))
     stories = reader.blocks(doc.data.get("stories"), "stories", is_rule=False)
     rules = reader.blocks(doc.data.get("rules"), "rules", is_rule=True)
     return stories, rules, reader.collector.problems
+
+
+def _holds_story_items(data: dict[Any, Any]) -> bool:
+    sections = [data.get("stories"), data.get("rules")]
+    items = [item for section in sections if isinstance(section, list) for item in section]
+    return all(isinstance(item, dict) for item in items)
 
 
 class _Reader:

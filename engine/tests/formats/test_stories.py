@@ -615,3 +615,11 @@ def test_training_refuses_a_project_with_a_bad_story(tmp_path):
     assert [(p.file, p.line, p.path) for p in info.value.problems] == [
         ("data/rules.yml", 17, "rules[2].steps[0].intent")
     ]
+
+
+def test_a_rules_list_of_sentences_outside_data_is_not_training_data():
+    agent = "agent:\n  language: en\nrules:\n- Always be polite.\n- Ask one question at a time.\n"
+    kept = load_stories({"agent.yml": agent})
+    assert kept.stories == [] and kept.rules == [] and kept.problems == []
+    inside = load_stories({"data/agent.yml": agent})
+    assert [(p.line, p.path) for p in inside.problems] == [(4, "rules[0]"), (5, "rules[1]")]
