@@ -10,6 +10,13 @@ Pure Python (no Django). Typical use::
 """
 
 from engine.formats import limits  # noqa: F401  (public: engine.formats.limits)
+from engine.formats.agents import (
+    SubAgent,
+    check_sub_agents,
+    mcp_server_names,
+    sub_agent_names,
+    sub_agents,
+)
 from engine.formats.conditions import (
     And,
     Compare,
@@ -172,6 +179,7 @@ __all__ = [
     "SlotMapping",
     "SlotValidation",
     "StepView",
+    "SubAgent",
     "Synonym",
     "Var",
     "action_to_yaml",
@@ -181,6 +189,7 @@ __all__ = [
     "check_env_references",
     "check_project_env",
     "check_project_files",
+    "check_sub_agents",
     "compact_steps",
     "decompose_condition",
     "domain_to_dict",
@@ -205,6 +214,7 @@ __all__ = [
     "load_test_cases",
     "load_test_files",
     "load_yaml",
+    "mcp_server_names",
     "normalize_condition",
     "parse_condition",
     "parse_domain",
@@ -219,6 +229,8 @@ __all__ = [
     "slot_to_yaml",
     "step_type",
     "step_views",
+    "sub_agent_names",
+    "sub_agents",
     "to_string",
     "trigger_intents",
     "validate_project",
