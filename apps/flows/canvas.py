@@ -85,7 +85,9 @@ def _call_card(
     data = view.data
     target = view.target or ""
     if "mcp_server" in data:
-        mapping = data.get("mapping") if isinstance(data.get("mapping"), dict) else {}
+        mapping = data.get("mapping")
+        if not isinstance(mapping, dict):
+            mapping = {}
         lines = [f"On MCP server {data['mcp_server']}"]
         lines += [
             f"{item.get('slot')} → {item.get('param')}"

@@ -50,7 +50,7 @@ def test_the_import_accepts_the_calls_and_keeps_the_sub_agents(outdoor):
         "sub_agents/returns_desk/config.yml",
     ]
     assert "sub_agents/product_expert/prompt.jinja2" in files.prompts
-    errors = [p for p in formats.validate_project(content.export_project(outdoor))]
+    errors = list(formats.validate_project(content.export_project(outdoor)))
     assert [str(p) for p in errors if p.severity == "error"] == []
 
 

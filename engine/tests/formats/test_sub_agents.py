@@ -68,7 +68,7 @@ def project_files(steps: str, **extra: str) -> dict[str, str]:
 
 
 def errors_of(files: dict[str, str]) -> list:
-    project, problems = check_project_files(files)
+    _project, problems = check_project_files(files)
     return [p for p in problems if p.severity == "error"]
 
 
@@ -153,7 +153,9 @@ def test_a_call_of_neither_a_flow_nor_a_sub_agent_names_file_line_and_key():
 
 def test_a_call_of_a_flow_still_works_and_a_flow_wins_over_nothing():
     files = project_files("- call: other\n")
-    files["data/flows.yml"] += "  other:\n    description: o\n    steps:\n      - action: utter_done\n"
+    files["data/flows.yml"] += (
+        "  other:\n    description: o\n    steps:\n      - action: utter_done\n"
+    )
     assert errors_of(files) == []
 
 
@@ -174,7 +176,9 @@ def test_exit_if_on_a_sub_agent_call_is_accepted():
 
 def test_exit_if_on_a_flow_call_is_refused():
     files = project_files("- call: other\n  exit_if: [slots.ticket is not null]\n")
-    files["data/flows.yml"] += "  other:\n    description: o\n    steps:\n      - action: utter_done\n"
+    files["data/flows.yml"] += (
+        "  other:\n    description: o\n    steps:\n      - action: utter_done\n"
+    )
     error = only_error(files)
     assert (error.line, error.path) == (6, "flows.support.steps[0].exit_if")
     assert "only allowed on a call step that calls a sub-agent" in error.message
@@ -356,7 +360,11 @@ AGENT_PATH = "sub_agents/helpdesk/config.yml"
 def test_two_sub_agents_with_one_name_are_refused():
     files = project_files("- call: helpdesk\n") | {"sub_agents/zz_copy/config.yml": AGENT}
     error = only_error(files)
-    assert (error.file, error.line, error.path) == ("sub_agents/zz_copy/config.yml", 2, "agent.name")
+    assert (error.file, error.line, error.path) == (
+        "sub_agents/zz_copy/config.yml",
+        2,
+        "agent.name",
+    )
     assert "also used by 'sub_agents/helpdesk/config.yml'" in error.message
 
 
@@ -386,7 +394,7 @@ def test_a_sub_agent_folder_without_config_and_a_loose_file_are_refused():
 def test_a_missing_prompt_template_only_warns_as_rasa_falls_back():
     config = AGENT + "configuration:\n  prompt_template: sub_agents/helpdesk/prompt.jinja2\n"
     files = project_files("- call: helpdesk\n") | {AGENT_PATH: config}
-    project, problems = check_project_files(files)
+    _project, problems = check_project_files(files)
     assert [p for p in problems if p.severity == "error"] == []
     assert any(
         p.path == "configuration.prompt_template" and "Rasa uses its default prompt" in p.message
