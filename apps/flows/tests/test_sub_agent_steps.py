@@ -163,3 +163,14 @@ def test_removing_a_sub_agent_makes_its_call_an_error_on_the_canvas(admin_client
     page = canvas(admin_client, outdoor, "ask_product_expert")
     assert "called flow &#x27;product_expert&#x27; does not exist" in page
     assert "kind-agent" not in page
+
+
+def test_a_new_flow_cannot_take_a_sub_agents_name(admin_client, outdoor):
+    response = admin_client.post(
+        reverse("flows:create", args=[outdoor.name]),
+        {"name": "returns_desk", "description": "Returns"},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "sub-agent name &#x27;returns_desk&#x27; is also the id of a flow" in page
+    assert not Flow.objects.filter(assistant=outdoor, name="returns_desk").exists()
