@@ -112,8 +112,11 @@ class CompiledFlow:
         self.set_slot_names = [
             name for v in self.steps.values() if v.kind == "set_slots" for name, _ in v.set_slots
         ]
+        # Call steps of flows (a call of an MCP tool names a tool, even one named like a flow).
         self.called_flows = [
-            v.target for v in self.steps.values() if v.kind == "call" and isinstance(v.target, str)
+            v.target
+            for v in self.steps.values()
+            if v.kind == "call" and isinstance(v.target, str) and "mcp_server" not in v.data
         ]
         self.persisted = set(flow.persisted_slots or [])
 
