@@ -22,6 +22,8 @@ KIND_LABELS = {
     "set_slots": "Set slots",
     "link": "Link",
     "call": "Call",
+    "agent": "Sub-agent",
+    "mcp": "MCP tool",
     "noop": "Logic",
 }
 
@@ -37,7 +39,7 @@ class Gap:
 
 @dataclass
 class Card:
-    kind: str  # message, action, collect, logic, set_slots, link, call
+    kind: str  # message, action, collect, logic, set_slots, link, call, agent, mcp
     label: str
     id: str
     explicit_id: bool
@@ -75,7 +77,43 @@ def _text_of(variations: list | None) -> str:
     return ""
 
 
-def _card(view: formats.StepView, responses: dict[str, list]) -> Card:
+def _call_card(
+    view: formats.StepView, agents: dict[str, formats.SubAgent]
+) -> tuple[str, str, list[str]]:
+    """(kind, title, lines) of a call step: of a flow, of a sub-agent that runs outside the
+    assistant, or of an MCP tool."""
+    data = view.data
+    target = view.target or ""
+    if "mcp_server" in data:
+        mapping = data.get("mapping")
+        if not isinstance(mapping, dict):
+            mapping = {}
+        lines = [f"On MCP server {data['mcp_server']}"]
+        lines += [
+            f"{item.get('slot')} → {item.get('param')}"
+            for item in mapping.get("input") or []
+            if isinstance(item, dict)
+        ]
+        lines += [
+            f"{item.get('value')} → {item.get('slot')}"
+            for item in mapping.get("output") or []
+            if isinstance(item, dict)
+        ]
+        return "mcp", f"Calls MCP tool {target}", lines
+    agent = agents.get(target)
+    if agent is not None:
+        lines = [agent.description] if agent.description else []
+        lines += [f"Exits when {condition}" for condition in data.get("exit_if") or []]
+        lines.append(f"Runs outside the assistant ({agent.folder}/)")
+        return "agent", f"Calls sub-agent {target}", lines
+    return "call", target, []
+
+
+def _card(
+    view: formats.StepView,
+    responses: dict[str, list],
+    agents: dict[str, formats.SubAgent] | None = None,
+) -> Card:
     data = view.data
     kind = view.kind
     lines: list[str] = []
@@ -101,7 +139,9 @@ def _card(view: formats.StepView, responses: dict[str, list]) -> Card:
     elif kind == "set_slots":
         title = ", ".join(name for name, _ in view.set_slots) or "set slots"
         lines = [f"{name} = {_shown(value)}" for name, value in view.set_slots]
-    elif kind in ("link", "call"):
+    elif kind == "call":
+        kind, title, lines = _call_card(view, agents or {})
+    elif kind == "link":
         title = view.target or ""
     else:
         kind = "logic"
@@ -131,13 +171,18 @@ def _falls_through(view: formats.StepView) -> bool:
 
 
 def build(
-    steps: list, flow_id: str, responses: dict[str, list], problems: list | None = None
+    steps: list,
+    flow_id: str,
+    responses: dict[str, list],
+    problems: list | None = None,
+    agents: dict[str, formats.SubAgent] | None = None,
 ) -> list[Card]:
-    """The root sequence of cards; `problems` (relative ShownProblems) go on their step."""
+    """The root sequence of cards; `problems` (relative ShownProblems) go on their step;
+    `agents` are the assistant's sub-agents, which call steps may name."""
     if step_ops.is_placeholder(steps):
         return []
     views = formats.step_views(steps, flow_id)
-    cards = _sequence(views, "steps", True, responses)
+    cards = _sequence(views, "steps", True, responses, agents or {})
     if problems:
         by_path = {card.path: card for card in iter_cards(cards)}
         for problem in problems:
@@ -157,12 +202,16 @@ def _owner(by_path: dict[str, Card], path: str) -> Card | None:
 
 
 def _sequence(
-    views: list[formats.StepView], list_path: str, is_root: bool, responses: dict
+    views: list[formats.StepView],
+    list_path: str,
+    is_root: bool,
+    responses: dict,
+    agents: dict[str, formats.SubAgent],
 ) -> list[Card]:
     cards: list[Card] = []
     previous: formats.StepView | None = None
     for view in views:
-        card = _card(view, responses)
+        card = _card(view, responses, agents)
         card.jump_target = previous is not None and not _falls_through(previous)
         if view.next is not None:
             if view.next == END:
@@ -193,7 +242,7 @@ def _sequence(
                 first_gap=Gap(b_list, 0, at_end_of_branch=bview.steps is None),
             )
             if bview.steps is not None:
-                branch.sequence = _sequence(bview.steps, b_list, False, responses)
+                branch.sequence = _sequence(bview.steps, b_list, False, responses, agents)
             else:
                 branch.target = bview.target
             card.branches.append(branch)

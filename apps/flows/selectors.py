@@ -9,7 +9,7 @@ from apps.flows import steps as step_ops
 from apps.flows.models import CustomAction, Flow, Response, Slot
 from apps.projects.content.checks import ShownProblem, relative_problems
 from apps.projects.content.export import export_project
-from apps.projects.models import Assistant
+from apps.projects.models import Assistant, AssistantFiles
 from engine import formats
 
 
@@ -66,6 +66,14 @@ def response_variations(assistant) -> dict[str, list]:
     return dict(Response.objects.filter(assistant=assistant).values_list("name", "variations"))
 
 
+def sub_agents(assistant) -> dict[str, formats.SubAgent]:
+    """The assistant's sub-agents (``sub_agents/<folder>/config.yml``), by agent name."""
+    files = AssistantFiles.objects.filter(assistant=assistant).first()
+    if files is None:
+        return {}
+    return formats.sub_agents({**files.prompts, **files.other_files})
+
+
 def step_context(assistant, flow) -> dict:
     """The names a step form of `flow` picks from: slots with their types, responses (with
     their variations), custom actions, the other flows, the steps to jump to, the step ids."""
@@ -83,6 +91,7 @@ def step_context(assistant, flow) -> dict:
             .exclude(pk=flow.pk)
             .values_list("name", flat=True)
         ),
+        "sub_agents": sorted(sub_agents(assistant)),
         "step_choices": canvas.step_choices(steps, flow.name),
         "explicit_ids": step_ops.step_ids(steps),
     }

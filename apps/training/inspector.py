@@ -61,6 +61,9 @@ def turns_of(tracker: dict) -> list[dict]:
 def describe_event(event: dict) -> dict | None:
     """One event as a line of the inspector ({"kind", "text"}), or None for bookkeeping."""
     kind = event.get("event") or ""
+    if kind == "stack":
+        reason = pattern_reason(event)
+        return {"kind": "reason", "text": reason} if reason else None
     if kind in QUIET_EVENTS:
         return None
     if kind == "action":
@@ -80,6 +83,20 @@ def describe_event(event: dict) -> dict | None:
     if kind == "active_loop":
         return {"kind": "active loop", "text": event.get("name") or "none"}
     return {"kind": kind.replace("_", " "), "text": event.get("name") or ""}
+
+
+def pattern_reason(event: dict) -> str | None:
+    """The reason a ``stack`` event gives for the pattern it pushes (pattern_internal_error
+    says why a step could not run), as "pattern: reason"; None when it gives none."""
+    try:
+        ops = json.loads(event.get("update") or "[]")
+    except (TypeError, ValueError):
+        return None
+    for op in ops if isinstance(ops, list) else []:
+        value = op.get("value") if isinstance(op, dict) and op.get("op") == "add" else None
+        if isinstance(value, dict) and isinstance(value.get("reason"), str):
+            return f"{value.get('flow_id')}: {value['reason']}"
+    return None
 
 
 def slot_rows(tracker: dict) -> list[dict]:

@@ -111,6 +111,21 @@ class FlowStack:
         ):
             self.push_pattern(tracker, "pattern_completed", {"previous_flow_name": compiled.name})
 
+    def stop_for_error(self, tracker: Tracker, reason: str, error_type: str) -> None:
+        """Cancel the flow that runs now (with the flows that called it) and push
+        ``pattern_internal_error`` with `reason`, as Rasa does when a step cannot run."""
+        start = len(tracker.stack) - 1
+        while start > 0 and tracker.stack[start].get("frame_type") == "call":
+            start -= 1
+        removed = tracker.stack[start:]
+        self.recorder.update_stack(tracker, tracker.stack[:start])
+        for old in reversed(removed):
+            if old.get("type") == "flow":
+                self.recorder.flow_event(tracker, "flow_cancelled", old)
+        self.push_pattern(
+            tracker, "pattern_internal_error", {"error_type": error_type, "reason": reason}
+        )
+
     def cancel_flow(self, tracker: Tracker) -> bool:
         """Push pattern_cancel_flow for the top user flow; False when no flow is active."""
         frame = tracker.top_user_frame()

@@ -22,7 +22,10 @@ from engine.dialogue.tracker import ACTION_LISTEN, Tracker, now
 from engine.dialogue.turn import Listen, Recorder, Turn, stamped
 from engine.formats import END, StepView
 
-__all__ = ["Executor", "rest_messages"]
+__all__ = ["RASA_PRO_NEEDED", "Executor", "call_needs_rasa_pro", "rest_messages"]
+
+#: The ``error_type`` of pattern_internal_error when a step needs what only Rasa Pro runs.
+RASA_PRO_NEEDED = "rasa_pro_required"
 
 #: Keys of a custom action's response that are not values for the response template.
 _RESPONSE_KEYS = {
@@ -135,9 +138,16 @@ class Executor:
             if target in self.model.flows:
                 self.stack.push_flow(tracker, target, "link")
         elif view.kind == "call":
-            target = str(view.target)
-            if target in self.model.flows:
-                self.stack.push_flow(tracker, target, "call")
+            self.run_call(tracker, view)
+
+    def run_call(self, tracker: Tracker, view: StepView) -> None:
+        """Call a flow; a call of a sub-agent or an MCP tool needs Rasa Pro: the flow stops
+        with ``pattern_internal_error`` saying so."""
+        target = str(view.target)
+        if "mcp_server" not in view.data and target in self.model.flows:
+            self.stack.push_flow(tracker, target, "call")
+            return
+        self.stack.stop_for_error(tracker, call_needs_rasa_pro(self.model, view), RASA_PRO_NEEDED)
 
     def run_collect(self, tracker: Tracker, view: StepView) -> None:
         """Ask for the slot (through pattern_collect_information) unless it is filled."""
@@ -265,6 +275,19 @@ class Executor:
         }
         if any(v for k, v in message.items() if k != "metadata"):
             self.bot(tracker, message, turn)
+
+
+def call_needs_rasa_pro(model: DialogueModel, view: StepView) -> str:
+    """Why the built-in engine cannot run the call step `view` (not a call of a flow)."""
+    target = str(view.target)
+    if "mcp_server" in view.data:
+        return (
+            f"MCP tool '{target}' of server '{view.data['mcp_server']}' needs Rasa Pro; "
+            "the built-in engine does not call MCP tools"
+        )
+    if target in model.sub_agents:
+        return f"sub-agent '{target}' needs Rasa Pro; the built-in engine does not run sub-agents"
+    return f"call target '{target}' is neither a flow nor a sub-agent of the assistant"
 
 
 def rest_messages(recipient: str, message: dict[str, Any]) -> list[dict[str, Any]]:

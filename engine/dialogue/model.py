@@ -42,6 +42,7 @@ from engine.formats import (
     flows_to_dict,
     load_project_files,
     step_views,
+    sub_agents,
 )
 
 __all__ = ["DEFAULT_SETTINGS", "CompiledFlow", "DialogueModel", "default_flows"]
@@ -111,8 +112,11 @@ class CompiledFlow:
         self.set_slot_names = [
             name for v in self.steps.values() if v.kind == "set_slots" for name, _ in v.set_slots
         ]
+        # Call steps of flows (a call of an MCP tool names a tool, even one named like a flow).
         self.called_flows = [
-            v.target for v in self.steps.values() if v.kind == "call" and isinstance(v.target, str)
+            v.target
+            for v in self.steps.values()
+            if v.kind == "call" and isinstance(v.target, str) and "mcp_server" not in v.data
         ]
         self.persisted = set(flow.persisted_slots or [])
 
@@ -146,6 +150,9 @@ class DialogueModel:
     settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
     assistant_id: str = ""
     language: str = "en"
+    #: The project's sub-agents, {agent name: description}: a call step may name one, and the
+    #: built-in engine says that it needs Rasa Pro to run it.
+    sub_agents: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         user_ids = {f.id for f in self.user_flows}
@@ -174,12 +181,14 @@ class DialogueModel:
             assistant_id = project.config.assistant_id or ""
             language = project.config.language or "en"
         merged.update(settings or {})
+        agents = sub_agents({**project.prompts, **project.other_files})
         return cls(
             domain=project.domain,
             user_flows=list(project.flows),
             settings=merged,
             assistant_id=assistant_id,
             language=language,
+            sub_agents={name: agent.description for name, agent in agents.items()},
         )
 
     def persist(self, directory: Path | str) -> None:
@@ -193,6 +202,7 @@ class DialogueModel:
             "settings": self.settings,
             "assistant_id": self.assistant_id,
             "language": self.language,
+            "sub_agents": self.sub_agents,
         }
         (directory / MODEL_FILE).write_text(
             json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8"
@@ -217,6 +227,7 @@ class DialogueModel:
             settings={**DEFAULT_SETTINGS, **(data.get("settings") or {})},
             assistant_id=data.get("assistant_id") or "",
             language=data.get("language") or "en",
+            sub_agents=dict(data.get("sub_agents") or {}),
         )
 
     # -- queries ------------------------------------------------------------------------------

@@ -10,6 +10,13 @@ Pure Python (no Django). Typical use::
 """
 
 from engine.formats import limits  # noqa: F401  (public: engine.formats.limits)
+from engine.formats.agents import (
+    SubAgent,
+    check_sub_agents,
+    mcp_server_names,
+    sub_agent_names,
+    sub_agents,
+)
 from engine.formats.conditions import (
     And,
     Compare,
@@ -185,6 +192,7 @@ __all__ = [
     "StepView",
     "Story",
     "StoryData",
+    "SubAgent",
     "Synonym",
     "Var",
     "action_to_yaml",
@@ -194,6 +202,7 @@ __all__ = [
     "check_env_references",
     "check_project_env",
     "check_project_files",
+    "check_sub_agents",
     "compact_steps",
     "decompose_condition",
     "domain_to_dict",
@@ -222,6 +231,7 @@ __all__ = [
     "load_yaml",
     "markdown_problem",
     "migrate_yaml_document",
+    "mcp_server_names",
     "normalize_condition",
     "parse_condition",
     "parse_domain",
@@ -238,6 +248,8 @@ __all__ = [
     "step_type",
     "step_views",
     "story_counts",
+    "sub_agent_names",
+    "sub_agents",
     "to_string",
     "trigger_intents",
     "validate_project",

@@ -408,8 +408,8 @@ def _check_step(step: Any, check: Checker, path: str) -> None:
         check.error(
             join_path(path, "silence_timeout"), "silence_timeout must be a number or a mapping"
         )
-    if ("mcp_server" in body) != ("mapping" in body):
-        check.error(path, "a call step needs 'mcp_server' and 'mapping' together")
+    if kind == "call":
+        _check_call_keys(body, check, path)
     has_next = _has_next(body)
     if kind == "noop" and not has_next:
         check.error(path, "a noop step must have a 'next'")
@@ -447,6 +447,43 @@ _REJECTION_NOTES = {
     "then": "neither Rasa nor the built-in engine follows it (after a rejection the slot is "
     "asked again)",
 }
+
+
+def _check_call_keys(body: dict[str, Any], check: Checker, path: str) -> None:
+    """The keys of a call of an MCP tool (``mcp_server`` with ``mapping``) or of a sub-agent
+    (``exit_if``), as Rasa's flows schema has them."""
+    if ("mcp_server" in body) != ("mapping" in body):
+        check.error(path, "a call step needs 'mcp_server' and 'mapping' together")
+    if "mapping" in body:
+        _check_mapping(body["mapping"], check, join_path(path, "mapping"))
+    if "exit_if" in body and ("mcp_server" in body or "mapping" in body):
+        check.error(
+            join_path(path, "exit_if"),
+            "a call step with 'exit_if' calls a sub-agent: it cannot also have "
+            "'mcp_server' or 'mapping'",
+        )
+
+
+#: The keys of the items of an MCP tool mapping's ``input`` and ``output`` lists.
+_MAPPING_ITEM_KEYS = {"input": ("slot", "param"), "output": ("slot", "value")}
+
+
+def _check_mapping(value: Any, check: Checker, path: str) -> None:
+    spec = check.mapping(value, path, "the MCP tool mapping")
+    if spec is None:
+        return
+    check.keys(spec, path, ("input", "output"), what="a mapping", required=("input", "output"))
+    for key, item_keys in _MAPPING_ITEM_KEYS.items():
+        if key not in spec:
+            continue
+        items = check.seq(spec[key], join_path(path, key), f"mapping {key}")
+        if items is None:
+            continue
+        for item, item_path in check.mappings(items, join_path(path, key), f"a mapping {key}"):
+            check.keys(item, item_path, item_keys, what=f"a mapping {key}", required=item_keys)
+            for name in item_keys:
+                if name in item:
+                    check.string(item[name], join_path(item_path, name), name)
 
 
 def _check_set_slots(value: Any, check: Checker, path: str) -> None:

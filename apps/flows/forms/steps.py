@@ -582,10 +582,25 @@ class LinkStepForm(_FlowStepForm):
 
 
 class CallStepForm(_FlowStepForm):
-    """Run another flow, then come back."""
+    """Run another flow, then come back; or call one of the assistant's sub-agents, or keep
+    the MCP tool the step calls (its server and mapping are kept as they are)."""
 
     kind = "call"
-    missing = "Pick the flow to call."
+    missing = "Pick the flow or sub-agent to call."
+
+    def add_fields(self):
+        current = self.step.get(self.kind)
+        names = list(self.ctx["flows"])
+        agents = [a for a in self.ctx.get("sub_agents", []) if a not in names]
+        choices: list[tuple[str, Any]] = [("", "—"), *[(n, n) for n in names]]
+        if agents:
+            choices.append(("Sub-agents", [(a, f"{a} (sub-agent)") for a in agents]))
+        if isinstance(current, str) and current not in names and current not in agents:
+            shown = f"{current} (MCP tool)" if "mcp_server" in self.step else current
+            choices.append((current, shown))
+        self.fields["flow"] = forms.ChoiceField(
+            label="Flow or sub-agent", choices=choices, required=False, initial=current
+        )
 
 
 STEP_FORMS: dict[str, type[StepForm]] = {

@@ -40,7 +40,13 @@ def _redirect_to_canvas(request, assistant, flow: Flow):
 def _canvas_context(request, assistant, flow, **extra) -> dict:
     steps = flow.definition.get("steps") or []
     problems = selectors.flow_problems(assistant, flow)
-    cards = canvas.build(steps, flow.name, selectors.response_variations(assistant), problems)
+    cards = canvas.build(
+        steps,
+        flow.name,
+        selectors.response_variations(assistant),
+        problems,
+        selectors.sub_agents(assistant),
+    )
     definition = flow.definition
     guard = definition.get("if")
     return {

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.formats._check import Checker
+from engine.formats.agents import check_sub_agents, mcp_server_names, sub_agents
+from engine.formats.conditions import referenced_slots
 from engine.formats.defaults import DEFAULT_PATTERN_SLOTS, DEFAULT_PATTERNS
 from engine.formats.errors import ProblemCollector, join_path
 from engine.formats.flows import FLOW_ID_RE, Flow
@@ -28,8 +30,24 @@ def _flow_lines(project: Project, flow: Flow) -> dict[str, int]:
     return lines
 
 
+def _kept_files(project: Project) -> dict[str, str]:
+    return {**project.prompts, **project.other_files}
+
+
 def check_flows(report: Report, ctx: Context) -> None:
     project = ctx.project
+    kept = _kept_files(project)
+    targets = _CallTargets(
+        agents=set(sub_agents(kept)),
+        mcp_servers=mcp_server_names(project.endpoints.data if project.endpoints else None),
+    )
+    report.problems.extend(
+        check_sub_agents(
+            kept,
+            {f.id for f in project.flows},
+            targets.mcp_servers,
+        )
+    )
     calls: dict[str, list[tuple[str, str]]] = defaultdict(list)
     touched: dict[str, set[str]] = {}
     checked: list[Flow] = []
@@ -71,7 +89,7 @@ def check_flows(report: Report, ctx: Context) -> None:
                     "warning",
                 )
         views = step_views(flow.steps, flow.id)
-        touched[flow.id] = _check_steps(report, ctx, flow, views, calls)
+        touched[flow.id] = _check_steps(report, ctx, flow, views, calls, targets)
         checked.append(flow)
     for flow in checked:
         base = join_path("flows", flow.id)
@@ -117,6 +135,15 @@ def _filled_without_asking(ctx: Context, slot: str, data: dict[str, Any]) -> boo
     return has_initial and not data.get("ask_before_filling", False)
 
 
+class _CallTargets:
+    """What a call step may name besides a flow: the project's sub-agents (by agent name) and
+    the MCP servers endpoints.yml defines (None: the project has no endpoints.yml)."""
+
+    def __init__(self, agents: set[str], mcp_servers: set[str] | None) -> None:
+        self.agents = agents
+        self.mcp_servers = mcp_servers
+
+
 class _FlowSteps:
     """What the checks of one flow's steps share: where to report, the flow's step ids, and
     what they collect: the slots the steps touch and the flows they call."""
@@ -127,9 +154,11 @@ class _FlowSteps:
         ctx: Context,
         flow: Flow,
         calls: dict[str, list[tuple[str, str]]],
+        targets: _CallTargets,
     ) -> None:
         self.report = report
         self.ctx = ctx
+        self.targets = targets
         self.flow = flow
         self.file = flow.source_file
         self.base = join_path("flows", flow.id)
@@ -150,9 +179,10 @@ def _check_steps(
     flow: Flow,
     views: list[StepView],
     calls: dict[str, list[tuple[str, str]]],
+    targets: _CallTargets,
 ) -> set[str]:
     """Check every step of `flow`; returns the slots the steps collect or set."""
-    steps = _FlowSteps(report, ctx, flow, calls)
+    steps = _FlowSteps(report, ctx, flow, calls, targets)
     all_views = list(iter_step_views(views))
     for view in all_views:
         if view.id in steps.ids:
@@ -212,19 +242,12 @@ def _check_action(steps: _FlowSteps, view: StepView, path: str) -> None:
         steps.add(join_path(path, view.kind), f"action '{name}' is not defined: {hint}")
 
 
-def _check_link_or_call(steps: _FlowSteps, view: StepView, path: str) -> None:
-    flow, data = steps.flow, view.data
+def _check_link(steps: _FlowSteps, view: StepView, path: str) -> None:
     kind_path = join_path(path, view.kind)
     target = view.target or ""
-    if view.kind == "call" and "mcp_server" in data:
-        pass  # a tool call, not a flow
-    elif target not in steps.ctx.flows and target not in DEFAULT_PATTERNS:
-        steps.add(kind_path, f"{view.kind}ed flow '{target}' does not exist")
-    elif target == flow.id and view.kind == "call":
-        steps.add(kind_path, f"flow '{flow.id}' calls itself")
-    if view.kind == "call" and "mcp_server" not in data:
-        steps.calls[flow.id].append((target, path))
-    if view.kind == "link" and not view.is_last:
+    if target not in steps.ctx.flows and target not in DEFAULT_PATTERNS:
+        steps.add(kind_path, f"linked flow '{target}' does not exist")
+    if not view.is_last:
         # Rasa accepts it (a link step has no next step), so only the steps after it that
         # nothing jumps to are dead; Studio says so without refusing.
         steps.add(
@@ -232,6 +255,78 @@ def _check_link_or_call(steps: _FlowSteps, view: StepView, path: str) -> None:
             "a link step ends the flow: the steps after it run only when a 'next' jumps to them",
             "warning",
         )
+
+
+def _check_call(steps: _FlowSteps, view: StepView, path: str) -> None:
+    """A call of a flow, of a sub-agent (``sub_agents/<name>/``), or of an MCP tool
+    (``mcp_server`` and ``mapping``), as Rasa resolves it: a flow first, then a sub-agent."""
+    flow, data = steps.flow, view.data
+    kind_path = join_path(path, view.kind)
+    target = view.target or ""
+    is_flow = target in steps.ctx.flows or target in DEFAULT_PATTERNS
+    if "mcp_server" in data:
+        _check_mcp_call(steps, view, path)
+    elif is_flow:
+        if target == flow.id:
+            steps.add(kind_path, f"flow '{flow.id}' calls itself")
+        steps.calls[flow.id].append((target, path))
+    elif target not in steps.targets.agents:
+        steps.add(
+            kind_path,
+            f"called flow '{target}' does not exist, and no sub-agent has that name "
+            "(a sub-agent is a folder sub_agents/<folder>/ whose config.yml says agent.name)",
+        )
+    if "exit_if" in data:
+        _check_exit_if(steps, view, path, calls_agent=not is_flow and "mcp_server" not in data)
+
+
+def _check_mcp_call(steps: _FlowSteps, view: StepView, path: str) -> None:
+    server = view.data.get("mcp_server")
+    defined = steps.targets.mcp_servers
+    if defined is None or server not in defined:
+        where = (
+            "the project has no endpoints.yml"
+            if defined is None
+            else f"endpoints.yml defines {', '.join(sorted(defined)) or 'none'}"
+        )
+        steps.add(
+            join_path(path, "mcp_server"),
+            f"MCP server '{server}' is not defined in endpoints.yml's mcp_servers ({where})",
+        )
+    mapping = view.data.get("mapping")
+    if not isinstance(mapping, dict):
+        return
+    for key in ("input", "output"):
+        for index, item in enumerate(mapping.get(key) or []):
+            slot = item.get("slot") if isinstance(item, dict) else None
+            if isinstance(slot, str) and slot not in steps.ctx.slots:
+                steps.add(
+                    join_path(path, "mapping", key, index, "slot"),
+                    f"the MCP tool mapping uses the slot '{slot}', which is not defined in "
+                    "the domain",
+                )
+
+
+def _check_exit_if(steps: _FlowSteps, view: StepView, path: str, *, calls_agent: bool) -> None:
+    exit_path = join_path(path, "exit_if")
+    if not calls_agent:
+        steps.add(
+            exit_path,
+            "'exit_if' is only allowed on a call step that calls a sub-agent, "
+            f"and '{view.target}' is not one",
+        )
+        return
+    for index, condition in enumerate(view.data.get("exit_if") or []):
+        cpath = join_path(exit_path, index)
+        node = check_condition(
+            steps.report, steps.file, cpath, condition, steps.ctx, "exit_if condition"
+        )
+        if node is not None and not referenced_slots(node):
+            steps.add(
+                cpath,
+                f"exit_if condition {condition!r} must use at least one slot "
+                "(for example 'slots.order_id is not null')",
+            )
 
 
 def _check_set_slots(steps: _FlowSteps, view: StepView, path: str) -> None:
@@ -250,8 +345,8 @@ def _check_set_slots(steps: _FlowSteps, view: StepView, path: str) -> None:
 _STEP_CHECKS: dict[str, Callable[[_FlowSteps, StepView, str], None]] = {
     "collect": _check_collect,
     "action": _check_action,
-    "link": _check_link_or_call,
-    "call": _check_link_or_call,
+    "link": _check_link,
+    "call": _check_call,
     "set_slots": _check_set_slots,
 }
 
