@@ -62,6 +62,7 @@ from engine.formats.flows import (
     parse_flows,
     trigger_intents,
 )
+from engine.formats.locations import Located, collect_project, collect_project_files, locate_files
 from engine.formats.nlu import (
     AnnotationError,
     EntityAnnotation,
@@ -152,6 +153,7 @@ __all__ = [
     "FormatError",
     "Intent",
     "IntentExamples",
+    "Located",
     "Lookup",
     "MappingCondition",
     "NluData",
@@ -181,6 +183,8 @@ __all__ = [
     "check_env_references",
     "check_project_env",
     "check_project_files",
+    "collect_project",
+    "collect_project_files",
     "compact_steps",
     "decompose_condition",
     "domain_to_dict",
@@ -205,6 +209,7 @@ __all__ = [
     "load_test_cases",
     "load_test_files",
     "load_yaml",
+    "locate_files",
     "normalize_condition",
     "parse_condition",
     "parse_domain",
