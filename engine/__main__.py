@@ -1,6 +1,7 @@
 """``python -m engine``: train a Rasa project, serve a trained model, or run its e2e tests.
 
 python -m engine train PROJECT_DIR --out DIR [--fixed-model-name NAME]
+    [--config F] [--domain PATH] [--data PATH ...] [--endpoints F]
 python -m engine serve MODEL.tar.gz --port 5005 [--host 127.0.0.1] [--endpoints endpoints.yml]
 python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--seed N]
 """
@@ -16,14 +17,21 @@ AUTH_TOKEN_VARIABLE = "ENGINE_AUTH_TOKEN"
 
 
 def _train(args: argparse.Namespace) -> int:
-    from engine.train import TrainingFailed, format_problem, print_line, train_project
+    from engine.train import Locations, TrainingFailed, format_problem, print_line, train_project
 
+    locations = Locations(
+        config=args.config,
+        domain=args.domain,
+        data=tuple(args.data or ()),
+        endpoints=args.endpoints,
+    )
     try:
         train_project(
             args.project,
             args.out,
             fixed_model_name=args.fixed_model_name,
             progress=print_line,
+            locations=locations,
         )
     except TrainingFailed as exc:
         print_line(f"The project has {len(exc.problems)} errors:")
@@ -159,6 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument(
         "--fixed-model-name", help="archive file name (default: <timestamp>-<random>.tar.gz)"
     )
+    where = train.add_argument_group(
+        "where the project's files are (paths relative to PROJECT_DIR, or absolute)"
+    )
+    where.add_argument("--config", help="the config file (default: config.yml)")
+    where.add_argument(
+        "--domain", help="the domain file or folder (default: domain.yml or domain/)"
+    )
+    where.add_argument(
+        "--data", nargs="+", help="files or folders holding the training data (default: data/)"
+    )
+    where.add_argument("--endpoints", help="the endpoints file (default: endpoints.yml)")
     train.set_defaults(handler=_train)
 
     serve = commands.add_parser("serve", help="serve a model archive over Rasa's HTTP API")

@@ -121,9 +121,9 @@ def _wanted(
 
 
 def _problem(names: Mapping[str, str], option: str, given: str, message: str) -> Problem:
-    """An error about one location: `file` is the path given, `path` the option's name."""
-    name = names.get(option, option)
-    return Problem(given, None, name, f"{name} {given}: {message}")
+    """An error about one location: `file` is the path given, `path` the option's name
+    (shown as ``config/bot.yml (--config): no such file or folder``)."""
+    return Problem(given, None, names.get(option, option), message)
 
 
 # ------------------------------------------------------------------------------------------

@@ -192,7 +192,8 @@ def test_a_location_that_does_not_exist_names_the_option_and_the_path(
     missing = value[-1] if isinstance(value, list) else value
     assert problem.path == shown
     assert problem.file == missing
-    assert problem.message == f"{shown} {missing}: no such file or folder"
+    assert problem.message == "no such file or folder"
+    assert str(problem) == f"{missing} ({shown}): error: no such file or folder"
 
 
 def test_every_missing_location_is_reported_at_once(tmp_path):
@@ -205,7 +206,7 @@ def test_config_must_be_a_file(tmp_path):
     write(tmp_path, {"setup/bot.yml": CONFIG})
     with pytest.raises(FormatError) as caught:
         collect_project_files(tmp_path, config="setup")
-    assert caught.value.problems[0].message == "--config setup: name a file, not a folder"
+    assert str(caught.value.problems[0]) == "setup (--config): error: name a file, not a folder"
 
 
 def test_a_missing_project_folder_is_an_error(tmp_path):
@@ -278,7 +279,7 @@ def test_locate_files_refuses_paths_naming_the_field(value, message):
         locate_files({"config.yml": b"x"}, domain=value, names={"domain": "domain"})
     (problem,) = caught.value.problems
     assert (problem.file, problem.path) == (value, "domain")
-    assert problem.message == f"domain {value}: {message}"
+    assert problem.message == message
 
 
 # -- the split-folders project ------------------------------------------------------------------
