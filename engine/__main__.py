@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.formats import Problem
 
 #: The variable a bot's API token may be given in (kept off the command line).
 AUTH_TOKEN_VARIABLE = "ENGINE_AUTH_TOKEN"
@@ -77,6 +81,14 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_problems(heading: str, problems: list[Problem]) -> None:
+    from engine.train import format_problem
+
+    print(heading, file=sys.stderr)
+    for problem in problems:
+        print(format_problem(problem), file=sys.stderr)
+
+
 def _test(args: argparse.Namespace) -> int:
     """Run e2e test cases against a project (trained here), a model archive or a served bot.
 
@@ -119,7 +131,7 @@ def _test(args: argparse.Namespace) -> int:
             else:
                 model = load_model(target)
         except TrainingFailed as exc:
-            print(f"Training failed with {len(exc.problems)} errors.", file=sys.stderr)
+            _print_problems(f"Training failed with {len(exc.problems)} errors:", exc.problems)
             return 2
         except (ArchiveError, OSError, ValueError) as exc:
             print(f"Cannot load {target}: {exc}", file=sys.stderr)

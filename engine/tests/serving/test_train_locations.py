@@ -125,3 +125,18 @@ def test_the_command_line_names_a_missing_location(tmp_path, engine_env) -> None
     )
     assert result.returncode == 1
     assert "conf.yml (--config): no such file or folder" in result.stdout
+
+
+def test_engine_test_names_why_a_project_does_not_train(tmp_path, capsys) -> None:
+    from engine.__main__ import main
+
+    project = tmp_path / "no-config"
+    shutil.copytree(TINY_PROJECT, project)
+    (project / "config.yml").unlink()
+    (tmp_path / "cases.yml").write_text(
+        'test_cases:\n  - test_case: hi\n    steps:\n      - user: "hello"\n'
+    )
+    assert main(["test", str(project), "--e2e", str(tmp_path / "cases.yml")]) == 2
+    err = capsys.readouterr().err
+    assert "Training failed with 1 errors:" in err
+    assert "config.yml: The config file 'config.yml' does not exist." in err
