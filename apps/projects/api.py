@@ -114,7 +114,7 @@ class ImportLocationsInput(serializers.Serializer):
         allow_blank=True,
         help_text="the domain file or folder (as rasa train --domain)",
     )
-    data = serializers.ListField(
+    data = serializers.ListField(  # type: ignore[assignment]  # a field, not Serializer.data
         child=serializers.CharField(allow_blank=True),
         required=False,
         help_text="files or folders holding the training data (as rasa train --data); "
@@ -137,7 +137,7 @@ class ImportMultipartInput(ImportLocationsInput):
         child=serializers.FileField(),
         help_text="loose Rasa project files, or one zip of the project",
     )
-    partial = serializers.BooleanField(default=True)
+    partial = serializers.BooleanField(default=True)  # type: ignore[assignment]
 
 
 class ImportJobOutput(serializers.ModelSerializer):

@@ -133,7 +133,7 @@ class ImportForm(forms.Form):
         max_length=500,
         help_text="If not domain.yml or domain/ (like --domain).",
     )
-    data = forms.CharField(
+    data_paths = forms.CharField(
         label="Training data files or folders",
         required=False,
         max_length=2000,
@@ -145,19 +145,25 @@ class ImportForm(forms.Form):
         max_length=500,
         help_text="If not endpoints.yml (like --endpoints).",
     )
+    #: The location fields, as `locate_upload` reads them from `cleaned_data` (the data paths
+    #: are typed in `data_paths` and cleaned into the list `data`).
     LOCATION_FIELDS = ("config", "domain", "data", "endpoints")
+    _LOCATION_INPUTS = ("config", "domain", "data_paths", "endpoints")
 
     def main_fields(self):
-        return [f for f in self.visible_fields() if f.name not in self.LOCATION_FIELDS]
+        return [f for f in self.visible_fields() if f.name not in self._LOCATION_INPUTS]
 
     def location_fields(self):
-        return [self[name] for name in self.LOCATION_FIELDS]
+        return [self[name] for name in self._LOCATION_INPUTS]
+
+    def has_locations(self) -> bool:
+        return any(self[name].value() for name in self._LOCATION_INPUTS)
 
     def clean(self):
-        data = super().clean()
-        data["partial"] = data.get("mode") != self.REPLACE
-        data["data"] = (data.get("data") or "").replace(",", " ").split()
-        return data
+        cleaned = super().clean() or {}
+        cleaned["partial"] = cleaned.get("mode") != self.REPLACE
+        cleaned["data"] = (cleaned.get("data_paths") or "").replace(",", " ").split()
+        return cleaned
 
 
 def locate_upload(files: dict, fields: dict) -> formats.Located:

@@ -248,8 +248,9 @@ def import_content(request, assistant):
             files = located.files
             partial = form.cleaned_data["partial"]
             uploaded = formats.load_project_files(files)
-            if located.left_out:
-                uploaded.load_warnings.append(located.left_out_warning())
+            left_out = located.left_out_warning()
+            if left_out is not None:
+                uploaded.load_warnings.append(left_out)
             if not uploaded.rasa_files:
                 raise formats.FormatError([content.no_rasa_files_problem(uploaded)])
             items = imports.item_count(uploaded)

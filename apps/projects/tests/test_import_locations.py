@@ -221,7 +221,7 @@ def test_the_import_page_takes_where_things_are_in_the_archive(client, admin_use
             "mode": "update",
             "config": "config/assistant.yml",
             "domain": "domain",
-            "data": "data/flows data/nlu",
+            "data_paths": "data/flows data/nlu",
             "endpoints": "config/endpoints.yml",
         },
     )
