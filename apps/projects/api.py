@@ -102,7 +102,8 @@ class ImportOutput(serializers.Serializer):
 
 
 class ImportLocationsInput(serializers.Serializer):
-    """Where things are in the upload, as `rasa train` is told (paths inside the upload; by
+    """Where things are in the upload, as `rasa train` is told: paths inside the upload,
+    relative to the project (a zip's single top folder, if it has one, is not part of them; by
     default config.yml, domain.yml or domain/, data/ and endpoints.yml). A path that is not in
     the upload is refused with 400 naming the field and the path."""
 

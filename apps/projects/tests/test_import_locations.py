@@ -148,6 +148,21 @@ def test_the_api_applies_the_location_fields_to_a_zip(client, auth, make_assista
     )
 
 
+def test_the_locations_are_relative_to_the_project_folder_inside_the_zip(
+    client, auth, make_assistant
+):
+    assistant = make_assistant("library")
+    wrapped = {f"library-desk/{path}": text for path, text in split_files().items()}
+    upload = SimpleUploadedFile("project.zip", zip_files(wrapped))
+    response = client.post(
+        "/api/v1/assistants/library/import",
+        {"files": upload, "partial": "false", **API_FIELDS},
+        **auth,
+    )
+    assert response.status_code == 200, response.json()
+    assert_is_the_split_project(assistant)
+
+
 def test_the_api_applies_the_location_fields_to_json_files(client, auth, make_assistant):
     assistant = make_assistant("library")
     body = {"files": split_files(), "partial": False, **API_FIELDS}
@@ -212,7 +227,7 @@ def test_the_import_page_takes_where_things_are_in_the_archive(client, admin_use
     assistant = make_assistant("library")
     client.force_login(admin_user)
     page = client.get("/a/library/settings")
-    assert b"Where things are in the archive" in page.content
+    assert b"Advanced: where things are in the archive" in page.content
     upload = SimpleUploadedFile("project.zip", zip_files(split_files()))
     response = client.post(
         "/a/library/import",
