@@ -215,12 +215,20 @@ def _disk_location(
 
 
 def _inside(root: Path, target: Path) -> str | None:
-    """`target` relative to `root` (POSIX, ``.`` for the root itself), or None when outside."""
-    try:
-        rel = target.resolve().relative_to(root.resolve())
-    except ValueError:
-        return None
-    return rel.as_posix() if rel.parts else "."
+    """`target` relative to `root` (POSIX, ``.`` for the root itself), or None when outside.
+
+    The path as written counts first (``conf/bot.yml`` through a link ``conf`` stays
+    ``conf/bot.yml``); then where it leads."""
+    for candidate, base in (
+        (Path(os.path.abspath(target)), Path(os.path.abspath(root))),
+        (target.resolve(), root.resolve()),
+    ):
+        try:
+            rel = candidate.relative_to(base)
+        except ValueError:
+            continue
+        return rel.as_posix() if rel.parts else "."
+    return None
 
 
 def _skipped_dir(directory: Path, top: bool) -> bool:

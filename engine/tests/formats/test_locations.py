@@ -231,6 +231,8 @@ def test_a_link_inside_the_project_is_followed(tmp_path):
     files = collect_project_files(tmp_path, config="conf/bot.yml", data="data")
     assert files["data/flows.yml"] == FLOWS.encode()
     assert files["config.yml"] == CONFIG.encode()
+    assert "conf/bot.yml" not in files  # moved, by the path it was named by
+    assert files["setup/bot.yml"] == CONFIG.encode()  # the same file by its own path stays
 
 
 def test_a_link_leading_outside_the_project_is_refused(tmp_path):
