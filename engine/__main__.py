@@ -1,6 +1,7 @@
 """``python -m engine``: train a Rasa project, serve a trained model, or run its e2e tests.
 
 python -m engine train PROJECT_DIR --out DIR [--fixed-model-name NAME]
+    [--config F] [--domain PATH] [--data PATH ...] [--endpoints F]
 python -m engine serve MODEL.tar.gz --port 5005 [--host 127.0.0.1] [--endpoints endpoints.yml]
 python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--seed N]
 """
@@ -10,20 +11,31 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.formats import Problem
 
 #: The variable a bot's API token may be given in (kept off the command line).
 AUTH_TOKEN_VARIABLE = "ENGINE_AUTH_TOKEN"
 
 
 def _train(args: argparse.Namespace) -> int:
-    from engine.train import TrainingFailed, format_problem, print_line, train_project
+    from engine.train import Locations, TrainingFailed, format_problem, print_line, train_project
 
+    locations = Locations(
+        config=args.config,
+        domain=args.domain,
+        data=tuple(args.data or ()),
+        endpoints=args.endpoints,
+    )
     try:
         train_project(
             args.project,
             args.out,
             fixed_model_name=args.fixed_model_name,
             progress=print_line,
+            locations=locations,
         )
     except TrainingFailed as exc:
         print_line(f"The project has {len(exc.problems)} errors:")
@@ -69,6 +81,14 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_problems(heading: str, problems: list[Problem]) -> None:
+    from engine.train import format_problem
+
+    print(heading, file=sys.stderr)
+    for problem in problems:
+        print(format_problem(problem), file=sys.stderr)
+
+
 def _test(args: argparse.Namespace) -> int:
     """Run e2e test cases against a project (trained here), a model archive or a served bot.
 
@@ -111,7 +131,7 @@ def _test(args: argparse.Namespace) -> int:
             else:
                 model = load_model(target)
         except TrainingFailed as exc:
-            print(f"Training failed with {len(exc.problems)} errors.", file=sys.stderr)
+            _print_problems(f"Training failed with {len(exc.problems)} errors:", exc.problems)
             return 2
         except (ArchiveError, OSError, ValueError) as exc:
             print(f"Cannot load {target}: {exc}", file=sys.stderr)
@@ -159,6 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument(
         "--fixed-model-name", help="archive file name (default: <timestamp>-<random>.tar.gz)"
     )
+    where = train.add_argument_group(
+        "where the project's files are (paths relative to PROJECT_DIR, or absolute)"
+    )
+    where.add_argument("--config", help="the config file (default: config.yml)")
+    where.add_argument(
+        "--domain", help="the domain file or folder (default: domain.yml or domain/)"
+    )
+    where.add_argument(
+        "--data", nargs="+", help="files or folders holding the training data (default: data/)"
+    )
+    where.add_argument("--endpoints", help="the endpoints file (default: endpoints.yml)")
     train.set_defaults(handler=_train)
 
     serve = commands.add_parser("serve", help="serve a model archive over Rasa's HTTP API")

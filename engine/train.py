@@ -1,7 +1,9 @@
 """Training: a Rasa project directory in, a model archive out.
 
-``python -m engine train PROJECT_DIR --out DIR`` loads the project through `engine.formats`,
-refuses it when validation finds errors (each printed as ``file:line (path): message``), trains
+``python -m engine train PROJECT_DIR --out DIR`` loads the project through `engine.formats`
+(from where ``--config``, ``--domain``, ``--data`` and ``--endpoints`` say its files are, as
+``rasa train`` is told), refuses it when it has no config.yml or when validation finds errors
+(each printed as ``file:line (path): message``), trains
 the NLU model, the flow classifier and the dialogue model, and writes the archive described in
 `engine.archive`. Progress goes to stdout one flushed line at a time, for a log viewer.
 """
@@ -34,9 +36,11 @@ from engine.formats import (
     FormatError,
     Problem,
     Project,
+    collect_project,
     domain_to_dict,
     flows_to_dict,
     load_project_dir,
+    load_project_files,
     validate_project,
 )
 from engine.formats.nlu import nlu_to_list
@@ -44,6 +48,7 @@ from engine.formats.nlu import nlu_to_list
 __all__ = [
     "ENGINE_NAME",
     "ENGINE_VERSION",
+    "Locations",
     "TrainingFailed",
     "TrainingResult",
     "default_model_name",
@@ -136,17 +141,60 @@ def _archive_path(out: str | os.PathLike[str], fixed_name: str | None) -> Path:
     return out_path / name
 
 
-def load_and_validate(project_dir: str | os.PathLike[str]) -> tuple[Project, list[Problem]]:
-    """The project and its warnings; raises `TrainingFailed` listing every error."""
+@dataclass(frozen=True)
+class Locations:
+    """Where the project's files are, when not at Rasa's defaults (paths relative to the
+    project directory, or absolute): ``--config``, ``--domain``, ``--data``, ``--endpoints``."""
+
+    config: str | None = None
+    domain: str | None = None
+    data: tuple[str, ...] = ()
+    endpoints: str | None = None
+
+    def given(self) -> bool:
+        return bool(self.config or self.domain or self.data or self.endpoints)
+
+
+NO_CONFIG = (
+    "The config file 'config.yml' does not exist. Use '--config' to specify a valid config file."
+)
+
+
+def _load(root: Path, locations: Locations) -> Project:
+    if not locations.given():
+        return load_project_dir(root)
+    located = collect_project(
+        root,
+        config=locations.config,
+        domain=locations.domain,
+        data=locations.data or None,
+        endpoints=locations.endpoints,
+    )
+    project = load_project_files(located.files)
+    left_out = located.left_out_warning()
+    if left_out is not None:
+        project.load_warnings.append(left_out)
+    return project
+
+
+def load_and_validate(
+    project_dir: str | os.PathLike[str], locations: Locations | None = None
+) -> tuple[Project, list[Problem]]:
+    """The project and its warnings; raises `TrainingFailed` listing every error.
+
+    A project without a config.yml is refused (Rasa does not train one either).
+    """
     root = Path(project_dir)
     if not root.is_dir():
         raise TrainingFailed([Problem(str(root), None, "", "no such project directory")])
     try:
-        project = load_project_dir(root)
+        project = _load(root, locations or Locations())
     except FormatError as exc:
         raise TrainingFailed([p for p in exc.problems if p.severity == "error"]) from exc
     problems = [*project.load_warnings, *validate_project(project)]
     errors = [p for p in problems if p.severity == "error"]
+    if project.config is None:
+        errors.insert(0, Problem("config.yml", None, "", NO_CONFIG))
     if errors:
         raise TrainingFailed(errors)
     return project, [p for p in problems if p.severity != "error"]
@@ -158,11 +206,12 @@ def train_project(
     *,
     fixed_model_name: str | None = None,
     progress: Progress | None = None,
+    locations: Locations | None = None,
 ) -> TrainingResult:
     """Train the project in `project_dir` and write the archive into the directory `out`.
 
-    `out` may also be a path ending in ``.tar.gz``. Raises `TrainingFailed` when the project has
-    errors.
+    `out` may also be a path ending in ``.tar.gz``; `locations` says where the project's files
+    are when not at Rasa's defaults. Raises `TrainingFailed` when the project has errors.
     """
     from engine.dialogue import DialogueModel, FlowClassifier
     from engine.nlu import NluModel
@@ -174,7 +223,7 @@ def train_project(
 
     report(f"Loading project {project_dir}")
     step = time.perf_counter()
-    project, warnings = load_and_validate(project_dir)
+    project, warnings = load_and_validate(project_dir, locations)
     for warning in warnings:
         report(f"Warning: {format_problem(warning)}")
     language = (project.config.language if project.config else None) or "en"

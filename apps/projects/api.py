@@ -11,6 +11,7 @@ from apps.accounts.roles import Cap
 from apps.projects import content, imports, services
 from apps.projects.access import Access, AssistantAPIView, GlobalAPIView
 from apps.projects.content.archives import UploadError, clean_path, read_files, zip_files
+from apps.projects.forms import locate_upload
 from apps.projects.models import Assistant, ImportJob
 from apps.projects.upload_handlers import (
     UploadTooLarge,
@@ -100,11 +101,44 @@ class ImportOutput(serializers.Serializer):
     warnings = ProblemOutput(many=True)
 
 
-class ImportJsonInput(serializers.Serializer):
+class ImportLocationsInput(serializers.Serializer):
+    """Where things are in the upload, as `rasa train` is told: paths inside the upload,
+    relative to the project (a zip's single top folder, if it has one, is not part of them; by
+    default config.yml, domain.yml or domain/, data/ and endpoints.yml). A path that is not in
+    the upload is refused with 400 naming the field and the path."""
+
+    config = serializers.CharField(
+        required=False, allow_blank=True, help_text="the config file (as rasa train --config)"
+    )
+    domain = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="the domain file or folder (as rasa train --domain)",
+    )
+    data = serializers.ListField(  # type: ignore[assignment]  # a field, not Serializer.data
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text="files or folders holding the training data (as rasa train --data); "
+        "in a multipart upload, repeat the field",
+    )
+    endpoints = serializers.CharField(
+        required=False, allow_blank=True, help_text="the endpoints file (as rasa run --endpoints)"
+    )
+
+
+class ImportJsonInput(ImportLocationsInput):
     files = serializers.DictField(
         child=serializers.CharField(allow_blank=True, trim_whitespace=False)
     )
     partial = serializers.BooleanField(default=True)
+
+
+class ImportMultipartInput(ImportLocationsInput):
+    files = serializers.ListField(
+        child=serializers.FileField(),
+        help_text="loose Rasa project files, or one zip of the project",
+    )
+    partial = serializers.BooleanField(default=True)  # type: ignore[assignment]
 
 
 class ImportJobOutput(serializers.ModelSerializer):
@@ -169,7 +203,10 @@ class AssistantImportApi(AssistantAPIView):
     parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
-        request=ImportJsonInput,
+        request={
+            "application/json": ImportJsonInput,
+            "multipart/form-data": ImportMultipartInput,
+        },
         responses={
             200: ImportOutput,
             202: ImportJobOutput,
@@ -180,20 +217,7 @@ class AssistantImportApi(AssistantAPIView):
     def post(self, request, name):
         try:
             check_declared_length(request)
-            if request.content_type.startswith("multipart/"):
-                given = request.FILES.getlist("files")
-                check_refused(request._request)
-                files = read_files(read_uploaded(given))
-                partial = serializers.BooleanField().to_internal_value(
-                    request.data.get("partial", "true")
-                )
-            else:
-                data = ImportJsonInput(data=request.data)
-                data.is_valid(raise_exception=True)
-                files = {clean_path(p): t for p, t in data.validated_data["files"].items()}
-                if not files:
-                    raise UploadError("no files were given")
-                partial = data.validated_data["partial"]
+            files, partial, notes = _read_upload(request)
             uploaded = load_project_files(files)  # a file that cannot be read is refused at once
             job = _background_job(self.assistant, files, uploaded, partial, request.user)
             if job is not None:
@@ -215,7 +239,30 @@ class AssistantImportApi(AssistantAPIView):
             return Response({"errors": [problem]}, status=code)
         except FormatError as exc:
             return Response({"errors": _problems(exc.problems)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"imported": report.counts, "warnings": _problems(report.warnings)})
+        warnings = [*notes, *report.warnings]
+        return Response({"imported": report.counts, "warnings": _problems(warnings)})
+
+
+def _read_upload(request) -> tuple[dict, bool, list]:
+    """The uploaded files (with the location fields applied), `partial`, and warnings about
+    the files the locations leave out."""
+    if request.content_type.startswith("multipart/"):
+        given = request.FILES.getlist("files")
+        check_refused(request._request)
+        fields = ImportLocationsInput(data=request.data)
+        fields.is_valid(raise_exception=True)
+        files = read_files(read_uploaded(given))
+        partial = serializers.BooleanField().to_internal_value(request.data.get("partial", "true"))
+    else:
+        fields = ImportJsonInput(data=request.data)
+        fields.is_valid(raise_exception=True)
+        files = {clean_path(p): t for p, t in fields.validated_data["files"].items()}
+        if not files:
+            raise UploadError("no files were given")
+        partial = fields.validated_data["partial"]
+    located = locate_upload(files, fields.validated_data)
+    warning = located.left_out_warning()
+    return located.files, partial, [warning] if warning else []
 
 
 def _background_job(assistant, files, uploaded, partial, user):

@@ -120,10 +120,67 @@ class ImportForm(forms.Form):
         help_text="Updating replaces the items of the same name and keeps everything else.",
     )
 
+    # Advanced: where things are in the archive (as rasa train is told; blank: Rasa's defaults).
+    config = forms.CharField(
+        label="Config file",
+        required=False,
+        max_length=500,
+        help_text="Its path in the archive, if not config.yml (like rasa train --config).",
+    )
+    domain = forms.CharField(
+        label="Domain file or folder",
+        required=False,
+        max_length=500,
+        help_text="If not domain.yml or domain/ (like --domain).",
+    )
+    data_paths = forms.CharField(
+        label="Training data files or folders",
+        required=False,
+        max_length=2000,
+        help_text="If not data/; separate several with spaces (like --data).",
+    )
+    endpoints = forms.CharField(
+        label="Endpoints file",
+        required=False,
+        max_length=500,
+        help_text="If not endpoints.yml (like --endpoints).",
+    )
+    #: The location fields, as `locate_upload` reads them from `cleaned_data` (the data paths
+    #: are typed in `data_paths` and cleaned into the list `data`).
+    LOCATION_FIELDS = ("config", "domain", "data", "endpoints")
+    _LOCATION_INPUTS = ("config", "domain", "data_paths", "endpoints")
+
+    def main_fields(self):
+        return [f for f in self.visible_fields() if f.name not in self._LOCATION_INPUTS]
+
+    def location_fields(self):
+        return [self[name] for name in self._LOCATION_INPUTS]
+
+    def has_locations(self) -> bool:
+        return any(self[name].value() for name in self._LOCATION_INPUTS)
+
     def clean(self):
-        data = super().clean()
-        data["partial"] = data.get("mode") != self.REPLACE
-        return data
+        cleaned = super().clean() or {}
+        cleaned["partial"] = cleaned.get("mode") != self.REPLACE
+        cleaned["data"] = (cleaned.get("data_paths") or "").replace(",", " ").split()
+        return cleaned
+
+
+def locate_upload(files: dict, fields: dict) -> formats.Located:
+    """The uploaded `files` with the location fields of `fields` (config, domain, data,
+    endpoints: paths inside the upload) applied; FormatError naming the field and the path
+    of a location that is not in the upload."""
+    data = [path for path in fields.get("data") or [] if path]
+    if not (fields.get("config") or fields.get("domain") or data or fields.get("endpoints")):
+        return formats.Located(files=files)
+    return formats.locate_files(
+        files,
+        config=fields.get("config") or None,
+        domain=fields.get("domain") or None,
+        data=data or None,
+        endpoints=fields.get("endpoints") or None,
+        names={name: name for name in ImportForm.LOCATION_FIELDS},
+    )
 
 
 class SecretForm(forms.Form):

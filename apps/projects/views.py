@@ -31,6 +31,7 @@ from apps.projects.forms import (
     ConfirmNameForm,
     ImportForm,
     SecretForm,
+    locate_upload,
 )
 from apps.projects.models import Assistant, AssistantFiles, AssistantSecret, ImportJob
 from apps.projects.navigation import landing_url
@@ -241,9 +242,15 @@ def import_content(request, assistant):
         check_refused(request)
         check_declared_length(request)
         if form.is_valid():
-            files = read_files(read_uploaded(form.cleaned_data["files"]))
+            located = locate_upload(
+                read_files(read_uploaded(form.cleaned_data["files"])), form.cleaned_data
+            )
+            files = located.files
             partial = form.cleaned_data["partial"]
             uploaded = formats.load_project_files(files)
+            left_out = located.left_out_warning()
+            if left_out is not None:
+                uploaded.load_warnings.append(left_out)
             if not uploaded.rasa_files:
                 raise formats.FormatError([content.no_rasa_files_problem(uploaded)])
             items = imports.item_count(uploaded)

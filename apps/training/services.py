@@ -32,6 +32,13 @@ class TrainingRefused(Exception):
         self.problems = problems
 
 
+#: Rasa does not train without a config file, and neither does Studio (no silent default).
+NO_CONFIG = (
+    "The assistant has no config.yml, and training needs one: write it on the assistant's "
+    "config.yml / endpoints.yml page, or import the project with its config.yml."
+)
+
+
 @dataclass
 class Readiness:
     errors: list[formats.Problem]
@@ -55,6 +62,8 @@ def check_readiness(assistant: Assistant) -> Readiness:
         errors.append(
             formats.Problem(None, None, "", "The assistant has no flows and no NLU data yet.")
         )
+    if project.config is None:
+        errors.append(formats.Problem("config.yml", None, "", NO_CONFIG))
     return Readiness(errors, [p for p in problems if p.severity != "error"])
 
 

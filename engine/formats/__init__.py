@@ -69,6 +69,7 @@ from engine.formats.flows import (
     parse_flows,
     trigger_intents,
 )
+from engine.formats.locations import Located, collect_project, collect_project_files, locate_files
 from engine.formats.migrate import (
     MIGRATED_VERSION,
     LegacyDomain,
@@ -170,6 +171,7 @@ __all__ = [
     "Intent",
     "IntentExamples",
     "LegacyDomain",
+    "Located",
     "Lookup",
     "MappingCondition",
     "NluData",
@@ -203,6 +205,8 @@ __all__ = [
     "check_project_env",
     "check_project_files",
     "check_sub_agents",
+    "collect_project",
+    "collect_project_files",
     "compact_steps",
     "decompose_condition",
     "domain_to_dict",
@@ -229,6 +233,7 @@ __all__ = [
     "load_test_cases",
     "load_test_files",
     "load_yaml",
+    "locate_files",
     "markdown_problem",
     "mcp_server_names",
     "migrate_yaml_document",

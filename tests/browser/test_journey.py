@@ -23,6 +23,14 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
+CONFIG = """
+recipe: default.v1
+language: en
+pipeline:
+  - name: NLUCommandAdapter
+policies:
+  - name: FlowPolicy
+"""
 DOMAIN = """
 version: "3.1"
 intents: [order_pizza, greet]
@@ -66,7 +74,9 @@ def pizzeria(make_assistant, make_user):
     from apps.projects import content
 
     assistant = make_assistant("pizzeria")
-    content.import_files(assistant, {"domain.yml": DOMAIN, "data/nlu.yml": NLU})
+    content.import_files(
+        assistant, {"config.yml": CONFIG, "domain.yml": DOMAIN, "data/nlu.yml": NLU}
+    )
     make_user("fiona", Role.FLOW_BUILDER)
     return assistant
 
