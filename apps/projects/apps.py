@@ -5,3 +5,13 @@ class ProjectsConfig(AppConfig):
     name = "apps.projects"
     label = "projects"
     verbose_name = "Assistants"
+
+    def ready(self):
+        from apps.accounts.roles import Cap
+        from apps.projects.navigation import Page, register
+
+        # After the CMS pages (flows, responses, slots, actions), which register before it.
+        register(
+            Page("knowledge", "Knowledge", "projects:knowledge", Cap.VIEW_FLOWS),
+            before="members",
+        )
