@@ -38,15 +38,15 @@ class DocumentForm(forms.Form):
         upload, folder = data.get("document"), (data.get("folder") or "").strip("/")
         if upload is None or not folder:
             return data
-        if folder not in self.folders and not any(folder.startswith(f"{f}/") for f in self.folders):
-            raise forms.ValidationError(
-                f"Put documents under {', '.join(f + '/' for f in self.folders)}: the folders "
-                "the assistant's search reads."
-            )
         try:
             path = clean_path(f"{folder}/{posixpath.basename(upload.name)}")
         except UploadError as exc:
             raise forms.ValidationError(str(exc)) from None
+        if not any(path.startswith(f"{f}/") for f in self.folders):
+            raise forms.ValidationError(
+                f"Put documents under {', '.join(f + '/' for f in self.folders)}: the folders "
+                "the assistant's search reads."
+            )
         if upload.size > formats.MAX_FILE_BYTES:
             raise forms.ValidationError(
                 f"{upload.name} is {upload.size} bytes; the limit is {formats.MAX_FILE_BYTES}."

@@ -74,9 +74,8 @@ def no_rasa_files_problem(uploaded: formats.Project) -> formats.Problem:
         "endpoints.yml), so nothing was imported"
     )
     if uploaded.kept_files:
-        message += (
-            "; it holds only files Studio keeps without reading them: "
-            + ", ".join(sorted(uploaded.kept_files))
+        message += "; it holds only files Studio keeps without reading them: " + ", ".join(
+            sorted(uploaded.kept_files)
         )
     if uploaded.ignored_files:
         message += f"; {formats.ignored_summary(uploaded.ignored_files)}"
