@@ -292,3 +292,27 @@ def test_a_business_user_cannot_change_documents(library, make_user, client):
     response = client.post(f"/a/{library.name}/knowledge", {"remove": "docs/loans.txt"})
     assert response.status_code == 403
     assert "docs/loans.txt" in AssistantFiles.objects.get(assistant=library).other_files
+
+
+def test_the_import_and_export_commands_keep_every_file(tmp_path, make_assistant):
+    from django.core.management import call_command
+
+    source = tmp_path / "library"
+    for path, data in project_files().items():
+        (source / path).parent.mkdir(parents=True, exist_ok=True)
+        (source / path).write_bytes(data)
+    (source / "models").mkdir()
+    (source / "models" / "old.tar.gz").write_bytes(b"\x1f\x8b\x08")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_assistant", "library", str(source), "--create", stdout=out, stderr=err)
+    assert "4 documents, 1 test files, 4 code files" in out.getvalue()
+    assert "1 file not imported: models/ (trained models are not kept" in err.getvalue()
+
+    target = tmp_path / "out"
+    call_command("export_assistant", "library", str(target), stdout=io.StringIO())
+    written = {
+        p.relative_to(target).as_posix(): p.read_bytes()
+        for p in sorted(target.rglob("*"))
+        if p.is_file()
+    }
+    assert_every_file_comes_back(written)
