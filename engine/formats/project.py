@@ -446,16 +446,24 @@ def load_project_files(files: Mapping[str, bytes | str]) -> Project:
 
 
 def _keep_file(project: Project, path: str, content: bytes | str) -> None:
-    """Keep a file verbatim: as text when it is UTF-8 text, else as bytes."""
+    """Keep a file verbatim: as text when it is UTF-8 text, else as bytes (text with NUL
+    characters too, which databases do not store in text)."""
     if isinstance(content, str):
-        project.other_files[path] = content
-        return
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
+        data = content.encode("utf-8", "surrogatepass")
+        text: str | None = content if "\x00" not in content else None
+        if text is not None:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                text = None
+    else:
+        data = content
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
     if text is None or "\x00" in text:
-        project.binary_files[path] = content
+        project.binary_files[path] = data
     else:
         project.other_files[path] = text
 

@@ -236,3 +236,22 @@ def test_binary_and_text_files_given_as_a_mapping_keep_their_bytes():
     assert project.binary_files == {"docs/a.pdf": PDF}
     dumped = dump_project_bytes(project)
     assert dumped["docs/a.pdf"] == PDF and dumped["docs/b.txt"] == crlf
+
+
+def test_sub_agent_folders_are_kept_as_files_under_their_own_path():
+    files = {
+        "domain.yml": b'version: "3.1"\n',
+        "sub_agents/finder/config.yml": b"agent:\n  name: finder\n  description: Finds books\n",
+        "sub_agents/finder/prompt.jinja2": b"Find {{ title }}.\n",
+        "sub_agents/finder/tools.py": b"def search(title):\n    return []\n",
+    }
+    project = load_project_files(files)
+    assert project.prompts == {}
+    assert project.other_files == {p: d.decode() for p, d in files.items() if p != "domain.yml"}
+    assert dump_project_bytes(project)["sub_agents/finder/prompt.jinja2"] == b"Find {{ title }}.\n"
+
+
+def test_text_a_database_cannot_hold_is_kept_as_bytes():
+    project = load_project_files({"domain.yml": 'version: "3.1"\n', "docs/odd.txt": "a\x00b"})
+    assert project.binary_files == {"docs/odd.txt": b"a\x00b"}
+    assert project.other_files == {}
