@@ -10,8 +10,7 @@ class ProjectsConfig(AppConfig):
         from apps.accounts.roles import Cap
         from apps.projects.navigation import Page, register
 
-        # After the CMS pages (flows, responses, slots, actions), which register before it.
+        # After the CMS pages (flows, responses, slots, custom actions) of the flows app.
         register(
-            Page("knowledge", "Knowledge", "projects:knowledge", Cap.VIEW_FLOWS),
-            before="members",
+            Page("knowledge", "Knowledge", "projects:knowledge", Cap.VIEW_FLOWS), after="actions"
         )
