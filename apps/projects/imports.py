@@ -22,7 +22,7 @@ from django.utils import timezone
 from apps.flows.models import CustomAction, Flow, Response, Slot
 from apps.nlu.models import Entity, Intent, LookupTable, Regex, Synonym
 from apps.projects import content
-from apps.projects.models import Assistant, ImportJob
+from apps.projects.models import Assistant, AssistantFiles, ImportJob
 from engine import formats
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,13 @@ def removed_by_replace(assistant: Assistant, uploaded: formats.Project) -> dict[
         gone = sorted(name for name in stored if name not in kept)
         if gone:
             removes[label] = gone
+    # Files kept verbatim (documents, tests, code, stories...) go by path.
+    files = AssistantFiles.objects.filter(assistant=assistant).first()
+    if files is not None:
+        stored_paths = {*files.other_files, *files.binary_files}
+        gone_files = sorted(stored_paths - set(uploaded.kept_files))
+        if gone_files:
+            removes["files"] = gone_files
     return removes
 
 

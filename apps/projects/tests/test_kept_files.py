@@ -316,3 +316,29 @@ def test_the_import_and_export_commands_keep_every_file(tmp_path, make_assistant
         if p.is_file()
     }
     assert_every_file_comes_back(written)
+
+
+def test_a_training_gets_the_documents_tests_and_code_in_its_project_folder(
+    library, developer, tmp_path
+):
+    from apps.training.services import request_training
+    from engine import formats
+    from workers.training import write_project
+
+    job = request_training(library, developer)
+    write_project(job.version.input_files, tmp_path)
+    trained = formats.load_project_dir(tmp_path)
+    for path in ("docs/loans.txt", "tests/e2e/opening_hours.yml", "actions/opening_hours.py"):
+        assert (tmp_path / path).read_bytes() == (PROJECT / path).read_bytes(), path
+    assert sorted(trained.test_files) == ["tests/e2e/opening_hours.yml"]
+    assert "docs/policies/membership.txt" in trained.knowledge_files
+
+
+def test_a_full_replace_lists_the_kept_files_it_deletes_before_it_is_confirmed(library):
+    from apps.projects import imports
+    from engine import formats
+
+    files = project_files()
+    del files["docs/fines.txt"], files["docs/floor-plan.pdf"]
+    removes = imports.removed_by_replace(library, formats.load_project_files(files))
+    assert removes == {"files": ["docs/fines.txt", "docs/floor-plan.pdf"]}
