@@ -34,7 +34,8 @@ class DocumentForm(forms.Form):
         self.folders = folders
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         upload, folder = data.get("document"), (data.get("folder") or "").strip("/")
         if upload is None or not folder:
             return data
