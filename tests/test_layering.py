@@ -63,6 +63,7 @@ VIEW_MODULES = {
     "navigation",
     "errors",  # the error pages
     "shortcuts",  # view helpers (apps.projects.shortcuts)
+    "knowledge",  # the Knowledge page (apps.projects.knowledge)
     "upload_handlers",  # reading a request's uploaded files
     "apps",  # AppConfig.ready() registers the app's navigation
 }

@@ -39,6 +39,7 @@ SECRETS = {
     "hello there": "an NLU example",
     "Says hi": "a flow's description",
     "matrix training log": "the training log",
+    "docs/reading-rooms.txt": "a knowledge-base document's name",
 }
 
 
@@ -131,6 +132,11 @@ def _flow_content(assistant):
     FlowVersion.objects.create(assistant=assistant, flow_name="say_hi", definition=definition)
     intent = Intent.objects.create(assistant=assistant, name="greet")
     Example.objects.create(intent=intent, text="hello there")
+    from apps.projects.models import AssistantFiles
+
+    AssistantFiles.objects.update_or_create(
+        assistant=assistant, defaults={"other_files": {"docs/reading-rooms.txt": "Open at 9.\n"}}
+    )
 
 
 def _trained_version(assistant):
@@ -382,6 +388,7 @@ EXPECTED_ACCESS = {
     "projects:import_job": (A, Cap.MANAGE_SETTINGS, None),
     "projects:export": (A, Cap.EXPORT, None),
     "projects:members": (A, Cap.MANAGE_USERS, None),
+    "projects:knowledge": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "projects:revoke_member": (A, Cap.MANAGE_USERS, None),
     "api:conversations": (A, Cap.VIEW_CONVERSATIONS, None),
     "api:conversation": (A, Cap.VIEW_CONVERSATIONS, Cap.DELETE_CONVERSATIONS),

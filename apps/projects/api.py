@@ -182,13 +182,17 @@ class AssistantExportApi(AssistantAPIView):
         responses={(200, "application/zip"): OpenApiTypes.BINARY, (200, "application/json"): dict},
     )
     def get(self, request, name):
-        files = content.export_files(self.assistant)
         kind = request.query_params.get("format", "zip")
         if kind == "json":
-            return Response({"files": files})
+            # Text files by path; files that are not text (a PDF document) in base64.
+            files = content.export_files(self.assistant)
+            binary = content.binary_files_base64(self.assistant)
+            return Response({"files": files, **({"binary_files": binary} if binary else {})})
         if kind != "zip":
             return Response({"format": ["Use zip or json."]}, status=status.HTTP_400_BAD_REQUEST)
-        response = HttpResponse(zip_files(files), content_type="application/zip")
+        response = HttpResponse(
+            zip_files(content.export_archive_files(self.assistant)), content_type="application/zip"
+        )
         response["Content-Disposition"] = f'attachment; filename="{self.assistant.name}.zip"'
         return response
 

@@ -100,6 +100,13 @@ def removed_by_replace(assistant: Assistant, uploaded: formats.Project) -> dict[
         if gone:
             removes[label] = gone
     removes.update(_stories_removed(assistant, uploaded))
+    # Files kept verbatim (documents, tests, code, stories...) go by path.
+    files = AssistantFiles.objects.filter(assistant=assistant).first()
+    if files is not None:
+        stored_paths = {*files.other_files, *files.binary_files}
+        gone_files = sorted(stored_paths - set(uploaded.kept_files))
+        if gone_files:
+            removes["files"] = gone_files
     return removes
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import uuid
 
 from django.conf import settings
@@ -71,20 +72,56 @@ class Assistant(models.Model):
 
 
 class AssistantFiles(models.Model):
-    """The parts of an assistant kept as text, not rows: config.yml and endpoints.yml (with
-    their comments), custom prompt templates, and domain keys Studio has no editor for."""
+    """The parts of an assistant kept as files, not rows: config.yml and endpoints.yml (with
+    their comments), custom prompt templates, the other files of the project kept verbatim
+    (stories, knowledge-base documents under docs/, e2e tests, custom actions and components,
+    sub-agents...), and domain keys Studio has no editor for."""
 
     assistant = models.OneToOneField(Assistant, on_delete=models.CASCADE, related_name="files")
     config_yml = models.TextField(blank=True, default="")
     endpoints_yml = models.TextField(blank=True, default="")
     prompts = models.JSONField(default=dict, blank=True)  # {relative path: text}
-    other_files = models.JSONField(default=dict, blank=True)  # files kept verbatim
+    other_files = models.JSONField(default=dict, blank=True)  # text files kept verbatim
+    # Files kept verbatim that are not UTF-8 text (a PDF document): {relative path: base64}.
+    binary_files = models.JSONField(default=dict, blank=True)
     # Domain keys kept as they were: version, session_config, forms, config and unknown keys.
     domain_extras = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"files of {self.assistant}"
+
+    def binary_contents(self) -> dict[str, bytes]:
+        """The binary files, decoded: {relative path: bytes}."""
+        return {path: base64.b64decode(data) for path, data in self.binary_files.items()}
+
+    def put_kept_file(self, path: str, content: bytes) -> None:
+        """Keep `content` at `path` (as text when it is UTF-8 text, else as bytes), in place of
+        what was there."""
+        try:
+            text = content.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        self.other_files.pop(path, None)
+        self.binary_files.pop(path, None)
+        if text is None or "\x00" in text:
+            self.binary_files[path] = base64.b64encode(content).decode("ascii")
+        else:
+            self.other_files[path] = text
+        self.save(update_fields=["other_files", "binary_files", "updated_at"])
+
+    def remove_kept_file(self, path: str) -> bool:
+        """Remove the kept file at `path`; whether there was one."""
+        found = self.other_files.pop(path, None) is not None
+        found = self.binary_files.pop(path, None) is not None or found
+        if found:
+            self.save(update_fields=["other_files", "binary_files", "updated_at"])
+        return found
+
+    @staticmethod
+    def encode_binary(files: dict[str, bytes]) -> dict[str, str]:
+        """Binary files as `binary_files` stores them."""
+        return {path: base64.b64encode(data).decode("ascii") for path, data in files.items()}
 
 
 class AssistantContent(models.Model):

@@ -32,12 +32,26 @@ PAGES: list[Page] = [
 ]
 
 
-def register(page: Page, *, before: str | None = None) -> None:
-    """Add a page to the navigation (apps call this from AppConfig.ready)."""
+#: Pages registered to follow a page that is not registered yet, by that page's key.
+_WAITING: dict[str, Page] = {}
+
+
+def register(page: Page, *, before: str | None = None, after: str | None = None) -> None:
+    """Add a page to the navigation (apps call this from AppConfig.ready), before the page
+    `before` or after the page `after` (which may be registered later by another app)."""
     if any(p.key == page.key for p in PAGES):
         return
-    index = next((i for i, p in enumerate(PAGES) if p.key == before), len(PAGES))
+    if after is not None:
+        index = next((i + 1 for i, p in enumerate(PAGES) if p.key == after), None)
+        if index is None:
+            _WAITING[after] = page
+            return
+    else:
+        index = next((i for i, p in enumerate(PAGES) if p.key == before), len(PAGES))
     PAGES.insert(index, page)
+    waiting = _WAITING.pop(page.key, None)
+    if waiting is not None:
+        register(waiting, after=page.key)
 
 
 def pages_for(user, assistant) -> list[dict]:

@@ -352,7 +352,7 @@ def import_job(request, assistant, import_id):
 @assistant_view(Cap.EXPORT)
 def export_zip(request, assistant):
     response = HttpResponse(
-        zip_files(content.export_files(assistant)), content_type="application/zip"
+        zip_files(content.export_archive_files(assistant)), content_type="application/zip"
     )
     response["Content-Disposition"] = f'attachment; filename="{assistant.name}.zip"'
     return response

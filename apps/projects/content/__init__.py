@@ -17,7 +17,15 @@ from apps.projects.content.checks import (
     check_change,
     relative_problems,
 )
-from apps.projects.content.export import STORED, export_files, export_project
+from apps.projects.content.export import (
+    STORED,
+    binary_files_base64,
+    export_archive_files,
+    export_files,
+    export_project,
+    knowledge_documents,
+    knowledge_folders,
+)
 from apps.projects.content.replace import (
     ImportReport,
     import_files,
@@ -33,11 +41,15 @@ __all__ = [
     "ImportReport",
     "ShownProblem",
     "Usage",
+    "binary_files_base64",
     "check_change",
     "distinct_flows",
+    "export_archive_files",
     "export_files",
     "export_project",
     "import_files",
+    "knowledge_documents",
+    "knowledge_folders",
     "merge_projects",
     "no_rasa_files_problem",
     "relative_problems",

@@ -4,6 +4,8 @@ within limits, and packing files into a zip.
 Everything that comes from a user is checked before it is parsed: the number of files, each
 file's size and the total (as declared in the zip and as actually read, so a lying header does
 not help a zip bomb), paths that would leave the project folder, links, and nested archives.
+A link (in a zip or a folder) to a file or folder inside the project is read as a copy of what
+it points to, as Rasa reads it; a link that points outside the project is refused.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ import io
 import posixpath
 import stat
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from engine import formats
 
 MAX_FILES = 2000
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -64,14 +69,53 @@ def clean_path(raw: str) -> str:
     return normal
 
 
-def _strip_common_root(files: dict[str, bytes]) -> dict[str, bytes]:
-    """Archives often wrap the project in one folder (my-bot/domain.yml): drop it."""
-    project = [path for path in files if not path.startswith("__MACOSX/")]
+def _common_root(paths) -> str:
+    """Archives often wrap the project in one folder (my-bot/domain.yml): that folder's
+    prefix ("my-bot/"), or ""."""
+    project = [path for path in paths if not path.startswith("__MACOSX/")]
     tops = {path.split("/", 1)[0] for path in project}
     if len(tops) == 1 and all("/" in path for path in project):
-        root = f"{tops.pop()}/"
-        return {path.removeprefix(root): data for path, data in files.items()}
-    return files
+        return f"{tops.pop()}/"
+    return ""
+
+
+MAX_LINK_DEPTH = 20
+
+
+def _resolve_links(
+    files: dict[str, bytes], links: dict[str, tuple[str, str]], skipped: dict[str, str]
+) -> None:
+    """Put a copy of what each link points to under the link's path (links to links too).
+
+    `links` maps the link's path to (its target as written, the entry's name in the archive).
+    A target outside the project is refused; one that is not in the archive is reported in
+    `skipped`."""
+    targets: dict[str, str] = {}
+    for link, (target, entry) in links.items():
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
+        if target.startswith("/") or joined == ".." or joined.startswith("../"):
+            raise UploadError(
+                f"the link {link} points to {target}, outside the project folder; put what it "
+                "points to into the archive, or remove the link",
+                entry,
+            )
+        targets[link] = joined
+    pending = dict(targets)
+    for _ in range(MAX_LINK_DEPTH):
+        if not pending:
+            return
+        for link, target in list(pending.items()):
+            if target in files:
+                files[link] = files[target]
+                del pending[link]
+                continue
+            inside = {p: d for p, d in files.items() if p.startswith(f"{target}/")}
+            if inside and target not in pending:
+                for path, data in inside.items():
+                    files[f"{link}/{path.removeprefix(target + '/')}"] = data
+                del pending[link]
+    for link in pending:
+        skipped[link] = f"a link to {links[link][0]}, which is not in the archive"
 
 
 def read_zip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
@@ -80,6 +124,7 @@ def read_zip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
     except (zipfile.BadZipFile, OSError) as exc:
         raise UploadError(f"not a readable zip archive ({exc})") from None
     files: dict[str, bytes] = {}
+    links: dict[str, tuple[str, str]] = {}
     total = 0
     with archive:
         entries = [info for info in archive.infolist() if not info.is_dir()]
@@ -96,7 +141,8 @@ def read_zip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
             name = clean_path(info.filename)
             mode = info.external_attr >> 16
             if stat.S_ISLNK(mode):
-                raise UploadError("links are not allowed in an upload", info.filename)
+                links[name] = (_link_target(archive, info), info.filename)
+                continue
             if info.file_size > limits.max_file_bytes:
                 raise UploadError(
                     f"{info.file_size} bytes uncompressed; the limit is {limits.max_file_bytes}",
@@ -124,7 +170,25 @@ def read_zip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
             files[name] = content
     if not files:
         raise UploadError("the archive is empty")
-    return _strip_common_root(files)
+    root = _common_root([*files, *links])
+    read = formats.FolderFiles()
+    read.update({path.removeprefix(root): data for path, data in files.items()})
+    _resolve_links(
+        read, {path.removeprefix(root): link for path, link in links.items()}, read.skipped
+    )
+    return read
+
+
+def _link_target(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    """What a link entry points to (the entry's content)."""
+    if info.file_size > 4096:
+        raise UploadError("a link whose target is longer than 4096 bytes", info.filename)
+    try:
+        return archive.read(info).decode("utf-8")
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError) as exc:
+        raise UploadError(f"cannot be extracted ({exc})", info.filename) from None
+    except UnicodeDecodeError:
+        raise UploadError("a link whose target is not UTF-8", info.filename) from None
 
 
 def read_files(
@@ -161,43 +225,36 @@ def read_files(
 # --------------------------------------------------------------------------------------------
 # Project folders and zips
 
-SKIPPED_DIRS = {".git", ".rasa", "models", "results", "__pycache__", "tests", "actions"}
-
 
 def read_project_dir(root: Path, limits: Limits = DEFAULT_LIMITS) -> dict[str, bytes]:
-    """Every file of a Rasa project folder, by relative path (skipping models, tests...)."""
+    """Every file of a Rasa project folder that Studio keeps, by relative path (links inside
+    the folder followed; `formats.FolderFiles.skipped` names what was not read, with why)."""
     if not root.is_dir():
         raise UploadError(f"{root} is not a folder")
-    files: dict[str, bytes] = {}
+    try:
+        files = formats.read_project_folder(root)
+    except formats.FormatError as exc:
+        problem = exc.problems[0]
+        raise UploadError(problem.message, problem.file) from None
+    if len(files) > limits.max_files:
+        raise UploadError(f"the folder has {len(files)} files; the limit is {limits.max_files}")
     total = 0
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if not path.is_file() or path.is_symlink() or SKIPPED_DIRS & set(relative.parts[:-1]):
-            continue
-        if relative.parts[0].startswith(".") or path.suffix.lower() not in (
-            ".yml",
-            ".yaml",
-            ".jinja2",
-            ".jinja",
-            ".txt",
-        ):
-            continue
-        size = path.stat().st_size
-        if size > limits.max_file_bytes:
-            raise UploadError(f"larger than {limits.max_file_bytes} bytes", str(relative))
-        total += size
-        if total > limits.max_total_bytes:
-            raise UploadError(f"the folder holds more than {limits.max_total_bytes} bytes")
-        files[relative.as_posix()] = path.read_bytes()
+    for path, content in files.items():
+        if len(content) > limits.max_file_bytes:
+            raise UploadError(f"larger than {limits.max_file_bytes} bytes", path)
+        total += len(content)
+    if total > limits.max_total_bytes:
+        raise UploadError(f"the folder holds more than {limits.max_total_bytes} bytes")
     return files
 
 
-def zip_files(files: dict[str, str]) -> bytes:
+def zip_files(files: Mapping[str, str | bytes]) -> bytes:
+    """A zip of the files (text is written as UTF-8, bytes as they are)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, text in sorted(files.items()):
+        for path, content in sorted(files.items()):
             info = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, text.encode("utf-8"))
+            archive.writestr(info, content.encode("utf-8") if isinstance(content, str) else content)
     return buffer.getvalue()

@@ -6,6 +6,7 @@ moves values from rows into the `engine.formats` dataclasses; it knows nothing o
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any
 
@@ -61,6 +62,7 @@ def export_project(assistant: Assistant) -> formats.Project:
             project.endpoints = formats.EndpointsFile.parse(files.endpoints_yml, "endpoints.yml")
         project.prompts = dict(files.prompts)
         project.other_files = dict(files.other_files)
+        project.binary_files = files.binary_contents()
     return project
 
 
@@ -103,5 +105,44 @@ def _export_nlu(assistant: Assistant) -> formats.NluData:
 
 
 def export_files(assistant: Assistant) -> dict[str, str]:
-    """The assistant as Rasa project files: {relative path: text}."""
+    """The assistant's Rasa project files that are text: {relative path: text} (everything but
+    binary documents such as PDFs; `export_archive_files` has those too)."""
     return formats.dump_project(export_project(assistant))
+
+
+def export_archive_files(assistant: Assistant) -> dict[str, bytes]:
+    """Every file of the assistant, text and binary: {relative path: bytes}, what an export
+    archive holds."""
+    return formats.dump_project_bytes(export_project(assistant))
+
+
+def binary_files_base64(assistant: Assistant) -> dict[str, str]:
+    """The assistant's files that are not text, {relative path: base64}, as stored."""
+    files = AssistantFiles.objects.filter(assistant=assistant).first()
+    return dict(files.binary_files) if files else {}
+
+
+def _kept_files_project(assistant: Assistant) -> formats.Project:
+    """A Project holding only the assistant's config.yml and kept files."""
+    files = AssistantFiles.objects.filter(assistant=assistant).first()
+    if files is None:
+        return formats.Project()
+    project = formats.Project(
+        other_files=dict(files.other_files), binary_files=files.binary_contents()
+    )
+    # A config.yml that does not parse is the settings page's to report; docs/ holds them then.
+    with contextlib.suppress(formats.FormatError):
+        if files.config_yml:
+            project.config = formats.ConfigFile.parse(files.config_yml, "config.yml")
+    return project
+
+
+def knowledge_documents(assistant: Assistant) -> dict[str, str | bytes]:
+    """The assistant's knowledge-base documents (text, or bytes for binary ones) by path."""
+    return _kept_files_project(assistant).knowledge_files
+
+
+def knowledge_folders(assistant: Assistant) -> list[str]:
+    """The folders the assistant's knowledge-base documents are in (docs, and the vector store
+    sources config.yml names)."""
+    return _kept_files_project(assistant).knowledge_dirs

@@ -73,6 +73,10 @@ def no_rasa_files_problem(uploaded: formats.Project) -> formats.Problem:
         "the upload holds no Rasa project file (domain.yml, flows, NLU data, config.yml or "
         "endpoints.yml), so nothing was imported"
     )
+    if uploaded.kept_files:
+        message += "; it holds only files Studio keeps without reading them: " + ", ".join(
+            sorted(uploaded.kept_files)
+        )
     if uploaded.ignored_files:
         message += f"; {formats.ignored_summary(uploaded.ignored_files)}"
     return formats.Problem(None, None, "", message)
@@ -80,7 +84,8 @@ def no_rasa_files_problem(uploaded: formats.Project) -> formats.Problem:
 
 def merge_projects(stored: formats.Project, given: formats.Project) -> formats.Project:
     """`stored` with every item of `given` put in place of the stored item of the same name
-    (or added). Files given whole (config.yml, endpoints.yml, prompts) replace the stored ones."""
+    (or added). Files given whole (config.yml, endpoints.yml, prompts, kept files such as
+    documents, tests and code) replace the stored ones of the same path."""
     merged = copy.deepcopy(stored)
     d, g = merged.domain, given.domain
     d.intents = _merge_named(d.intents, g.intents)
@@ -102,7 +107,14 @@ def merge_projects(stored: formats.Project, given: formats.Project) -> formats.P
     if given.endpoints is not None:
         merged.endpoints = given.endpoints
     merged.prompts.update(given.prompts)
+    # Kept files go by path, like items by name: a file given replaces the stored one, text or
+    # binary (a document saved again as a PDF is no longer text).
+    for path in given.other_files:
+        merged.binary_files.pop(path, None)
+    for path in given.binary_files:
+        merged.other_files.pop(path, None)
     merged.other_files.update(given.other_files)
+    merged.binary_files.update(given.binary_files)
     merged.source_lines.update(given.source_lines)  # so problems in the upload name their line
     return merged
 
@@ -247,6 +259,7 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
             "endpoints_yml": project.endpoints.text if project.endpoints else "",
             "prompts": project.prompts,
             "other_files": project.other_files,
+            "binary_files": AssistantFiles.encode_binary(project.binary_files),
             "domain_extras": {k: v for k, v in extras.items() if v},
         },
     )
@@ -264,6 +277,9 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
         "regexes": len(project.nlu.regexes),
         "lookups": len(project.nlu.lookups),
         **formats.story_counts(project.other_files),
+        "documents": len(project.knowledge_files),
+        "test files": len(project.test_files),
+        "code files": len(project.code_files),
     }
 
 

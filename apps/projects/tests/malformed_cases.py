@@ -483,7 +483,7 @@ CASES = [
         "zip-symlink",
         zip_of([("domain.yml", "intents: [a]\n")], symlink="data/link.yml"),
         True,
-        ("data/link.yml", None, None, "links"),
+        ("data/link.yml", None, None, "points to /etc/passwd, outside the project"),
     ),
     (
         "zip-bomb",
@@ -545,7 +545,7 @@ CASES = [
         "full-replace-only-unrecognised-file",
         {"notes.txt": "hello"},
         False,
-        (None, None, None, "notes.txt (not a Rasa project file (.txt))"),
+        (None, None, None, "only files Studio keeps without reading them: notes.txt"),
     ),
     (
         "full-replace-only-empty-files",
@@ -557,7 +557,7 @@ CASES = [
         "full-replace-only-ignored-folders",
         {"tests/test_x.yml": "stories: []\n", ".github/ci.yml": "on: push\n"},
         False,
-        (None, None, None, "tests/test_x.yml (Studio does not import the tests/ folder)"),
+        (None, None, None, "keeps without reading them: tests/test_x.yml; 1 file not imported"),
     ),
     (
         "full-replace-unrecognised-yaml",
@@ -575,7 +575,7 @@ CASES = [
         "full-replace-zip-of-unrecognised-files",
         zip_of([("notes.txt", "hello"), ("README.md", "# bot")]),
         False,
-        (None, None, None, "README.md (not a Rasa project file (.md))"),
+        (None, None, None, "keeps without reading them: README.md, notes.txt"),
     ),
     # --- response URLs ------------------------------------------------------------------
     (

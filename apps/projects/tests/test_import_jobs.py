@@ -18,7 +18,7 @@ from apps.accounts.models import ApiToken
 from apps.accounts.roles import Role
 from apps.flows.models import Flow, Response
 from apps.projects import content, imports
-from apps.projects.models import ImportJob
+from apps.projects.models import AssistantFiles, ImportJob
 from apps.projects.tests.snapshots import snapshot
 
 pytestmark = pytest.mark.django_db
@@ -333,17 +333,21 @@ def test_every_ignored_file_is_reported_by_name_with_the_reason(bot, auth, clien
         **auth,
     )
     assert response.status_code == 200, response.json()
-    summaries = [w for w in response.json()["warnings"] if "not imported" in w["message"]]
+    warnings = [w["message"] for w in response.json()["warnings"]]
+    summaries = [w for w in warnings if "not imported" in w]
     assert len(summaries) == 1
-    message = summaries[0]["message"]
-    assert message.startswith("4 files not imported: ")
+    message = summaries[0]
+    assert message.startswith("2 files not imported: ")
     for part in (
         ".github/ci.yml (a hidden file or folder)",
-        "README.md (not a Rasa project file (.md))",
         "data/empty.yml (the file is empty)",
-        "tests/test_stories.yml (Studio does not import the tests/ folder)",
     ):
         assert part in message
+    # kept, and named once: README.md is a file Studio does not read, tests/ holds test files
+    assert "1 file kept unchanged that Studio does not read: README.md" in warnings
+    stored = AssistantFiles.objects.get(assistant=bot).other_files
+    assert stored["README.md"] == "# my bot"
+    assert stored["tests/test_stories.yml"] == "stories: []\n"
 
 
 def test_a_zip_made_on_a_mac_imports_and_reports_its_metadata(bot, auth, client):

@@ -32,7 +32,8 @@ def test_it_loads_validates_dumps_and_reloads(tmp_path, layout):
     assert project.config.language == "en"
     assert project.endpoints.event_broker["type"] == "kafka"
     assert project.prompts == {"prompts/command_generator.jinja2": PROMPT}
-    assert "tests/e2e_test_cases.yml" not in project.other_files
+    # e2e tests are kept as the assistant's test cases, never read as training data
+    assert project.test_files == {"tests/e2e_test_cases.yml": "test_cases: []\n"}
 
     dumped = dump_project(project)
     assert sorted(dumped) == [
@@ -42,6 +43,7 @@ def test_it_loads_validates_dumps_and_reloads(tmp_path, layout):
         "domain.yml",
         "endpoints.yml",
         "prompts/command_generator.jinja2",
+        "tests/e2e_test_cases.yml",
     ]
     assert dumped["config.yml"].startswith("# The assistant's pipeline; comments are preserved.")
     assert dump_project(project) == dumped

@@ -17,9 +17,9 @@ class Command(BaseCommand):
         assistant = Assistant.objects.filter(name=name).first()
         if assistant is None:
             raise CommandError(f"No assistant called {name!r}.")
-        files = content.export_files(assistant)
-        for path, text in files.items():
+        files = content.export_archive_files(assistant)
+        for path, data in files.items():
             target = directory / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            target.write_bytes(data)
         self.stdout.write(f"Wrote {len(files)} files of {name} to {directory}.")
