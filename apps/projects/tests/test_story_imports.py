@@ -257,6 +257,7 @@ def test_a_full_replace_lists_the_stories_and_rules_it_deletes(web, bot):
     job = ImportJob.objects.get()
     assert response["Location"] == f"/a/bot/imports/{job.pk}"
     assert job.removes == {
+        "files": ["data/stories.yml"],
         "stories": [
             "book directly after greeting",
             "greet and start",
@@ -272,7 +273,7 @@ def test_a_full_replace_lists_the_stories_and_rules_it_deletes(web, bot):
         ],
     }
     page = web.get(response["Location"]).content.decode()
-    assert "Replacing deletes 9 items that the upload does not have" in page
+    assert "Replacing deletes 10 items that the upload does not have" in page
     assert "<code>Submit the booking form</code>" in page
 
 

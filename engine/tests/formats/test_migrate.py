@@ -618,8 +618,9 @@ def test_a_rasa_1_markdown_project_is_refused_naming_each_file(tmp_path):
     assert "rasa data convert nlg -f yaml" in by_file["data/responses.md"].message
 
 
-def test_other_markdown_files_are_listed_as_not_imported():
+def test_other_markdown_files_are_kept_unchanged():
     project = load_project_files(
         {"domain.yml": DOMAIN_1X, "README.md": README, "notes/STORIES.md": README.upper()}
     )
-    assert {"README.md", "notes/STORIES.md"} <= set(project.ignored_files)
+    assert project.other_files["README.md"] == README
+    assert project.other_files["notes/STORIES.md"] == README.upper()
