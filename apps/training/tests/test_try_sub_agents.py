@@ -78,3 +78,19 @@ def test_the_inspector_says_that_the_sub_agent_needs_rasa_pro(admin_client, outd
     events = served.tracker(sender)["events"]
     cancelled = [e["flow_id"] for e in events if e["event"] == "flow_cancelled"]
     assert cancelled == ["ask_product_expert"]
+
+
+def test_a_stack_event_without_a_reason_stays_quiet():
+    from apps.training.inspector import describe_event
+
+    pushed = '[{"op": "add", "path": "/1", "value": {"flow_id": "pattern_chitchat"}}]'
+    assert describe_event({"event": "stack", "update": pushed}) is None
+    assert describe_event({"event": "stack", "update": "not json"}) is None
+    with_reason = (
+        '[{"op": "add", "path": "/0", "value": {"flow_id": "pattern_internal_error", '
+        '"reason": "action_failed"}}]'
+    )
+    assert describe_event({"event": "stack", "update": with_reason}) == {
+        "kind": "reason",
+        "text": "pattern_internal_error: action_failed",
+    }
