@@ -47,9 +47,9 @@ def test_the_import_accepts_the_calls_and_keeps_the_sub_agents(outdoor):
     files = outdoor.files
     assert sorted(p for p in files.other_files if p.startswith("sub_agents/")) == [
         "sub_agents/product_expert/config.yml",
+        "sub_agents/product_expert/prompt.jinja2",
         "sub_agents/returns_desk/config.yml",
     ]
-    assert "sub_agents/product_expert/prompt.jinja2" in files.prompts
     errors = list(formats.validate_project(content.export_project(outdoor)))
     assert [str(p) for p in errors if p.severity == "error"] == []
 
