@@ -57,7 +57,9 @@ class AssistantListApi(GlobalAPIView):
     def post(self, request):
         data = AssistantCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        assistant = services.create_assistant(created_by=request.user, **data.validated_data)
+        assistant = services.create_assistant(
+            created_by=request.user, **data.validated_data, starter_config=True
+        )
         return Response(AssistantOutput(assistant).data, status=status.HTTP_201_CREATED)
 
 

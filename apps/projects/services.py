@@ -3,7 +3,8 @@
 from django.db import transaction
 from django.dispatch import Signal
 
-from apps.projects.models import Assistant
+from apps.projects.models import Assistant, AssistantFiles
+from engine import formats
 
 #: Sent by `delete_assistant` inside its transaction, just before the assistant is deleted
 #: (keyword argument `assistant`). Apps that keep an assistant's data outside the database
@@ -13,13 +14,27 @@ assistant_deleting = Signal()
 
 @transaction.atomic
 def create_assistant(
-    *, name: str, mode: str = "modern", language: str = "en", description: str = "", created_by
+    *,
+    name: str,
+    mode: str = "modern",
+    language: str = "en",
+    description: str = "",
+    created_by,
+    starter_config: bool = False,
 ) -> Assistant:
+    """A new assistant. With `starter_config` (a new assistant made on the page or through the
+    API) it starts with a config.yml for its mode and language, so it trains at once; an
+    assistant about to receive an import gets only the imported project's config."""
     assistant = Assistant(
         name=name, mode=mode, language=language, description=description, created_by=created_by
     )
     assistant.full_clean()
     assistant.save()
+    if starter_config:
+        text = formats.starter_config(
+            assistant_id=name, language=language, modern=assistant.is_modern
+        )
+        AssistantFiles.objects.create(assistant=assistant, config_yml=text)
     return assistant
 
 

@@ -63,7 +63,9 @@ def welcome(request):
 def create(request):
     form = AssistantCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        assistant = services.create_assistant(created_by=request.user, **form.cleaned_data)
+        assistant = services.create_assistant(
+            created_by=request.user, **form.cleaned_data, starter_config=True
+        )
         messages.success(request, f"Assistant {assistant.name} created.")
         return redirect(landing_url(request.user, assistant))
     return render(request, "projects/create.html", {"form": form})

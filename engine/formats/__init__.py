@@ -42,6 +42,7 @@ from engine.formats.config import (
     check_config,
     check_endpoints,
     read_endpoints,
+    starter_config,
     with_assistant_id,
     with_event_broker,
 )
@@ -263,6 +264,7 @@ __all__ = [
     "scan_legacy_domain",
     "served_domain_yaml",
     "slot_to_yaml",
+    "starter_config",
     "step_type",
     "step_views",
     "story_counts",

@@ -483,3 +483,49 @@ def _check_broker(check: Checker, broker: Any) -> None:
         for key in ("username", "password"):
             if key not in spec:
                 check.warning("event_broker", f"a pika event broker usually needs '{key}'")
+
+
+_STARTER_PIPELINE = """\
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: CountVectorsFeaturizer
+  - name: CountVectorsFeaturizer
+    analyzer: char_wb
+    min_ngram: 2
+    max_ngram: 4
+"""
+
+_STARTER_MODERN = """\
+  - name: LogisticRegressionClassifier
+  - name: NLUCommandAdapter
+
+policies:
+  - name: FlowPolicy
+"""
+
+_STARTER_CLASSIC = """\
+  - name: DIETClassifier
+    epochs: 100
+  - name: EntitySynonymMapper
+  - name: ResponseSelector
+    epochs: 100
+
+policies:
+  - name: MemoizationPolicy
+  - name: RulePolicy
+  - name: TEDPolicy
+    epochs: 100
+"""
+
+
+def starter_config(*, assistant_id: str, language: str, modern: bool) -> str:
+    """The config.yml a new assistant starts with: Rasa's default recipe, an NLU pipeline that
+    trains on a CPU in seconds, and the policies of its mode (CALM flows, or classic stories and
+    rules). It is the assistant's own file from then on, edited on its config.yml page."""
+    head = (
+        "# The assistant's configuration, as Rasa reads it: edit it here or import your own.\n"
+        "recipe: default.v1\n"
+        f"language: {language}\n"
+        f"assistant_id: {assistant_id}\n\n"
+    )
+    return head + _STARTER_PIPELINE + (_STARTER_MODERN if modern else _STARTER_CLASSIC)
