@@ -88,6 +88,7 @@ class FlowStartForm(ContentProblemsMixin, forms.Form):
         self.intents = intents
         self.condition = ConditionEditor("guard", slots, guard if isinstance(guard, str) else None)
         self.triggers = []
+        self.stored_triggers = _triggers_by_intent(definition.get("nlu_trigger"))
         for trigger in formats.trigger_intents(definition.get("nlu_trigger")):
             threshold = trigger.confidence_threshold
             self.triggers.append(
@@ -116,9 +117,12 @@ class FlowStartForm(ContentProblemsMixin, forms.Form):
                     self.trigger_error = f"The threshold for {intent} must be between 0 and 1."
                     self.add_error(None, self.trigger_error)
                     continue
-                triggers.append({"intent": {"name": intent, "confidence_threshold": value}})
+                item = {"intent": {"name": intent, "confidence_threshold": value}}
+                triggers.append(_with_kept_keys(item, self.stored_triggers.get(intent)))
             else:
-                triggers.append({"intent": intent})
+                triggers.append(
+                    _with_kept_keys({"intent": intent}, self.stored_triggers.get(intent))
+                )
         data["nlu_trigger"] = triggers
         if data.get("guard") == "condition":
             text = self.condition.read(self.data)
@@ -158,3 +162,33 @@ class GotoForm(ContentProblemsMixin, forms.Form):
     def __init__(self, *args, step_choices, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["target"].choices = [(formats.END, "End the flow"), *step_choices]
+
+
+def _triggers_by_intent(value: Any) -> dict[str, dict]:
+    """The stored nlu_trigger items by intent name (an item may hold keys Rasa's schema allows
+    that the form does not edit)."""
+    items = value if isinstance(value, list) else []
+    out: dict[str, dict] = {}
+    for item in items:
+        intent = item.get("intent") if isinstance(item, dict) else None
+        name = intent.get("name") if isinstance(intent, dict) else intent
+        if isinstance(name, str):
+            out.setdefault(name, item)
+    return out
+
+
+def _with_kept_keys(item: dict, stored: dict | None) -> dict:
+    """`item` as the form builds it, with the other keys of the stored item for the same intent
+    kept unchanged (beside the intent, and inside its mapping)."""
+    if stored is None:
+        return item
+    stored_intent = stored.get("intent")
+    intent = item["intent"]
+    if isinstance(stored_intent, dict):
+        extra = {
+            k: v for k, v in stored_intent.items() if k not in ("name", "confidence_threshold")
+        }
+        if extra:
+            base = intent if isinstance(intent, dict) else {"name": intent}
+            intent = {**base, **extra}
+    return {"intent": intent, **{k: v for k, v in stored.items() if k != "intent"}}

@@ -321,3 +321,27 @@ def test_a_business_user_can_look_but_not_edit(client, shop, make_user):
     client.force_login(make_user("bo", Role.BUSINESS_USER))
     assert client.get(reverse("flows:detail", args=[shop.name, "order"])).status_code == 200
     assert add(client, shop, "message", {"response": "utter_done"}).status_code == 403
+
+
+def test_the_start_node_keeps_trigger_keys_it_does_not_edit(ed_client, shop):
+    flow = Flow.objects.get(assistant=shop, name="order")
+    flow.definition["nlu_trigger"] = [
+        {"intent": {"name": "order", "confidence_threshold": 0.5, "source": "nlu"}},
+        {"intent": "greet", "note": "y"},
+    ]
+    flow.save()
+    response = ed_client.post(
+        reverse("flows:start", args=[shop.name, "order"]),
+        {
+            "title": "Order",
+            "description": "Orders",
+            "guard": "always",
+            "trigger-intent": ["order", "greet"],
+            "trigger-threshold": ["0.7", ""],
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Flow.objects.get(assistant=shop, name="order").definition["nlu_trigger"] == [
+        {"intent": {"name": "order", "confidence_threshold": 0.7, "source": "nlu"}},
+        {"intent": "greet", "note": "y"},
+    ]
