@@ -179,17 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument(
         "--fixed-model-name", help="archive file name (default: <timestamp>-<random>.tar.gz)"
     )
-    where = train.add_argument_group(
-        "where the project's files are (paths relative to PROJECT_DIR, or absolute)"
-    )
-    where.add_argument("--config", help="the config file (default: config.yml)")
-    where.add_argument(
-        "--domain", help="the domain file or folder (default: domain.yml or domain/)"
-    )
-    where.add_argument(
-        "--data", nargs="+", help="files or folders holding the training data (default: data/)"
-    )
-    where.add_argument("--endpoints", help="the endpoints file (default: endpoints.yml)")
+    from engine.formats.locations import add_location_arguments
+
+    add_location_arguments(train, "PROJECT_DIR")
     train.set_defaults(handler=_train)
 
     serve = commands.add_parser("serve", help="serve a model archive over Rasa's HTTP API")

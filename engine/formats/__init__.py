@@ -70,7 +70,13 @@ from engine.formats.flows import (
     parse_flows,
     trigger_intents,
 )
-from engine.formats.locations import Located, collect_project, collect_project_files, locate_files
+from engine.formats.locations import (
+    Located,
+    add_location_arguments,
+    collect_project,
+    collect_project_files,
+    locate_files,
+)
 from engine.formats.migrate import (
     MIGRATED_VERSION,
     LegacyDomain,
@@ -207,6 +213,7 @@ __all__ = [
     "Synonym",
     "Var",
     "action_to_yaml",
+    "add_location_arguments",
     "build_condition",
     "check_config",
     "check_endpoints",

@@ -31,6 +31,7 @@ option and the path.
 
 from __future__ import annotations
 
+import argparse
 import os
 import posixpath
 from collections.abc import Iterable, Mapping
@@ -459,3 +460,19 @@ def _data_targets(location: _Location) -> dict[str, tuple[str, bytes]]:
 
 def _join(base: str, rel: str) -> str:
     return posixpath.join(base.replace("\\", "/"), rel)
+
+
+def add_location_arguments(parser: argparse.ArgumentParser, root_name: str) -> None:
+    """``--config``, ``--domain``, ``--data`` and ``--endpoints``, as ``rasa train`` takes them,
+    on a command whose project folder argument is `root_name`."""
+    where = parser.add_argument_group(
+        f"where the project's files are (paths relative to {root_name}, or absolute)"
+    )
+    where.add_argument("--config", help="the config file (default: config.yml)")
+    where.add_argument(
+        "--domain", help="the domain file or folder (default: domain.yml or domain/)"
+    )
+    where.add_argument(
+        "--data", nargs="+", help="files or folders holding the training data (default: data/)"
+    )
+    where.add_argument("--endpoints", help="the endpoints file (default: endpoints.yml)")

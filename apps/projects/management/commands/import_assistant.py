@@ -24,17 +24,7 @@ class Command(BaseCommand):
             action="store_true",
             help="update only the items and files given; keep everything else",
         )
-        where = parser.add_argument_group(
-            "where the project's files are (paths relative to DIRECTORY, or absolute)"
-        )
-        where.add_argument("--config", help="the config file (default: config.yml)")
-        where.add_argument(
-            "--domain", help="the domain file or folder (default: domain.yml or domain/)"
-        )
-        where.add_argument(
-            "--data", nargs="+", help="files or folders holding the training data (default: data/)"
-        )
-        where.add_argument("--endpoints", help="the endpoints file (default: endpoints.yml)")
+        formats.add_location_arguments(parser, "DIRECTORY")
 
     def handle(self, name, directory, create=False, partial=False, **options):
         assistant = Assistant.objects.filter(name=name).first()
