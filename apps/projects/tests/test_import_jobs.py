@@ -14,8 +14,6 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.urls import reverse
 
-from apps.accounts.models import ApiToken
-from apps.accounts.roles import Role
 from apps.flows.models import Flow, Response
 from apps.projects import content, imports
 from apps.projects.models import AssistantFiles, ImportJob
@@ -71,23 +69,6 @@ def bot(make_assistant):
     assistant = make_assistant("bot")
     content.import_files(assistant, PROJECT)
     return assistant
-
-
-@pytest.fixture
-def developer(make_user):
-    return make_user("dev", Role.DEVELOPER)
-
-
-@pytest.fixture
-def web(client, developer):
-    client.force_login(developer)
-    return client
-
-
-@pytest.fixture
-def auth(developer):
-    _, secret = ApiToken.issue(developer, "t")
-    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
 
 def uploads(files):

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from apps.accounts.models import ApiToken
 from apps.accounts.roles import Role
 from apps.flows.models import Flow
 from apps.projects import content
@@ -55,17 +54,6 @@ def zip_bytes(files: dict[str, bytes], *, links: dict[str, str] | None = None) -
 def unzip(data: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
-
-
-@pytest.fixture
-def developer(make_user):
-    return make_user("dev", Role.DEVELOPER)
-
-
-@pytest.fixture
-def auth(developer):
-    _, secret = ApiToken.issue(developer, "t")
-    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
 
 @pytest.fixture

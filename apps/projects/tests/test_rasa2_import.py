@@ -12,8 +12,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from ruamel.yaml import YAML
 
-from apps.accounts.models import ApiToken
-from apps.accounts.roles import Role
 from apps.flows.models import Slot
 from apps.projects import content
 
@@ -33,17 +31,6 @@ def project_files() -> dict[str, str]:
 @pytest.fixture
 def shop(make_assistant):
     return make_assistant("shop")
-
-
-@pytest.fixture
-def developer(make_user):
-    return make_user("dev", Role.DEVELOPER)
-
-
-@pytest.fixture
-def auth(developer):
-    _, secret = ApiToken.issue(developer, "t")
-    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
 
 def _check_exported_domain(files: dict[str, str]) -> None:

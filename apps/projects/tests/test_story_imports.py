@@ -12,8 +12,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 
-from apps.accounts.models import ApiToken
-from apps.accounts.roles import Role
 from apps.flows.models import Response
 from apps.flows.services.domain import delete_response
 from apps.nlu.models import Intent
@@ -72,23 +70,6 @@ def bot(make_assistant):
     assistant = make_assistant("bot")
     content.import_files(assistant, classic_files())
     return assistant
-
-
-@pytest.fixture
-def developer(make_user):
-    return make_user("dev", Role.DEVELOPER)
-
-
-@pytest.fixture
-def web(client, developer):
-    client.force_login(developer)
-    return client
-
-
-@pytest.fixture
-def auth(developer):
-    _, secret = ApiToken.issue(developer, "t")
-    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
 
 
 def api_import(client, auth, files, partial=True):
