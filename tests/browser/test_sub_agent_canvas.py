@@ -1,16 +1,13 @@
 """A flow that calls a sub-agent, on the canvas in Chromium: the step is a card of its own that
 says which agent it calls and what the agent does, and its form offers the sub-agents."""
 
-from pathlib import Path
-
 import pytest
 
 from apps.accounts.roles import Role
 from apps.flows.models import Flow
+from tests.support.rasa_projects import project_texts
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-PROJECT = Path(__file__).parents[2] / "engine" / "tests" / "rasa_projects" / "sub-agents"
 
 
 @pytest.fixture
@@ -20,11 +17,7 @@ def outdoor(make_assistant, make_user):
     assistant = make_assistant("outdoor")
     content.import_files(
         assistant,
-        {
-            p.relative_to(PROJECT).as_posix(): p.read_text(encoding="utf-8")
-            for p in sorted(PROJECT.rglob("*"))
-            if p.is_file()
-        },
+        project_texts("sub-agents"),
     )
     make_user("fiona", Role.FLOW_BUILDER)
     return assistant

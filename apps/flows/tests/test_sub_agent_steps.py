@@ -4,26 +4,19 @@ its sub_agents/ files and call steps unchanged."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.urls import reverse
 
 from apps.flows.models import Flow
 from apps.projects import content
 from engine import formats
+from tests.support.rasa_projects import project_texts
 
 pytestmark = pytest.mark.django_db
 
-PROJECT = Path(__file__).parents[3] / "engine" / "tests" / "rasa_projects" / "sub-agents"
-
 
 def project_files() -> dict[str, str]:
-    return {
-        path.relative_to(PROJECT).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted(PROJECT.rglob("*"))
-        if path.is_file()
-    }
+    return project_texts("sub-agents")
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from apps.projects import content
 from apps.projects.content.archives import zip_files
 from apps.projects.models import Assistant, AssistantFiles
 from apps.training import services as training
+from tests.support.rasa_projects import project_texts
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +35,7 @@ SPLIT_OPTIONS = [
 
 
 def split_files() -> dict[str, str]:
-    return {
-        path.relative_to(SPLIT).as_posix(): path.read_text()
-        for path in sorted(SPLIT.rglob("*"))
-        if path.is_file()
-    }
+    return project_texts("split-folders")
 
 
 def assert_is_the_split_project(assistant):

@@ -18,6 +18,7 @@ from apps.projects import content
 from apps.projects.content.archives import UploadError, read_files, read_project_dir
 from apps.projects.models import AssistantFiles
 from apps.training.services import snapshot_files
+from tests.support.rasa_projects import folder_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -30,11 +31,7 @@ REWRITTEN = {"domain.yml", "data/flows.yml"}
 
 
 def project_files() -> dict[str, bytes]:
-    files = {
-        p.relative_to(PROJECT).as_posix(): p.read_bytes()
-        for p in sorted(PROJECT.rglob("*"))
-        if p.is_file()
-    }
+    files = folder_bytes(PROJECT)
     files["docs/floor-plan.pdf"] = PDF
     return files
 
@@ -298,11 +295,7 @@ def test_the_import_and_export_commands_keep_every_file(tmp_path, make_assistant
 
     target = tmp_path / "out"
     call_command("export_assistant", "library", str(target), stdout=io.StringIO())
-    written = {
-        p.relative_to(target).as_posix(): p.read_bytes()
-        for p in sorted(target.rglob("*"))
-        if p.is_file()
-    }
+    written = folder_bytes(target)
     assert_every_file_comes_back(written)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,18 +13,13 @@ from ruamel.yaml import YAML
 
 from apps.flows.models import Slot
 from apps.projects import content
+from tests.support.rasa_projects import project_texts
 
 pytestmark = pytest.mark.django_db
 
-PROJECT = Path(__file__).resolve().parents[3] / "engine/tests/rasa_projects/rasa2-classic"
-
 
 def project_files() -> dict[str, str]:
-    return {
-        p.relative_to(PROJECT).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(PROJECT.rglob("*"))
-        if p.is_file()
-    }
+    return project_texts("rasa2-classic")
 
 
 @pytest.fixture

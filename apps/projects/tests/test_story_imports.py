@@ -20,6 +20,7 @@ from apps.projects import content, imports
 from apps.projects.content.checks import ContentInvalid
 from apps.projects.models import ImportJob
 from apps.projects.tests.snapshots import snapshot
+from tests.support.rasa_projects import project_texts
 
 pytestmark = pytest.mark.django_db
 
@@ -58,11 +59,7 @@ NEW_RESPONSE = 'version: "3.1"\nresponses:\n  utter_new:\n    - text: New!\n'
 
 
 def classic_files() -> dict[str, str]:
-    return {
-        path.relative_to(CLASSIC).as_posix(): path.read_text(encoding="utf-8")
-        for path in sorted(CLASSIC.rglob("*"))
-        if path.is_file()
-    }
+    return project_texts("classic-forms")
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from apps.projects import content
 from apps.training import services
 from apps.training.models import Deployment, ModelVersion
 from tests.support.bots import ServedBot
+from tests.support.rasa_projects import project_texts
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -30,11 +31,7 @@ def served(tmp_path_factory):
 def outdoor(make_assistant, served):
     """The sub-agents project, its version 1 live on the served bot."""
     assistant = make_assistant("outdoor")
-    files = {
-        p.relative_to(PROJECT).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(PROJECT.rglob("*"))
-        if p.is_file()
-    }
+    files = project_texts("sub-agents")
     content.import_files(assistant, files)
     job = services.request_training(assistant, None)
     ModelVersion.objects.filter(pk=job.version_id).update(
