@@ -34,6 +34,7 @@ from typing import Any
 from engine.formats._check import Checker, describe
 from engine.formats.errors import FormatError, Problem, ProblemCollector, join_path
 from engine.formats.nlu import AnnotationError, parse_example
+from engine.formats.project import KEPT_DIRS
 from engine.formats.yamlio import load_yaml
 
 __all__ = [
@@ -137,11 +138,12 @@ class StoryData:
 
 
 def is_test_stories_path(path: str) -> bool:
-    """Test conversations, not training data: files under a ``tests/`` or ``e2e_tests/``
-    folder, and ``test_*`` files outside ``data/`` (Rasa reads stories from its data paths,
-    ``data/`` by default, test-prefixed files there included)."""
+    """Not training data: files in the folders the project keeps without reading them as data
+    (``tests/``, ``e2e_tests/``, ``docs/``... see `KEPT_DIRS`), and ``test_*`` files outside
+    ``data/`` (Rasa reads stories from its data paths, ``data/`` by default, test-prefixed
+    files there included)."""
     parts = path.split("/")
-    if parts[0] in ("tests", "e2e_tests"):
+    if parts[0] in KEPT_DIRS:
         return True
     return parts[0] != "data" and posixpath.basename(path).startswith("test_")
 
