@@ -99,9 +99,9 @@ def removed_by_replace(assistant: Assistant, uploaded: formats.Project) -> dict[
         gone = sorted(name for name in stored if name not in kept)
         if gone:
             removes[label] = gone
-    removes.update(_stories_removed(assistant, uploaded))
-    # Files kept verbatim (documents, tests, code, stories...) go by path.
     files = AssistantFiles.objects.filter(assistant=assistant).first()
+    removes.update(_stories_removed(files, uploaded))
+    # Files kept verbatim (documents, tests, code, stories...) go by path.
     if files is not None:
         stored_paths = {*files.other_files, *files.binary_files}
         gone_files = sorted(stored_paths - set(uploaded.kept_files))
@@ -110,9 +110,10 @@ def removed_by_replace(assistant: Assistant, uploaded: formats.Project) -> dict[
     return removes
 
 
-def _stories_removed(assistant: Assistant, uploaded: formats.Project) -> dict[str, list[str]]:
+def _stories_removed(
+    files: AssistantFiles | None, uploaded: formats.Project
+) -> dict[str, list[str]]:
     """The stored stories and rules (kept in the assistant's files) that the upload has not."""
-    files = AssistantFiles.objects.filter(assistant=assistant).first()
     stored = formats.load_stories(files.other_files if files else {})
     given = formats.load_stories(uploaded.other_files)
     removes: dict[str, list[str]] = {}
