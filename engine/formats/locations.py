@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.formats.errors import FormatError, Problem
-from engine.formats.yamlio import MAX_PROJECT_BYTES
+from engine.formats.project import FolderFiles, read_project_folder
 
 __all__ = [
     "CLI_OPTION_NAMES",
@@ -55,10 +55,6 @@ LOCATION_OPTIONS = ("config", "endpoints", "domain", "data")
 
 #: How each option is called on a command line (an API names them by field instead).
 CLI_OPTION_NAMES: Mapping[str, str] = {name: f"--{name}" for name in LOCATION_OPTIONS}
-
-#: Folders never read from a project on disk: trained models, caches, installed packages.
-_SKIPPED_TOP_DIRS = frozenset({"models", "results"})
-_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
 
 #: The canonical paths each option stands in for.
 _DEFAULT_FILES = {
@@ -159,42 +155,27 @@ def collect_project(
     base = Path(root)
     if not base.is_dir():
         raise FormatError([Problem(str(base), None, "", "no such project folder")])
-    budget = _Budget()
-    files = _read_tree(base, base, budget)
+    files = read_project_folder(base)
     problems: list[Problem] = []
     locations: list[_Location] = []
     for option, given in _wanted(config, domain, data, endpoints):
         try:
-            locations.append(_disk_location(base, option, given, budget, names))
+            locations.append(_disk_location(base, option, given, names))
         except FormatError as exc:
             problems.extend(exc.problems)
     if problems:
         raise FormatError(problems)
-    return _relocate(files, locations, names)
+    located = _relocate(files, locations, names)
+    # What the folder reader did not read is reported by `load_project_files`, as without
+    # locations.
+    kept = FolderFiles()
+    kept.update(located.files)
+    kept.skipped.update(files.skipped)
+    located.files = kept
+    return located
 
 
-@dataclass
-class _Budget:
-    total: int = 0
-
-    def spend(self, size: int, where: Path) -> None:
-        self.total += size
-        if self.total > MAX_PROJECT_BYTES:
-            raise FormatError(
-                [
-                    Problem(
-                        str(where),
-                        None,
-                        "",
-                        f"the project is larger than the limit of {MAX_PROJECT_BYTES} bytes",
-                    )
-                ]
-            )
-
-
-def _disk_location(
-    root: Path, option: str, given: str, budget: _Budget, names: Mapping[str, str]
-) -> _Location:
+def _disk_location(root: Path, option: str, given: str, names: Mapping[str, str]) -> _Location:
     target = Path(given)
     if not target.is_absolute():
         target = root / target
@@ -202,17 +183,11 @@ def _disk_location(
         raise FormatError([_problem(names, option, given, "no such file or folder")])
     inside = _inside(root, target)
     if target.is_dir():
-        reach = root if inside is not None else target
-        if inside is not None and inside != ".":
-            # Read it whole, even where the project reader skips (a hidden folder named here).
-            files = _read_tree(target, reach, _Budget())
-        else:
-            files = _read_tree(target, reach, budget)
-        return _Location(option, given, inside, True, files)
-    content = target.read_bytes()
-    if inside is None:
-        budget.spend(len(content), target)
-    return _Location(option, given, inside, False, {target.name: content})
+        # Read whole, even a folder the project reader skips (a hidden folder named here);
+        # its links may lead anywhere inside the project.
+        files = read_project_folder(target, within=root if inside is not None else target)
+        return _Location(option, given, inside, True, dict(files))
+    return _Location(option, given, inside, False, {target.name: target.read_bytes()})
 
 
 def _inside(root: Path, target: Path) -> str | None:
@@ -230,65 +205,6 @@ def _inside(root: Path, target: Path) -> str | None:
             continue
         return rel.as_posix() if rel.parts else "."
     return None
-
-
-def _skipped_dir(directory: Path, top: bool) -> bool:
-    name = directory.name
-    if name in _SKIPPED_DIRS or (top and name in _SKIPPED_TOP_DIRS):
-        return True
-    return (directory / "pyvenv.cfg").is_file()  # a virtual environment
-
-
-def _read_tree(top: Path, root: Path, budget: _Budget) -> dict[str, bytes]:
-    """Every file under `top` by path relative to it; links are followed while they stay
-    inside `root`, and one that leads outside is refused naming the link and its target."""
-    files: dict[str, bytes] = {}
-    _read_dir(top, "", root, budget, files, frozenset(), top_level=top == root)
-    return dict(sorted(files.items()))
-
-
-def _read_dir(
-    directory: Path,
-    prefix: str,
-    root: Path,
-    budget: _Budget,
-    files: dict[str, bytes],
-    ancestors: frozenset[Path],
-    *,
-    top_level: bool,
-) -> None:
-    real = directory.resolve()
-    if real in ancestors:
-        return  # a link back to a folder above: followed once
-    ancestors = ancestors | {real}
-    for entry in sorted(directory.iterdir()):
-        if entry.name.startswith("."):
-            continue  # hidden files and folders (.git, .rasa, .env...)
-        rel = f"{prefix}{entry.name}"
-        if entry.is_symlink():
-            _check_link(entry, root)
-        if entry.is_dir():
-            if not _skipped_dir(entry, top=top_level):
-                _read_dir(entry, f"{rel}/", root, budget, files, ancestors, top_level=False)
-        elif entry.is_file():
-            budget.spend(entry.stat().st_size, entry)
-            files[rel] = entry.read_bytes()
-
-
-def _check_link(link: Path, root: Path) -> None:
-    target = link.resolve()
-    if _inside(root, target) is None:
-        raise FormatError(
-            [
-                Problem(
-                    str(link),
-                    None,
-                    "",
-                    f"the link points outside the project (to {os.readlink(link)}); "
-                    "copy the file into the project instead",
-                )
-            ]
-        )
 
 
 # ------------------------------------------------------------------------------------------

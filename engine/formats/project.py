@@ -277,20 +277,23 @@ def _project_too_large(total: int) -> FormatError:
     )
 
 
-def read_project_folder(path: str | os.PathLike[str]) -> FolderFiles:
+def read_project_folder(
+    path: str | os.PathLike[str], within: str | os.PathLike[str] | None = None
+) -> FolderFiles:
     """Every file of a project folder that Studio keeps, by relative path.
 
-    Links to files and folders inside the project are followed (the file is read under the
-    link's path, as Rasa reads it); a link that points outside the project is refused with a
-    `FormatError` naming the link and its target. Hidden files and folders, ``models/``,
-    ``__pycache__``... are not read: `FolderFiles.skipped` names them with the reason.
+    Links to files and folders inside the project (`within`, by default the folder itself) are
+    followed (the file is read under the link's path, as Rasa reads it); a link that points
+    outside it is refused with a `FormatError` naming the link and its target. Hidden files and
+    folders, ``models/``, ``__pycache__``... are not read: `FolderFiles.skipped` names them with
+    the reason.
     """
     root = Path(path)
-    real_root = root.resolve()
+    real_root = Path(within if within is not None else root).resolve()
     files = FolderFiles()
     total = 0
     # (folder on disk, its relative path, the real folders above it: a link back up is a loop)
-    pending: list[tuple[Path, str, frozenset[Path]]] = [(root, "", frozenset({real_root}))]
+    pending: list[tuple[Path, str, frozenset[Path]]] = [(root, "", frozenset({root.resolve()}))]
     while pending:
         folder, prefix, above = pending.pop()
         for entry in sorted(folder.iterdir(), key=lambda p: p.name, reverse=True):
