@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.formats.errors import FormatError, Problem
-from engine.formats.project import FolderFiles, read_project_folder
+from engine.formats.project import FolderFiles, file_count, read_project_folder
 
 __all__ = [
     "CLI_OPTION_NAMES",
@@ -79,14 +79,8 @@ class Located:
         if not self.left_out:
             return None
         listed = "; ".join(f"{path} ({why})" for path, why in sorted(self.left_out.items()))
-        count = len(self.left_out)
-        return Problem(
-            None,
-            None,
-            "",
-            f"{count} file{'s' if count != 1 else ''} not used with the locations given: {listed}",
-            "warning",
-        )
+        message = f"{file_count(len(self.left_out))} not used with the locations given: {listed}"
+        return Problem(None, None, "", message, "warning")
 
 
 @dataclass

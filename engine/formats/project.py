@@ -248,20 +248,21 @@ def _size(content: bytes | str) -> int:
     return len(content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content)
 
 
+def file_count(count: int) -> str:
+    """``1 file``, ``3 files``: how the reports count files."""
+    return f"{count} file{'s' if count != 1 else ''}"
+
+
 def ignored_summary(ignored: dict[str, str]) -> str:
     """One sentence naming every ignored file with the reason."""
     listed = "; ".join(f"{path} ({reason})" for path, reason in sorted(ignored.items()))
-    count = len(ignored)
-    return f"{count} file{'s' if count != 1 else ''} not imported: {listed}"
+    return f"{file_count(len(ignored))} not imported: {listed}"
 
 
 def unread_summary(paths: list[str]) -> str:
     """One sentence naming the kept files Studio does not read."""
-    count = len(paths)
-    return (
-        f"{count} file{'s' if count != 1 else ''} kept unchanged that Studio does not read: "
-        + ", ".join(sorted(paths))
-    )
+    listed = ", ".join(sorted(paths))
+    return f"{file_count(len(paths))} kept unchanged that Studio does not read: {listed}"
 
 
 def _project_too_large(total: int) -> FormatError:
