@@ -225,7 +225,8 @@ class AssistantImportApi(AssistantAPIView):
             check_declared_length(request)
             files, partial, notes = _read_upload(request)
             uploaded = load_project_files(files)  # a file that cannot be read is refused at once
-            job = _background_job(self.assistant, files, uploaded, partial, request.user)
+            uploaded.load_warnings.extend(notes)
+            job = _background_job(self.assistant, files, uploaded, partial, request.user, notes)
             if job is not None:
                 return Response(ImportJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
             report = content.import_files(self.assistant, files, partial=partial, uploaded=uploaded)
@@ -245,8 +246,7 @@ class AssistantImportApi(AssistantAPIView):
             return Response({"errors": [problem]}, status=code)
         except FormatError as exc:
             return Response({"errors": _problems(exc.problems)}, status=status.HTTP_400_BAD_REQUEST)
-        warnings = [*notes, *report.warnings]
-        return Response({"imported": report.counts, "warnings": _problems(warnings)})
+        return Response({"imported": report.counts, "warnings": _problems(report.warnings)})
 
 
 def _read_upload(request) -> tuple[dict, bool, list]:
@@ -271,12 +271,14 @@ def _read_upload(request) -> tuple[dict, bool, list]:
     return located.files, partial, [warning] if warning else []
 
 
-def _background_job(assistant, files, uploaded, partial, user):
+def _background_job(assistant, files, uploaded, partial, user, notes):
     """A queued ImportJob when the upload is too large to import in the request, else None."""
     size = imports.byte_count(files)
     items = imports.item_count(uploaded)
     if imports.too_big_for_the_request(size, items):
-        return imports.create_job(assistant, files, partial=partial, user=user, items=items)
+        return imports.create_job(
+            assistant, files, partial=partial, user=user, items=items, notes=notes
+        )
     return None
 
 

@@ -173,7 +173,7 @@ def locate_upload(files: dict, fields: dict) -> formats.Located:
     data = [path for path in fields.get("data") or [] if path]
     if not (fields.get("config") or fields.get("domain") or data or fields.get("endpoints")):
         return formats.Located(files=files)
-    return formats.locate_files(
+    located = formats.locate_files(
         files,
         config=fields.get("config") or None,
         domain=fields.get("domain") or None,
@@ -181,6 +181,13 @@ def locate_upload(files: dict, fields: dict) -> formats.Located:
         endpoints=fields.get("endpoints") or None,
         names={name: name for name in ImportForm.LOCATION_FIELDS},
     )
+    # What reading the upload skipped (a link to a file not in the zip) is reported as without
+    # locations.
+    kept = formats.FolderFiles()
+    kept.update(located.files)
+    kept.skipped.update(getattr(files, "skipped", {}))
+    located.files = kept
+    return located
 
 
 class SecretForm(forms.Form):

@@ -148,14 +148,22 @@ def create_job(
     items: int = 0,
     removes: dict | None = None,
     confirm: bool = False,
+    notes: list[formats.Problem] | None = None,
 ) -> ImportJob:
-    """Store the upload as a job: awaiting confirmation (`confirm`), else queued."""
+    """Store the upload as a job: awaiting confirmation (`confirm`), else queued.
+
+    What the reading of the upload found and the files cannot carry is kept on the job too, so
+    its import reports exactly what an import in the request would: the entries that were not
+    read (`files.skipped` of a `formats.FolderFiles`, such as a link in a zip to a file that is
+    not in it) and the `notes` (warnings such as the files the location options leave out)."""
     size = byte_count(files)
     job = ImportJob.objects.create(
         assistant=assistant,
         requested_by=user if user is not None and user.is_authenticated else None,
         partial=partial,
         upload=pack(files),
+        skipped=dict(getattr(files, "skipped", {})),
+        notes=[problem_dict(note) for note in notes or []],
         file_count=len(files),
         byte_count=size,
         item_count=items,
@@ -167,6 +175,21 @@ def create_job(
     if not confirm:
         _enqueue()
     return job
+
+
+def job_files(job: ImportJob) -> formats.FolderFiles:
+    """The job's uploaded files, with the entries of the upload that were not read."""
+    files = formats.FolderFiles()
+    files.update(unpack(job.upload))
+    files.skipped.update(job.skipped)
+    return files
+
+
+def load_job(job: ImportJob) -> formats.Project:
+    """The job's upload read as the request read it: the same files, the same warnings."""
+    uploaded = formats.load_project_files(job_files(job))
+    uploaded.load_warnings.extend(formats.Problem(**note) for note in job.notes)
+    return uploaded
 
 
 def queue(job: ImportJob) -> None:
@@ -225,8 +248,11 @@ def run(job: ImportJob) -> ImportJob:
         )
 
     try:
-        files = unpack(job.upload)
-        report = content.import_files(job.assistant, files, partial=job.partial, progress=progress)
+        files = job_files(job)
+        uploaded = load_job(job)
+        report = content.import_files(
+            job.assistant, files, partial=job.partial, progress=progress, uploaded=uploaded
+        )
     except formats.FormatError as exc:
         job.status = ImportJob.Status.FAILED
         job.errors = [problem_dict(p) for p in exc.problems]

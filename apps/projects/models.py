@@ -193,6 +193,10 @@ class ImportJob(models.Model):
     partial = models.BooleanField(default=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     upload = models.BinaryField()  # the uploaded files, as a zip
+    # What reading the upload found that the zip does not carry, for the import's report: the
+    # entries not read ({path: why}) and warnings (problems, as dicts).
+    skipped = models.JSONField(default=dict, blank=True)
+    notes = models.JSONField(default=list, blank=True)
     file_count = models.PositiveIntegerField(default=0)
     byte_count = models.PositiveBigIntegerField(default=0)
     item_count = models.PositiveIntegerField(default=0)

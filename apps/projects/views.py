@@ -251,8 +251,8 @@ def import_content(request, assistant):
             partial = form.cleaned_data["partial"]
             uploaded = formats.load_project_files(files)
             left_out = located.left_out_warning()
-            if left_out is not None:
-                uploaded.load_warnings.append(left_out)
+            notes = [left_out] if left_out is not None else []
+            uploaded.load_warnings.extend(notes)
             if not uploaded.rasa_files:
                 raise formats.FormatError([content.no_rasa_files_problem(uploaded)])
             items = imports.item_count(uploaded)
@@ -268,11 +268,12 @@ def import_content(request, assistant):
                     items=items,
                     removes=imports.removed_by_replace(assistant, uploaded),
                     confirm=True,
+                    notes=notes,
                 )
                 return redirect("projects:import_job", assistant.name, job.pk)
             if imports.too_big_for_the_request(imports.byte_count(files), items):
                 job = imports.create_job(
-                    assistant, files, partial=True, user=request.user, items=items
+                    assistant, files, partial=True, user=request.user, items=items, notes=notes
                 )
                 messages.info(request, "The upload is large: it is imported in the background.")
                 return redirect("projects:import_job", assistant.name, job.pk)
@@ -320,8 +321,7 @@ def import_job(request, assistant, import_id):
             job.save(update_fields=["status", "upload", "finished_at"])
             messages.info(request, "The import was cancelled; nothing was changed.")
             return redirect("projects:settings", assistant.name)
-        uploaded = formats.load_project_files(imports.unpack(job.upload))
-        removes = imports.removed_by_replace(assistant, uploaded)
+        removes = imports.removed_by_replace(assistant, imports.load_job(job))
         if removes != job.removes or request.POST.get("removes") != _digest(job.removes):
             job.removes = removes
             job.save(update_fields=["removes"])
