@@ -21,11 +21,15 @@ from workers.base import Worker
 from workers.runners import ChildProcess, Runner, get_runner, preload_engine
 
 
-def write_project(files: dict[str, str], root: Path) -> None:
-    for relative, text in files.items():
+def write_project(files: dict[str, str] | dict[str, str | bytes], root: Path) -> None:
+    """Write the files under `root`: text as UTF-8, bytes (a PDF document) as they are."""
+    for relative, content in files.items():
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
 
 
 def model_id_of(archive: Path) -> str:
@@ -65,7 +69,7 @@ class TrainingConsumer(Worker):
         version = job.version
         with tempfile.TemporaryDirectory(prefix="studio-train-") as tmp:
             project, out = Path(tmp) / "project", Path(tmp) / "out"
-            write_project(version.input_files, project)
+            write_project(version.input_contents, project)
             out.mkdir()
             child, archive = self.runner.train(
                 project,

@@ -8,6 +8,7 @@ that took over.
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 from django.conf import settings
@@ -34,6 +35,8 @@ class ModelVersion(models.Model):
     name = models.CharField(max_length=200, blank=True, default="")
     description = models.TextField(blank=True, default="")
     input_files = models.JSONField(default=dict)  # {relative path: text} as exported
+    # The exported files that are not text (a PDF document): {relative path: base64}.
+    input_binary_files = models.JSONField(default=dict, blank=True)
     fingerprint = models.CharField(max_length=64, blank=True, default="")
     model_file = models.CharField(max_length=500, blank=True, default="")  # storage name
     model_id = models.CharField(max_length=64, blank=True, default="")
@@ -59,6 +62,12 @@ class ModelVersion(models.Model):
     @property
     def is_trained(self) -> bool:
         return bool(self.model_file)
+
+    @property
+    def input_contents(self) -> dict[str, str | bytes]:
+        """Every input file, text as text and binary files decoded: the project trained."""
+        binary = {path: base64.b64decode(data) for path, data in self.input_binary_files.items()}
+        return {**self.input_files, **binary}
 
 
 class ClaimQuerySet(models.QuerySet):

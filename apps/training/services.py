@@ -88,6 +88,7 @@ def request_training(
     if not readiness.ok:
         raise TrainingRefused(readiness.errors)
     files = snapshot_files(assistant)
+    binary = content.binary_files_base64(assistant)
     # Lock the assistant row so two requests at once don't take the same version number.
     Assistant.objects.select_for_update().filter(pk=assistant.pk).first()
     number = (
@@ -99,12 +100,19 @@ def request_training(
         name=name,
         description=description,
         input_files=files,
-        fingerprint=hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest(),
+        input_binary_files=binary,
+        fingerprint=_fingerprint(files, binary),
         created_by=user,
     )
     job = TrainingJob.objects.create(assistant=assistant, version=version, requested_by=user)
     job.superseded = _supersede_queued(job, user)
     return job
+
+
+def _fingerprint(files: dict[str, str], binary: dict[str, str]) -> str:
+    """The input's hash; a version without binary files keeps the hash of its text files."""
+    data = [files, binary] if binary else files
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _supersede_queued(job: TrainingJob, user) -> list[TrainingJob]:

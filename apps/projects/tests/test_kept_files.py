@@ -307,10 +307,11 @@ def test_a_training_gets_the_documents_tests_and_code_in_its_project_folder(
     from workers.training import write_project
 
     job = request_training(library, developer)
-    write_project(job.version.input_files, tmp_path)
+    write_project(job.version.input_contents, tmp_path)
     trained = formats.load_project_dir(tmp_path)
     for path in ("docs/loans.txt", "tests/e2e/opening_hours.yml", "actions/opening_hours.py"):
         assert (tmp_path / path).read_bytes() == (PROJECT / path).read_bytes(), path
+    assert (tmp_path / "docs" / "floor-plan.pdf").read_bytes() == PDF
     assert sorted(trained.test_files) == ["tests/e2e/opening_hours.yml"]
     assert "docs/policies/membership.txt" in trained.knowledge_files
 

@@ -140,7 +140,7 @@ def model_response(version: ModelVersion):
 
 
 def input_response(version: ModelVersion):
-    response = HttpResponse(zip_files(version.input_files), content_type="application/zip")
+    response = HttpResponse(zip_files(version.input_contents), content_type="application/zip")
     response["Content-Disposition"] = (
         f'attachment; filename="{version.assistant.name}-{version.number}-input.zip"'
     )
