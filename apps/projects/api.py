@@ -1,3 +1,6 @@
+import base64
+import binascii
+
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -130,9 +133,37 @@ class ImportLocationsInput(serializers.Serializer):
 
 class ImportJsonInput(ImportLocationsInput):
     files = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, trim_whitespace=False)
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        help_text="text files by path relative to the project: {path: text}",
+    )
+    binary_files = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        help_text="files that are not text (a PDF document), base64-encoded: {path: base64}; "
+        "what the JSON export gives as binary_files",
     )
     partial = serializers.BooleanField(default=True)
+
+    def validate_binary_files(self, value: dict[str, str]) -> dict[str, bytes]:
+        """Each file decoded; every one that is not base64 is named with why."""
+        decoded: dict[str, bytes] = {}
+        errors: dict[str, list[str]] = {}
+        for path, data in value.items():
+            try:
+                decoded[path] = base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                errors[path] = [f"not valid base64 ({exc})"]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return decoded
+
+    def validate(self, attrs):
+        both = sorted(set(attrs.get("files", {})) & set(attrs.get("binary_files", {})))
+        if both:
+            raise serializers.ValidationError(
+                {"binary_files": {path: ["also given in files"] for path in both}}
+            )
+        return attrs
 
 
 class ImportMultipartInput(ImportLocationsInput):
@@ -262,13 +293,28 @@ def _read_upload(request) -> tuple[dict, bool, list]:
     else:
         fields = ImportJsonInput(data=request.data)
         fields.is_valid(raise_exception=True)
-        files = {clean_path(p): t for p, t in fields.validated_data["files"].items()}
+        given_json = {
+            **fields.validated_data["files"],
+            **fields.validated_data.get("binary_files", {}),
+        }
+        files = _json_files(given_json)
         if not files:
             raise UploadError("no files were given")
         partial = fields.validated_data["partial"]
     located = locate_upload(files, fields.validated_data)
     warning = located.left_out_warning()
     return located.files, partial, [warning] if warning else []
+
+
+def _json_files(given: dict[str, str | bytes]) -> dict[str, str | bytes]:
+    """The JSON body's files by clean path; two names for one path are refused."""
+    files: dict[str, str | bytes] = {}
+    for raw, data in given.items():
+        path = clean_path(raw)
+        if path in files:
+            raise UploadError("given twice (under another spelling of its path)", raw)
+        files[path] = data
+    return files
 
 
 def _background_job(assistant, files, uploaded, partial, user, notes):
