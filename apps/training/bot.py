@@ -14,6 +14,11 @@ TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 class BotUnavailable(Exception):
     """The bot did not answer, or answered with an error; the message says which."""
 
+    def __init__(self, message: str, *, status: int | None = None, reason: str = ""):
+        super().__init__(message)
+        self.status = status  # the HTTP status the bot answered, if it answered
+        self.reason = reason  # its error's `reason` (Rasa's error body), if it gave one
+
 
 def _call(method: str, deployment: Deployment, path: str, **kwargs):
     if not deployment.bot_url:
@@ -26,10 +31,16 @@ def _call(method: str, deployment: Deployment, path: str, **kwargs):
         raise BotUnavailable(f"The bot did not answer: {exc}") from None
     if response.status_code >= 400:
         try:
-            reason = response.json().get("message") or response.text
+            body = response.json()
         except ValueError:
-            reason = response.text
-        raise BotUnavailable(f"The bot answered {response.status_code}: {reason[:500]}")
+            body = None
+        body = body if isinstance(body, dict) else {}
+        message = str(body.get("message") or response.text)
+        raise BotUnavailable(
+            f"The bot answered {response.status_code}: {message[:500]}",
+            status=response.status_code,
+            reason=str(body.get("reason") or ""),
+        )
     deployment.touch()
     return response.json() if response.content else None
 
@@ -54,7 +65,13 @@ def tracker(deployment: Deployment, sender_id: str) -> dict:
 
 
 def restart(deployment: Deployment, sender_id: str) -> None:
-    _call("DELETE", deployment, conversation_path(sender_id) + "/tracker")
+    """Forget the conversation. One the bot does not know yet (a new chat) has nothing to
+    forget: that is not an error."""
+    try:
+        _call("DELETE", deployment, conversation_path(sender_id) + "/tracker")
+    except BotUnavailable as exc:
+        if not (exc.status == 404 and exc.reason == "ConversationNotFound"):
+            raise
 
 
 def start_flow(deployment: Deployment, sender_id: str, flow_id: str, slots: dict) -> list[dict]:

@@ -69,3 +69,35 @@ def test_a_payload_typed_after_buttons_shows_the_matching_title(admin_client, pi
     _say(admin_client, message="I want a pizza")
     page = _say(admin_client, message="/SetSlots(pizza_size=large)").content.decode()
     assert _user_bubbles(page) == ["I want a pizza", "Large"]
+
+
+def test_start_at_a_flow_works_on_a_brand_new_conversation(admin_client, pizzeria, served):
+    """The bot does not know a new chat's conversation yet: restarting it first is no error."""
+    response = admin_client.post(
+        reverse("training:try_start_flow", args=["pizzeria"]),
+        {"version": "1", "flow": "order_pizza", "slots": ""},
+        HTTP_HX_REQUEST="true",
+    )
+    page = response.content.decode()
+    assert response.status_code == 200, page[:2000]
+    assert "Which size would you like?" in page
+    assert "404" not in page
+
+
+def test_restarting_a_brand_new_conversation_is_no_error(admin_client, pizzeria):
+    response = admin_client.post(
+        reverse("training:try_restart", args=["pizzeria"]),
+        {"version": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200, response.content.decode()[:2000]
+
+
+def test_another_bot_error_on_restart_is_still_shown(admin_client, pizzeria, served):
+    from apps.training import bot
+    from apps.training.models import Deployment
+
+    deployment = Deployment.objects.get(assistant=pizzeria)
+    with pytest.raises(bot.BotUnavailable) as refused:
+        bot._call("DELETE", deployment, "/no/such/endpoint")
+    assert refused.value.status == 404 and refused.value.reason != "ConversationNotFound"
