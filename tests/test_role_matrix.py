@@ -389,6 +389,7 @@ EXPECTED_ACCESS = {
     "projects:export": (A, Cap.EXPORT, None),
     "projects:members": (A, Cap.MANAGE_USERS, None),
     "projects:knowledge": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "projects:stories": (A, Cap.VIEW_FLOWS, None),
     "projects:revoke_member": (A, Cap.MANAGE_USERS, None),
     "api:conversations": (A, Cap.VIEW_CONVERSATIONS, None),
     "api:conversation": (A, Cap.VIEW_CONVERSATIONS, Cap.DELETE_CONVERSATIONS),

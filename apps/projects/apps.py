@@ -14,3 +14,7 @@ class ProjectsConfig(AppConfig):
         register(
             Page("knowledge", "Knowledge", "projects:knowledge", Cap.VIEW_FLOWS), after="actions"
         )
+        register(
+            Page("stories", "Stories and rules", "projects:stories", Cap.VIEW_FLOWS),
+            after="knowledge",
+        )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.projects import knowledge, views
+from apps.projects import knowledge, stories, views
 
 app_name = "projects"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("a/<str:name>/settings", views.settings_page, name="settings"),
     path("a/<str:name>/files", views.assistant_files, name="files"),
     path("a/<str:name>/knowledge", knowledge.knowledge, name="knowledge"),
+    path("a/<str:name>/stories", stories.stories, name="stories"),
     path("a/<str:name>/delete", views.delete, name="delete"),
     path("a/<str:name>/import", views.import_content, name="import"),
     path("a/<str:name>/imports/<int:import_id>", views.import_job, name="import_job"),

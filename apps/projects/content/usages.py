@@ -1,14 +1,17 @@
-"""Where each item of an assistant's content is used: which flows, steps and responses name a
-response, slot, action, flow or intent (for the lists, the delete pages and the delete checks)."""
+"""Where each item of an assistant's content is used: which flows, steps, responses, stories
+and rules name a response, slot, action, flow or intent (for the lists, the delete pages and
+the delete checks)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.urls import reverse
 
 from apps.flows.models import Flow, Response
+from apps.projects.models import AssistantFiles
 from engine import formats
 
 
@@ -17,15 +20,24 @@ class Usage:
     flow: str
     step_id: str
     path: str  # the step's path in the flow, "" for the flow itself
-    what: str  # e.g. "collect step", "branch condition"
+    what: str  # e.g. "collect step", "branch condition", "story", "rule"
+    story: str = ""  # a story's or rule's name (`file` and `line` say where it is)
+    file: str = ""
+    line: int | None = None
 
     @property
     def label(self) -> str:
+        if self.story:
+            return self.story
         if not self.flow:
             return f"response {self.path}"
         return f"{self.flow} · {self.step_id}" if self.step_id else self.flow
 
     def url(self, assistant_name: str) -> str:
+        if self.story:  # the story's file on the stories page, at the line that names the item
+            base = reverse("projects:stories", args=[assistant_name])
+            anchor = f"#L{self.line}" if self.line else ""
+            return f"{base}?{urlencode({'file': self.file})}{anchor}"
         if not self.flow:  # a response's condition; `path` is the response name
             return reverse("flows:response_edit", args=[assistant_name, self.path])
         base = reverse("flows:detail", args=[assistant_name, self.flow])
@@ -33,12 +45,12 @@ class Usage:
 
 
 def distinct_flows(found: list[Usage]) -> list[Usage]:
-    """One usage per flow (its first), for chips in lists: a flow that uses a slot in three
-    steps is one chip."""
-    seen: set[str] = set()
+    """One usage per flow, story or rule (its first), for chips in lists: a flow that uses a
+    slot in three steps is one chip."""
+    seen: set[tuple[str, str]] = set()
     out = []
     for usage in found:
-        key = usage.flow or usage.label
+        key = (usage.what, usage.story) if usage.story else ("", usage.flow or usage.label)
         if key not in seen:
             seen.add(key)
             out.append(usage)
@@ -104,6 +116,7 @@ def usages(assistant) -> dict[tuple[str, str], list[Usage]]:
             for branch in view.branches or []:
                 for slot in _slots_in(branch.condition):
                     use("slot", slot, "branch condition")
+    _story_usages(assistant, found)
     for response in Response.objects.filter(assistant=assistant).only("name", "variations"):
         for variation in response.variations or []:
             condition = variation.get("condition")
@@ -111,3 +124,26 @@ def usages(assistant) -> dict[tuple[str, str], list[Usage]]:
                 for slot in _slots_in(condition):
                     found[("slot", slot)].append(Usage("", "", response.name, "response condition"))
     return found
+
+
+#: The usage kinds of what stories and rules name, by the kind of their reference.
+_STORY_KINDS = {"intent": "intent", "slot": "slot", "action": "action"}
+
+
+def _story_usages(assistant, found: dict[tuple[str, str], list[Usage]]) -> None:
+    """The intents, responses, actions and slots the assistant's stories and rules name."""
+    files = AssistantFiles.objects.filter(assistant=assistant).only("other_files").first()
+    if files is None or not files.other_files:
+        return
+    data = formats.load_stories(files.other_files)
+    for story in [*data.stories, *data.rules]:
+        what = "rule" if story.is_rule else "story"
+        for ref in story.references:
+            kind = _STORY_KINDS.get(ref.kind)
+            if kind is None:
+                continue
+            if kind == "action" and ref.name.startswith("utter_"):
+                kind = "response"
+            usage = Usage("", "", ref.path, what, story=story.name, file=story.file, line=ref.line)
+            if usage not in found[(kind, ref.name)]:
+                found[(kind, ref.name)].append(usage)
