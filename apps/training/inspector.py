@@ -35,7 +35,9 @@ def turns_of(tracker: dict) -> list[dict]:
     """The conversation as turns: each user message with what the bot said and did after it."""
     turns: list[dict] = []
     current = {"user": None, "bot": [], "events": []}
-    for event in tracker.get("events", []):
+    for event in _sequence(_mapping(tracker).get("events")):
+        if not isinstance(event, dict):
+            continue
         if event.get("event") == "user":
             if current["user"] or current["bot"] or current["events"]:
                 turns.append(current)
@@ -51,16 +53,80 @@ def turns_of(tracker: dict) -> list[dict]:
         turn["shown"] = shown_user_text(turn["user"], previous_bot) if turn["user"] else ""
         previous_bot = turn["bot"]
         turn["lines"] = [line for line in map(describe_event, turn["events"]) if line]
-        parse = (turn["user"] or {}).get("parse_data") or {}
-        turn["intent"] = parse.get("intent") or {}
-        turn["ranking"] = (parse.get("intent_ranking") or [])[:5]
-        turn["entities"] = parse.get("entities") or []
+        parse = _mapping((turn["user"] or {}).get("parse_data"))
+        turn["intent"] = _mapping(parse.get("intent"))
+        turn["ranking"] = [r for r in _sequence(parse.get("intent_ranking")) if _is_map(r)][:5]
+        turn["entities"] = [e for e in _sequence(parse.get("entities")) if _is_map(e)]
+        turn["commands"] = command_lines(parse.get("commands"))
     return turns
+
+
+def _is_map(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _sequence(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+#: Keys of a command that are shown as its subject, in this order, before any other keys.
+_COMMAND_SUBJECTS = ("flow", "name")
+_COMMAND_SKIPPED = frozenset({"command", "generator"})
+
+
+def command_lines(commands: Any) -> list[dict]:
+    """The commands a turn's message was understood as (``parse_data["commands"]``: a list of
+    {"command": "set slot", "name": ..., "value": ..., "generator": ...}), each as
+    {"text": "set slot amount = 50", "generator": "CompactLLMCommandGenerator"}. Anything of
+    another shape is shown as it is, never an error."""
+    lines = []
+    for command in _sequence(commands):
+        if not isinstance(command, dict):
+            lines.append({"text": show_value(command), "generator": ""})
+            continue
+        generator = command.get("generator")
+        lines.append(
+            {
+                "text": describe_command(command),
+                "generator": generator if isinstance(generator, str) else "",
+            }
+        )
+    return lines
+
+
+def describe_command(command: dict) -> str:
+    """``start flow transfer_money``, ``set slot amount = 50``, ``clarify options: a, b``..."""
+    name = command.get("command")
+    parts = [name if isinstance(name, str) and name else "command"]
+    for key in _COMMAND_SUBJECTS:
+        if key in command and command[key] not in (None, ""):
+            parts.append(show_value(command[key]))
+    if "value" in command:
+        parts.append(f"= {show_value(command['value'])}")
+    for key, value in command.items():
+        if key in _COMMAND_SKIPPED or key in _COMMAND_SUBJECTS or key == "value":
+            continue
+        parts.append(f"{key}: {_show_argument(value)}")
+    return " ".join(parts)
+
+
+def _show_argument(value: Any) -> str:
+    """A command's other argument: a list of names as ``a, b``; slot pairs as ``a = 1``."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value) or "none"
+    if isinstance(value, list) and all(isinstance(v, dict) and "name" in v for v in value):
+        return ", ".join(f"{v['name']} = {show_value(v.get('value'))}" for v in value)
+    return show_value(value)
 
 
 def describe_event(event: dict) -> dict | None:
     """One event as a line of the inspector ({"kind", "text"}), or None for bookkeeping."""
-    kind = event.get("event") or ""
+    kind = event.get("event")
+    kind = kind if isinstance(kind, str) else ""
     if kind == "stack":
         reason = pattern_reason(event)
         return {"kind": "reason", "text": reason} if reason else None
@@ -103,7 +169,7 @@ def slot_rows(tracker: dict) -> list[dict]:
     """The assistant's slots with their values: set ones first, in the tracker's order."""
     rows = [
         {"name": name, "value": show_value(value), "is_set": value is not None}
-        for name, value in (tracker.get("slots") or {}).items()
+        for name, value in _mapping(_mapping(tracker).get("slots")).items()
         if name not in INTERNAL_SLOTS
     ]
     return sorted(rows, key=lambda row: not row["is_set"])
@@ -112,7 +178,7 @@ def slot_rows(tracker: dict) -> list[dict]:
 def stack_frames(tracker: dict) -> list[dict]:
     """The dialogue stack, top (the flow that runs now) first."""
     frames = []
-    for frame in reversed(tracker.get("stack") or []):
+    for frame in reversed(_sequence(_mapping(tracker).get("stack"))):
         if not isinstance(frame, dict):
             continue
         flow = frame.get("flow_id") or frame.get("type") or "?"
