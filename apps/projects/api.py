@@ -283,6 +283,7 @@ class AssistantImportApi(AssistantAPIView):
 def _read_upload(request) -> tuple[dict, bool, list]:
     """The uploaded files (with the location fields applied), `partial`, and warnings about
     the files the locations leave out."""
+    files: dict[str, bytes] | dict[str, str | bytes]
     if request.content_type.startswith("multipart/"):
         given = request.FILES.getlist("files")
         check_refused(request._request)

@@ -34,7 +34,7 @@ def show_value(value: Any) -> str:
 def turns_of(tracker: dict) -> list[dict]:
     """The conversation as turns: each user message with what the bot said and did after it."""
     turns: list[dict] = []
-    current = {"user": None, "bot": [], "events": []}
+    current: dict[str, Any] = {"user": None, "bot": [], "events": []}
     for event in _sequence(_mapping(tracker).get("events")):
         if not isinstance(event, dict):
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ class ImportReport:
 
 def import_files(
     assistant: Assistant,
-    files: dict[str, bytes | str],
+    files: Mapping[str, bytes | str],
     *,
     partial: bool = False,
     progress=None,
