@@ -86,8 +86,9 @@ def test_the_runner_reports_passes_and_the_first_mismatch():
     assert results["passes"].passed, results["passes"].failure
     assert results["wrong_utter"].failure["step"] == 1
     assert results["wrong_utter"].failure["line"] == 20
-    assert "the bot did not utter utter_hi (it said: utter_ask_name: 'Name?')" in (
-        results["wrong_utter"].failure["message"]
+    assert (
+        "the bot did not utter utter_hi (it said: utter_ask_name: 'Name?')"
+        in (results["wrong_utter"].failure["message"])
     )
     # the step that failed is reported (the third), not the one after it
     assert results["missing_message"].failure["step"] == 2
@@ -96,7 +97,9 @@ def test_the_runner_reports_passes_and_the_first_mismatch():
     # as in Rasa, messages a case does not mention are allowed
     assert results["extra_message"].passed, results["extra_message"].failure
     assert results["wrong_slot"].failure["step"] == 3
-    assert "slot 'name' was set to ['Bo', None], not 'Al'" in results["wrong_slot"].failure["message"]
+    assert (
+        "slot 'name' was set to ['Bo', None], not 'Al'" in results["wrong_slot"].failure["message"]
+    )
     assert "user 'Bo'" in results["wrong_slot"].failure["events"]
     assert results["passes"].as_dict()["passed"] is True
     assert results["passes"].status == "passed"
@@ -122,7 +125,7 @@ def test_an_unreachable_bot_fails_every_case_with_the_reason():
 
 
 def test_unknown_fixtures_are_an_error():
-    with pytest.raises(FormatError, match="e2e.yml:3 .*unknown fixture 'nope'"):
+    with pytest.raises(FormatError, match=r"e2e.yml:3 .*unknown fixture 'nope'"):
         load_test_cases("test_cases:\n  - test_case: x\n    fixtures: [nope]\n    steps: []\n")
 
 
