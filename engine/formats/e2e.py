@@ -479,7 +479,7 @@ def _read_case(
 ) -> E2ETestCase | None:
     fixtures, named_metadata, stubs = tables
     before = len(check.c.problems)
-    check.keys(raw, path, _CASE_KEYS, what="a test case", required=("test_case", "steps"))
+    check.keys(raw, path, _CASE_KEYS, what="a test case", required=("test_case",))
     name = check.string(raw.get("test_case"), join_path(path, "test_case"), "'test_case'")
     slots: dict[str, Any] = {}
     fixture_names = raw.get("fixtures")
@@ -497,7 +497,8 @@ def _read_case(
         raw.get("metadata"), named_metadata, check, join_path(path, "metadata")
     )
     steps_path = join_path(path, "steps")
-    steps = check.seq(raw.get("steps"), steps_path, "'steps'") if "steps" in raw else None
+    raw_steps = raw.get("steps")
+    steps = check.seq(raw_steps, steps_path, "'steps'") if raw_steps is not None else []
     step_metadata: list[dict[str, Any]] = []
     for index, step in enumerate(steps or []):
         step_path = join_path(steps_path, index)
