@@ -344,7 +344,7 @@ class _Assertions:
         else:
             ids, operator = list(value["flow_ids"]), str(value["operator"]).lower()
         for flow_id in ids:
-            found = self.find("flow_started", lambda e, f=flow_id: e.get("flow_id") == f)
+            found = self.find("flow_started", _flow_is(flow_id))
             if found is not None:
                 return found
             if operator == "all":
@@ -512,6 +512,13 @@ class _Assertions:
             if problems:
                 raise _Failed("; ".join(problems), value, _describe_bot(event))
         return None
+
+
+def _flow_is(flow_id: str) -> Callable[[Event], bool]:
+    def test(event: Event) -> bool:
+        return event.get("flow_id") == flow_id
+
+    return test
 
 
 def _button_equal(actual: Any, expected: dict[str, Any]) -> bool:
@@ -921,4 +928,5 @@ def junit_xml(results: list[CaseResult], suite: str = "e2e") -> bytes:
         elif result.status == "skipped":
             ET.SubElement(case, "skipped", message="; ".join(result.skipped))
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return text + b"\n"
