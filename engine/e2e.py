@@ -127,8 +127,10 @@ class _Failed(Exception):
         self.message = message
         self.expected = expected
         self.actual = actual
-        #: which assertion of the step failed (index), for assertion cases
+        #: which assertion of the step failed (index), for assertion cases, and which item of
+        #: its list (the slot of a slot_was_set)
         self.number: int | None = None
+        self.item: int | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -438,36 +440,44 @@ class _Assertions:
 
     def slot_was_set(self, value: list[dict[str, Any]]) -> int | None:
         found = None
-        for slot in value:
-            matches = self._slot_events(slot["name"])
-            if not matches:
-                raise _Failed(f"slot {slot['name']!r} was not set", slot, None)
-            if "value" not in slot:
-                found = matches[0][0]
-                continue
-            hits = [p for p, e in matches if _values_equal(slot["value"], e.get("value"))]
-            if not hits:
-                last = matches[-1][1].get("value")
-                raise _Failed(
-                    f"slot {slot['name']!r} was set to {last!r}, not {slot['value']!r}",
-                    slot["value"],
-                    last,
-                )
-            found = hits[0]
+        for item, slot in enumerate(value):
+            try:
+                found = self._slot_set(slot)
+            except _Failed as failed:
+                failed.item = item
+                raise
         return found
+
+    def _slot_set(self, slot: dict[str, Any]) -> int:
+        matches = self._slot_events(slot["name"])
+        if not matches:
+            raise _Failed(f"slot {slot['name']!r} was not set", slot, None)
+        if "value" not in slot:
+            return matches[0][0]
+        hits = [p for p, e in matches if _values_equal(slot["value"], e.get("value"))]
+        if not hits:
+            last = matches[-1][1].get("value")
+            raise _Failed(
+                f"slot {slot['name']!r} was set to {last!r}, not {slot['value']!r}",
+                slot["value"],
+                last,
+            )
+        return hits[0]
 
     def slot_was_not_set(self, value: list[dict[str, Any]]) -> int | None:
         found = None
-        for slot in value:
+        for item, slot in enumerate(value):
             matches = self._slot_events(slot["name"])
             if not matches:
                 continue
             found, event = matches[-1]
             actual = event.get("value")
-            if "value" not in slot and actual is not None:
-                raise _Failed(f"slot {slot['name']!r} was set to {actual!r}", None, actual)
-            if "value" in slot and _values_equal(slot["value"], actual):
-                raise _Failed(f"slot {slot['name']!r} was set to {actual!r}", None, actual)
+            if ("value" not in slot and actual is not None) or (
+                "value" in slot and _values_equal(slot["value"], actual)
+            ):
+                failed = _Failed(f"slot {slot['name']!r} was set to {actual!r}", None, actual)
+                failed.item = item
+                raise failed
         return found
 
     def _bots(self) -> list[tuple[int, Event]]:
@@ -787,6 +797,8 @@ def run_conversation(conversation: Conversation, case: E2ETestCase) -> CaseResul
         line = case.step_line(index)
         if failed.number is not None:
             line = case.assertion_lines.get((index, failed.number), line)
+            if failed.item is not None:
+                line = case.assertion_lines.get((index, failed.number, failed.item), line)
         turn, _, _ = log.turn(index if index in log.user_at else _user_before(case, index, log))
         result.passed = False
         result.failure = {

@@ -154,8 +154,9 @@ class E2ETestCase:
     step_metadata: list[dict[str, Any]] = field(default_factory=list)
     stub_custom_actions: dict[str, dict[str, Any]] = field(default_factory=dict)
     stubs_in_use: bool = False
-    #: ``(step index, assertion index)`` -> line of that assertion
-    assertion_lines: dict[tuple[int, int], int | None] = field(default_factory=dict)
+    #: ``(step index, assertion index)`` -> line of that assertion, and ``(step index,
+    #: assertion index, item index)`` -> line of an item of its list (the slots of slot_was_set)
+    assertion_lines: dict[tuple[int, ...], int | None] = field(default_factory=dict)
 
     def uses_assertions(self) -> bool:
         """Whether the case is written with assertions (then only the assertions are checked)."""
@@ -522,12 +523,22 @@ def _read_case(
         step_metadata=step_metadata,
         stub_custom_actions=_case_stubs(name, stubs),
         stubs_in_use=bool(stubs),
-        assertion_lines={
-            (i, n): check.c.line_for(join_path(steps_path, i, "assertions", n))
-            for i, step in enumerate(steps)
-            for n in range(len(step.get("assertions") or []))
-        },
+        assertion_lines=_assertion_lines(steps, steps_path, check.c),
     )
+
+
+def _assertion_lines(
+    steps: list[dict[str, Any]], steps_path: str, collector: ProblemCollector
+) -> dict[tuple[int, ...], int | None]:
+    lines: dict[tuple[int, ...], int | None] = {}
+    for i, step in enumerate(steps):
+        for n, assertion in enumerate(step.get("assertions") or []):
+            path = join_path(steps_path, i, "assertions", n)
+            lines[(i, n)] = collector.line_for(path)
+            kind, value = next(iter(assertion.items()))
+            for k in range(len(value) if isinstance(value, list) else 0):
+                lines[(i, n, k)] = collector.line_for(join_path(path, str(kind), k))
+    return lines
 
 
 def load_test_cases(text: str | bytes, file: str = "e2e.yml") -> list[E2ETestCase]:

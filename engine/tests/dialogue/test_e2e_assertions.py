@@ -399,3 +399,23 @@ def test_slot_was_not_set_checks_the_last_value_of_the_turn(slots, passes):
     assert result.passed is passes, result.failure
     if not passes:
         assert result.failure["message"] == "slot_was_not_set: slot 'tier' was set to 'gold'"
+
+
+def test_a_failing_slot_is_reported_at_its_own_line():
+    text = """\
+test_cases:
+  - test_case: slots
+    steps:
+      - user: "/start"
+      - user: "Ann"
+        assertions:
+          - slot_was_set:
+              - name: name
+                value: Ann
+              - name: tier
+                value: gold
+"""
+    [result] = run(text)
+    assert result.failure["step"] == 1
+    assert result.failure["line"] == 10
+    assert result.failure["message"] == "slot_was_set: slot 'tier' was not set"
