@@ -111,7 +111,8 @@ def _test(args: argparse.Namespace) -> int:
     is_url = target.startswith(("http://", "https://"))
     e2e = args.e2e
     if e2e is None and not is_url and Path(target).is_dir():
-        e2e = str(Path(target) / "tests" / "e2e")
+        folders = [Path(target) / name for name in ("tests/e2e", "tests", "e2e_tests")]
+        e2e = str(next((f for f in folders if f.is_dir()), folders[0]))
     if e2e is None:
         print("Give the test cases with --e2e DIR_OR_FILE.", file=sys.stderr)
         return 2
@@ -252,7 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     test.add_argument(
         "target", help="a project directory, a model archive (.tar.gz), or a bot's URL"
     )
-    test.add_argument("--e2e", help="test case file or directory (default: PROJECT_DIR/tests/e2e)")
+    test.add_argument(
+        "--e2e",
+        help="test case file or directory, or FILE::CASE for one case "
+        "(default: PROJECT_DIR/tests/e2e, tests or e2e_tests)",
+    )
     test.add_argument("--seed", type=int, help="seed for choosing among response variations")
     test.add_argument("--auth-token", help="the served bot's --auth-token")
     test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")

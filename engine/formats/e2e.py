@@ -93,6 +93,9 @@ _AGENT_ASSERTIONS = (
     "tools_within_one_turn",
 )
 _TOP_KEYS = ("fixtures", "metadata", "stub_custom_actions", "test_cases")
+_CONFTEST_KEYS = ("fixtures", "llm_judge", "llm_e2e_test_conversion")
+#: The files that share fixtures with the test files of their folder and the folders below.
+CONFTEST_FILES = ("conftest.yml", "conftest.yaml")
 _CASE_KEYS = ("test_case", "fixtures", "metadata", "steps")
 _USER_STEP_KEYS = ("user", "metadata", "assertion_order_enabled", "assertions")
 _STEP_KINDS = ("user", "bot", "utter", "slot_was_set", "slot_was_not_set")
@@ -541,8 +544,14 @@ def _assertion_lines(
     return lines
 
 
-def load_test_cases(text: str | bytes, file: str = "e2e.yml") -> list[E2ETestCase]:
-    """Parse and check one e2e test file.
+def load_test_cases(
+    text: str | bytes,
+    file: str = "e2e.yml",
+    *,
+    fixtures: dict[str, dict[str, Any]] | None = None,
+) -> list[E2ETestCase]:
+    """Parse and check one e2e test file; `fixtures` are those of its conftest files (the
+    file's own fixtures of the same name take their place).
 
     Raises `engine.formats.FormatError` naming the file, line and key of every problem (invalid
     YAML, a key the schema does not have, an unknown fixture or assertion...).
@@ -555,7 +564,7 @@ def load_test_cases(text: str | bytes, file: str = "e2e.yml") -> list[E2ETestCas
     if check.mapping(data, "", "an e2e test file") is not None:
         check.keys(data, "", _TOP_KEYS, what="an e2e test file")
         tables = (
-            check.fixtures(data.get("fixtures")),
+            {**(fixtures or {}), **check.fixtures(data.get("fixtures"))},
             check.metadata(data.get("metadata")),
             check.stubs(data.get("stub_custom_actions")),
         )
@@ -570,22 +579,85 @@ def load_test_cases(text: str | bytes, file: str = "e2e.yml") -> list[E2ETestCas
     return cases
 
 
+def _conftest_fixtures(path: Path) -> dict[str, dict[str, Any]]:
+    """The fixtures of one conftest file (it may also hold ``llm_judge`` settings)."""
+    document = load_yaml(path.read_bytes(), str(path))
+    collector = ProblemCollector(str(path), document.lines)
+    check = _FileChecker(collector)
+    fixtures: dict[str, dict[str, Any]] = {}
+    data = document.data if document.data is not None else {}
+    if check.mapping(data, "", "a conftest file") is not None:
+        check.keys(data, "", _CONFTEST_KEYS, what="a conftest file")
+        fixtures = check.fixtures(data.get("fixtures"))
+    if collector.has_errors:
+        raise FormatError([p for p in collector.problems if p.severity == "error"])
+    return fixtures
+
+
+def _is_eval_conftest(path: Path) -> bool:
+    """``<project>/eval/conftest.yml`` configures Rasa's evaluations, not e2e tests."""
+    project = path.parent.parent
+    return path.parent.name == "eval" and any(
+        (project / entry).exists() for entry in ("domain", "config.yml", "domain.yml", "config")
+    )
+
+
+def conftest_chain(folder: Path) -> list[Path]:
+    """The conftest files (``conftest.yml``/``.yaml``) of `folder` and the folders above it,
+    the outermost first, as Rasa finds them."""
+    chain = []
+    for current in [folder.resolve(), *folder.resolve().parents]:
+        for name in CONFTEST_FILES:
+            candidate = current / name
+            if candidate.is_file() and not _is_eval_conftest(candidate):
+                chain.append(candidate)
+                break
+    return chain[::-1]
+
+
+def _is_test_case_file(path: Path) -> bool:
+    """A YAML file with a top-level ``test_cases`` key (what Rasa reads in a folder)."""
+    if path.name in CONFTEST_FILES:
+        return False
+    try:
+        head = path.read_bytes()
+    except OSError:
+        return False
+    return re.search(rb"(?m)^test_cases\s*:", head) is not None
+
+
 def load_test_files(paths: Iterable[Path | str]) -> list[E2ETestCase]:
-    """The test cases of the given files, and of the ``*.yml``/``*.yaml`` files in the given
-    directories (sorted). When one file stubs custom actions, every case runs with stubs (an
-    action without one fails), as in Rasa. Raises `FormatError` with the problems of every file."""
+    """The test cases of the given files, and of the test case files (YAML with ``test_cases``)
+    in the given directories (sorted). ``path::name`` keeps the cases called `name`. A file's
+    fixtures may come from conftest files in its folder and the folders above it. When one file
+    stubs custom actions, every case runs with stubs (an action without one fails), as in Rasa.
+    Raises `FormatError` with the problems of every file, and `OSError` for a path that is
+    not there."""
     cases: list[E2ETestCase] = []
     problems = []
-    for path in paths:
-        path = Path(path)
-        files = (
-            sorted(path.rglob("*.yml")) + sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
-        )
+    conftests: dict[Path, dict[str, dict[str, Any]]] = {}
+    for raw_path in paths:
+        path_text, _, wanted = str(raw_path).partition("::")
+        path = Path(path_text)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or directory")
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix in (".yml", ".yaml"))
+            files = [p for p in files if p.is_file() and _is_test_case_file(p)]
+        else:
+            files = [path]
         for file in files:
             try:
-                cases.extend(load_test_cases(file.read_bytes(), str(file)))
+                inherited: dict[str, dict[str, Any]] = {}
+                for conftest in conftest_chain(file.parent):
+                    if conftest not in conftests:
+                        conftests[conftest] = _conftest_fixtures(conftest)
+                    inherited.update(conftests[conftest])
+                found = load_test_cases(file.read_bytes(), str(file), fixtures=inherited)
             except FormatError as exc:
                 problems.extend(exc.problems)
+                continue
+            cases.extend(c for c in found if not wanted or c.name == wanted)
     if problems:
         raise FormatError(problems)
     if any(case.stubs_in_use for case in cases):

@@ -166,3 +166,52 @@ def test_every_problem_of_every_file_is_reported(tmp_path):
 def test_invalid_yaml_is_a_format_error_with_its_line():
     with pytest.raises(FormatError, match=r"a.yml:4: error: YAML syntax error"):
         load_test_cases("test_cases:\n  - test_case: x\n    steps: [\n", "a.yml")
+
+
+def test_conftest_files_share_fixtures_with_the_folders_below(tmp_path):
+    (tmp_path / "conftest.yml").write_text(
+        "fixtures:\n  - gold: [{tier: gold}]\n  - named: [{name: Ann}]\nllm_judge:\n  llm: {model: x}\n"
+    )
+    sub = tmp_path / "flows"
+    sub.mkdir()
+    (sub / "conftest.yaml").write_text("fixtures:\n  - gold: [{tier: platinum}]\n")
+    (sub / "a.yml").write_text(
+        "fixtures:\n  - named: [{name: Bo}]\n"
+        "test_cases:\n  - test_case: x\n    fixtures: [gold, named]\n    steps: []\n"
+    )
+    (tmp_path / "b.yml").write_text(
+        "test_cases:\n  - test_case: y\n    fixtures: [gold, named]\n    steps: []\n"
+    )
+    cases = {c.name: c for c in load_test_files([tmp_path])}
+    # the nearer conftest overrides the outer one; the file's own fixture overrides both
+    assert cases["x"].fixtures == {"tier": "platinum", "name": "Bo"}
+    assert cases["y"].fixtures == {"tier": "gold", "name": "Ann"}
+
+
+def test_a_malformed_conftest_is_reported(tmp_path):
+    (tmp_path / "conftest.yml").write_text("fixtures: yes\n")
+    (tmp_path / "a.yml").write_text("test_cases: []\n")
+    with pytest.raises(
+        FormatError, match=r"conftest.yml:1 \(fixtures\): error: 'fixtures' must be a list"
+    ):
+        load_test_files([tmp_path])
+
+
+def test_a_folder_is_read_for_its_test_case_files_only(tmp_path):
+    (tmp_path / "test_stories.yml").write_text("stories:\n  - story: s\n    steps: []\n")
+    (tmp_path / "notes.txt").write_text("test_cases: not yaml\n")
+    (tmp_path / "cases.yaml").write_text("test_cases:\n  - test_case: x\n    steps: []\n")
+    assert [c.name for c in load_test_files([tmp_path])] == ["x"]
+    # a file named explicitly is read whatever it holds
+    with pytest.raises(FormatError, match="unknown key 'stories'"):
+        load_test_files([tmp_path / "test_stories.yml"])
+
+
+def test_one_case_is_chosen_with_file_and_name(tmp_path):
+    (tmp_path / "a.yml").write_text(
+        "test_cases:\n  - test_case: user greets (happy)\n    steps: []\n  - test_case: other\n    steps: []\n"
+    )
+    [case] = load_test_files([f"{tmp_path / 'a.yml'}::user greets (happy)"])
+    assert case.name == "user greets (happy)"
+    with pytest.raises(FileNotFoundError, match=r"nope\.yml: no such file"):
+        load_test_files([tmp_path / "nope.yml"])
