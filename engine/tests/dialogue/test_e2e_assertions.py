@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from engine.dialogue import DialogueModel, Processor
-from engine.e2e import junit_xml, run_conversation, run_test_cases, run_test_cases_http
+from engine.e2e import (
+    junit_xml,
+    run_conversation,
+    run_test_case_http,
+    run_test_cases,
+    run_test_cases_http,
+)
 from engine.formats import load_test_cases
 from engine.server import Bot, create_app
 from engine.tests.dialogue.conftest import RecordingActions, ScriptedNlu, TestClient, project_from
@@ -419,3 +425,15 @@ test_cases:
     assert result.failure["step"] == 1
     assert result.failure["line"] == 10
     assert result.failure["message"] == "slot_was_set: slot 'tier' was not set"
+
+
+def test_metadata_is_sent_over_http_too():
+    [case] = load_test_cases(METADATA)
+    bot = Bot.from_processor(processor())
+    with TestClient(create_app(bot)) as client:
+        result = run_test_case_http(client, case, "meta-http")
+        assert result.passed, result.failure
+        events = client.get("/conversations/meta-http/tracker").json()["events"]
+    users = [e for e in events if e["event"] == "user"]
+    assert [u["metadata"].get("lang") for u in users] == ["en", "de"]
+    assert users[0]["metadata"]["os"] == "linux"
