@@ -3,7 +3,7 @@
 python -m engine train PROJECT_DIR --out DIR [--fixed-model-name NAME]
     [--config F] [--domain PATH] [--data PATH ...] [--endpoints F]
 python -m engine serve MODEL.tar.gz --port 5005 [--host 127.0.0.1] [--endpoints endpoints.yml]
-python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--seed N]
+python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--seed N] [--junit FILE]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.e2e import CaseResult
     from engine.formats import Problem
 
 #: The variable a bot's API token may be given in (kept off the command line).
@@ -92,8 +93,10 @@ def _print_problems(heading: str, problems: list[Problem]) -> None:
 def _test(args: argparse.Namespace) -> int:
     """Run e2e test cases against a project (trained here), a model archive or a served bot.
 
-    In process, custom actions do nothing (as when serving without an action_endpoint).
-    Exit status: 0 when every case passed, 1 when one failed, 2 when the tests could not run.
+    In process, custom actions do nothing (as when serving without an action_endpoint), or
+    return their ``stub_custom_actions``. Prints a line per case and ``N passed, M failed``
+    (``, K skipped``); ``--junit FILE`` also writes JUnit XML.
+    Exit status: 0 when no case failed, 1 when one failed, 2 when the tests could not run.
     """
     import tempfile
     from pathlib import Path
@@ -108,13 +111,17 @@ def _test(args: argparse.Namespace) -> int:
     is_url = target.startswith(("http://", "https://"))
     e2e = args.e2e
     if e2e is None and not is_url and Path(target).is_dir():
-        e2e = str(Path(target) / "tests" / "e2e")
+        folders = [Path(target) / name for name in ("tests/e2e", "tests", "e2e_tests")]
+        e2e = str(next((f for f in folders if f.is_dir()), folders[0]))
     if e2e is None:
         print("Give the test cases with --e2e DIR_OR_FILE.", file=sys.stderr)
         return 2
     try:
         cases = load_test_files([e2e])
-    except (OSError, ValueError, FormatError) as exc:
+    except FormatError as exc:
+        _print_problems(f"The test cases have {len(exc.problems)} errors:", exc.problems)
+        return 2
+    except (OSError, ValueError) as exc:
         print(f"Cannot read the test cases: {exc}", file=sys.stderr)
         return 2
     if not cases:
@@ -150,18 +157,49 @@ def _test(args: argparse.Namespace) -> int:
 
         results = run_test_cases(cases, processor)
 
-    failed = 0
+    return _report(results, args.junit)
+
+
+def _case_label(result: CaseResult) -> str:
+    from pathlib import Path
+
+    return f"{Path(result.file).name}::{result.name}" if result.file else result.name
+
+
+def _report(results: list[CaseResult], junit: str | None) -> int:
+    """Print one line per case and the summary; write the JUnit file. The exit status: 1 when a
+    case failed, 2 when the JUnit file cannot be written, else 0."""
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
     for result in results:
-        where = f"{Path(result.file).name}::{result.name}" if result.file else result.name
-        if result.passed:
-            print(f"PASS {where}")
-            continue
-        failed += 1
-        failure = result.failure or {}
-        step = "" if failure.get("step") is None else f" (step {failure['step'] + 1})"
-        print(f"FAIL {where}{step}: {failure.get('message')}")
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+        counts[result.status] += 1
+        label = _case_label(result)
+        if result.status == "passed":
+            print(f"PASS {label}")
+        elif result.status == "skipped":
+            print(f"SKIP {label}: {'; '.join(result.skipped)}")
+        else:
+            failure = result.failure or {}
+            where = []
+            if failure.get("step") is not None:
+                where.append(f"step {failure['step'] + 1}")
+            if failure.get("line") is not None:
+                where.append(f"line {failure['line']}")
+            at = f" ({', '.join(where)})" if where else ""
+            print(f"FAIL {label}{at}: {failure.get('message')}")
+    summary = f"{counts['passed']} passed, {counts['failed']} failed"
+    if counts["skipped"]:
+        summary += f", {counts['skipped']} skipped"
+    print(summary)
+    if junit:
+        from engine.e2e import junit_xml
+
+        try:
+            with open(junit, "wb") as out:
+                out.write(junit_xml(results))
+        except OSError as exc:
+            print(f"Cannot write {junit}: {exc}", file=sys.stderr)
+            return 2
+    return 1 if counts["failed"] else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,9 +253,14 @@ def main(argv: list[str] | None = None) -> int:
     test.add_argument(
         "target", help="a project directory, a model archive (.tar.gz), or a bot's URL"
     )
-    test.add_argument("--e2e", help="test case file or directory (default: PROJECT_DIR/tests/e2e)")
+    test.add_argument(
+        "--e2e",
+        help="test case file or directory, or FILE::CASE for one case "
+        "(default: PROJECT_DIR/tests/e2e, tests or e2e_tests)",
+    )
     test.add_argument("--seed", type=int, help="seed for choosing among response variations")
     test.add_argument("--auth-token", help="the served bot's --auth-token")
+    test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
     test.set_defaults(handler=_test)
 
     args = parser.parse_args(argv)

@@ -58,7 +58,12 @@ from engine.formats.domain import (
     parse_domain,
     served_domain_yaml,
 )
-from engine.formats.e2e import E2ETestCase, load_test_cases, load_test_files
+from engine.formats.e2e import (
+    GENERATIVE_ASSERTIONS,
+    E2ETestCase,
+    load_test_cases,
+    load_test_files,
+)
 from engine.formats.envrefs import check_env_references, check_project_env, env_references
 from engine.formats.errors import FormatError, Problem, ProblemCollector
 from engine.formats.flows import (
@@ -160,6 +165,7 @@ from engine.formats.yamlio import (
 __all__ = [
     "END",
     "FLOW_ID_RE",
+    "GENERATIVE_ASSERTIONS",
     "MAX_FILE_BYTES",
     "MAX_PROJECT_BYTES",
     "MAX_YAML_NODES",

@@ -6,7 +6,7 @@ import pytest
 from demo import HARBOR_BANK
 from engine.dialogue import DialogueModel, FlowClassifier, NullActionClient, Processor, train_nlu
 from engine.e2e import run_test_cases, run_test_cases_http
-from engine.formats import load_project_dir, load_test_cases, load_test_files
+from engine.formats import FormatError, load_project_dir, load_test_cases, load_test_files
 from engine.server import Bot, create_app
 from engine.tests.dialogue.conftest import ScriptedNlu, TestClient, project_from
 
@@ -85,12 +85,24 @@ def test_the_runner_reports_passes_and_the_first_mismatch():
     results = {r.name: r for r in run_test_cases(load_test_cases(TESTS), processor)}
     assert results["passes"].passed, results["passes"].failure
     assert results["wrong_utter"].failure["step"] == 1
-    assert "expected utter_hi" in results["wrong_utter"].failure["message"]
-    assert results["missing_message"].failure["message"] == "the bot said nothing more in this turn"
-    assert "unexpected bot message" in results["extra_message"].failure["message"]
-    assert results["extra_message"].failure["step"] == 1
-    assert "slot 'name' was set to ['Bo'" in results["wrong_slot"].failure["message"]
+    assert results["wrong_utter"].failure["line"] == 20
+    assert (
+        "the bot did not utter utter_hi (it said: utter_ask_name: 'Name?')"
+        in (results["wrong_utter"].failure["message"])
+    )
+    # the step that failed is reported (the third), not the one after it
+    assert results["missing_message"].failure["step"] == 2
+    assert results["missing_message"].failure["line"] == 25
+    assert "did not utter utter_hi" in results["missing_message"].failure["message"]
+    # as in Rasa, messages a case does not mention are allowed
+    assert results["extra_message"].passed, results["extra_message"].failure
+    assert results["wrong_slot"].failure["step"] == 3
+    assert (
+        "slot 'name' was set to ['Bo', None], not 'Al'" in results["wrong_slot"].failure["message"]
+    )
+    assert "user 'Bo'" in results["wrong_slot"].failure["events"]
     assert results["passes"].as_dict()["passed"] is True
+    assert results["passes"].status == "passed"
 
 
 def test_the_runner_gives_the_same_results_over_http():
@@ -113,7 +125,7 @@ def test_an_unreachable_bot_fails_every_case_with_the_reason():
 
 
 def test_unknown_fixtures_are_an_error():
-    with pytest.raises(ValueError, match="unknown fixture"):
+    with pytest.raises(FormatError, match=r"e2e.yml:3 .*unknown fixture 'nope'"):
         load_test_cases("test_cases:\n  - test_case: x\n    fixtures: [nope]\n    steps: []\n")
 
 

@@ -41,7 +41,10 @@ def test_it_exits_1_when_a_case_fails(tiny_model, tmp_path, capsys):
     (tmp_path / "failing.yml").write_text(FAILING)
     assert main(["test", str(tiny_model), "--e2e", str(tmp_path / "failing.yml")]) == 1
     out = capsys.readouterr().out
-    assert "FAIL failing.yml::expects_another_greeting (step 2): expected text 'Good day!'" in out
+    assert (
+        "FAIL failing.yml::expects_another_greeting (step 2, line 6): the bot did not say "
+        "'Good day!' (it said: utter_greet: 'Hello there!'" in out
+    )
     assert out.splitlines()[-1] == "0 passed, 1 failed"
 
 
@@ -49,3 +52,72 @@ def test_it_needs_test_cases(tiny_model, tmp_path, capsys):
     assert main(["test", str(tiny_model)]) == 2
     assert main(["test", str(tiny_model), "--e2e", str(tmp_path)]) == 2
     assert "No test cases" in capsys.readouterr().err
+
+
+ASSERTING = """
+test_cases:
+  - test_case: greeting_asserted
+    steps:
+      - user: "hello"
+        assertions:
+          - bot_uttered: {utter_name: utter_greet}
+          - generative_response_is_grounded: {threshold: 0.9}
+  - test_case: wrong_flow
+    steps:
+      - user: "hello"
+        assertions:
+          - bot_uttered: {text_matches: "Hello"}
+          - flow_started: pizza_order
+"""
+
+
+def test_it_reports_skipped_cases_writes_junit_and_exits_1_on_a_failure(
+    tiny_model, tmp_path, capsys
+):
+    import xml.etree.ElementTree as ET
+
+    (tmp_path / "cases.yml").write_text(ASSERTING)
+    junit = tmp_path / "out" / "report.xml"
+    junit.parent.mkdir()
+    code = main(
+        ["test", str(tiny_model), "--e2e", str(tmp_path / "cases.yml"), "--junit", str(junit)]
+    )
+    assert code == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "SKIP cases.yml::greeting_asserted: step 1, assertion 2: 'generative_response_is_grounded' "
+        "needs an LLM judge, and the built-in test runner has none"
+    )
+    assert lines[1] == (
+        "FAIL cases.yml::wrong_flow (step 1, line 14): flow_started: flow 'pizza_order' did not start"
+    )
+    assert lines[-1] == "0 passed, 1 failed, 1 skipped"
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert (suite.attrib["tests"], suite.attrib["failures"], suite.attrib["skipped"]) == (
+        "2",
+        "1",
+        "1",
+    )
+
+
+def test_only_skipped_cases_exit_0(tiny_model, tmp_path, capsys):
+    (tmp_path / "cases.yml").write_text(ASSERTING.split("  - test_case: wrong_flow")[0])
+    assert main(["test", str(tiny_model), "--e2e", str(tmp_path / "cases.yml")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "0 passed, 0 failed, 1 skipped"
+
+
+def test_a_malformed_test_file_is_refused_with_its_line(tiny_model, tmp_path, capsys):
+    (tmp_path / "bad.yml").write_text(
+        "test_cases:\n  - test_case: x\n    steps:\n      - utter: [x]\n"
+    )
+    assert main(["test", str(tiny_model), "--e2e", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "The test cases have 1 errors:" in err
+    assert "bad.yml:4 (test_cases[0].steps[0].utter): 'utter' must be a string" in err
+
+
+def test_an_unwritable_junit_file_exits_2(tiny_model, tmp_path, capsys):
+    (tmp_path / "tiny.yml").write_text(CASES)
+    junit = tmp_path / "missing" / "report.xml"
+    assert main(["test", str(tiny_model), "--e2e", str(tmp_path), "--junit", str(junit)]) == 2
+    assert f"Cannot write {junit}" in capsys.readouterr().err
