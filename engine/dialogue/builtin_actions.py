@@ -116,7 +116,9 @@ def trigger_chitchat(executor: Executor, tracker: Tracker, turn: Turn) -> None:
     """Free-form small talk needs Rasa's IntentlessPolicy; without it the message cannot be
     handled (reason ``cannot_handle_chitchat``), as Rasa does."""
     executor.recorder.action(tracker, "action_trigger_chitchat")
-    executor.stack.push_pattern(tracker, "pattern_cannot_handle", {"reason": CANNOT_HANDLE_CHITCHAT})
+    executor.stack.push_pattern(
+        tracker, "pattern_cannot_handle", {"reason": CANNOT_HANDLE_CHITCHAT}
+    )
 
 
 def trigger_search(executor: Executor, tracker: Tracker, turn: Turn) -> None:
@@ -199,10 +201,12 @@ def clean_stack(executor: Executor, tracker: Tracker, turn: Turn) -> None:
 
 
 def hangup(executor: Executor, tracker: Tracker, turn: Turn) -> None:
-    """End the session: in pattern_session_end the user ended it, otherwise the bot does."""
+    """End the session (``session_ended``): in pattern_session_end the user ended it,
+    otherwise the bot hangs up. Nothing on the stack runs after it."""
     executor.recorder.action(tracker, "action_hangup")
     by_user = bool(tracker.stack) and tracker.stack[-1].get("flow_id") == "pattern_session_end"
     reason = "user_disconnected" if by_user else "agent_hangup"
+    executor.recorder.update_stack(tracker, [])
     executor.recorder.append(
         tracker, {"event": "session_ended", "timestamp": now(), "metadata": {"_reason": reason}}
     )

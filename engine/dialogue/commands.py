@@ -45,8 +45,8 @@ from engine.formats import END, Slot
 
 __all__ = [
     "CANNOT_HANDLE_CHITCHAT",
-    "CANNOT_HANDLE_NO_RELEVANT_ANSWER",
     "CANNOT_HANDLE_NOT_SUPPORTED",
+    "CANNOT_HANDLE_NO_RELEVANT_ANSWER",
     "COMMAND_KINDS",
     "CommandApplier",
     "FlowStack",
@@ -254,9 +254,7 @@ class FlowStack:
             tracker, "pattern_internal_error", {"error_type": error_type, "reason": reason}
         )
 
-    def cancel_flow(
-        self, tracker: Tracker, original: list[dict[str, Any]] | None = None
-    ) -> bool:
+    def cancel_flow(self, tracker: Tracker, original: list[dict[str, Any]] | None = None) -> bool:
         """Push pattern_cancel_flow for the flow that was active before the turn's commands
         ran (`original`, default: the stack now); False when no flow was active.
 
@@ -317,9 +315,7 @@ class CommandApplier:
         for dropped in (c for c in commands if c not in known):
             log.info("dropped a command of unknown kind: %r", dropped)
         final = self.clean_up(tracker, known, turn)
-        turn.starting = [
-            c["flow"] for c in final if c["command"] == "start flow" and c.get("flow")
-        ]
+        turn.starting = [c["flow"] for c in final if c["command"] == "start flow" and c.get("flow")]
         self._reset_silence_count(tracker, final)
         handled = False
         for command in _execution_order(final, tracker):
@@ -349,37 +345,46 @@ class CommandApplier:
         """Rasa's clean-up of predicted commands (see the module docstring)."""
         clean: list[Command] = []
         for command in commands:
-            kind = command["command"]
-            if kind == "set slot":
-                self._clean_set_slot(tracker, command, clean, turn)
-            elif kind == "correct slot":
-                for name, value in _corrected_pairs(command):
-                    slot_command = {**command, "command": "set slot", "name": name, "value": value}
-                    _add_correction(clean, slot_command)
-            elif kind == "cancel flow":
-                if _top_user_frame(turn.original) is None:
-                    clean.append(_cannot_handle("cancel flow predicted but no flow is active"))
-                elif not _has(clean, "cancel flow"):
-                    clean.append(command)
-            elif kind == "start flow":
-                self._clean_start_flow(tracker, command, clean, turn)
-            elif kind == "chitchat":
-                if self._chitchat_needs_intentless_policy():
-                    clean.insert(0, _cannot_handle(CANNOT_HANDLE_CHITCHAT))
-                else:
-                    clean.insert(0, command)
-            elif kind == "clarify" and len(commands) > 1:
-                if all(c["command"] == "clarify" for c in commands) and not clean:
-                    clean.append(command)
-                else:
-                    log.info("dropped clarify next to other commands")
-            else:
-                clean.append(command)
+            self._clean_one(tracker, command, commands, clean, turn)
         for kind in ("cannot handle", "repeat", "chitchat"):
             clean = _at_most_one(clean, kind)
         if len(clean) > 1:
             clean = [c for c in clean if c["command"] != "cannot handle"]
         return clean
+
+    def _clean_one(
+        self,
+        tracker: Tracker,
+        command: Command,
+        commands: list[Command],
+        clean: list[Command],
+        turn: _Turn,
+    ) -> None:
+        kind = command["command"]
+        if kind == "set slot":
+            self._clean_set_slot(tracker, command, clean, turn)
+        elif kind == "correct slot":
+            for name, value in _corrected_pairs(command):
+                _add_correction(clean, {**command, "name": name, "value": value})
+        elif kind == "cancel flow":
+            if _top_user_frame(turn.original) is None:
+                clean.append(_cannot_handle("cancel flow predicted but no flow is active"))
+            elif not _has(clean, "cancel flow"):
+                clean.append(command)
+        elif kind == "start flow":
+            self._clean_start_flow(tracker, command, clean, turn)
+        elif kind == "chitchat":
+            if self._chitchat_needs_intentless_policy():
+                clean.insert(0, _cannot_handle(CANNOT_HANDLE_CHITCHAT))
+            else:
+                clean.insert(0, command)
+        elif kind == "clarify" and len(commands) > 1:
+            if all(c["command"] == "clarify" for c in commands) and not clean:
+                clean.append(command)
+            else:
+                log.info("dropped clarify next to other commands")
+        else:
+            clean.append(command)
 
     def _clean_set_slot(
         self, tracker: Tracker, command: Command, clean: list[Command], turn: _Turn
@@ -647,9 +652,7 @@ def _mapping_types(slot: Slot) -> set[str]:
 
 
 def _mapping_flag(slot: Slot, mapping_type: str, flag: str) -> bool:
-    return any(
-        m.type == mapping_type and bool(m.extra.get(flag)) for m in (slot.mappings or [])
-    )
+    return any(m.type == mapping_type and bool(m.extra.get(flag)) for m in (slot.mappings or []))
 
 
 def _extractor_allowed(slot: Slot, command: Command, clean: list[Command]) -> bool:

@@ -37,9 +37,66 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Words too common to tell passages apart (English; others pass through).
 _STOPWORDS = frozenset(
-    """a about an and are as at be been but by can could do does for from had has have how i
-    if in is it its me my of on or our so than that the their them then there these they this
-    to was we what when where which who why will with would you your""".split()
+    (
+        "a",
+        "about",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "but",
+        "by",
+        "can",
+        "could",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    )
 )
 
 
@@ -156,7 +213,9 @@ class KnowledgeBase:
                 break
         return results
 
-    def answer(self, query: str, llm: Callable[[str], str] | None = None) -> tuple[str, list[SearchResult]] | None:
+    def answer(
+        self, query: str, llm: Callable[[str], str] | None = None
+    ) -> tuple[str, list[SearchResult]] | None:
         """The answer to `query` with the passages it came from, or None when no passage is
         relevant (or the LLM gave nothing). Errors of `llm` propagate."""
         results = self.search(query)
