@@ -725,7 +725,8 @@ def _correction_target(model: DialogueModel, tracker: Tracker, name: str) -> tup
     view = compiled.collect_step_for(name)
     if view is None:
         return None
-    current = compiled.order.get(frame.get("step_id"), -1)
+    step_id: Any = frame.get("step_id")
+    current = compiled.order.get(step_id, -1)
     if compiled.order[view.id] > current:
         return None
     return compiled.id, view.id
