@@ -77,8 +77,15 @@ Our branches are open from 9 to 5 on weekdays.
 class CommandChat:
     """One conversation whose turns carry explicit commands (`say(text, *commands)`)."""
 
-    def __init__(self, flows: str = FLOWS, *, config: str | None = None, docs: dict | None = None):
-        files = {"domain.yml": DOMAIN, "data/flows.yml": flows}
+    def __init__(
+        self,
+        flows: str = FLOWS,
+        *,
+        config: str | None = None,
+        docs: dict | None = None,
+        domain: str = DOMAIN,
+    ):
+        files = {"domain.yml": domain, "data/flows.yml": flows}
         if config is not None:
             files["config.yml"] = config
         for path, text in (docs or {}).items():
@@ -245,16 +252,31 @@ def test_correct_slot_commands_group_and_the_same_value_is_no_correction(chat):
     assert chat.say("Joe", set_slot("recipient", "Joe")) == ["utter_ask_confirmed"]
 
 
-def test_an_llm_does_not_overwrite_an_nlu_value_unless_the_mapping_allows_it():
-    flows = FLOWS.replace(
-        "      - collect: city\n", "      - collect: city\n      - collect: note\n"
+@pytest.mark.parametrize(("allow", "expected"), [(False, "Rome"), (True, "Milan")])
+def test_an_llm_does_not_overwrite_an_nlu_value_unless_the_mapping_allows_it(allow, expected):
+    domain = DOMAIN.replace(
+        "  confirmed:\n",
+        "  town:\n    type: text\n    mappings:\n      - {type: from_entity, entity: city}\n"
+        f"      - {{type: from_llm, allow_nlu_correction: {str(allow).lower()}}}\n"
+        "  confirmed:\n",
     )
-    c = CommandChat(flows.replace("utter_weather\n", "utter_weather\n", 1))
-    c.say("weather", start("weather"))
-    c.say("Rome", set_slot("city", "Rome", "NLU"))
-    assert c.slots["city"] == "Rome"
-    c.say("no, Milan", set_slot("city", "Milan", "LLM"))
-    assert c.slots["city"] == "Rome"
+    flows = (
+        FLOWS
+        + """
+  trip:
+    description: plan a trip
+    steps:
+      - collect: town
+      - collect: confirmed
+      - action: utter_balance
+"""
+    )
+    c = CommandChat(flows, domain=domain)
+    c.say("trip", start("trip"))
+    c.say("Rome", set_slot("town", "Rome", "NLU"))
+    assert c.slots["town"] == "Rome"
+    c.say("no, Milan", set_slot("town", "Milan", "LLM"))
+    assert c.slots["town"] == expected
 
 
 # -- cancel ----------------------------------------------------------------------------------------
