@@ -6,13 +6,15 @@ produce them), so they do not depend on understanding.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import engine.dialogue
 from engine.dialogue import DialogueModel, Processor, Tracker, UserMessage
 from engine.dialogue.model import default_flows, default_responses
-from engine.formats import load_project_files
+from engine.formats import load_project_files, validate_project
 from engine.formats.defaults import DEFAULT_PATTERNS, DEFAULT_RESPONSES
 from engine.tests.dialogue.conftest import ScriptedNlu, project_from
 
@@ -651,3 +653,16 @@ def test_a_domain_response_replaces_a_default_one():
     tracker = Tracker("t", model.initial_slots())
     messages = processor.handle_message(tracker, UserMessage("joke", "t"))
     assert [m["text"] for m in messages] == ["Nope."]
+
+
+def test_the_default_patterns_validate_as_a_rasa_project():
+    here = Path(engine.dialogue.__file__).parent
+    files = {
+        "config.yml": "recipe: default.v1\nlanguage: en\nassistant_id: defaults\n",
+        "data/default_flows.yml": (here / "default_flows.yml").read_text(encoding="utf-8"),
+        "domain.yml": (here / "default_responses.yml").read_text(encoding="utf-8"),
+    }
+    problems = validate_project(load_project_files(files))
+    # Action names filled from a pattern's context at run time are not domain actions.
+    errors = [p for p in problems if p.severity == "error" and "{{context." not in p.message]
+    assert errors == []
