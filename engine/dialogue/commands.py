@@ -601,8 +601,7 @@ def _execution_order(commands: list[Command], tracker: Tracker) -> list[Command]
     if tracker.top_user_frame() is None:
         starts = [c for c in ordered if c["command"] == "start flow"]
         if starts:
-            last = starts[-1] if len(starts) > 1 else starts[0]
-            ordered = [c for c in ordered if c is not last] + [last]
+            ordered = [c for c in ordered if c is not starts[-1]] + [starts[-1]]
     ordered.reverse()
     slots = iter([c for c in commands if c["command"] == "set slot"])
     return [next(slots) if c["command"] == "set slot" else c for c in ordered]

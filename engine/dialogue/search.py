@@ -2,7 +2,7 @@
 
 `KnowledgeBase.build` reads the project's knowledge files (``docs/`` and the folders
 config.yml's ``EnterpriseSearchPolicy`` names as ``vector_store.source``), splits text and
-Markdown into passages (one per heading section, long sections by paragraph), and is persisted
+Markdown into passages (one per paragraph, with the heading it is under), and is persisted
 with the dialogue model at training time. `KnowledgeBase.search` ranks passages with Okapi
 BM25 (`rank_bm25`); `KnowledgeBase.answer` answers with the best passage, or, given an `llm`
 callable (prompt in, text out), with what the LLM makes of the best passages.
@@ -28,12 +28,13 @@ log = logging.getLogger(__name__)
 
 KNOWLEDGE_FILE = "knowledge.json"
 FORMAT_VERSION = 1
-#: Passages longer than this are split at paragraph boundaries.
+#: Paragraphs longer than this are split between lines.
 MAX_PASSAGE_CHARS = 1200
 #: How many passages an LLM sees.
 LLM_PASSAGES = 3
 _TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".rst")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FAQ = re.compile(r"^Q:[^\n]*\nA:\s*(.+)$", re.DOTALL)
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 # Words too common to tell passages apart (English; others pass through).
 _STOPWORDS = frozenset(
@@ -122,7 +123,10 @@ class Passage:
 
     @property
     def answer_text(self) -> str:
-        return self.text or self.title
+        """The text to answer with: an FAQ entry (``Q: ...`` then ``A: ...``) answers with
+        its answer."""
+        match = _FAQ.match(self.text)
+        return (match.group(1).strip() if match else self.text) or self.title
 
 
 @dataclass(frozen=True)
@@ -132,27 +136,60 @@ class SearchResult:
 
 
 def split_passages(path: str, text: str) -> list[Passage]:
-    """Passages of one document: a Markdown heading starts a section; sections longer than
-    `MAX_PASSAGE_CHARS` are split between paragraphs."""
+    """Passages of one document: one per paragraph, titled by the Markdown heading it is under
+    (in a text file, a short first line on its own is the title). Paragraphs longer than
+    `MAX_PASSAGE_CHARS` are split between lines."""
+    markdown = path.lower().endswith((".md", ".markdown"))
     sections: list[tuple[str, list[str]]] = [("", [])]
     for line in text.splitlines():
-        match = _HEADING.match(line) if path.lower().endswith((".md", ".markdown")) else None
+        match = _HEADING.match(line) if markdown else None
         if match:
             sections.append((match.group(2).strip(), []))
         else:
             sections[-1][1].append(line)
+    if not markdown:
+        paragraphs = _paragraphs(sections[0][1])
+        if len(paragraphs) > 1 and _is_title(paragraphs[0]):
+            sections = [(paragraphs[0], "\n\n".join(paragraphs[1:]).splitlines())]
     passages = []
     for title, lines in sections:
-        paragraphs = [p.strip() for p in "\n".join(lines).split("\n\n") if p.strip()]
-        chunk: list[str] = []
+        paragraphs = _paragraphs(lines)
+        if not paragraphs and title:
+            passages.append(Passage(path, title, ""))
         for paragraph in paragraphs:
-            if chunk and len("\n\n".join([*chunk, paragraph])) > MAX_PASSAGE_CHARS:
-                passages.append(Passage(path, title, "\n\n".join(chunk)))
-                chunk = []
-            chunk.append(paragraph)
-        if chunk or title:
-            passages.append(Passage(path, title, "\n\n".join(chunk)))
+            passages.extend(Passage(path, title, chunk) for chunk in _chunks(paragraph))
     return passages
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    return [p.strip() for p in "\n".join(lines).split("\n\n") if p.strip()]
+
+
+def _is_title(paragraph: str) -> bool:
+    return "\n" not in paragraph and len(paragraph) <= 100 and not paragraph.endswith((".", "?"))
+
+
+def _chunks(paragraph: str) -> list[str]:
+    if len(paragraph) <= MAX_PASSAGE_CHARS:
+        return [paragraph]
+    chunks: list[str] = []
+    current = ""
+    for line in paragraph.splitlines():
+        while len(line) > MAX_PASSAGE_CHARS:  # one very long line: cut between words
+            cut = line.rfind(" ", 0, MAX_PASSAGE_CHARS)
+            cut = cut if cut > 0 else MAX_PASSAGE_CHARS
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:cut].strip())
+            line = line[cut:].strip()
+        if current and len(current) + 1 + len(line) > MAX_PASSAGE_CHARS:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return [c for c in chunks if c]
 
 
 def search_prompt(question: str, passages: list[Passage]) -> str:

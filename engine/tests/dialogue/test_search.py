@@ -159,3 +159,20 @@ def test_the_knowledge_documents_are_part_of_the_fingerprint():
     assert project_fingerprint(project({"docs/faq.md": FAQ + "x"})) != project_fingerprint(
         project({"docs/faq.md": FAQ})
     )
+
+
+def test_a_text_files_first_short_line_is_the_title_and_faq_entries_answer_with_the_answer():
+    text = (
+        "Secure Payments\n\nQ: How are card payments protected?\nA: With 3D Secure.\n\n"
+        "Q: Can I pay by phone?\nA: Yes, with the app."
+    )
+    passages = split_passages("docs/pay.txt", text)
+    assert [p.title for p in passages] == ["Secure Payments", "Secure Payments"]
+    kb = KnowledgeBase(passages)
+    assert (kb.answer("can I pay with my phone") or ("",))[0] == "Yes, with the app."
+
+
+def test_a_very_long_line_is_cut_between_words():
+    passages = split_passages("docs/one.txt", "word " * 1000)
+    assert len(passages) > 3
+    assert all(0 < len(p.text) <= MAX_PASSAGE_CHARS for p in passages)
