@@ -30,6 +30,8 @@ KNOWLEDGE_FILE = "knowledge.json"
 FORMAT_VERSION = 1
 #: Paragraphs longer than this are split between lines.
 MAX_PASSAGE_CHARS = 1200
+#: The share of a query's weight a passage must contain to be relevant (see `search`).
+MIN_COVERAGE = 0.5
 #: How many passages an LLM sees.
 LLM_PASSAGES = 3
 _TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".text", ".rst")
@@ -233,17 +235,26 @@ class KnowledgeBase:
         return self._index
 
     def search(self, query: str, k: int = LLM_PASSAGES) -> list[SearchResult]:
-        """The best `k` passages sharing a word with `query`, best first."""
-        words = tokens(query)
+        """The best `k` relevant passages for `query`, best first.
+
+        A passage is relevant when the query words it contains carry at least
+        `MIN_COVERAGE` of the query's weight (each word weighs its inverse document
+        frequency; a word no passage has, the average), so that one shared common word does
+        not make an answer."""
+        words = list(dict.fromkeys(tokens(query)))
         if not self.passages or not words:
             return []
-        scores = self._bm25().get_scores(words)
-        query_words = set(words)
+        bm25 = self._bm25()
+        scores = bm25.get_scores(words)
+        unknown = sum(bm25.idf.values()) / max(len(bm25.idf), 1)
+        weights = {w: max(float(bm25.idf.get(w, unknown)), 1e-6) for w in words}
+        total = sum(weights.values())
         ranked = sorted(range(len(self.passages)), key=lambda i: (-scores[i], i))
         results = []
         for i in ranked:
             passage = self.passages[i]
-            if not query_words & set(tokens(f"{passage.title} {passage.text}")):
+            present = set(tokens(f"{passage.title} {passage.text}"))
+            if sum(v for w, v in weights.items() if w in present) < MIN_COVERAGE * total:
                 continue
             results.append(SearchResult(passage, float(scores[i])))
             if len(results) == k:

@@ -176,3 +176,9 @@ def test_a_very_long_line_is_cut_between_words():
     passages = split_passages("docs/one.txt", "word " * 1000)
     assert len(passages) > 3
     assert all(0 < len(p.text) <= MAX_PASSAGE_CHARS for p in passages)
+
+
+def test_one_shared_word_does_not_make_a_passage_relevant():
+    kb = KnowledgeBase.build({"docs/faq.md": FAQ, "docs/telco.txt": TELCO})
+    assert kb.search("block my card")[0].passage.title == "Block a card"
+    assert kb.search("block the neighbours wifi channel interference") == []
