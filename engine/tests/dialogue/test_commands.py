@@ -666,3 +666,22 @@ def test_the_default_patterns_validate_as_a_rasa_project():
     # Action names filled from a pattern's context at run time are not domain actions.
     errors = [p for p in problems if p.severity == "error" and "{{context." not in p.message]
     assert errors == []
+
+
+def test_a_flow_that_never_listens_stops_with_an_internal_error():
+    flows = (
+        FLOWS
+        + """
+  loop:
+    description: loops forever
+    steps:
+      - id: again
+        set_slots:
+          - note: x
+        next: again
+"""
+    )
+    c = CommandChat(flows)
+    assert c.say("go", start("loop")) == ["utter_internal_error_rasa"]
+    assert c.tracker.stack == []
+    assert c.turn[-1]["event"] == "action" and c.turn[-1]["name"] == "action_listen"
