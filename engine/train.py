@@ -111,13 +111,20 @@ def default_model_name(now: datetime | None = None) -> str:
 
 
 def project_fingerprint(project: Project) -> str:
-    """SHA-256 of everything that is trained on: config, domain, flows and NLU data."""
-    payload = {
+    """SHA-256 of everything that is trained on: config, domain, flows, NLU data and the
+    knowledge documents."""
+    payload: dict[str, Any] = {
         "config": project.config.text if project.config is not None else None,
         "domain": domain_to_dict(project.domain),
         "flows": flows_to_dict(project.flows)["flows"],
         "nlu": nlu_to_list(project.nlu),
     }
+    knowledge = project.knowledge_files
+    if knowledge:  # the knowledge base is trained on too (left out when empty: same as before)
+        payload["knowledge"] = {
+            path: content if isinstance(content, str) else hashlib.sha256(content).hexdigest()
+            for path, content in knowledge.items()
+        }
     blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

@@ -1,20 +1,26 @@
 """The built-in actions of the default patterns (``action_restart``, ``action_cancel_flow``,
-``action_correct_flow_slot``, ...) and `BUILTINS`, the table the executor dispatches on.
-Each one records its ``action`` event first."""
+``action_correct_flow_slot``, ``action_trigger_search``, ``action_repeat_bot_messages``,
+``action_clean_stack``, ``action_hangup``...) and `BUILTINS`, the table the executor
+dispatches on. Each one records its ``action`` event first."""
 
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from engine.dialogue.commands import CANNOT_HANDLE_CHITCHAT, CANNOT_HANDLE_NO_RELEVANT_ANSWER
 from engine.dialogue.tracker import Tracker, now
 from engine.dialogue.turn import Turn
+from engine.formats import END
 
 if TYPE_CHECKING:
     from engine.dialogue.executor import Executor
 
 __all__ = ["BUILTINS", "Builtin"]
+
+log = logging.getLogger(__name__)
 
 #: A built-in action: run on the tracker by the executor, within a turn.
 Builtin = Callable[["Executor", Tracker, Turn], None]
@@ -107,8 +113,108 @@ def correct_flow_slot(executor: Executor, tracker: Tracker, turn: Turn) -> None:
 
 
 def trigger_chitchat(executor: Executor, tracker: Tracker, turn: Turn) -> None:
+    """Free-form small talk needs Rasa's IntentlessPolicy; without it the message cannot be
+    handled (reason ``cannot_handle_chitchat``), as Rasa does."""
     executor.recorder.action(tracker, "action_trigger_chitchat")
-    executor.stack.push_pattern(tracker, "pattern_cannot_handle", {"reason": "chitchat"})
+    executor.stack.push_pattern(
+        tracker, "pattern_cannot_handle", {"reason": CANNOT_HANDLE_CHITCHAT}
+    )
+
+
+def trigger_search(executor: Executor, tracker: Tracker, turn: Turn) -> None:
+    """Answer the latest user message from the knowledge base (EnterpriseSearchPolicy).
+
+    Without the policy in config.yml or without documents: ``utter_no_knowledge_base``. No
+    relevant passage: pattern_cannot_handle (``cannot_handle_no_relevant_answer``). With the
+    executor's `search_llm` the LLM answers from the best passages; its failure is an internal
+    error. The answer is sent by ``action_send_text``, with the passages' sources in its
+    metadata."""
+    executor.recorder.action(tracker, "action_trigger_search")
+    knowledge = executor.model.knowledge
+    if "EnterpriseSearchPolicy" not in executor.model.policies or not knowledge:
+        executor.utter_action(tracker, "utter_no_knowledge_base", turn)
+        return
+    query = str(tracker.latest_message.get("text") or "")
+    try:
+        found = knowledge.answer(query, executor.search_llm)
+    except Exception as exc:  # the LLM hook: any failure of the user's LLM is reported
+        log.warning("knowledge answer failed: %s", exc)
+        executor.stack.push_pattern(
+            tracker,
+            "pattern_internal_error",
+            {"error_type": "rasa_internal_error_default", "reason": f"search failed: {exc}"},
+        )
+        return
+    if found is None:
+        executor.stack.push_pattern(
+            tracker, "pattern_cannot_handle", {"reason": CANNOT_HANDLE_NO_RELEVANT_ANSWER}
+        )
+        return
+    text, results = found
+    executor.recorder.action(tracker, "action_send_text")
+    sources = [
+        {"source": r.passage.source, "title": r.passage.title, "score": round(r.score, 4)}
+        for r in results
+    ]
+    executor.bot(tracker, {"text": text, "metadata": {"search_results": sources}}, turn)
+
+
+def repeat_bot_messages(executor: Executor, tracker: Tracker, turn: Turn) -> None:
+    """Send again the bot messages that came after the user's message before the latest one.
+
+    When a question is being collected, its last message is left out: the question is asked
+    again anyway."""
+    executor.recorder.action(tracker, "action_repeat_bot_messages")
+    bots = _last_bot_messages(tracker.events)
+    below = tracker.stack[-2] if len(tracker.stack) > 1 else {}
+    if below.get("type") == "pattern_collect_information" and bots:
+        bots = bots[:-1]
+    for event in bots:
+        message = {**(event.get("data") or {}), "text": event.get("text")}
+        message["metadata"] = {**(event.get("metadata") or {}), "repeated": True}
+        executor.bot(tracker, copy.deepcopy(message), turn)
+
+
+def _last_bot_messages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last run of bot events before the latest user message (Rasa's rule: for
+    ``U1 B1 B2 U2 B4 B5 U3`` that is ``B4 B5``)."""
+    said = [e for e in events if e.get("event") in ("bot", "user")]
+    found: list[dict[str, Any]] = []
+    for event in reversed(said):
+        if event["event"] == "bot":
+            found.append(event)
+        elif found:
+            break
+    return list(reversed(found))
+
+
+def clean_stack(executor: Executor, tracker: Tracker, turn: Turn) -> None:
+    """End every flow on the stack (after a code change): each frame goes to its end, user
+    flows as regular ones so that no interrupted flow is continued."""
+    executor.recorder.action(tracker, "action_clean_stack")
+    stack = copy.deepcopy(tracker.stack)
+    for frame in stack:
+        frame["step_id"] = END
+        if frame.get("type") == "flow":
+            frame["frame_type"] = "regular"
+    executor.recorder.update_stack(tracker, stack)
+
+
+def hangup(executor: Executor, tracker: Tracker, turn: Turn) -> None:
+    """End the session (``session_ended``): in pattern_session_end the user ended it,
+    otherwise the bot hangs up. Nothing on the stack runs after it."""
+    executor.recorder.action(tracker, "action_hangup")
+    by_user = bool(tracker.stack) and tracker.stack[-1].get("flow_id") == "pattern_session_end"
+    reason = "user_disconnected" if by_user else "agent_hangup"
+    executor.recorder.update_stack(tracker, [])
+    executor.recorder.append(
+        tracker, {"event": "session_ended", "timestamp": now(), "metadata": {"_reason": reason}}
+    )
+
+
+def handoff_metric(executor: Executor, tracker: Tracker, turn: Turn) -> None:
+    """Rasa counts hand-overs for its analytics here; the action event records it."""
+    executor.recorder.action(tracker, "action_handoff_metric")
 
 
 def default_fallback(executor: Executor, tracker: Tracker, turn: Turn) -> None:
@@ -130,6 +236,11 @@ BUILTINS: dict[str, Builtin] = {
     "action_clarify_flows": clarify_flows,
     "action_correct_flow_slot": correct_flow_slot,
     "action_trigger_chitchat": trigger_chitchat,
+    "action_trigger_search": trigger_search,
+    "action_repeat_bot_messages": repeat_bot_messages,
+    "action_clean_stack": clean_stack,
+    "action_hangup": hangup,
+    "action_handoff_metric": handoff_metric,
     "action_default_fallback": default_fallback,
     "action_noop": noop,
 }

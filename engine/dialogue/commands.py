@@ -1,23 +1,97 @@
-"""Applying commands to the dialogue stack.
+"""Applying commands to the dialogue stack, with Rasa Pro's semantics.
 
 `FlowStack` holds the stack operations (push a flow or a pattern, end the top frame, cancel the
-active flow, reset a finished flow's slots), each recording its events; `CommandApplier` applies
-one turn's commands with them, one method per command kind, in a fixed order: cancellations,
-slots (a changed answer becomes a correction), flow starts, the correction, then patterns.
+active flow, resume a flow, reset a finished flow's slots), each recording its events.
+
+`CommandApplier.apply` takes one turn's commands (the vocabulary of Rasa's ``Command.command()``
+names: ``start flow``, ``set slot``, ``cancel flow``, ``clarify``, ``chitchat``, ``knowledge``,
+``human handoff``, ``skip question``, ``cannot handle``, ``repeat``, ``restart``,
+``session end``, ``error``, ``correct slot``, ``user silence``, ``handle code change``) and
+works as Rasa's command processor does:
+
+1. **Clean up** (`clean_up`): a ``set slot`` for a slot the domain lacks, or from an extractor
+   its mappings do not allow (an LLM value for an NLU-only slot, an NLU value for a
+   ``from_llm``-only slot, anything for a ``controlled`` slot) becomes ``cannot handle``; a
+   changed value for an already filled slot that the active flow collected earlier becomes one
+   ``correct slot`` command; a ``cancel flow`` without an active flow becomes ``cannot handle``;
+   a ``start flow`` of the flow already on top is dropped; ``chitchat`` becomes
+   ``cannot handle`` (reason ``cannot_handle_chitchat``) when pattern_chitchat runs
+   ``action_trigger_chitchat`` and no ``IntentlessPolicy`` is configured; ``clarify`` next to
+   other commands is dropped; at most one ``cannot handle``, ``repeat`` and ``chitchat`` stay,
+   and ``cannot handle`` goes when anything else is left.
+2. **Run** the commands in reverse order (so that the first one ends up on top of the stack;
+   with no active flow, ``start flow`` runs first), each pushing its flow or pattern; slots are
+   set in the order given.
+
+Deliberate deviations (without an LLM): an NLU value (``extractor: NLU``) for a slot that
+no flow collects is set directly, and command payloads (``generator: payload``) set any
+slot of the domain; NLU values correct an earlier answer only when they come from an entity
+or the mapping says ``allow_nlu_correction: true``. A turn whose commands change nothing
+pushes ``pattern_cannot_handle``, so a turn never ends silent.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.dialogue.model import START, CompiledFlow, DialogueModel
 from engine.dialogue.slots import INVALID, coerce
 from engine.dialogue.tracker import Tracker
 from engine.dialogue.turn import Command, Recorder
-from engine.dialogue.understand import correction_target, slot_allowed
+from engine.formats import END, Slot
 
-__all__ = ["CommandApplier", "FlowStack"]
+__all__ = [
+    "CANNOT_HANDLE_CHITCHAT",
+    "CANNOT_HANDLE_NOT_SUPPORTED",
+    "CANNOT_HANDLE_NO_RELEVANT_ANSWER",
+    "COMMAND_KINDS",
+    "CommandApplier",
+    "FlowStack",
+]
+
+log = logging.getLogger(__name__)
+
+#: ``reason`` values pattern_cannot_handle branches on (Rasa's constants).
+CANNOT_HANDLE_CHITCHAT = "cannot_handle_chitchat"
+CANNOT_HANDLE_NOT_SUPPORTED = "cannot_handle_not_supported"
+CANNOT_HANDLE_NO_RELEVANT_ANSWER = "cannot_handle_no_relevant_answer"
+
+#: Commands that push a pattern, and the pattern.
+_PATTERN_OF = {
+    "chitchat": "pattern_chitchat",
+    "knowledge": "pattern_search",
+    "human handoff": "pattern_human_handoff",
+    "repeat": "pattern_repeat_bot_messages",
+    "restart": "pattern_restart",
+    "session end": "pattern_session_end",
+    "user silence": "pattern_user_silence",
+    "skip question": "pattern_skip_question",
+    "handle code change": "pattern_code_change",
+}
+#: Of those, the ones that need an active user flow (Rasa skips them otherwise).
+_NEED_ACTIVE_FLOW = {"skip question", "handle code change"}
+
+#: Every command kind the applier knows.
+COMMAND_KINDS = frozenset(
+    {
+        "start flow",
+        "set slot",
+        "cancel flow",
+        "clarify",
+        "cannot handle",
+        "error",
+        "correct slot",
+        *_PATTERN_OF,
+    }
+)
+
+#: Mapping types filled by NLU (Rasa's predefined mapping types).
+_NLU_MAPPINGS = {"from_entity", "from_intent", "from_trigger_intent", "from_text"}
+#: Slots the default patterns count with.
+SILENCE_SLOT = "consecutive_silence_timeouts"
 
 
 class FlowStack:
@@ -42,12 +116,64 @@ class FlowStack:
             self.recorder.flow_event(tracker, "flow_started", frame)
         return frame
 
-    def start_user_flow(self, tracker: Tracker, flow_id: str) -> None:
-        """Push a user flow; on top of an active one it interrupts it."""
-        current = tracker.top_user_frame()
-        if current is not None:
-            self.recorder.flow_event(tracker, "flow_interrupted", current)
-        self.push_flow(tracker, flow_id, "interrupt" if current is not None else "regular")
+    def start_user_flow(
+        self, tracker: Tracker, flow_id: str, original: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Start a user flow as Rasa's ``start flow`` command does.
+
+        A finished flow's pattern_completed frames go; a flow that is on the stack already is
+        resumed (moved to the top); otherwise the flow is pushed, interrupting the flow that was
+        active before the turn's commands ran (`original`, default: the stack now).
+        """
+        original = tracker.stack if original is None else original
+        self.remove_patterns(tracker, "pattern_completed")
+        before = _top_user_frame(original)
+        continuing = any(f.get("type") == "pattern_continue_interrupted" for f in tracker.stack)
+        if before is not None and before["flow_id"] == flow_id:
+            if continuing:
+                self.remove_patterns(tracker, "pattern_continue_interrupted")
+                self.resume_flow(tracker, flow_id)
+            return
+        self.remove_patterns(tracker, "pattern_continue_interrupted")
+        if flow_id in tracker.active_flow_ids() and before is not None:
+            self.resume_flow(tracker, flow_id)
+            self.recorder.flow_event(tracker, "flow_interrupted", before)
+            return
+        if before is not None:
+            self.recorder.flow_event(tracker, "flow_interrupted", before)
+        self.push_flow(tracker, flow_id, "interrupt" if before is not None else "regular")
+
+    def remove_patterns(self, tracker: Tracker, pattern: str) -> None:
+        """Take the frames of `pattern` off the stack, each completed."""
+        removed = [f for f in tracker.stack if f.get("type") == pattern]
+        if not removed:
+            return
+        self.recorder.update_stack(tracker, [f for f in tracker.stack if f.get("type") != pattern])
+        for frame in removed:
+            self.recorder.flow_event(tracker, "flow_completed", frame)
+
+    def resume_flow(self, tracker: Tracker, flow_id: str) -> None:
+        """Move the topmost frame of user flow `flow_id` (with the frames of the flows it
+        called and the patterns above it, up to the next user flow) to the top."""
+        stack = tracker.stack
+        index = next(
+            (
+                i
+                for i in range(len(stack) - 1, -1, -1)
+                if stack[i].get("type") == "flow" and stack[i].get("flow_id") == flow_id
+            ),
+            None,
+        )
+        if index is None:
+            return
+        end = index + 1
+        while end < len(stack) and not (
+            stack[end].get("type") == "flow" and stack[end].get("frame_type") != "call"
+        ):
+            end += 1
+        block = stack[index:end]
+        self.recorder.update_stack(tracker, [*stack[:index], *stack[end:], *block])
+        self.recorder.flow_event(tracker, "flow_resumed", block[0])
 
     def push_pattern(self, tracker: Tracker, flow_id: str, context: dict[str, Any]) -> None:
         if flow_id not in self.model.flows:
@@ -98,6 +224,8 @@ class FlowStack:
         if linked:
             return
         below = tracker.top_user_frame()
+        if below is not None and below.get("step_id") == END:
+            return  # the flows end together (a cleaned stack): the next one ends in turn
         if below is not None:
             below_flow = self.model.flow(below["flow_id"])
             self.recorder.flow_event(tracker, "flow_resumed", below)
@@ -126,17 +254,21 @@ class FlowStack:
             tracker, "pattern_internal_error", {"error_type": error_type, "reason": reason}
         )
 
-    def cancel_flow(self, tracker: Tracker) -> bool:
-        """Push pattern_cancel_flow for the top user flow; False when no flow is active."""
-        frame = tracker.top_user_frame()
+    def cancel_flow(self, tracker: Tracker, original: list[dict[str, Any]] | None = None) -> bool:
+        """Push pattern_cancel_flow for the flow that was active before the turn's commands
+        ran (`original`, default: the stack now); False when no flow was active.
+
+        The cancelled frames are that flow, the frames above it and the call frames beneath it
+        that lead to it; frames the turn's commands pushed are not cancelled."""
+        original = tracker.stack if original is None else original
+        frame = _top_user_frame(original)
         if frame is None:
             return False
-        index = next(i for i, f in enumerate(tracker.stack) if f["frame_id"] == frame["frame_id"])
-        # The flow, the frames above it, and the call frames beneath it that lead to it.
+        index = next(i for i, f in enumerate(original) if f["frame_id"] == frame["frame_id"])
         start = index
-        while start > 0 and tracker.stack[start].get("frame_type") == "call":
+        while start > 0 and original[start].get("frame_type") == "call":
             start -= 1
-        cancelled = [f["frame_id"] for f in tracker.stack[start:]]
+        cancelled = [f["frame_id"] for f in original[start:]]
         compiled = self.model.flow(frame["flow_id"])
         self.push_pattern(
             tracker,
@@ -149,126 +281,451 @@ class FlowStack:
         return True
 
 
-class _SlotChanges:
-    """What ``set slot`` commands see of the turn (the flows starting, the slot asked for when
-    the message came) and collect (the values that correct earlier answers, and the collect
-    step to go back to)."""
+def _top_user_frame(stack: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((f for f in reversed(stack) if f.get("type") == "flow"), None)
 
-    def __init__(self, starting: list[str], requested: str | None) -> None:
-        self.starting = starting
-        self.requested = requested
-        self.corrections: dict[str, Any] = {}
-        self.target: tuple[str, str] | None = None
+
+@dataclass
+class _Turn:
+    """What the commands of one turn see: the stack before they ran, the slot being asked for
+    when the message came, the flows they start; and whether a dropped command still counts
+    as handled (a repeated answer, a start of the flow already active)."""
+
+    original: list[dict[str, Any]]
+    requested: str | None
+    starting: list[str] = field(default_factory=list)
+    quiet: bool = False
 
 
 class CommandApplier:
-    """Applies one turn's commands; a turn whose commands change nothing can't be handled."""
+    """Cleans up and runs one turn's commands (see the module docstring)."""
 
     def __init__(self, model: DialogueModel, stack: FlowStack, recorder: Recorder) -> None:
         self.model = model
         self.stack = stack
         self.recorder = recorder
 
-    def apply(self, tracker: Tracker, commands: list[Command]) -> None:
-        starting = [
-            c["flow"]
-            for c in commands
-            if c["command"] == "start flow" and c.get("flow") in self.model.flows
-        ]
-        changes = _SlotChanges(starting, tracker.requested_slot())
-        handled = False
-        for _cancel in _of_kind(commands, "cancel flow"):
-            handled = self.stack.cancel_flow(tracker) or handled
-        for command in _of_kind(commands, "set slot"):
-            handled = self.set_slot(tracker, command, changes) or handled
-        for command in _of_kind(commands, "start flow"):
-            handled = self.start_flow(tracker, command) or handled
-        handled = self.correct(tracker, changes) or handled
-        for command in commands:
-            handled = self.push_pattern(tracker, command) or handled
-        if not handled:
-            self.stack.push_pattern(tracker, "pattern_cannot_handle", {"reason": "no_command"})
+    # -- the turn ------------------------------------------------------------------------------
 
-    def set_slot(self, tracker: Tracker, command: Command, changes: _SlotChanges) -> bool:
-        """Set the slot, or note a correction; True when the command counts as handled."""
+    def apply(self, tracker: Tracker, commands: list[Command]) -> list[Command]:
+        """Clean up and run `commands`; returns the commands that ran (a ``cannot handle``
+        added when none of them changed anything)."""
+        turn = _Turn(copy.deepcopy(tracker.stack), tracker.requested_slot())
+        known = [c for c in commands if isinstance(c, dict) and c.get("command") in COMMAND_KINDS]
+        for dropped in (c for c in commands if c not in known):
+            log.info("dropped a command of unknown kind: %r", dropped)
+        final = self.clean_up(tracker, known, turn)
+        turn.starting = [c["flow"] for c in final if c["command"] == "start flow" and c.get("flow")]
+        self._reset_silence_count(tracker, final)
+        handled = False
+        for command in _execution_order(final, tracker):
+            handled = self.run(tracker, command, turn) or handled
+        if not handled and not turn.quiet:
+            reason = "no_command" if not final else "commands_changed_nothing"
+            self.stack.push_pattern(tracker, "pattern_cannot_handle", {"reason": reason})
+            final = [*final, {"command": "cannot handle", "reason": reason}]
+        return final
+
+    def run(self, tracker: Tracker, command: Command, turn: _Turn) -> bool:
+        """Run one cleaned command; True when it changed (or confirmed) something."""
+        kind = command["command"]
+        if kind == "set slot":
+            return self.set_slot(tracker, command, turn)
+        if kind == "correct slot":
+            return self.correct_slots(tracker, command)
+        if kind == "start flow":
+            return self.start_flow(tracker, command, turn)
+        if kind == "cancel flow":
+            return self.stack.cancel_flow(tracker, turn.original)
+        return self.push_pattern(tracker, command, turn)
+
+    # -- clean up ------------------------------------------------------------------------------
+
+    def clean_up(self, tracker: Tracker, commands: list[Command], turn: _Turn) -> list[Command]:
+        """Rasa's clean-up of predicted commands (see the module docstring)."""
+        clean: list[Command] = []
+        for command in commands:
+            self._clean_one(tracker, command, commands, clean, turn)
+        for kind in ("cannot handle", "repeat", "chitchat"):
+            clean = _at_most_one(clean, kind)
+        if len(clean) > 1:
+            clean = [c for c in clean if c["command"] != "cannot handle"]
+        return clean
+
+    def _clean_one(
+        self,
+        tracker: Tracker,
+        command: Command,
+        commands: list[Command],
+        clean: list[Command],
+        turn: _Turn,
+    ) -> None:
+        kind = command["command"]
+        if kind == "set slot":
+            self._clean_set_slot(tracker, command, clean, turn)
+        elif kind == "correct slot":
+            for name, value in _corrected_pairs(command):
+                _add_correction(clean, {**command, "name": name, "value": value})
+        elif kind == "cancel flow":
+            if _top_user_frame(turn.original) is None:
+                clean.append(_cannot_handle("cancel flow predicted but no flow is active"))
+            elif not _has(clean, "cancel flow"):
+                clean.append(command)
+        elif kind == "start flow":
+            self._clean_start_flow(tracker, command, clean, turn)
+        elif kind == "chitchat":
+            if self._chitchat_needs_intentless_policy():
+                clean.insert(0, _cannot_handle(CANNOT_HANDLE_CHITCHAT))
+            else:
+                clean.insert(0, command)
+        elif kind == "clarify" and len(commands) > 1:
+            if all(c["command"] == "clarify" for c in commands) and not clean:
+                clean.append(command)
+            else:
+                log.info("dropped clarify next to other commands")
+        else:
+            clean.append(command)
+
+    def _clean_set_slot(
+        self, tracker: Tracker, command: Command, clean: list[Command], turn: _Turn
+    ) -> None:
+        name: Any = command.get("name")
+        slot = self.model.slots.get(name) if isinstance(name, str) else None
+        if slot is None:
+            log.info("set slot of %r dropped: the domain has no such slot", name)
+            clean.append(_cannot_handle("the slot predicted is not defined in the domain"))
+            return
+        if not _extractor_allowed(slot, command, clean):
+            log.info("set slot of %r dropped: its mappings do not allow that extractor", name)
+            if not any(c["command"] == "set slot" and c.get("name") == name for c in clean):
+                clean.append(
+                    _cannot_handle(
+                        "a value was extracted by an extractor the slot's mappings do not allow"
+                    )
+                )
+            return
+        extractor = _extractor(command)
+        if (
+            extractor == "LLM"
+            and _filled_by(tracker, name) == "NLU"
+            and not _mapping_flag(slot, "from_llm", "allow_nlu_correction")
+        ):
+            turn.quiet = True  # an LLM does not overwrite an NLU value unless allowed
+            return
+        current = tracker.slots.get(name)
+        if current is None or name == turn.requested:
+            clean.append(command)
+            return
+        value = coerce(slot, command.get("value"))
+        if value is not INVALID and str(value) == str(current):
+            turn.quiet = True
+            return
+        if value is INVALID or _correction_target(self.model, tracker, name) is None:
+            clean.append(command)
+            return
+        if extractor == "NLU" and not _is_payload(command) and not command.get("allow_correction"):
+            turn.quiet = True  # NLU values never correct an answer unless the mapping allows it
+            return
+        _add_correction(clean, command)
+
+    def _clean_start_flow(
+        self, tracker: Tracker, command: Command, clean: list[Command], turn: _Turn
+    ) -> None:
+        flow_id = command.get("flow")
+        if not isinstance(flow_id, str) or flow_id not in self.model.flows:
+            log.info("start flow of %r dropped: no such flow", flow_id)
+            return
+        top = _top_user_frame(turn.original)
+        continuing = any(f.get("type") == "pattern_continue_interrupted" for f in tracker.stack)
+        if top is not None and top["flow_id"] == flow_id and not continuing:
+            turn.quiet = True
+            return
+        clean.append(command)
+
+    def _chitchat_needs_intentless_policy(self) -> bool:
+        compiled = self.model.flow("pattern_chitchat")
+        if compiled is None:
+            return True
+        uses_trigger = any(
+            v.kind == "action" and v.target == "action_trigger_chitchat"
+            for v in compiled.steps.values()
+        )
+        return uses_trigger and "IntentlessPolicy" not in self.model.policies
+
+    def _reset_silence_count(self, tracker: Tracker, commands: list[Command]) -> None:
+        """A message from the user ends a silence: the count of silences starts again."""
+        if _has(commands, "user silence") or SILENCE_SLOT not in self.model.slots:
+            return
+        if tracker.slots.get(SILENCE_SLOT) not in (None, 0, 0.0):
+            self.recorder.set_slot(tracker, SILENCE_SLOT, 0.0)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def set_slot(self, tracker: Tracker, command: Command, turn: _Turn) -> bool:
+        """Set the slot; True when the command counts as handled."""
         name: Any = command.get("name")
         slot = self.model.slots.get(name)
         if slot is None:
             return False
-        requested = changes.requested
         value = coerce(slot, command.get("value"))
         if value is INVALID:
             # An answer of the wrong type re-asks the question instead of "cannot handle".
-            return bool(name == requested)
-        from_payload = command.get("source") == "payload"
-        if not from_payload and not slot_allowed(self.model, tracker, name, changes.starting):
+            log.info("value %r for slot %r is not a %s", command.get("value"), name, slot.type)
+            return bool(name == turn.requested)
+        if not self._may_fill(tracker, name, command, turn):
+            log.info("set slot of %r skipped: no active or starting flow collects it", name)
             return False
         current = tracker.slots.get(name)
         if current == value and type(current) is type(value):
             return True
-        if current is not None and name != requested:
-            target = correction_target(self.model, tracker, name)
-            if target is not None:
-                if from_payload or command.get("allow_correction"):
-                    changes.corrections[name] = value
-                    changes.target = changes.target or target
-                return True
-        self.recorder.set_slot(tracker, name, value, filled_by=command.get("extractor"))
+        self.recorder.set_slot(tracker, name, value, filled_by=_extractor(command))
         return True
 
-    def start_flow(self, tracker: Tracker, command: Command) -> bool:
+    def _may_fill(self, tracker: Tracker, name: str, command: Command, turn: _Turn) -> bool:
+        """Rasa's rule: a slot is set when the slot is being asked for, or a flow on the stack
+        (or a flow it calls) or a flow starting now collects it without
+        ``ask_before_filling``. Command payloads set any slot; an NLU value for a slot that no
+        flow collects is set directly."""
+        if _is_payload(command) or name == turn.requested or name == tracker.requested_slot():
+            return True
+        collectors = self.model.filling_flows.get(name)
+        if not collectors:
+            return _extractor(command) != "LLM" and not self.model.collecting_flows.get(name)
+        flows = set(tracker.active_flow_ids()) | set(turn.starting)
+        for flow_id in list(flows):
+            compiled = self.model.flow(flow_id)
+            if compiled is not None:
+                flows.update(compiled.called_flows)
+        return bool(collectors & flows)
+
+    def start_flow(self, tracker: Tracker, command: Command, turn: _Turn) -> bool:
         flow_id: Any = command.get("flow")
         compiled = self.model.flow(flow_id) if flow_id else None
         if compiled is None:
             return False
         if flow_id == "pattern_cancel_flow":
-            return self.stack.cancel_flow(tracker)
+            return self.stack.cancel_flow(tracker, turn.original)
         if compiled.is_pattern:
             self.stack.push_pattern(tracker, flow_id, {})
-        elif flow_id not in tracker.active_flow_ids():
-            self.stack.start_user_flow(tracker, flow_id)
+        else:
+            self.stack.start_user_flow(tracker, flow_id, turn.original)
         return True
 
-    def correct(self, tracker: Tracker, changes: _SlotChanges) -> bool:
-        """Push pattern_correction for the answers that changed, if any."""
-        if not changes.corrections or changes.target is None:
+    def correct_slots(self, tracker: Tracker, command: Command) -> bool:
+        """Push pattern_correction for the corrected slots (when a user flow on the stack
+        collects them), going back to the earliest collect step of those slots."""
+        pairs = _corrected_pairs(command)
+        values: dict[str, Any] = {}
+        targets: list[tuple[str, str]] = []
+        for name, raw in pairs:
+            slot = self.model.slots.get(name)
+            value = coerce(slot, raw)
+            if slot is None or value is INVALID or not self._collected_on_stack(tracker, name):
+                log.info("correction of %r skipped: no flow on the stack collects it", name)
+                return False
+            values[name] = value
+            target = _correction_target(self.model, tracker, name)
+            if target is not None:
+                targets.append(target)
+        if not values:
             return False
-        slots = changes.corrections
+        if not targets:
+            for name, value in values.items():
+                self.recorder.set_slot(tracker, name, value, filled_by=_extractor(command))
+            return True
+        compiled = self.model.flows[targets[0][0]]
+        reset = min(targets, key=lambda t: compiled.order.get(t[1], 0))
+        self.stack.remove_patterns(tracker, "pattern_correction")
         self.stack.push_pattern(
             tracker,
             "pattern_correction",
             {
                 "is_reset_only": False,
-                "corrected_slots": slots,
-                "corrected_slots_text": ", ".join(f"{k} to {v}" for k, v in slots.items()),
-                "reset_flow_id": changes.target[0],
-                "reset_step_id": changes.target[1],
+                "corrected_slots": values,
+                "corrected_slots_text": ", ".join(f"{k} to {v}" for k, v in values.items()),
+                "reset_flow_id": reset[0],
+                "reset_step_id": reset[1],
             },
         )
         return True
 
-    def push_pattern(self, tracker: Tracker, command: Command) -> bool:
-        """The commands that push a pattern: clarify, chitchat, cannot handle (or error)."""
+    def _collected_on_stack(self, tracker: Tracker, name: str) -> bool:
+        return bool(self.model.collecting_flows.get(name, set()) & set(tracker.active_flow_ids()))
+
+    def push_pattern(self, tracker: Tracker, command: Command, turn: _Turn) -> bool:
+        """The commands that push a pattern (clarify, cannot handle, error and `_PATTERN_OF`)."""
         kind = command["command"]
         if kind == "clarify":
             options = [o for o in command.get("options") or [] if o in self.model.flows]
-            if not options:
-                return False
-            names = [self.model.flows[o].name for o in options]
+            if len(options) != len(command.get("options") or []):
+                log.info("clarify: dropped unknown flows from %r", command.get("options"))
+            self.stack.remove_patterns(tracker, "pattern_completed")
             self.stack.push_pattern(
-                tracker, "pattern_clarification", {"names": names, "clarification_options": ""}
+                tracker,
+                "pattern_clarification",
+                {
+                    "names": [self.model.flows[o].name for o in options],
+                    "clarification_ids": options,
+                    "clarification_options": "",
+                },
             )
             return True
-        if kind == "chitchat":
-            self.stack.push_pattern(tracker, "pattern_chitchat", {})
+        if kind == "cannot handle":
+            context = {"reason": command.get("reason")} if command.get("reason") else {}
+            self.stack.push_pattern(tracker, "pattern_cannot_handle", context)
             return True
-        if kind in ("cannot handle", "error"):
-            self.stack.push_pattern(
-                tracker, "pattern_cannot_handle", {"reason": command.get("reason")}
-            )
+        if kind == "error":
+            context = {
+                "error_type": command.get("error_type") or "rasa_internal_error_default",
+                "info": copy.deepcopy(command.get("info") or {}),
+            }
+            self.stack.push_pattern(tracker, "pattern_internal_error", context)
             return True
+        pattern = _PATTERN_OF.get(kind)
+        if pattern is None or pattern not in self.model.flows:
+            return False
+        if kind in _NEED_ACTIVE_FLOW and _top_user_frame(turn.original) is None:
+            log.info("%s skipped: no flow is active", kind)
+            return False
+        self.stack.push_pattern(tracker, pattern, {})
+        return True
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _execution_order(commands: list[Command], tracker: Tracker) -> list[Command]:
+    """Rasa's order: with no active flow a ``start flow`` goes last, then all are reversed so
+    the first command ends on top of the stack. Slots are still set in the order given."""
+    ordered = list(commands)
+    if tracker.top_user_frame() is None:
+        starts = [c for c in ordered if c["command"] == "start flow"]
+        if starts:
+            ordered = [c for c in ordered if c is not starts[-1]] + [starts[-1]]
+    ordered.reverse()
+    slots = iter([c for c in commands if c["command"] == "set slot"])
+    return [next(slots) if c["command"] == "set slot" else c for c in ordered]
+
+
+def _has(commands: list[Command], kind: str) -> bool:
+    return any(c["command"] == kind for c in commands)
+
+
+def _at_most_one(commands: list[Command], kind: str) -> list[Command]:
+    seen = False
+    out = []
+    for command in commands:
+        if command["command"] == kind:
+            if seen:
+                continue
+            seen = True
+        out.append(command)
+    return out
+
+
+def _cannot_handle(reason: str) -> Command:
+    return {"command": "cannot handle", "reason": reason}
+
+
+def _is_payload(command: Command) -> bool:
+    return (
+        command.get("generator") == "payload"
+        or command.get("source") == "payload"
+        or command.get("extractor") == "COMMAND_PAYLOAD_READER"
+    )
+
+
+def _extractor(command: Command) -> str | None:
+    """``LLM``, ``NLU`` or None. An NLU value found through a ``from_llm`` mapping (the offline
+    stand-in for an LLM) counts as the LLM's."""
+    if _is_payload(command):
+        return None
+    if command.get("mapping_type") == "from_llm":
+        return "LLM"
+    extractor = command.get("extractor")
+    return extractor if extractor in ("LLM", "NLU") else None
+
+
+def _mapping_types(slot: Slot) -> set[str]:
+    return {m.type for m in slot.mappings} if slot.mappings else {"from_llm"}
+
+
+def _mapping_flag(slot: Slot, mapping_type: str, flag: str) -> bool:
+    return any(m.type == mapping_type and bool(m.extra.get(flag)) for m in (slot.mappings or []))
+
+
+def _extractor_allowed(slot: Slot, command: Command, clean: list[Command]) -> bool:
+    """Rasa's ``should_slot_be_set``: whether the slot's mappings allow the extractor."""
+    extractor = _extractor(command)
+    if extractor is None:
+        return True
+    types = _mapping_types(slot)
+    has_nlu = bool(types & _NLU_MAPPINGS)
+    allows_llm = "from_llm" in types
+    earlier = [c for c in clean if c["command"] == "set slot" and c.get("name") == slot.name]
+    if earlier and extractor == "LLM":
+        return allows_llm and not any(_extractor(c) == "NLU" for c in earlier)
+    if extractor == "LLM" and has_nlu and not allows_llm:
         return False
+    if extractor == "NLU" and allows_llm and not has_nlu:
+        return False
+    return has_nlu or allows_llm
 
 
-def _of_kind(commands: list[Command], kind: str) -> list[Command]:
-    return [c for c in commands if c["command"] == kind]
+def _filled_by(tracker: Tracker, name: str) -> str | None:
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == name:
+            filled_by = event.get("filled_by")
+            return filled_by if isinstance(filled_by, str) else None
+        if event.get("event") in ("restart", "session_started"):
+            return None
+    return None
+
+
+def _corrected_pairs(command: Command) -> list[tuple[str, Any]]:
+    """The ``(slot, value)`` pairs of a ``correct slot`` (or ``set slot``) command:
+    ``name``/``value``, or ``corrected_slots`` as a list of ``{name, value}`` or a mapping."""
+    slots = command.get("corrected_slots")
+    if isinstance(slots, dict):
+        return [(str(k), v) for k, v in slots.items()]
+    if isinstance(slots, list):
+        return [
+            (str(s["name"]), s.get("value"))
+            for s in slots
+            if isinstance(s, dict) and isinstance(s.get("name"), str)
+        ]
+    name = command.get("name")
+    return [(name, command.get("value"))] if isinstance(name, str) else []
+
+
+def _add_correction(clean: list[Command], command: Command) -> None:
+    """Group corrections into one ``correct slot`` command, as Rasa does."""
+    entry = {"name": command.get("name"), "value": command.get("value")}
+    for existing in clean:
+        if existing["command"] == "correct slot":
+            existing["corrected_slots"].append(entry)
+            return
+    correction: Command = {"command": "correct slot", "corrected_slots": [entry]}
+    for key in ("generator", "extractor", "source"):
+        if key in command:
+            correction[key] = command[key]
+    clean.append(correction)
+
+
+def _correction_target(model: DialogueModel, tracker: Tracker, name: str) -> tuple[str, str] | None:
+    """``(flow_id, collect step id)`` when setting `name` corrects an answer the active flow
+    collected earlier (its collect step is at or before the current step)."""
+    frame = tracker.top_user_frame()
+    if frame is None:
+        return None
+    compiled = model.flow(frame["flow_id"])
+    if compiled is None:
+        return None
+    view = compiled.collect_step_for(name)
+    if view is None:
+        return None
+    step_id: Any = frame.get("step_id")
+    current = compiled.order.get(step_id, -1)
+    if compiled.order[view.id] > current:
+        return None
+    return compiled.id, view.id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import random
+from collections.abc import Callable
 from typing import Any
 
 from engine.dialogue.action_client import ActionClient, ActionError
@@ -60,6 +61,9 @@ class Executor:
         self.conditions = conditions
         self.action_client = action_client
         self.rng = rng
+        #: Answers knowledge questions through an LLM (prompt in, answer out) when set;
+        #: otherwise ``action_trigger_search`` answers with the best passage.
+        self.search_llm: Callable[[str], str] | None = None
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -84,11 +88,34 @@ class Executor:
                 self.run_step(tracker, view, turn)
             else:
                 # A flow that loops without listening: stop it rather than spin forever.
-                self.stack.push_pattern(tracker, "pattern_internal_error", {"reason": "step_limit"})
                 self.recorder.update_stack(tracker, [])
+                self.stack.push_pattern(
+                    tracker,
+                    "pattern_internal_error",
+                    {"error_type": "rasa_internal_error_default", "reason": "step_limit"},
+                )
+                self._run_error_pattern(tracker, turn)
         except Listen:
             return
         self.recorder.listen(tracker)
+
+    def _run_error_pattern(self, tracker: Tracker, turn: Turn) -> None:
+        """Run the internal error pattern pushed after the step limit (a bounded run: the
+        pattern only talks)."""
+        for _ in range(20):
+            if not tracker.stack:
+                return
+            frame = tracker.stack[-1]
+            compiled = self.model.flow(frame["flow_id"])
+            step_id = self.next_step_id(compiled, frame, tracker) if compiled else END
+            view = compiled.steps.get(step_id) if compiled and step_id != END else None
+            if view is None or view.kind == "collect" or view.kind == "call":
+                self.recorder.update_stack(tracker, tracker.stack[:-1])
+                self.recorder.flow_event(tracker, "flow_completed", frame)
+                return
+            self._set_step(tracker, step_id)
+            self.run_step(tracker, view, turn)
+        self.recorder.update_stack(tracker, [])
 
     def next_step_id(self, compiled: CompiledFlow, frame: dict[str, Any], tracker: Tracker) -> str:
         """The step after the frame's current one (``END`` when the flow is done)."""

@@ -30,6 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
+from engine.dialogue.search import KnowledgeBase
 from engine.formats import (
     END,
     Domain,
@@ -45,7 +46,13 @@ from engine.formats import (
     sub_agents,
 )
 
-__all__ = ["DEFAULT_SETTINGS", "CompiledFlow", "DialogueModel", "default_flows"]
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "CompiledFlow",
+    "DialogueModel",
+    "default_flows",
+    "default_slots",
+]
 
 FORMAT_VERSION = 1
 MODEL_FILE = "dialogue.json"
@@ -80,6 +87,11 @@ def default_responses() -> list[Response]:
     return list(_defaults_project().domain.responses)
 
 
+def default_slots() -> list[Slot]:
+    """The slots the default patterns count with (a domain slot of the same name wins)."""
+    return list(_defaults_project().domain.slots)
+
+
 class CompiledFlow:
     """A flow with its steps indexed by id, for execution.
 
@@ -101,6 +113,14 @@ class CompiledFlow:
             v.target
             for v in self.steps.values()
             if v.kind == "collect" and isinstance(v.target, str)
+        ]
+        #: The slots its collect steps may fill ahead (no ``ask_before_filling``).
+        self.fillable_slots = [
+            v.target
+            for v in self.steps.values()
+            if v.kind == "collect"
+            and isinstance(v.target, str)
+            and not v.data.get("ask_before_filling", False)
         ]
         self.resettable_slots = [
             v.target
@@ -153,20 +173,30 @@ class DialogueModel:
     #: The project's sub-agents, {agent name: description}: a call step may name one, and the
     #: built-in engine says that it needs Rasa Pro to run it.
     sub_agents: dict[str, str] = field(default_factory=dict)
+    #: The names of config.yml's policies (``EnterpriseSearchPolicy``, ``IntentlessPolicy``...).
+    policies: list[str] = field(default_factory=list)
+    #: The knowledge base built from the project's documents (``docs/``), for pattern_search.
+    knowledge: KnowledgeBase = field(default_factory=KnowledgeBase)
 
     def __post_init__(self) -> None:
         user_ids = {f.id for f in self.user_flows}
         merged = list(self.user_flows) + [f for f in default_flows() if f.id not in user_ids]
         self.flows: dict[str, CompiledFlow] = {f.id: CompiledFlow(f) for f in merged}
-        self.slots: dict[str, Slot] = {s.name: s for s in self.domain.slots}
+        self.slots: dict[str, Slot] = {s.name: s for s in default_slots()}
+        self.slots.update({s.name: s for s in self.domain.slots})
         self.responses: dict[str, Response] = {r.name: r for r in default_responses()}
         self.responses.update({r.name: r for r in self.domain.responses})
         self.custom_actions: set[str] = {a.name for a in self.domain.actions}
         # Which flows collect a slot: for deciding whether an NLU value may be set.
         self.collecting_flows: dict[str, set[str]] = {}
+        #: Which flows may fill a slot ahead of its question (collects without
+        #: ``ask_before_filling``).
+        self.filling_flows: dict[str, set[str]] = {}
         for compiled in self.flows.values():
             for slot in compiled.collect_slots:
                 self.collecting_flows.setdefault(slot, set()).add(compiled.id)
+            for slot in compiled.fillable_slots:
+                self.filling_flows.setdefault(slot, set()).add(compiled.id)
 
     # -- construction -------------------------------------------------------------------------
 
@@ -182,6 +212,11 @@ class DialogueModel:
             language = project.config.language or "en"
         merged.update(settings or {})
         agents = sub_agents({**project.prompts, **project.other_files})
+        policies = [
+            str(p.get("name"))
+            for p in (project.config.policies if project.config is not None else [])
+            if isinstance(p, dict) and p.get("name")
+        ]
         return cls(
             domain=project.domain,
             user_flows=list(project.flows),
@@ -189,6 +224,8 @@ class DialogueModel:
             assistant_id=assistant_id,
             language=language,
             sub_agents={name: agent.description for name, agent in agents.items()},
+            policies=policies,
+            knowledge=KnowledgeBase.build(project.knowledge_files),
         )
 
     def persist(self, directory: Path | str) -> None:
@@ -203,10 +240,12 @@ class DialogueModel:
             "assistant_id": self.assistant_id,
             "language": self.language,
             "sub_agents": self.sub_agents,
+            "policies": self.policies,
         }
         (directory / MODEL_FILE).write_text(
             json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8"
         )
+        self.knowledge.persist(directory)
 
     @classmethod
     def load(cls, directory: Path | str) -> DialogueModel:
@@ -228,6 +267,8 @@ class DialogueModel:
             assistant_id=data.get("assistant_id") or "",
             language=data.get("language") or "en",
             sub_agents=dict(data.get("sub_agents") or {}),
+            policies=[str(p) for p in data.get("policies") or []],
+            knowledge=KnowledgeBase.load(directory),
         )
 
     # -- queries ------------------------------------------------------------------------------
@@ -236,7 +277,7 @@ class DialogueModel:
         return self.flows.get(flow_id)
 
     def initial_slots(self) -> dict[str, Any]:
-        return {s.name: s.initial_value for s in self.domain.slots}
+        return {s.name: s.initial_value for s in self.slots.values()}
 
     def domain_dict(self) -> dict[str, Any]:
         """The domain as Rasa serves it at ``GET /domain`` and sends to the action server."""

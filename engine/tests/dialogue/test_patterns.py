@@ -229,7 +229,9 @@ def test_chitchat_pattern_falls_back_to_cannot_handle(chat_factory):
 """
     )
     c = chat_factory(DOMAIN, flows, {"how are you": ("chit", 0.9)})
-    assert c.say("how are you") == ["utter_ask_rephrase"]
+    # Without Rasa's IntentlessPolicy, action_trigger_chitchat cannot answer (as in Rasa).
+    assert c.say("how are you") == ["utter_cannot_handle"]
+    assert c.texts() == ["I'm sorry, that's not something I can help with."]
 
 
 def test_an_out_of_scope_trigger_on_pattern_cannot_handle(chat_factory):
@@ -266,8 +268,9 @@ def test_clarification_when_two_flows_are_close(chat_factory):
         classifier=True,
         config="studio:\n  clarification_threshold: 0.2\n  clarification_margin: 0.5\n",
     )
-    assert c.say("order") == ["utter_clarify_options_template"]
-    assert c.texts()[0].startswith("I'm not sure what you'd like to do. Did you want to order")
+    assert c.say("order") == ["utter_clarification_options_rasa"]
+    assert c.texts()[0].startswith("I can help, but I need a little more information.")
+    assert "Which of these would you like to do: order" in c.texts()[0]
     assert " or " in c.texts()[0]
 
 
