@@ -211,6 +211,15 @@ _PERSON_WORDS = re.compile(
     r"(?:recipient|payee|beneficiary|receiver|person|friend|contact|account|to\s+whom)",
     re.IGNORECASE,
 )
+#: Words that say a date or a time is meant (a bare number is an amount, not a date).
+_DATE_MENTION = re.compile(
+    r"\b(?:today|tonight|tomorrow|yesterday|next|this|last|monday|tuesday|wednesday|thursday|"
+    r"friday|saturday|sunday|january|february|march|april|may|june|july|august|september|"
+    r"october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|noon|"
+    r"midnight|morning|evening|afternoon)\b|\d{1,2}[/.\-]\d{1,2}|\d{4}-\d{2}-\d{2}|"
+    r"\d{1,2}(?::\d{2})?\s*(?:am|pm)\b|\b\d{1,2}:\d{2}\b|\d{1,2}(?:st|nd|rd|th)\b",
+    re.IGNORECASE,
+)
 _TO_NAME = re.compile(r"\bto\s+(?P<name>[A-Z][\w'\-]*(?:\s+[A-Z][\w'\-]*)?)")
 _NOT_NAMES = {"I", "I'm", "I'd", "My", "The", "A", "An", "It", "Me", "Us", "You", "Your"}
 
@@ -464,12 +473,7 @@ def mentioned_value(
         if len(handles) == 1:
             return handles[0]
     date, time = _date_kind(slot, hint)
-    if (date or time) and re.search(
-        r"\d|tomorrow|today|tonight|next|monday|tuesday|"
-        r"wednesday|thursday|friday|saturday|sunday",
-        text,
-        re.I,
-    ):
+    if (date or time) and _DATE_MENTION.search(text):
         return _date_value(text, date=date, time=time)
     if _PERSON_WORDS.search(about):
         names = [m.group("name") for m in _TO_NAME.finditer(text)]
