@@ -192,7 +192,8 @@ _MOVES: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"how\s+are\s+you(?:\s+doing)?(?:\s+today)?|how'?s\s+it\s+going|what'?s\s+up|"
             r"who\s+are\s+you|what\s+are\s+you|are\s+you\s+(?:a\s+)?(?:bot|robot|human|real)|"
             r"what(?:'?s|\s+is)\s+your\s+name|tell\s+me\s+a\s+joke|you(?:'re|\s+are)\s+\w+|i\s+love\s+you|"
-            r"nice\s+to\s+meet\s+you|have\s+a\s+(?:nice|good|great)\s+day)[\s,.!?]*)+$",
+            r"nice\s+to\s+meet\s+you|have\s+a\s+(?:nice|good|great)\s+day|there|everyone|all|"
+            r"buddy|mate|friend|again|bot)[\s,.!?]*)+$",
             re.IGNORECASE,
         ),
     ),
