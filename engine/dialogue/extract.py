@@ -375,7 +375,7 @@ def _datetime_in(text: str) -> datetime | None:
         return None
     # The longest mention ("next friday at 3pm" rather than "friday").
     _, value = max(found, key=lambda item: len(item[0]))
-    return value
+    return value if isinstance(value, datetime) else None
 
 
 def _date_value(text: str, *, date: bool, time: bool) -> str | None:
@@ -405,9 +405,9 @@ def _date_kind(slot: Slot, hint: str) -> tuple[bool, bool]:
 
 def text_span(text: str) -> str | None:
     """The value in an answer: the words left when the sentence around them is taken away."""
-    handle = _HANDLE.findall(text)
-    if len(handle) == 1:
-        return handle[0]
+    handles: list[str] = _HANDLE.findall(text)
+    if len(handles) == 1:
+        return handles[0]
     value = _clean(text)
     for _ in range(3):
         shorter = _clean(_TRAIL.sub("", _LEAD.sub("", value)))

@@ -8,8 +8,10 @@ through links, calls or triggers).
 A message's score for a flow is its best cosine similarity with one of those texts (or with all of
 them together), averaged over two TF-IDF spaces: words and word pairs (without function words),
 and character n-grams within words (robust to typos and inflections: "friend" ~ "friends"). The
-score is a similarity in [0, 1], not a probability, so one flow alone can be retrieved (its score
-says how close the message is) and two close flows can be told apart by their margin. The
+score is lowered when the message is closer to one of a few messages that name no task ("help",
+"thanks": `BACKGROUND`) than to the flow. It is a similarity in [0, 1], not a probability, so
+one flow alone can be retrieved (its score says how close the message is) and two close flows
+can be told apart by their margin. The
 thresholds that turn scores into ``start flow`` or ``clarify`` commands are calibrated on the
 labelled messages of ``make bench`` (see `engine.dialogue.model.DEFAULT_SETTINGS`).
 
@@ -53,8 +55,64 @@ def _trainable(flow: Flow) -> bool:
     return not flow.id.startswith("pattern_") and flow.guard is not False
 
 
-def _content(text: str) -> str:
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
+#: Everyday words and the word flows most often use for them; a message's word is kept and the
+#: other is added ("hi" -> "hi hello", "delete" -> "delete remove").
+SAME_MEANING = {
+    "hi": "hello",
+    "hey": "hello",
+    "hiya": "hello",
+    "howdy": "hello",
+    "greetings": "hello",
+    "bye": "goodbye",
+    "farewell": "goodbye",
+    "cya": "goodbye",
+    "robot": "bot",
+    "machine": "bot",
+    "delete": "remove",
+    "erase": "remove",
+    "pay": "send",
+    "wire": "send",
+    "cash": "money",
+    "funds": "money",
+    "statement": "statements",
+    "cancel": "block",
+    "freeze": "block",
+}
+
+#: Messages that name no task: flow retrieval's competitor. A flow scores below its similarity
+#: when one of these is closer to the message ("help" is not a money transfer because the
+#: transfer flow's description says "help users send money").
+BACKGROUND = (
+    "help",
+    "help me",
+    "can you help me",
+    "what can you do",
+    "hello",
+    "good morning",
+    "thanks",
+    "thank you",
+    "goodbye",
+    "how are you",
+    "who are you",
+    "tell me a joke",
+    "what is the weather like",
+    "I have a question",
+    "yes",
+    "no",
+    "test",
+)
+
+
+def _content(text: str, *, expand: bool = False) -> str:
+    """The words of `text` that carry meaning; with `expand` (messages, not the flows' texts)
+    the word of `SAME_MEANING` is added to the message's own."""
+    words: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if word in STOP_WORDS:
+            continue
+        words.append(word)
+        if expand and word in SAME_MEANING:
+            words.append(SAME_MEANING[word])
     return " ".join(words)
 
 
@@ -97,6 +155,11 @@ class FlowIndex:
             for text in [*own, " ".join(own)]:
                 texts.append(_content(text))
                 owner.append(index)
+        # The background rows belong to one more label after the flows' (see `scores`).
+        for text in BACKGROUND:
+            if _content(text):
+                texts.append(_content(text))
+                owner.append(len(labels))
         if not texts:
             return cls()
         word = TfidfVectorizer(
@@ -118,15 +181,19 @@ class FlowIndex:
 
     def scores(self, text: str) -> np.ndarray:
         """One score per label: the best similarity of `text` with one of the label's rows."""
-        out = np.zeros(len(self.labels))
-        content = _content(text)
+        out = np.zeros(len(self.labels) + 1)
+        content = _content(text, expand=True)
         if not content or self.word is None or self.char is None:
-            return out
+            return out[:-1]
         assert self.word_rows is not None and self.char_rows is not None
         rows = 0.5 * _similarities(self.word, self.word_rows, content)
         rows += 0.5 * _similarities(self.char, self.char_rows, content)
         np.maximum.at(out, self.owner, rows)
-        return np.clip(out, 0.0, 1.0)
+        flows, background = out[:-1], out[-1]
+        # Closer to a message that names no task: the flow loses half the difference.
+        flows = flows - 0.5 * np.maximum(0.0, background - flows)
+        clipped: np.ndarray = np.clip(flows, 0.0, 1.0)
+        return clipped
 
 
 def _similarities(vectorizer: TfidfVectorizer, rows: sp.csc_matrix, text: str) -> np.ndarray:
@@ -144,7 +211,8 @@ def _similarities(vectorizer: TfidfVectorizer, rows: sp.csc_matrix, text: str) -
     columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
     values = (1.0 + np.log(np.fromiter(counts.values(), dtype=float))) * vectorizer.idf_[columns]
     values /= np.linalg.norm(values)
-    return np.asarray(rows[:, columns] @ values).ravel()
+    similarities: np.ndarray = np.asarray(rows[:, columns] @ values).ravel()
+    return similarities
 
 
 class FlowClassifier:
