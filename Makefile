@@ -94,6 +94,7 @@ endif
 bench: install-dev
 	$(PY) -m bench.nlu
 	$(PY) -m bench.engine
+	$(PY) -m bench.offline
 	$(PY) -m bench
 
 clean:

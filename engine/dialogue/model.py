@@ -11,10 +11,10 @@ Settings (all optional; a top-level ``studio:`` mapping in config.yml wins over 
 =============================  =======  ====================================================
 key                            default  meaning
 =============================  =======  ====================================================
-``flow_classifier_threshold``  0.6      a flow without ``nlu_trigger`` starts from the flow
-                                        classifier when its confidence reaches this
-``clarification_threshold``    0.3      two classifier candidates both at least this ...
-``clarification_margin``       0.15     ... and closer than this trigger pattern_clarification
+``flow_classifier_threshold``  0.3      a flow without ``nlu_trigger`` starts from flow
+                                        retrieval when its similarity score reaches this
+``clarification_threshold``    0.25     two retrieved flows both at least this ...
+``clarification_margin``       0.08     ... and closer than this trigger pattern_clarification
 ``nlu_fallback_threshold``     0.3      an intent below this counts as not understood (the
                                         ``threshold`` of a ``FallbackClassifier`` in the
                                         pipeline is used when this key is absent)
@@ -60,9 +60,9 @@ START = "START"
 _HERE = Path(__file__).parent
 
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "flow_classifier_threshold": 0.6,
-    "clarification_threshold": 0.3,
-    "clarification_margin": 0.15,
+    "flow_classifier_threshold": 0.3,
+    "clarification_threshold": 0.25,
+    "clarification_margin": 0.08,
     "nlu_fallback_threshold": 0.3,
     "max_steps_per_turn": 250,
 }

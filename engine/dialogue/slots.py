@@ -9,9 +9,9 @@ Mapping types (Rasa's NLU-based mappings, as the NLUCommandAdapter applies them)
 * ``from_trigger_intent``: like ``from_intent``, but only when the intent starts a flow in
   this message.
 * ``from_text``: the whole message, only while the slot is being asked for.
-* ``from_llm`` (and slots without mappings, which Rasa Pro treats as ``from_llm``): without a
-  language model, an entity named like the slot fills it, and while the slot is being asked
-  for the whole message does (if it can be coerced to the slot's type).
+* ``from_llm`` (and slots without mappings, which Rasa Pro treats as ``from_llm``): an entity
+  named like the slot fills it; the free text is read by the command generator instead (the
+  offline generator reads the value by the slot's type, `engine.dialogue.extract`).
 * ``controlled`` / ``custom``: never from NLU; only actions, ``set_slots`` and command payloads
   such as ``/SetSlots(...)`` set them.
 
@@ -218,10 +218,6 @@ def extract_slot_values(
                     value = text
             elif kind == "from_llm":
                 value = _entity_value(entities, slot.name, None, None)
-                if value is None and requested_slot == slot.name and not is_payload:
-                    value = text
-                    if coerce(slot, value) is INVALID:
-                        value = None
             if value is not None:
                 found.append(
                     SlotValue(
