@@ -29,6 +29,7 @@ from engine.archive import (
     COMPONENTS_DIR,
     DIALOGUE_COMPONENT,
     FLOW_CLASSIFIER_COMPONENT,
+    LLM_COMPONENT,
     NLU_COMPONENT,
     write_archive,
 )
@@ -214,6 +215,7 @@ def train_project(
     are when not at Rasa's defaults. Raises `TrainingFailed` when the project has errors.
     """
     from engine.dialogue import DialogueModel, FlowClassifier
+    from engine.llm import LlmComponent
     from engine.nlu import NluModel
 
     report: Progress = progress or (lambda _line: None)
@@ -249,6 +251,7 @@ def train_project(
     step = time.perf_counter()
     report("Building dialogue model")
     dialogue_model = DialogueModel.build(project)
+    llm_component = LlmComponent.from_project(project)
     timings["dialogue"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -272,6 +275,7 @@ def train_project(
             NLU_COMPONENT: f"{COMPONENTS_DIR}/{NLU_COMPONENT}",
             FLOW_CLASSIFIER_COMPONENT: f"{COMPONENTS_DIR}/{FLOW_CLASSIFIER_COMPONENT}",
             DIALOGUE_COMPONENT: f"{COMPONENTS_DIR}/{DIALOGUE_COMPONENT}",
+            LLM_COMPONENT: f"{COMPONENTS_DIR}/{LLM_COMPONENT}",
         },
         "stats": {
             "flows": len(project.flows),
@@ -288,6 +292,7 @@ def train_project(
             (NLU_COMPONENT, nlu),
             (FLOW_CLASSIFIER_COMPONENT, flow_classifier),
             (DIALOGUE_COMPONENT, dialogue_model),
+            (LLM_COMPONENT, llm_component),
         ):
             (components / name).mkdir(parents=True)
             component.persist(components / name)
