@@ -36,7 +36,7 @@ SYNTAXES = ("v1", "v2", "v3")
 
 _LEAD = r"^[\s\W\d]*"  # list markers, numbering, quotes before a command
 _NAME = r"""['"`]?([A-Za-z0-9_-]+)['"`]*"""
-_NONE_VALUES = {"", "[missing information]", "[missing]", "None", "none", "undefined", "null"}
+_NONE_VALUES = {"", "missing information", "missing", "None", "none", "undefined", "null"}
 
 _V1: list[tuple[str, re.Pattern[str]]] = [
     ("set slot", re.compile(r"""SetSlot\(['"]?([A-Za-z_][A-Za-z0-9_-]*)['"]?,\s*(.*)\)""")),
@@ -103,7 +103,7 @@ def _options(text: str) -> list[str]:
 
 def _slot_value(raw: str) -> Any:
     value = raw.strip().strip("'\" `")
-    return None if value in _NONE_VALUES else value
+    return None if value.strip("[]") in _NONE_VALUES else value
 
 
 class _Parser:

@@ -86,9 +86,21 @@ def start_llm_server(timeout: float = 120) -> LlmServer:
     log = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-            "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1",
-            "--n_ctx", "4096", "--model_alias", MODEL_ALIAS,
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_threads",
+            "1",
+            "--n_ctx",
+            "4096",
+            "--model_alias",
+            MODEL_ALIAS,
         ],  # fmt: skip
         stdout=log,
         stderr=subprocess.STDOUT,
