@@ -83,7 +83,7 @@ def start_llm_server(timeout: float = 120) -> LlmServer:
     model = model_file()
     port = free_port()
     # A file, not a pipe: the server logs every request, and a full pipe would block it.
-    log = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+    log = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
     process = subprocess.Popen(
         [
             sys.executable,
@@ -101,7 +101,7 @@ def start_llm_server(timeout: float = 120) -> LlmServer:
             "4096",
             "--model_alias",
             MODEL_ALIAS,
-        ],  # fmt: skip
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,

@@ -47,7 +47,7 @@ def fake_llm() -> Iterator[tuple[str, Behaviour]]:
     behaviour = Behaviour()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             behaviour.requests.append(json.loads(raw or b"{}"))

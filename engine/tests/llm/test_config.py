@@ -40,7 +40,7 @@ def test_an_unset_secret_is_named():
 
 
 def test_a_missing_or_twice_defined_group_is_an_error():
-    with pytest.raises(LlmConfigError, match="no model group 'slow' in endpoints.yml"):
+    with pytest.raises(LlmConfigError, match=r"no model group 'slow' in endpoints\.yml"):
         resolve({"model_group": "slow"})
     with pytest.raises(LlmConfigError, match="defines the model group 'fast' twice"):
         resolve({"model_group": "fast"}, groups=[GROUPS[0], GROUPS[0]])

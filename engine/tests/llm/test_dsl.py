@@ -110,11 +110,11 @@ RECORDED = [
     (
         "start flow transfer_money\nset slot recipient = undefined\ncancel flow",
         ["start flow", "set slot", "cancel flow"],
-    ),  # fmt: skip
+    ),
     (
         "provide info\nskip question\nrepeat message\ndisambiguate flows ",
         ["knowledge", "skip question", "repeat", "clarify"],
-    ),  # fmt: skip
+    ),
     ("I'm sorry, I can't help with that. As an AI language model", []),
 ]
 

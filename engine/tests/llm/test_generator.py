@@ -202,7 +202,7 @@ def test_flow_retrieval_puts_the_closest_flows_in_the_prompt(fake_llm):
         line.split(":")[0][2:]
         for line in prompt.splitlines()
         if line.startswith("- ") and ": " in line and "`" not in line
-    ]  # noqa: E501
+    ]
     assert "order_pizza" in listed and "book_flight" in listed
     assert "transfer_money" not in listed and "check_balance" not in listed
 
