@@ -113,6 +113,7 @@ endif
 bench: install-dev
 	$(PY) -m bench.nlu
 	$(PY) -m bench.engine
+	$(PY) -m bench.llm
 	$(PY) -m bench
 
 clean:

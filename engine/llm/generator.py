@@ -169,6 +169,9 @@ class LlmCommandGenerator:
         return _merge(prior, commands)
 
     def _stamp(self, command: Command) -> Command:
+        if command.get("command") == "set slot":
+            # The LLM's value for a slot already filled is a correction (Rasa's semantics).
+            command = {**command, "allow_correction": True}
         return {**command, "generator": self.name}
 
     def _prior_suffices(self, prior: list[Command], tracker: Tracker) -> bool:

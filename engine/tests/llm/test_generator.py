@@ -124,8 +124,11 @@ def test_it_starts_a_flow_and_fills_slots_from_the_llms_commands(fake_llm):
     ]
     answer(behaviour, "set slot recipient Jane")
     assert chat.say("Jane") == ["How much?"]
+    answer(behaviour, "set slot recipient Joe")
+    assert chat.say("I meant Joe")  # a correction of an answer already given
+    assert chat.tracker.slots["recipient"] == "Joe"
     answer(behaviour, "set slot amount 50")
-    assert chat.say("50")[0] == "Sent 50.0 to Jane."
+    assert "Sent 50.0 to Joe." in chat.say("50")
     (prompt,) = chat.parse["prompts"]
     assert prompt["component_name"] == "CompactLLMCommandGenerator"
     assert prompt["llm_output"] == "set slot amount 50"
