@@ -115,3 +115,31 @@ def test_an_archive_without_the_llm_component_still_loads(llm_model, tmp_path):
         assert not bot.processor.llm.uses_llm and bot.processor.llm.notes == []
     finally:
         bot.close()
+
+
+def test_engine_test_runs_e2e_cases_with_the_llm_of_the_endpoints_file(
+    llm_model, fake_llm, tmp_path, capsys
+):
+    from engine.__main__ import main
+
+    base, behaviour = fake_llm
+    behaviour.body = {"choices": [{"message": {"content": "start flow say_hi"}}]}
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(
+        "model_groups:\n- id: local\n  models:\n  - provider: self-hosted\n    model: m\n"
+        f"    api_base: {base}\n"
+    )
+    cases = tmp_path / "e2e.yml"
+    cases.write_text(
+        "test_cases:\n- test_case: hi\n  steps:\n  - user: hello\n  - bot: Hi!\n"
+        "  - bot: What else can I help you with?\n"
+    )
+    assert main(["test", str(llm_model), "--e2e", str(cases), "--endpoints", str(endpoints)]) == 0
+    assert "1 passed, 0 failed" in capsys.readouterr().out
+    assert len(behaviour.requests) == 1
+    # Without the endpoints file the offline generator runs: the LLM is not asked.
+    main(["test", str(llm_model), "--e2e", str(cases)])
+    assert len(behaviour.requests) == 1
+    missing = str(tmp_path / "nope.yml")
+    assert main(["test", str(llm_model), "--e2e", str(cases), "--endpoints", missing]) == 2
+    assert "cannot read the endpoints file" in capsys.readouterr().err
