@@ -6,8 +6,9 @@ completions?api-version=V``, ``api-key`` header), self-hosted OpenAI-compatible 
 (``/api/chat``). A command grammar (GBNF) is sent to self-hosted servers as ``grammar``
 (llama.cpp's field); other servers ignore or never see it.
 
-Every failure (refused connection, timeout, an error status, a body that is not a completion)
-is retried `max_retries` times, then the next client of the group is asked; when all fail,
+Every failure (refused connection, timeout, a server error, a body that is not a completion)
+is retried `max_retries` times (a refused request, 4xx but 408/409/429, is not), then the next
+client of the group is asked; when all fail,
 `LlmError` says what happened with each. Calls to blocked networks (`engine.netguard`) fail.
 """
 
@@ -46,7 +47,9 @@ class LlmResponse:
 
 
 class _BadAnswer(Exception):
-    pass
+    def __init__(self, message: str, *, retry: bool = True) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 class LlmClient:
@@ -84,7 +87,7 @@ class LlmClient:
                     reason = _describe(settings, exc)
                     logger.warning("LLM call failed (attempt %d): %s", attempt + 1, reason)
                     failures.append(reason)
-                    if isinstance(exc, BlockedAddress):
+                    if isinstance(exc, BlockedAddress) or not getattr(exc, "retry", True):
                         break
                     if attempt < settings.max_retries:
                         time.sleep(_RETRY_PAUSE * (attempt + 1))
@@ -110,7 +113,9 @@ class LlmClient:
         if len(response.content) > MAX_RESPONSE_BYTES:
             raise _BadAnswer(f"the answer is larger than {MAX_RESPONSE_BYTES} bytes")
         if response.status_code >= 400:
-            raise _BadAnswer(f"HTTP {response.status_code}: {_error_detail(response)}")
+            # A refused request (bad key, unknown model...) fails the same way when repeated.
+            retry = response.status_code >= 500 or response.status_code in (408, 409, 429)
+            raise _BadAnswer(f"HTTP {response.status_code}: {_error_detail(response)}", retry=retry)
         try:
             data = response.json()
         except ValueError:

@@ -26,7 +26,7 @@ from engine.dialogue.model import CompiledFlow, DialogueModel
 from engine.dialogue.tracker import Tracker
 from engine.llm.client import LlmClient, LlmError
 from engine.llm.dsl import gbnf_grammar, parse_commands
-from engine.llm.prompt import DEFAULT_TEMPLATES, PromptTemplate, current_datetime
+from engine.llm.prompt import DEFAULT_TEMPLATES, PromptError, PromptTemplate, current_datetime
 
 __all__ = ["GENERATOR_SYNTAX", "LlmCommandGenerator", "RetrievalSettings"]
 
@@ -141,20 +141,17 @@ class LlmCommandGenerator:
         if self.minimize_num_calls and self._prior_suffices(prior, tracker):
             return prior
         text = str(parse.get("text") or "")
-        prompt = self.render(tracker, text, startable)
         slots = sorted(self.model.slots)
         grammar = gbnf_grammar(flows=startable, slots=slots, syntax=self.syntax)
+        prompt = ""
         try:
+            prompt = self.render(tracker, text, startable)
             response = self.client.complete(prompt, grammar=grammar)
-        except LlmError as exc:
-            logger.warning("%s: the LLM failed: %s", self.name, exc)
+        except (LlmError, PromptError) as exc:
+            logger.warning("%s: no commands from the LLM: %s", self.name, exc)
             self.last_prompt = {"prompt": prompt, "error": str(exc)}
-            return [
-                *prior,
-                self._stamp(
-                    {"command": "error", "error_type": INTERNAL_ERROR, "info": {"llm": str(exc)}}
-                ),
-            ]
+            error = {"command": "error", "error_type": INTERNAL_ERROR, "info": {"llm": str(exc)}}
+            return [*prior, self._stamp(error)]
         result = parse_commands(response.text, flows=startable, slots=slots, syntax=self.syntax)
         self.last_prompt = {
             "prompt": prompt,

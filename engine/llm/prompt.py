@@ -136,8 +136,8 @@ class PromptTemplate:
     def render(self, syntax: str, **inputs: Any) -> str:
         try:
             return self.template.render(actions=_ACTIONS.get(syntax, _ACTIONS["v2"]), **inputs)
-        except TemplateError as exc:
-            raise PromptError(f"{self.source}: {exc}") from exc
+        except Exception as exc:  # a template is user input: whatever it raises is its error
+            raise PromptError(f"{self.source}: {type(exc).__name__}: {exc}") from exc
 
 
 def current_datetime(timezone: str | None) -> datetime:

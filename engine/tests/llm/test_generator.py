@@ -286,3 +286,24 @@ def test_the_real_llm_gives_valid_commands_that_are_applied(llm_server):
     started = [c["flow"] for c in commands if c["command"] == "start flow"]
     if started and not any(c["command"] == "cancel flow" for c in commands):
         assert started[0] in chat.tracker.active_flow_ids()
+
+
+def test_a_prompt_template_that_fails_to_render_gives_an_error_command(fake_llm):
+    base, behaviour = fake_llm
+    extra = "  prompt_template: prompts/bad.jinja2"
+    cfg = config().replace("    model_group: local", "    model_group: local\n" + extra)
+    files = {"prompts/bad.jinja2": "{{ available_flows[0].name | int / 0 }}"}
+    chat = Conversation(processor(local(base), files=files, cfg=cfg))
+    assert chat.say("hi")
+    assert chat.commands() == [("error", "CompactLLMCommandGenerator")]
+    assert "prompts/bad.jinja2: ZeroDivisionError" in chat.parse["commands"][0]["info"]["llm"]
+    assert behaviour.requests == []
+
+
+def test_a_prompt_template_that_does_not_compile_leaves_the_offline_generator():
+    cfg = config().replace(
+        "    model_group: local", "    model_group: local\n  prompt_template: p.jinja2"
+    )
+    proc = processor(local("http://h"), files={"p.jinja2": "{% for %}"}, cfg=cfg)
+    assert not proc.llm.uses_llm
+    assert proc.llm.notes[0].startswith("CompactLLMCommandGenerator: p.jinja2:1:")
