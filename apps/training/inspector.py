@@ -55,7 +55,29 @@ def turns_of(tracker: dict) -> list[dict]:
         turn["intent"] = parse.get("intent") or {}
         turn["ranking"] = (parse.get("intent_ranking") or [])[:5]
         turn["entities"] = parse.get("entities") or []
+        turn["commands"] = [
+            command_row(c) for c in parse.get("commands") or [] if isinstance(c, dict)
+        ]
+        turn["prompts"] = [p for p in parse.get("prompts") or [] if isinstance(p, dict)]
     return turns
+
+
+def command_row(command: dict) -> dict:
+    """One command of a turn as the inspector lists it: what it does and who produced it."""
+    kind = str(command.get("command") or "?")
+    if kind == "set slot":
+        text = f"set slot {command.get('name')} = {show_value(command.get('value'))}"
+    elif kind == "start flow":
+        text = f"start flow {command.get('flow')}"
+    elif kind == "clarify":
+        text = "clarify: " + ", ".join(str(o) for o in command.get("options") or [])
+    elif kind == "error":
+        text = f"error ({command.get('error_type') or 'internal'})"
+    elif kind == "cannot handle" and command.get("reason"):
+        text = f"cannot handle ({command['reason']})"
+    else:
+        text = kind
+    return {"text": text, "generator": str(command.get("generator") or "")}
 
 
 def describe_event(event: dict) -> dict | None:
