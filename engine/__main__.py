@@ -4,6 +4,7 @@ python -m engine train PROJECT_DIR --out DIR [--fixed-model-name NAME]
     [--config F] [--domain PATH] [--data PATH ...] [--endpoints F]
 python -m engine serve MODEL.tar.gz --port 5005 [--host 127.0.0.1] [--endpoints endpoints.yml]
 python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--seed N] [--junit FILE]
+    [--endpoints endpoints.yml]
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from engine.e2e import CaseResult
+    from engine.archive import LoadedModel
     from engine.formats import Problem
+    from engine.llm import LlmSetup
 
 #: The variable a bot's API token may be given in (kept off the command line).
 AUTH_TOKEN_VARIABLE = "ENGINE_AUTH_TOKEN"
@@ -90,6 +93,21 @@ def _print_problems(heading: str, problems: list[Problem]) -> None:
         print(format_problem(problem), file=sys.stderr)
 
 
+def _llm_setup(endpoints_path: str | None, model: LoadedModel) -> LlmSetup | None:
+    """The LLM generators and rephraser of `model` with endpoints.yml's model groups (None
+    without an endpoints file: the offline generator runs). Raises ValueError."""
+    if not endpoints_path:
+        return None
+    from engine.brokers import load_endpoints
+    from engine.llm import build_llm_setup
+
+    try:
+        endpoints = load_endpoints(endpoints_path)
+    except OSError as exc:
+        raise ValueError(f"cannot read the endpoints file: {exc}") from exc
+    return build_llm_setup(model.llm, model.dialogue_model, endpoints)
+
+
 def _test(args: argparse.Namespace) -> int:
     """Run e2e test cases against a project (trained here), a model archive or a served bot.
 
@@ -137,6 +155,7 @@ def _test(args: argparse.Namespace) -> int:
                     model = load_model(train_project(target, out, fixed_model_name="test").path)
             else:
                 model = load_model(target)
+            llm = _llm_setup(args.endpoints, model)
         except TrainingFailed as exc:
             _print_problems(f"Training failed with {len(exc.problems)} errors:", exc.problems)
             return 2
@@ -153,6 +172,7 @@ def _test(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 model_id=model.model_id,
                 assistant_id=model.assistant_id,
+                llm=llm,
             )
 
         results = run_test_cases(cases, processor)
@@ -259,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
         "(default: PROJECT_DIR/tests/e2e, tests or e2e_tests)",
     )
     test.add_argument("--seed", type=int, help="seed for choosing among response variations")
+    test.add_argument(
+        "--endpoints",
+        help="endpoints.yml whose model_groups (and nlg) the LLM command generators (and the "
+        "rephraser) use; without it, the offline generator understands messages",
+    )
     test.add_argument("--auth-token", help="the served bot's --auth-token")
     test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
     test.set_defaults(handler=_test)

@@ -7,6 +7,8 @@
       nlu/                 engine.nlu.NluModel.persist
       flow_classifier/     engine.dialogue.FlowClassifier.persist
       dialogue/            engine.dialogue.DialogueModel.persist
+      llm/                 engine.llm.LlmComponent.persist (optional: archives written
+                           before it load without it)
 
 Archives come from storage that other people can write to, so reading is defensive: only
 regular files and directories are extracted, every name must stay inside the target directory,
@@ -47,6 +49,7 @@ COMPONENTS_DIR = "components"
 NLU_COMPONENT = "nlu"
 FLOW_CLASSIFIER_COMPONENT = "flow_classifier"
 DIALOGUE_COMPONENT = "dialogue"
+LLM_COMPONENT = "llm"
 
 #: Largest archive we open, and largest total size of its members once unpacked.
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
@@ -79,6 +82,8 @@ class LoadedModel:
     nlu: Any
     flow_classifier: Any
     path: str = ""
+    #: The LLM components' settings and prompt files (`engine.llm.LlmComponent`), or None.
+    llm: Any = None
 
     @property
     def model_id(self) -> str:
@@ -270,8 +275,10 @@ def extract_archive(path: str | os.PathLike[str], target: str | os.PathLike[str]
 def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     """Unpack and load a model archive (components are read into memory)."""
     from engine.dialogue import DialogueModel, FlowClassifier
+    from engine.llm import LlmComponent
     from engine.nlu import NluModel
 
+    llm = None
     with tempfile.TemporaryDirectory(prefix="engine-model-") as tmp:
         metadata = extract_archive(path, tmp)
         components = Path(tmp) / COMPONENTS_DIR
@@ -282,6 +289,8 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
             nlu = NluModel.load(components / NLU_COMPONENT)
             flow_classifier = FlowClassifier.load(components / FLOW_CLASSIFIER_COMPONENT)
             dialogue_model = DialogueModel.load(components / DIALOGUE_COMPONENT)
+            if (components / LLM_COMPONENT).is_dir():
+                llm = LlmComponent.load(components / LLM_COMPONENT)
         except ArchiveError:
             raise
         except Exception as exc:
@@ -292,4 +301,5 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
         nlu=nlu,
         flow_classifier=flow_classifier,
         path=str(path),
+        llm=llm,
     )

@@ -29,6 +29,7 @@ from engine.archive import (
     COMPONENTS_DIR,
     DIALOGUE_COMPONENT,
     FLOW_CLASSIFIER_COMPONENT,
+    LLM_COMPONENT,
     NLU_COMPONENT,
     write_archive,
 )
@@ -221,6 +222,7 @@ def train_project(
     are when not at Rasa's defaults. Raises `TrainingFailed` when the project has errors.
     """
     from engine.dialogue import DialogueModel, FlowClassifier
+    from engine.llm import LlmComponent
     from engine.nlu import NluModel
 
     report: Progress = progress or (lambda _line: None)
@@ -256,6 +258,7 @@ def train_project(
     step = time.perf_counter()
     report("Building dialogue model")
     dialogue_model = DialogueModel.build(project)
+    llm_component = LlmComponent.from_project(project)
     timings["dialogue"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -279,6 +282,7 @@ def train_project(
             NLU_COMPONENT: f"{COMPONENTS_DIR}/{NLU_COMPONENT}",
             FLOW_CLASSIFIER_COMPONENT: f"{COMPONENTS_DIR}/{FLOW_CLASSIFIER_COMPONENT}",
             DIALOGUE_COMPONENT: f"{COMPONENTS_DIR}/{DIALOGUE_COMPONENT}",
+            LLM_COMPONENT: f"{COMPONENTS_DIR}/{LLM_COMPONENT}",
         },
         "stats": {
             "flows": len(project.flows),
@@ -295,6 +299,7 @@ def train_project(
             (NLU_COMPONENT, nlu),
             (FLOW_CLASSIFIER_COMPONENT, flow_classifier),
             (DIALOGUE_COMPONENT, dialogue_model),
+            (LLM_COMPONENT, llm_component),
         ):
             (components / name).mkdir(parents=True)
             component.persist(components / name)

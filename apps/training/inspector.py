@@ -58,6 +58,7 @@ def turns_of(tracker: dict) -> list[dict]:
         turn["ranking"] = [r for r in _sequence(parse.get("intent_ranking")) if _is_map(r)][:5]
         turn["entities"] = [e for e in _sequence(parse.get("entities")) if _is_map(e)]
         turn["commands"] = command_lines(parse.get("commands"))
+        turn["prompts"] = [p for p in _sequence(parse.get("prompts")) if _is_map(p)]
     return turns
 
 

@@ -16,6 +16,15 @@ A turn runs in three stages, as Rasa Pro's CALM does without a language model (o
 3. **Advance** (`executor`, with `builtin_actions`) the flow on top of the stack step by step
    until the bot has to listen.
 
+Who produces the commands is config.yml's choice (`engine.llm.setup`): with an LLM command
+generator whose LLM is configured, payload commands and (when the pipeline lists the
+``NLUCommandAdapter``) the NLU commands come first and the LLM generator adds its own;
+otherwise the offline understanding produces them all. Every command names its
+``generator``, and the turn's commands are recorded in the user event's
+``parse_data["commands"]`` (the LLM's prompt and completion in ``parse_data["prompts"]``), as
+Rasa Pro records them. With a rephraser (``nlg: {type: rephrase}``), responses marked
+``rephrase: true`` are rephrased by the LLM before they are sent.
+
 Deviations from Rasa that are deliberate (no LLM):
 
 * NLU values for a slot that is already filled only correct it (pattern_correction) when they
@@ -30,9 +39,10 @@ Deviations from Rasa that are deliberate (no LLM):
 from __future__ import annotations
 
 import copy
+import json
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.dialogue.action_client import ActionClient, NullActionClient
 from engine.dialogue.commands import CommandApplier, FlowStack
@@ -44,7 +54,15 @@ from engine.dialogue.tracker import Tracker, now
 from engine.dialogue.turn import Command, Recorder, Turn, action_fields, stamped
 from engine.dialogue.understand import Understanding
 
+if TYPE_CHECKING:
+    from engine.llm.setup import LlmSetup
+
 __all__ = ["Processor", "UserMessage"]
+
+
+#: The ``generator`` of the offline understanding's commands, by where they came from.
+_GENERATOR_BY_SOURCE = {"payload": "payload", "nlu": "NLUCommandAdapter"}
+OFFLINE_GENERATOR = "OfflineCommandGenerator"
 
 
 @dataclass
@@ -67,8 +85,10 @@ class Processor:
         seed: int | None = None,
         model_id: str = "",
         assistant_id: str = "",
+        llm: LlmSetup | None = None,
     ) -> None:
         self.model = model
+        self.llm = llm
         self.nlu = nlu
         self.flow_classifier = flow_classifier
         self.action_client: ActionClient = action_client or NullActionClient()
@@ -80,9 +100,12 @@ class Processor:
         self.stack = FlowStack(model, self.recorder)
         self.understanding = Understanding(model, flow_classifier, conditions)
         self.commands = CommandApplier(model, self.stack, self.recorder)
-        self.executor = Executor(
+        executor = _RephrasingExecutor if llm is not None and llm.rephraser else Executor
+        self.executor = executor(
             model, self.recorder, self.stack, conditions, self.action_client, random.Random(seed)
         )
+        if isinstance(self.executor, _RephrasingExecutor) and llm is not None:
+            self.executor.rephraser = llm.rephraser
 
     def new_tracker(self, sender_id: str) -> Tracker:
         return Tracker(sender_id, self.model.initial_slots())
@@ -110,6 +133,8 @@ class Processor:
         }
         self.recorder.append(tracker, user_event)
         commands = self.understand(tracker, parse)
+        # Rasa Pro's place for the turn's commands (the inspector shows them).
+        parse["commands"] = json.loads(json.dumps(commands, default=str))
         self.commands.apply(tracker, commands)
         self.executor.advance(tracker, turn)
         return turn.messages
@@ -123,8 +148,33 @@ class Processor:
         return parse
 
     def understand(self, tracker: Tracker, parse: dict[str, Any]) -> list[Command]:
-        """The commands for one parsed message (see the module docstring)."""
-        return self.understanding.commands(tracker, parse)
+        """The commands for one parsed message, each naming its ``generator`` (see the module
+        docstring). The LLM generators' prompts go into ``parse["prompts"]``."""
+        offline = self.understanding.commands(tracker, parse)
+        generators = self.llm.generators if self.llm is not None else []
+        if not generators:
+            return [_with_generator(c, OFFLINE_GENERATOR) for c in offline]
+        # Payload commands always count; NLU commands when the pipeline lists the adapter.
+        sources = (
+            {"payload", "nlu"} if self.llm is not None and self.llm.nlu_adapter else {"payload"}
+        )
+        commands = [
+            _with_generator(c, OFFLINE_GENERATOR) for c in offline if c.get("source") in sources
+        ]
+        prompts = []
+        for generator in generators:
+            commands = generator.commands(tracker, parse, commands)
+            if generator.last_prompt is not None:
+                prompts.append(
+                    {
+                        "component_name": generator.name,
+                        "prompt_name": "command_generator_prompt",
+                        **generator.last_prompt,
+                    }
+                )
+        if prompts:
+            parse["prompts"] = prompts
+        return commands
 
     def apply_events(
         self, tracker: Tracker, events: list[dict[str, Any]], *, run: bool = True
@@ -201,3 +251,21 @@ class Processor:
     def _carry_over_slots(self) -> bool:
         config = self.model.domain.session_config or {}
         return bool(config.get("carry_over_slots_to_new_session", True))
+
+
+def _with_generator(command: Command, default: str) -> Command:
+    generator = command.get("generator") or _GENERATOR_BY_SOURCE.get(
+        str(command.get("source")), default
+    )
+    return {**command, "generator": generator}
+
+
+class _RephrasingExecutor(Executor):
+    """The executor whose bot messages go through the rephraser first."""
+
+    rephraser: Any = None
+
+    def bot(self, tracker: Tracker, message: dict[str, Any], turn: Turn) -> None:
+        if self.rephraser is not None:
+            message = self.rephraser.rephrase(message, tracker)
+        super().bot(tracker, message, turn)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.archive import LoadedModel
 from engine.brokers import EventBroker, publish_events
 from engine.dialogue import ActionClient, Processor, Tracker, UserMessage
 from engine.server.store import DEFAULT_MAX_CONVERSATIONS, InMemoryTrackerStore
+
+if TYPE_CHECKING:
+    from engine.llm import LlmSetup
 
 T = TypeVar("T")
 
@@ -106,6 +109,7 @@ class Bot:
         seed: int | None = None,
         max_conversations: int = DEFAULT_MAX_CONVERSATIONS,
         processor: Processor | None = None,
+        llm: LlmSetup | None = None,
     ) -> None:
         if processor is None:
             processor = Processor(
@@ -116,9 +120,12 @@ class Bot:
                 seed=seed,
                 model_id=model.model_id,
                 assistant_id=model.assistant_id,
+                llm=llm,
             )
-        elif action_client is not None or seed is not None:
-            raise ValueError("pass the action client and the seed to the processor, not the bot")
+        elif action_client is not None or seed is not None or llm is not None:
+            raise ValueError(
+                "pass the action client, the seed and the LLM setup to the processor, not the bot"
+            )
         else:
             action_client = processor.action_client
         self.model = model
@@ -246,3 +253,5 @@ class Bot:
         close = getattr(self.action_client, "close", None)
         if callable(close):
             close()
+        if self.processor.llm is not None:
+            self.processor.llm.close()

@@ -34,8 +34,11 @@ def build_bot(
     """Load the archive and connect the event broker and action server of `endpoints`.
 
     Without an ``action_endpoint``, custom actions do nothing (`engine.actions.NoActionServer`).
+    The LLM command generators and the rephraser get their LLMs from the model's config and
+    the ``model_groups`` and ``nlg`` of `endpoints` (`engine.llm.build_llm_setup`).
     """
     from engine.actions import NoActionServer, action_client_from_endpoints
+    from engine.llm import build_llm_setup
 
     model = load_model(model_path)
     endpoints = endpoints or {}
@@ -51,12 +54,14 @@ def build_bot(
         raise
     if action_client is None:
         action_client = NoActionServer()
+    llm = build_llm_setup(model.llm, model.dialogue_model, endpoints, blocked=blocked_networks)
     return Bot(
         model,
         broker=broker,
         action_client=action_client,
         seed=seed,
         max_conversations=max_conversations,
+        llm=llm,
     )
 
 
@@ -99,6 +104,14 @@ def serve(
         _say(f"Custom actions run on {url}")
     else:
         _say("No action_endpoint: custom actions do nothing (no events, no messages)")
+    llm = bot.processor.llm
+    if llm is not None and llm.generators:
+        for generator in llm.generators:
+            _say(f"{generator.name} understands messages with {generator.client.label}")
+    else:
+        _say("The offline generator understands messages (no LLM command generator configured)")
+    if llm is not None and llm.rephraser is not None:
+        _say(f"Responses marked rephrase are rephrased with {llm.rephraser.client.label}")
     model = bot.model
     app = create_app(
         bot,
