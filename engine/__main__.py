@@ -15,8 +15,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.e2e import CaseResult
     from engine.archive import LoadedModel
+    from engine.e2e import CaseResult
     from engine.formats import Problem
     from engine.llm import LlmSetup
 
