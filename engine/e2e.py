@@ -150,8 +150,18 @@ def _kind(event: Event, kind: str) -> bool:
     return event.get("event") == kind
 
 
+def _metadata(event: Event) -> dict[str, Any]:
+    metadata = event.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _text(event: Event) -> str:
+    text = event.get("text")
+    return text if isinstance(text, str) else ""
+
+
 def _utter(event: Event) -> Any:
-    return (event.get("metadata") or {}).get("utter_action")
+    return _metadata(event).get("utter_action")
 
 
 def _buttons(event: Event) -> list[Any]:
@@ -232,7 +242,7 @@ class _Log:
                 except (TypeError, ValueError):
                     continue
                 if isinstance(ops, list):
-                    stack = apply_patch(stack, ops)
+                    stack = apply_patch(stack, [op for op in ops if isinstance(op, dict)])
         return stack
 
 
@@ -258,7 +268,7 @@ def _check_step(step: dict[str, Any], turn: list[Event]) -> None:
     said = [_describe_bot(e) for e in bots]
     if "bot" in step:
         text = str(step["bot"]).strip()
-        if not any((e.get("text") or "") == text for e in bots):
+        if not any(_text(e) == text for e in bots):
             raise _Failed(f"the bot did not say {text!r} (it said: {_list(said)})", text, said)
     elif "utter" in step:
         if not any(_utter(e) == step["utter"] for e in bots):
@@ -412,15 +422,16 @@ class _Assertions:
     def _clarification_options(self, position: int) -> tuple[list[str] | None, list[str]]:
         """``(flow ids or None, flow names)`` the clarification at `position` offered: from the
         flow_started event's metadata (Rasa puts the frame there), else from the stack frame."""
-        metadata = self.log.events[position].get("metadata") or {}
+        metadata = _metadata(self.log.events[position])
         frame: dict[str, Any] = metadata if "names" in metadata else {}
         if not frame:
             for candidate in reversed(self.log.stack_at(position + 1)):
-                if candidate.get("flow_id") == CLARIFICATION:
+                if isinstance(candidate, dict) and candidate.get("flow_id") == CLARIFICATION:
                     frame = candidate
                     break
         ids = frame.get("clarification_ids")
-        names = [str(n) for n in frame.get("names") or []]
+        raw_names = frame.get("names")
+        names = [str(n) for n in raw_names] if isinstance(raw_names, list) else []
         return ([str(i) for i in ids] if isinstance(ids, list) and ids else None), names
 
     def _offered(self, flow_id: str, ids: list[str] | None, names: list[str]) -> bool:
@@ -494,7 +505,7 @@ class _Assertions:
                 problems.append(f"the bot did not utter {value['utter_name']}")
         if value.get("text_matches"):
             pattern = re.compile(value["text_matches"])
-            hits = [p for p, e in bots if pattern.search(e.get("text") or "")]
+            hits = [p for p, e in bots if pattern.search(_text(e))]
             found = hits[0] if hits else found
             if not hits:
                 problems.append(f"no bot message matches {value['text_matches']!r}")
@@ -515,7 +526,7 @@ class _Assertions:
             problems = []
             if value.get("utter_name") and _utter(event) == value["utter_name"]:
                 problems.append(f"the bot uttered {value['utter_name']}")
-            if pattern is not None and pattern.search(event.get("text") or ""):
+            if pattern is not None and pattern.search(_text(event)):
                 problems.append(f"a bot message matches {value['text_matches']!r}")
             if any(_button_equal(b, f) for b in _buttons(event) for f in forbidden):
                 problems.append("a bot message has a forbidden button")
@@ -555,6 +566,8 @@ def _step_assertions(
     step = case.steps[index]
     if index in log.errors:
         return _Failed(log.errors[index])
+    if index not in log.user_at:
+        return _Failed("the step's user message is empty, so nothing was sent to assert on")
     turn, prior, offset = log.turn(index)
     runner = _Assertions(
         log,
@@ -765,9 +778,7 @@ def _converse(conversation: Conversation, case: E2ETestCase, result: CaseResult,
         result.transcript.append({"user": text})
         for event in events:
             if _kind(event, "bot"):
-                result.transcript.append(
-                    {"bot": event.get("text"), **(event.get("metadata") or {})}
-                )
+                result.transcript.append({"bot": event.get("text"), **_metadata(event)})
 
 
 def run_conversation(conversation: Conversation, case: E2ETestCase) -> CaseResult:
@@ -900,6 +911,14 @@ def run_test_cases_http(
         return [run_test_case_http(client, case, token=token) for case in cases]
 
 
+#: Characters XML 1.0 cannot hold (control characters but tab, newline and carriage return).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def _failure_text(result: CaseResult) -> str:
     failure = result.failure or {}
     lines = [str(failure.get("message") or "")]
@@ -911,7 +930,7 @@ def _failure_text(result: CaseResult) -> str:
     if failure.get("events"):
         lines.append("events of the turn:")
         lines.extend(f"  {line}" for line in failure["events"])
-    return "\n".join(lines)
+    return _xml("\n".join(lines))
 
 
 def junit_xml(results: list[CaseResult], suite: str = "e2e") -> bytes:
@@ -927,18 +946,18 @@ def junit_xml(results: list[CaseResult], suite: str = "e2e") -> bytes:
     element.set("errors", "0")
     element.set("skipped", str(skipped))
     for result in results:
-        case = ET.SubElement(element, "testcase", name=result.name)
-        case.set("classname", Path(result.file).name if result.file else suite)
+        case = ET.SubElement(element, "testcase", name=_xml(result.name))
+        case.set("classname", _xml(Path(result.file).name) if result.file else suite)
         if result.file:
-            case.set("file", result.file)
+            case.set("file", _xml(result.file))
         if result.line is not None:
             case.set("line", str(result.line))
         if result.status == "failed":
             failure = ET.SubElement(case, "failure", type="AssertionError")
-            failure.set("message", str((result.failure or {}).get("message") or "failed"))
+            failure.set("message", _xml(str((result.failure or {}).get("message") or "failed")))
             failure.text = _failure_text(result)
         elif result.status == "skipped":
-            ET.SubElement(case, "skipped", message="; ".join(result.skipped))
+            ET.SubElement(case, "skipped", message=_xml("; ".join(result.skipped)))
     ET.indent(root)
     text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return text + b"\n"

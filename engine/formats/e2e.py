@@ -33,6 +33,10 @@ The format (Rasa Pro 3.21's e2e test schema)::
               - flow_started: greet
               - bot_uttered: {utter_name: utter_greet}
 
+Fixtures may also come from ``conftest.yml`` files in the test file's folder and the folders
+above it (the nearer one, and the file itself, win). In a folder, only YAML files with
+``test_cases`` are test files, as in Rasa.
+
 A file is checked against the schema's rules when it is read: every problem is reported with
 its file, line and key path (`FormatError`). The steps are kept as they are written, with their
 lines; what they mean is up to the runner (`engine.e2e`).

@@ -437,3 +437,27 @@ def test_metadata_is_sent_over_http_too():
     users = [e for e in events if e["event"] == "user"]
     assert [u["metadata"].get("lang") for u in users] == ["en", "de"]
     assert users[0]["metadata"]["os"] == "linux"
+
+
+def test_assertions_on_an_empty_user_message_fail_instead_of_crashing():
+    text = 'test_cases:\n  - test_case: empty\n    steps:\n      - user: ""\n        assertions:\n          - flow_started: greet\n'
+    [result] = run(text)
+    assert not result.passed
+    assert result.failure["step"] == 0 and result.failure["line"] == 4
+    assert "user message is empty" in result.failure["message"]
+
+
+def test_the_junit_report_stays_valid_xml_whatever_the_bot_said():
+    from engine.e2e import CaseResult
+
+    result = CaseResult("odd \x01 name", False, "tests/e2e/a.yml")
+    result.failure = {
+        "step": 0,
+        "line": 3,
+        "message": "said \x00\x1b[31m",
+        "events": ["bot '\x07'"],
+    }
+    root = ET.fromstring(junit_xml([result]))
+    failure = root.find("testsuite/testcase/failure")
+    assert failure.attrib["message"] == "said \ufffd\ufffd[31m"
+    assert root.find("testsuite/testcase").attrib["name"] == "odd \ufffd name"
