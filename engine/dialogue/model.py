@@ -1,9 +1,11 @@
 """Everything the dialogue needs at run time: domain, flows (with the default patterns), settings.
 
 `DialogueModel.build` merges the default patterns of ``default_flows.yml`` (a user flow with the
-same id replaces one) and the default responses of ``default_responses.yml`` (a domain response
-of the same name replaces one), compiles every flow's steps for fast execution, and reads the
-dialogue settings from ``config.yml``.
+same id replaces one) and the default responses and pattern slots of ``default_responses.yml``
+(a domain response or slot of the same name replaces one), compiles every flow's steps for fast
+execution, reads the dialogue settings and the policy names from ``config.yml``, and builds the
+knowledge base of enterprise search from the project's documents (`engine.dialogue.search`;
+persisted next to the model as ``knowledge.json``).
 
 Settings (all optional; a top-level ``studio:`` mapping in config.yml wins over keys on the
 ``FlowPolicy`` entry of ``policies``, which win over the defaults):

@@ -6,6 +6,7 @@ produce them), so they do not depend on understanding.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,13 @@ from engine.dialogue import DialogueModel, Processor, Tracker, UserMessage
 from engine.dialogue.model import default_flows, default_responses
 from engine.formats import load_project_files, validate_project
 from engine.formats.defaults import DEFAULT_PATTERNS, DEFAULT_RESPONSES
+from engine.server import Bot, create_app
 from engine.tests.dialogue.conftest import ScriptedNlu, project_from
+
+with warnings.catch_warnings():
+    # Starlette suggests httpx2 for its TestClient; httpx is what the project ships.
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 DOMAIN = """
 version: "3.1"
@@ -685,3 +692,18 @@ def test_a_flow_that_never_listens_stops_with_an_internal_error():
     assert c.say("go", start("loop")) == ["utter_internal_error_rasa"]
     assert c.tracker.stack == []
     assert c.turn[-1]["event"] == "action" and c.turn[-1]["name"] == "action_listen"
+
+
+def test_the_served_bot_answers_knowledge_questions_and_keeps_the_events():
+    c = search_chat()
+    with TestClient(create_app(Bot.from_processor(c.processor))) as client:
+        c.queued = [{"command": "knowledge"}]
+        reply = client.post("/webhooks/rest/webhook", json={"sender": "u", "message": "hours?"})
+        assert reply.status_code == 200
+        assert reply.json()[0]["text"] == "Our branches are open from 9 to 5 on weekdays."
+        c.queued = [{"command": "session end"}]
+        client.post("/webhooks/rest/webhook", json={"sender": "u", "message": "bye"})
+        tracker = client.get("/conversations/u/tracker", params={"include_events": "ALL"}).json()
+    kinds = [e["event"] for e in tracker["events"]]
+    assert "session_ended" in kinds
+    assert tracker["stack"] == []
