@@ -39,7 +39,7 @@ from engine.dialogue.model import CompiledFlow, DialogueModel
 from engine.dialogue.slots import extract_slot_values
 from engine.dialogue.tracker import Tracker
 from engine.dialogue.turn import Command
-from engine.formats import Slot
+from engine.formats import NluData, Slot
 
 __all__ = [
     "NLUCommandAdapter",
@@ -47,6 +47,7 @@ __all__ = [
     "Understanding",
     "correction_target",
     "slot_allowed",
+    "value_synonyms",
 ]
 
 #: Words a text answer may have at most: longer messages are not taken as a name or a city.
@@ -354,6 +355,14 @@ class OfflineCommandGenerator:
         if best["confidence"] >= start:
             return self._command("start flow", flow=best["name"])
         return None
+
+
+def value_synonyms(nlu: NluData | None) -> dict[str, list[str]]:
+    """The NLU data's synonyms as the offline generator takes them: {value: [other names]}."""
+    found: dict[str, list[str]] = {}
+    for synonym in nlu.synonyms if nlu is not None else []:
+        found.setdefault(str(synonym.name), []).extend(str(e) for e in synonym.examples)
+    return found
 
 
 #: The generator the processor runs when no language model is configured.
