@@ -480,3 +480,22 @@ def test_the_pattern_of_each_move_runs(setup, text, pattern):
         c.say(earlier)
     c.say(text)
     assert ("flow_started", pattern) in c.flow_events()
+
+
+def test_a_short_answer_answers_instead_of_starting_a_flow_it_mentions():
+    flows = (
+        FLOWS
+        + """
+  open_savings:
+    description: Open a new savings account.
+    steps:
+      - action: utter_sent
+"""
+    )
+    c = chat(flows)
+    c.say("send money to Jane")
+    c.say("Jane")
+    c.say("20")
+    assert c.say("savings") == ["utter_ask_confirmed"]
+    assert c.slots["account"] == "savings"
+    assert ("flow_started", "open_savings") not in c.flow_events()
