@@ -39,7 +39,7 @@ from engine.dialogue.model import CompiledFlow, DialogueModel
 from engine.dialogue.slots import extract_slot_values
 from engine.dialogue.tracker import Tracker
 from engine.dialogue.turn import Command
-from engine.formats import Slot
+from engine.formats import NluData, Slot
 
 __all__ = [
     "NLUCommandAdapter",
@@ -47,6 +47,7 @@ __all__ = [
     "Understanding",
     "correction_target",
     "slot_allowed",
+    "value_synonyms",
 ]
 
 #: Words a text answer may have at most: longer messages are not taken as a name or a city.
@@ -192,9 +193,9 @@ class OfflineCommandGenerator:
         if self._correction(turn):
             return turn.commands
         retrieved = None if turn.starting else self.classify(tracker, text)
-        self._requested_value(turn, retrieved)
-        if retrieved is not None:
-            turn.add(retrieved)
+        answered = self._requested_value(turn, retrieved)
+        if retrieved is not None and not (answered and _short(text)):
+            turn.add(retrieved)  # a short answer ("savings") answers; it starts nothing
         self._mentions(turn)
         if not turn.commands:
             turn.add(self._fallback(parse, text))
@@ -247,15 +248,15 @@ class OfflineCommandGenerator:
             return True
         return False
 
-    def _requested_value(self, turn: _Turn, retrieved: Command | None) -> None:
-        """The answer to the question being asked, if the message gives one."""
+    def _requested_value(self, turn: _Turn, retrieved: Command | None) -> bool:
+        """The answer to the question being asked, if the message gives one (then True)."""
         name = turn.requested
         slot = self.model.slots.get(name) if name else None
         if slot is None or name in turn.set_names or not _llm_fillable(slot):
-            return
+            return False
         value = extract.value_for(slot, turn.text, self._hints.get(slot.name, ""), self.synonyms)
         if value is None:
-            return
+            return False
         if _free_answer(slot, value) and (
             retrieved is not None
             or turn.starting
@@ -263,8 +264,9 @@ class OfflineCommandGenerator:
             or extract.move(turn.text) == "chitchat"
             or len(str(value).split()) > MAX_TEXT_ANSWER_WORDS
         ):
-            return  # the message is about something else than this answer
+            return False  # the message is about something else than this answer
         turn.add(_set_slot(slot.name, value, self.name))
+        return True
 
     def _mentions(self, turn: _Turn) -> None:
         """Slots of the flows on the stack (or starting) that the message names."""
@@ -356,6 +358,14 @@ class OfflineCommandGenerator:
         return None
 
 
+def value_synonyms(nlu: NluData | None) -> dict[str, list[str]]:
+    """The NLU data's synonyms as the offline generator takes them: {value: [other names]}."""
+    found: dict[str, list[str]] = {}
+    for synonym in nlu.synonyms if nlu is not None else []:
+        found.setdefault(str(synonym.name), []).extend(str(e) for e in synonym.examples)
+    return found
+
+
 #: The generator the processor runs when no language model is configured.
 Understanding = OfflineCommandGenerator
 
@@ -363,6 +373,11 @@ Understanding = OfflineCommandGenerator
 def _llm_fillable(slot: Slot) -> bool:
     """Whether free text may fill `slot`: ``from_llm`` mappings, or none (Rasa Pro's default)."""
     return not slot.mappings or any(m.type == "from_llm" for m in slot.mappings)
+
+
+def _short(text: str) -> bool:
+    """A message of at most three words: an answer, not a new request."""
+    return len(text.split()) <= 3
 
 
 def _free_answer(slot: Slot, value: Any) -> bool:

@@ -11,7 +11,11 @@ from engine.dialogue import FlowClassifier, Tracker
 from engine.dialogue import extract as ex
 from engine.dialogue.conditions import Conditions
 from engine.dialogue.model import DialogueModel
-from engine.dialogue.understand import NLUCommandAdapter, OfflineCommandGenerator
+from engine.dialogue.understand import (
+    NLUCommandAdapter,
+    OfflineCommandGenerator,
+    value_synonyms,
+)
 from engine.formats import Slot
 from engine.tests.dialogue.conftest import build_processor, make_chat, project_from
 
@@ -179,6 +183,35 @@ def test_categorical_values_with_synonyms_and_fuzzy_matching():
     assert ex.value_for(slot, "no idea") is None
     transfer = Slot("kind", "categorical", values=["self transfer", "third party"])
     assert ex.value_for(transfer, "a third-party transfer") == "third party"
+
+
+def test_the_nlu_data_synonyms_name_categorical_values():
+    nlu = """
+version: "3.1"
+nlu:
+  - synonym: savings
+    examples: |
+      - rainy day fund
+"""
+    project = project_from(DOMAIN, FLOWS, nlu=nlu)
+    model = DialogueModel.build(project)
+    classifier = FlowClassifier.train(project.flows, project.nlu)
+    synonyms = value_synonyms(project.nlu)
+    assert synonyms == {"savings": ["rainy day fund"]}
+    gen = OfflineCommandGenerator(model, classifier, Conditions(), synonyms=synonyms)
+    tracker = Tracker("u", model.initial_slots())
+    tracker.stack = [
+        {"frame_id": "A", "flow_id": "transfer_money", "step_id": "START", "type": "flow"},
+        {
+            "frame_id": "B",
+            "flow_id": "pattern_collect_information",
+            "collect": "account",
+            "step_id": "START",
+            "type": "pattern_collect_information",
+        },
+    ]
+    commands = gen.commands(tracker, {"text": "from my rainy day fund", "entities": []})
+    assert [(c["name"], c["value"]) for c in commands] == [("account", "savings")]
 
 
 def test_dates_and_times_for_slots_about_them():
@@ -447,3 +480,22 @@ def test_the_pattern_of_each_move_runs(setup, text, pattern):
         c.say(earlier)
     c.say(text)
     assert ("flow_started", pattern) in c.flow_events()
+
+
+def test_a_short_answer_answers_instead_of_starting_a_flow_it_mentions():
+    flows = (
+        FLOWS
+        + """
+  open_savings:
+    description: Open a new savings account.
+    steps:
+      - action: utter_sent
+"""
+    )
+    c = chat(flows)
+    c.say("send money to Jane")
+    c.say("Jane")
+    c.say("20")
+    assert c.say("savings") == ["utter_ask_confirmed"]
+    assert c.slots["account"] == "savings"
+    assert ("flow_started", "open_savings") not in c.flow_events()
