@@ -361,6 +361,10 @@ class CommandApplier:
         turn: _Turn,
     ) -> None:
         kind = command["command"]
+        if kind == "start flow" and command.get("flow") == "pattern_cancel_flow":
+            # A trigger on pattern_cancel_flow is a cancellation: one, with any other.
+            command, kind = {**command, "command": "cancel flow"}, "cancel flow"
+            command.pop("flow")
         if kind == "set slot":
             self._clean_set_slot(tracker, command, clean, turn)
         elif kind == "correct slot":

@@ -258,8 +258,8 @@ class DialogueModel:
             )
         project = load_project_files(
             {
-                "domain.yml": json.dumps(data["domain"]),
-                "data/flows.yml": json.dumps(data["flows"]),
+                "domain.yml": json.dumps(data["domain"], ensure_ascii=False),
+                "data/flows.yml": json.dumps(data["flows"], ensure_ascii=False),
             }
         )
         return cls(

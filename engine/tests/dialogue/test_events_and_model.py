@@ -183,6 +183,22 @@ def test_model_persists_loads_and_reads_settings(tmp_path):
     json.dumps(domain)
 
 
+def test_text_outside_the_basic_plane_survives_persisting(tmp_path):
+    """An emoji (outside the Basic Multilingual Plane) in a response and a flow name comes back
+    as the same character, not as a pair of lone surrogates that no encoder can send."""
+    domain = DOMAIN.replace("utter_hi:", 'utter_wave:\n    - text: "Hi \U0001f44b"\n  utter_hi:')
+    flows = FLOWS.replace(
+        "description: greet someone", "description: greet\n    name: greet \U0001f600", 1
+    )
+    model = DialogueModel.build(project_from(domain, flows, CONFIG))
+    model.persist(tmp_path)
+    loaded = DialogueModel.load(tmp_path)
+    text = loaded.domain_dict()["responses"]["utter_wave"][0]["text"]
+    assert text == "Hi \U0001f44b"
+    text.encode("utf-8")
+    assert loaded.flows["greet"].name == "greet \U0001f600"
+
+
 def test_flow_classifier_ranks_persists_and_loads(tmp_path):
     project = project_from(
         DOMAIN,

@@ -444,26 +444,6 @@ def test_categorical_values_are_read_when_the_flow_starts():
     assert c.texts()[0] == "Your card is blocked (temporary)."
 
 
-def test_replies_take_milliseconds():
-    import time
-
-    processor = build_processor(DOMAIN, FLOWS, {}, classifier=True)
-    tracker = processor.new_tracker("bench")
-    from engine.dialogue import UserMessage
-
-    processor.handle_message(tracker, UserMessage("hello", "bench"))
-    started = time.perf_counter()
-    for _ in range(20):
-        processor.handle_message(tracker, UserMessage("purple monkey dishwasher", "bench"))
-    assert (time.perf_counter() - started) / 20 < 0.05
-
-
-#: Commands the offline generator produces whose patterns the command applier pushes once the
-#: applier handles every command kind (until then the turn falls back to cannot handle).
-_APPLIER = "the command applier does not apply this command kind yet"
-
-
-@pytest.mark.xfail(strict=True, reason=_APPLIER)
 @pytest.mark.parametrize(
     ("setup", "text", "pattern"),
     [
