@@ -158,6 +158,18 @@ def _api_base(provider: str, raw: dict[str, Any], where: str, env: Mapping[str, 
     return base
 
 
+def _rasa_licence(where: str, env: Mapping[str, str]) -> str:
+    """Rasa's hosted models (the tutorial template's) take the Rasa Pro licence as their key,
+    as Rasa does when no api_key is given."""
+    licence = env.get("RASA_PRO_LICENSE")
+    if not licence:
+        raise LlmConfigError(
+            f"{where}.provider 'rasa': Rasa's hosted models need a Rasa Pro licence "
+            "(RASA_PRO_LICENSE, or an api_key)"
+        )
+    return licence
+
+
 def _provider(raw: dict[str, Any], where: str) -> str:
     provider = raw.get("provider") or raw.get("type") or raw.get("api_type")
     if not isinstance(provider, str) or not provider:
@@ -181,6 +193,8 @@ def model_settings(raw: Any, where: str, environ: Mapping[str, str] | None = Non
     if not isinstance(raw, dict):
         raise LlmConfigError(f"{where} must be a mapping with provider and model")
     raw = _expand(raw, where, env)
+    if str(raw.get("provider") or "").strip().lower() == "rasa" and not raw.get("api_key"):
+        raw = {**raw, "api_key": _rasa_licence(where, env)}
     provider = _provider(raw, where)
     model = raw.get("model") or raw.get("model_name") or raw.get("engine") or ""
     deployment = raw.get("deployment") or raw.get("engine")

@@ -24,6 +24,7 @@ from typing import Any
 from engine.dialogue.conditions import Conditions
 from engine.dialogue.model import CompiledFlow, DialogueModel
 from engine.dialogue.tracker import Tracker
+from engine.formats.defaults import DEFAULT_PATTERN_SLOTS
 from engine.llm.client import LlmClient, LlmError
 from engine.llm.dsl import gbnf_grammar, parse_commands
 from engine.llm.prompt import DEFAULT_TEMPLATES, PromptError, PromptTemplate, current_datetime
@@ -129,6 +130,16 @@ class LlmCommandGenerator:
 
     # -- the generator ---------------------------------------------------------------------------
 
+    def settable_slots(self, tracker: Tracker) -> list[str]:
+        """The slots the LLM may name: the domain's, without the default patterns' own slots
+        (silence counters, confirmations) unless one is the slot being asked for now."""
+        requested = tracker.requested_slot()
+        return sorted(
+            name
+            for name in self.model.slots
+            if name not in DEFAULT_PATTERN_SLOTS or name == requested
+        )
+
     def commands(
         self, tracker: Tracker, parse: dict[str, Any], prior: Sequence[Command] = ()
     ) -> list[Command]:
@@ -141,7 +152,7 @@ class LlmCommandGenerator:
         if self.minimize_num_calls and self._prior_suffices(prior, tracker):
             return prior
         text = str(parse.get("text") or "")
-        slots = sorted(self.model.slots)
+        slots = self.settable_slots(tracker)
         grammar = gbnf_grammar(flows=startable, slots=slots, syntax=self.syntax)
         prompt = ""
         try:

@@ -69,10 +69,22 @@ def test_an_inline_client_and_rasas_default():
 
 
 def test_any_provider_with_an_api_base_speaks_openais_api():
-    (rasa,) = resolve({"provider": "rasa", "model": "m", "api_base": "https://llm.example.com"})
-    assert rasa.provider == "self-hosted"
+    (other,) = resolve(
+        {"provider": "lmstudio", "model": "m", "api_base": "https://llm.example.com"}
+    )
+    assert other.provider == "self-hosted"
     with pytest.raises(LlmConfigError, match="provider 'anthropic' is not one the built-in engine"):
         resolve({"provider": "anthropic", "model": "claude"})
+
+
+def test_rasas_hosted_models_take_the_rasa_pro_licence_as_their_key():
+    tutorial = {"provider": "rasa", "model": "rasa/cmd_gen", "api_base": "https://llm.example.com"}
+    with pytest.raises(LlmConfigError, match="need a Rasa Pro licence"):
+        resolve(tutorial)
+    (rasa,) = resolve(tutorial, {"RASA_PRO_LICENSE": "lic"})
+    assert (rasa.provider, rasa.api_key) == ("self-hosted", "lic")
+    (keyed,) = resolve({**tutorial, "api_key": "own"}, {"RASA_PRO_LICENSE": "lic"})
+    assert keyed.api_key == "own"
 
 
 @pytest.mark.parametrize(
