@@ -281,6 +281,15 @@ class FlowStack:
         return True
 
 
+def _as_cancellation(command: Command) -> Command:
+    """A start of pattern_cancel_flow (its trigger) is a cancellation, one with any other."""
+    if command["command"] != "start flow" or command.get("flow") != "pattern_cancel_flow":
+        return command
+    cancel = {**command, "command": "cancel flow"}
+    cancel.pop("flow")
+    return cancel
+
+
 def _top_user_frame(stack: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((f for f in reversed(stack) if f.get("type") == "flow"), None)
 
@@ -344,6 +353,7 @@ class CommandApplier:
     def clean_up(self, tracker: Tracker, commands: list[Command], turn: _Turn) -> list[Command]:
         """Rasa's clean-up of predicted commands (see the module docstring)."""
         clean: list[Command] = []
+        commands = [_as_cancellation(c) for c in commands]
         for command in commands:
             self._clean_one(tracker, command, commands, clean, turn)
         for kind in ("cannot handle", "repeat", "chitchat"):
@@ -361,10 +371,6 @@ class CommandApplier:
         turn: _Turn,
     ) -> None:
         kind = command["command"]
-        if kind == "start flow" and command.get("flow") == "pattern_cancel_flow":
-            # A trigger on pattern_cancel_flow is a cancellation: one, with any other.
-            command, kind = {**command, "command": "cancel flow"}, "cancel flow"
-            command.pop("flow")
         if kind == "set slot":
             self._clean_set_slot(tracker, command, clean, turn)
         elif kind == "correct slot":

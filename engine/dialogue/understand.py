@@ -30,6 +30,7 @@ state.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from engine.dialogue import extract
@@ -254,13 +255,14 @@ class OfflineCommandGenerator:
         slot = self.model.slots.get(name) if name else None
         if slot is None or name in turn.set_names or not _llm_fillable(slot):
             return False
-        value = extract.value_for(slot, turn.text, self._hints.get(slot.name, ""), self.synonyms)
+        hint = self._hints.get(slot.name, "")
+        value = extract.value_for(slot, turn.text, hint, self.synonyms)
         if value is None:
             return False
         if _free_answer(slot, value) and (
             retrieved is not None
             or turn.starting
-            or extract.is_question(turn.text)
+            or (extract.is_question(turn.text) and not _wants_a_question(slot, hint))
             or extract.move(turn.text) == "chitchat"
             or len(str(value).split()) > MAX_TEXT_ANSWER_WORDS
         ):
@@ -373,6 +375,16 @@ Understanding = OfflineCommandGenerator
 def _llm_fillable(slot: Slot) -> bool:
     """Whether free text may fill `slot`: ``from_llm`` mappings, or none (Rasa Pro's default)."""
     return not slot.mappings or any(m.type == "from_llm" for m in slot.mappings)
+
+
+#: Words in a slot's name or its collect step's description that say its answer is a question.
+_QUESTION_SLOT = re.compile(r"\b(?:questions?|query|queries|enquiry|inquiry|issue|problem)\b", re.I)
+
+
+def _wants_a_question(slot: Slot, hint: str) -> bool:
+    """Whether the slot asked for holds a question ("product_question", "the user's question
+    about a product"): then a question answers it rather than being a knowledge question."""
+    return bool(_QUESTION_SLOT.search(f"{slot.name.replace('_', ' ')} {hint}"))
 
 
 def _short(text: str) -> bool:

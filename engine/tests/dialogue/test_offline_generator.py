@@ -17,7 +17,7 @@ from engine.dialogue.understand import (
     value_synonyms,
 )
 from engine.formats import Slot
-from engine.tests.dialogue.conftest import build_processor, make_chat, project_from
+from engine.tests.dialogue.conftest import make_chat, project_from
 
 DOMAIN = """
 version: "3.1"
@@ -479,3 +479,33 @@ def test_a_short_answer_answers_instead_of_starting_a_flow_it_mentions():
     assert c.say("savings") == ["utter_ask_confirmed"]
     assert c.slots["account"] == "savings"
     assert ("flow_started", "open_savings") not in c.flow_events()
+
+
+QUESTION_FLOWS = (
+    FLOWS
+    + """
+  ask_expert:
+    description: Answers questions about our savings products.
+    steps:
+      - collect: city
+        description: the user's question about a product
+      - action: utter_branch
+"""
+)
+
+
+def test_a_question_answers_a_slot_that_asks_for_a_question():
+    c = chat(QUESTION_FLOWS)
+    c.say("I have a question about our savings products")
+    assert ("flow_started", "ask_expert") in c.flow_events()
+    c.say("is the savings account free?")
+    assert "Here is the branch in is the savings account free." in c.texts()
+    assert ("flow_completed", "ask_expert") in c.flow_events()
+
+
+def test_a_question_while_a_name_is_asked_is_a_knowledge_question():
+    c = chat()
+    c.say("I want to send money")
+    c.say("what are your opening hours?")
+    assert c.slots["recipient"] is None
+    assert ("flow_started", "pattern_search") in c.flow_events()
