@@ -24,8 +24,6 @@ Two generators, each an object with a ``name`` and ``commands(tracker, parse)``:
      ``cannot handle``.
 
 Every command carries ``"generator"``: the name of the generator, or ``"payload"``.
-`slot_allowed` and `correction_target` answer what a ``set slot`` command may do in the current
-state.
 """
 
 from __future__ import annotations
@@ -46,8 +44,6 @@ __all__ = [
     "NLUCommandAdapter",
     "OfflineCommandGenerator",
     "Understanding",
-    "correction_target",
-    "slot_allowed",
     "value_synonyms",
 ]
 
@@ -407,36 +403,3 @@ def _slot_hints(model: DialogueModel) -> dict[str, str]:
                 if isinstance(description, str) and description.strip():
                     hints.setdefault(view.target, []).append(description.strip())
     return {name: " ".join(texts) for name, texts in hints.items()}
-
-
-def slot_allowed(model: DialogueModel, tracker: Tracker, name: str, starting: list[str]) -> bool:
-    """Whether NLU may fill slot `name`: no flow collects it, or one on the stack (or starting,
-    or called from one of those) does, or it is the slot being asked for."""
-    collectors = model.collecting_flows.get(name)
-    if not collectors:
-        return True
-    on_stack = set(tracker.active_flow_ids()) | set(starting)
-    # Flows called from flows on the stack count as well (their slots are shared).
-    for flow_id in list(on_stack):
-        compiled = model.flow(flow_id)
-        if compiled is not None:
-            on_stack.update(compiled.called_flows)
-    return bool(collectors & on_stack) or name == tracker.requested_slot()
-
-
-def correction_target(model: DialogueModel, tracker: Tracker, name: str) -> tuple[str, str] | None:
-    """``(flow_id, collect step id)`` when setting `name` corrects an earlier answer."""
-    frame = tracker.top_user_frame()
-    if frame is None:
-        return None
-    compiled = model.flow(frame["flow_id"])
-    if compiled is None:
-        return None
-    view = compiled.collect_step_for(name)
-    if view is None:
-        return None
-    step_id: Any = frame.get("step_id")
-    current = compiled.order.get(step_id, -1)
-    if compiled.order[view.id] > current:
-        return None
-    return compiled.id, view.id
