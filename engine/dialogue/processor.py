@@ -106,6 +106,8 @@ class Processor:
         )
         if isinstance(self.executor, _RephrasingExecutor) and llm is not None:
             self.executor.rephraser = llm.rephraser
+        if llm is not None:
+            self.executor.search_llm = llm.search
 
     def new_tracker(self, sender_id: str) -> Tracker:
         return Tracker(sender_id, self.model.initial_slots())
