@@ -467,11 +467,13 @@ class _Assertions:
             return matches[0][0]
         hits = [p for p, e in matches if _values_equal(slot["value"], e.get("value"))]
         if not hits:
-            last = matches[-1][1].get("value")
+            # Every value of the turn: a flow's end resets its slots, so the last says little.
+            values = [e.get("value") for _, e in matches]
+            shown = " then ".join(repr(v) for v in values)
             raise _Failed(
-                f"slot {slot['name']!r} was set to {last!r}, not {slot['value']!r}",
+                f"slot {slot['name']!r} was set to {shown}, not {slot['value']!r}",
                 slot["value"],
-                last,
+                values[0] if len(values) == 1 else values,
             )
         return hits[0]
 

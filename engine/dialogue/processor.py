@@ -1,37 +1,32 @@
 """The dialogue processor: one user message in, Rasa events and bot messages out.
 
-A turn runs in three stages, as Rasa Pro's CALM does without a language model (one module each;
-`Processor` here is the façade that wires them and records the session):
+A turn runs in three stages, as Rasa Pro's CALM does (one module each; `Processor` here is the
+façade that wires them and records the session):
 
-1. **Understand** (`understand`): NLU parse data becomes commands. Payload commands
-   (``/SetSlots(...)``, ``/StartFlow(...)``) are taken as they are; an intent in a flow's
-   ``nlu_trigger`` (at or above its ``confidence_threshold``, guard permitting) starts that
-   flow; slot mappings give ``set slot`` commands; for flows without triggers the flow
-   classifier may start one or ask for clarification; if nothing came out, the message cannot
-   be handled.
-2. **Apply commands** (`commands`) to the dialogue stack: slots are set (a changed value for a
-   slot already collected by the active flow is a correction), flows are started (on top of an
-   active flow they interrupt it), and patterns are pushed (cancel, correction, clarification,
-   cannot handle).
+1. **Understand**: command generators turn the message into Rasa's commands. Payload
+   commands (``/SetSlots(...)``, ``/StartFlow(...)``) are taken as they are; then the
+   generator config.yml chooses (`engine.llm.setup`): with an LLM command generator whose LLM
+   is configured, the NLU commands (when the pipeline lists ``NLUCommandAdapter``) come first
+   and the LLM generator (`engine.llm.generator`) adds its own; otherwise the offline generator
+   (`understand`) reads the message: triggers, slot values by type, corrections, cancellations,
+   flow retrieval, chitchat, knowledge questions, and ``cannot handle`` when nothing fits.
+   Every command names its ``generator``; the turn's commands are recorded in the user event's
+   ``parse_data["commands"]`` (an LLM's prompt and completion in ``parse_data["prompts"]``),
+   as Rasa Pro records them.
+2. **Apply commands** (`commands`): Rasa's clean-up (commands for unknown slots or flows, a
+   set slot its mappings don't allow, a second cancel... are dropped or become ``cannot
+   handle``; a changed answer becomes a correction), then each command runs on the dialogue
+   stack: flows start (interrupting an active one) or are cancelled, slots are set, and
+   patterns are pushed (correction, clarification, chitchat, search, human handoff, skip
+   question, repeat, internal error, cannot handle...).
 3. **Advance** (`executor`, with `builtin_actions`) the flow on top of the stack step by step
-   until the bot has to listen.
+   until the bot has to listen. With a rephraser (``nlg: {type: rephrase}``), responses marked
+   ``rephrase: true`` are rephrased by the LLM before they are sent; with the
+   EnterpriseSearchPolicy's ``llm``, knowledge questions are answered by it.
 
-Who produces the commands is config.yml's choice (`engine.llm.setup`): with an LLM command
-generator whose LLM is configured, payload commands and (when the pipeline lists the
-``NLUCommandAdapter``) the NLU commands come first and the LLM generator adds its own;
-otherwise the offline understanding produces them all. Every command names its
-``generator``, and the turn's commands are recorded in the user event's
-``parse_data["commands"]`` (the LLM's prompt and completion in ``parse_data["prompts"]``), as
-Rasa Pro records them. With a rephraser (``nlg: {type: rephrase}``), responses marked
-``rephrase: true`` are rephrased by the LLM before they are sent.
+Deviations from Rasa that are deliberate:
 
-Deviations from Rasa that are deliberate (no LLM):
-
-* NLU values for a slot that is already filled only correct it (pattern_correction) when they
-  come from an entity (``from_entity``) or the mapping says ``allow_nlu_correction: true``;
-  values of intent mappings (``from_intent``: "yes", "no") never correct earlier answers.
-* An NLU value for a slot that only flows outside the stack collect is ignored; a slot no flow
-  collects is set directly. Command payloads set any slot.
+* An NLU value or a command payload may set a slot that no flow collects.
 * A value that cannot be coerced to the slot's type is dropped; if it answered the question
   being asked, the question is asked again.
 """
@@ -106,6 +101,8 @@ class Processor:
         )
         if isinstance(self.executor, _RephrasingExecutor) and llm is not None:
             self.executor.rephraser = llm.rephraser
+        if llm is not None:
+            self.executor.search_llm = llm.search
 
     def new_tracker(self, sender_id: str) -> Tracker:
         return Tracker(sender_id, self.model.initial_slots())

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.dialogue.conditions import Conditions
+from engine.dialogue.flow_classifier import FlowClassifier
 from engine.dialogue.model import CompiledFlow, DialogueModel
 from engine.dialogue.tracker import Tracker
 from engine.formats.defaults import DEFAULT_PATTERN_SLOTS
@@ -68,37 +69,6 @@ def _int(value: Any, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-class _FlowRetrieval:
-    """Flows ranked by similarity to the last messages (character n-gram TF-IDF)."""
-
-    def __init__(self, flows: list[CompiledFlow]) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        self.ids = [f.id for f in flows]
-        documents = [_flow_document(f) for f in flows]
-        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)
-        self.matrix = self.vectorizer.fit_transform(documents) if documents else None
-
-    def rank(self, query: str) -> list[str]:
-        if self.matrix is None or not query.strip():
-            return list(self.ids)
-        scores = (self.matrix @ self.vectorizer.transform([query]).T).toarray().ravel()
-        order = sorted(range(len(self.ids)), key=lambda i: (-scores[i], i))
-        return [self.ids[i] for i in order]
-
-
-def _flow_document(compiled: CompiledFlow) -> str:
-    parts = [
-        compiled.id.replace("_", " "),
-        compiled.flow.name or "",
-        compiled.flow.description or "",
-    ]
-    for view in compiled.steps.values():
-        if view.kind == "collect" and view.data.get("description"):
-            parts.append(str(view.data["description"]))
-    return " ".join(parts)
-
-
 @dataclass
 class LlmCommandGenerator:
     """One LLM command generator of the pipeline (implements the generator shape:
@@ -121,7 +91,7 @@ class LlmCommandGenerator:
         self.conditions = Conditions()
         self.user_flows = [f for f in self.model.flows.values() if not f.is_pattern]
         self._retrieval = (
-            _FlowRetrieval(self.user_flows)
+            FlowClassifier.train([f.flow for f in self.user_flows])
             if self.retrieval.active and len(self.user_flows) > self.retrieval.num_flows
             else None
         )
@@ -210,7 +180,7 @@ class LlmCommandGenerator:
             [*self._recent_user_messages(tracker, self.retrieval.turns_to_embed - 1), text]
         )
         allowed = set(startable)
-        ranked = [f for f in self._retrieval.rank(query) if f in allowed]
+        ranked = [r["name"] for r in self._retrieval.rank(query) if r["name"] in allowed]
         chosen = set(ranked[: self.retrieval.num_flows])
         chosen.update(
             f.id for f in self.user_flows if f.flow.always_include_in_prompt and f.id in allowed

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ LLM_COMPONENT = "llm"
 _FILE = "llm.json"
 FORMAT_VERSION = 1
 NLU_COMMAND_ADAPTER = "NLUCommandAdapter"
+SEARCH_POLICY = "EnterpriseSearchPolicy"
 
 
 @dataclass
@@ -48,6 +49,8 @@ class LlmComponent:
 
     pipeline: list[dict[str, Any]] = field(default_factory=list)
     prompts: dict[str, str] = field(default_factory=dict)
+    #: config.yml's ``EnterpriseSearchPolicy`` entry, whose ``llm`` answers knowledge questions.
+    search_policy: dict[str, Any] | None = None
 
     @classmethod
     def from_project(cls, project: Any) -> LlmComponent:
@@ -58,8 +61,18 @@ class LlmComponent:
             if isinstance(entry, dict)
             and (entry.get("name") in GENERATOR_SYNTAX or entry.get("name") == NLU_COMMAND_ADAPTER)
         ]
+        search = next(
+            (
+                dict(entry)
+                for entry in data.get("policies") or []
+                if isinstance(entry, dict) and entry.get("name") == SEARCH_POLICY
+            ),
+            None,
+        )
         return cls(
-            pipeline=json.loads(json.dumps(pipeline, default=str)), prompts=dict(project.prompts)
+            pipeline=json.loads(json.dumps(pipeline, default=str)),
+            prompts=dict(project.prompts),
+            search_policy=json.loads(json.dumps(search, default=str)) if search else None,
         )
 
     def persist(self, directory: Path | str) -> None:
@@ -69,6 +82,7 @@ class LlmComponent:
             "format_version": FORMAT_VERSION,
             "pipeline": self.pipeline,
             "prompts": self.prompts,
+            "search_policy": self.search_policy,
         }
         (directory / _FILE).write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
 
@@ -77,8 +91,11 @@ class LlmComponent:
         data = json.loads((Path(directory) / _FILE).read_text(encoding="utf-8"))
         if data.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"unsupported LLM component format {data.get('format_version')!r}")
+        search = data.get("search_policy")
         return cls(
-            pipeline=list(data.get("pipeline") or []), prompts=dict(data.get("prompts") or {})
+            pipeline=list(data.get("pipeline") or []),
+            prompts=dict(data.get("prompts") or {}),
+            search_policy=search if isinstance(search, dict) else None,
         )
 
     def prompt(self, path: Any) -> str | None:
@@ -99,8 +116,18 @@ class LlmSetup:
     generators: list[LlmCommandGenerator] = field(default_factory=list)
     nlu_adapter: bool = False
     rephraser: Rephraser | None = None
+    #: The EnterpriseSearchPolicy's LLM, which answers knowledge questions from passages.
+    search_client: LlmClient | None = None
     #: Why the offline generator runs although the pipeline lists an LLM generator.
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def search(self) -> Callable[[str], str] | None:
+        """The knowledge answerer's hook: a prompt with the best passages in, the answer out."""
+        client = self.search_client
+        if client is None:
+            return None
+        return lambda prompt: client.complete(prompt).text
 
     @property
     def uses_llm(self) -> bool:
@@ -108,6 +135,8 @@ class LlmSetup:
 
     def close(self) -> None:
         clients = {id(g.client): g.client for g in self.generators}
+        if self.search_client is not None:
+            clients[id(self.search_client)] = self.search_client
         if self.rephraser is not None:
             clients[id(self.rephraser.client)] = self.rephraser.client
         for client in clients.values():
@@ -145,6 +174,7 @@ def build_llm_setup(
             setup.notes.append(f"{name}: {exc}")
             continue
         setup.generators.append(generator)
+    _search(component.search_policy, groups, env, blocked, setup)
     setup.rephraser = _rephraser(
         endpoints.get("nlg"), component, model, groups, env, blocked, setup
     )
@@ -184,6 +214,31 @@ def _generator(
         include_date_time=entry.get("include_date_time") is True,
         timezone=entry.get("timezone") if isinstance(entry.get("timezone"), str) else None,
     )
+
+
+def _search(
+    policy: dict[str, Any] | None,
+    groups: Any,
+    env: Mapping[str, str],
+    blocked: BlockedNetworks | None,
+    setup: LlmSetup,
+) -> None:
+    """The EnterpriseSearchPolicy's ``llm`` (Rasa's default when absent), when one is
+    configured; without one, knowledge questions are answered with the best passage."""
+    if policy is None or not llm_configured(policy.get("llm"), env):
+        return
+    try:
+        models = resolve_llm(
+            policy.get("llm"),
+            groups,
+            "config.yml policies (EnterpriseSearchPolicy).llm",
+            default=default_llm("search"),
+            environ=env,
+        )
+    except LlmConfigError as exc:
+        setup.notes.append(f"EnterpriseSearchPolicy: {exc}; the best passage answers")
+        return
+    setup.search_client = LlmClient(models, blocked=blocked)
 
 
 def _rephraser(

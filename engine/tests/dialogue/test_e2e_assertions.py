@@ -152,7 +152,11 @@ def _only(assertion: str, step: int = 0) -> str:
         ("flow_cancelled: {flow_id: greet}", 1, "flow 'greet' was not cancelled"),
         ("action_executed: action_lookup", 0, "action 'action_lookup' did not run"),
         ("slot_was_set: [{name: tier}]", 1, "slot 'tier' was not set"),
-        ("slot_was_set: [{name: name, value: Bo}]", 1, "slot 'name' was set to None, not 'Bo'"),
+        (
+            "slot_was_set: [{name: name, value: Bo}]",
+            1,
+            "slot 'name' was set to 'Ann' then None, not 'Bo'",
+        ),
         ("bot_uttered: {utter_name: utter_hi}", 0, "the bot did not utter utter_hi"),
         ("bot_uttered: {text_matches: '^Hello'}", 1, "no bot message matches '^Hello'"),
         (
