@@ -179,6 +179,9 @@ class DialogueModel:
     policies: list[str] = field(default_factory=list)
     #: The knowledge base built from the project's documents (``docs/``), for pattern_search.
     knowledge: KnowledgeBase = field(default_factory=KnowledgeBase)
+    #: The NLU data's synonyms, {value: [other names]}: what the offline generator reads a
+    #: categorical value from ("for good" -> permanent).
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         user_ids = {f.id for f in self.user_flows}
@@ -228,6 +231,7 @@ class DialogueModel:
             sub_agents={name: agent.description for name, agent in agents.items()},
             policies=policies,
             knowledge=KnowledgeBase.build(project.knowledge_files),
+            synonyms=_synonyms(project),
         )
 
     def persist(self, directory: Path | str) -> None:
@@ -243,6 +247,7 @@ class DialogueModel:
             "language": self.language,
             "sub_agents": self.sub_agents,
             "policies": self.policies,
+            "synonyms": self.synonyms,
         }
         (directory / MODEL_FILE).write_text(
             json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8"
@@ -271,6 +276,11 @@ class DialogueModel:
             sub_agents=dict(data.get("sub_agents") or {}),
             policies=[str(p) for p in data.get("policies") or []],
             knowledge=KnowledgeBase.load(directory),
+            synonyms={
+                str(k): [str(s) for s in v]
+                for k, v in (data.get("synonyms") or {}).items()
+                if isinstance(v, list)
+            },
         )
 
     # -- queries ------------------------------------------------------------------------------
@@ -297,6 +307,13 @@ class DialogueModel:
         out["session_config"] = session
         out.setdefault("config", {"store_entities_as_slots": True})
         return cast("dict[str, Any]", json.loads(json.dumps(out)))
+
+
+def _synonyms(project: Project) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for synonym in project.nlu.synonyms if project.nlu is not None else []:
+        found.setdefault(str(synonym.name), []).extend(str(e) for e in synonym.examples)
+    return found
 
 
 def _settings_from_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -38,13 +38,12 @@ from engine.dialogue.model import CompiledFlow, DialogueModel
 from engine.dialogue.slots import extract_slot_values
 from engine.dialogue.tracker import Tracker
 from engine.dialogue.turn import Command
-from engine.formats import NluData, Slot
+from engine.formats import Slot
 
 __all__ = [
     "NLUCommandAdapter",
     "OfflineCommandGenerator",
     "Understanding",
-    "value_synonyms",
 ]
 
 #: Words a text answer may have at most: longer messages are not taken as a name or a city.
@@ -174,7 +173,7 @@ class OfflineCommandGenerator:
         self.settings = model.settings
         self.nlu = NLUCommandAdapter(model, conditions)
         #: Categorical values' other names, {value: [synonym, ...]} (the NLU data's synonyms).
-        self.synonyms = synonyms or {}
+        self.synonyms = model.synonyms if synonyms is None else synonyms
         self._hints = _slot_hints(model)
 
     def commands(self, tracker: Tracker, parse: dict[str, Any]) -> list[Command]:
@@ -354,14 +353,6 @@ class OfflineCommandGenerator:
         if best["confidence"] >= start:
             return self._command("start flow", flow=best["name"])
         return None
-
-
-def value_synonyms(nlu: NluData | None) -> dict[str, list[str]]:
-    """The NLU data's synonyms as the offline generator takes them: {value: [other names]}."""
-    found: dict[str, list[str]] = {}
-    for synonym in nlu.synonyms if nlu is not None else []:
-        found.setdefault(str(synonym.name), []).extend(str(e) for e in synonym.examples)
-    return found
 
 
 #: The generator the processor runs when no language model is configured.

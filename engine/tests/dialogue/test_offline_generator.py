@@ -14,7 +14,6 @@ from engine.dialogue.model import DialogueModel
 from engine.dialogue.understand import (
     NLUCommandAdapter,
     OfflineCommandGenerator,
-    value_synonyms,
 )
 from engine.formats import Slot
 from engine.tests.dialogue.conftest import make_chat, project_from
@@ -185,7 +184,7 @@ def test_categorical_values_with_synonyms_and_fuzzy_matching():
     assert ex.value_for(transfer, "a third-party transfer") == "third party"
 
 
-def test_the_nlu_data_synonyms_name_categorical_values():
+def test_the_nlu_data_synonyms_name_categorical_values(tmp_path):
     nlu = """
 version: "3.1"
 nlu:
@@ -196,9 +195,11 @@ nlu:
     project = project_from(DOMAIN, FLOWS, nlu=nlu)
     model = DialogueModel.build(project)
     classifier = FlowClassifier.train(project.flows, project.nlu)
-    synonyms = value_synonyms(project.nlu)
-    assert synonyms == {"savings": ["rainy day fund"]}
-    gen = OfflineCommandGenerator(model, classifier, Conditions(), synonyms=synonyms)
+    assert model.synonyms == {"savings": ["rainy day fund"]}
+    # The generator a bot runs reads them from the model, which keeps them when persisted.
+    model.persist(tmp_path)
+    model = DialogueModel.load(tmp_path)
+    gen = OfflineCommandGenerator(model, classifier, Conditions())
     tracker = Tracker("u", model.initial_slots())
     tracker.stack = [
         {"frame_id": "A", "flow_id": "transfer_money", "step_id": "START", "type": "flow"},
