@@ -64,6 +64,11 @@ def test_the_inspector_says_that_the_sub_agent_needs_rasa_pro(admin_client, outd
         "I have a question about tents, boots and other products in the catalogue",
     )
     assert "What would you like to know about our gear?" in page
+    # The inspector lists the commands the served bot understood the message as.
+    assert (
+        "<code>start flow ask_product_expert</code> "
+        '<span class="muted">· OfflineCommandGenerator</span>'
+    ) in page
     page = _say(admin_client, outdoor, "is the alpine tent waterproof?")
     assert "Sorry, something went wrong" in page
     assert (
