@@ -76,9 +76,7 @@ def _sequence(value: Any) -> list:
 
 #: Keys of a command that are shown as its subject, in this order, before any other keys.
 _COMMAND_SUBJECTS = ("flow", "name")
-#: Keys not listed as arguments: the kind, the generator (shown on its own) and `source`, the
-#: engine's own note of which step of its understanding gave the command.
-_COMMAND_SKIPPED = frozenset({"command", "generator", "source"})
+_COMMAND_SKIPPED = frozenset({"command", "generator"})
 
 
 def command_lines(commands: Any) -> list[dict]:

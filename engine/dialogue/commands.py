@@ -640,7 +640,6 @@ def _cannot_handle(reason: str) -> Command:
 def _is_payload(command: Command) -> bool:
     return (
         command.get("generator") == "payload"
-        or command.get("source") == "payload"
         or command.get("extractor") == "COMMAND_PAYLOAD_READER"
     )
 
@@ -716,7 +715,7 @@ def _add_correction(clean: list[Command], command: Command) -> None:
             existing["corrected_slots"].append(entry)
             return
     correction: Command = {"command": "correct slot", "corrected_slots": [entry]}
-    for key in ("generator", "extractor", "source"):
+    for key in ("generator", "extractor"):
         if key in command:
             correction[key] = command[key]
     clean.append(correction)

@@ -47,17 +47,12 @@ from engine.dialogue.flow_classifier import FlowClassifier
 from engine.dialogue.model import DialogueModel
 from engine.dialogue.tracker import Tracker, now
 from engine.dialogue.turn import Command, Recorder, Turn, action_fields, stamped
-from engine.dialogue.understand import Understanding
+from engine.dialogue.understand import NLUCommandAdapter, Understanding
 
 if TYPE_CHECKING:
     from engine.llm.setup import LlmSetup
 
 __all__ = ["Processor", "UserMessage"]
-
-
-#: The ``generator`` of the offline understanding's commands, by where they came from.
-_GENERATOR_BY_SOURCE = {"payload": "payload", "nlu": "NLUCommandAdapter"}
-OFFLINE_GENERATOR = "OfflineCommandGenerator"
 
 
 @dataclass
@@ -148,16 +143,12 @@ class Processor:
         """The commands for one parsed message, each naming its ``generator`` (see the module
         docstring). The LLM generators' prompts go into ``parse["prompts"]``."""
         offline = self.understanding.commands(tracker, parse)
-        generators = self.llm.generators if self.llm is not None else []
-        if not generators:
-            return [_with_generator(c, OFFLINE_GENERATOR) for c in offline]
+        if self.llm is None or not self.llm.generators:
+            return offline
+        generators = self.llm.generators
         # Payload commands always count; NLU commands when the pipeline lists the adapter.
-        sources = (
-            {"payload", "nlu"} if self.llm is not None and self.llm.nlu_adapter else {"payload"}
-        )
-        commands = [
-            _with_generator(c, OFFLINE_GENERATOR) for c in offline if c.get("source") in sources
-        ]
+        kept = {"payload", NLUCommandAdapter.name} if self.llm.nlu_adapter else {"payload"}
+        commands = [c for c in offline if c["generator"] in kept]
         prompts = []
         for generator in generators:
             commands = generator.commands(tracker, parse, commands)
@@ -248,13 +239,6 @@ class Processor:
     def _carry_over_slots(self) -> bool:
         config = self.model.domain.session_config or {}
         return bool(config.get("carry_over_slots_to_new_session", True))
-
-
-def _with_generator(command: Command, default: str) -> Command:
-    generator = command.get("generator") or _GENERATOR_BY_SOURCE.get(
-        str(command.get("source")), default
-    )
-    return {**command, "generator": generator}
 
 
 class _RephrasingExecutor(Executor):

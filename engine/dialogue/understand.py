@@ -57,7 +57,6 @@ def _set_slot(name: str, value: Any, generator: str, **extra: Any) -> Command:
         "value": value,
         "extractor": "NLU" if generator == "NLUCommandAdapter" else "LLM",
         "generator": generator,
-        "source": "nlu" if generator == "NLUCommandAdapter" else "offline",
         **extra,
     }
 
@@ -89,11 +88,10 @@ class NLUCommandAdapter:
         commands: list[Command] = []
         for command in parse.get("commands") or []:
             if isinstance(command, dict) and command.get("command"):
-                commands.append({**command, "source": "payload", "generator": "payload"})
+                commands.append({**command, "generator": "payload"})
         triggered = self.triggered_flow(tracker, parse)
         if triggered is not None:
-            start = {"command": "start flow", "flow": triggered, "source": "nlu"}
-            commands.append({**start, "generator": self.name})
+            commands.append({"command": "start flow", "flow": triggered, "generator": self.name})
         starting = [c["flow"] for c in commands if c["command"] == "start flow" and c.get("flow")]
         values = extract_slot_values(
             self.model.domain.slots,
@@ -200,7 +198,7 @@ class OfflineCommandGenerator:
     # -- the steps --------------------------------------------------------------------------
 
     def _command(self, kind: str, **fields: Any) -> Command:
-        return {"command": kind, **fields, "generator": self.name, "source": "offline"}
+        return {"command": kind, **fields, "generator": self.name}
 
     def _moves(self, turn: _Turn) -> bool:
         """Cancellation and the moves about neither slots nor flows; True when one was made."""
