@@ -1,6 +1,9 @@
 import pytest
+from django.utils import timezone
 
 from apps.projects import content
+from apps.training import services
+from apps.training.models import Deployment, ModelVersion
 
 TINY = {
     "config.yml": "recipe: default.v1\nlanguage: en\nassistant_id: something_else  # kept comment\npipeline: []\npolicies: []\n",
@@ -33,3 +36,19 @@ def isolated_storage(settings, tmp_path):
     """Each test its own storage and event spool (worker processes get the same paths)."""
     settings.MEDIA_ROOT = tmp_path / "storage"
     settings.STUDIO_EVENT_SPOOL_DIR = tmp_path / "events"
+
+
+@pytest.fixture
+def live(tiny):
+    """A trained version of `tiny` whose bot is live (at an address nothing listens on)."""
+    job = services.request_training(tiny, None)
+    ModelVersion.objects.filter(pk=job.version_id).update(
+        model_file="models/tiny/1.tar.gz", trained_at=timezone.now()
+    )
+    return Deployment.objects.create(
+        assistant=tiny,
+        version=job.version,
+        status=Deployment.Status.LIVE,
+        bot_url="http://127.0.0.1:9",
+        live_at=timezone.now(),
+    )

@@ -4,11 +4,9 @@ trackers of any other shape."""
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
-from apps.training import bot, services
+from apps.training import bot
 from apps.training.inspector import command_lines, describe_command, turns_of
-from apps.training.models import Deployment, ModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -100,22 +98,6 @@ def test_a_tracker_of_another_shape_does_not_break_the_page(
     monkeypatch.setattr(bot, "tracker", lambda deployment, sender: tracker)
     response = admin_client.get(reverse("training:try", args=["tiny"]) + "?version=1")
     assert response.status_code == 200
-
-
-@pytest.fixture
-def live(tiny):
-    """A trained version of `tiny` whose bot is live (at an address nothing listens on)."""
-    job = services.request_training(tiny, None)
-    ModelVersion.objects.filter(pk=job.version_id).update(
-        model_file="models/tiny/1.tar.gz", trained_at=timezone.now()
-    )
-    return Deployment.objects.create(
-        assistant=tiny,
-        version=job.version,
-        status=Deployment.Status.LIVE,
-        bot_url="http://127.0.0.1:9",
-        live_at=timezone.now(),
-    )
 
 
 def test_the_inspector_shows_each_turns_commands(admin_client, live, monkeypatch):

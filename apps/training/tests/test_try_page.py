@@ -5,11 +5,10 @@ import re
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
-from apps.training import bot, services
+from apps.training import bot
 from apps.training.inspector import describe_event, slot_rows, stack_frames, turns_of
-from apps.training.models import Deployment, ModelVersion
+from apps.training.models import Deployment
 
 pytestmark = pytest.mark.django_db
 
@@ -43,22 +42,6 @@ TRACKER = {
         {"event": "action", "name": "action_listen"},
     ],
 }
-
-
-@pytest.fixture
-def live(tiny):
-    """A trained version of `tiny` whose bot is live (at an address nothing listens on)."""
-    job = services.request_training(tiny, None)
-    ModelVersion.objects.filter(pk=job.version_id).update(
-        model_file="models/tiny/1.tar.gz", trained_at=timezone.now()
-    )
-    return Deployment.objects.create(
-        assistant=tiny,
-        version=job.version,
-        status=Deployment.Status.LIVE,
-        bot_url="http://127.0.0.1:9",
-        live_at=timezone.now(),
-    )
 
 
 @pytest.fixture
