@@ -337,6 +337,9 @@ class Processor:
                 for k, v in tracker.slots.items()
                 if v != self.model.initial_slots().get(k) and k != ROUTE_SLOT
             }
+        classic = self.dialogue_mode == CLASSIC_MODE
+        if classic:  # not a policy's prediction (Rasa records no policy for it)
+            self.recorder.predicted = _unpredicted("action_session_start")
         self.recorder.action(tracker, "action_session_start")
         started: dict[str, Any] = {"event": "session_started", "timestamp": now()}
         if metadata:
@@ -344,17 +347,27 @@ class Processor:
         self.recorder.append(tracker, started)
         for name, value in carried.items():
             self.recorder.set_slot(tracker, name, value)
-        if self.dialogue_mode != CLASSIC_MODE and any(
-            f.id == "pattern_session_start" for f in self.model.user_flows
-        ):
+        if not classic and any(f.id == "pattern_session_start" for f in self.model.user_flows):
             self.stack.push_pattern(tracker, "pattern_session_start", {})
             self.executor.advance(tracker, turn)
         else:
+            if classic:
+                self.recorder.predicted = _unpredicted("action_listen")
             self.recorder.listen(tracker)
 
     def _carry_over_slots(self) -> bool:
         config = self.model.domain.session_config or {}
         return bool(config.get("carry_over_slots_to_new_session", True))
+
+
+def _unpredicted(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "policy": None,
+        "confidence": 1.0,
+        "action_text": None,
+        "hide_rule_turn": False,
+    }
 
 
 def _router_llm(llm: LlmSetup | None) -> Any:
