@@ -171,7 +171,8 @@ class LLMBasedRouter:
                 "config.yml pipeline (LLMBasedRouter).calm_entry.sticky must describe what "
                 "the CALM part of the assistant handles"
             )
-        nlu_entry = config.get("nlu_entry") if isinstance(config.get("nlu_entry"), dict) else {}
+        raw_nlu_entry = config.get("nlu_entry")
+        nlu_entry: dict[str, Any] = raw_nlu_entry if isinstance(raw_nlu_entry, dict) else {}
         self.descriptions = {
             "calm_entry_sticky": str(calm_entry["sticky"]),
             "nlu_entry_non_sticky": str(nlu_entry.get("non_sticky") or "handles chitchat"),

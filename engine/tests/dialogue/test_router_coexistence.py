@@ -87,7 +87,7 @@ def test_a_session_routed_to_calm_runs_the_flow_and_stays_there(client):
         "reason": "intent 'transfer_money' is an nlu_trigger of flow 'transfer_money'",
     }
     assert data["slots"]["route_session_to_calm"] is True
-    assert [f["flow_id"] for f in data["stack"]][0] == "transfer_money"
+    assert data["stack"][0]["flow_id"] == "transfer_money"
     # Sticky: a greeting (an NLU intent) is still handled by CALM while the flow runs.
     assert say(client, "calm", "hello") != ["Hello from the harbour."]
     data = state(client, "calm")
@@ -189,7 +189,7 @@ def test_the_llm_router_asks_the_llm_with_rasas_prompt(parts):
 
 
 def test_the_llm_router_without_an_llm_says_how_it_routes(parts):
-    project, model, *_ = parts
+    model = parts[1]
     config = {"name": "LLMBasedRouter", "calm_entry": {"sticky": "money transfers"}}
     model = Model(
         domain=model.domain, user_flows=model.user_flows, router=config, policies=model.policies
