@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,14 @@ import pytest
 from engine.nlu import NluModel, NluTrainingData, TrainingExample
 from engine.nlu.pipeline import FallbackSettings, PipelineError, PipelineSettings
 from engine.nlu.selector import apply_fallback, should_fall_back
+from engine.server import create_app
+from engine.server.serve import build_bot
 from engine.tests.nlu.banking import banking_data
+from engine.train import train_project
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 
 def _pipeline(**fallback: object) -> list[dict[str, object]]:
@@ -123,3 +133,87 @@ def test_bad_settings_name_their_key(component: dict, path: str, message: str) -
     with pytest.raises(PipelineError, match=message) as info:
         NluModel.train(banking_data(), pipeline=_pipeline(**component))
     assert info.value.path == path
+
+
+# -- a CALM assistant with a FallbackClassifier, served ---------------------------------------
+
+CALM_FILES = {
+    "config.yml": """
+        recipe: default.v1
+        language: en
+        assistant_id: calm-fallback
+        pipeline:
+          - name: NLUCommandAdapter
+          - name: FallbackClassifier
+            threshold: 0.6
+        policies:
+          - name: FlowPolicy
+    """,
+    "domain.yml": """
+        version: "3.1"
+        intents:
+          - check_balance
+          - greet
+        responses:
+          utter_balance:
+            - text: Your balance is 100 euros.
+    """,
+    "data/flows.yml": """
+        flows:
+          check_balance:
+            description: tell the user their account balance
+            nlu_trigger:
+              - intent: check_balance
+            steps:
+              - action: utter_balance
+    """,
+    "data/nlu.yml": """
+        version: "3.1"
+        nlu:
+          - intent: greet
+            examples: |
+              - hi
+              - hello there
+              - good morning
+          - intent: check_balance
+            examples: |
+              - what is my balance
+              - how much money do I have
+              - show my account balance
+    """,
+}
+
+
+@pytest.fixture(scope="module")
+def calm_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    root = tmp_path_factory.mktemp("calm-fallback")
+    for name, text in CALM_FILES.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    model = train_project(root, root / "out", fixed_model_name="model").path
+    with TestClient(create_app(build_bot(model, seed=3))) as client:
+        yield client
+
+
+def _turn(client: TestClient, sender: str, text: str) -> tuple[list[str], dict]:
+    response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text})
+    assert response.status_code == 200, response.text
+    events = client.get(f"/conversations/{sender}/tracker").json()["events"]
+    user = [e for e in events if e["event"] == "user"][-1]
+    return [m.get("text") for m in response.json()], user["parse_data"]
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_a_calm_assistant_treats_nlu_fallback_as_not_understood(calm_client: TestClient):
+    texts, parse = _turn(calm_client, "dee", "what is my balance")
+    assert parse["intent"]["name"] == "check_balance"
+    assert texts[0] == "Your balance is 100 euros."
+
+    texts, parse = _turn(calm_client, "eve", "purple monkey dishwasher")
+    assert parse["intent"] == {"name": "nlu_fallback", "confidence": 0.6}
+    assert {r["name"] for r in parse["intent_ranking"][1:]} == {"check_balance", "greet"}
+    (command,) = parse["commands"]
+    assert command["command"] == "cannot handle"
+    assert command["reason"] == "low_confidence"
+    assert "Your balance is 100 euros." not in texts
