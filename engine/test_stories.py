@@ -540,7 +540,9 @@ def run_story(
             events = conversation.send(turn.user.message)
             user, predicted = _turn_actions(events)
             result.transcript.append({"user": turn.user.message})
-            result.transcript.extend({"action": p.name} for p in predicted)
+            result.transcript.extend(
+                {"action": p.name, **({"bot": p.texts} if p.texts else {})} for p in predicted
+            )
             checker.user(turn.user, user)
             checker.actions(turn, predicted, _line_after(story, index))
     except ConversationError as exc:
