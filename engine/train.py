@@ -31,6 +31,7 @@ from engine.archive import (
     FLOW_CLASSIFIER_COMPONENT,
     LLM_COMPONENT,
     NLU_COMPONENT,
+    POLICIES_COMPONENT,
     write_archive,
 )
 from engine.formats import (
@@ -45,6 +46,7 @@ from engine.formats import (
     validate_project,
 )
 from engine.formats.nlu import nlu_to_list
+from engine.formats.responses import responses_to_yaml
 
 __all__ = [
     "ENGINE_NAME",
@@ -224,6 +226,8 @@ def train_project(
     from engine.dialogue import DialogueModel, FlowClassifier
     from engine.llm import LlmComponent
     from engine.nlu import NluModel
+    from engine.nlu.pipeline import PipelineError
+    from engine.policies import PolicyEnsemble
 
     report: Progress = progress or (lambda _line: None)
     began = time.perf_counter()
@@ -247,7 +251,19 @@ def train_project(
     data = nlu_training_data(project)
     step = time.perf_counter()
     report(f"Training NLU on {len(data.examples)} examples ({len(data.intents)} intents)")
-    nlu = NluModel.train(data, language=language, progress=lambda line: report(f"  {line}"))
+    try:
+        nlu = NluModel.train(
+            data,
+            language=language,
+            progress=lambda line: report(f"  {line}"),
+            pipeline=project.config.pipeline if project.config else None,
+            responses=responses_to_yaml(project.domain.responses),
+        )
+    except PipelineError as exc:
+        config = project.config
+        file = (config.file if config else "") or "config.yml"
+        line = config.lines.get(exc.path) if config else None
+        raise TrainingFailed([Problem(file, line, exc.path, exc.message)]) from exc
     timings["nlu"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -260,6 +276,16 @@ def train_project(
     dialogue_model = DialogueModel.build(project)
     llm_component = LlmComponent.from_project(project)
     timings["dialogue"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    policies = PolicyEnsemble.train(project, progress=lambda line: report(f"  {line}"))
+    timings["policies"] = time.perf_counter() - step
+    if policies.active:
+        report(
+            f"Trained policies {', '.join(policies.names)} on {policies.stats['trackers']} "
+            f"trackers ({policies.stats['stories']} stories, {policies.stats['rules']} rules) "
+            f"in {timings['policies']:.2f} s"
+        )
 
     step = time.perf_counter()
     trained_at = datetime.now(UTC)
@@ -283,6 +309,7 @@ def train_project(
             FLOW_CLASSIFIER_COMPONENT: f"{COMPONENTS_DIR}/{FLOW_CLASSIFIER_COMPONENT}",
             DIALOGUE_COMPONENT: f"{COMPONENTS_DIR}/{DIALOGUE_COMPONENT}",
             LLM_COMPONENT: f"{COMPONENTS_DIR}/{LLM_COMPONENT}",
+            POLICIES_COMPONENT: f"{COMPONENTS_DIR}/{POLICIES_COMPONENT}",
         },
         "stats": {
             "flows": len(project.flows),
@@ -300,6 +327,7 @@ def train_project(
             (FLOW_CLASSIFIER_COMPONENT, flow_classifier),
             (DIALOGUE_COMPONENT, dialogue_model),
             (LLM_COMPONENT, llm_component),
+            (POLICIES_COMPONENT, policies),
         ):
             (components / name).mkdir(parents=True)
             component.persist(components / name)
