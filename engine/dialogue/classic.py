@@ -60,7 +60,7 @@ from engine.dialogue.slots import (
     mapping_key,
 )
 from engine.dialogue.tracker import ACTION_LISTEN, REQUESTED_SLOT, Tracker, now
-from engine.dialogue.turn import Recorder, Turn
+from engine.dialogue.turn import Recorder, Turn, stamped
 
 if TYPE_CHECKING:
     from engine.dialogue.executor import Executor
@@ -303,7 +303,7 @@ class ClassicDialogue:
             if message is not None:
                 self.executor.bot(tracker, message, turn)
                 continue
-            self.recorder.append(tracker, event)
+            self.recorder.append(tracker, stamped(event))
             if event.get("event") == "restart":
                 self.recorder.update_stack(tracker, [])
 

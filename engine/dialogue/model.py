@@ -46,6 +46,7 @@ from engine.formats import (
     Project,
     Response,
     Slot,
+    SlotMapping,
     StepView,
     domain_to_dict,
     flows_to_dict,
@@ -220,6 +221,18 @@ class DialogueModel:
             str(name): spec if isinstance(spec, dict) else {}
             for name, spec in (self.domain.forms or {}).items()
         }
+        # Rasa adds the slots forms and routers need when the domain does not list them.
+        if self.forms and "requested_slot" not in self.slots:
+            self.slots["requested_slot"] = Slot(
+                name="requested_slot", type="text", mappings=[], influence_conversation=False
+            )
+        if self.router and "route_session_to_calm" not in self.slots:
+            self.slots["route_session_to_calm"] = Slot(
+                name="route_session_to_calm",
+                type="bool",
+                mappings=[SlotMapping(type="controlled")],
+                influence_conversation=False,
+            )
 
     # -- construction -------------------------------------------------------------------------
 

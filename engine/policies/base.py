@@ -16,6 +16,7 @@ from engine.policies.states import (
     applied_events,
     past_states,
     remove_user_text_if_intent,
+    state_key,
     states_key,
 )
 from engine.policies.training import TrainingTracker
@@ -126,6 +127,8 @@ class PolicyPrediction:
 class Example:
     states: list[State]
     action: str
+    #: `states_key` of `states`.
+    key: str
 
 
 def training_examples(
@@ -139,11 +142,12 @@ def training_examples(
     """(states, next action) for every predictable action of the trackers, the states cut to
     the last `max_history` (Rasa's ``MaxHistoryTrackerFeaturizer``)."""
     out: list[Example] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for tracker in trackers:
         events = applied_events(tracker.events, spec)
         states = past_states(events, spec, omit_unset_slots=omit_unset_slots, already_applied=True)
         remove_user_text_if_intent(states)
+        keys = [state_key(s) for s in states]
         index = 0
         for event in events:
             if event.get("event") != "action":
@@ -152,13 +156,11 @@ def training_examples(
             label = event.get("name") or event.get("action_text")
             if event.get("unpredictable") or not label:
                 continue
-            window = states[:index]
-            if max_history:
-                window = window[-max_history:]
+            start = max(0, index - max_history) if max_history else 0
+            key = states_key([], keys[start:index])
             if remove_duplicates:
-                key = states_key(window) + "\x00" + str(label)
-                if key in seen:
+                if (key, str(label)) in seen:
                     continue
-                seen.add(key)
-            out.append(Example(window, str(label)))
+                seen.add((key, str(label)))
+            out.append(Example(states[start:index], str(label), key))
     return out

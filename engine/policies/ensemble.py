@@ -156,7 +156,11 @@ class PolicyEnsemble:
     @classmethod
     def train(cls, project: Project, progress: Progress | None = None) -> PolicyEnsemble:
         """Train config.yml's classic policies on the project's stories and rules."""
-        report: Progress = progress or (lambda _line: None)
+        say: Progress = progress or (lambda _line: None)
+
+        def report(line: str) -> None:
+            say(f"Warning: {line}")
+
         began = time.perf_counter()
         spec = StateSpec.from_domain(project.domain)
         names, policies = cls._configured(project, spec, report)
@@ -190,15 +194,11 @@ class PolicyEnsemble:
                 continue
             where = f"config.yml (policies.{index})"
             if name not in CLASSIC_POLICIES:
-                report(
-                    f"Warning: {where}: the policy '{name}' is not known to the built-in engine; it is skipped"
-                )
+                report(f"{where}: the policy '{name}' is not known to the built-in engine; skipped")
                 continue
             names.append(name)
             if name == "UnexpecTEDIntentPolicy":
-                report(
-                    f"Warning: {where}: UnexpecTEDIntentPolicy is not run by the built-in engine; it is skipped"
-                )
+                report(f"{where}: the built-in engine does not run UnexpecTEDIntentPolicy; skipped")
                 continue
             policies.append(_build(name, dict(entry), spec))
         policies.sort(key=lambda p: not isinstance(p, RulePolicy))
@@ -209,7 +209,7 @@ class PolicyEnsemble:
         action = rule.fallback_action
         if action not in DEFAULT_ACTIONS and action not in spec.actions:
             report(
-                f"Warning: config.yml (RulePolicy.core_fallback_action_name): the fallback "
+                "config.yml (RulePolicy.core_fallback_action_name): the fallback "
                 f"action '{action}' is not in the domain"
             )
 

@@ -53,7 +53,7 @@ class MemoizationPolicy:
         lookup: dict[str, str] = {}
         ambiguous: set[str] = set()
         for example in training_examples(originals, self.spec, self.max_history):
-            key = states_key(example.states)
+            key = example.key
             if key in ambiguous:
                 continue
             if key in lookup and lookup[key] != example.action:

@@ -40,11 +40,14 @@ from engine.policies.states import (
     ACTION_LISTEN,
     ACTION_NAME,
     ACTIVE_LOOP,
+    INTENT,
     LOOP_NAME,
     PREVIOUS_ACTION,
     RULE_SNIPPET_ACTION,
     SHOULD_NOT_BE_SET,
     SLOTS,
+    USER,
+    Replay,
     State,
     StateSpec,
     active_loop_name,
@@ -103,14 +106,29 @@ def rule_state_matches(rule_state: State, state: State) -> bool:
 
 
 class _Lookup:
-    """Rule keys with their parsed states (latest first), for matching."""
+    """Rule keys with their parsed states (latest first), indexed by the previous action and
+    the intent of their latest state: a rule can only match a conversation whose latest
+    state has the same previous action, and the same intent when the rule names one."""
 
     def __init__(self, table: dict[str, str]) -> None:
         self.table = table
         self.reversed_states = {key: list(reversed(json.loads(key))) for key in table}
+        self.index: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+        for key, states in self.reversed_states.items():
+            self.index[_index_key(states[0])].append(key)
+
+    def candidates(self, prev_action: dict[str, Any] | None, intent: str | None) -> list[str]:
+        action = _action_key(prev_action)
+        keys = list(self.index.get((action, intent), []))
+        if intent is not None:
+            keys += self.index.get((action, None), [])
+        return keys
 
     def applicable(self, states: list[State]) -> list[str]:
-        keys = list(self.table)
+        if not states:
+            return []
+        latest = states[-1]
+        keys = self.candidates(latest.get(PREVIOUS_ACTION), latest.get(USER, {}).get(INTENT))
         for index, state in enumerate(reversed(states)):
             keys = [k for k in keys if self._applies(k, index, state)]
             if not keys or all(index >= len(self.reversed_states[k]) for k in keys):
@@ -127,6 +145,14 @@ class _Lookup:
         if not rule_state.get(PREVIOUS_ACTION) or not state.get(PREVIOUS_ACTION):
             return False
         return rule_state_matches(rule_state, state)
+
+
+def _action_key(prev_action: dict[str, Any] | None) -> str:
+    return json.dumps(prev_action or None, sort_keys=True)
+
+
+def _index_key(state: State) -> tuple[str, str | None]:
+    return _action_key(state.get(PREVIOUS_ACTION)), state.get(USER, {}).get(INTENT)
 
 
 class RulePolicy:
@@ -217,23 +243,36 @@ class RulePolicy:
 
     def _replay(self, trackers: list[TrainingTracker]):  # type: ignore[no-untyped-def]
         """(tracker, gold action, predicted action, prediction source) at every predictable
-        action of the trackers."""
+        action of the trackers where a rule could apply."""
         for tracker in trackers:
             done: list[dict[str, Any]] = []
+            replay = Replay(self.spec)
             unpredictable = True
             for event in tracker.events:
-                if event.get("event") != "action":
-                    done.append(event)
-                    continue
-                name = event.get("name")
-                if name == RULE_SNIPPET_ACTION or unpredictable or event.get("unpredictable"):
+                if event.get("event") == "action":
+                    name = event.get("name")
+                    skip = (
+                        name == RULE_SNIPPET_ACTION or unpredictable or event.get("unpredictable")
+                    )
                     unpredictable = name == RULE_SNIPPET_ACTION
-                    done.append(event)
-                    continue
-                gold = str(name or event.get("action_text") or "")
-                predicted, source = self._predicted_for_training(done, gold, tracker.is_rule)
-                yield tracker, gold, predicted, source
+                    if not skip and self._could_apply(replay):
+                        gold = str(name or event.get("action_text") or "")
+                        predicted, source = self._predicted_for_training(
+                            done, gold, tracker.is_rule
+                        )
+                        yield tracker, gold, predicted, source
                 done.append(event)
+                replay.apply(event)
+
+    def _could_apply(self, replay: Replay) -> bool:
+        """Whether any rule, default action or loop could predict here (a quick check)."""
+        if replay.active_loop is not None:
+            return True
+        listened = replay.latest_action_name == ACTION_LISTEN
+        if listened and (replay.latest_intent or "") in DEFAULT_ACTION_MAPPINGS:
+            return True
+        intent = replay.user.get(INTENT)
+        return bool(self._lookup("rules").candidates(replay.latest_action or None, intent))
 
     def _predicted_for_training(
         self, events: list[dict[str, Any]], gold: str, is_rule: bool
@@ -349,7 +388,9 @@ class RulePolicy:
         self, conversation: Conversation, *, use_text: bool
     ) -> tuple[str | None, str | None, bool]:
         """(action or None, the matched rule's key, whether a loop is returned to)."""
-        if use_text and conversation.latest_action_name != ACTION_LISTEN:
+        if use_text and (
+            conversation.latest_action_name != ACTION_LISTEN or not conversation.replay.user_text
+        ):
             return None, None, False
         states = _plain(prediction_states(conversation.states, None, use_text=use_text))
         keys = self._lookup("rules").applicable(states)

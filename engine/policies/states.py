@@ -45,6 +45,7 @@ __all__ = [
     "freeze_states",
     "past_states",
     "prediction_states",
+    "state_key",
     "states_key",
 ]
 
@@ -367,6 +368,7 @@ class Replay:
         self.user: dict[str, Any] = {}
         self.latest_intent: str | None = None
         self.user_confidence: float | None = None
+        self.user_text: str | None = None
         self.latest_action: dict[str, Any] = {}
         self.active_loop: str | None = None
         self.loop_rejected = False
@@ -404,6 +406,7 @@ class Replay:
         name = intent.get("name") if isinstance(intent, dict) else None
         confidence = intent.get("confidence") if isinstance(intent, dict) else None
         self.latest_intent = name if isinstance(name, str) else None
+        self.user_text = event.get("text") if isinstance(event.get("text"), str) else None
         self.user_confidence = float(confidence) if isinstance(confidence, (int, float)) else None
         self.followup_action = None
 
@@ -622,24 +625,40 @@ def past_states(
     states: list[State] = []
     last_ml_action: dict[str, Any] | None = None
     hidden = False
-    for turn in prior_trackers(events, spec, already_applied=already_applied):
-        replay = turn.replay
+    replay = Replay(spec)
+    for event in [*(events if already_applied else applied_events(events, spec)), None]:
+        if event is not None and not _is_action(event):
+            replay.apply(event)
+            continue
         if ignore_rule_only_turns:
             if not hidden:
                 last_ml_action = dict(replay.latest_action) or None
             if not replay.followup_action and replay.latest_action_name != replay.active_loop:
-                hidden = turn.hide_rule_turn
-            if hidden:
-                continue
-        state = replay.state(omit_unset_slots=omit_unset_slots)
-        if ignore_rule_only_turns:
-            _remove_rule_only_features(state, rule_only_data)
-            if states:
-                _substitute_rule_only_user_input(state, states[-1])
-            if last_ml_action:
-                state[PREVIOUS_ACTION] = dict(last_ml_action)
-        states.append({k: v for k, v in state.items() if v})
+                hidden = bool(event and event.get("hide_rule_turn"))
+        if not (ignore_rule_only_turns and hidden):
+            states.append(
+                _ml_state(replay, states, last_ml_action, rule_only_data)
+                if ignore_rule_only_turns
+                else replay.state(omit_unset_slots)
+            )
+        if event is not None:
+            replay.apply(event)
     return states
+
+
+def _ml_state(
+    replay: Replay,
+    states: list[State],
+    last_ml_action: dict[str, Any] | None,
+    rule_only_data: dict[str, list[str]] | None,
+) -> State:
+    state = replay.state()
+    _remove_rule_only_features(state, rule_only_data)
+    if states:
+        _substitute_rule_only_user_input(state, states[-1])
+    if last_ml_action:
+        state[PREVIOUS_ACTION] = dict(last_ml_action)
+    return {k: v for k, v in state.items() if v}
 
 
 def _remove_rule_only_features(state: State, rule_only: dict[str, list[str]] | None) -> None:
@@ -706,11 +725,18 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def states_key(states: Sequence[State]) -> str:
-    """A canonical text for a list of states (the memoization lookup key)."""
-    return json.dumps(_plain(list(states)), sort_keys=True, ensure_ascii=False)
+def state_key(state: State) -> str:
+    """A canonical text for one state."""
+    return json.dumps(_plain(state), sort_keys=True, ensure_ascii=False)
 
 
-def freeze_states(states: Sequence[State]) -> tuple[Any, ...]:
+def states_key(states: Sequence[State], keys: Sequence[str] | None = None) -> str:
+    """A canonical text for a list of states (the memoization lookup key); `keys` are the
+    states' `state_key` when already known."""
+    parts = keys if keys is not None else [state_key(s) for s in states]
+    return "[" + ", ".join(parts) + "]"
+
+
+def freeze_states(states: Sequence[State]) -> tuple[str, ...]:
     """A hashable form of `states`."""
-    return tuple(states_key([s]) for s in states)
+    return tuple(state_key(s) for s in states)

@@ -264,13 +264,14 @@ def _mark_unpredictable(raw: list[dict[str, Any]]) -> None:
 def _expand(
     alternatives: list[list[list[dict[str, Any]]]], block: str, warn: Warn
 ) -> list[list[dict[str, Any]]]:
-    """Every combination of the steps' alternatives (each a fresh copy of the events)."""
+    """Every combination of the steps' alternatives (each path with its own event dicts;
+    the values are shared and never changed)."""
     out = []
     for combo in itertools.product(*alternatives):
-        out.append([copy.deepcopy(e) for events in combo for e in events])
+        out.append([dict(e) for events in combo for e in events])
         if len(out) >= MAX_ALTERNATIVES:
             warn(
-                f"{block}: its 'or' steps give more than {MAX_ALTERNATIVES} paths; the rest are skipped"
+                f"{block}: its 'or' steps make more than {MAX_ALTERNATIVES} paths; skipped the rest"
             )
             break
     return out
@@ -376,7 +377,7 @@ def story_trackers(
                     _continue(part, index, partial, spec, active, seen, finished)
                     if len(finished) + sum(map(len, active.values())) > MAX_TRACKERS:
                         report(
-                            f"the stories make more than {MAX_TRACKERS} trackers; the rest are skipped"
+                            f"the stories make more than {MAX_TRACKERS} trackers; skipped the rest"
                         )
                         return list(finished.values())
     for name, partials in active.items():
