@@ -211,3 +211,28 @@ def test_an_intent_router_without_its_entries_is_refused(parts):
         IntentBasedRouter({"calm_entry": {"sticky": []}}, model)
     with pytest.raises(RouterConfigError, match=r"calm_entry needs 'sticky'"):
         IntentBasedRouter({"nlu_entry": {"sticky": [], "non_sticky": []}}, model)
+
+
+def test_the_llm_routers_decision_and_prompt_are_in_the_user_event(parts):
+    _, model, nlu, classifier, policies = parts
+    config = {"name": "LLMBasedRouter", "calm_entry": {"sticky": "money transfers"}}
+    mixed = Model(
+        domain=model.domain, user_flows=model.user_flows, router=config, policies=model.policies
+    )
+    processor = Processor(mixed, nlu, classifier, policies=policies)
+    assert isinstance(processor.router, LLMBasedRouter)
+    processor.router.complete = lambda prompt: "C"
+    tracker = processor.new_tracker("llm")
+    assert [m["text"] for m in processor.handle_message(tracker, UserMessage("/greet", "llm"))] == [
+        "Hello from the harbour."
+    ]
+    user = next(e for e in tracker.events if e["event"] == "user")
+    assert user["parse_data"]["routing"] == {
+        "router": "LLMBasedRouter",
+        "route": "nlu",
+        "reason": "the LLM chose nlu_entry.sticky (C)",
+    }
+    prompt = user["parse_data"]["prompts"][0]
+    assert prompt["component_name"] == "LLMBasedRouter" and prompt["llm_output"] == "C"
+    assert 'The user said: """/greet"""' in prompt["user_prompt"]
+    assert tracker.slots["route_session_to_calm"] is False
