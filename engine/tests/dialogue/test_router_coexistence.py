@@ -155,6 +155,15 @@ def test_a_restart_resets_the_route(processor):
     assert tracker.slots["route_session_to_calm"] is True
 
 
+def test_a_mixed_conversation_replays_to_the_same_state(processor):
+    tracker = processor.new_tracker("replay")
+    for text in ("/greet", "I want to send money", "Joe", "50", "/book_table", "italian"):
+        processor.handle_message(tracker, UserMessage(text, "replay"))
+    assert tracker.active_loop_name == "table_form"
+    replayed = Tracker.from_events("replay", tracker.events, processor.model)
+    assert replayed.to_dict(include_events="NONE") == tracker.to_dict(include_events="NONE")
+
+
 def test_a_shared_slot_survives_the_routing_reset(parts):
     model = parts[1]
     tracker = Tracker("shared", model.initial_slots(), model.shared_slots())
