@@ -9,6 +9,7 @@
       dialogue/            engine.dialogue.DialogueModel.persist
       llm/                 engine.llm.LlmComponent.persist (optional: archives written
                            before it load without it)
+      policies/            engine.policies.PolicyEnsemble.persist (optional, likewise)
 
 Archives come from storage that other people can write to, so reading is defensive: only
 regular files and directories are extracted, every name must stay inside the target directory,
@@ -50,6 +51,7 @@ NLU_COMPONENT = "nlu"
 FLOW_CLASSIFIER_COMPONENT = "flow_classifier"
 DIALOGUE_COMPONENT = "dialogue"
 LLM_COMPONENT = "llm"
+POLICIES_COMPONENT = "policies"
 
 #: Largest archive we open, and largest total size of its members once unpacked.
 MAX_ARCHIVE_BYTES = 512 * 1024 * 1024
@@ -84,6 +86,8 @@ class LoadedModel:
     path: str = ""
     #: The LLM components' settings and prompt files (`engine.llm.LlmComponent`), or None.
     llm: Any = None
+    #: The classic dialogue policies (`engine.policies.PolicyEnsemble`), or None.
+    policies: Any = None
 
     @property
     def model_id(self) -> str:
@@ -277,8 +281,9 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     from engine.dialogue import DialogueModel, FlowClassifier
     from engine.llm import LlmComponent
     from engine.nlu import NluModel
+    from engine.policies import PolicyEnsemble
 
-    llm = None
+    llm = policies = None
     with tempfile.TemporaryDirectory(prefix="engine-model-") as tmp:
         metadata = extract_archive(path, tmp)
         components = Path(tmp) / COMPONENTS_DIR
@@ -291,6 +296,8 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
             dialogue_model = DialogueModel.load(components / DIALOGUE_COMPONENT)
             if (components / LLM_COMPONENT).is_dir():
                 llm = LlmComponent.load(components / LLM_COMPONENT)
+            if (components / POLICIES_COMPONENT).is_dir():
+                policies = PolicyEnsemble.load(components / POLICIES_COMPONENT)
         except ArchiveError:
             raise
         except Exception as exc:
@@ -302,4 +309,5 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
         flow_classifier=flow_classifier,
         path=str(path),
         llm=llm,
+        policies=policies,
     )

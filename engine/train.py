@@ -31,6 +31,7 @@ from engine.archive import (
     FLOW_CLASSIFIER_COMPONENT,
     LLM_COMPONENT,
     NLU_COMPONENT,
+    POLICIES_COMPONENT,
     write_archive,
 )
 from engine.formats import (
@@ -224,6 +225,7 @@ def train_project(
     from engine.dialogue import DialogueModel, FlowClassifier
     from engine.llm import LlmComponent
     from engine.nlu import NluModel
+    from engine.policies import PolicyEnsemble
 
     report: Progress = progress or (lambda _line: None)
     began = time.perf_counter()
@@ -262,6 +264,16 @@ def train_project(
     timings["dialogue"] = time.perf_counter() - step
 
     step = time.perf_counter()
+    policies = PolicyEnsemble.train(project, progress=lambda line: report(f"  {line}"))
+    timings["policies"] = time.perf_counter() - step
+    if policies.active:
+        report(
+            f"Trained policies {', '.join(policies.names)} on {policies.stats['trackers']} "
+            f"trackers ({policies.stats['stories']} stories, {policies.stats['rules']} rules) "
+            f"in {timings['policies']:.2f} s"
+        )
+
+    step = time.perf_counter()
     trained_at = datetime.now(UTC)
     metadata: dict[str, Any] = {
         "domain": dialogue_model.domain_dict(),
@@ -283,6 +295,7 @@ def train_project(
             FLOW_CLASSIFIER_COMPONENT: f"{COMPONENTS_DIR}/{FLOW_CLASSIFIER_COMPONENT}",
             DIALOGUE_COMPONENT: f"{COMPONENTS_DIR}/{DIALOGUE_COMPONENT}",
             LLM_COMPONENT: f"{COMPONENTS_DIR}/{LLM_COMPONENT}",
+            POLICIES_COMPONENT: f"{COMPONENTS_DIR}/{POLICIES_COMPONENT}",
         },
         "stats": {
             "flows": len(project.flows),
@@ -300,6 +313,7 @@ def train_project(
             (FLOW_CLASSIFIER_COMPONENT, flow_classifier),
             (DIALOGUE_COMPONENT, dialogue_model),
             (LLM_COMPONENT, llm_component),
+            (POLICIES_COMPONENT, policies),
         ):
             (components / name).mkdir(parents=True)
             component.persist(components / name)
