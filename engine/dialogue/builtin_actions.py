@@ -1,7 +1,7 @@
 """The built-in actions of the default patterns (``action_restart``, ``action_cancel_flow``,
 ``action_correct_flow_slot``, ``action_trigger_search``, ``action_repeat_bot_messages``,
-``action_clean_stack``, ``action_hangup``...) and `BUILTINS`, the table the executor
-dispatches on. Each one records its ``action`` event first."""
+``action_clean_stack``, ``action_hangup``, ``action_reset_routing``...) and `BUILTINS`, the
+table the executor dispatches on. Each one records its ``action`` event first."""
 
 from __future__ import annotations
 
@@ -224,6 +224,16 @@ def default_fallback(executor: Executor, tracker: Tracker, turn: Turn) -> None:
     executor.utter(tracker, name, turn)
 
 
+def reset_routing(executor: Executor, tracker: Tracker, turn: Turn) -> None:
+    """Coexistence: end the routing session (``routing_session_ended`` resets the tracker but
+    for the slots shared for coexistence) and unset ``route_session_to_calm``, so the router
+    decides again on the next message."""
+    executor.recorder.action(tracker, "action_reset_routing")
+    executor.recorder.update_stack(tracker, [])
+    executor.recorder.append(tracker, {"event": "routing_session_ended", "timestamp": now()})
+    executor.recorder.set_slot(tracker, "route_session_to_calm", None)
+
+
 def noop(executor: Executor, tracker: Tracker, turn: Turn) -> None:
     return
 
@@ -243,4 +253,5 @@ BUILTINS: dict[str, Builtin] = {
     "action_handoff_metric": handoff_metric,
     "action_default_fallback": default_fallback,
     "action_noop": noop,
+    "action_reset_routing": reset_routing,
 }

@@ -283,13 +283,31 @@ class Executor:
                 self.recorder.update_stack(tracker, [])
 
     def _custom_response(self, tracker: Tracker, response: Any, turn: Turn) -> None:
+        message = self.response_message(tracker, response, turn.channel)
+        if message is not None:
+            self.bot(tracker, message, turn)
+
+    def response_message(
+        self, tracker: Tracker, response: Any, channel: str | None
+    ) -> dict[str, Any] | None:
+        """The bot message for one of a custom action's responses (a template it names is
+        rendered with the response's other keys as values), or None when it says nothing."""
         if not isinstance(response, dict):
-            return
+            return None
         template = response.get("response") or response.get("template")
         if template:
+            domain_response = self.model.responses.get(template)
+            if domain_response is None:
+                return None
             extra = {k: v for k, v in response.items() if k not in _RESPONSE_KEYS and v is not None}
-            self.utter(tracker, template, turn, extra)
-            return
+            frame = tracker.stack[-1] if tracker.stack else {}
+            rendered = render_response(
+                domain_response, tracker.slots, channel, self.rng, frame, extra
+            )
+            if rendered is None:
+                return None
+            rendered["metadata"] = {"utter_action": template, **rendered["metadata"]}
+            return rendered
         message: dict[str, Any] = {
             "text": response.get("text"),
             "buttons": response.get("buttons") or None,
@@ -301,7 +319,8 @@ class Executor:
             "metadata": {},
         }
         if any(v for k, v in message.items() if k != "metadata"):
-            self.bot(tracker, message, turn)
+            return message
+        return None
 
 
 def call_needs_rasa_pro(model: DialogueModel, view: StepView) -> str:

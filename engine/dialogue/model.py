@@ -21,7 +21,13 @@ key                            default  meaning
                                         ``threshold`` of a ``FallbackClassifier`` in the
                                         pipeline is used when this key is absent)
 ``max_steps_per_turn``         250      safety limit on the steps run for one user message
+``max_number_of_predictions``  10       classic assistants: the most actions the policies
+                                        predict after one user message (Rasa's
+                                        ``MAX_NUMBER_OF_PREDICTIONS``)
 =============================  =======  ====================================================
+
+A coexistence router (``IntentBasedRouter`` or ``LLMBasedRouter`` in config.yml's
+``pipeline``) is kept as `DialogueModel.router`: its config.yml entry, name included.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from engine.formats import (
     Project,
     Response,
     Slot,
+    SlotMapping,
     StepView,
     domain_to_dict,
     flows_to_dict,
@@ -67,7 +74,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "clarification_margin": 0.08,
     "nlu_fallback_threshold": 0.3,
     "max_steps_per_turn": 250,
+    "max_number_of_predictions": 10,
 }
+
+#: The coexistence routers of Rasa Pro (config.yml ``pipeline`` components).
+ROUTERS = ("IntentBasedRouter", "LLMBasedRouter")
 
 
 @cache
@@ -182,6 +193,9 @@ class DialogueModel:
     #: The NLU data's synonyms, {value: [other names]}: what the offline generator reads a
     #: categorical value from ("for good" -> permanent).
     synonyms: dict[str, list[str]] = field(default_factory=dict)
+    #: The coexistence router's config.yml entry (``{"name": "IntentBasedRouter", ...}``), or
+    #: None when the assistant has no router.
+    router: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         user_ids = {f.id for f in self.user_flows}
@@ -202,6 +216,23 @@ class DialogueModel:
                 self.collecting_flows.setdefault(slot, set()).add(compiled.id)
             for slot in compiled.fillable_slots:
                 self.filling_flows.setdefault(slot, set()).add(compiled.id)
+        #: The domain's forms, {form name: its definition (``required_slots``...)}.
+        self.forms: dict[str, dict[str, Any]] = {
+            str(name): spec if isinstance(spec, dict) else {}
+            for name, spec in (self.domain.forms or {}).items()
+        }
+        # Rasa adds the slots forms and routers need when the domain does not list them.
+        if self.forms and "requested_slot" not in self.slots:
+            self.slots["requested_slot"] = Slot(
+                name="requested_slot", type="text", mappings=[], influence_conversation=False
+            )
+        if self.router and "route_session_to_calm" not in self.slots:
+            self.slots["route_session_to_calm"] = Slot(
+                name="route_session_to_calm",
+                type="bool",
+                mappings=[SlotMapping(type="controlled")],
+                influence_conversation=False,
+            )
 
     # -- construction -------------------------------------------------------------------------
 
@@ -222,6 +253,14 @@ class DialogueModel:
             for p in (project.config.policies if project.config is not None else [])
             if isinstance(p, dict) and p.get("name")
         ]
+        router = next(
+            (
+                dict(c)
+                for c in (project.config.pipeline if project.config is not None else [])
+                if isinstance(c, dict) and c.get("name") in ROUTERS
+            ),
+            None,
+        )
         return cls(
             domain=project.domain,
             user_flows=list(project.flows),
@@ -232,6 +271,7 @@ class DialogueModel:
             policies=policies,
             knowledge=KnowledgeBase.build(project.knowledge_files),
             synonyms=_synonyms(project),
+            router=router,
         )
 
     def persist(self, directory: Path | str) -> None:
@@ -248,6 +288,7 @@ class DialogueModel:
             "sub_agents": self.sub_agents,
             "policies": self.policies,
             "synonyms": self.synonyms,
+            "router": self.router,
         }
         (directory / MODEL_FILE).write_text(
             json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8"
@@ -281,6 +322,7 @@ class DialogueModel:
                 for k, v in (data.get("synonyms") or {}).items()
                 if isinstance(v, list)
             },
+            router=data.get("router") if isinstance(data.get("router"), dict) else None,
         )
 
     # -- queries ------------------------------------------------------------------------------
@@ -290,6 +332,18 @@ class DialogueModel:
 
     def initial_slots(self) -> dict[str, Any]:
         return {s.name: s.initial_value for s in self.slots.values()}
+
+    def shared_slots(self) -> set[str]:
+        """The slots marked ``shared_for_coexistence`` (kept when the routing resets)."""
+        return {s.name for s in self.slots.values() if s.extra.get("shared_for_coexistence")}
+
+    def required_slots(self, form: str) -> list[str]:
+        """The ``required_slots`` of the domain form `form` (empty for an unknown form)."""
+        spec = self.forms.get(form) or {}
+        slots = spec.get("required_slots") or []
+        if isinstance(slots, dict):  # Rasa 2's {slot: [mappings]} form
+            return [str(name) for name in slots]
+        return [str(name) for name in slots if isinstance(name, str)]
 
     def domain_dict(self) -> dict[str, Any]:
         """The domain as Rasa serves it at ``GET /domain`` and sends to the action server."""

@@ -24,6 +24,15 @@ façade that wires them and records the session):
    ``rephrase: true`` are rephrased by the LLM before they are sent; with the
    EnterpriseSearchPolicy's ``llm``, knowledge questions are answered by it.
 
+Classic assistants (config.yml lists a classic policy: RulePolicy, MemoizationPolicy,
+TEDPolicy...) run a different turn (`engine.dialogue.classic`): ``action_extract_slots``, then
+the policies choose each next action until the bot listens. With a coexistence router in the
+pipeline (`engine.dialogue.router`), each session goes to the CALM stages above or to the
+policies; `Processor.dialogue_mode` says which of ``"calm"``, ``"classic"`` and
+``"coexistence"`` the assistant runs. A message after the domain's
+``session_config.session_expiration_time`` (minutes; 0 never) starts a new session first,
+its slots carried over when ``carry_over_slots_to_new_session`` is true.
+
 Deviations from Rasa that are deliberate:
 
 * An NLU value or a command payload may set a slot that no flow collects.
@@ -40,11 +49,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.dialogue.action_client import ActionClient, NullActionClient
+from engine.dialogue.classic import ROUTE_SLOT, ClassicDialogue
 from engine.dialogue.commands import CommandApplier, FlowStack
 from engine.dialogue.conditions import Conditions
 from engine.dialogue.executor import Executor
 from engine.dialogue.flow_classifier import FlowClassifier
 from engine.dialogue.model import DialogueModel
+from engine.dialogue.router import CALM, KEEP, Router, build_router
 from engine.dialogue.tracker import Tracker, now
 from engine.dialogue.turn import Command, Recorder, Turn, action_fields, stamped
 from engine.dialogue.understand import NLUCommandAdapter, Understanding
@@ -52,7 +63,13 @@ from engine.dialogue.understand import NLUCommandAdapter, Understanding
 if TYPE_CHECKING:
     from engine.llm.setup import LlmSetup
 
-__all__ = ["Processor", "UserMessage"]
+__all__ = ["CALM_MODE", "CLASSIC_MODE", "COEXISTENCE_MODE", "Processor", "UserMessage"]
+
+CALM_MODE = "calm"
+CLASSIC_MODE = "classic"
+COEXISTENCE_MODE = "coexistence"
+#: The text of an external event's user message (Rasa's ``EXTERNAL_MESSAGE_PREFIX``).
+EXTERNAL_PREFIX = "EXTERNAL: "
 
 
 @dataclass
@@ -76,8 +93,11 @@ class Processor:
         model_id: str = "",
         assistant_id: str = "",
         llm: LlmSetup | None = None,
+        policies: Any = None,
     ) -> None:
         self.model = model
+        #: The classic policies (`engine.policies.PolicyEnsemble`), or None.
+        self.policies = policies
         self.llm = llm
         self.nlu = nlu
         self.flow_classifier = flow_classifier
@@ -98,9 +118,28 @@ class Processor:
             self.executor.rephraser = llm.rephraser
         if llm is not None:
             self.executor.search_llm = llm.search
+        self.router: Router | None = build_router(model, _router_llm(llm))
+        self.classic = ClassicDialogue(
+            model,
+            self.recorder,
+            self.executor,
+            self.action_client,
+            policies,
+            calm_slots=set(model.collecting_flows) if self.router is not None else None,
+        )
+
+    @property
+    def dialogue_mode(self) -> str:
+        """``"coexistence"`` with a router, ``"classic"`` when config.yml lists a classic
+        policy, else ``"calm"``."""
+        if self.router is not None:
+            return COEXISTENCE_MODE
+        if self.policies is not None and getattr(self.policies, "active", False):
+            return CLASSIC_MODE
+        return CALM_MODE
 
     def new_tracker(self, sender_id: str) -> Tracker:
-        return Tracker(sender_id, self.model.initial_slots())
+        return Tracker(sender_id, self.model.initial_slots(), self.model.shared_slots())
 
     def handle_message(self, tracker: Tracker, message: UserMessage) -> list[dict[str, Any]]:
         """One user turn: parse, update slots, run flows until the bot listens.
@@ -110,8 +149,7 @@ class Processor:
         ``[{"recipient_id", "text"?, "buttons"?, "image"?, "custom"?, ...}]``.
         """
         turn = Turn(tracker.sender_id, message.input_channel)
-        if not tracker.has_session():
-            self._start_session(tracker, turn, message.metadata)
+        self._ensure_session(tracker, turn, message.metadata)
         parse = self.parse(message.text)
         parse["message_id"] = message.message_id
         user_event = {
@@ -123,13 +161,84 @@ class Processor:
             "message_id": message.message_id,
             "metadata": dict(message.metadata or {}),
         }
-        self.recorder.append(tracker, user_event)
-        commands = self.understand(tracker, parse)
-        # Rasa Pro's place for the turn's commands (the inspector shows them).
-        parse["commands"] = json.loads(json.dumps(commands, default=str))
-        self.commands.apply(tracker, commands)
-        self.executor.advance(tracker, turn)
+        self._run_user_turn(tracker, user_event, turn)
         return turn.messages
+
+    def trigger_intent(
+        self,
+        tracker: Tracker,
+        intent: str,
+        entities: list[dict[str, Any]] | dict[str, Any] | None = None,
+        input_channel: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """An external event (Rasa's ``trigger_intent`` endpoint, or a reminder): a user
+        message ``EXTERNAL: <intent>`` with that intent and `entities` (a list of entity
+        dicts, or the shorthand ``{entity: value}``), then the turn runs as for a message."""
+        channel = input_channel or tracker.latest_input_channel
+        turn = Turn(tracker.sender_id, channel)
+        self._ensure_session(tracker, turn, None)
+        if isinstance(entities, dict):
+            entity_list = [{"entity": k, "value": v} for k, v in entities.items()]
+        else:
+            entity_list = [dict(e) for e in entities or [] if isinstance(e, dict)]
+        text = f"{EXTERNAL_PREFIX}{intent}"
+        parse: dict[str, Any] = {
+            "text": text,
+            "intent": {"name": intent, "confidence": 1.0},
+            "entities": entity_list,
+            "intent_ranking": [{"name": intent, "confidence": 1.0}],
+            "message_id": None,
+        }
+        user_event = {
+            "event": "user",
+            "timestamp": now(),
+            "text": text,
+            "parse_data": parse,
+            "input_channel": channel,
+            "message_id": None,
+            "metadata": {"is_external": True},
+        }
+        self._run_user_turn(tracker, user_event, turn)
+        return turn.messages
+
+    def _run_user_turn(self, tracker: Tracker, user_event: dict[str, Any], turn: Turn) -> None:
+        """Record the user event and run the turn the assistant's mode runs."""
+        parse = user_event["parse_data"]
+        mode = self.dialogue_mode
+        route = CALM
+        slot: Any = KEEP
+        if mode == COEXISTENCE_MODE and self.router is not None:
+            decision = self.router.route(tracker, parse)
+            parse["routing"] = decision.as_parse_data(self.router.name)
+            route, slot = decision.route, decision.slot
+        elif mode == CLASSIC_MODE:
+            route = "nlu"
+        self.recorder.append(tracker, user_event)
+        if slot != KEEP:
+            self.recorder.set_slot(tracker, ROUTE_SLOT, slot)
+        if route == CALM:
+            commands = self.understand(tracker, parse)
+            # Rasa Pro's place for the turn's commands (the inspector shows them).
+            parse["commands"] = json.loads(json.dumps(commands, default=str))
+            self.commands.apply(tracker, commands)
+            self.executor.advance(tracker, turn)
+            return
+        self.classic.after_user_message(tracker, turn)
+        self.classic.run(tracker, turn)
+
+    def _ensure_session(
+        self, tracker: Tracker, turn: Turn, metadata: dict[str, Any] | None
+    ) -> None:
+        """Start a session when none is started or the last one expired."""
+        if not tracker.has_session() or self._session_expired(tracker):
+            self._start_session(tracker, turn, metadata)
+
+    def _session_expired(self, tracker: Tracker) -> bool:
+        config = self.model.domain.session_config or {}
+        minutes = config.get("session_expiration_time", 60)
+        if isinstance(minutes, bool) or not isinstance(minutes, int | float):
+            return False
+        return tracker.is_session_expired(float(minutes))
 
     def parse(self, text: str) -> dict[str, Any]:
         parse: dict[str, Any] = self.nlu.parse(text) if self.nlu is not None else {"text": text}
@@ -203,6 +312,8 @@ class Processor:
             self._start_session(tracker, turn, None)
         for name, value in (slots or {}).items():
             self.recorder.set_slot(tracker, name, value)
+        if self.dialogue_mode == COEXISTENCE_MODE and tracker.slots.get(ROUTE_SLOT) is not True:
+            self.recorder.set_slot(tracker, ROUTE_SLOT, True)
         if flow_id.startswith("pattern_"):
             self.stack.push_pattern(tracker, flow_id, {})
         else:
@@ -220,9 +331,15 @@ class Processor:
     def _start_session(self, tracker: Tracker, turn: Turn, metadata: dict[str, Any] | None) -> None:
         carried = {}
         if tracker.events and self._carry_over_slots():
+            # A new session is routed anew (coexistence).
             carried = {
-                k: v for k, v in tracker.slots.items() if v != self.model.initial_slots().get(k)
+                k: v
+                for k, v in tracker.slots.items()
+                if v != self.model.initial_slots().get(k) and k != ROUTE_SLOT
             }
+        classic = self.dialogue_mode == CLASSIC_MODE
+        if classic:  # not a policy's prediction (Rasa records no policy for it)
+            self.recorder.predicted = _unpredicted("action_session_start")
         self.recorder.action(tracker, "action_session_start")
         started: dict[str, Any] = {"event": "session_started", "timestamp": now()}
         if metadata:
@@ -230,15 +347,35 @@ class Processor:
         self.recorder.append(tracker, started)
         for name, value in carried.items():
             self.recorder.set_slot(tracker, name, value)
-        if any(f.id == "pattern_session_start" for f in self.model.user_flows):
+        if not classic and any(f.id == "pattern_session_start" for f in self.model.user_flows):
             self.stack.push_pattern(tracker, "pattern_session_start", {})
             self.executor.advance(tracker, turn)
         else:
+            if classic:
+                self.recorder.predicted = _unpredicted("action_listen")
             self.recorder.listen(tracker)
 
     def _carry_over_slots(self) -> bool:
         config = self.model.domain.session_config or {}
         return bool(config.get("carry_over_slots_to_new_session", True))
+
+
+def _unpredicted(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "policy": None,
+        "confidence": 1.0,
+        "action_text": None,
+        "hide_rule_turn": False,
+    }
+
+
+def _router_llm(llm: LlmSetup | None) -> Any:
+    """The LLMBasedRouter's LLM: the command generator's client when an LLM is configured."""
+    if llm is None or not llm.generators:
+        return None
+    client = llm.generators[0].client
+    return lambda prompt: client.complete(prompt).text
 
 
 class _RephrasingExecutor(Executor):

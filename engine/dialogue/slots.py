@@ -29,7 +29,14 @@ from typing import Any
 
 from engine.formats import Slot, SlotMapping
 
-__all__ = ["SlotValue", "coerce", "extract_slot_values"]
+__all__ = [
+    "LoopState",
+    "SlotValue",
+    "coerce",
+    "extract_classic_slot_values",
+    "extract_slot_values",
+    "mapping_key",
+]
 
 _TRUE = {"true", "yes", "y", "yeah", "yep", "1", "on", "affirmative"}
 _FALSE = {"false", "no", "n", "nope", "0", "off", "negative"}
@@ -230,3 +237,136 @@ def extract_slot_values(
                 )
                 break
     return found
+
+
+@dataclass
+class LoopState:
+    """What classic slot filling needs to know about the active form (Rasa's loop state)."""
+
+    name: str | None = None
+    requested_slot: str | None = None
+    rejected: bool = False
+    #: The active form's ``required_slots``.
+    required_slots: tuple[str, ...] = ()
+    #: The active form's ``ignored_intents``.
+    ignored_intents: tuple[str, ...] = ()
+    #: Whether a form is being activated in this step (``from_trigger_intent`` fills then).
+    activating: bool = False
+
+
+def _classic_conditions_ok(mapping: SlotMapping, slot: str, loop: LoopState) -> bool:
+    """Rasa's form conditions: a mapping with ``conditions`` fills only when one of them
+    matches the active loop (and its ``requested_slot``, if given), or ``active_loop: null``
+    with no loop active; never the requested slot of a rejected loop."""
+    if not mapping.conditions or mapping.type == "from_trigger_intent":
+        return True
+    if loop.rejected and loop.requested_slot == slot:
+        return False
+    for cond in mapping.conditions:
+        wanted = None if cond.active_loop in (None, "null") else cond.active_loop
+        if (
+            wanted is not None
+            and wanted == loop.name
+            and (not cond.requested_slot or cond.requested_slot == loop.requested_slot)
+        ):
+            return True
+        if wanted is None and loop.name is None:
+            return True
+    return False
+
+
+def _classic_intent_ok(mapping: SlotMapping, intent: str | None, loop: LoopState) -> bool:
+    wanted = _names(mapping.intent)
+    blocked = _names(mapping.not_intent)
+    if loop.name is not None:
+        matches_loop = not mapping.conditions or any(
+            c.active_loop == loop.name for c in mapping.conditions
+        )
+        if matches_loop:
+            blocked = blocked + list(loop.ignored_intents)
+    return (not wanted and intent not in blocked) or intent in wanted
+
+
+def _trigger_ok(mapping: SlotMapping, loop: LoopState) -> bool:
+    if loop.name is None or not loop.activating:
+        return False
+    loops = [c.active_loop for c in mapping.conditions or [] if c.active_loop]
+    return not loops or loop.name in loops
+
+
+def _classic_values(mapping: SlotMapping, parse_data: dict[str, Any], loop: LoopState) -> list[Any]:
+    kind = mapping.type
+    if kind == "from_entity":
+        return [
+            e.get("value")
+            for e in parse_data.get("entities") or []
+            if e.get("entity") == mapping.entity
+            and e.get("role") == mapping.role
+            and e.get("group") == mapping.group
+        ]
+    if kind == "from_intent" or (kind == "from_trigger_intent" and _trigger_ok(mapping, loop)):
+        return [mapping.value]
+    if kind == "from_text":
+        return [parse_data.get("text")]
+    return []
+
+
+def extract_classic_slot_values(
+    slots: Iterable[Slot],
+    parse_data: dict[str, Any],
+    loop: LoopState,
+    current: dict[str, Any],
+    *,
+    unique_entity_mappings: set[str] | None = None,
+) -> list[tuple[str, Any]]:
+    """The slot values Rasa's ``action_extract_slots`` sets for one user message in a classic
+    assistant: for each slot, its first mapping that applies (``from_entity``,
+    ``from_intent``, ``from_trigger_intent``, ``from_text``; ``from_llm``, ``controlled`` and
+    ``custom`` mappings are skipped), with the mapping's ``intent`` / ``not_intent``, the
+    form's ``ignored_intents`` and the mapping ``conditions`` as Rasa checks them. While a
+    form is active, an entity that fills several of its required slots fills only the one
+    requested (`unique_entity_mappings` holds the mapping keys, `mapping_key`, that fill one
+    slot only). A list slot gets every value; another slot the last one. A ``None`` value is
+    set only over a value."""
+    intent = (parse_data.get("intent") or {}).get("name")
+    found: list[tuple[str, Any]] = []
+    for slot in slots:
+        for mapping in slot.mappings or []:
+            if mapping.type in ("from_llm", "controlled", "custom"):
+                continue
+            if not _classic_intent_ok(mapping, intent, loop):
+                continue
+            if not _classic_conditions_ok(mapping, slot.name, loop):
+                continue
+            if (
+                mapping.type == "from_entity"
+                and loop.name is not None
+                and loop.requested_slot != slot.name
+                and slot.name in loop.required_slots
+                and unique_entity_mappings is not None
+                and mapping_key(mapping) not in unique_entity_mappings
+            ):
+                continue
+            values = _classic_values(mapping, parse_data, loop)
+            if not values:
+                continue
+            value = values if slot.type == "list" else values[-1]
+            if value is not None or current.get(slot.name) is not None:
+                found.append((slot.name, value))
+                break
+    return found
+
+
+def mapping_key(mapping: SlotMapping) -> str:
+    """A ``from_entity`` mapping as a comparable key (entity, role, group, intents,
+    conditions): two slots' mappings with equal keys fill from the same entity."""
+    return repr(
+        (
+            mapping.entity,
+            mapping.role,
+            mapping.group,
+            _names(mapping.intent),
+            _names(mapping.not_intent),
+            [(c.active_loop, c.requested_slot) for c in mapping.conditions or []],
+        )
+    )

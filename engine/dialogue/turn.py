@@ -4,6 +4,7 @@ event. Every stage of the processor writes through it."""
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import string
@@ -64,6 +65,9 @@ class Recorder:
         self.model_id = model_id
         self.assistant_id = assistant_id
         self._ids = random.Random(seed)
+        #: The fields of the next ``action`` event, when the policies predicted it (set by the
+        #: classic loop; used once, by the next `action` call for that action).
+        self.predicted: dict[str, Any] | None = None
 
     def append(self, tracker: Tracker, event: dict[str, Any]) -> None:
         self.flush_stack(tracker)
@@ -74,7 +78,14 @@ class Recorder:
         tracker.append(event)
 
     def action(self, tracker: Tracker, name: str) -> None:
-        self.append(tracker, {"event": "action", "timestamp": now(), **action_fields(name)})
+        """Record that the action `name` ran: as the policies predicted it when `predicted`
+        names it, otherwise as the flow policy's step."""
+        fields = action_fields(name)
+        predicted = self.predicted
+        if predicted is not None and predicted.get("name") == name:
+            self.predicted = None
+            fields = copy.deepcopy(predicted)
+        self.append(tracker, {"event": "action", "timestamp": now(), **fields})
 
     def listen(self, tracker: Tracker) -> None:
         self.action(tracker, ACTION_LISTEN)

@@ -121,6 +121,7 @@ class Bot:
                 model_id=model.model_id,
                 assistant_id=model.assistant_id,
                 llm=llm,
+                policies=getattr(model, "policies", None),
             )
         elif action_client is not None or seed is not None or llm is not None:
             raise ValueError(
