@@ -46,6 +46,7 @@ from engine.formats import (
     validate_project,
 )
 from engine.formats.nlu import nlu_to_list
+from engine.formats.responses import responses_to_yaml
 
 __all__ = [
     "ENGINE_NAME",
@@ -225,6 +226,7 @@ def train_project(
     from engine.dialogue import DialogueModel, FlowClassifier
     from engine.llm import LlmComponent
     from engine.nlu import NluModel
+    from engine.nlu.pipeline import PipelineError
     from engine.policies import PolicyEnsemble
 
     report: Progress = progress or (lambda _line: None)
@@ -249,7 +251,19 @@ def train_project(
     data = nlu_training_data(project)
     step = time.perf_counter()
     report(f"Training NLU on {len(data.examples)} examples ({len(data.intents)} intents)")
-    nlu = NluModel.train(data, language=language, progress=lambda line: report(f"  {line}"))
+    try:
+        nlu = NluModel.train(
+            data,
+            language=language,
+            progress=lambda line: report(f"  {line}"),
+            pipeline=project.config.pipeline if project.config else None,
+            responses=responses_to_yaml(project.domain.responses),
+        )
+    except PipelineError as exc:
+        config = project.config
+        file = (config.file if config else "") or "config.yml"
+        line = config.lines.get(exc.path) if config else None
+        raise TrainingFailed([Problem(file, line, exc.path, exc.message)]) from exc
     timings["nlu"] = time.perf_counter() - step
 
     step = time.perf_counter()

@@ -18,6 +18,7 @@ from engine.dialogue.commands import FlowStack
 from engine.dialogue.conditions import Conditions, render_context
 from engine.dialogue.model import START, CompiledFlow, DialogueModel
 from engine.dialogue.responses import render_response
+from engine.dialogue.retrieval import is_retrieval_action, retrieve_response
 from engine.dialogue.slots import INVALID, coerce
 from engine.dialogue.tracker import ACTION_LISTEN, Tracker, now
 from engine.dialogue.turn import Listen, Recorder, Turn, stamped
@@ -202,6 +203,8 @@ class Executor:
         builtin = BUILTINS.get(name)
         if builtin is not None:
             builtin(self, tracker, turn)
+        elif is_retrieval_action(self.model, tracker, name):
+            retrieve_response(self, tracker, name, turn)
         elif name in self.model.custom_actions:
             self.run_custom_action(tracker, name, turn)
         elif name.startswith("utter_") or name in self.model.responses:

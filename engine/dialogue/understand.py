@@ -296,12 +296,10 @@ class OfflineCommandGenerator:
         if extract.is_question(text):
             return self._command("knowledge")
         confidence = float((parse.get("intent") or {}).get("confidence") or 0.0)
-        has_intent = bool((parse.get("intent") or {}).get("name"))
-        reason = (
-            "low_confidence"
-            if has_intent and confidence < float(self.settings["nlu_fallback_threshold"])
-            else "no_command"
-        )
+        name = (parse.get("intent") or {}).get("name")
+        # A FallbackClassifier in the pipeline already said so: the intent is nlu_fallback.
+        low = name == "nlu_fallback" or confidence < float(self.settings["nlu_fallback_threshold"])
+        reason = "low_confidence" if name and low else "no_command"
         return self._command("cannot handle", reason=reason)
 
     # -- flow retrieval ---------------------------------------------------------------------

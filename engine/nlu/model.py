@@ -1,4 +1,9 @@
-"""The NLU model: intent classification plus entity extraction, in Rasa's parse_data shape."""
+"""The NLU model: intent classification plus entity extraction, in Rasa's parse_data shape.
+
+With config.yml's pipeline (`engine.nlu.pipeline`) a ``FallbackClassifier`` turns an unsure
+classification into ``nlu_fallback`` and ``ResponseSelector`` entries add Rasa's
+``response_selector`` for retrieval intents (`engine.nlu.selector`).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,14 @@ from engine.nlu.commands import parse_payload
 from engine.nlu.crf import CrfEntityExtractor
 from engine.nlu.data import NluTrainingData, fingerprint
 from engine.nlu.patterns import PatternExtractor, SynonymMapper
+from engine.nlu.pipeline import PipelineSettings
+from engine.nlu.selector import (
+    RESPONSE_DELIMITER,
+    UTTER_PREFIX,
+    ResponseSelector,
+    apply_fallback,
+    base_intent,
+)
 from engine.nlu.tokenizer import tokenize, word_tokens
 
 __all__ = ["FORMAT_VERSION", "NluModel", "resolve_overlaps"]
@@ -23,11 +36,14 @@ FORMAT_VERSION = 1
 METADATA_FILE = "nlu_metadata.json"
 CLASSIFIER_FILE = "intent_classifier.joblib"
 CRF_FILE = "entities.crfsuite"
+SELECTORS_FILE = "response_selectors.joblib"
 
 #: A CRF entity overlapping a regex/lookup entity of another type wins only this confident.
 CRF_OVERRIDE_CONFIDENCE = 0.7
 
 Progress = Callable[[str], None]
+#: The domain's responses as Rasa writes them: response name -> its variations.
+Responses = dict[str, list[dict[str, Any]]]
 
 
 def _overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -90,6 +106,9 @@ class NluModel:
         synonyms: SynonymMapper,
         fingerprint: str,
         metadata: dict[str, Any] | None = None,
+        settings: PipelineSettings | None = None,
+        selectors: list[ResponseSelector] | None = None,
+        responses: Responses | None = None,
     ) -> None:
         self.language = language
         self.classifier = classifier
@@ -98,6 +117,11 @@ class NluModel:
         self.synonyms = synonyms
         self.fingerprint = fingerprint
         self.metadata = metadata or {}
+        self.settings = settings or PipelineSettings()
+        #: The trained response selectors, in pipeline order.
+        self.selectors = list(selectors or [])
+        #: The retrieval intents' responses (``utter_chitchat/ask_name``: variations).
+        self.responses = dict(responses or {})
 
     @property
     def intents(self) -> list[str]:
@@ -106,6 +130,12 @@ class NluModel:
     @property
     def entities(self) -> list[str]:
         return sorted(self.metadata.get("entities", []))
+
+    @property
+    def retrieval_intents(self) -> list[str]:
+        """The intents whose examples name a response key (``chitchat`` of
+        ``chitchat/ask_name``), sorted."""
+        return list(self.metadata.get("retrieval_intents", []))
 
     # -- training -----------------------------------------------------------------------------
 
@@ -116,15 +146,28 @@ class NluModel:
         *,
         language: str = "en",
         progress: Progress | None = None,
+        pipeline: list[Any] | None = None,
+        responses: Responses | None = None,
     ) -> NluModel:
+        """Train on `data`. `pipeline` is config.yml's ``pipeline`` list (its
+        FallbackClassifier and ResponseSelector settings are used; a bad value raises
+        `engine.nlu.pipeline.PipelineError`); `responses` are the domain's responses, which the
+        response selectors report with the response they choose."""
         report: Progress = progress or (lambda _msg: None)
         began = time.perf_counter()
+        settings = PipelineSettings.from_config(pipeline)
         examples = [ex for ex in data.examples if ex.intent and ex.text.strip()]
-        intents = sorted({ex.intent for ex in examples})
+        texts = [ex.text for ex in examples]
+        labels = [base_intent(ex.intent) for ex in examples]
+        intents = sorted(set(labels))
         report(f"Training intent classifier on {len(examples)} examples ({len(intents)} intents)")
-        classifier = TextClassifier().fit(
-            [ex.text for ex in examples], [ex.intent for ex in examples]
+        classifier = TextClassifier().fit(texts, labels)
+        full_intents = [ex.intent for ex in examples]
+        retrieval_intents = sorted(
+            {base_intent(i) for i in full_intents if RESPONSE_DELIMITER in i}
         )
+        retrieval_responses = _retrieval_responses(responses, full_intents, report)
+        selectors = _train_selectors(settings, texts, full_intents, report)
 
         entity_names = sorted(data.entity_names)
         patterns = PatternExtractor(data.regexes, data.lookups, entity_names, warn=report)
@@ -166,15 +209,24 @@ class NluModel:
             "crf_trained": crf.trained,
             "trained_at": time.time(),
             "training_seconds": round(elapsed, 3),
+            "retrieval_intents": retrieval_intents,
         }
+        version = str(FORMAT_VERSION)
+        if not settings.empty or retrieval_responses:
+            # What else the model learns from (left out when unused: fingerprints stay as before).
+            extra = {"pipeline": settings.as_dict(), "responses": retrieval_responses}
+            version += ":" + json.dumps(extra, sort_keys=True, ensure_ascii=False, default=str)
         return cls(
             language=language,
             classifier=classifier,
             crf=crf,
             patterns=patterns,
             synonyms=synonyms,
-            fingerprint=fingerprint(data, language=language, version=str(FORMAT_VERSION)),
+            fingerprint=fingerprint(data, language=language, version=version),
             metadata=metadata,
+            settings=settings,
+            selectors=selectors,
+            responses=retrieval_responses,
         )
 
     # -- inference ----------------------------------------------------------------------------
@@ -195,13 +247,34 @@ class NluModel:
             }
         ranking = self.classifier.rank(text)
         intent = dict(ranking[0]) if ranking else _empty_intent()
-        return {
+        parse: dict[str, Any] = {
             "text": text,
             "intent": intent,
             "entities": self.extract_entities(text),
             "intent_ranking": ranking,
-            "text_tokens": text_tokens,
         }
+        if self.settings.fallback is not None:
+            apply_fallback(self.settings.fallback, parse)
+        if self.selectors:
+            self._select_responses(text, parse)
+        parse["text_tokens"] = text_tokens
+        return parse
+
+    def _select_responses(self, text: str, parse: dict[str, Any]) -> None:
+        """Add Rasa's ``response_selector`` (and the intent's ``full_retrieval_intent_name``
+        when the intent is a retrieval intent, as Rasa's processor does)."""
+        selected: dict[str, Any] = {"all_retrieval_intents": self.retrieval_intents}
+        for selector in self.selectors:
+            prediction = selector.predict(text, self.responses)
+            if prediction is not None:
+                selected[selector.key] = prediction
+        parse["response_selector"] = selected
+        name = parse["intent"].get("name")
+        if name and name in selected["all_retrieval_intents"]:
+            chosen = selected.get(name) or {}
+            parse["intent"]["full_retrieval_intent_name"] = (chosen.get("response") or {}).get(
+                "intent_response_key"
+            )
 
     def extract_entities(self, text: str) -> list[dict[str, Any]]:
         tokens = tokenize(text)
@@ -218,6 +291,11 @@ class NluModel:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         joblib.dump(self.classifier, directory / CLASSIFIER_FILE)
+        selectors_path = directory / SELECTORS_FILE
+        if self.selectors:
+            joblib.dump({s.key: s.classifier for s in self.selectors}, selectors_path)
+        elif selectors_path.exists():
+            selectors_path.unlink()
         crf_path = directory / CRF_FILE
         if self.crf.model_bytes is not None:
             crf_path.write_bytes(self.crf.model_bytes)
@@ -232,6 +310,8 @@ class NluModel:
             "lookups": self.patterns.lookups,
             "pattern_entity_names": sorted(self.patterns.entity_names),
             "synonyms": self.synonyms.synonyms,
+            "pipeline": self.settings.as_dict(),
+            "responses": self.responses,
             "crf": {
                 "c1": self.crf.c1,
                 "c2": self.crf.c2,
@@ -262,10 +342,20 @@ class NluModel:
         patterns = PatternExtractor(
             meta.get("regexes", {}), meta.get("lookups", {}), meta.get("pattern_entity_names", [])
         )
+        settings = PipelineSettings.from_dict(meta.get("pipeline"))
         metadata = {
             k: v
             for k, v in meta.items()
-            if k not in {"regexes", "lookups", "synonyms", "crf", "pattern_entity_names"}
+            if k
+            not in {
+                "regexes",
+                "lookups",
+                "synonyms",
+                "crf",
+                "pattern_entity_names",
+                "pipeline",
+                "responses",
+            }
         }
         return cls(
             language=meta.get("language", "en"),
@@ -275,4 +365,58 @@ class NluModel:
             synonyms=SynonymMapper(meta.get("synonyms", {})),
             fingerprint=meta.get("fingerprint", ""),
             metadata=metadata,
+            settings=settings,
+            selectors=_load_selectors(directory / SELECTORS_FILE, settings),
+            responses=meta.get("responses") or {},
         )
+
+
+def _retrieval_responses(
+    responses: Responses | None, full_intents: list[str], report: Progress
+) -> Responses:
+    """The responses of the retrieval intents' response keys (``utter_chitchat/ask_name``);
+    a response key of the examples that has none is reported."""
+    found = {
+        name: [dict(v) for v in variations]
+        for name, variations in (responses or {}).items()
+        if name.startswith(UTTER_PREFIX) and RESPONSE_DELIMITER in name
+    }
+    for key in sorted({i for i in full_intents if RESPONSE_DELIMITER in i}):
+        if f"{UTTER_PREFIX}{key}" not in found:
+            report(
+                f"Warning: the retrieval intent '{key}' has no response 'utter_{key}' in the "
+                "domain; the response selector answers it with its name"
+            )
+    return found
+
+
+def _train_selectors(
+    settings: PipelineSettings, texts: list[str], full_intents: list[str], report: Progress
+) -> list[ResponseSelector]:
+    selectors = []
+    for selector_settings in settings.selectors:
+        selector = ResponseSelector(selector_settings).fit(texts, full_intents)
+        keys = selector.response_keys
+        if not keys:
+            about = selector_settings.retrieval_intent or "any retrieval intent"
+            report(
+                f"Warning: the ResponseSelector for {about} has no examples to learn from "
+                f"(examples are written '<retrieval intent>/<response key>'); it selects nothing"
+            )
+            continue
+        report(f"Trained the response selector '{selector.key}' on {len(keys)} response keys")
+        selectors.append(selector)
+    return selectors
+
+
+def _load_selectors(path: Path, settings: PipelineSettings) -> list[ResponseSelector]:
+    if not path.exists():
+        return []
+    classifiers = joblib.load(path)
+    if not isinstance(classifiers, dict) or not all(
+        isinstance(c, TextClassifier) for c in classifiers.values()
+    ):
+        raise ValueError("response selector file does not hold TextClassifiers")
+    return [
+        ResponseSelector(s, classifiers[s.key]) for s in settings.selectors if s.key in classifiers
+    ]

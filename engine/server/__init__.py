@@ -18,6 +18,9 @@ Endpoints (bodies as Rasa's; errors as Rasa's error object, see `engine.server.a
                                                            the bot until it listens
 ``PUT /conversations/{id}/tracker/events``                 replace the events
 ``DELETE /conversations/{id}/tracker``                     204, or 404 for an unknown id
+``POST /conversations/{id}/trigger_intent``                ``{"name", "entities"?}``;
+                                                           ``?output_channel=``; answers
+                                                           ``{"tracker", "messages"}``
 =========================================================  =====================================
 
 Studio extensions: ``{"event": "studio_start_flow", "flow": "<id>", "slots": {...}}`` posted to
@@ -28,7 +31,8 @@ events and ``{"event": "flow_started", "flow_id": "<id>"}`` with ``execute_side_
 
 Custom actions run on the ``action_endpoint`` of the endpoints file. Without one they do nothing
 (no events, no messages; the first run of each is logged as a warning), as in the in-process e2e
-runner, so a bot can be tried without its action server.
+runner, so a bot can be tried without its action server. The ``reminder`` events they return
+are scheduled in the bot and fire as Rasa's do (`engine.server.reminders`).
 
 ``create_app(Bot.from_processor(processor))`` serves a `Processor` built elsewhere (its own NLU,
 action client and seed), for tests that drive a dialogue through the HTTP API.

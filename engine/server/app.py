@@ -12,6 +12,7 @@ conversation is left as it was before the message, and the server keeps serving.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -30,6 +31,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from engine import formats
+from engine.formats.defaults import DEFAULT_INTENTS
 from engine.server.runtime import STUDIO_START_FLOW, Bot, EventsError, validate_events
 from engine.server.store import ConversationLocks
 
@@ -149,6 +151,16 @@ def _kind(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
+def _entities_ok(entities: Any) -> bool:
+    """Rasa's entities of an external event: a list of entity objects (each with a string
+    ``entity``), or the short-hand ``{"entity": "value", ...}``."""
+    if isinstance(entities, dict):
+        return all(isinstance(name, str) and name for name in entities)
+    return isinstance(entities, list) and all(
+        isinstance(e, dict) and isinstance(e.get("entity"), str) for e in entities
+    )
+
+
 def _conversation_id(request: Request) -> str:
     sender_id: str = request.path_params["conversation_id"]
     _check_sender_id(sender_id)
@@ -206,6 +218,9 @@ class Api:
         self.max_body_bytes = max_body_bytes
         self.locks = ConversationLocks()
         self.started_at = time.time()
+        domain = bot.model.dialogue_model.domain
+        #: What ``trigger_intent`` may trigger: the domain's intents and Rasa's default ones.
+        self.known_intents = {i.name for i in domain.intents} | DEFAULT_INTENTS
 
     def check_token(self, request: Request) -> None:
         if not self.auth_token:
@@ -401,6 +416,50 @@ class Api:
             state = tracker.to_dict(include)
         return JsonResponse(state)
 
+    async def trigger_intent(self, request: Request) -> Response:
+        """Rasa's ``POST /conversations/{id}/trigger_intent``: body ``{"name": <intent>,
+        "entities": [...] | {entity: value}}``; answers ``{"tracker", "messages"}``."""
+        self.check_token(request)
+        sender_id = _conversation_id(request)
+        include = _include_events(request)
+        output_channel = request.query_params.get("output_channel")
+        if output_channel is not None and not output_channel.strip():
+            raise bad_request("The query parameter output_channel may not be empty.")
+        data = _json_object(await read_json(request, self.max_body_bytes))
+        intent = data.get("name")
+        if not isinstance(intent, str) or not intent.strip():
+            raise ApiError(
+                400,
+                "BadRequest",
+                "Name of the intent not provided in request body."
+                if intent is None
+                else f"'name' must be the name of an intent, not {_kind(intent)}.",
+                {"parameter": "name", "in": "body"},
+            )
+        entities = data.get("entities")
+        if entities is not None and not _entities_ok(entities):
+            raise ApiError(
+                400,
+                "BadRequest",
+                "'entities' must be a list of entity objects or an object of entity values, "
+                f"not {_kind(entities)}.",
+                {"parameter": "entities", "in": "body"},
+            )
+        if intent not in self.known_intents:
+            raise ApiError(404, "NotFound", f"The intent {intent} does not exist in the domain.")
+        async with self.locks.hold(sender_id):
+            tracker, messages = await run_in_threadpool(
+                self.bot.trigger_intent, sender_id, intent, entities
+            )
+            state = tracker.to_dict(include)
+        # Only the REST channel answers here: its messages come back in the response.
+        return JsonResponse({"tracker": state, "messages": messages})
+
+    async def fire_reminder(self, sender_id: str, event: dict[str, Any]) -> None:
+        """Run a due reminder in a turn of its conversation, under the conversation's lock."""
+        async with self.locks.hold(sender_id):
+            await run_in_threadpool(self.bot.fire_reminder, sender_id, event)
+
     async def delete_tracker(self, request: Request) -> Response:
         self.check_token(request)
         sender_id = _conversation_id(request)
@@ -478,9 +537,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         for callback in on_startup or []:
             callback()
+        # Reminders fire on the app's loop, each in a turn under its conversation's lock.
+        bot.reminders.start(asyncio.get_running_loop(), api.fire_reminder)
         try:
             yield
         finally:
+            bot.reminders.stop()
             await run_in_threadpool(bot.close)
 
     routes = [
@@ -509,6 +571,11 @@ def create_app(
             "/conversations/{conversation_id}/tracker/events",
             _guarded(api.put_events),
             methods=["PUT"],
+        ),
+        Route(
+            "/conversations/{conversation_id}/trigger_intent",
+            _guarded(api.trigger_intent),
+            methods=["POST"],
         ),
     ]
     app = Starlette(

@@ -5,6 +5,12 @@ conversation runs one *turn*: it remembers how many events the tracker had, lets
 work, publishes the new events to the event broker in order, and, if the dialogue crashed,
 puts the tracker back as it was before the turn (nothing is published then). Callers must hold
 the conversation's lock (`engine.server.store.ConversationLocks`) around a turn.
+
+A turn's side effects are then carried out as Rasa does: its ``reminder`` events are scheduled
+and its ``cancel_reminder`` events cancel (`engine.server.reminders`; a user message drops the
+reminders that ``kill_on_user_msg``, a restart or a new session drops them all). When one is
+due, the app calls `Bot.fire_reminder` under the conversation's lock, which triggers the
+reminder's intent (`Bot.trigger_intent`, Rasa's external event).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from engine.archive import LoadedModel
 from engine.brokers import EventBroker, publish_events
 from engine.dialogue import ActionClient, Processor, Tracker, UserMessage
+from engine.server.reminders import ReminderError, ReminderScheduler, prepare_reminder
 from engine.server.store import DEFAULT_MAX_CONVERSATIONS, InMemoryTrackerStore
 
 if TYPE_CHECKING:
@@ -74,6 +81,11 @@ def validate_events(raw: Any) -> list[dict[str, Any]]:
         for key in _REQUIRED_KEYS.get(kind, ()):
             if not isinstance(event.get(key), str):
                 raise EventsError(f"{where} ('{kind}') needs a string '{key}'")
+        if kind == "reminder":
+            try:
+                prepare_reminder(dict(event))
+            except ReminderError as exc:
+                raise EventsError(f"{where} ('reminder'): {exc}") from None
         # A null timestamp is stamped on receipt, as Rasa does (the Rasa SDK sends null).
         if event.get("timestamp") is not None and not isinstance(event["timestamp"], (int, float)):
             raise EventsError(f"{where} has a timestamp that is not a number")
@@ -135,6 +147,8 @@ class Bot:
         self.processor = processor
         self.store = InMemoryTrackerStore(self.new_tracker, max_conversations)
         self.published = 0
+        #: The conversations' pending reminders (they fire once the HTTP app started it).
+        self.reminders = ReminderScheduler()
 
     @classmethod
     def from_processor(
@@ -169,9 +183,12 @@ class Bot:
         return self.store.get(sender_id)
 
     def delete(self, sender_id: str) -> bool:
+        self.reminders.cancel_all(sender_id)
         return self.store.delete(sender_id)
 
-    def _turn(self, sender_id: str, work: Callable[[Tracker], T]) -> tuple[Tracker, T]:
+    def _turn(
+        self, sender_id: str, work: Callable[[Tracker], T], *, side_effects: bool = True
+    ) -> tuple[Tracker, T]:
         tracker = self.store.get_or_create(sender_id)
         before = len(tracker.events)
         try:
@@ -181,6 +198,8 @@ class Bot:
             self.store.save(self.new_tracker(sender_id, tracker.events[:before]))
             raise
         new_events = tracker.events[before:]
+        if side_effects:
+            self._schedule_reminders(sender_id, new_events)
         self.published += publish_events(
             self.broker,
             sender_id,
@@ -223,7 +242,8 @@ class Bot:
         def work(tracker: Tracker) -> list[dict[str, Any]]:
             return self.processor.apply_events(tracker, events, run=execute_side_effects)
 
-        return self._turn(sender_id, work)
+        # As Rasa: posted reminders are scheduled only with execute_side_effects.
+        return self._turn(sender_id, work, side_effects=execute_side_effects)
 
     def start_flow(
         self, sender_id: str, flow_id: str, slots: dict[str, Any] | None = None
@@ -234,6 +254,52 @@ class Bot:
         return self._turn(
             sender_id, lambda tracker: self.processor.start_flow(tracker, flow_id, slots=slots)
         )
+
+    def trigger_intent(
+        self,
+        sender_id: str,
+        intent: str,
+        entities: list[dict[str, Any]] | dict[str, Any] | None = None,
+    ) -> tuple[Tracker, list[dict[str, Any]]]:
+        """Rasa's external event: a ``user`` event with `intent` (text ``EXTERNAL: <intent>``)
+        and `entities` (a list of entities, or ``{entity: value}``), then the bot's turn."""
+        return self._turn(
+            sender_id,
+            lambda tracker: self.processor.trigger_intent(tracker, intent, _entities(entities)),
+        )
+
+    def fire_reminder(self, sender_id: str, event: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Trigger a due reminder's intent in its conversation, unless the conversation moved
+        on (Rasa's checks: a user message after a ``kill_on_user_msg`` reminder, a restart or
+        a new session since it was set, or the conversation is gone). Returns the bot's
+        messages, or None when the reminder was dropped."""
+        tracker = self.store.get(sender_id)
+        reason = _stale_reminder(tracker, event)
+        if reason is not None:
+            logger.info("reminder %r of %r dropped: %s", event.get("name"), sender_id, reason)
+            return None
+        _, messages = self.trigger_intent(
+            sender_id, str(event.get("intent")), event.get("entities") or []
+        )
+        return messages
+
+    def _schedule_reminders(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Carry out the reminder side effects of a turn's `events`, in order."""
+        for event in events:
+            kind = event.get("event")
+            if kind == "reminder":
+                try:
+                    prepare_reminder(event)  # names an unnamed reminder before it is published
+                except ReminderError as exc:
+                    logger.warning("reminder of %r not scheduled: %s", sender_id, exc)
+                    continue
+                self.reminders.schedule(sender_id, event)
+            elif kind == "cancel_reminder":
+                self.reminders.cancel(sender_id, event)
+            elif kind == "user" and event.get("text"):
+                self.reminders.user_message(sender_id)
+            elif kind in ("restart", "session_started"):
+                self.reminders.cancel_all(sender_id)
 
     def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> Tracker:
         """Replace the conversation's events (``PUT .../tracker/events``); nothing is published."""
@@ -249,6 +315,7 @@ class Bot:
         return parsed
 
     def close(self, timeout: float = 10.0) -> None:
+        self.reminders.stop()
         if self.broker is not None:
             self.broker.close(timeout)
         close = getattr(self.action_client, "close", None)
@@ -256,3 +323,26 @@ class Bot:
             close()
         if self.processor.llm is not None:
             self.processor.llm.close()
+
+
+def _entities(entities: list[dict[str, Any]] | dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Entities as a list: Rasa's short-hand ``{"entity": "value", ...}`` is expanded."""
+    if isinstance(entities, dict):
+        return [{"entity": name, "value": value} for name, value in entities.items()]
+    return [dict(e) for e in entities or [] if isinstance(e, dict)]
+
+
+def _stale_reminder(tracker: Tracker | None, reminder: dict[str, Any]) -> str | None:
+    """Why a due `reminder` must not fire in `tracker` (None: it fires)."""
+    if tracker is None:
+        return "the conversation no longer exists"
+    kill = bool(reminder.get("kill_on_user_msg", True))
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "reminder" and event.get("name") == reminder.get("name"):
+            return None
+        if kind in ("restart", "session_started"):
+            return "the conversation restarted since it was set"
+        if kind == "user" and event.get("text") and kill:
+            return "a user message came after it"
+    return "the conversation does not hold it"
