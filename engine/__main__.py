@@ -1,10 +1,10 @@
-"""``python -m engine``: train a Rasa project, serve a trained model, or run its e2e tests.
+"""``python -m engine``: train a Rasa project, serve a trained model, or run its tests.
 
 python -m engine train PROJECT_DIR --out DIR [--fixed-model-name NAME]
     [--config F] [--domain PATH] [--data PATH ...] [--endpoints F]
 python -m engine serve MODEL.tar.gz --port 5005 [--host 127.0.0.1] [--endpoints endpoints.yml]
-python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--seed N] [--junit FILE]
-    [--endpoints endpoints.yml]
+python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--stories DIR_OR_FILE]
+    [--seed N] [--junit FILE] [--endpoints endpoints.yml]
 """
 
 from __future__ import annotations
@@ -12,13 +12,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from engine.archive import LoadedModel
+    from engine.dialogue import ActionClient
     from engine.e2e import CaseResult
-    from engine.formats import Problem
+    from engine.formats import E2ETestCase, Problem
     from engine.llm import LlmSetup
+    from engine.test_stories import StoryResult, TestStory
+
+T = TypeVar("T")
 
 #: The variable a bot's API token may be given in (kept off the command line).
 AUTH_TOKEN_VARIABLE = "ENGINE_AUTH_TOKEN"
@@ -93,91 +99,187 @@ def _print_problems(heading: str, problems: list[Problem]) -> None:
         print(format_problem(problem), file=sys.stderr)
 
 
-def _llm_setup(endpoints_path: str | None, model: LoadedModel) -> LlmSetup | None:
-    """The LLM generators and rephraser of `model` with endpoints.yml's model groups (None
-    without an endpoints file: the offline generator runs). Raises ValueError."""
+def _load_endpoints(endpoints_path: str | None) -> dict[str, Any]:
+    """endpoints.yml as a mapping (empty without a path). Raises ValueError."""
     if not endpoints_path:
-        return None
+        return {}
     from engine.brokers import load_endpoints
-    from engine.llm import build_llm_setup
 
     try:
-        endpoints = load_endpoints(endpoints_path)
+        return load_endpoints(endpoints_path)
     except OSError as exc:
         raise ValueError(f"cannot read the endpoints file: {exc}") from exc
+
+
+def _llm_setup(endpoints: dict[str, Any] | None, model: LoadedModel) -> LlmSetup | None:
+    """The LLM generators and rephraser of `model` with endpoints.yml's model groups (None
+    without an endpoints file: the offline generator runs). Raises ValueError."""
+    if endpoints is None:
+        return None
+    from engine.llm import build_llm_setup
+
     return build_llm_setup(model.llm, model.dialogue_model, endpoints)
 
 
-def _test(args: argparse.Namespace) -> int:
-    """Run e2e test cases against a project (trained here), a model archive or a served bot.
+@dataclass
+class _TestInputs:
+    """What `python -m engine test` runs: e2e cases and test stories, and where they are."""
 
-    In process, custom actions do nothing (as when serving without an action_endpoint), or
-    return their ``stub_custom_actions``. Prints a line per case and ``N passed, M failed``
-    (``, K skipped``); ``--junit FILE`` also writes JUnit XML.
-    Exit status: 0 when no case failed, 1 when one failed, 2 when the tests could not run.
-    """
+    cases: list[E2ETestCase] = field(default_factory=list)
+    stories: list[TestStory] = field(default_factory=list)
+    e2e: str | None = None
+    stories_path: str | None = None
+
+
+def _default_test_paths(target: str) -> tuple[str | None, str | None]:
+    """A project's e2e cases (``tests/e2e``, ``tests`` or ``e2e_tests``) and test stories
+    (``tests``), as far as they are there."""
+    from pathlib import Path
+
+    folders = [Path(target) / name for name in ("tests/e2e", "tests", "e2e_tests")]
+    e2e = next((str(f) for f in folders if f.is_dir()), None)
+    stories = Path(target) / "tests"
+    return e2e, str(stories) if stories.is_dir() else None
+
+
+def _load_test_inputs(args: argparse.Namespace, is_url: bool) -> _TestInputs | int:
+    """The cases and stories to run, or the exit status (2) after saying what is wrong."""
+    from pathlib import Path
+
+    from engine.formats import load_test_files
+    from engine.test_stories import load_test_stories
+
+    inputs = _TestInputs(e2e=args.e2e, stories_path=args.stories)
+    defaults = args.e2e is None and args.stories is None
+    if defaults and not is_url and Path(args.target).is_dir():
+        inputs.e2e, inputs.stories_path = _default_test_paths(args.target)
+        if inputs.e2e is None and inputs.stories_path is None:
+            print(f"No test cases or test stories in {args.target}/tests.", file=sys.stderr)
+            return 2
+    if inputs.e2e is None and inputs.stories_path is None:
+        print(
+            "Give the test cases with --e2e DIR_OR_FILE (test stories with --stories).",
+            file=sys.stderr,
+        )
+        return 2
+    if inputs.e2e is not None:
+        cases = _read_tests(load_test_files, inputs.e2e, "test cases")
+        if isinstance(cases, int):
+            return cases
+        inputs.cases = cases
+    if inputs.stories_path is not None:
+        stories = _read_tests(load_test_stories, inputs.stories_path, "test stories")
+        if isinstance(stories, int):
+            return stories
+        inputs.stories = stories
+    if not inputs.cases and not inputs.stories:
+        where = " or ".join(p for p in (inputs.e2e, inputs.stories_path) if p)
+        what = "test cases" if args.stories is None else "test stories"
+        if defaults:
+            what = "test cases or test stories"
+        print(f"No {what} in {where}.", file=sys.stderr)
+        return 2
+    return inputs
+
+
+def _read_tests(loader: Callable[[list[str]], list[T]], path: str, what: str) -> list[T] | int:
+    """What `loader` reads at `path`, or 2 after printing why it cannot be read."""
+    from engine.formats import FormatError
+
+    try:
+        return loader([path])
+    except FormatError as exc:
+        _print_problems(f"The {what} have {len(exc.problems)} errors:", exc.problems)
+    except (OSError, ValueError) as exc:
+        print(f"Cannot read the {what}: {exc}", file=sys.stderr)
+    return 2
+
+
+def _load_target(target: str) -> LoadedModel:
+    """The model of a project directory (trained here, into a temporary folder) or an archive.
+    Raises TrainingFailed, ArchiveError, OSError or ValueError."""
     import tempfile
     from pathlib import Path
 
-    from engine.archive import ArchiveError, load_model
+    from engine.archive import load_model
+    from engine.train import train_project
+
+    if Path(target).is_dir():
+        with tempfile.TemporaryDirectory(prefix="engine-test-") as out:
+            return load_model(train_project(target, out, fixed_model_name="test").path)
+    return load_model(target)
+
+
+def _test(args: argparse.Namespace) -> int:
+    """Run e2e test cases and test stories against a project (trained here), a model archive or
+    a served bot.
+
+    In process, custom actions call the ``action_endpoint`` of ``--endpoints``; without one
+    they do nothing (as when serving without an action_endpoint), or return their
+    ``stub_custom_actions``. Prints a line per case and story, and the summary (``N passed, M
+    failed``, ``, K skipped``; with test stories, a line for each kind and the stories' action
+    accuracy); ``--junit FILE`` also writes JUnit XML with a suite for each kind.
+    Exit status: 0 when nothing failed, 1 when a case or story failed, 2 when the tests could
+    not run.
+    """
+    from engine.archive import ArchiveError
     from engine.dialogue import NullActionClient, Processor
     from engine.e2e import run_test_cases, run_test_cases_http
-    from engine.formats import FormatError, load_test_files
-    from engine.train import TrainingFailed, train_project
+    from engine.test_stories import run_test_stories, run_test_stories_http
+    from engine.train import TrainingFailed
 
     target = args.target
     is_url = target.startswith(("http://", "https://"))
-    e2e = args.e2e
-    if e2e is None and not is_url and Path(target).is_dir():
-        folders = [Path(target) / name for name in ("tests/e2e", "tests", "e2e_tests")]
-        e2e = str(next((f for f in folders if f.is_dir()), folders[0]))
-    if e2e is None:
-        print("Give the test cases with --e2e DIR_OR_FILE.", file=sys.stderr)
-        return 2
-    try:
-        cases = load_test_files([e2e])
-    except FormatError as exc:
-        _print_problems(f"The test cases have {len(exc.problems)} errors:", exc.problems)
-        return 2
-    except (OSError, ValueError) as exc:
-        print(f"Cannot read the test cases: {exc}", file=sys.stderr)
-        return 2
-    if not cases:
-        print(f"No test cases in {e2e}.", file=sys.stderr)
-        return 2
+    inputs = _load_test_inputs(args, is_url)
+    if isinstance(inputs, int):
+        return inputs
 
     if is_url:
-        results = run_test_cases_http(cases, target, token=args.auth_token)
-    else:
-        try:
-            if Path(target).is_dir():
-                with tempfile.TemporaryDirectory(prefix="engine-test-") as out:
-                    model = load_model(train_project(target, out, fixed_model_name="test").path)
-            else:
-                model = load_model(target)
-            llm = _llm_setup(args.endpoints, model)
-        except TrainingFailed as exc:
-            _print_problems(f"Training failed with {len(exc.problems)} errors:", exc.problems)
-            return 2
-        except (ArchiveError, OSError, ValueError) as exc:
-            print(f"Cannot load {target}: {exc}", file=sys.stderr)
-            return 2
+        results = run_test_cases_http(inputs.cases, target, token=args.auth_token)
+        stories = run_test_stories_http(inputs.stories, target, token=args.auth_token)
+        return _report(results, args.junit, stories)
+    try:
+        model = _load_target(target)
+        endpoints = _load_endpoints(args.endpoints) if args.endpoints else None
+        llm = _llm_setup(endpoints, model)
+        action_client = _action_client(endpoints)
+    except TrainingFailed as exc:
+        _print_problems(f"Training failed with {len(exc.problems)} errors:", exc.problems)
+        return 2
+    except (ArchiveError, OSError, ValueError) as exc:
+        print(f"Cannot load {target}: {exc}", file=sys.stderr)
+        return 2
 
-        def processor() -> Processor:
-            return Processor(
-                model.dialogue_model,
-                model.nlu,
-                model.flow_classifier,
-                action_client=NullActionClient(),
-                seed=args.seed,
-                model_id=model.model_id,
-                assistant_id=model.assistant_id,
-                llm=llm,
-            )
+    def processor() -> Processor:
+        client: ActionClient = action_client or NullActionClient()
+        return Processor(
+            model.dialogue_model,
+            model.nlu,
+            model.flow_classifier,
+            action_client=client,
+            seed=args.seed,
+            model_id=model.model_id,
+            assistant_id=model.assistant_id,
+            llm=llm,
+        )
 
-        results = run_test_cases(cases, processor)
+    try:
+        results = run_test_cases(inputs.cases, processor)
+        stories = run_test_stories(inputs.stories, processor)
+    finally:
+        close = getattr(action_client, "close", None)
+        if callable(close):
+            close()
+    return _report(results, args.junit, stories)
 
-    return _report(results, args.junit)
+
+def _action_client(endpoints: dict[str, Any] | None) -> ActionClient | None:
+    """The action server of the endpoints file's ``action_endpoint``, if it names one."""
+    if not endpoints:
+        return None
+    from engine.actions import action_client_from_endpoints
+
+    return action_client_from_endpoints(endpoints.get("action_endpoint"))
 
 
 def _case_label(result: CaseResult) -> str:
@@ -186,40 +288,68 @@ def _case_label(result: CaseResult) -> str:
     return f"{Path(result.file).name}::{result.name}" if result.file else result.name
 
 
-def _report(results: list[CaseResult], junit: str | None) -> int:
-    """Print one line per case and the summary; write the JUnit file. The exit status: 1 when a
-    case failed, 2 when the JUnit file cannot be written, else 0."""
+def _print_result(result: CaseResult) -> None:
+    label = _case_label(result)
+    if result.status == "passed":
+        print(f"PASS {label}")
+    elif result.status == "skipped":
+        print(f"SKIP {label}: {'; '.join(result.skipped)}")
+    else:
+        failure = result.failure or {}
+        where = []
+        if failure.get("step") is not None:
+            where.append(f"step {failure['step'] + 1}")
+        if failure.get("line") is not None:
+            where.append(f"line {failure['line']}")
+        at = f" ({', '.join(where)})" if where else ""
+        print(f"FAIL {label}{at}: {failure.get('message')}")
+
+
+def _counts(results: list[CaseResult]) -> str:
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     for result in results:
         counts[result.status] += 1
-        label = _case_label(result)
-        if result.status == "passed":
-            print(f"PASS {label}")
-        elif result.status == "skipped":
-            print(f"SKIP {label}: {'; '.join(result.skipped)}")
-        else:
-            failure = result.failure or {}
-            where = []
-            if failure.get("step") is not None:
-                where.append(f"step {failure['step'] + 1}")
-            if failure.get("line") is not None:
-                where.append(f"line {failure['line']}")
-            at = f" ({', '.join(where)})" if where else ""
-            print(f"FAIL {label}{at}: {failure.get('message')}")
     summary = f"{counts['passed']} passed, {counts['failed']} failed"
     if counts["skipped"]:
         summary += f", {counts['skipped']} skipped"
-    print(summary)
-    if junit:
-        from engine.e2e import junit_xml
+    return summary
 
+
+def _report(
+    results: list[CaseResult], junit: str | None, stories: list[StoryResult] | None = None
+) -> int:
+    """Print one line per case and story, and the summary; write the JUnit file. The exit
+    status: 1 when a case or story failed, 2 when the JUnit file cannot be written, else 0."""
+    from engine.test_stories import story_summary
+
+    stories = stories or []
+    for result in [*results, *stories]:
+        _print_result(result)
+    everything: list[CaseResult] = [*results, *stories]
+    if stories:
+        if results:
+            print(f"E2E test cases: {_counts(results)}")
+        summary = story_summary(stories)
+        print(
+            f"Test stories: {_counts(list(stories))}; actions: {summary['correct_actions']}/"
+            f"{summary['actions']} correct ({summary['action_accuracy']:.1%})"
+        )
+    print(_counts(everything))
+    if junit:
+        from engine.e2e import junit_report
+
+        suites: list[tuple[str, list[CaseResult]]] = []
+        if results or not stories:
+            suites.append(("e2e", results))
+        if stories:
+            suites.append(("stories", list(stories)))
         try:
             with open(junit, "wb") as out:
-                out.write(junit_xml(results))
+                out.write(junit_report(suites))
         except OSError as exc:
             print(f"Cannot write {junit}: {exc}", file=sys.stderr)
             return 2
-    return 1 if counts["failed"] else 0
+    return 1 if any(r.status == "failed" for r in everything) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,7 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.set_defaults(handler=_serve)
 
     test = commands.add_parser(
-        "test", help="run e2e test cases against a project, a model archive or a served bot"
+        "test",
+        help="run e2e test cases and test stories against a project, a model archive or a "
+        "served bot",
     )
     test.add_argument(
         "target", help="a project directory, a model archive (.tar.gz), or a bot's URL"
@@ -278,11 +410,17 @@ def main(argv: list[str] | None = None) -> int:
         help="test case file or directory, or FILE::CASE for one case "
         "(default: PROJECT_DIR/tests/e2e, tests or e2e_tests)",
     )
+    test.add_argument(
+        "--stories",
+        help="test story file or directory (test_*.yml files holding stories:), or FILE::STORY "
+        "for one story (default: PROJECT_DIR/tests; only the e2e cases when --e2e is given)",
+    )
     test.add_argument("--seed", type=int, help="seed for choosing among response variations")
     test.add_argument(
         "--endpoints",
         help="endpoints.yml whose model_groups (and nlg) the LLM command generators (and the "
-        "rephraser) use; without it, the offline generator understands messages",
+        "rephraser) use, and whose action_endpoint runs the custom actions; without it, the "
+        "offline generator understands messages and custom actions do nothing",
     )
     test.add_argument("--auth-token", help="the served bot's --auth-token")
     test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")

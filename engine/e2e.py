@@ -52,7 +52,7 @@ import math
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -72,6 +72,7 @@ __all__ = [
     "HttpConversation",
     "ProcessorConversation",
     "StubActionClient",
+    "junit_report",
     "junit_xml",
     "run_conversation",
     "run_test_case",
@@ -938,11 +939,27 @@ def _failure_text(result: CaseResult) -> str:
 def junit_xml(results: list[CaseResult], suite: str = "e2e") -> bytes:
     """The results as a JUnit XML report: one ``testcase`` per case (its class name is the test
     file), with a ``failure`` or ``skipped`` element when it did not pass."""
+    return junit_report([(suite, results)])
+
+
+def junit_report(suites: Sequence[tuple[str, Sequence[CaseResult]]]) -> bytes:
+    """Several result lists (e2e cases, test stories...) as one JUnit XML report: a
+    ``testsuite`` per ``(name, results)``, totals on ``testsuites``."""
+    everything = [result for _, results in suites for result in results]
+    root = ET.Element("testsuites", tests=str(len(everything)))
+    root.set("failures", str(sum(r.status == "failed" for r in everything)))
+    root.set("errors", "0")
+    root.set("skipped", str(sum(r.status == "skipped" for r in everything)))
+    for suite, results in suites:
+        _junit_suite(root, suite, results)
+    ET.indent(root)
+    text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return text + b"\n"
+
+
+def _junit_suite(root: ET.Element, suite: str, results: Sequence[CaseResult]) -> None:
     failures = sum(r.status == "failed" for r in results)
     skipped = sum(r.status == "skipped" for r in results)
-    root = ET.Element("testsuites", tests=str(len(results)), failures=str(failures))
-    root.set("errors", "0")
-    root.set("skipped", str(skipped))
     element = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)))
     element.set("failures", str(failures))
     element.set("errors", "0")
@@ -960,6 +977,3 @@ def junit_xml(results: list[CaseResult], suite: str = "e2e") -> bytes:
             failure.text = _failure_text(result)
         elif result.status == "skipped":
             ET.SubElement(case, "skipped", message=_xml("; ".join(result.skipped)))
-    ET.indent(root)
-    text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return text + b"\n"

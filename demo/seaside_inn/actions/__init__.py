@@ -1,0 +1,1 @@
+"""The Seaside Inn's custom actions (a Rasa SDK action server)."""
