@@ -96,12 +96,18 @@ def _number(value) -> float | None:
 
 
 def _selections(parse: dict) -> list[dict]:
-    """The response selector's choice per retrieval intent (``parse_data.response_selector``
-    in Rasa's shape): the chosen ``intent_response_key`` with its confidence."""
+    """The response the selector chose for the message's retrieval intent
+    (``parse_data.response_selector`` in Rasa's shape): its ``intent_response_key`` and
+    confidence. Rasa runs every selector on every message; only the one that answers the
+    intent (its own key, or ``default`` with a response of that intent) is shown."""
+    intent = _dict(parse.get("intent")).get("name")
     shown = []
     for key, value in _dict(parse.get("response_selector")).items():
         response = _dict(_dict(value).get("response"))
-        if key == "all_retrieval_intents" or not response:
+        if key == "all_retrieval_intents" or not response or not isinstance(intent, str):
+            continue
+        chosen = str(response.get("intent_response_key") or "")
+        if key != intent and not (key == "default" and chosen.startswith(intent + "/")):
             continue
         shown.append(
             {

@@ -77,7 +77,8 @@ def turns_of(tracker: dict) -> list[dict]:
         turn["prompts"] = [p for p in _sequence(parse.get("prompts")) if _is_map(p)]
         turn["fallback"] = nlu_fallback(parse)
         turn["selections"] = response_selections(parse)
-        turn["retrieval"] = retrieval_key(turn["intent"].get("name"), turn["selections"])
+        turn["retrieval"] = retrieval_key(turn["intent"], turn["selections"])
+        turn["unused_selections"] = [sel for sel in turn["selections"] if not sel["used"]]
         turn["routing"] = routing_of(parse)
     return turns
 
@@ -125,8 +126,10 @@ def response_selections(parse: dict) -> list[dict]:
     """The response selector's choice for each retrieval intent it answers for
     (``parse_data["response_selector"]``, Rasa's shape): the key (``chitchat``, or
     ``default`` for a selector trained on all of them), the chosen ``intent_response_key``, its
-    confidence and response action, the first response text, and the ranking."""
+    confidence and response action, the first response text, and the ranking. Every selector
+    answers every message; `used` says whether this one answers the message's intent."""
     selector = _mapping(parse.get("response_selector"))
+    intent = _mapping(parse.get("intent")).get("name")
     selections = []
     for key, value in selector.items():
         if key == "all_retrieval_intents" or not isinstance(value, dict):
@@ -137,10 +140,12 @@ def response_selections(parse: dict) -> list[dict]:
             for r in _sequence(response.get("responses"))
             if _is_map(r) and isinstance(r.get("text"), str)
         ]
+        response_key = str(response.get("intent_response_key") or "")
         selections.append(
             {
                 "retrieval_intent": str(key),
-                "intent_response_key": str(response.get("intent_response_key") or ""),
+                "used": _answers(intent, str(key), response_key),
+                "intent_response_key": response_key,
                 "confidence": _number(response.get("confidence")),
                 "utter_action": str(response.get("utter_action") or ""),
                 "text": texts[0] if texts else "",
@@ -157,16 +162,24 @@ def response_selections(parse: dict) -> list[dict]:
     return selections
 
 
-def retrieval_key(intent: Any, selections: list[dict]) -> str:
-    """``chitchat/ask_name`` for a message whose intent is the retrieval intent ``chitchat``
-    and that the response selector answered (its own key, or ``default``); else ""."""
+def _answers(intent: Any, selector_key: str, response_key: str) -> bool:
+    """Whether a selector answers the retrieval intent `intent`: its own key is the intent, or
+    it is the ``default`` selector and chose a response of that intent (``chitchat/...``)."""
     if not isinstance(intent, str) or not intent:
-        return ""
-    for selection in selections:
-        key = selection["intent_response_key"]
-        if selection["retrieval_intent"] in (intent, "default") and key.startswith(intent + "/"):
-            return str(key)
-    return ""
+        return False
+    return selector_key == intent or (
+        selector_key == "default" and response_key.startswith(intent + "/")
+    )
+
+
+def retrieval_key(intent: dict, selections: list[dict]) -> str:
+    """``chitchat/ask_name`` for a message whose intent is the retrieval intent ``chitchat``:
+    the intent's ``full_retrieval_intent_name`` (as Rasa's ResponseSelector sets it), else the
+    response the selector that answers the intent chose; "" for any other message."""
+    full = intent.get("full_retrieval_intent_name")
+    if isinstance(full, str) and full:
+        return full
+    return next((str(s["intent_response_key"]) for s in selections if s["used"]), "")
 
 
 def routing_of(parse: dict) -> dict | None:

@@ -163,7 +163,8 @@ def booking_session(sender_id: str = "guest-1", **kwargs: Any) -> ClassicStream:
     started, interrupted by a question and rejected, filled, deactivated, a reminder set and
     cancelled, a followup and an undo."""
     stream = ClassicStream(sender_id, **kwargs).session_start()
-    stream.user("hello", "greet", 0.98).action("utter_greet", "RulePolicy", 1.0)
+    stream.user("hello", "greet", 0.98, response_selector=SELECTOR)
+    stream.action("utter_greet", "RulePolicy", 1.0)
     stream.bot("utter_greet", "Welcome to the Seaside Inn!").action(
         "action_listen", "RulePolicy", 1.0
     )

@@ -127,6 +127,9 @@ def test_a_message_shows_its_fallback_retrieval_and_routing(admin_client, assist
     assert "intent nlu_fallback (0.30)" in blorp
     (name,) = [i for i in items if i.startswith("tell me your name")]
     assert "intent chitchat (0.94) · response chitchat/ask_name (0.91)" in name
+    # Every selector answers every message: a message of another intent shows none.
+    (hello,) = [i for i in items if i.startswith("hello")]
+    assert "response" not in hello
     (four,) = [i for i in items if i.startswith("four of us")]
     assert "routed to NLU by IntentBasedRouter" in four
     html = page_of(admin_client, Conversation.objects.get())

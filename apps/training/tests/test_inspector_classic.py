@@ -3,7 +3,10 @@ ones: the policy behind each action with the other policies' guesses and the ran
 form and its requested slot, the response selector's choice, ``nlu_fallback`` and the router's
 decision. The tracker is shaped as Rasa's ``GET /conversations/{id}/tracker`` returns it."""
 
+from types import SimpleNamespace
+
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from apps.projects import content
@@ -207,10 +210,64 @@ def test_the_response_selector_fallback_and_routing_of_a_message():
     assert chitchat["routing"] is None
 
 
+def test_only_the_selector_that_answers_the_intent_is_its_choice():
+    """Every response selector answers every message (Rasa runs them all): the one for the
+    message's retrieval intent is its choice; the others are listed apart."""
+
+    def choice(key, confidence):
+        return {
+            "response": {
+                "responses": [{"text": key}],
+                "confidence": confidence,
+                "intent_response_key": key,
+                "utter_action": f"utter_{key}",
+            },
+            "ranking": [{"confidence": confidence, "intent_response_key": key}],
+        }
+
+    selector = {
+        "all_retrieval_intents": ["chitchat", "faq"],
+        "chitchat": choice("chitchat/ask_weather", 0.31),
+        "faq": choice("faq/parking", 0.93),
+    }
+    faq = {
+        "events": [
+            user("do you have parking", "faq", 0.8, response_selector=selector),
+            user("bye", "goodbye", 0.95, response_selector=selector),
+        ]
+    }
+    faq["events"][0]["parse_data"]["intent"]["full_retrieval_intent_name"] = "faq/parking"
+    parking, bye = turns_of(faq)
+    assert [(s["retrieval_intent"], s["used"]) for s in parking["selections"]] == [
+        ("chitchat", False),
+        ("faq", True),
+    ]
+    assert parking["retrieval"] == "faq/parking"
+    assert [s["retrieval_intent"] for s in parking["unused_selections"]] == ["chitchat"]
+    assert bye["retrieval"] == "" and len(bye["unused_selections"]) == 2
+
+    html = render_to_string(
+        "training/_chat.html",
+        {
+            "assistant": SimpleNamespace(name="inn"),
+            "version": SimpleNamespace(number=1, label="Version 1", pk=1),
+            "deployment": SimpleNamespace(status="live", get_status_display="Live"),
+            "tracker": faq,
+            "turns": [parking],
+        },
+    )
+    assert 'Response selector <span class="muted">· faq</span>' in html
+    assert 'Response selector <span class="muted">· chitchat</span>' not in html
+    assert (
+        "not used for this intent" in html and "chitchat: <code>chitchat/ask_weather</code>" in html
+    )
+
+
 def test_odd_shapes_are_shown_never_an_error():
     assert response_selections({"response_selector": {"default": "x", "faq": {"response": 3}}}) == [
         {
             "retrieval_intent": "faq",
+            "used": False,
             "intent_response_key": "",
             "confidence": None,
             "utter_action": "",
