@@ -95,6 +95,10 @@ def _number(value) -> float | None:
     return float(value)
 
 
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
 def _selections(parse: dict) -> list[dict]:
     """The response the selector chose for the message's retrieval intent
     (``parse_data.response_selector`` in Rasa's shape): its ``intent_response_key`` and
@@ -164,7 +168,7 @@ def _present_predicted(kind: str, event, data: dict) -> Item:
         kind,
         event,
         name=event.action_name,
-        policy=data.get("policy") if isinstance(data.get("policy"), str) else "",
+        policy=_text(data.get("policy")),
         confidence=_number(data.get("confidence")),
         quiet=kind == "action" and event.action_name == "action_listen",
     )

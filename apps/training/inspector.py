@@ -107,7 +107,7 @@ def nlu_fallback(parse: dict) -> dict | None:
     intent = _mapping(parse.get("intent"))
     if intent.get("name") != NLU_FALLBACK:
         return None
-    best = next(
+    best: dict = next(
         (
             r
             for r in _sequence(parse.get("intent_ranking"))
