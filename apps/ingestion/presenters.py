@@ -21,6 +21,11 @@ FLOW_VERBS = {
 }
 # Shown only when "all events" is on: bookkeeping a reader rarely needs.
 QUIET_TYPES = {"stack", "user_featurization", "bot_turn_ended"}
+#: The intent Rasa's FallbackClassifier predicts when the NLU is not confident enough.
+NLU_FALLBACK = "nlu_fallback"
+#: Events that take back what came before them (Rasa's UserUtteranceReverted and
+#: ActionReverted): the type of event they revert back to, inclusive.
+REVERTS = {"rewind": "user", "undo": "action"}
 
 
 @dataclass
@@ -38,6 +43,11 @@ class Item:
     verb: str = ""
     quiet: bool = False
     payload: str = ""  # what a quick-reply click sent, when `text` shows the button's title
+    policy: str = ""  # the policy that predicted an action (or a rejected one)
+    fallback: bool = False  # the message's intent is nlu_fallback
+    selections: list[dict] = field(default_factory=list)  # the response selector's choices
+    routing: dict = field(default_factory=dict)  # the coexistence router's decision
+    reverted: bool = False  # a later rewind or undo took it back
 
     @property
     def raw(self) -> str:
@@ -79,33 +89,137 @@ def _list(value) -> list:
     return value if isinstance(value, list) else []
 
 
+def _number(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _selections(parse: dict) -> list[dict]:
+    """The response the selector chose for the message's retrieval intent
+    (``parse_data.response_selector`` in Rasa's shape): its ``intent_response_key`` and
+    confidence. Rasa runs every selector on every message; only the one that answers the
+    intent (its own key, or ``default`` with a response of that intent) is shown."""
+    intent = _dict(parse.get("intent")).get("name")
+    shown = []
+    for key, value in _dict(parse.get("response_selector")).items():
+        response = _dict(_dict(value).get("response"))
+        if key == "all_retrieval_intents" or not response or not isinstance(intent, str):
+            continue
+        chosen = str(response.get("intent_response_key") or "")
+        if key != intent and not (key == "default" and chosen.startswith(intent + "/")):
+            continue
+        shown.append(
+            {
+                "key": str(response.get("intent_response_key") or key),
+                "confidence": _number(response.get("confidence")),
+            }
+        )
+    return shown
+
+
+def _routing(parse: dict) -> dict:
+    routing = _dict(parse.get("routing"))
+    if not routing:
+        return {}
+    route = routing.get("route")
+    return {
+        "router": str(routing.get("router") or "router"),
+        "route": {"calm": "CALM", "nlu": "NLU"}.get(str(route), str(route or "?")),
+        "reason": str(routing.get("reason") or ""),
+    }
+
+
+def _present_user(event, data: dict) -> Item:
+    parse = _dict(data.get("parse_data"))
+    ranking = [
+        {"name": str(_dict(r).get("name", "")), "confidence": _dict(r).get("confidence")}
+        for r in _list(parse.get("intent_ranking"))[:5]
+    ]
+    entities = [
+        {
+            "entity": str(_dict(e).get("entity", "")),
+            "value": _dict(e).get("value"),
+            "role": _dict(e).get("role"),
+        }
+        for e in _list(parse.get("entities"))
+    ]
+    return Item(
+        "user",
+        event,
+        text=event.text,
+        intent=event.intent,
+        confidence=event.confidence,
+        ranking=ranking,
+        entities=entities,
+        fallback=event.intent == NLU_FALLBACK,
+        selections=_selections(parse),
+        routing=_routing(parse),
+    )
+
+
+def _present_predicted(kind: str, event, data: dict) -> Item:
+    """An action, or an action that refused to run, with the policy that predicted it."""
+    return Item(
+        kind,
+        event,
+        name=event.action_name,
+        policy=_text(data.get("policy")),
+        confidence=_number(data.get("confidence")),
+        quiet=kind == "action" and event.action_name == "action_listen",
+    )
+
+
+def _present_loop(event, data: dict) -> Item:
+    """A form (an active loop) starting, or the active one ending (``name`` null)."""
+    name = data.get("name")
+    if name:
+        return Item("loop", event, name=str(name), verb="started")
+    return Item("loop", event, verb="ended")
+
+
+def _present_reminder(event, data: dict) -> Item:
+    if event.type == "cancel_reminder":
+        keys = ("name", "intent", "entities")
+        what = [f"{key} {_shown(data[key])}" for key in keys if data.get(key)]
+        return Item("reminder", event, verb="cancelled", value=", ".join(what) or "all")
+    text = f"intent {_shown(data.get('intent'))} at {_shown(data.get('date_time'))}"
+    return Item("reminder", event, name=_shown(data.get("name") or ""), verb="set", value=text)
+
+
+def _shown(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _present_classic(event, data: dict) -> Item | None:
+    """The events of conversations run by policies (forms, rejections, reverts, reminders)."""
+    kind = event.type
+    if kind in ("active_loop", "form"):
+        return _present_loop(event, data)
+    if kind == "action_execution_rejected":
+        return _present_predicted("rejected", event, data)
+    if kind in ("loop_interrupted", "form_validation"):
+        interrupted = bool(data.get("is_interrupted", not data.get("validate", True)))
+        return Item("interrupted", event, verb="interrupted", quiet=not interrupted)
+    if kind in REVERTS:
+        return Item("revert", event, name=kind)
+    if kind == "followup":
+        return Item("followup", event, name=event.action_name)
+    if kind in ("reminder", "cancel_reminder"):
+        return _present_reminder(event, data)
+    return None
+
+
 def present(event) -> Item:
     event.timestamp = displayable(event.timestamp)
     data = _dict(event.data)
     kind = event.type
     if kind == "user":
-        parse = _dict(data.get("parse_data"))
-        ranking = [
-            {"name": str(_dict(r).get("name", "")), "confidence": _dict(r).get("confidence")}
-            for r in _list(parse.get("intent_ranking"))[:5]
-        ]
-        entities = [
-            {
-                "entity": str(_dict(e).get("entity", "")),
-                "value": _dict(e).get("value"),
-                "role": _dict(e).get("role"),
-            }
-            for e in _list(parse.get("entities"))
-        ]
-        return Item(
-            "user",
-            event,
-            text=event.text,
-            intent=event.intent,
-            confidence=event.confidence,
-            ranking=ranking,
-            entities=entities,
-        )
+        return _present_user(event, data)
     if kind == "bot":
         payload = _dict(data.get("data"))
         buttons = [
@@ -120,12 +234,38 @@ def present(event) -> Item:
     if kind in FLOW_VERBS:
         return Item("flow", event, name=event.flow_id, verb=FLOW_VERBS[kind])
     if kind == "action":
-        return Item(
-            "action", event, name=event.action_name, quiet=event.action_name == "action_listen"
-        )
+        return _present_predicted("action", event, data)
     if kind in ("session_started", "restart"):
         return Item("session", event, name=kind.replace("_", " "))
+    classic = _present_classic(event, data)
+    if classic is not None:
+        return classic
     return Item("other", event, name=kind, quiet=kind in QUIET_TYPES)
+
+
+def with_forms_and_reverts(items: list[Item]) -> list[Item]:
+    """Name the form that ends (Rasa's deactivating ``active_loop`` event has no name: it is
+    the one that started last), and mark what a ``rewind`` (back to the latest user message)
+    or an ``undo`` (back to the latest action) took back."""
+    form = ""
+    for index, item in enumerate(items):
+        if item.kind == "loop":
+            if item.verb == "started":
+                form = item.name
+            else:
+                item.name, form = form, ""
+        elif item.kind == "revert":
+            _mark_reverted(items[:index], REVERTS[item.name])
+    return items
+
+
+def _mark_reverted(before: list[Item], back_to: str) -> None:
+    for item in reversed(before):
+        if item.reverted or item.kind == "revert":
+            continue
+        item.reverted = True
+        if item.kind == back_to:
+            return
 
 
 def with_button_titles(items: list[Item]) -> list[Item]:

@@ -30,6 +30,7 @@ from apps.ingestion.presenters import (
     displayable_conversation,
     present,
     with_button_titles,
+    with_forms_and_reverts,
 )
 from apps.ingestion.sources import FileSpoolSource, kafka_lag
 from apps.projects.access import assistant_view, global_caps, global_view
@@ -107,7 +108,7 @@ def conversation_detail(request, assistant, conversation_id):
     if page.object_list:
         first, last = page.object_list[0][0], page.object_list[-1][1]
         events = selectors.conversation_events(conversation)[first:last]
-    items = with_button_titles([present(event) for event in events])
+    items = with_forms_and_reverts(with_button_titles([present(event) for event in events]))
     if not show_all:
         items = [item for item in items if not item.quiet]
     sessions = Conversation.objects.filter(

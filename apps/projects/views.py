@@ -24,6 +24,7 @@ from apps.projects.access import (
     global_view,
 )
 from apps.projects.content.archives import UploadError, read_files, zip_files
+from apps.projects.dialogue import dialogue_of
 from apps.projects.forms import (
     AssistantCreateForm,
     AssistantFileForm,
@@ -79,7 +80,12 @@ def open_assistant(request, assistant):
 @assistant_view(Cap.VIEW_ASSISTANT)
 def overview(request, assistant):
     roles = sorted(r.label for r in assistant_roles(request.user, assistant))
-    return render(request, "projects/overview.html", {"assistant": assistant, "roles": roles})
+    context = {
+        "assistant": assistant,
+        "roles": roles,
+        "dialogue": dialogue_of(content.export_project(assistant)),
+    }
+    return render(request, "projects/overview.html", context)
 
 
 @assistant_view(Cap.MANAGE_SETTINGS)

@@ -1,4 +1,10 @@
-"""What the inspector of Try your assistant shows, read from a bot's tracker (Rasa's shape)."""
+"""What the inspector of Try your assistant shows, read from a bot's tracker (Rasa's shape).
+
+CALM assistants show their commands and flow stack; classic ones (policies, forms, retrieval
+intents) show, for each action, the policy that chose it with its confidence, the other
+policies' guesses and the ranking (``metadata.prediction`` of the action event), the active
+form and its requested slot, and for each message the response selector's choice, an
+``nlu_fallback`` for what it is, and the coexistence router's decision."""
 
 from __future__ import annotations
 
@@ -14,6 +20,13 @@ INTERNAL_SLOTS = frozenset({"dialogue_stack", "flow_hashes", "session_started_me
 # events already say what happened.
 QUIET_EVENTS = frozenset({"stack", "user", "user_featurization"})
 QUIET_ACTIONS = frozenset({"action_listen"})
+
+#: The intent Rasa's FallbackClassifier predicts when the NLU is not confident enough.
+NLU_FALLBACK = "nlu_fallback"
+#: The slot a form fills next (Rasa adds it to every domain that has forms).
+REQUESTED_SLOT = "requested_slot"
+#: How many entries of a policy's or a response selector's ranking are shown.
+RANKING_SHOWN = 5
 
 FLOW_EVENTS = {
     "flow_started": "flow started",
@@ -49,17 +62,141 @@ def turns_of(tracker: dict) -> list[dict]:
     if current["user"] or current["bot"]:
         turns.append(current)
     previous_bot: list[dict] = []
+    form: list[str] = []  # the form that runs, across turns, to name the one that ends
     for turn in turns:
         turn["shown"] = shown_user_text(turn["user"], previous_bot) if turn["user"] else ""
         previous_bot = turn["bot"]
-        turn["lines"] = [line for line in map(describe_event, turn["events"]) if line]
+        turn["lines"] = _named_form_ends(
+            [line for line in map(describe_event, turn["events"]) if line], form
+        )
         parse = _mapping((turn["user"] or {}).get("parse_data"))
         turn["intent"] = _mapping(parse.get("intent"))
         turn["ranking"] = [r for r in _sequence(parse.get("intent_ranking")) if _is_map(r)][:5]
         turn["entities"] = [e for e in _sequence(parse.get("entities")) if _is_map(e)]
         turn["commands"] = command_lines(parse.get("commands"))
         turn["prompts"] = [p for p in _sequence(parse.get("prompts")) if _is_map(p)]
+        turn["fallback"] = nlu_fallback(parse)
+        turn["selections"] = response_selections(parse)
+        turn["retrieval"] = retrieval_key(turn["intent"], turn["selections"])
+        turn["unused_selections"] = [sel for sel in turn["selections"] if not sel["used"]]
+        turn["routing"] = routing_of(parse)
     return turns
+
+
+def _named_form_ends(lines: list[dict], form: list[str]) -> list[dict]:
+    """Name the form in each "form ended" line (Rasa's deactivating ``active_loop`` event has
+    no name): the one the last "form started" line activated. `form` carries it over turns."""
+    for line in lines:
+        if line["kind"] == "form started":
+            form[:] = [line["text"]]
+        elif line["kind"] == "form ended" and form:
+            line["text"] = form.pop()
+    return lines
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def nlu_fallback(parse: dict) -> dict | None:
+    """For a message the FallbackClassifier turned into ``nlu_fallback``: its threshold (the
+    confidence it gives the fallback intent) and the intent the NLU would have predicted, from
+    the ranking (where the fallback intent is inserted first). None for any other message."""
+    intent = _mapping(parse.get("intent"))
+    if intent.get("name") != NLU_FALLBACK:
+        return None
+    best: dict = next(
+        (
+            r
+            for r in _sequence(parse.get("intent_ranking"))
+            if _is_map(r) and r.get("name") != NLU_FALLBACK
+        ),
+        {},
+    )
+    return {
+        "threshold": _number(intent.get("confidence")),
+        "best": best.get("name") if isinstance(best.get("name"), str) else "",
+        "best_confidence": _number(best.get("confidence")),
+    }
+
+
+def response_selections(parse: dict) -> list[dict]:
+    """The response selector's choice for each retrieval intent it answers for
+    (``parse_data["response_selector"]``, Rasa's shape): the key (``chitchat``, or
+    ``default`` for a selector trained on all of them), the chosen ``intent_response_key``, its
+    confidence and response action, the first response text, and the ranking. Every selector
+    answers every message; `used` says whether this one answers the message's intent."""
+    selector = _mapping(parse.get("response_selector"))
+    intent = _mapping(parse.get("intent")).get("name")
+    selections = []
+    for key, value in selector.items():
+        if key == "all_retrieval_intents" or not isinstance(value, dict):
+            continue
+        response = _mapping(value.get("response"))
+        texts = [
+            r.get("text")
+            for r in _sequence(response.get("responses"))
+            if _is_map(r) and isinstance(r.get("text"), str)
+        ]
+        response_key = str(response.get("intent_response_key") or "")
+        selections.append(
+            {
+                "retrieval_intent": str(key),
+                "used": _answers(intent, str(key), response_key),
+                "intent_response_key": response_key,
+                "confidence": _number(response.get("confidence")),
+                "utter_action": str(response.get("utter_action") or ""),
+                "text": texts[0] if texts else "",
+                "ranking": [
+                    {
+                        "intent_response_key": str(r.get("intent_response_key") or ""),
+                        "confidence": _number(r.get("confidence")),
+                    }
+                    for r in _sequence(value.get("ranking"))[:RANKING_SHOWN]
+                    if _is_map(r)
+                ],
+            }
+        )
+    return selections
+
+
+def _answers(intent: Any, selector_key: str, response_key: str) -> bool:
+    """Whether a selector answers the retrieval intent `intent`: its own key is the intent, or
+    it is the ``default`` selector and chose a response of that intent (``chitchat/...``)."""
+    if not isinstance(intent, str) or not intent:
+        return False
+    return selector_key == intent or (
+        selector_key == "default" and response_key.startswith(intent + "/")
+    )
+
+
+def retrieval_key(intent: dict, selections: list[dict]) -> str:
+    """``chitchat/ask_name`` for a message whose intent is the retrieval intent ``chitchat``:
+    the intent's ``full_retrieval_intent_name`` (as Rasa's ResponseSelector sets it), else the
+    response the selector that answers the intent chose; "" for any other message."""
+    full = intent.get("full_retrieval_intent_name")
+    if isinstance(full, str) and full:
+        return full
+    return next((str(s["intent_response_key"]) for s in selections if s["used"]), "")
+
+
+def routing_of(parse: dict) -> dict | None:
+    """The coexistence router's decision for the message (``parse_data["routing"]``):
+    {"router", "route" ("calm" or "nlu"), "reason"}; None when no router decided."""
+    routing = _mapping(parse.get("routing"))
+    if not routing:
+        return None
+    route = routing.get("route")
+    return {
+        "router": str(routing.get("router") or "router"),
+        "route": route if isinstance(route, str) else "",
+        "shown_route": {"calm": "CALM flows", "nlu": "stories and rules (NLU)"}.get(
+            str(route), show_value(route)
+        ),
+        "reason": str(routing.get("reason") or ""),
+    }
 
 
 def _is_map(value: Any) -> bool:
@@ -137,7 +274,7 @@ def describe_event(event: dict) -> dict | None:
         name = event.get("name") or ""
         if name in QUIET_ACTIONS:
             return None
-        return {"kind": "action", "text": name}
+        return {"kind": "action", "text": name, **prediction_of(event)}
     if kind == "bot":
         return {"kind": "bot", "text": event.get("text") or "(no text)"}
     if kind == "slot":
@@ -147,9 +284,93 @@ def describe_event(event: dict) -> dict | None:
         }
     if kind in FLOW_EVENTS:
         return {"kind": FLOW_EVENTS[kind], "text": event.get("flow_id") or ""}
-    if kind == "active_loop":
-        return {"kind": "active loop", "text": event.get("name") or "none"}
+    if kind in CLASSIC_EVENTS:
+        return CLASSIC_EVENTS[kind](event)
     return {"kind": kind.replace("_", " "), "text": event.get("name") or ""}
+
+
+def _policy_guess(entry: dict) -> dict:
+    action = entry.get("action")
+    return {
+        "policy": str(entry.get("policy") or ""),
+        "action": action if isinstance(action, str) else "",
+        "confidence": _number(entry.get("confidence")),
+    }
+
+
+def prediction_of(event: dict) -> dict:
+    """What chose an action (Rasa's ``policy`` and ``confidence`` of the action event) and,
+    when the engine recorded it (``metadata.prediction``), the ranking of actions and every
+    configured policy's own best guess. Empty for an action no policy chose."""
+    shown: dict[str, Any] = {}
+    if isinstance(event.get("policy"), str) and event["policy"]:
+        shown["policy"] = event["policy"]
+    confidence = _number(event.get("confidence"))
+    if confidence is not None:
+        shown["confidence"] = confidence
+    prediction = _mapping(_mapping(event.get("metadata")).get("prediction"))
+    ranking = [
+        {"action": str(r.get("action") or ""), "confidence": _number(r.get("confidence"))}
+        for r in _sequence(prediction.get("ranking"))[:RANKING_SHOWN]
+        if _is_map(r)
+    ]
+    if ranking:
+        shown["ranking"] = ranking
+    policies = [_policy_guess(p) for p in _sequence(prediction.get("policies")) if _is_map(p)]
+    if policies:
+        shown["policies"] = policies
+    if event.get("hide_rule_turn") is True:
+        shown["rule_turn"] = True
+    return shown
+
+
+def _active_loop(event: dict) -> dict:
+    name = event.get("name")
+    if name:
+        return {"kind": "form started", "text": str(name)}
+    return {"kind": "form ended", "text": ""}
+
+
+def _rejected(event: dict) -> dict:
+    """An action that refused to run (a form whose validation rejected the message), with
+    the policy that had predicted it."""
+    text = f"{event.get('name') or '?'} refused to run"
+    return {"kind": "rejected", "text": text, **prediction_of(event)}
+
+
+def _loop_interrupted(event: dict) -> dict:
+    if event.get("is_interrupted"):
+        return {"kind": "form interrupted", "text": "the form does not validate this message"}
+    return {"kind": "form continues", "text": "the form validates this message"}
+
+
+def _reminder(event: dict) -> dict:
+    name = event.get("name") or "unnamed"
+    return {
+        "kind": "reminder set",
+        "text": f"{name}: {event.get('intent') or '?'} at {event.get('date_time') or '?'}",
+    }
+
+
+def _reminder_cancelled(event: dict) -> dict:
+    keys = ("name", "intent", "entities")
+    what = [f"{key} {show_value(event[key])}" for key in keys if event.get(key)]
+    return {"kind": "reminder cancelled", "text": ", ".join(what) or "all reminders"}
+
+
+#: How the events of classic (policy-run) conversations read, by event type.
+CLASSIC_EVENTS = {
+    "active_loop": _active_loop,
+    "action_execution_rejected": _rejected,
+    "loop_interrupted": _loop_interrupted,
+    "followup": lambda e: {"kind": "followup", "text": e.get("name") or ""},
+    "reminder": _reminder,
+    "cancel_reminder": _reminder_cancelled,
+    "rewind": lambda e: {"kind": "rewind", "text": "the last user message is reverted"},
+    "undo": lambda e: {"kind": "undo", "text": "the last action is reverted"},
+    "restart": lambda e: {"kind": "restart", "text": "the conversation starts over"},
+    "reset_slots": lambda e: {"kind": "slots reset", "text": "all slots to initial values"},
+}
 
 
 def pattern_reason(event: dict) -> str | None:
@@ -195,3 +416,14 @@ def stack_frames(tracker: dict) -> list[dict]:
             }
         )
     return frames
+
+
+def active_form(tracker: dict) -> dict | None:
+    """The form that runs now (the tracker's ``active_loop``) and the slot it asks for
+    (``requested_slot``); None when no form is active."""
+    tracker = _mapping(tracker)
+    name = _mapping(tracker.get("active_loop")).get("name")
+    if not name:
+        return None
+    requested = _mapping(tracker.get("slots")).get(REQUESTED_SLOT)
+    return {"name": str(name), "requested_slot": requested if isinstance(requested, str) else ""}

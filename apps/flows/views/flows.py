@@ -18,6 +18,7 @@ from apps.flows.models import Flow, FlowVersion
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 from apps.projects.forms import ConfirmNameForm
+from apps.projects.models import AssistantFiles
 from engine import formats
 
 FLOWS_PER_PAGE = 100
@@ -46,9 +47,17 @@ def flow_list(request, assistant):
         "page": page,
         "query": query,
         "form": form,
+        # Without flows, a classic assistant converses through its stories and rules.
+        "has_stories": not rows and not query and _has_stories(assistant),
     }
     template = "flows/_flow_rows.html" if request.htmx else "flows/list.html"
     return render(request, template, context)
+
+
+def _has_stories(assistant) -> bool:
+    files = AssistantFiles.objects.filter(assistant=assistant).only("other_files").first()
+    data = formats.load_stories(files.other_files if files is not None else {})
+    return bool(data.stories or data.rules)
 
 
 @assistant_view(Cap.EDIT_FLOWS)

@@ -16,7 +16,7 @@ from apps.accounts.roles import Cap
 from apps.projects.access import assistant_view
 from apps.training import bot, selectors, services
 from apps.training.forms import MessageForm, StartFlowForm, limits
-from apps.training.inspector import slot_rows, stack_frames, turns_of
+from apps.training.inspector import active_form, slot_rows, stack_frames, turns_of
 from apps.training.models import Deployment, ModelVersion
 from apps.training.views.versions import version_or_404
 
@@ -72,6 +72,8 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
         "turns": turns_of(tracker),
         "slot_rows": slot_rows(tracker),
         "stack_frames": stack_frames(tracker),
+        "active_form": active_form(tracker),
+        "forms": selectors.form_names(assistant),
         "tracker_json": json.dumps(tracker, indent=2, default=str)[:200000],
         "error": error,
         "versions": ModelVersion.objects.filter(assistant=assistant).exclude(model_file=""),

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.projects import content, services
 from apps.projects.content.archives import UploadError, read_project_dir
+from apps.projects.dialogue import dialogue_of
 from apps.projects.models import Assistant
 from engine import formats
 
@@ -32,7 +33,9 @@ class Command(BaseCommand):
             raise CommandError(f"No assistant called {name!r} (use --create to create it).")
         files, notes = self._read(directory, options)
         if assistant is None:
-            assistant = services.create_assistant(name=name, created_by=None)
+            assistant = services.create_assistant(
+                name=name, mode=self._mode(files), created_by=None
+            )
         try:
             report = content.import_files(assistant, files, partial=partial)
         except formats.FormatError as exc:
@@ -41,6 +44,18 @@ class Command(BaseCommand):
             self.stderr.write(str(warning))
         summary = ", ".join(f"{n} {kind}" for kind, n in report.counts.items())
         self.stdout.write(f"Imported into {name}: {summary}.")
+
+    @staticmethod
+    def _mode(files: dict) -> str:
+        """A new assistant's mode: classic for a project that converses through stories and
+        rules only (no flows, no router); modern otherwise, and when the files do not load
+        (the import then says why)."""
+        try:
+            project = formats.load_project_files(files)
+        except formats.FormatError:
+            return Assistant.Mode.MODERN
+        classic = dialogue_of(project).kind == "classic"
+        return Assistant.Mode.CLASSIC if classic else Assistant.Mode.MODERN
 
     def _read(self, directory: Path, options) -> tuple[dict, list]:
         """The project's files, and warnings about the files the locations leave out."""
