@@ -555,6 +555,6 @@ def _last_action_was(tracker: Tracker, name: str, skip: int = 0) -> bool:
         if event.get("event") != "action" or event.get("name") == ACTION_LISTEN:
             continue
         if seen == skip:
-            return event.get("name") == name
+            return bool(event.get("name") == name)
         seen += 1
     return False

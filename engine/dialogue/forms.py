@@ -24,7 +24,12 @@ A form (domain ``forms:``, with ``required_slots``):
 
 ``action_two_stage_fallback`` asks the user to affirm the intent it guessed, then to
 rephrase, and gives up with ``action_default_fallback`` after two failures, as Rasa's
-``TwoStageFallbackAction``.
+``TwoStageFallbackAction``. When the user clarified, the fallback turns are taken back
+(``rewind``) and the clarified message is recorded again, its intent certain. One deliberate
+deviation: then the loop's deactivation (``active_loop: null``) comes after the ``rewind``,
+not before it as in Rasa, where the rewind takes the deactivation back and the fallback loop
+stays active. When it gives up, the events are Rasa's (the deactivation, then
+``action_default_fallback``'s message and ``rewind``).
 """
 
 from __future__ import annotations
@@ -270,7 +275,6 @@ class TwoStageFallback:
             else:
                 events += self.context.run_named(tracker, "action_default_ask_rephrase")
         if self._is_done(tracker):
-            events.append(active_loop_event(None))
             events += self._deactivate(tracker)
         return events
 
@@ -282,11 +286,16 @@ class TwoStageFallback:
         return clarified or _two_fallbacks(tracker) or _second_affirmation_failed(tracker)
 
     def _deactivate(self, tracker: Tracker) -> list[Event]:
+        """The loop ends after what its last turn takes back (see the module docstring)."""
         if _two_fallbacks(tracker) or _second_affirmation_failed(tracker):
-            return self.context.run_named(tracker, "action_default_fallback")
+            return [
+                active_loop_event(None),
+                *self.context.run_named(tracker, "action_default_fallback"),
+            ]
         clarification = _clarified_message(tracker)
         return [
             {"event": "rewind", "timestamp": now()},
+            active_loop_event(None),
             {"event": "action", "timestamp": now(), "name": ACTION_LISTEN, "policy": None},
             clarification,
         ]

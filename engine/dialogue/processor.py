@@ -55,7 +55,7 @@ from engine.dialogue.conditions import Conditions
 from engine.dialogue.executor import Executor
 from engine.dialogue.flow_classifier import FlowClassifier
 from engine.dialogue.model import DialogueModel
-from engine.dialogue.router import CALM, KEEP, Router, build_router
+from engine.dialogue.router import CALM, KEEP, NLU, Router, build_router
 from engine.dialogue.tracker import Tracker, now
 from engine.dialogue.turn import Command, Recorder, Turn, action_fields, stamped
 from engine.dialogue.understand import NLUCommandAdapter, Understanding
@@ -204,15 +204,7 @@ class Processor:
     def _run_user_turn(self, tracker: Tracker, user_event: dict[str, Any], turn: Turn) -> None:
         """Record the user event and run the turn the assistant's mode runs."""
         parse = user_event["parse_data"]
-        mode = self.dialogue_mode
-        route = CALM
-        slot: Any = KEEP
-        if mode == COEXISTENCE_MODE and self.router is not None:
-            decision = self.router.route(tracker, parse)
-            parse["routing"] = decision.as_parse_data(self.router.name)
-            route, slot = decision.route, decision.slot
-        elif mode == CLASSIC_MODE:
-            route = "nlu"
+        route, slot = self._route(tracker, parse)
         self.recorder.append(tracker, user_event)
         if slot != KEEP:
             self.recorder.set_slot(tracker, ROUTE_SLOT, slot)
@@ -225,6 +217,24 @@ class Processor:
             return
         self.classic.after_user_message(tracker, turn)
         self.classic.run(tracker, turn)
+
+    def _route(self, tracker: Tracker, parse: dict[str, Any]) -> tuple[str, Any]:
+        """Where the message goes (``calm`` or ``nlu``) and the routing slot's new value
+        (`KEEP`: unchanged); with a router, its decision goes into ``parse["routing"]``."""
+        if self.router is None:
+            return (CALM if self.dialogue_mode == CALM_MODE else NLU), KEEP
+        decision = self.router.route(tracker, parse)
+        parse["routing"] = decision.as_parse_data(self.router.name)
+        if self.router.last_prompt:  # the LLMBasedRouter's prompt and answer
+            parse.setdefault("prompts", []).append(
+                {
+                    "component_name": self.router.name,
+                    "prompt_name": "router_prompt",
+                    **self.router.last_prompt,
+                }
+            )
+            self.router.last_prompt = None
+        return decision.route, decision.slot
 
     def _ensure_session(
         self, tracker: Tracker, turn: Turn, metadata: dict[str, Any] | None
@@ -270,7 +280,7 @@ class Processor:
                     }
                 )
         if prompts:
-            parse["prompts"] = prompts
+            parse.setdefault("prompts", []).extend(prompts)
         return commands
 
     def apply_events(

@@ -86,6 +86,8 @@ class Route:
 
 class Router(Protocol):
     name: str
+    #: The prompt the last decision sent to an LLM, with its answer (None: no LLM asked).
+    last_prompt: dict[str, Any] | None
 
     def route(self, tracker: Tracker, parse: dict[str, Any]) -> Route: ...
 
@@ -131,6 +133,7 @@ class IntentBasedRouter:
         self.nlu_non_sticky = _intents(nlu_entry.get("non_sticky"))
         self.calm_sticky = _intents(calm_entry.get("sticky"))
         self.triggers = NLUCommandAdapter(model, Conditions())
+        self.last_prompt: dict[str, Any] | None = None
 
     def route(self, tracker: Tracker, parse: dict[str, Any]) -> Route:
         sticky = _sticky_route(tracker)
@@ -171,7 +174,8 @@ class LLMBasedRouter:
                 "config.yml pipeline (LLMBasedRouter).calm_entry.sticky must describe what "
                 "the CALM part of the assistant handles"
             )
-        nlu_entry = config.get("nlu_entry") if isinstance(config.get("nlu_entry"), dict) else {}
+        raw_nlu_entry = config.get("nlu_entry")
+        nlu_entry: dict[str, Any] = raw_nlu_entry if isinstance(raw_nlu_entry, dict) else {}
         self.descriptions = {
             "calm_entry_sticky": str(calm_entry["sticky"]),
             "nlu_entry_non_sticky": str(nlu_entry.get("non_sticky") or "handles chitchat"),

@@ -257,9 +257,10 @@ class Tracker:
 
     def last_user_event(self) -> dict[str, Any] | None:
         """The latest ``user`` event still applied (none after a restart)."""
-        for event in reversed(self.applied_events()):
-            if event.get("event") == "user":
-                return event
+        found: dict[str, Any]
+        for found in reversed(self.applied_events()):
+            if found.get("event") == "user":
+                return found
         return None
 
     def is_session_expired(self, expiration_minutes: float, at: float | None = None) -> bool:

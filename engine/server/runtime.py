@@ -133,7 +133,7 @@ class Bot:
                 model_id=model.model_id,
                 assistant_id=model.assistant_id,
                 llm=llm,
-                policies=getattr(model, "policies", None),
+                policies=model.policies,
             )
         elif action_client is not None or seed is not None or llm is not None:
             raise ValueError(
@@ -171,6 +171,7 @@ class Bot:
             dialogue_model=processor.model,
             nlu=processor.nlu,
             flow_classifier=processor.flow_classifier,
+            policies=processor.policies,
         )
         return cls(model, broker=broker, max_conversations=max_conversations, processor=processor)
 

@@ -333,3 +333,23 @@ def test_loop_interruption_and_rejection_flags_follow_the_events():
     assert tracker.followup_action == "utter_greet"
     tracker.append({"event": "active_loop", "name": None})
     assert tracker.active_loop == {} and tracker.to_dict()["active_loop"] == {}
+
+
+def test_a_failing_custom_action_is_recorded_and_the_bot_goes_on(trained):
+    from engine.dialogue import ActionError
+
+    class Failing(Actions):
+        def run(self, action_name: str, tracker: dict, domain: dict) -> ActionResult:
+            if action_name == "action_confirm_booking":
+                raise ActionError("the action server is down")
+            return super().run(action_name, tracker, domain)
+
+    processor = processor_for(trained, Failing())
+    tracker = processor.new_tracker("down")
+    for text in ("I want to book a table", "Indian", "we are 2"):
+        processor.handle_message(tracker, UserMessage(text, "down"))
+    texts = [m["text"] for m in processor.handle_message(tracker, UserMessage("/deny", "down"))]
+    assert texts == ["Booking a Indian table for 2.0.", "Can I help with anything else?"]
+    ran = [e["name"] for e in tracker.events if e["event"] == "action"]
+    assert "action_confirm_booking" in ran and ran[-1] == "action_listen"
+    assert tracker.slots["booking_reference"] is None

@@ -87,7 +87,7 @@ def test_a_session_routed_to_calm_runs_the_flow_and_stays_there(client):
         "reason": "intent 'transfer_money' is an nlu_trigger of flow 'transfer_money'",
     }
     assert data["slots"]["route_session_to_calm"] is True
-    assert [f["flow_id"] for f in data["stack"]][0] == "transfer_money"
+    assert data["stack"][0]["flow_id"] == "transfer_money"
     # Sticky: a greeting (an NLU intent) is still handled by CALM while the flow runs.
     assert say(client, "calm", "hello") != ["Hello from the harbour."]
     data = state(client, "calm")
@@ -155,6 +155,15 @@ def test_a_restart_resets_the_route(processor):
     assert tracker.slots["route_session_to_calm"] is True
 
 
+def test_a_mixed_conversation_replays_to_the_same_state(processor):
+    tracker = processor.new_tracker("replay")
+    for text in ("/greet", "I want to send money", "Joe", "50", "/book_table", "italian"):
+        processor.handle_message(tracker, UserMessage(text, "replay"))
+    assert tracker.active_loop_name == "table_form"
+    replayed = Tracker.from_events("replay", tracker.events, processor.model)
+    assert replayed.to_dict(include_events="NONE") == tracker.to_dict(include_events="NONE")
+
+
 def test_a_shared_slot_survives_the_routing_reset(parts):
     model = parts[1]
     tracker = Tracker("shared", model.initial_slots(), model.shared_slots())
@@ -189,7 +198,7 @@ def test_the_llm_router_asks_the_llm_with_rasas_prompt(parts):
 
 
 def test_the_llm_router_without_an_llm_says_how_it_routes(parts):
-    project, model, *_ = parts
+    model = parts[1]
     config = {"name": "LLMBasedRouter", "calm_entry": {"sticky": "money transfers"}}
     model = Model(
         domain=model.domain, user_flows=model.user_flows, router=config, policies=model.policies
@@ -211,3 +220,28 @@ def test_an_intent_router_without_its_entries_is_refused(parts):
         IntentBasedRouter({"calm_entry": {"sticky": []}}, model)
     with pytest.raises(RouterConfigError, match=r"calm_entry needs 'sticky'"):
         IntentBasedRouter({"nlu_entry": {"sticky": [], "non_sticky": []}}, model)
+
+
+def test_the_llm_routers_decision_and_prompt_are_in_the_user_event(parts):
+    _, model, nlu, classifier, policies = parts
+    config = {"name": "LLMBasedRouter", "calm_entry": {"sticky": "money transfers"}}
+    mixed = Model(
+        domain=model.domain, user_flows=model.user_flows, router=config, policies=model.policies
+    )
+    processor = Processor(mixed, nlu, classifier, policies=policies)
+    assert isinstance(processor.router, LLMBasedRouter)
+    processor.router.complete = lambda prompt: "C"
+    tracker = processor.new_tracker("llm")
+    assert [m["text"] for m in processor.handle_message(tracker, UserMessage("/greet", "llm"))] == [
+        "Hello from the harbour."
+    ]
+    user = next(e for e in tracker.events if e["event"] == "user")
+    assert user["parse_data"]["routing"] == {
+        "router": "LLMBasedRouter",
+        "route": "nlu",
+        "reason": "the LLM chose nlu_entry.sticky (C)",
+    }
+    prompt = user["parse_data"]["prompts"][0]
+    assert prompt["component_name"] == "LLMBasedRouter" and prompt["llm_output"] == "C"
+    assert 'The user said: """/greet"""' in prompt["user_prompt"]
+    assert tracker.slots["route_session_to_calm"] is False

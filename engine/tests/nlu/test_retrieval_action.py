@@ -184,3 +184,58 @@ def test_only_utter_actions_of_retrieval_intents_are_retrieval_actions(client: T
     assert not is_retrieval_action(model, empty, "action_faq")
     listed = _tracker_with({"response_selector": {"all_retrieval_intents": ["chitchat"]}})
     assert is_retrieval_action(model, listed, "utter_chitchat")
+
+
+# -- a classic assistant: rules answer the retrieval intents ----------------------------------
+
+RETRIEVAL_PROJECT = Path(__file__).resolve().parents[1] / "rasa_projects" / "retrieval"
+
+
+@pytest.fixture(scope="module")
+def classic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    from engine.train import train_project
+
+    out = tmp_path_factory.mktemp("retrieval-classic")
+    model = train_project(RETRIEVAL_PROJECT, out, fixed_model_name="model").path
+    with TestClient(create_app(build_bot(model, seed=3))) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("text", "action", "response", "answer"),
+    [
+        (
+            "what is your name?",
+            "utter_chitchat",
+            "utter_chitchat/ask_name",
+            "I am the help desk bot.",
+        ),
+        (
+            "how do returns work",
+            "utter_faq",
+            "utter_faq/returns",
+            "You can return items within 30 days.",
+        ),
+        (
+            "do you charge for delivery",
+            "utter_faq",
+            "utter_faq/shipping_cost",
+            "Shipping is free from 50 euros.",
+        ),
+    ],
+)
+def test_a_rule_answers_a_retrieval_intent_with_the_selected_response(
+    classic: TestClient, text: str, action: str, response: str, answer: str
+) -> None:
+    sender = "classic-" + response.replace("/", "-")
+    messages = _say(classic, sender, text)
+    assert [m["text"] for m in messages] == [answer]
+    events = _events(classic, sender)
+    user = [e for e in events if e["event"] == "user"][-1]
+    assert user["parse_data"]["intent"]["full_retrieval_intent_name"] == response[len("utter_") :]
+    turn = events[events.index(user) :]
+    (executed,) = [e for e in turn if e["event"] == "action" and e["name"] == action]
+    assert executed["policy"] == "RulePolicy"
+    (bot,) = [e for e in turn if e["event"] == "bot"]
+    assert bot["metadata"]["utter_action"] == response
+    assert [e["name"] for e in turn if e["event"] == "action"][-1] == "action_listen"
