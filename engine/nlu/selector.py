@@ -50,7 +50,9 @@ def base_intent(intent: str) -> str:
     return intent.split(RESPONSE_DELIMITER, 1)[0]
 
 
-def should_fall_back(settings: FallbackSettings, intent: dict[str, Any], ranking: list) -> bool:
+def should_fall_back(
+    settings: FallbackSettings, intent: dict[str, Any], ranking: list[dict[str, Any]]
+) -> bool:
     """Whether Rasa's FallbackClassifier predicts ``nlu_fallback`` for this classification:
     the best confidence is below the threshold, or the two best are closer than the ambiguity
     threshold."""
