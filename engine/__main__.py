@@ -261,6 +261,7 @@ def _test(args: argparse.Namespace) -> int:
             model_id=model.model_id,
             assistant_id=model.assistant_id,
             llm=llm,
+            policies=getattr(model, "policies", None),
         )
 
     try:
