@@ -439,7 +439,8 @@ class _Checker:
         if event is None:
             self.fail(expected.step, expected.line, "the message left no user event")
             return
-        parse = event.get("parse_data") if isinstance(event.get("parse_data"), dict) else {}
+        raw = event.get("parse_data")
+        parse: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if expected.intent is not None:
             self.intent(expected, parse)
         if expected.text is not None:

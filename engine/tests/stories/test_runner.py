@@ -170,7 +170,9 @@ def test_the_bot_must_stop_where_the_story_waits_for_the_user(processor):
     assert result.failure["message"] == (
         "wrong action: expected utter_greet, predicted action_listen (RulePolicy, 1.00)"
     )
-    silent = _stories("  - story: says nothing\n    steps:\n      - user: hi\n        intent: greet\n")
+    silent = _stories(
+        "  - story: says nothing\n    steps:\n      - user: hi\n        intent: greet\n"
+    )
     (result,) = _run(processor, silent)
     assert result.failure["message"].startswith(
         "wrong action: expected action_listen, predicted utter_greet"
@@ -263,8 +265,10 @@ def test_stories_play_the_same_over_http(seaside_model):
         remote = run_test_stories_http(stories, client)
     assert [r.as_dict() for r in remote] == [r.as_dict() for r in local]
     assert [r.status for r in remote] == ["passed", "failed"]
-    assert remote[1].failure["message"].startswith(
-        "wrong action: expected utter_you_are_welcome, predicted utter_goodbye"
+    assert (
+        remote[1]
+        .failure["message"]
+        .startswith("wrong action: expected utter_you_are_welcome, predicted utter_goodbye")
     )
 
 
@@ -276,7 +280,9 @@ def test_an_unreachable_bot_fails_each_story_with_the_reason():
 
 
 def test_the_summary_counts_stories_and_actions(processor):
-    wrong = GREET_AND_BYE.replace("      - action: utter_greet\n", "      - action: utter_iamabot\n")
+    wrong = GREET_AND_BYE.replace(
+        "      - action: utter_greet\n", "      - action: utter_iamabot\n"
+    )
     results = _run(processor, GREET_AND_BYE) + _run(processor, wrong)
     summary = story_summary(results)
     assert summary["stories"] == 2 and summary["passed"] == 1 and summary["failed"] == 1
