@@ -115,8 +115,8 @@ class AugmentedMemoizationPolicy(MemoizationPolicy):
         if found is not None:
             return found
         old = self._states(conversation)
-        events = _trim_by_max_history(conversation.applied, self.max_history)
-        events = _from_action(events, second=False)
+        trimmed = _trim_by_max_history(conversation.applied, self.max_history)
+        events = _from_action(trimmed, second=False)
         while events is not None:
             states = self._states(conversation, events)
             if states != old:

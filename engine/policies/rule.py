@@ -346,8 +346,8 @@ class RulePolicy:
         text_action, text_source, text_back = self._from_rules(conversation, use_text=True)
         default = self._default_action(conversation)
         if default is not None and not text_action:
-            source = DEFAULT_RULES + str(conversation.latest_intent)
-            return self._prediction(self._result(default, conversation), source)
+            rule_key = DEFAULT_RULES + str(conversation.latest_intent)
+            return self._prediction(self._result(default, conversation), rule_key)
         loop_action, loop_source = self._loop_happy_path(conversation)
         if loop_action is not None:
             return self._prediction(

@@ -212,7 +212,7 @@ def step_alternatives(step: StoryStep, spec: StateSpec, rule: bool) -> list[list
     return [[]]  # ``stack`` steps belong to CALM
 
 
-def slots_for_entities(entities: Iterable[dict[str, Any]], spec: StateSpec) -> list[dict]:
+def slots_for_entities(entities: Iterable[dict[str, Any]], spec: StateSpec) -> list[dict[str, Any]]:
     """Slot events for the entities of a story's user turn (Rasa's ``slots_for_entities``)."""
     if not spec.store_entities_as_slots:
         return []
