@@ -60,7 +60,7 @@ from engine.dialogue.slots import (
     mapping_key,
 )
 from engine.dialogue.tracker import ACTION_LISTEN, REQUESTED_SLOT, Tracker, now
-from engine.dialogue.turn import Recorder, Turn, stamped
+from engine.dialogue.turn import Recorder, Turn
 
 if TYPE_CHECKING:
     from engine.dialogue.executor import Executor
@@ -297,13 +297,17 @@ class ClassicDialogue:
         return self._utter_events(tracker, name)
 
     def commit(self, tracker: Tracker, events: list[Event], turn: Turn) -> None:
-        """Append `events` to the tracker, sending the bot messages among them."""
+        """Append `events` to the tracker, sending the bot messages among them.
+
+        Each event is stamped when it is appended: an action's events were made while it ran,
+        before its ``action`` event, and stamped then they would sort before it by time."""
         for event in events:
             message = event.pop(_MESSAGE, None)
             if message is not None:
                 self.executor.bot(tracker, message, turn)
                 continue
-            self.recorder.append(tracker, stamped(event))
+            event["timestamp"] = now()
+            self.recorder.append(tracker, event)
             if event.get("event") == "restart":
                 self.recorder.update_stack(tracker, [])
 

@@ -144,6 +144,16 @@ def test_a_form_is_filled_over_http_with_requested_slot_and_completion(trained):
     ]
 
 
+def test_events_are_stamped_in_the_order_they_are_recorded(trained):
+    # An action's events are made while it runs, before its action event: stamped then, a
+    # review sorted by time would show the form's banner above the form's action.
+    chat = Http(processor_for(trained))
+    for text in ("hi", "I want to book a table", "Indian", "we are 6", "/affirm"):
+        chat.say(text)
+    stamps = [e["timestamp"] for e in chat.tracker()["events"]]
+    assert stamps == sorted(stamps)
+
+
 def test_an_unanswered_question_rejects_the_form_and_the_story_handles_it(trained):
     chat = Http(processor_for(trained))
     chat.say("I want to book a table")
