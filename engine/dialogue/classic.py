@@ -136,6 +136,23 @@ class Choice:
             },
         )
 
+    @classmethod
+    def listen_after_revert(cls, predicted: str) -> Choice:
+        """``action_listen`` instead of `predicted`, which just took back the user message
+        (see `_message_taken_back`); the metadata says why."""
+        return cls(
+            action=ACTION_LISTEN,
+            policy=None,
+            confidence=1.0,
+            metadata={
+                "policy": None,
+                "confidence": 1.0,
+                "ranking": [{"action": ACTION_LISTEN, "confidence": 1.0}],
+                "policies": [],
+                "reason": f"'{predicted}' took the user message back; the bot listens",
+            },
+        )
+
     def action_fields(self) -> dict[str, Any]:
         """The fields of the ``action`` event that records this choice."""
         return {
@@ -232,7 +249,10 @@ class ClassicDialogue:
             log.error("unknown follow-up action '%s': predicting the next action", followup)
         if self.policies is None:
             return Choice.followup(ACTION_LISTEN)
-        return Choice.from_prediction(self.policies.predict(tracker))
+        choice = Choice.from_prediction(self.policies.predict(tracker))
+        if choice.action != ACTION_LISTEN and _message_taken_back(tracker):
+            return Choice.listen_after_revert(choice.action)
+        return choice
 
     @staticmethod
     def _should_handle(tracker: Tracker) -> bool:
@@ -537,6 +557,20 @@ def _stamped_copy(event: Event) -> Event:
     copied = copy.deepcopy(event)
     copied["timestamp"] = now()
     return copied
+
+
+def _message_taken_back(tracker: Tracker) -> bool:
+    """Whether the last action took back the user message it answered (a ``rewind``, as
+    ``action_default_fallback`` and the two-stage fallback's give-up end with): the policies
+    then see the states before that message, and whatever they predict would answer it again
+    (the fallback's message said twice)."""
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "rewind":
+            return True
+        if kind not in ("bot", "slot", "active_loop", "stack"):
+            return False
+    return False
 
 
 def _actions_since_listen(tracker: Tracker) -> int:
