@@ -7,17 +7,6 @@ from dataclasses import dataclass, field
 
 from engine import formats
 
-#: The policies that run stories, rules and forms (Rasa's classic dialogue management).
-CLASSIC_POLICIES = (
-    "RulePolicy",
-    "MemoizationPolicy",
-    "AugmentedMemoizationPolicy",
-    "TEDPolicy",
-    "UnexpecTEDIntentPolicy",
-)
-#: The pipeline components that send each session to CALM or to the classic policies.
-ROUTERS = ("IntentBasedRouter", "LLMBasedRouter")
-
 
 @dataclass(frozen=True)
 class Dialogue:
@@ -51,8 +40,8 @@ def dialogue_of(project: formats.Project) -> Dialogue:
     policies = _names(config.policies) if config is not None else []
     pipeline = _names(config.pipeline) if config is not None else []
     data = formats.load_stories(project.other_files)
-    classic = [name for name in policies if name in CLASSIC_POLICIES]
-    router = next((name for name in pipeline if name in ROUTERS), "")
+    classic = [name for name in policies if name in formats.CLASSIC_POLICIES]
+    router = next((name for name in pipeline if name in formats.COEXISTENCE_ROUTERS), "")
     if router:
         kind = "coexistence"
     elif classic or (not project.flows and (data.stories or data.rules)):

@@ -54,6 +54,7 @@ from engine.formats import (
     step_views,
     sub_agents,
 )
+from engine.formats.defaults import COEXISTENCE_ROUTERS
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -76,9 +77,6 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "max_steps_per_turn": 250,
     "max_number_of_predictions": 10,
 }
-
-#: The coexistence routers of Rasa Pro (config.yml ``pipeline`` components).
-ROUTERS = ("IntentBasedRouter", "LLMBasedRouter")
 
 
 @cache
@@ -257,7 +255,7 @@ class DialogueModel:
             (
                 dict(c)
                 for c in (project.config.pipeline if project.config is not None else [])
-                if isinstance(c, dict) and c.get("name") in ROUTERS
+                if isinstance(c, dict) and c.get("name") in COEXISTENCE_ROUTERS
             ),
             None,
         )

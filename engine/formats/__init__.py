@@ -46,6 +46,7 @@ from engine.formats.config import (
     with_assistant_id,
     with_event_broker,
 )
+from engine.formats.defaults import CLASSIC_POLICIES, COEXISTENCE_ROUTERS
 from engine.formats.domain import (
     Action,
     Domain,
@@ -163,6 +164,8 @@ from engine.formats.yamlio import (
 )
 
 __all__ = [
+    "CLASSIC_POLICIES",
+    "COEXISTENCE_ROUTERS",
     "END",
     "FLOW_ID_RE",
     "GENERATIVE_ASSERTIONS",

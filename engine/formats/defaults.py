@@ -7,6 +7,17 @@ may use any of these without a domain entry, and may override the patterns and r
 
 from __future__ import annotations
 
+#: config.yml's policies that run stories, rules and forms (Rasa's classic dialogue management).
+CLASSIC_POLICIES = (
+    "RulePolicy",
+    "MemoizationPolicy",
+    "AugmentedMemoizationPolicy",
+    "TEDPolicy",
+    "UnexpecTEDIntentPolicy",
+)
+#: The pipeline components that send each session to CALM or to the classic policies.
+COEXISTENCE_ROUTERS = ("IntentBasedRouter", "LLMBasedRouter")
+
 #: Actions Rasa runs by name; a flow, story or rule may use them undeclared.
 DEFAULT_ACTIONS = frozenset(
     {

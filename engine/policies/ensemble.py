@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from engine.formats import Project, load_stories
+from engine.formats.defaults import CLASSIC_POLICIES
 from engine.policies.base import Conversation, PolicyPrediction
 from engine.policies.learned import LearnedPolicy
 from engine.policies.memoization import AugmentedMemoizationPolicy, MemoizationPolicy
@@ -43,13 +44,6 @@ __all__ = [
     "Prediction",
 ]
 
-CLASSIC_POLICIES = (
-    "RulePolicy",
-    "MemoizationPolicy",
-    "AugmentedMemoizationPolicy",
-    "TEDPolicy",
-    "UnexpecTEDIntentPolicy",
-)
 CALM_POLICIES = ("FlowPolicy", "EnterpriseSearchPolicy", "IntentlessPolicy")
 #: Rasa's default actions, in Rasa's order (the order breaks ties between equal confidences).
 DEFAULT_ACTIONS = (

@@ -20,6 +20,8 @@ def test_the_public_api_is_exported():
 
 #: What the apps use of the formats API (``from engine import formats``; nothing deeper).
 APP_NAMES = [
+    "CLASSIC_POLICIES",
+    "COEXISTENCE_ROUTERS",
     "FLOW_ID_RE",
     "SLOT_TYPES",
     "Action",
