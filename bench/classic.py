@@ -2,8 +2,9 @@
 
 ``python -m bench.classic [--stories N] [--repeats N] [--seed N]``. For ``demo/seaside_inn``:
 
-* the time the classic policies take to train (``PolicyEnsemble.train``, best of the repeats)
-  on the project as it is, and on a temporary copy with N generated stories (default 300)
+* the time the classic policies take to train (``PolicyEnsemble.train``; with the stories,
+  its first run, which also parses the story files, and the best of the repeats) on the
+  project as it is, and on a temporary copy with N generated stories (default 300)
   varied from the assistant's own paths: greetings, frequently asked questions and small talk,
   the booking form (its happy path, small talk in the middle, stopping and carrying on or
   not), late checkout both ways, thanks and goodbyes;
@@ -192,48 +193,50 @@ def project_with_stories(directory: Path, count: int, seed: int = 0) -> Path:
 # Training time
 
 
-def _best_of(repeats: int, run: Callable[[], object]) -> float:
-    best = float("inf")
+def _timed(repeats: int, run: Callable[[], object]) -> tuple[float, float]:
+    """The first run's time and the best of `repeats` runs (the first included)."""
+    times = []
     for _ in range(max(1, repeats)):
         begin = time.perf_counter()
         run()
-        best = min(best, time.perf_counter() - begin)
-    return best
+        times.append(time.perf_counter() - begin)
+    return times[0], min(times)
 
 
-def _policies_time(path: Path, repeats: int) -> float:
+def _policies_time(path: Path, repeats: int) -> tuple[float, float]:
+    """The first and the best time of ``PolicyEnsemble.train`` on the project at `path` (the
+    first one also parses the story files, which later trainings find cached)."""
     from engine.formats import load_project_dir
     from engine.policies import PolicyEnsemble
 
     project = load_project_dir(path)
-    return _best_of(repeats, lambda: PolicyEnsemble.train(project))
+    return _timed(repeats, lambda: PolicyEnsemble.train(project))
 
 
 def _training_time(path: Path, out: Path) -> float:
     from engine.train import train_project
 
-    return _best_of(1, lambda: train_project(path, out, fixed_model_name="bench"))
+    return _timed(1, lambda: train_project(path, out, fixed_model_name="bench"))[0]
 
 
 def training_figures(work: Path, count: int, repeats: int, seed: int) -> list[Figure]:
     """Policy and whole training times with and without `count` generated stories."""
     generated = project_with_stories(work, count, seed)
-    plain = _policies_time(SEASIDE, repeats)
-    more = _policies_time(generated, repeats)
+    _, plain = _policies_time(SEASIDE, repeats)
+    first, best = _policies_time(generated, repeats)
     whole_plain = _training_time(SEASIDE, work / "model-plain")
     whole_more = _training_time(generated, work / "model-more")
-    verdict = "met" if more <= POLICIES_TARGET_S else "MISSED"
+    target = f"<= {POLICIES_TARGET_S:.0f} s: {'met' if first <= POLICIES_TARGET_S else 'MISSED'}"
     return [
-        Figure("classic policies training, the project as it is", plain, "s"),
-        Figure(
-            f"classic policies training, +{count} generated stories",
-            more,
-            "s",
-            f"<= {POLICIES_TARGET_S:.0f} s: {verdict}",
-        ),
-        Figure(f"policies' extra time for the {count} stories", more - plain, "s"),
+        Figure(f"classic policies training, the project as it is, best of {repeats}", plain, "s"),
+        Figure(f"classic policies training, +{count} stories, first run", first, "s", target),
+        Figure(f"classic policies training, +{count} stories, best of {repeats}", best, "s"),
+        Figure(f"policies' extra time for the {count} stories (best)", best - plain, "s"),
         Figure("whole training, the project as it is", whole_plain, "s"),
         Figure(f"whole training, +{count} generated stories", whole_more, "s"),
+        Figure(
+            f"whole training's extra time for the {count} stories", whole_more - whole_plain, "s"
+        ),
     ]
 
 

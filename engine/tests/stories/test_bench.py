@@ -30,7 +30,8 @@ def test_the_classic_bench_runs(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["--stories", "30", "--repeats", "1", "--no-action-server"]) == 0
     out = capsys.readouterr().out
-    assert "classic policies training, +30 generated stories" in out
+    assert "classic policies training, +30 stories, first run" in out
+    assert "whole training's extra time for the 30 stories" in out
     assert "whole training, the project as it is" in out
     assert "test stories passed (" in out and "WITHOUT an action server" in out
     assert "the action server is absent" in out
