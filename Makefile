@@ -119,6 +119,7 @@ bench: install-dev
 	$(PY) -m bench.engine
 	$(PY) -m bench.offline
 	$(PY) -m bench.llm
+	$(PY) -m bench.classic
 	$(PY) -m bench
 
 clean:

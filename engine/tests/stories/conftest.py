@@ -32,11 +32,7 @@ def seaside_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def seaside_model(seaside_archive: Path) -> LoadedModel:
     model = load_model(seaside_archive)
-    if getattr(model, "policies", None) is None:  # archives without the policies component
-        from engine.formats import load_project_dir
-        from engine.policies import PolicyEnsemble
-
-        model.policies = PolicyEnsemble.train(load_project_dir(SEASIDE))  # type: ignore[attr-defined]
+    assert model.policies is not None, "the archive has no policies component"
     return model
 
 
@@ -55,7 +51,7 @@ def make_processor(
             seed=1,
             model_id=model.model_id,
             assistant_id=model.assistant_id,
-            policies=model.policies,  # type: ignore[attr-defined]
+            policies=model.policies,
         )
 
     return factory
