@@ -703,7 +703,11 @@ def prediction_states(
     """The last `max_history` states (all when None) for a prediction, with the latest user
     message read by its text (`use_text`) or by its intent, and every other user turn by its
     intent when it has one (Rasa's ``prediction_states``)."""
-    sliced = copy.deepcopy(states[-max_history:] if max_history else states)
+    # Only the user sub-states change below: copying those is enough (states are shared).
+    sliced = [
+        {**state, USER: dict(state[USER])} if USER in state else dict(state)
+        for state in (states[-max_history:] if max_history else states)
+    ]
     if sliced and is_prev_action_listen(sliced[-1]) and USER in sliced[-1]:
         user = sliced[-1][USER]
         if use_text:
