@@ -7,6 +7,7 @@ here and chats with it is the follow-up noted in that issue.
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 from apps.accounts.roles import Role
 from apps.flows.models import Flow, Response
@@ -118,7 +119,7 @@ def test_a_flow_builder_builds_a_flow_with_a_collect_and_two_branches(page, bank
         submit_panel(page)
 
     assert page.locator(".node.kind-message").count() == 2
-    assert page.locator(".status-ok").first.is_visible()
+    expect(page.locator(".status-ok").first).to_be_visible()
     if os.environ.get("STUDIO_SCREENSHOTS"):
         page.set_viewport_size({"width": 1400, "height": 1000})
         page.locator(".node.kind-collect").click()

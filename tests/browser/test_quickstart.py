@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from apps.accounts.roles import Role
 from apps.projects.models import Assistant
@@ -13,7 +14,7 @@ def test_a_superuser_logs_in_and_creates_an_assistant(page, make_user):
     page.fill("#id_username", "root")
     page.fill("#id_password", "wrong")
     page.click("button[type=submit]")
-    assert page.locator(".errors").is_visible()
+    expect(page.locator(".errors")).to_be_visible()
     page.fill("#id_password", "pw")
     page.click("button[type=submit]")
     page.click("text=Create assistant")
@@ -30,6 +31,6 @@ def test_a_superuser_logs_in_and_creates_an_assistant(page, make_user):
     assert page.locator("h1").inner_text() == "my_bank"
     assert Assistant.objects.get(name="my_bank").mode == "classic"
     # The left navigation offers the SuperUser the settings page; the switcher lists it.
-    assert page.locator("nav.sidebar >> text=Settings").is_visible()
+    expect(page.locator("nav.sidebar >> text=Settings")).to_be_visible()
     page.click("summary")
-    assert page.locator(".switcher ul a", has_text="my_bank").is_visible()
+    expect(page.locator(".switcher ul a", has_text="my_bank")).to_be_visible()
