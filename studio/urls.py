@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView
 from apps.ingestion import api as ingestion_api
 from apps.projects import api as projects_api
 from apps.projects.access import Access, public_view
+from apps.projects.graphql.view import graphql_view
 from apps.training import api as training_api
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include((api_v1, "api"))),
+    # Every operation resolves its assistant through the access helper (graphql/context.py).
+    path("api/graphql/", public_view(graphql_view), name="graphql"),
     path("", include("apps.accounts.urls")),
     path("", include("apps.projects.urls")),
     path("", include("apps.flows.urls")),

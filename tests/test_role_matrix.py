@@ -340,6 +340,7 @@ P, AU, G, A = "public", "authenticated", "global", "assistant"
 EXPECTED_ACCESS = {
     "healthz": (P, None, None),
     "api:schema": (P, None, None),
+    "graphql": (P, None, None),
     "api:assistants": (G, None, Cap.CREATE_ASSISTANT),
     "api:assistant": (A, Cap.VIEW_ASSISTANT, Cap.MANAGE_SETTINGS),
     "api:assistant_export": (A, Cap.EXPORT, None),

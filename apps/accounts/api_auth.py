@@ -1,9 +1,7 @@
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from apps.accounts import lockout
-from apps.accounts.models import ApiToken
+from apps.accounts import bearer, lockout
 
 
 class TooManyTokenFailures(exceptions.Throttled):
@@ -21,39 +19,20 @@ class TooManyTokenFailures(exceptions.Throttled):
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer stu_...` with a personal API token."""
+    """`Authorization: Bearer ...`: whatever `bearer.user_from_request` accepts."""
 
-    keyword = "Bearer"
+    keyword = bearer.KEYWORD
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1")
-        if not header:
+        try:
+            user = bearer.user_from_request(request._request)
+        except bearer.BearerError as exc:
+            if exc.locked_until is not None:
+                raise TooManyTokenFailures(exc.locked_until) from exc
+            raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from exc
+        if user is None:
             return None
-        parts = header.split()
-        if parts[0] != self.keyword:
-            return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <token>'.")
-        token = (
-            ApiToken.objects.active()
-            .select_related("user")
-            .filter(digest=ApiToken.digest_of(parts[1]))
-            .first()
-        )
-        if token is None or not token.user.is_active:
-            # Wrong tokens are counted per address (the same lockout as password logins).
-            until = lockout.record_api_token_failure(request._request)
-            if until is not None:
-                raise TooManyTokenFailures(until)
-            raise exceptions.AuthenticationFailed("Invalid or revoked API token.")
-        if token.is_expired:
-            raise exceptions.AuthenticationFailed(
-                f"API token expired on {token.expires_at:%Y-%m-%d %H:%M} UTC: create a new one "
-                "on the API tokens page.",
-                code="token_expired",
-            )
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-        return token.user, token
+        return user, None
 
     def authenticate_header(self, request):
         return self.keyword
