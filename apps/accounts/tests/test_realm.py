@@ -116,9 +116,7 @@ def test_the_access_token_signs_in_to_graphql_and_rest(client, make_user):
     assert probe(client, answer) == {
         "data": {"licenseDetails": {"valid": True, "scopes": [], "__typename": "LicenseDetails"}}
     }
-    rest = client.get(
-        "/api/v1/assistants", HTTP_AUTHORIZATION=f"Bearer {answer['access_token']}"
-    )
+    rest = client.get("/api/v1/assistants", HTTP_AUTHORIZATION=f"Bearer {answer['access_token']}")
     assert rest.status_code == 200, rest.content
 
 
