@@ -121,12 +121,12 @@ def lockout_response(request, original_response=None, credentials=None):
         timezone.now() + cool_off()
     )
     if getattr(request, TOKEN_ENDPOINT, False):
-        response = JsonResponse(
+        refusal = JsonResponse(
             {"error": "invalid_grant", "error_description": lockout_message(until)}, status=400
         )
-        response["Retry-After"] = str(seconds_left(until))
-        response["Cache-Control"] = "no-store"
-        return response
+        refusal["Retry-After"] = str(seconds_left(until))
+        refusal["Cache-Control"] = "no-store"
+        return refusal
     form = AuthenticationForm(request, initial={"username": username})
     response = render(
         request,

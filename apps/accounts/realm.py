@@ -53,8 +53,12 @@ def issuer(request) -> str:
     return request.build_absolute_uri(REALM_PATH)
 
 
+# OIDC_* settings come from studio.oidc_settings through globals().update, unseen by the type
+# checker; those beyond OIDC_ENABLED exist only with single sign-on on.
 def passwords_allowed() -> bool:
-    return not settings.OIDC_ENABLED or settings.OIDC_LOCAL_LOGIN
+    return not getattr(settings, "OIDC_ENABLED", False) or getattr(
+        settings, "OIDC_LOCAL_LOGIN", True
+    )
 
 
 # -- the token endpoint ---------------------------------------------------------------------

@@ -95,21 +95,24 @@ def rotate() -> tuple[SigningKey, SigningKey | None]:
     return new, old
 
 
-_private_keys: dict[str, object] = {}
+_private_keys: dict[str, rsa.RSAPrivateKey] = {}
 
 
-def _private_key(key: SigningKey):
+def _private_key(key: SigningKey) -> rsa.RSAPrivateKey | None:
     if key.kid not in _private_keys:
         try:
             pem = _fernet().decrypt(key.encrypted_private_key.encode())
         except (InvalidToken, ValueError):
             return None
+        private = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(private, rsa.RSAPrivateKey):
+            return None
         _private_keys.clear()
-        _private_keys[key.kid] = serialization.load_pem_private_key(pem, password=None)
+        _private_keys[key.kid] = private
     return _private_keys[key.kid]
 
 
-def _current() -> tuple[SigningKey, object]:
+def _current() -> tuple[SigningKey, rsa.RSAPrivateKey]:
     """The current key and its private half, made on first use. A key whose private half no
     longer decrypts (SECRET_KEY or STUDIO_SECRETS_KEY changed) is rotated out."""
     for _ in range(3):
