@@ -28,7 +28,8 @@ KEYWORD = "Bearer"
 class BearerError(Exception):
     """A bearer credential that does not let the request in.
 
-    code: "invalid_token", "expired_token" or "locked_out" (then `locked_until` is set)."""
+    code: "invalid_token", "expired_token", "provider_unavailable" (the identity provider's
+    keys could not be fetched) or "locked_out" (then `locked_until` is set)."""
 
     def __init__(
         self, message: str, code: str = "invalid_token", locked_until: datetime | None = None

@@ -14,6 +14,7 @@ Keycloak's shapes (`{"error": "invalid_grant", "error_description": "..."}`) and
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 
@@ -119,7 +120,20 @@ def _refresh_user(request, form) -> tuple[User, str]:
     user = _user_of(claims)
     if user is None or not user.is_active:
         raise GrantError("invalid_grant", "Account disabled")
+    if claims.get("pwd") != password_mark(user):
+        raise GrantError(
+            "invalid_grant",
+            "Invalid refresh token: the password changed since this sign-in; sign in again "
+            "(rasa studio login).",
+        )
     return user, str(claims.get("sid", ""))
+
+
+def password_mark(user: User) -> str:
+    """A digest that changes when the password does (from Django's session hash, which a
+    password change also uses to end the account's sessions): refresh tokens carry it, so a
+    new password ends the CLI's sign-ins at their next refresh."""
+    return hashlib.sha256(user.get_session_auth_hash().encode()).hexdigest()[:16]
 
 
 def _user_of(claims: dict) -> User | None:
@@ -146,7 +160,13 @@ def issue(request, user: User, *, session: str) -> dict:
     access = {**common, "exp": now + access_life, "jti": str(uuid.uuid4()), "typ": ACCESS}
     if user.email:
         access["email"] = user.email
-    refresh = {**common, "exp": now + refresh_life, "jti": str(uuid.uuid4()), "typ": REFRESH}
+    refresh = {
+        **common,
+        "exp": now + refresh_life,
+        "jti": str(uuid.uuid4()),
+        "typ": REFRESH,
+        "pwd": password_mark(user),
+    }
     return {
         "access_token": signing.sign(access),
         "expires_in": access_life,

@@ -194,6 +194,18 @@ def test_refreshing_gives_new_tokens_for_the_same_session(client, make_user):
     assert "data" in probe(client, second)
 
 
+def test_a_new_password_ends_the_refreshes(client, make_user):
+    user = make_user("dev", Role.DEVELOPER)
+    answer = login(client).json()
+    user.set_password("a-new-long-password")
+    user.save()
+    refused = token_request(client, keycloak_refresh_body(answer["refresh_token"]))
+    assert refused.status_code == 400
+    assert "password changed" in refused.json()["error_description"]
+    again = login(client, password="a-new-long-password").json()
+    assert token_request(client, keycloak_refresh_body(again["refresh_token"])).status_code == 200
+
+
 def test_an_access_token_is_no_refresh_token_nor_the_reverse(client, make_user):
     make_user("dev", Role.DEVELOPER)
     answer = login(client).json()
