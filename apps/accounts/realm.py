@@ -213,9 +213,9 @@ def discovery(request) -> dict:
         "token_endpoint": f"{base}/protocol/openid-connect/token",
         "jwks_uri": f"{base}/protocol/openid-connect/certs",
         "grant_types_supported": ["password", "refresh_token"],
-        "response_types_supported": ["token"],
+        # No authorization endpoint and no ID tokens: the password and refresh grants only.
+        "response_types_supported": [],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": [signing.ALGORITHM],
         "token_endpoint_auth_methods_supported": ["none"],
         "scopes_supported": [SCOPE],
         "claims_supported": ["sub", "iss", "preferred_username", "email"],

@@ -109,8 +109,18 @@ def test_a_token_signed_by_another_key_is_refused(client, provider, sso):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     same_kid = jwt.encode(claims, other, algorithm="RS256", headers={"kid": "test-key"})
     assert "signature is not valid" in refusal(client, same_kid)
+    from axes.models import AccessAttempt
+
+    assert AccessAttempt.objects.get(username=None).failures_since_start == 1  # a forgery counts
     unknown_kid = jwt.encode(claims, other, algorithm="RS256", headers={"kid": "other-key"})
     assert "does not publish" in refusal(client, unknown_kid)
+
+
+def test_without_an_issuer_the_providers_tokens_are_refused_saying_so(
+    client, provider, sso, settings
+):
+    settings.OIDC_OP_ISSUER = ""
+    assert "until OIDC_OP_ISSUER names" in refusal(client, provider.cli_token("fiona"))
 
 
 def test_a_deactivated_account_is_refused(client, provider, sso):
