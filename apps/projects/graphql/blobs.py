@@ -70,6 +70,9 @@ def decode_parts(given: dict[str, str | None]) -> dict[str, str]:
 def drop_flow_defaults(flows: list[formats.Flow]) -> None:
     """Flow values equal to Rasa's defaults, as `as_json` spells them out, are not kept."""
     for flow in flows:
+        # Rasa keeps a guard as a string, so an authored `if: False` comes as "False".
+        if isinstance(flow.guard, str) and flow.guard.strip() in ("False", "True"):
+            flow.guard = flow.guard.strip() == "True"
         if flow.run_pattern_completed is True:
             flow.run_pattern_completed = None
         for trigger in flow.nlu_trigger or []:

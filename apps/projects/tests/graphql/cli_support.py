@@ -12,7 +12,7 @@ import copy
 import json
 from pathlib import Path
 
-import yaml
+from ruamel.yaml import YAML
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -110,7 +110,12 @@ def unb64(value: str) -> str:
 
 def part(body: dict, name: str):
     """A part of an upload body, decoded and read as YAML."""
-    return yaml.safe_load(unb64(body["variables"]["input"][name]))
+    return load(unb64(body["variables"]["input"][name]))
+
+
+def load(text: str):
+    """YAML 1.2, as Rasa reads and writes it (`Yes` is a string)."""
+    return YAML(typ="safe", pure=True).load(text)
 
 
 def post(client, body: dict, token: str | None):
