@@ -291,7 +291,13 @@ def _problems(exc: formats.FormatError) -> Problem:
     lines = []
     for problem in exc.problems:
         field = fields.get(problem.file or "")
-        lines.append(f"{field} ({problem})" if field else str(problem))
+        if field:
+            lines.append(f"{field} ({problem})")
+        elif problem.file == content.STORED:
+            # A part left out, as stored, that the parts given no longer agree with.
+            lines.append(f"the assistant's stored content ({problem})")
+        else:
+            lines.append(str(problem))
     return Problem("The upload was refused, nothing changed: " + "; ".join(lines), "INVALID")
 
 

@@ -56,6 +56,11 @@ def test_an_upload_stores_what_an_import_of_the_folder_stores(client, token, mak
     # Flows compact, as authored: the client's generated ids and nexts and spelled-out
     # defaults are gone, the author's ids are kept.
     assert formats.flows_to_dict(uploaded.flows) == formats.flows_to_dict(folder.flows)
+    # ... each step led by its id and its own key, as authors write it (not as_json's order).
+    for flow in uploaded.flows:
+        for step in formats.iter_steps(flow.steps):
+            keys = [k for k in step if k != "id"]
+            assert keys[0] == formats.step_type(step), (flow.id, step)
     assert uploaded.domain.responses == folder.domain.responses
     assert uploaded.domain.slots == folder.domain.slots
     assert {i.name for i in uploaded.domain.intents} == {i.name for i in folder.domain.intents}
