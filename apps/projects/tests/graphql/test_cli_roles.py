@@ -83,3 +83,14 @@ def test_the_walk_sees_both_answers():
     for operation in ("exportAsEncodedYaml", "deleteAssistant", *CREATES):
         answers = {allowed(role, operation) for role in Role}
         assert answers == {True, False}, operation
+
+
+def test_a_role_granted_on_one_assistant_reaches_that_one_only(client, make_user, assistants):
+    modern = Assistant.objects.get(name="modern")
+    _, secret = ApiToken.issue(make_user("u", grants={modern: [Role.DEVELOPER]}), "cli")
+    assert "errors" not in post(client, export("modern"), secret).json()
+    found = post(client, by_name("classic"), secret).json()["data"]["assistantByName"]
+    assert found == {"_": None}
+    # A grant on one assistant is no global right to create others.
+    error = post(client, upload("brand-new", config=CONFIG), secret).json()["errors"][0]
+    assert error["extensions"]["code"] == "FORBIDDEN"
