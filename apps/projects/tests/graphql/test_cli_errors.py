@@ -135,3 +135,18 @@ def test_a_classic_assistant_refuses_a_modern_upload(client, dev):
     post(client, fixture("import_312_seaside_inn.json"), dev)
     error = error_of(post(client, upload("seaside-inn", config="recipe: default.v1\n"), dev))
     assert "classic" in error["message"]
+
+
+def test_an_invalid_assistant_name_is_named(client, dev):
+    error = error_of(post(client, upload("has space", config="recipe: default.v1\n"), dev))
+    assert error["message"].startswith("assistantName: ")
+    assert not Assistant.objects.filter(name="has space").exists()
+
+
+def test_prompts_that_are_not_texts_are_refused(client, dev, stored):
+    body = upload("calm-basic")
+    body["variables"]["input"]["prompts"] = {"command_generator": 3}
+    assert "prompts.command_generator" in error_of(post(client, body, dev))["message"]
+    body["variables"]["input"]["prompts"] = {"other": "x"}
+    assert "prompts.other: unknown prompt" in error_of(post(client, body, dev))["message"]
+    assert snapshot() == stored
