@@ -350,6 +350,9 @@ EXPECTED_ACCESS = {
     "api:training_job": (A, Cap.VIEW_ASSISTANT, None),
     "api:version_model": (A, Cap.EXPORT, None),
     "api:version_input": (A, Cap.EXPORT, None),
+    # The assistant comes from ?assistant=: checked in the view (tests in apps/training).
+    "api:download_model_file": (AU, None, None),
+    "api:download_model_input": (AU, None, None),
     "training:train": (A, Cap.TRAIN, None),
     "training:job": (A, Cap.VIEW_ASSISTANT, None),
     "training:cancel": (A, Cap.TRAIN, None),

@@ -2,13 +2,19 @@ import re
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.roles import Cap
-from apps.projects.access import Access, AssistantAPIView, assistant_caps, get_assistant_for
+from apps.projects.access import (
+    Access,
+    AssistantAPIView,
+    GlobalAPIView,
+    assistant_caps,
+    get_assistant_for,
+)
 from apps.projects.api import ProblemOutput
 from apps.training import services
 from apps.training.models import ModelVersion, TrainingJob
@@ -133,3 +139,45 @@ class VersionInputApi(AssistantAPIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request, name, version):
         return input_response(_version(self.assistant, version))
+
+
+class DownloadApi(GlobalAPIView):
+    """Rasa Studio's CI download URLs (what `modelDownloadUrls` answers):
+    `/api/v1/download/model-file/<version>?assistant=<name>` and `.../model-input/...`. The
+    version is a name or a number; the assistant's EXPORT capability is checked as for the
+    other downloads."""
+
+    access = Access("authenticated")
+    kind = "file"
+
+    @extend_schema(
+        parameters=[OpenApiParameter("assistant", str, required=True)],
+        responses={
+            (200, "application/gzip"): OpenApiTypes.BINARY,
+            (200, "application/zip"): OpenApiTypes.BINARY,
+        },
+    )
+    def get(self, request, version):
+        name = request.query_params.get("assistant", "")
+        if not name:
+            return Response(
+                {"assistant": ["Add ?assistant=<name>: version names are per assistant."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        assistant = get_assistant_for(request.user, name, Cap.EXPORT)
+        found = (
+            ModelVersion.objects.filter(assistant=assistant, name=version)
+            .order_by("-number")
+            .first()
+        )
+        if found is None:
+            found = _version(assistant, version)
+        return model_response(found) if self.kind == "file" else input_response(found)
+
+
+class DownloadModelFileApi(DownloadApi):
+    kind = "file"
+
+
+class DownloadModelInputApi(DownloadApi):
+    kind = "input"

@@ -67,6 +67,20 @@ def assistant_for(info: Info, name: str, capability: Cap | Iterable[Cap]) -> Ass
         ) from exc
 
 
+def assistant_name_of(assistant_id: str | None, assistant_name: str | None) -> str:
+    """The assistant an input names: Rasa Studio's documents call it `assistantId` (which is
+    what `assistantByName` answers: the name) or, in newer ones, `assistantName`."""
+    if assistant_id and assistant_name and assistant_id != assistant_name:
+        raise Problem(
+            f"assistantId {assistant_id!r} and assistantName {assistant_name!r} differ: give one.",
+            code="BAD_USER_INPUT",
+        )
+    name = assistant_id or assistant_name
+    if not name:
+        raise Problem("Give the assistant: assistantId (or assistantName).", code="BAD_USER_INPUT")
+    return str(name)
+
+
 def require(info: Info, capability: Cap) -> User:
     """The signed-in user, if their global roles give `capability`."""
     user = signed_in_user(info)

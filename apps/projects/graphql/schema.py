@@ -9,14 +9,18 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.tools import merge_types
 
+from apps.ingestion import graphql as conversations
 from apps.projects.graphql import cli
 from apps.projects.graphql.context import Problem
+from apps.training import graphql as models
 
 log = logging.getLogger(__name__)
 
-QUERIES: tuple[type, ...] = (cli.Query,)
+#: The CLI's operations, the conversation API, the CI (model download) API.
+MODULES = (cli, conversations, models)
+QUERIES: tuple[type, ...] = tuple(module.Query for module in MODULES)
 MUTATIONS: tuple[type, ...] = tuple(
-    module.Mutation for module in (cli,) if hasattr(module, "Mutation")
+    module.Mutation for module in MODULES if hasattr(module, "Mutation")
 )
 
 

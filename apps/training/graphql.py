@@ -1,0 +1,136 @@
+"""Rasa Studio's CI API (the model download API) and the versions list, in GraphQL.
+
+    type Query {
+      modelDownloadUrls(input: ModelDownloadUrlsInput!): ModelDownloadUrlsOutput!
+      modelVersions(input: ModelVersionsInput!): [ModelVersion!]!
+    }
+    input ModelDownloadUrlsInput { assistantId: ID, assistantName: String,
+                                   assistantVersionName: ID }
+    type ModelDownloadUrlsOutput { modelFileUrl: String! modelInputUrl: String! }
+    input ModelVersionsInput { assistantId: ID, assistantName: String }
+    type ModelVersion { name: String! number: Int! label: String! createdAt: String!
+                        trainedAt: String status: String! live: Boolean! }
+
+`assistantId` is what `assistantByName` answers as the id: the assistant's name
+(`assistantName` is accepted as well, as Rasa Studio's newer documents spell it).
+`assistantVersionName` is a version's name or number; left out, the newest trained version. The
+URLs are Studio's `/api/v1/download/model-file/<version>` and `.../model-input/<version>`
+(with `?assistant=<name>`), which answer to a bearer credential with EXPORT on the assistant:
+the model archive, and the files the version was trained from (a zip).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import strawberry
+from django.urls import reverse
+from strawberry.types import Info
+
+from apps.accounts.roles import Cap
+from apps.projects.graphql.context import Problem, assistant_for, assistant_name_of
+from apps.training import services
+from apps.training.models import Deployment, ModelVersion
+
+
+@strawberry.input
+class ModelDownloadUrlsInput:
+    assistant_id: strawberry.ID | None = None
+    assistant_name: str | None = None
+    assistant_version_name: strawberry.ID | None = None
+
+
+@strawberry.type
+class ModelDownloadUrlsOutput:
+    model_file_url: str
+    model_input_url: str
+
+
+@strawberry.input
+class ModelVersionsInput:
+    assistant_id: strawberry.ID | None = None
+    assistant_name: str | None = None
+
+
+@strawberry.type(name="ModelVersion")
+class ModelVersionOutput:
+    name: str
+    number: int
+    label: str
+    created_at: str
+    trained_at: str | None
+    status: str
+    live: bool
+
+
+def find_version(assistant, given: str | None) -> ModelVersion:
+    """A version by name or number; the newest trained one when none is given."""
+    if given is None or given in ("", "latest"):
+        found = services.latest_trained(assistant)
+        if found is None:
+            raise Problem(f"{assistant.name} has no trained version yet.", code="NOT_FOUND")
+        return found
+    versions = ModelVersion.objects.filter(assistant=assistant)
+    found = versions.filter(name=given).order_by("-number").first()
+    if found is None and given.isdigit() and len(given) < 18:
+        found = versions.filter(number=int(given)).first()
+    if found is None:
+        raise Problem(
+            f"{assistant.name} has no version named {given!r} (give a version's name or number).",
+            code="NOT_FOUND",
+        )
+    return found
+
+
+def _status(version: ModelVersion) -> str:
+    job = getattr(version, "job", None)
+    if version.is_trained:
+        return "trained"
+    return job.status if job is not None else "not trained"
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(name="modelDownloadUrls")
+    def model_download_urls(
+        self, info: Info, input: ModelDownloadUrlsInput
+    ) -> ModelDownloadUrlsOutput:
+        name = assistant_name_of(input.assistant_id, input.assistant_name)
+        assistant = assistant_for(info, name, Cap.EXPORT)
+        version = find_version(assistant, input.assistant_version_name)
+        if not version.is_trained:
+            raise Problem(f"{version.label} of {assistant.name} has no model yet.", "NOT_FOUND")
+        request = info.context.request
+        query = "?" + urlencode({"assistant": assistant.name})
+
+        def url(route: str) -> str:
+            return request.build_absolute_uri(reverse(route, args=[str(version.number)]) + query)
+
+        return ModelDownloadUrlsOutput(
+            model_file_url=url("api:download_model_file"),
+            model_input_url=url("api:download_model_input"),
+        )
+
+    @strawberry.field(name="modelVersions")
+    def model_versions(self, info: Info, input: ModelVersionsInput) -> list[ModelVersionOutput]:
+        """The assistant's versions, newest first (the Try page's list, for the command line)."""
+        name = assistant_name_of(input.assistant_id, input.assistant_name)
+        assistant = assistant_for(info, name, Cap.TRY)
+        live = set(
+            Deployment.objects.live()
+            .filter(version__assistant=assistant)
+            .values_list("version_id", flat=True)
+        )
+        rows = ModelVersion.objects.filter(assistant=assistant).select_related("job")
+        return [
+            ModelVersionOutput(
+                name=version.name or str(version.number),
+                number=version.number,
+                label=version.label,
+                created_at=version.created_at.isoformat(),
+                trained_at=version.trained_at.isoformat() if version.trained_at else None,
+                status=_status(version),
+                live=version.pk in live,
+            )
+            for version in rows.order_by("-number")
+        ]
