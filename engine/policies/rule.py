@@ -185,6 +185,7 @@ class RulePolicy:
         rules = [t for t in trackers if t.is_rule]
         stories = [t for t in trackers if not t.is_rule]
         self._check_restriction(rules, report)
+        self._check_rules_agree(rules, report)
         rule_examples = training_examples(rules, self.spec, None, omit_unset_slots=True)
         story_examples = training_examples(stories, self.spec, None)
         self.rules = {
@@ -204,6 +205,29 @@ class RulePolicy:
                     f"{tracker.source}: rule '{tracker.name}' has {turns} user messages; rules "
                     "are meant for one (Rasa refuses this rule: write a story instead)"
                 )
+
+    def _check_rules_agree(self, rules: list[TrainingTracker], warn: Warn) -> None:
+        """Warns about rules that predict different actions after the same states: the lookup
+        forgets such states, so none of those rules applies there."""
+        actions: dict[str, dict[str, list[TrainingTracker]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        for tracker in rules:
+            for example in training_examples([tracker], self.spec, None, omit_unset_slots=True):
+                key = feature_key(example.states)
+                if key is not None and tracker not in actions[key][example.action]:
+                    actions[key][example.action].append(tracker)
+        for by_action in actions.values():
+            if len(by_action) < 2:
+                continue
+            trackers = [t for group in by_action.values() for t in group]
+            names = ", ".join(f"'{t.name}'" for t in trackers)
+            predicted = ", ".join(f"'{action}'" for action in by_action)
+            warn(
+                f"{trackers[0].source}: the rules {names} contradict each other: after the same "
+                f"conversation they predict {predicted}; none of them applies there (Rasa "
+                "refuses these rules)"
+            )
 
     def _analyse(
         self, rules: list[TrainingTracker], trackers: list[TrainingTracker], warn: Warn
