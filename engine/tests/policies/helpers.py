@@ -49,6 +49,13 @@ actions: [action_check]
 
 
 def project(stories: str = "", rules: str = "", policies: str = "", domain: str = DOMAIN):
+    return load_project_files(project_files(stories, rules, policies, domain))
+
+
+def project_files(
+    stories: str = "", rules: str = "", policies: str = "", domain: str = DOMAIN
+) -> dict[str, str]:
+    """A classic project's files: the domain, config.yml with `policies`, stories and rules."""
     files = {
         "domain.yml": textwrap.dedent(domain),
         "config.yml": "recipe: default.v1\nlanguage: en\npipeline: []\npolicies:\n"
@@ -62,7 +69,7 @@ def project(stories: str = "", rules: str = "", policies: str = "", domain: str 
         files["data/rules.yml"] = 'version: "3.1"\nrules:\n' + textwrap.indent(
             textwrap.dedent(rules), "  "
         )
-    return load_project_files(files)
+    return files
 
 
 def train(stories: str = "", rules: str = "", policies: str = "- name: RulePolicy\n", **kw):
