@@ -35,7 +35,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.policies.base import Conversation, PolicyPrediction, training_examples
+from engine.policies.base import (
+    Conversation,
+    GrowingConversation,
+    PolicyPrediction,
+    training_examples,
+)
 from engine.policies.states import (
     ACTION_LISTEN,
     ACTION_NAME,
@@ -269,7 +274,7 @@ class RulePolicy:
         """(tracker, gold action, predicted action, prediction source) at every predictable
         action of the trackers where a rule could apply."""
         for tracker in trackers:
-            done: list[dict[str, Any]] = []
+            done = GrowingConversation(self.spec)
             replay = Replay(self.spec)
             unpredictable = True
             for event in tracker.events:
@@ -285,7 +290,7 @@ class RulePolicy:
                             done, gold, tracker.is_rule
                         )
                         yield tracker, gold, predicted, source
-                done.append(event)
+                done.add(event)
                 replay.apply(event)
 
     def _could_apply(self, replay: Replay) -> bool:
@@ -299,15 +304,15 @@ class RulePolicy:
         return bool(self._lookup("rules").candidates(replay.latest_action or None, intent))
 
     def _predicted_for_training(
-        self, events: list[dict[str, Any]], gold: str, is_rule: bool
+        self, events: GrowingConversation, gold: str, is_rule: bool
     ) -> tuple[str | None, str | None]:
-        conversation = Conversation(events, self.spec)
+        conversation = events.conversation()
         prediction = self.predict(conversation)
         action = self._winner(prediction, is_rule)
         loop = conversation.active_loop
         if loop and action != gold and action == loop:  # as a form rejecting its turn would
-            rejected = [*events, {"event": "action_execution_rejected", "name": loop}]
-            prediction = self.predict(Conversation(rejected, self.spec))
+            rejected = {"event": "action_execution_rejected", "name": loop}
+            prediction = self.predict(events.conversation(rejected))
             action = self._winner(prediction, is_rule)
         return action, prediction.source
 
