@@ -51,10 +51,10 @@ _NOT_FOR_LIBYAML = ("%YAML", "\x85", "\u2028", "\u2029")
 
 try:  # PyYAML built with libyaml
     import yaml as _pyyaml
-    from yaml.cyaml import CParser as _CParser
+    from yaml._yaml import CParser as _CParser
     from yaml.resolver import BaseResolver as _BaseResolver
 
-    class _LibyamlComposer(_CParser, _BaseResolver):  # type: ignore[misc]
+    class _LibyamlComposer(_CParser, _BaseResolver):
         """libyaml's composer, with YAML 1.2's implicit tags (ruamel's table)."""
 
         yaml_implicit_resolvers: dict[Any, Any] = {}
@@ -136,15 +136,16 @@ def _yaml_problem(file: str, exc: YAMLError) -> Problem:
     return Problem(file, None, "", f"YAML syntax error: {exc}")
 
 
-def _compose_with_libyaml(text: str) -> Any:
-    """The node graph as libyaml composes it, or ``False`` when ruamel.yaml is to read it."""
+def _compose_with_libyaml(text: str) -> tuple[bool, Any]:
+    """``(True, the node graph)`` as libyaml composes it, or ``(False, None)`` when ruamel.yaml
+    is to read the text."""
     if _LibyamlComposer is None or any(marker in text for marker in _NOT_FOR_LIBYAML):
-        return False
+        return False, None
     composer = _LibyamlComposer(text)
     try:
-        return composer.get_single_node()
+        return True, composer.get_single_node()
     except Exception:  # any complaint: ruamel.yaml reads it and words the error
-        return False
+        return False, None
     finally:
         composer.dispose()
 
@@ -156,8 +157,8 @@ def load_yaml(raw: bytes | str, file: str, *, fast: bool = False) -> YamlDocumen
     module docstring); the result is the same.
     """
     text = decode_text(raw, file)
-    node = _compose_with_libyaml(text) if fast else False
-    if node is False:
+    composed, node = _compose_with_libyaml(text) if fast else (False, None)
+    if not composed:
         node = _compose(text, file)
     doc = YamlDocument(file=file, data=None)
     if node is None:
@@ -269,7 +270,7 @@ class _Builder:
         self.fail(node, path, "unsupported YAML node")
         raise _Abort
 
-    def _scalar(self, node: ScalarNode, path: str) -> Any:
+    def _scalar(self, node: Any, path: str) -> Any:
         tag, value = node.tag, node.value
         if tag == _TAG + "str" or tag == _TAG + "timestamp":
             return value
