@@ -604,7 +604,8 @@ def _load_yaml_file(
     problems: list[Problem],
     legacy: LegacyDomain | None = None,
 ) -> None:
-    doc = load_yaml(content, path)
+    # Training data (hundreds of stories, examples) is read with libyaml: the same result.
+    doc = load_yaml(content, path, fast=path.startswith("data/"))
     project.source_lines[path] = doc.lines
     collector = ProblemCollector(path, doc.lines)
     content = migrate_yaml_document(doc, content, collector, legacy)  # Rasa 2.x files

@@ -202,7 +202,7 @@ def parse_story_file(raw: bytes | str, file: str) -> tuple[list[Story], list[Sto
     """``(stories, rules, problems)`` of one file; a file that is not a mapping with a
     ``stories`` or ``rules`` section gives nothing."""
     try:
-        doc = load_yaml(raw, file)
+        doc = load_yaml(raw, file, fast=True)
     except FormatError as exc:
         return [], [], exc.problems
     if not isinstance(doc.data, dict) or not ({"stories", "rules"} & set(doc.data)):

@@ -10,6 +10,12 @@ plain Python values from it ourselves, so that:
 * every mapping key and sequence item gets its 1-based line, stored by key path
   (``flows.transfer.steps[2]``), which is how problems find their lines later.
 
+`load_yaml` with ``fast=True`` composes with libyaml (PyYAML's C parser) instead, resolving
+plain scalars with ruamel's own YAML 1.2 rules, for large machine-written files such as
+hundreds of stories; a document libyaml rejects, or one it could read differently (a ``%YAML``
+directive, Unicode line separators), goes through ruamel.yaml as always, so errors and values
+are the same either way.
+
 Writing uses ruamel.yaml's round-trip emitter on plain dicts and lists, in the indentation Rasa
 itself writes (``mapping=2, sequence=4, offset=2``), with multi-line strings in ``|`` block style.
 """
@@ -26,6 +32,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.resolver import implicit_resolvers as _RUAMEL_RESOLVERS
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
 from engine.formats.errors import FormatError, Problem, join_path
@@ -39,6 +46,31 @@ MAX_YAML_NODES = 1_000_000
 
 _TAG = "tag:yaml.org,2002:"
 _INT_RE = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
+#: What libyaml (YAML 1.1) could read otherwise than ruamel's YAML 1.2 reader.
+_NOT_FOR_LIBYAML = ("%YAML", "\x85", "\u2028", "\u2029")
+
+try:  # PyYAML built with libyaml
+    import yaml as _pyyaml
+    from yaml._yaml import CParser as _CParser
+    from yaml.resolver import BaseResolver as _BaseResolver
+
+    class _LibyamlComposer(_CParser, _BaseResolver):
+        """libyaml's composer, with YAML 1.2's implicit tags (ruamel's table)."""
+
+        yaml_implicit_resolvers: dict[Any, Any] = {}
+
+    for _versions, _tag, _regexp, _first in _RUAMEL_RESOLVERS:
+        if (1, 2) in _versions:
+            _LibyamlComposer.add_implicit_resolver(_tag, _regexp, _first)
+    _FAST_NODES: tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]] = (
+        (ScalarNode, _pyyaml.ScalarNode),
+        (SequenceNode, _pyyaml.SequenceNode),
+        (MappingNode, _pyyaml.MappingNode),
+    )
+except ImportError:  # pragma: no cover - PyYAML without libyaml: ruamel.yaml only
+    _LibyamlComposer = None  # type: ignore[assignment,misc]
+    _FAST_NODES = ((ScalarNode,), (SequenceNode,), (MappingNode,))
+_SCALAR_NODES, _SEQUENCE_NODES, _MAPPING_NODES = _FAST_NODES
 
 
 @dataclass
@@ -104,19 +136,30 @@ def _yaml_problem(file: str, exc: YAMLError) -> Problem:
     return Problem(file, None, "", f"YAML syntax error: {exc}")
 
 
-def load_yaml(raw: bytes | str, file: str) -> YamlDocument:
+def _compose_with_libyaml(text: str) -> tuple[bool, Any]:
+    """``(True, the node graph)`` as libyaml composes it, or ``(False, None)`` when ruamel.yaml
+    is to read the text."""
+    if _LibyamlComposer is None or any(marker in text for marker in _NOT_FOR_LIBYAML):
+        return False, None
+    composer = _LibyamlComposer(text)
+    try:
+        return True, composer.get_single_node()
+    except Exception:  # any complaint: ruamel.yaml reads it and words the error
+        return False, None
+    finally:
+        composer.dispose()
+
+
+def load_yaml(raw: bytes | str, file: str, *, fast: bool = False) -> YamlDocument:
     """Parse one YAML document safely. Raises `FormatError` on any problem.
 
-    An empty file gives ``data=None``.
+    An empty file gives ``data=None``. `fast`: compose with libyaml when it can (see the
+    module docstring); the result is the same.
     """
     text = decode_text(raw, file)
-    yaml = YAML(typ="safe", pure=True)
-    try:
-        node = yaml.compose(io.StringIO(text))
-    except YAMLError as exc:
-        raise FormatError([_yaml_problem(file, exc)]) from None
-    except RecursionError:
-        raise FormatError([Problem(file, None, "", "YAML document is nested too deeply")]) from None
+    composed, node = _compose_with_libyaml(text) if fast else (False, None)
+    if not composed:
+        node = _compose(text, file)
     doc = YamlDocument(file=file, data=None)
     if node is None:
         return doc
@@ -129,6 +172,16 @@ def load_yaml(raw: bytes | str, file: str) -> YamlDocument:
     if builder.problems:
         raise FormatError(builder.problems)
     return doc
+
+
+def _compose(text: str, file: str) -> Any:
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        return yaml.compose(io.StringIO(text))
+    except YAMLError as exc:
+        raise FormatError([_yaml_problem(file, exc)]) from None
+    except RecursionError:
+        raise FormatError([Problem(file, None, "", "YAML document is nested too deeply")]) from None
 
 
 class _Abort(Exception):
@@ -167,9 +220,9 @@ class _Builder:
         if id(node) in stack:
             self.fail(node, path, "recursive YAML alias")
             raise _Abort
-        if isinstance(node, ScalarNode):
+        if isinstance(node, _SCALAR_NODES):
             return self._scalar(node, path)
-        if isinstance(node, SequenceNode):
+        if isinstance(node, _SEQUENCE_NODES):
             if node.tag != _TAG + "seq":
                 self.fail(node, path, f"unsupported YAML tag {node.tag!r}")
                 raise _Abort
@@ -179,7 +232,7 @@ class _Builder:
                 self.lines.setdefault(child_path, child.start_mark.line + 1)
                 items.append(self._build(child, child_path, (*stack, id(node))))
             return items
-        if isinstance(node, MappingNode):
+        if isinstance(node, _MAPPING_NODES):
             if node.tag not in (_TAG + "map", _TAG + "omap"):
                 self.fail(node, path, f"unsupported YAML tag {node.tag!r}")
                 raise _Abort
@@ -217,7 +270,7 @@ class _Builder:
         self.fail(node, path, "unsupported YAML node")
         raise _Abort
 
-    def _scalar(self, node: ScalarNode, path: str) -> Any:
+    def _scalar(self, node: Any, path: str) -> Any:
         tag, value = node.tag, node.value
         if tag == _TAG + "str" or tag == _TAG + "timestamp":
             return value

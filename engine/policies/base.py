@@ -14,14 +14,16 @@ from engine.policies.states import (
     State,
     StateSpec,
     applied_events,
+    fold_event,
     past_states,
     remove_user_text_if_intent,
+    shared_slots,
     state_key,
     states_key,
 )
 from engine.policies.training import TrainingTracker
 
-__all__ = ["Conversation", "PolicyPrediction", "training_examples"]
+__all__ = ["Conversation", "GrowingConversation", "PolicyPrediction", "training_examples"]
 
 
 class Conversation:
@@ -82,6 +84,70 @@ class Conversation:
             if kind == "action":
                 return None
         return None
+
+
+class GrowingConversation:
+    """A training tracker's events added one by one, with the `Conversation` of every prefix
+    at the cost of the new event (replaying from the start only when an event changes the
+    applied events other than by adding itself: an undo, a loop's folded happy path...).
+    `conversation()` is what ``Conversation(events, spec)`` gives for the events so far."""
+
+    def __init__(self, spec: StateSpec) -> None:
+        self.spec = spec
+        self.events: list[dict[str, Any]] = []
+        self._loops: set[Any] = set()
+        self._shared = shared_slots(spec)
+        self._applied: list[dict[str, Any]] = []
+        self._replay = Replay(spec)
+        #: The state before each applied action.
+        self._prior: list[State] = []
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        name = event.get("name")
+        if event.get("event") == "active_loop" and name and name not in self._loops:
+            self._loops.add(name)  # earlier loop executions may fold differently now
+            self._rebuild()
+            return
+        before, size = self._applied, len(self._applied)
+        after = fold_event(self._applied, event, self._loops, self._shared)
+        if after is before and len(after) == size + 1 and after[-1] is event:
+            if event.get("event") == "action":
+                self._prior.append(self._replay.state())
+            self._replay.apply(event)
+        else:
+            self._applied = after
+            self._rebuild(refold=False)
+
+    def _rebuild(self, refold: bool = True) -> None:
+        if refold:
+            self._applied = []
+            for event in self.events:
+                self._applied = fold_event(self._applied, event, self._loops, self._shared)
+        self._replay = Replay(self.spec)
+        self._prior = []
+        for event in self._applied:
+            if event.get("event") == "action":
+                self._prior.append(self._replay.state())
+            self._replay.apply(event)
+
+    def conversation(self, extra: dict[str, Any] | None = None) -> Conversation:
+        """The conversation of the events so far, and `extra` when given (an event that adds
+        itself to the applied events, such as ``action_execution_rejected``)."""
+        conversation = Conversation.__new__(Conversation)
+        conversation.spec = self.spec
+        conversation.rule_only_data = {}
+        replay = self._replay
+        conversation.events = list(self.events)
+        conversation.applied = list(self._applied)
+        if extra is not None:
+            replay = replay.copy()
+            replay.apply(extra)
+            conversation.events.append(extra)
+            conversation.applied.append(extra)
+        conversation.replay = replay
+        conversation.__dict__["states"] = [*self._prior, replay.state()]
+        return conversation
 
 
 def _final_replay(events: Iterable[dict[str, Any]], spec: StateSpec) -> Replay:

@@ -35,7 +35,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from engine.policies.base import Conversation, PolicyPrediction, training_examples
+from engine.policies.base import (
+    Conversation,
+    GrowingConversation,
+    PolicyPrediction,
+    training_examples,
+)
 from engine.policies.states import (
     ACTION_LISTEN,
     ACTION_NAME,
@@ -185,6 +190,7 @@ class RulePolicy:
         rules = [t for t in trackers if t.is_rule]
         stories = [t for t in trackers if not t.is_rule]
         self._check_restriction(rules, report)
+        self._check_rules_agree(rules, report)
         rule_examples = training_examples(rules, self.spec, None, omit_unset_slots=True)
         story_examples = training_examples(stories, self.spec, None)
         self.rules = {
@@ -204,6 +210,29 @@ class RulePolicy:
                     f"{tracker.source}: rule '{tracker.name}' has {turns} user messages; rules "
                     "are meant for one (Rasa refuses this rule: write a story instead)"
                 )
+
+    def _check_rules_agree(self, rules: list[TrainingTracker], warn: Warn) -> None:
+        """Warns about rules that predict different actions after the same states: the lookup
+        forgets such states, so none of those rules applies there."""
+        actions: dict[str, dict[str, list[TrainingTracker]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        for tracker in rules:
+            for example in training_examples([tracker], self.spec, None, omit_unset_slots=True):
+                key = feature_key(example.states)
+                if key is not None and tracker not in actions[key][example.action]:
+                    actions[key][example.action].append(tracker)
+        for by_action in actions.values():
+            if len(by_action) < 2:
+                continue
+            trackers = [t for group in by_action.values() for t in group]
+            names = ", ".join(f"'{t.name}'" for t in trackers)
+            predicted = ", ".join(f"'{action}'" for action in by_action)
+            warn(
+                f"{trackers[0].source}: the rules {names} contradict each other: after the same "
+                f"conversation they predict {predicted}; none of them applies there (Rasa "
+                "refuses these rules)"
+            )
 
     def _analyse(
         self, rules: list[TrainingTracker], trackers: list[TrainingTracker], warn: Warn
@@ -245,7 +274,7 @@ class RulePolicy:
         """(tracker, gold action, predicted action, prediction source) at every predictable
         action of the trackers where a rule could apply."""
         for tracker in trackers:
-            done: list[dict[str, Any]] = []
+            done = GrowingConversation(self.spec)
             replay = Replay(self.spec)
             unpredictable = True
             for event in tracker.events:
@@ -261,7 +290,7 @@ class RulePolicy:
                             done, gold, tracker.is_rule
                         )
                         yield tracker, gold, predicted, source
-                done.append(event)
+                done.add(event)
                 replay.apply(event)
 
     def _could_apply(self, replay: Replay) -> bool:
@@ -275,15 +304,15 @@ class RulePolicy:
         return bool(self._lookup("rules").candidates(replay.latest_action or None, intent))
 
     def _predicted_for_training(
-        self, events: list[dict[str, Any]], gold: str, is_rule: bool
+        self, events: GrowingConversation, gold: str, is_rule: bool
     ) -> tuple[str | None, str | None]:
-        conversation = Conversation(events, self.spec)
+        conversation = events.conversation()
         prediction = self.predict(conversation)
         action = self._winner(prediction, is_rule)
         loop = conversation.active_loop
         if loop and action != gold and action == loop:  # as a form rejecting its turn would
-            rejected = [*events, {"event": "action_execution_rejected", "name": loop}]
-            prediction = self.predict(Conversation(rejected, self.spec))
+            rejected = {"event": "action_execution_rejected", "name": loop}
+            prediction = self.predict(events.conversation(rejected))
             action = self._winner(prediction, is_rule)
         return action, prediction.source
 

@@ -521,27 +521,41 @@ def applied_events(
     keeps only the slots shared for coexistence, and a loop's repeated happy-path execution
     is folded into its previous execution."""
     loops = {e.get("name") for e in events if _kind(e) == "active_loop" and e.get("name")}
-    shared = {s.name for s in spec.slots if s.shared_for_coexistence} if spec else set()
+    shared = shared_slots(spec)
     done: list[dict[str, Any]] = []
     for event in events:
-        kind = _kind(event)
-        if kind in ("restart", "session_started"):
-            done = []
-        elif kind == "routing_session_ended":
-            done = [e for e in done if _kind(e) == "slot" and e.get("name") in shared]
-        elif kind == "undo":
-            _undo_till(done, "action")
-        elif kind == "rewind":
-            _undo_till(done, "user")
-            _undo_till(done, "action")
-        elif (
-            kind == "action"
-            and event.get("name") in loops
-            and not _first_loop_execution_or_unhappy_path(str(event.get("name")), done)
-        ):
-            _undo_till_previous_loop_execution(str(event.get("name")), done)
-        else:
-            done.append(event)
+        done = fold_event(done, event, loops, shared)
+    return done
+
+
+def shared_slots(spec: StateSpec | None) -> set[str]:
+    """The slots a ``routing_session_ended`` keeps."""
+    return {s.name for s in spec.slots if s.shared_for_coexistence} if spec else set()
+
+
+def fold_event(
+    done: list[dict[str, Any]], event: dict[str, Any], loops: set[Any], shared: set[str]
+) -> list[dict[str, Any]]:
+    """`done` (the applied events so far, changed in place) after `event`, or a new list when
+    the event starts over; `loops` are the names of every loop the events activate."""
+    kind = _kind(event)
+    if kind in ("restart", "session_started"):
+        return []
+    if kind == "routing_session_ended":
+        return [e for e in done if _kind(e) == "slot" and e.get("name") in shared]
+    if kind == "undo":
+        _undo_till(done, "action")
+    elif kind == "rewind":
+        _undo_till(done, "user")
+        _undo_till(done, "action")
+    elif (
+        kind == "action"
+        and event.get("name") in loops
+        and not _first_loop_execution_or_unhappy_path(str(event.get("name")), done)
+    ):
+        _undo_till_previous_loop_execution(str(event.get("name")), done)
+    else:
+        done.append(event)
     return done
 
 
@@ -721,17 +735,10 @@ def prediction_states(
     return sliced
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 def state_key(state: State) -> str:
-    """A canonical text for one state."""
-    return json.dumps(_plain(state), sort_keys=True, ensure_ascii=False)
+    """A canonical text for one state (JSON writes the tuples of entities and slot features
+    as lists)."""
+    return json.dumps(state, sort_keys=True, ensure_ascii=False)
 
 
 def states_key(states: Sequence[State], keys: Sequence[str] | None = None) -> str:
