@@ -2,7 +2,9 @@
 
 Off unless OIDC_RP_CLIENT_ID is set; then the provider's endpoints and the client secret are
 required. The settings keep mozilla-django-oidc's names, so the library reads them as they are;
-Studio adds OIDC_ENABLED, OIDC_ROLES_CLAIM, OIDC_LOCAL_LOGIN and OIDC_OP_LOGOUT_ENDPOINT.
+Studio adds OIDC_ENABLED, OIDC_ROLES_CLAIM, OIDC_LOCAL_LOGIN and OIDC_OP_LOGOUT_ENDPOINT, and,
+for the provider's access tokens sent as bearer credentials (the CLI, CI), OIDC_OP_ISSUER and
+OIDC_ACCEPTED_AUDIENCES.
 """
 
 from __future__ import annotations
@@ -19,6 +21,20 @@ def _url(name: str, value: str) -> str:
     if value and not value.startswith(("https://", "http://")):
         raise ImproperlyConfigured(f"{name}={value!r} is not an http(s) URL.")
     return value
+
+
+KEYCLOAK_AUTH_SUFFIX = "/protocol/openid-connect/auth"
+
+
+def _issuer(authorization_endpoint: str) -> str:
+    """OIDC_OP_ISSUER, or Keycloak's realm URL read off its authorization endpoint
+    (`<realm>/protocol/openid-connect/auth`); empty when neither is there."""
+    issuer = _url("OIDC_OP_ISSUER", env_str("OIDC_OP_ISSUER"))
+    if issuer:
+        return issuer
+    if authorization_endpoint.endswith(KEYCLOAK_AUTH_SUFFIX):
+        return authorization_endpoint.removesuffix(KEYCLOAK_AUTH_SUFFIX)
+    return ""
 
 
 def oidc_settings(local_backends: list[str]) -> dict[str, object]:
@@ -76,6 +92,10 @@ def oidc_settings(local_backends: list[str]) -> dict[str, object]:
         "OIDC_RP_SIGN_ALGO": env_choice("OIDC_RP_SIGN_ALGO", "RS256", SIGN_ALGORITHMS),
         "OIDC_RP_SCOPES": scopes,
         "OIDC_OP_LOGOUT_ENDPOINT": logout,
+        # The provider's JWT access tokens are accepted as bearer credentials when their `iss`
+        # is this and their `aud` or `azp` is one of these (the web client, the CLI's client).
+        "OIDC_OP_ISSUER": _issuer(endpoints["OIDC_OP_AUTHORIZATION_ENDPOINT"]),
+        "OIDC_ACCEPTED_AUDIENCES": env_list("OIDC_ACCEPTED_AUDIENCES", [client_id, "admin-cli"]),
         "OIDC_USE_PKCE": True,
         # The ID token is the hint the provider's logout endpoint asks for.
         "OIDC_STORE_ID_TOKEN": bool(logout),

@@ -145,6 +145,19 @@ AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 # is set: defines OIDC_ENABLED, OIDC_LOCAL_LOGIN, OIDC_ROLES_CLAIM, the OIDC_* settings that
 # mozilla-django-oidc reads, and AUTHENTICATION_BACKENDS (see studio/oidc_settings.py).
 globals().update(oidc_settings(AUTHENTICATION_BACKENDS))
+# Sign-in from Rasa Pro's `rasa studio` CLI through Studio's own Keycloak-compatible realm
+# (/auth/realms/rasa-studio/, apps/accounts/realm.py). `upload` and `push` never refresh, so the
+# access token lasts a working day; the refresh token lets `download`, `pull` and `train` get a
+# new one for a week after the last sign-in or refresh.
+STUDIO_CLI_ACCESS_TOKEN_SECONDS = env_int("STUDIO_CLI_ACCESS_TOKEN_SECONDS", 12 * 3600, minimum=60)
+STUDIO_CLI_REFRESH_TOKEN_SECONDS = env_int(
+    "STUDIO_CLI_REFRESH_TOKEN_SECONDS", 7 * 24 * 3600, minimum=60
+)
+if STUDIO_CLI_REFRESH_TOKEN_SECONDS < STUDIO_CLI_ACCESS_TOKEN_SECONDS:
+    raise ImproperlyConfigured(
+        "STUDIO_CLI_REFRESH_TOKEN_SECONDS must be at least STUDIO_CLI_ACCESS_TOKEN_SECONDS: a "
+        "refresh token that expires first could never be used."
+    )
 # First: refuses password logins for an account or an address with too many recent failures.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
 LOGIN_URL = "accounts:login"

@@ -5,6 +5,7 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from apps.accounts.urls import realm_urlpatterns
 from apps.ingestion import api as ingestion_api
 from apps.projects import api as projects_api
 from apps.projects.access import Access, public_view
@@ -84,6 +85,8 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     # Every operation resolves its assistant through the access helper (graphql/context.py).
     path("api/graphql/", public_view(graphql_view), name="graphql"),
+    # Studio's own Keycloak-compatible realm, for Rasa Pro's `rasa studio login`.
+    path("auth/realms/rasa-studio/", include((realm_urlpatterns, "realm"))),
     path("", include("apps.accounts.urls")),
     path("", include("apps.projects.urls")),
     path("", include("apps.flows.urls")),

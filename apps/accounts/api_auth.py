@@ -48,5 +48,9 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A personal API token from the 'API tokens' page (stu_...).",
+            "description": (
+                "A personal API token from the 'API tokens' page (stu_...), or an access token "
+                "of Studio's sign-in realm (/auth/realms/rasa-studio/, `rasa studio login`) or, "
+                "with single sign-on, of the identity provider."
+            ),
         }

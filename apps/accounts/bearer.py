@@ -3,16 +3,23 @@
 Studio's REST API (through `api_auth.ApiTokenAuthentication`) and its GraphQL endpoint both ask
 `user_from_request`. It answers None when the request carries no bearer credential, the user
 when the credential is good, and raises `BearerError` (with a message that says what is wrong
-and what to do) when it is not. Today the credential is a personal API token (`stu_...`).
+and what to do) when it is not. The credential is one of:
+
+- a personal API token (`stu_...`);
+- an access token of Studio's own sign-in realm (`rasa studio login`, realm.py), a JWT signed
+  with one of Studio's keys;
+- when single sign-on is configured, a JWT access token of the identity provider (external.py),
+  for the CLI pointed at the provider, or CI.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
-from apps.accounts import lockout
+from apps.accounts import external, lockout, realm, signing
 from apps.accounts.models import ApiToken, User
 
 KEYWORD = "Bearer"
@@ -21,7 +28,8 @@ KEYWORD = "Bearer"
 class BearerError(Exception):
     """A bearer credential that does not let the request in.
 
-    code: "invalid_token", "expired_token" or "locked_out" (then `locked_until` is set)."""
+    code: "invalid_token", "expired_token", "provider_unavailable" (the identity provider's
+    keys could not be fetched) or "locked_out" (then `locked_until` is set)."""
 
     def __init__(
         self, message: str, code: str = "invalid_token", locked_until: datetime | None = None
@@ -52,7 +60,24 @@ def user_from_request(request) -> User | None:
     credential = credential_of(request)
     if credential is None:
         return None
-    return _user_of_api_token(request, credential)
+    if credential.startswith(ApiToken.PREFIX) or credential.count(".") != 2:
+        return _user_of_api_token(request, credential)
+    return _user_of_jwt(request, credential)
+
+
+# OIDC_* settings come from studio.oidc_settings through globals().update, unseen by the type
+# checker; those beyond OIDC_ENABLED exist only with single sign-on on.
+def _user_of_jwt(request, credential: str) -> User:
+    """Studio's own tokens name one of its keys; any other JWT is the provider's, if there is
+    one (else Studio's realm refuses it, saying why)."""
+    try:
+        if signing.is_ours(credential) or not getattr(settings, "OIDC_ENABLED", False):
+            return realm.user_of_access_token(credential)
+        return external.user_of_access_token(credential)
+    except signing.TokenRefused as exc:
+        if exc.counts:
+            raise _refused(request, exc.message) from exc
+        raise BearerError(exc.message, code=exc.code) from exc
 
 
 def _refused(request, message: str) -> BearerError:

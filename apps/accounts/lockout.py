@@ -29,6 +29,7 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.db import transaction
 from django.db.models import F, Max, Sum
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -108,12 +109,24 @@ def lockout_message(until: datetime) -> str:
     )
 
 
+#: Set on a request to the sign-in realm's token endpoint: its lockout answer is Keycloak's JSON.
+TOKEN_ENDPOINT = "studio_token_endpoint"
+
+
 def lockout_response(request, original_response=None, credentials=None):
-    """The login page, with the lockout message instead of the form's error (429)."""
+    """The login page, with the lockout message instead of the form's error (429); for the
+    token endpoint, Keycloak's error JSON (400 invalid_grant) with the same message."""
     username = (credentials or {}).get("username") or request.POST.get("username", "")
     until = locked_until(username=username, address=request.axes_ip_address) or (
         timezone.now() + cool_off()
     )
+    if getattr(request, TOKEN_ENDPOINT, False):
+        refusal = JsonResponse(
+            {"error": "invalid_grant", "error_description": lockout_message(until)}, status=400
+        )
+        refusal["Retry-After"] = str(seconds_left(until))
+        refusal["Cache-Control"] = "no-store"
+        return refusal
     form = AuthenticationForm(request, initial={"username": username})
     response = render(
         request,

@@ -116,3 +116,38 @@ class ApiToken(models.Model):
         if self.revoked_at is None:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+
+class SigningKey(models.Model):
+    """An RSA key pair that signs the tokens of Studio's own sign-in realm (the one Rasa's
+    `rasa studio login` talks to). One key is current and signs; after a rotation the previous
+    ones stay published (and their tokens accepted) until `published_until`, when every token
+    they signed has expired. The private key is kept only while the key is current, encrypted
+    with a key derived from STUDIO_SECRETS_KEY (or SECRET_KEY)."""
+
+    kid = models.CharField(max_length=64, unique=True)
+    public_jwk = models.JSONField()
+    encrypted_private_key = models.TextField(blank=True, default="")
+    is_current = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    published_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_current"],
+                condition=models.Q(is_current=True),
+                name="one_current_signing_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"signing key {self.kid}{' (current)' if self.is_current else ''}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.is_current or (
+            self.published_until is not None and self.published_until > timezone.now()
+        )

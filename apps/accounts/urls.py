@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.accounts import views
+from apps.accounts import api, views
 
 app_name = "accounts"
 
@@ -19,4 +19,15 @@ urlpatterns = [
     path("users/new", views.user_create, name="user_create"),
     path("users/<int:user_id>/", views.user_edit, name="user_edit"),
     path("users/lockouts/", views.lockouts, name="lockouts"),
+]
+
+# Studio's own sign-in realm, Keycloak's paths (included under /auth/realms/rasa-studio/).
+realm_urlpatterns = [
+    path(
+        ".well-known/openid-configuration",
+        api.openid_configuration,
+        name="openid_configuration",
+    ),
+    path("protocol/openid-connect/token", api.token, name="token"),
+    path("protocol/openid-connect/certs", api.certs, name="certs"),
 ]

@@ -18,13 +18,23 @@
 //
 // The login form is the provider's own (username, password, "Sign in"); consent is implied, as
 // for a first-party client in Keycloak.
+//
+// Like a Keycloak client with direct access grants, the public client `admin-cli` may use the
+// password grant at the token endpoint:
+//
+//   POST /token  grant_type=password&client_id=admin-cli&username=fiona&password=pw
+//                [&audience=studio] [&ttl=SECONDS]
+//
+// and gets a JWT access token (RS256, the provider's key) with Keycloak's claims: iss, sub, aud
+// (`audience`, default "account"), azp (the client), exp (`ttl` seconds, default 300), jti, and
+// the account's claims (preferred_username, email, groups, realm_access, ...).
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 const { values: argv } = parseArgs({
   options: {
@@ -96,6 +106,39 @@ async function readForm(req) {
 
 let provider;
 
+const PASSWORD_GRANT_PARAMS = ['username', 'password', 'scope', 'audience', 'ttl'];
+
+async function passwordGrant(ctx) {
+  const { params, client } = ctx.oidc;
+  const account = accounts()[params.username];
+  if (!account || account.password !== params.password) {
+    throw new errors.InvalidGrant('Invalid user credentials');
+  }
+  const ttl = params.ttl === undefined ? 300 : Number(params.ttl);
+  if (!Number.isInteger(ttl) || ttl < 1) throw new errors.InvalidRequest('ttl must be seconds');
+  const audience = params.audience || 'account';
+  const token = new ctx.oidc.provider.AccessToken({
+    accountId: account.claims.sub,
+    client,
+    scope: 'openid',
+    expiresIn: ttl,
+    gty: 'password',
+  });
+  token.resourceServer = {
+    audience,
+    scope: 'openid',
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'RS256' } },
+    identifier: () => audience,
+  };
+  ctx.body = {
+    access_token: await token.save(),
+    expires_in: token.expiration,
+    token_type: 'Bearer',
+    scope: 'openid',
+  };
+}
+
 async function interaction(req, res, uid) {
   const details = await provider.interactionDetails(req, res);
   if (details.uid !== uid) {
@@ -159,6 +202,13 @@ server.listen(port, host, () => {
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_post',
       },
+      {
+        client_id: 'admin-cli',
+        grant_types: ['password'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'none',
+      },
     ],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
@@ -169,6 +219,12 @@ server.listen(port, host, () => {
       profile: ['preferred_username', 'name', 'given_name', 'family_name'],
     },
     features: { devInteractions: { enabled: false } },
+    // The password grant's JWT access tokens carry what Keycloak's do.
+    async extraTokenClaims(ctx, token) {
+      if (token.gty !== 'password') return undefined;
+      const { sub, ...claims } = accountBySubject(token.accountId)?.claims ?? {};
+      return { typ: 'Bearer', azp: token.clientId, ...claims };
+    },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
     async findAccount(ctx, sub) {
       const account = accountBySubject(sub);
@@ -176,6 +232,7 @@ server.listen(port, host, () => {
       return { accountId: sub, claims: async () => ({ ...account.claims, sub }) };
     },
   });
+  provider.registerGrantType('password', passwordGrant, PASSWORD_GRANT_PARAMS);
   console.log(`listening on ${issuer}`);
 });
 

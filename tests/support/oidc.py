@@ -81,10 +81,28 @@ class Provider:
             "OIDC_OP_USER_ENDPOINT": config["userinfo_endpoint"],
             "OIDC_OP_JWKS_ENDPOINT": config["jwks_uri"],
             "OIDC_OP_LOGOUT_ENDPOINT": config["end_session_endpoint"],
+            "OIDC_OP_ISSUER": config["issuer"],
         }
 
     def settings(self, **env: str) -> dict[str, object]:
         return studio_settings(self.endpoints(), **env)
+
+    def cli_token(self, username: str, password: str = "pw", **params: str) -> str:
+        """A JWT access token from the provider's password grant for its public client
+        `admin-cli` (params: `audience`, `ttl` seconds), as Keycloak issues them to the CLI."""
+        answer = requests.post(
+            f"{self.issuer}/token",
+            data={
+                "grant_type": "password",
+                "client_id": "admin-cli",
+                "username": username,
+                "password": password,
+                **params,
+            },
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return answer.json()["access_token"]
 
 
 def _unavailable(reason: str):
