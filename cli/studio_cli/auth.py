@@ -21,23 +21,51 @@ def realm_url(config: settings.StudioConfig, path: str) -> str:
     return urljoin(base, f"realms/{config.realm_name}/{path}")
 
 
-def check_realm(config: settings.StudioConfig) -> str:
-    """The realm's discovery document must answer 2xx; returns its issuer (or the URL)."""
-    url = realm_url(config, ".well-known/openid-configuration")
-    response = http.request("GET", url, verify=config.verify, timeout=15)
-    if not response.ok:
-        raise CliError(
-            f"{url} answered HTTP {response.status_code}: check the sign-in URL and realm.",
-            ExitCode.CONNECTION,
+def _discovery(config: settings.StudioConfig) -> tuple[str, dict]:
+    """The realm's discovery document (Keycloak's layout), else the one at the sign-in URL
+    itself, for an OpenID provider whose issuer is that URL; (its URL, its content)."""
+    urls = [realm_url(config, ".well-known/openid-configuration")]
+    urls.append(
+        urljoin(
+            settings.with_trailing_slash(urls[0].split("realms/")[0]),
+            ".well-known/openid-configuration",
         )
+    )
+    for url in urls:
+        response = http.request("GET", url, verify=config.verify, timeout=15)
+        if response.ok:
+            try:
+                document = response.json()
+            except ValueError:
+                document = {}
+            return url, document if isinstance(document, dict) else {}
+        if response.status_code != 404:
+            break
+    raise CliError(
+        f"{urls[0]} answered HTTP {response.status_code}: check the sign-in URL and realm.",
+        ExitCode.CONNECTION,
+    )
+
+
+def check_realm(config: settings.StudioConfig) -> str:
+    """The health check of `studio config`; returns the issuer the discovery document names."""
+    url, document = _discovery(config)
+    return str(document.get("issuer") or url)
+
+
+def token_url(config: settings.StudioConfig) -> str:
+    """Keycloak's token endpoint, unless the discovery document names another."""
+    keycloak = realm_url(config, "protocol/openid-connect/token")
     try:
-        return str(response.json().get("issuer") or url)
-    except (ValueError, AttributeError):
-        return url
+        _, document = _discovery(config)
+    except CliError:
+        return keycloak
+    endpoint = document.get("token_endpoint")
+    return endpoint if isinstance(endpoint, str) and endpoint else keycloak
 
 
 def _grant(config: settings.StudioConfig, form: dict[str, str]) -> tokens.Token:
-    url = realm_url(config, "protocol/openid-connect/token")
+    url = token_url(config)
     response = http.request("POST", url, data=form, verify=config.verify)
     if response.status_code >= 500:
         raise CliError(
