@@ -51,8 +51,10 @@ class Token:
             token = cls(
                 access_token=answer["access_token"],
                 access_token_expiration_time=int(answer["expires_in"]),
-                refresh_token=answer["refresh_token"],
-                refresh_token_expiration_time=int(answer["refresh_expires_in"]),
+                # A provider without refresh tokens (some password grants): sign in again
+                # when the access token expires.
+                refresh_token=answer.get("refresh_token") or "",
+                refresh_token_expiration_time=int(answer.get("refresh_expires_in") or 0),
                 token_type=answer["token_type"],
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -96,7 +98,7 @@ def read_token() -> Token:
         raise CliError(f"{path}: not a token file; run `studio login` again.", ExitCode.AUTH)
     for key, kind in _FIELDS.items():
         value = content.get(key)
-        if not isinstance(value, kind) or value == "":
+        if not isinstance(value, kind) or (value == "" and key != "refresh_token"):
             raise CliError(
                 f"{path}: '{key}' is missing or not {kind.__name__}; run `studio login` again.",
                 ExitCode.AUTH,
