@@ -118,3 +118,31 @@ def test_custom_prompts_are_read_from_the_paths_config_names():
     assert upload.prompts == {
         "command_generator": (root / "prompts" / "command_prompt.jinja2").read_text()
     }
+
+
+def test_pull_merges_flows_in_place_and_puts_the_rest_beside(tmp_path):
+    from studio_cli import pulling
+
+    root = tmp_path / "p"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "main.yml").write_text(
+        "flows:\n  a:\n    description: old\n    steps:\n    - action: utter_a\n"
+        "nlu:\n- intent: hi\n  examples: |\n    - hello\n"
+    )
+    (root / "domain.yml").write_text("version: '3.1'\nintents:\n- hi\n")
+    export = {
+        "flows": "flows:\n  a:\n    description: new\n    steps:\n    - action: utter_a\n"
+        "  b:\n    description: B\n    steps:\n    - action: utter_b\n",
+        "nlu": "version: '3.1'\nnlu:\n- intent: hi\n  examples: |\n    - hello\n    - hey\n"
+        "- intent: bye\n  examples: |\n    - bye\n",
+        "domain": "version: '3.1'\nintents:\n- hi\n- bye\nresponses:\n  utter_b:\n  - text: B\n",
+    }
+    pulling.merge(export, project.Paths(root=root).resolve())
+    main = yaml.safe_load((root / "data" / "main.yml").read_text())
+    assert main["flows"]["a"]["description"] == "new"
+    assert "hey" in main["nlu"][0]["examples"]
+    assert set(yaml.safe_load((root / "data" / "flows" / "b.yml").read_text())["flows"]) == {"b"}
+    studio_nlu = yaml.safe_load((root / "data" / "studio_nlu.yml").read_text())
+    assert [item["intent"] for item in studio_nlu["nlu"]] == ["bye"]
+    leftovers = yaml.safe_load((root / "studio_domain.yml").read_text())
+    assert leftovers["intents"] == ["bye"] and set(leftovers["responses"]) == {"utter_b"}
