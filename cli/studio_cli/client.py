@@ -89,7 +89,7 @@ class Studio:
         exported = data.get("exportAsEncodedYaml")
         if not isinstance(exported, dict):
             raise CliError(f"Studio has no assistant named {assistant_name!r}.", ExitCode.NOT_FOUND)
-        files = {field: _decode(exported.get(field), field) for field in _EXPORT_FIELDS}
+        files: dict[str, Any] = {f: _decode(exported.get(f), f) for f in _EXPORT_FIELDS}
         if not files["nlu"] and not files["flows"]:
             raise CliError(
                 f"Studio exported neither flows nor NLU data for {assistant_name!r}.",

@@ -72,6 +72,7 @@ def _merge_domain(text: str | None, domain_path: Path) -> None:
         if key == "version":
             continue
         have = local.get(key)
+        extra: Any
         if isinstance(value, list):
             extra = [item for item in value if not isinstance(have, list) or item not in have]
         elif isinstance(value, dict):
