@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -227,7 +226,7 @@ def train(args: argparse.Namespace) -> None:
     writer.write_project(export, target)
     say(f"Downloaded {args.assistant_name!r} into {target}/.")
     out = Path(args.out)
-    if importlib.util.find_spec("engine") is not None and not args.rasa:
+    if not args.rasa and _engine_available():
         say("Training with the built-in engine (python -m engine train).")
         command = [sys.executable, "-m", "engine", "train", str(target), "--out", str(out)]
     elif shutil.which("rasa"):
@@ -238,6 +237,13 @@ def train(args: argparse.Namespace) -> None:
         raise CliError("Neither Studio's engine nor Rasa is installed here to train with.")
     if subprocess.call(command) != 0:
         raise CliError("Training failed (see above).", ExitCode.REFUSED)
+
+
+def _engine_available() -> bool:
+    """Whether `python -m engine` would run here (from a Studio checkout, or with it on
+    PYTHONPATH): asked of the same interpreter the training would run in."""
+    probe = [sys.executable, "-c", "import engine.train"]
+    return subprocess.call(probe, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
 
 
 # -- versions, model files, conversations --------------------------------------------------
