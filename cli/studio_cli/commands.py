@@ -168,7 +168,7 @@ def push(args: argparse.Namespace) -> None:
         text = _raw(path)
         _send(studio, name, {args.part: text}, {})
     else:
-        local = project.read_project(paths)
+        local = project.read_project(paths, whole_domain=True)
         parts = {**local.parts, "config": _raw(paths.config)}
         if paths.endpoints.is_file():
             parts["endpoints"] = _raw(paths.endpoints)

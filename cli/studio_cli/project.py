@@ -149,8 +149,9 @@ class Upload:
     prompts: dict[str, str]
 
 
-def read_project(paths: Paths) -> Upload:
-    """The upload's parts (YAML text; empty parts left out, as Rasa 3.21 leaves them out)."""
+def read_project(paths: Paths, whole_domain: bool = False) -> Upload:
+    """The upload's parts (YAML text; empty parts left out, as Rasa 3.21 leaves them out).
+    `upload` keeps the domain keys of DOMAIN_KEYS; `push` sends the whole domain."""
     paths = paths.resolve()
     assert paths.domain and paths.config and paths.endpoints
     if not paths.config.is_file():
@@ -159,7 +160,7 @@ def read_project(paths: Paths) -> Upload:
     endpoints = yamlfiles.read_mapping(paths.endpoints) if paths.endpoints.is_file() else {}
     domain = read_domain(paths.domain) if paths.domain.exists() else {}
     data = read_data(paths.data)
-    kept_domain = {key: domain[key] for key in DOMAIN_KEYS if key in domain}
+    kept_domain = domain if whole_domain else {k: domain[k] for k in DOMAIN_KEYS if k in domain}
     documents = {
         "domain": kept_domain,
         "flows": {"flows": {fid: _without_id(f) for fid, f in data.flows.items()}}
