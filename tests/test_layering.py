@@ -56,6 +56,7 @@ VIEW_MODULES = {
     "views",
     "api",
     "api_auth",
+    "graphql",  # the GraphQL API (apps.projects.graphql, an app's graphql.py)
     "urls",
     "forms",
     "templatetags",
