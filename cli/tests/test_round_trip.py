@@ -102,6 +102,20 @@ def test_upload_download_link_push_pull(signed_in, tmp_path):
 
     cli("upload", "calm-basic", "--dangerously-delete-existing", cwd=project)
 
+    # Studio's engine trains the downloaded assistant when it is importable (here, through
+    # PYTHONPATH; from a Studio checkout, by itself).
+    trained = cli(
+        "train",
+        "calm-basic",
+        "--project",
+        "to-train",
+        "--out",
+        "models",
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    assert "built-in engine" in trained.stdout
+    assert list((cli.cwd / "models").glob("*.tar.gz"))
+
 
 def test_versions_model_download_and_conversations_export(signed_in, tmp_path):
     require_operations(*CLI_OPERATIONS, *CI_OPERATIONS)
