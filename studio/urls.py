@@ -63,6 +63,16 @@ api_v1 = [
         name="version_input",
     ),
     path(
+        "download/model-file/<str:version>",
+        training_api.DownloadModelFileApi.as_view(),
+        name="download_model_file",
+    ),
+    path(
+        "download/model-input/<str:version>",
+        training_api.DownloadModelInputApi.as_view(),
+        name="download_model_input",
+    ),
+    path(
         "assistants/<str:name>/conversations",
         ingestion_api.ConversationListApi.as_view(),
         name="conversations",
