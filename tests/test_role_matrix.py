@@ -350,6 +350,7 @@ EXPECTED_ACCESS = {
     "api:training_job": (A, Cap.VIEW_ASSISTANT, None),
     "api:version_model": (A, Cap.EXPORT, None),
     "api:version_input": (A, Cap.EXPORT, None),
+    "api:versions": (A, Cap.TRY, None),
     "api:download_model_file": (A, Cap.EXPORT, None),
     "api:download_model_input": (A, Cap.EXPORT, None),
     "training:train": (A, Cap.TRAIN, None),
