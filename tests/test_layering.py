@@ -56,6 +56,7 @@ VIEW_MODULES = {
     "views",
     "api",
     "api_auth",
+    "graphql",  # the GraphQL API: its schema merges every app's operations
     "urls",
     "forms",
     "templatetags",
