@@ -54,6 +54,11 @@ api_v1 = [
     path("assistants/<str:name>/train", training_api.TrainApi.as_view(), name="train"),
     path("training-jobs/<int:job_id>", training_api.TrainingJobApi.as_view(), name="training_job"),
     path(
+        "assistants/<str:name>/versions",
+        training_api.VersionListApi.as_view(),
+        name="versions",
+    ),
+    path(
         "assistants/<str:name>/versions/<str:version>/model",
         training_api.VersionModelApi.as_view(),
         name="version_model",
@@ -62,6 +67,16 @@ api_v1 = [
         "assistants/<str:name>/versions/<str:version>/input",
         training_api.VersionInputApi.as_view(),
         name="version_input",
+    ),
+    path(
+        "download/model-file/<str:version>",
+        training_api.DownloadModelFileApi.as_view(),
+        name="download_model_file",
+    ),
+    path(
+        "download/model-input/<str:version>",
+        training_api.DownloadModelInputApi.as_view(),
+        name="download_model_input",
     ),
     path(
         "assistants/<str:name>/conversations",

@@ -4,12 +4,14 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.roles import Cap
 from apps.projects.access import Access, AssistantAPIView, assistant_caps, get_assistant_for
 from apps.projects.api import ProblemOutput
+from apps.projects.models import Assistant
 from apps.training import services
 from apps.training.models import ModelVersion, TrainingJob
 from apps.training.views.versions import input_response, model_response
@@ -133,3 +135,113 @@ class VersionInputApi(AssistantAPIView):
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
     def get(self, request, name, version):
         return input_response(_version(self.assistant, version))
+
+
+def version_named(assistant, value: str) -> ModelVersion | None:
+    """The assistant's version called `value`: its number, its name, or `latest`."""
+    if value == "latest":
+        return services.latest_trained(assistant)
+    versions = ModelVersion.objects.filter(assistant=assistant)
+    if re.fullmatch(r"[0-9]{1,18}", value):
+        found = versions.filter(number=int(value)).first()
+        if found is not None:
+            return found
+    return versions.filter(name=value).order_by("-number").first()
+
+
+class DownloadApi(APIView):
+    """Rasa Studio's CI download URLs: a version named without its assistant. A version number
+    is unique within an assistant only, so when the caller's assistants have several versions
+    of that name, `?assistant=<name>` says which (and the error says so)."""
+
+    access = Access("assistant", Cap.EXPORT)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        value = kwargs["version"]
+        name = request.query_params.get("assistant")
+        if name:
+            assistant = get_assistant_for(request.user, name, Cap.EXPORT)
+        else:
+            candidates = [
+                assistant
+                for assistant in Assistant.objects.visible_to(request.user).order_by("name")
+                if version_named(assistant, value) is not None
+            ]
+            if not candidates:
+                raise Http404("No such version (use a version number, its name or 'latest').")
+            if len(candidates) > 1:
+                raise ValidationError(
+                    {
+                        "assistant": f"Version {value!r} exists in several assistants "
+                        f"({', '.join(a.name for a in candidates)}): add ?assistant=<name>."
+                    }
+                )
+            assistant = get_assistant_for(request.user, candidates[0].name, Cap.EXPORT)
+        version = version_named(assistant, value)
+        if version is None:
+            raise Http404("No such version (use a version number, its name or 'latest').")
+        self.version = version
+
+
+class DownloadModelFileApi(DownloadApi):
+    """Download a version's model archive by the URL `modelDownloadUrls` answers."""
+
+    @extend_schema(responses={(200, "application/gzip"): OpenApiTypes.BINARY})
+    def get(self, request, version):
+        return model_response(self.version)
+
+
+class DownloadModelInputApi(DownloadApi):
+    """Download the files a version was trained from, as a zip."""
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request, version):
+        return input_response(self.version)
+
+
+class VersionOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    name = serializers.CharField(help_text="The version's name; empty when it has none.")
+    created_at = serializers.DateTimeField()
+    trained_at = serializers.DateTimeField(allow_null=True)
+    training_status = serializers.CharField(
+        allow_null=True,
+        help_text="The status of the version's training job (queued, running, succeeded, "
+        "failed, cancelled); null for a version that had none.",
+    )
+    live = serializers.BooleanField(help_text="Whether the version's bot is live now.")
+
+
+class VersionListApi(AssistantAPIView):
+    """The assistant's model versions, newest first, as the Versions page lists them."""
+
+    access = Access("assistant", Cap.TRY)
+
+    @extend_schema(responses=VersionOutput(many=True))
+    def get(self, request, name):
+        live = services.live_deployment(self.assistant)
+        versions = (
+            ModelVersion.objects.filter(assistant=self.assistant)
+            .select_related("job")
+            .order_by("-number")
+        )
+        rows = [
+            {
+                "number": version.number,
+                "name": version.name,
+                "created_at": version.created_at,
+                "trained_at": version.trained_at,
+                "training_status": _job_status(version),
+                "live": live is not None and live.version_id == version.pk,
+            }
+            for version in versions
+        ]
+        return Response(VersionOutput(rows, many=True).data)
+
+
+def _job_status(version: ModelVersion) -> str | None:
+    try:
+        return version.job.status
+    except TrainingJob.DoesNotExist:
+        return None

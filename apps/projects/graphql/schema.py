@@ -9,14 +9,16 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 from strawberry.tools import merge_types
 
+from apps.ingestion import graphql as ingestion_graphql
 from apps.projects.graphql import cli
 from apps.projects.graphql.context import Problem
+from apps.training import graphql as training_graphql
 
 log = logging.getLogger(__name__)
 
-QUERIES: tuple[type, ...] = (cli.Query,)
+QUERIES: tuple[type, ...] = (cli.Query, ingestion_graphql.Query, training_graphql.Query)
 MUTATIONS: tuple[type, ...] = tuple(
-    module.Mutation for module in (cli,) if hasattr(module, "Mutation")
+    module.Mutation for module in (cli, ingestion_graphql) if hasattr(module, "Mutation")
 )
 
 
