@@ -99,6 +99,18 @@ class Studio:
         files["prompts"] = {key: value for key, value in prompts.items() if value}
         return files
 
+    def get_json(self, path: str) -> Any:
+        """A REST read under Studio's root URL, with the same credential."""
+        url = self.config.base_url + path.lstrip("/")
+        response = http.request(
+            "GET",
+            url,
+            headers={"Authorization": self.token.authorization},
+            verify=self.config.verify,
+        )
+        _check_download(response, url)
+        return http.json_body(response)
+
     # -- REST downloads --------------------------------------------------------------------
 
     def download(

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from studio_cli import (
     auth,
@@ -250,17 +251,18 @@ def _engine_available() -> bool:
 
 
 def versions(args: argparse.Namespace) -> None:
+    """From `GET /api/v1/assistants/<name>/versions`, newest first."""
     studio = Studio.connect()
-    assistant_id = studio.require_assistant_id(args.assistant_name)
-    data = studio.graphql(documents.MODEL_VERSIONS, {"input": {"assistantId": assistant_id}})
-    rows = data.get("modelVersions") or []
+    rows = studio.get_json(f"api/v1/assistants/{quote(args.assistant_name, safe='')}/versions")
     if args.json:
         say(json.dumps(rows, indent=2))
         return
     if not rows:
-        say(f"{args.assistant_name!r} has no trained versions.")
+        say(f"{args.assistant_name!r} has no versions.")
     for row in rows:
-        say("\t".join(str(row.get(key) or "") for key in ("name", "createdAt", "status")))
+        columns = ("number", "name", "training_status", "trained_at")
+        line = "\t".join(str(row.get(key) or "-") for key in columns)
+        say(line + ("\tlive" if row.get("live") else ""))
 
 
 def model_download(args: argparse.Namespace) -> None:
@@ -271,7 +273,7 @@ def model_download(args: argparse.Namespace) -> None:
     url = urls.get("modelInputUrl" if args.input else "modelFileUrl")
     if not url:
         raise CliError(f"Studio has no version {args.version!r}.", ExitCode.NOT_FOUND)
-    default = f"{args.version}.yml" if args.input else f"{args.version}.tar.gz"
+    default = f"{args.version}-input.zip" if args.input else f"{args.version}.tar.gz"
     target = Path(args.output or default)
     size = studio.download(url, target, progress.bar(f"Downloading {target.name}"))
     say(f"Wrote {target} ({size} bytes).")

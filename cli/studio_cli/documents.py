@@ -67,8 +67,3 @@ RAW_CONVERSATIONS = (
     "query RawConversations($input: RawConversationsInput!) {"
     " rawConversations(input: $input) { conversations { id conversationEvents } count } }"
 )
-
-MODEL_VERSIONS = (
-    "query ModelVersions($input: ModelVersionsInput!) {"
-    " modelVersions(input: $input) { name createdAt status } }"
-)
