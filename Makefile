@@ -28,6 +28,12 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The `studio` command line (cli/), which its end-to-end tests run as a subprocess; reinstalled
+# when any of its files changes.
+$(VENV)/.installed-cli: $(VENV)/.installed $(shell find cli -name '*.py' -o -name pyproject.toml)
+	$(PY) -m pip install --quiet ./cli
+	touch $@
+
 # The Rasa SDK action server for the custom-action tests, in a virtualenv of its own.
 .venv-actions/.installed: requirements-actions.txt
 	$(PYTHON) -m venv .venv-actions
@@ -49,7 +55,7 @@ $(VENV)/.installed-llm: $(VENV)/.installed-dev requirements-llm.txt
 	touch $@
 
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev .venv-actions/.installed
+install-dev: $(VENV)/.installed-dev $(VENV)/.installed-cli .venv-actions/.installed
 install-actions: .venv-actions/.installed
 install-llm: $(VENV)/.installed-llm
 
@@ -109,7 +115,7 @@ chromium:
 # imports Django (the layering test says so), so its tests would only run twice.
 ifeq ($(CI),true)
 test: chromium lint test-postgres
-	$(MAKE) test-sqlite PYTEST_ARGS="$(PYTEST_ARGS) studio apps workers tests"
+	$(MAKE) test-sqlite PYTEST_ARGS="$(PYTEST_ARGS) studio apps workers tests cli/tests"
 else
 test: lint test-sqlite
 endif

@@ -54,6 +54,11 @@ api_v1 = [
     path("assistants/<str:name>/train", training_api.TrainApi.as_view(), name="train"),
     path("training-jobs/<int:job_id>", training_api.TrainingJobApi.as_view(), name="training_job"),
     path(
+        "assistants/<str:name>/versions",
+        training_api.VersionListApi.as_view(),
+        name="versions",
+    ),
+    path(
         "assistants/<str:name>/versions/<str:version>/model",
         training_api.VersionModelApi.as_view(),
         name="version_model",

@@ -353,6 +353,7 @@ EXPECTED_ACCESS = {
     # The assistant comes from ?assistant=: checked in the view (tests in apps/training).
     "api:download_model_file": (AU, None, None),
     "api:download_model_input": (AU, None, None),
+    "api:versions": (A, Cap.TRY, None),
     "training:train": (A, Cap.TRAIN, None),
     "training:job": (A, Cap.VIEW_ASSISTANT, None),
     "training:cancel": (A, Cap.TRAIN, None),

@@ -181,3 +181,50 @@ class DownloadModelFileApi(DownloadApi):
 
 class DownloadModelInputApi(DownloadApi):
     kind = "input"
+
+
+class VersionOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    name = serializers.CharField(help_text="The version's name; empty when it has none.")
+    created_at = serializers.DateTimeField()
+    trained_at = serializers.DateTimeField(allow_null=True)
+    training_status = serializers.CharField(
+        allow_null=True,
+        help_text="The status of the version's training job (queued, running, succeeded, "
+        "failed, cancelled); null for a version that had none.",
+    )
+    live = serializers.BooleanField(help_text="Whether the version's bot is live now.")
+
+
+class VersionListApi(AssistantAPIView):
+    """The assistant's model versions, newest first, as the Versions page lists them."""
+
+    access = Access("assistant", Cap.TRY)
+
+    @extend_schema(responses=VersionOutput(many=True))
+    def get(self, request, name):
+        live = services.live_deployment(self.assistant)
+        versions = (
+            ModelVersion.objects.filter(assistant=self.assistant)
+            .select_related("job")
+            .order_by("-number")
+        )
+        rows = [
+            {
+                "number": version.number,
+                "name": version.name,
+                "created_at": version.created_at,
+                "trained_at": version.trained_at,
+                "training_status": _job_status(version),
+                "live": live is not None and live.version_id == version.pk,
+            }
+            for version in versions
+        ]
+        return Response(VersionOutput(rows, many=True).data)
+
+
+def _job_status(version: ModelVersion) -> str | None:
+    try:
+        return version.job.status
+    except TrainingJob.DoesNotExist:
+        return None

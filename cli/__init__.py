@@ -1,0 +1,1 @@
+"""The `studio` command line package (studio_cli/) and its tests."""
