@@ -25,6 +25,8 @@ from apps.projects.graphql.context import Problem, assistant_for, require, signe
 from apps.projects.models import Assistant
 from engine import formats
 
+NO_ENDPOINTS = "# No endpoints.yml in Studio yet: the assistant uses none.\n"
+
 
 @strawberry.type
 class LicenseDetails:
@@ -182,7 +184,9 @@ class Query:
             nlu=nlu,
             flows=blobs.encode(files.get(blobs.PART_PATHS["flows"])),
             domain=domain,
-            endpoints=blobs.encode(files.get(blobs.PART_PATHS["endpoints"])),
+            # Rasa's `download` stops at an empty endpoints part: an assistant made in Studio
+            # has no endpoints.yml until someone writes one.
+            endpoints=blobs.encode(files.get(blobs.PART_PATHS["endpoints"]) or NO_ENDPOINTS),
             config=blobs.encode(files.get(blobs.PART_PATHS["config"])),
             prompts=Prompts(**blobs.export_prompts(project)),
         )

@@ -185,3 +185,17 @@ def test_objects_filter_the_export_by_intent_and_entity(client, token):
     domain = load(unb64(out["domain"]))
     assert domain.get("intents", []) and set(domain["intents"]) <= set(intents)
     assert not domain.get("entities")
+
+
+def test_an_assistant_made_in_studio_exports_what_rasa_download_needs(client, make_user):
+    """`rasa studio download` stops when config or endpoints is empty; a new assistant has a
+    starter config.yml and no endpoints.yml yet."""
+    from apps.projects import services
+
+    user = make_user("maker", Role.DEVELOPER)
+    services.create_assistant(name="fresh", created_by=user, starter_config=True)
+    token = ApiToken.issue(user, "cli")[1]
+    out = ok(post(client, export("fresh"), token), "exportAsEncodedYaml")
+    assert load(unb64(out["config"]))["assistant_id"] == "fresh"
+    endpoints = unb64(out["endpoints"])
+    assert endpoints.strip() and load(endpoints) is None  # a comment: no endpoints configured
