@@ -19,6 +19,7 @@ from apps.projects.content.checks import (
 )
 from apps.projects.content.export import (
     STORED,
+    authored_key_order,
     binary_files_base64,
     export_archive_files,
     export_files,
@@ -41,6 +42,7 @@ __all__ = [
     "ImportReport",
     "ShownProblem",
     "Usage",
+    "authored_key_order",
     "binary_files_base64",
     "check_change",
     "distinct_flows",

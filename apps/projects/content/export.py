@@ -53,6 +53,8 @@ def export_project(assistant: Assistant) -> formats.Project:
     if collector.has_errors:
         # Stored content is validated on the way in; this means a bug, not user input.
         raise formats.FormatError(collector.problems)
+    for flow in flows:
+        flow.steps = [authored_key_order(step) for step in flow.steps]
 
     project = formats.Project(domain=domain, flows=flows, nlu=_export_nlu(assistant))
     if files:
@@ -146,3 +148,27 @@ def knowledge_folders(assistant: Assistant) -> list[str]:
     """The folders the assistant's knowledge-base documents are in (docs, and the vector store
     sources config.yml names)."""
     return _kept_files_project(assistant).knowledge_dirs
+
+
+def authored_key_order(step: Any) -> Any:
+    """A step with its keys in the order authors write them (id, the step's own key, the
+    rest): not `as_json`'s order (id, options, description, next) for an upload from Rasa's
+    CLI, nor PostgreSQL's (jsonb keeps keys shortest first), so the YAML reads as written."""
+    if not isinstance(step, dict):
+        return step
+    kind = formats.step_type(step)
+    first = [key for key in ("id", kind) if key in step]
+    ordered = {key: step[key] for key in first}
+    ordered.update((key, value) for key, value in step.items() if key not in ordered)
+    branches = ordered.get("next")
+    if isinstance(branches, list):
+        ordered["next"] = [
+            {
+                key: [authored_key_order(s) for s in value] if isinstance(value, list) else value
+                for key, value in branch.items()
+            }
+            if isinstance(branch, dict)
+            else branch
+            for branch in branches
+        ]
+    return ordered

@@ -14,6 +14,7 @@ import base64
 import binascii
 from typing import Any
 
+from apps.projects import content
 from engine import formats
 
 #: Upload field -> the path its YAML is read as (and problems name).
@@ -78,30 +79,7 @@ def drop_flow_defaults(flows: list[formats.Flow]) -> None:
         for trigger in flow.nlu_trigger or []:
             if trigger.confidence_threshold == 0.0 and not trigger.intent_extra:
                 trigger.confidence_threshold = None
-        flow.steps = [_authored_order(step) for step in flow.steps]
-
-
-def _authored_order(step: Any) -> Any:
-    """A step with its keys in the order authors write them (id, the step's own key, the
-    rest), not `as_json`'s (id, options, description, next), so the YAML reads as written."""
-    if not isinstance(step, dict):
-        return step
-    kind = formats.step_type(step)
-    first = [key for key in ("id", kind) if key in step]
-    ordered = {key: step[key] for key in first}
-    ordered.update((key, value) for key, value in step.items() if key not in ordered)
-    branches = ordered.get("next")
-    if isinstance(branches, list):
-        ordered["next"] = [
-            {
-                key: [_authored_order(s) for s in value] if isinstance(value, list) else value
-                for key, value in branch.items()
-            }
-            if isinstance(branch, dict)
-            else branch
-            for branch in branches
-        ]
-    return ordered
+        flow.steps = [content.authored_key_order(step) for step in flow.steps]
 
 
 def prompt_paths(
