@@ -374,6 +374,11 @@ KAFKA_BOOTSTRAP_SERVERS = env_str("KAFKA_BOOTSTRAP_SERVERS", "")
 KAFKA_TOPIC = env_str("KAFKA_TOPIC", "rasa-events")
 KAFKA_DLQ_TOPIC = env_str("KAFKA_DLQ_TOPIC", "")
 KAFKA_GROUP_ID = env_str("KAFKA_GROUP_ID", "studio")
+# Static group membership (KIP-345): a stable name per ingester (on Kubernetes, the pod's name
+# from a StatefulSet) lets a restarted ingester take its partitions back at once, without the
+# group rebalancing, as long as it is back within KAFKA_SESSION_TIMEOUT_MS.
+KAFKA_GROUP_INSTANCE_ID = env_str("KAFKA_GROUP_INSTANCE_ID", "")
+KAFKA_SESSION_TIMEOUT_MS = env_int("KAFKA_SESSION_TIMEOUT_MS", 45000, minimum=6000)
 KAFKA_SECURITY_PROTOCOL = env_choice(
     "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", ["PLAINTEXT", "SASL_PLAINTEXT", "SSL", "SASL_SSL"]
 )

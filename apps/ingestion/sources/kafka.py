@@ -70,6 +70,7 @@ class KafkaSource:
         config: dict | None = None,
         topic: str | None = None,
         group_id: str | None = None,
+        instance_id: str | None = None,
         dlq_topic: str | None = None,
         batch_size: int = 5000,
         poll_timeout: float = 1.0,
@@ -78,6 +79,7 @@ class KafkaSource:
         self.config = config if config is not None else kafka_config()
         self.topic = topic or settings.KAFKA_TOPIC
         self.group_id = group_id or settings.KAFKA_GROUP_ID
+        self.instance_id = settings.KAFKA_GROUP_INSTANCE_ID if instance_id is None else instance_id
         self.dlq_topic = settings.KAFKA_DLQ_TOPIC if dlq_topic is None else dlq_topic
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
@@ -88,21 +90,31 @@ class KafkaSource:
         self._ahead: _Batch | None = None
 
     def describe(self) -> str:
-        return f"kafka topic {self.topic} (group {self.group_id})"
+        member = f", member {self.instance_id}" if self.instance_id else ""
+        return f"kafka topic {self.topic} (group {self.group_id}{member})"
+
+    def consumer_config(self) -> dict:
+        """librdkafka's settings for the group member. With an instance id the membership is
+        static: closing does not leave the group, and a member back under the same id within
+        the session timeout gets its partitions again with no rebalance (no stall for the
+        others either); a member that stays away longer is dropped after the timeout."""
+        config = {
+            "session.timeout.ms": settings.KAFKA_SESSION_TIMEOUT_MS,
+            **self.config,
+            "group.id": self.group_id,
+            # Never let librdkafka commit on its own: see the class docstring.
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+        }
+        if self.instance_id:
+            config["group.instance.id"] = self.instance_id
+        return config
 
     def open(self) -> None:
         from confluent_kafka import Consumer, Producer
 
-        self.consumer = Consumer(
-            {
-                **self.config,
-                "group.id": self.group_id,
-                # Never let librdkafka commit on its own: see the class docstring.
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-                "enable.partition.eof": False,
-            }
-        )
+        self.consumer = Consumer(self.consumer_config())
         self.consumer.subscribe([self.topic])
         if self.dlq_topic:
             self.producer = Producer({**self.config, "enable.idempotence": True})

@@ -171,3 +171,39 @@ def test_the_poison_pair_is_dead_lettered_and_the_partition_moves_on(
     )
     assert sum(row.lag for row in lag) == 0
     assert sum(row.high for row in lag) == len(values)
+
+
+def test_a_static_member_restarted_under_its_name_goes_on_where_it_stopped(
+    assistant, kafka_bootstrap, kafka_topic, settings
+):
+    """KAFKA_GROUP_INSTANCE_ID makes the membership static (KIP-345): the broker takes the
+    member's name, and a restarted ingester under the same name reads on from the committed
+    offsets, nothing read twice or lost."""
+    settings.KAFKA_GROUP_INSTANCE_ID = "ingester-0"
+    messages = transfer_conversation("static").messages()
+    produce(kafka_bootstrap, kafka_topic, messages[:10])
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    first = source_for(kafka_bootstrap, kafka_topic, group_id=group, batch_size=10)
+    assert first.consumer_config()["group.instance.id"] == "ingester-0"
+    assert "member ingester-0" in first.describe()
+    first.open()
+    try:
+        drain(first, 10)
+    finally:
+        first.close()
+    produce(kafka_bootstrap, kafka_topic, messages[10:])
+    again = source_for(kafka_bootstrap, kafka_topic, group_id=group)
+    again.open()
+    try:
+        assert drain(again, len(messages) - 10) == len(messages) - 10
+    finally:
+        again.close()
+    assert Event.objects.count() == len(messages)
+
+
+def test_without_an_instance_id_the_membership_is_dynamic(settings):
+    settings.KAFKA_GROUP_INSTANCE_ID = ""
+    settings.KAFKA_SESSION_TIMEOUT_MS = 30000
+    config = KafkaSource(config={"bootstrap.servers": "127.0.0.1:9"}, topic="t").consumer_config()
+    assert "group.instance.id" not in config
+    assert config["session.timeout.ms"] == 30000
