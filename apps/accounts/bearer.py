@@ -71,8 +71,9 @@ def _user_of_jwt(request, credential: str) -> User:
     """Studio's own tokens name one of its keys; any other JWT is the provider's, if there is
     one (else Studio's realm refuses it, saying why)."""
     try:
-        if signing.is_ours(credential) or not getattr(settings, "OIDC_ENABLED", False):
-            return realm.user_of_access_token(credential)
+        key = signing.key_of(credential)
+        if key is not None or not getattr(settings, "OIDC_ENABLED", False):
+            return realm.user_of_access_token(credential, key)
         return external.user_of_access_token(credential)
     except signing.TokenRefused as exc:
         if exc.counts:

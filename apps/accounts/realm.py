@@ -23,7 +23,7 @@ from django.contrib.auth import authenticate
 from django.utils import timezone
 
 from apps.accounts import signing
-from apps.accounts.models import User
+from apps.accounts.models import SigningKey, User
 
 REALM = "rasa-studio"
 REALM_PATH = f"/auth/realms/{REALM}"
@@ -182,9 +182,10 @@ def issue(request, user: User, *, session: str) -> dict:
 # -- the access tokens, as bearer credentials -----------------------------------------------
 
 
-def user_of_access_token(token: str) -> User:
-    """The user an access token of this realm names; signing.TokenRefused says why not."""
-    claims = signing.verify(token, issuer_path=REALM_PATH)
+def user_of_access_token(token: str, key: SigningKey | None = None) -> User:
+    """The user an access token of this realm names (`key`: the token's signing key, when
+    already looked up); signing.TokenRefused says why not."""
+    claims = signing.verify(token, issuer_path=REALM_PATH, key=key)
     if claims.get("typ") == REFRESH:
         raise signing.TokenRefused(
             "This is a refresh token: send the access token (access_token) instead."

@@ -160,19 +160,50 @@ def kid_of(token: str) -> str | None:
     return kid if isinstance(kid, str) else None
 
 
-def is_ours(token: str) -> bool:
-    """Whether the token names one of Studio's keys (current, published or rotated out)."""
+def key_of(token: str) -> SigningKey | None:
+    """The Studio signing key a token names (current, published or rotated out), if any: a JWT
+    that names none is not Studio's."""
     kid = kid_of(token)
-    return kid is not None and SigningKey.objects.filter(kid=kid).exists()
+    return SigningKey.objects.filter(kid=kid).first() if kid else None
 
 
-def verify(token: str, *, issuer_path: str) -> dict:
+def decode(
+    token: str,
+    key,
+    *,
+    algorithms: list[str],
+    require: list[str],
+    expired: str,
+    issuer: str | None = None,
+) -> dict:
+    """`jwt.decode` (audience left to the caller) with its failures as TokenRefused; `expired`
+    is what an expired token is told."""
+    try:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            issuer=issuer,
+            options={"require": require, "verify_aud": False},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenRefused(expired, "expired_token") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenRefused("The token's signature is not valid.", counts=True) from exc
+    except jwt.InvalidIssuerError as exc:
+        raise TokenRefused(
+            f"The token was not issued by the identity provider Studio trusts ({issuer})."
+        ) from exc
+    except jwt.InvalidTokenError as exc:
+        raise TokenRefused(f"The token is malformed: {exc}.", counts=True) from exc
+
+
+def verify(token: str, *, issuer_path: str, key: SigningKey | None = None) -> dict:
     """The claims of a token Studio signed, checked (signature, published key, expiry, and an
     issuer whose path is `issuer_path`: the host part is whichever name the client reached
     Studio by, and the signature already says the token is Studio's); TokenRefused says which
-    check failed."""
-    kid = kid_of(token)
-    key = SigningKey.objects.filter(kid=kid).first() if kid else None
+    check failed. `key`: the token's key when the caller has already looked it up."""
+    key = key or key_of(token)
     if key is None:
         raise TokenRefused(
             "The token is not signed by any key of Studio's sign-in realm.", counts=True
@@ -182,21 +213,13 @@ def verify(token: str, *, issuer_path: str) -> dict:
             "The token was signed with a signing key that has since been rotated out: sign in "
             "again (rasa studio login)."
         )
-    try:
-        claims = jwt.decode(
-            token,
-            jwt.PyJWK(key.public_jwk).key,
-            algorithms=[ALGORITHM],
-            options={"require": ["exp", "iat", "iss", "sub", "typ"], "verify_aud": False},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise TokenRefused(
-            "The token has expired: sign in again (rasa studio login).", "expired_token"
-        ) from exc
-    except jwt.InvalidSignatureError as exc:
-        raise TokenRefused("The token's signature is not valid.", counts=True) from exc
-    except jwt.InvalidTokenError as exc:
-        raise TokenRefused(f"The token is malformed: {exc}.", counts=True) from exc
+    claims = decode(
+        token,
+        jwt.PyJWK(key.public_jwk).key,
+        algorithms=[ALGORITHM],
+        require=["exp", "iat", "iss", "sub", "typ"],
+        expired="The token has expired: sign in again (rasa studio login).",
+    )
     if not str(claims["iss"]).rstrip("/").endswith(issuer_path):
         raise TokenRefused(f"The token was not issued by Studio's realm ({issuer_path}).")
     return claims
