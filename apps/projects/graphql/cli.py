@@ -21,7 +21,13 @@ from strawberry.types import Info
 from apps.accounts.roles import Cap
 from apps.projects import content, services
 from apps.projects.graphql import blobs
-from apps.projects.graphql.context import Problem, assistant_for, require, signed_in_user
+from apps.projects.graphql.context import (
+    Problem,
+    assistant_for,
+    assistant_or_none,
+    require,
+    signed_in_user,
+)
 from apps.projects.models import Assistant
 from engine import formats
 
@@ -157,11 +163,8 @@ class Query:
     def assistant_by_name(self, info: Info, input: AssistantByNameInput) -> AssistantByNameResult:
         """The CLI asks before it uploads or links; an assistant the user has no role on is
         not found, as everywhere in Studio."""
-        try:
-            assistant = assistant_for(info, input.assistantName, Cap.VIEW_ASSISTANT)
-        except Problem as exc:
-            if exc.code != "NOT_FOUND":
-                raise
+        assistant = assistant_or_none(info, input.assistantName, Cap.VIEW_ASSISTANT)
+        if assistant is None:
             return AssistantByName_AssistantNotFound()
         return _assistant(assistant)
 
@@ -196,11 +199,8 @@ class Query:
 class Mutation:
     @strawberry.mutation(name="deleteAssistant")
     def delete_assistant(self, info: Info, input: DeleteAssistantInput) -> DeleteAssistantResult:
-        try:
-            assistant = assistant_for(info, str(input.assistantId), Cap.MANAGE_SETTINGS)
-        except Problem as exc:
-            if exc.code != "NOT_FOUND":
-                raise
+        assistant = assistant_or_none(info, str(input.assistantId), Cap.MANAGE_SETTINGS)
+        if assistant is None:
             return DeleteAssistant_AssistantNotFound()
         answer = _assistant(assistant)
         services.delete_assistant(assistant)
@@ -274,11 +274,9 @@ def _prompts(value: object) -> dict[str, str]:
 def _assistant_to_write(info: Info, name: str, mode: str) -> Assistant:
     """The assistant an upload writes to: the user's, with MANAGE_SETTINGS, or a new one when
     none of that name exists and the user may create assistants."""
-    try:
-        return assistant_for(info, name, Cap.MANAGE_SETTINGS)
-    except Problem as exc:
-        if exc.code != "NOT_FOUND":
-            raise
+    assistant = assistant_or_none(info, name, Cap.MANAGE_SETTINGS)
+    if assistant is not None:
+        return assistant
     user = require(info, Cap.CREATE_ASSISTANT)
     if Assistant.objects.filter(name__iexact=name).exists():
         raise Problem(f"The name {name!r} is taken by another assistant.", code="CONFLICT")
@@ -360,9 +358,6 @@ def _import(
     partial: bool = False,
 ) -> None:
     try:
-        if partial:
-            content.import_files(assistant, files, partial=True, uploaded=project)
-        else:
-            content.import_files(assistant, files, uploaded=project)
+        content.import_files(assistant, files, partial=partial, uploaded=project)
     except formats.FormatError as exc:
         raise _problems(exc) from None

@@ -67,6 +67,17 @@ def assistant_for(info: Info, name: str, capability: Cap | Iterable[Cap]) -> Ass
         ) from exc
 
 
+def assistant_or_none(info: Info, name: str, capability: Cap | Iterable[Cap]) -> Assistant | None:
+    """As `assistant_for`, but None where it would answer "not found" (a lacking capability
+    is still a Problem): for the operations whose answer says "not found" themselves."""
+    try:
+        return assistant_for(info, name, capability)
+    except Problem as exc:
+        if exc.code != "NOT_FOUND":
+            raise
+        return None
+
+
 def assistant_name_of(assistant_id: str | None, assistant_name: str | None) -> str:
     """The assistant an input names: Rasa Studio's documents call it `assistantId` (which is
     what `assistantByName` answers: the name) or, in newer ones, `assistantName`."""
