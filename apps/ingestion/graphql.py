@@ -36,7 +36,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import strawberry
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Prefetch
 from django.utils.dateparse import parse_datetime
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -44,7 +44,12 @@ from strawberry.types import Info
 from apps.accounts.roles import Cap
 from apps.ingestion import services
 from apps.ingestion.models import Conversation, Event, Tag
-from apps.projects.graphql.context import Problem, assistant_for, assistant_name_of
+from apps.projects.graphql.context import (
+    Problem,
+    assistant_for,
+    assistant_name_of,
+    assistant_or_none,
+)
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
@@ -152,13 +157,7 @@ def _matching(assistant, given: RawConversationsInput):
                 f"tags: {assistant.name} has no tag named {', '.join(map(repr, unknown))}.",
                 code="BAD_USER_INPUT",
             )
-        qs = qs.filter(
-            Exists(
-                Conversation.tags.through.objects.filter(
-                    conversation_id=OuterRef("pk"), tag__in=tags
-                )
-            )
-        )
+        qs = qs.with_tag(*tags)
     return qs
 
 
@@ -174,7 +173,7 @@ def _events_of(conversation_ids: list[int]) -> dict[int, list]:
     return events
 
 
-def _conversation_id(value: str) -> int | None:
+def _row_id(value: str) -> int | None:
     text = str(value)
     return int(text) if text.isdigit() and len(text) < 18 else None
 
@@ -182,25 +181,19 @@ def _conversation_id(value: str) -> int | None:
 def _conversation(info: Info, conversation_id: str, capability: Cap) -> Conversation | None:
     """The conversation, if it exists and the caller has a role on its assistant (None
     otherwise); Problem when the role lacks `capability`."""
-    pk = _conversation_id(conversation_id)
+    pk = _row_id(conversation_id)
     row = (
         Conversation.objects.select_related("assistant").filter(pk=pk).first()
         if pk is not None
         else None
     )
-    if row is None:
+    if row is None or assistant_or_none(info, row.assistant.name, capability) is None:
         return None
-    try:
-        assistant_for(info, row.assistant.name, capability)
-    except Problem as exc:
-        if exc.code == "NOT_FOUND":
-            return None
-        raise
     return row
 
 
 def _tag_of(row: Conversation, tag_id: str) -> Tag | None:
-    pk = _conversation_id(tag_id)
+    pk = _row_id(tag_id)
     return Tag.objects.filter(pk=pk, assistant_id=row.assistant_id).first() if pk else None
 
 

@@ -57,6 +57,16 @@ class ConversationQuerySet(models.QuerySet):
     def newest_first(self):
         return self.order_by("-started_at", "-id")
 
+    def with_tag(self, *tags):
+        """Conversations holding any of `tags`."""
+        return self.filter(
+            Exists(
+                Conversation.tags.through.objects.filter(
+                    conversation_id=OuterRef("pk"), tag__in=tags
+                )
+            )
+        )
+
     def with_event(self, **lookups):
         """Conversations that have at least one event matching `lookups`."""
         return self.filter(

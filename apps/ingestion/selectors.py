@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from apps.ingestion.models import Conversation, Event, Tag
 
@@ -30,13 +30,7 @@ def filtered_conversations(assistant, filters: dict, *, start=None, end=None) ->
     if "max_messages" in filters:
         qs = qs.filter(user_message_count__lte=filters["max_messages"])
     if "tag" in filters:
-        qs = qs.filter(
-            Exists(
-                Conversation.tags.through.objects.filter(
-                    conversation_id=OuterRef("pk"), tag=filters["tag"]
-                )
-            )
-        )
+        qs = qs.with_tag(filters["tag"])
     if "intent" in filters:
         qs = qs.with_event(intent=filters["intent"])
     if "flow" in filters:
