@@ -16,7 +16,7 @@ from apps.projects.access import (
     get_assistant_for,
 )
 from apps.projects.api import ProblemOutput
-from apps.training import services
+from apps.training import selectors, services
 from apps.training.models import ModelVersion, TrainingJob
 from apps.training.views.versions import input_response, model_response
 
@@ -165,13 +165,9 @@ class DownloadApi(GlobalAPIView):
                 status=status.HTTP_400_BAD_REQUEST,
             )
         assistant = get_assistant_for(request.user, name, Cap.EXPORT)
-        found = (
-            ModelVersion.objects.filter(assistant=assistant, name=version)
-            .order_by("-number")
-            .first()
-        )
+        found = selectors.find_version(assistant, version)
         if found is None:
-            found = _version(assistant, version)
+            raise Http404("No such version (use a version's name or number, or 'latest').")
         return model_response(found) if self.kind == "file" else input_response(found)
 
 
@@ -204,27 +200,15 @@ class VersionListApi(AssistantAPIView):
     @extend_schema(responses=VersionOutput(many=True))
     def get(self, request, name):
         live = services.live_deployment(self.assistant)
-        versions = (
-            ModelVersion.objects.filter(assistant=self.assistant)
-            .select_related("job")
-            .order_by("-number")
-        )
         rows = [
             {
                 "number": version.number,
                 "name": version.name,
                 "created_at": version.created_at,
                 "trained_at": version.trained_at,
-                "training_status": _job_status(version),
+                "training_status": selectors.job_status(version),
                 "live": live is not None and live.version_id == version.pk,
             }
-            for version in versions
+            for version in selectors.versions_newest_first(self.assistant)
         ]
         return Response(VersionOutput(rows, many=True).data)
-
-
-def _job_status(version: ModelVersion) -> str | None:
-    try:
-        return version.job.status
-    except TrainingJob.DoesNotExist:
-        return None

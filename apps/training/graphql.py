@@ -29,8 +29,8 @@ from strawberry.types import Info
 
 from apps.accounts.roles import Cap
 from apps.projects.graphql.context import Problem, assistant_for, assistant_name_of
-from apps.training import services
-from apps.training.models import Deployment, ModelVersion
+from apps.training import selectors, services
+from apps.training.models import ModelVersion
 
 
 @strawberry.input
@@ -63,30 +63,22 @@ class ModelVersionOutput:
     live: bool
 
 
-def find_version(assistant, given: str | None) -> ModelVersion:
-    """A version by name or number; the newest trained one when none is given."""
-    if given is None or given in ("", "latest"):
-        found = services.latest_trained(assistant)
-        if found is None:
-            raise Problem(f"{assistant.name} has no trained version yet.", code="NOT_FOUND")
+def _version(assistant, given: str | None) -> ModelVersion:
+    found = selectors.find_version(assistant, given)
+    if found is not None:
         return found
-    versions = ModelVersion.objects.filter(assistant=assistant)
-    found = versions.filter(name=given).order_by("-number").first()
-    if found is None and given.isdigit() and len(given) < 18:
-        found = versions.filter(number=int(given)).first()
-    if found is None:
-        raise Problem(
-            f"{assistant.name} has no version named {given!r} (give a version's name or number).",
-            code="NOT_FOUND",
-        )
-    return found
+    if given in (None, "", "latest"):
+        raise Problem(f"{assistant.name} has no trained version yet.", code="NOT_FOUND")
+    raise Problem(
+        f"{assistant.name} has no version named {given!r} (give a version's name or number).",
+        code="NOT_FOUND",
+    )
 
 
 def _status(version: ModelVersion) -> str:
-    job = getattr(version, "job", None)
     if version.is_trained:
         return "trained"
-    return job.status if job is not None else "not trained"
+    return selectors.job_status(version) or "not trained"
 
 
 @strawberry.type
@@ -97,7 +89,7 @@ class Query:
     ) -> ModelDownloadUrlsOutput:
         name = assistant_name_of(input.assistant_id, input.assistant_name)
         assistant = assistant_for(info, name, Cap.EXPORT)
-        version = find_version(assistant, input.assistant_version_name)
+        version = _version(assistant, input.assistant_version_name)
         if not version.is_trained:
             raise Problem(f"{version.label} of {assistant.name} has no model yet.", "NOT_FOUND")
         request = info.context.request
@@ -116,12 +108,7 @@ class Query:
         """The assistant's versions, newest first (the Try page's list, for the command line)."""
         name = assistant_name_of(input.assistant_id, input.assistant_name)
         assistant = assistant_for(info, name, Cap.TRY)
-        live = set(
-            Deployment.objects.live()
-            .filter(version__assistant=assistant)
-            .values_list("version_id", flat=True)
-        )
-        rows = ModelVersion.objects.filter(assistant=assistant).select_related("job")
+        live = services.live_deployment(assistant)
         return [
             ModelVersionOutput(
                 name=version.name or str(version.number),
@@ -130,7 +117,7 @@ class Query:
                 created_at=version.created_at.isoformat(),
                 trained_at=version.trained_at.isoformat() if version.trained_at else None,
                 status=_status(version),
-                live=version.pk in live,
+                live=live is not None and live.version_id == version.pk,
             )
-            for version in rows.order_by("-number")
+            for version in selectors.versions_newest_first(assistant)
         ]
