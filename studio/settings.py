@@ -324,7 +324,7 @@ SPECTACULAR_SETTINGS = {
 
 # Training and running (see the README's "Processes").
 STUDIO_ENGINE = env_choice("STUDIO_ENGINE", "builtin", ["builtin", "rasa"])
-STUDIO_RUNNER = env_choice("STUDIO_RUNNER", "local", ["local"])
+STUDIO_RUNNER = env_choice("STUDIO_RUNNER", "local", ["local", "kubernetes"])
 STUDIO_RASA_TRAIN_COMMAND = env_str(
     "STUDIO_RASA_TRAIN_COMMAND",
     "rasa train --domain {project}/domain.yml --data {project}/data --config {project}/config.yml"
@@ -339,6 +339,32 @@ STUDIO_HEARTBEAT_SECONDS = env_int("STUDIO_HEARTBEAT_SECONDS", 5, minimum=1)
 STUDIO_BOT_IDLE_SECONDS = env_int("STUDIO_BOT_IDLE_SECONDS", 3600, minimum=60)
 STUDIO_BOT_START_TIMEOUT = env_int("STUDIO_BOT_START_TIMEOUT", 120, minimum=5)
 STUDIO_TRAINING_TIMEOUT = env_int("STUDIO_TRAINING_TIMEOUT", 3600, minimum=10)
+# The largest model archive a training pod may send back (the Kubernetes runner).
+STUDIO_MAX_MODEL_BYTES = env_int("STUDIO_MAX_MODEL_BYTES", 2 * 1024**3, minimum=1024)
+# STUDIO_RUNNER=kubernetes: trainings are Jobs, bots Deployments (workers/kubernetes.py).
+STUDIO_KUBERNETES_NAMESPACE = env_str("STUDIO_KUBERNETES_NAMESPACE", "")
+STUDIO_KUBERNETES_KUBECONFIG = env_str("STUDIO_KUBERNETES_KUBECONFIG", "")
+STUDIO_KUBERNETES_IMAGE = env_str("STUDIO_KUBERNETES_IMAGE", "studio:latest")
+STUDIO_KUBERNETES_TRAINING_IMAGE = env_str("STUDIO_KUBERNETES_TRAINING_IMAGE", "")
+STUDIO_KUBERNETES_BOT_IMAGE = env_str("STUDIO_KUBERNETES_BOT_IMAGE", "")
+STUDIO_KUBERNETES_IMAGE_PULL_POLICY = env_choice(
+    "STUDIO_KUBERNETES_IMAGE_PULL_POLICY", "IfNotPresent", ["Always", "IfNotPresent", "Never"]
+)
+STUDIO_KUBERNETES_IMAGE_PULL_SECRETS = env_list("STUDIO_KUBERNETES_IMAGE_PULL_SECRETS", [])
+STUDIO_KUBERNETES_SERVICE_ACCOUNT = env_str("STUDIO_KUBERNETES_SERVICE_ACCOUNT", "")
+STUDIO_KUBERNETES_NODE_SELECTOR = env_list("STUDIO_KUBERNETES_NODE_SELECTOR", [])
+for _pair in STUDIO_KUBERNETES_NODE_SELECTOR:
+    if "=" not in _pair:
+        raise ImproperlyConfigured(
+            f"STUDIO_KUBERNETES_NODE_SELECTOR has {_pair!r}: write label=value pairs."
+        )
+STUDIO_KUBERNETES_POD_TEMPLATE = env_str("STUDIO_KUBERNETES_POD_TEMPLATE", "")
+STUDIO_KUBERNETES_WEB_URL = env_str("STUDIO_KUBERNETES_WEB_URL", "http://studio-web:8000")
+STUDIO_KUBERNETES_BOT_PORT = env_int("STUDIO_KUBERNETES_BOT_PORT", 5005, minimum=1)
+STUDIO_KUBERNETES_BOT_URL = env_str(
+    "STUDIO_KUBERNETES_BOT_URL", "http://{service}.{namespace}.svc:{port}"
+)
+STUDIO_KUBERNETES_JOB_TTL_SECONDS = env_int("STUDIO_KUBERNETES_JOB_TTL_SECONDS", 3600, minimum=0)
 # What bots and trainings see of the environment: nothing of the worker's own, only the variables
 # named here (for ${NAME} in an assistant's endpoints.yml) and the assistant's own secrets.
 STUDIO_BOT_ENV = env_list("STUDIO_BOT_ENV", [])

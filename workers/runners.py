@@ -1,9 +1,11 @@
-"""Where training and bots run: the local runner, behind a small interface (`train`, `serve`).
+"""Where training and bots run: the local runner here, the Kubernetes one in kubernetes.py.
 
-Only the local runner exists today: it starts child processes on this machine, the built-in
-engine (`python -m engine train|serve`), or with STUDIO_ENGINE=rasa the configured `rasa train` /
-`rasa run` commands of a local Rasa installation. There is no Kubernetes or other remote
-backend yet; one would implement the same two methods (with Jobs and Pods, say).
+The local runner starts child processes on this machine, the built-in engine (`python -m
+engine train|serve`), or with STUDIO_ENGINE=rasa the configured `rasa train` / `rasa run`
+commands of a local Rasa installation. With STUDIO_RUNNER=kubernetes, `get_runner()` gives the
+Kubernetes runner instead (trainings as Jobs, bots as Deployments), whose handles have the same
+methods as the local ones: a training's `new_lines`, `poll`, `finish_reading`, `stop`, and a
+bot's `url`, `token`, `is_ready`, `exited`, `new_lines`, `stop`.
 
 Children never inherit the consumer's environment (it holds SECRET_KEY, DATABASE_URL and the
 broker, storage and sign-on secrets): they get `child_environment()`, a few harmless variables
@@ -27,7 +29,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
+import httpx
 from django.conf import settings
 
 from engine.__main__ import AUTH_TOKEN_VARIABLE
@@ -206,6 +210,15 @@ def preload_engine() -> None:
     import engine.train  # noqa: F401
 
 
+class Training(Protocol):
+    """A training under way: a local child, or the Kubernetes runner's PodTraining."""
+
+    def new_lines(self) -> list[str]: ...
+    def poll(self) -> int | None: ...
+    def finish_reading(self, timeout: float = 5) -> None: ...
+    def stop(self, grace: float = 10) -> int: ...
+
+
 @dataclass
 class Runner:
     """Builds the commands that train a project and serve a model."""
@@ -213,6 +226,7 @@ class Runner:
     engine: str = "builtin"
     rasa_train_command: str = ""
     rasa_run_command: str = ""
+    local = True  # children of this machine (the Kubernetes runner's pods are not)
 
     def train(
         self,
@@ -226,7 +240,7 @@ class Runner:
         all the child gets besides `child_environment()`'s few variables."""
         archive = out_dir / f"{model_name}.tar.gz"
         if self.engine == "rasa":
-            argv = self._template(
+            argv = template_command(
                 self.rasa_train_command, project=project_dir, out=out_dir, name=model_name
             )
             return ChildProcess(argv, cwd=project_dir, env={**(env or {}), **self._env()}), archive
@@ -248,7 +262,7 @@ class Runner:
         CIDRs its custom actions may not reach."""
         env = dict(env or {})
         if self.engine == "rasa":
-            argv = self._template(
+            argv = template_command(
                 self.rasa_run_command, model=model, port=port, endpoints=endpoints
             )
             return ChildProcess(argv, cwd=model.parent, env={**env, **self._env()})
@@ -266,14 +280,46 @@ class Runner:
         path = [str(settings.BASE_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
         return {"PYTHONPATH": os.pathsep.join(path)}
 
-    @staticmethod
-    def _template(command: str, **values: object) -> list[str]:
-        return [
-            part.format(**{k: str(v) for k, v in values.items()}) for part in shlex.split(command)
-        ]
+
+def template_command(command: str, **values: object) -> list[str]:
+    """A command setting (STUDIO_RASA_TRAIN_COMMAND...) split into argv, {names} filled in."""
+    return [part.format(**{k: str(v) for k, v in values.items()}) for part in shlex.split(command)]
 
 
-def get_runner() -> Runner:
+class LocalBot:
+    """A bot that is a child of the running consumer, on 127.0.0.1, behind the methods the
+    consumer uses for any bot (the Kubernetes runner's PodBot has the same)."""
+
+    def __init__(self, child: ChildProcess, url: str, token: str) -> None:
+        self.child, self.url, self.token = child, url, token
+
+    def is_ready(self) -> bool:
+        try:
+            params = {"token": self.token} if self.token else None
+            return httpx.get(f"{self.url}/status", params=params, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def exited(self) -> str | None:
+        code = self.child.poll()
+        return None if code is None else f"The bot exited with code {code}."
+
+    def reason(self) -> str:
+        return self.exited() or "It did not answer on /status within STUDIO_BOT_START_TIMEOUT."
+
+    def new_lines(self) -> list[str]:
+        return self.child.new_lines()
+
+    def stop(self, grace: float = 10) -> None:
+        self.child.stop(grace=grace)
+
+
+def get_runner() -> Any:
+    """The runner STUDIO_RUNNER names: this machine's children, or Kubernetes objects."""
+    if settings.STUDIO_RUNNER == "kubernetes":
+        from workers.kubernetes import KubernetesRunner
+
+        return KubernetesRunner()
     return Runner(
         engine=settings.STUDIO_ENGINE,
         rasa_train_command=settings.STUDIO_RASA_TRAIN_COMMAND,

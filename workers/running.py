@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
 from django.conf import settings
 from django.core.files.storage import default_storage
 
@@ -26,7 +25,8 @@ from apps.training import services
 from apps.training.models import Deployment
 from engine import formats
 from workers.base import Worker
-from workers.runners import ChildProcess, Runner, get_runner, preload_engine
+from workers.kubernetes import RunnerError
+from workers.runners import LocalBot, Runner, get_runner, preload_engine
 
 
 def free_port() -> int:
@@ -49,12 +49,11 @@ class RunningConsumer(Worker):
         self.runner = runner or get_runner()
 
     def setup(self) -> None:
-        if self.runner.engine == "builtin":
+        if self.runner.local and self.runner.engine == "builtin":
             preload_engine()
         self.held: Deployment | None = None
-        self.child: ChildProcess | None = None
+        self.bot: Any = None  # a LocalBot or the Kubernetes runner's PodBot
         self.output: collections.deque[str] = collections.deque(maxlen=200)
-        self.token = ""
         self.scrub: Callable[[str], str] = scrubber()
         self.workdir = Path(settings.VAR_DIR) / "bots" / self.worker_id
 
@@ -74,7 +73,7 @@ class RunningConsumer(Worker):
     def teardown(self) -> None:
         # Shutting down: hand the bot back so another consumer brings it up again.
         if self.held is not None:
-            self._stop_child()
+            self._stop_bot()
             self.held.hand_back()
             self.held = None
         shutil.rmtree(self.workdir, ignore_errors=True)
@@ -86,12 +85,44 @@ class RunningConsumer(Worker):
         self.say(
             f"starting {deployment.assistant.name} v{version.number} (deployment {deployment.pk})"
         )
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.output.clear()
+        self.scrub = scrubber(deployment.assistant_id)
         try:
-            model = self._fetch_model(version.model_file)
+            if self.runner.local:
+                self.bot = self._start_here(deployment)
+            else:
+                self.bot = self.runner.start_bot(
+                    deployment, self.worker_id, bot_env(deployment.assistant_id)
+                )
         except OSError as exc:
             deployment.end(Deployment.Status.FAILED, f"Cannot fetch the model: {exc}")
             return
+        except RunnerError as exc:
+            deployment.end(Deployment.Status.FAILED, str(exc))
+            return
+        self.held = deployment
+        if not self._wait_until_ready():
+            reason = self.bot.reason()
+            self._stop_bot()
+            deployment.end(
+                Deployment.Status.FAILED, self._printed(f"The bot did not start: {reason}")
+            )
+            self.held = None
+            return
+        # Only the relay (apps.training.bot) and the bot know the token; the built-in engine
+        # then refuses every other caller.
+        if deployment.mark_live(self.bot.url, self.bot.token):
+            # The new bot is live: only now retire the assistant's previous one.
+            deployment.retire_others()
+            self.say(f"deployment {deployment.pk} live at {self.bot.url}")
+        else:
+            self.tend()
+
+    def _start_here(self, deployment: Deployment) -> LocalBot:
+        """A child of this consumer on a free port, its events going to the local spool."""
+        version = deployment.version
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        model = self._fetch_model(version.model_file)
         spool = Path(settings.STUDIO_EVENT_SPOOL_DIR)
         spool.mkdir(parents=True, exist_ok=True)
         endpoints = self.workdir / "endpoints.yml"
@@ -102,32 +133,16 @@ class RunningConsumer(Worker):
             )
         )
         port = free_port()
-        self.output.clear()
-        # Only the relay (apps.training.bot) and the bot know the token; the built-in engine
-        # then refuses every other caller.
-        self.token = secrets.token_urlsafe(32) if self.runner.engine == "builtin" else ""
-        self.scrub = scrubber(deployment.assistant_id)
-        self.child = self.runner.serve(
+        token = secrets.token_urlsafe(32) if self.runner.engine == "builtin" else ""
+        child = self.runner.serve(
             model,
             port,
             endpoints,
             env=bot_env(deployment.assistant_id),
-            token=self.token,
+            token=token,
             blocked_networks=settings.STUDIO_BLOCKED_NETWORKS,
         )
-        self.held = deployment
-        url = f"http://127.0.0.1:{port}"
-        if not self._wait_until_ready(url):
-            self._stop_child()
-            deployment.end(Deployment.Status.FAILED, self._printed("The bot did not start:"))
-            self.held = None
-            return
-        if deployment.mark_live(url, self.token):
-            # The new bot is live: only now retire the assistant's previous one.
-            deployment.retire_others()
-            self.say(f"deployment {deployment.pk} live at {url}")
-        else:
-            self.tend()
+        return LocalBot(child, f"http://127.0.0.1:{port}", token)
 
     def _fetch_model(self, name: str) -> Path:
         """A local copy of the model archive (kept between restarts of the same bot); copies
@@ -142,58 +157,56 @@ class RunningConsumer(Worker):
             partial.rename(cache)
         return cache
 
-    def _wait_until_ready(self, url: str) -> bool:
+    def _wait_until_ready(self) -> bool:
         # Called by start() once the bot is started and held.
-        assert self.held is not None and self.child is not None
+        assert self.held is not None and self.bot is not None
         deadline = time.monotonic() + settings.STUDIO_BOT_START_TIMEOUT
         next_beat = 0.0
         while time.monotonic() < deadline and not self.stopping.is_set():
-            self.output.extend(self.child.new_lines())
-            if self.child.poll() is not None:
+            self.output.extend(self.bot.new_lines())
+            if self.bot.exited() is not None:
                 return False
             if time.monotonic() >= next_beat:
                 if self.held.heartbeat() is None:
                     return False
+                self.touch_liveness()
                 next_beat = time.monotonic() + settings.STUDIO_HEARTBEAT_SECONDS
-            try:
-                params = {"token": self.token} if self.token else None
-                if httpx.get(f"{url}/status", params=params, timeout=1).status_code == 200:
-                    return True
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+            if self.bot.is_ready():
+                return True
+            time.sleep(0.05 if self.runner.local else 0.5)
         return False
 
     def tend(self) -> None:
         """Heartbeat the held deployment; stop the bot when asked or when it died."""
-        deployment, child = self.held, self.child
-        # Only called while a bot is held, and a held bot always has its child.
-        assert deployment is not None and child is not None
-        self.output.extend(child.new_lines())
+        deployment, bot = self.held, self.bot
+        # Only called while a bot is held, and a held bot always has its bot.
+        assert deployment is not None and bot is not None
+        self.output.extend(bot.new_lines())
         status = deployment.heartbeat()
         if status is None:
             self.say(f"deployment {deployment.pk} was taken over; stopping its bot here")
             self._release()
         elif status == Deployment.Status.STOPPING:
-            self._stop_child()
+            self._stop_bot()
             deployment.end(Deployment.Status.STOPPED)
             self.say(f"deployment {deployment.pk} stopped")
             self.held = None
-        elif child.poll() is not None:
-            deployment.end(Deployment.Status.FAILED, self._printed("The bot exited:"))
-            self.say(f"deployment {deployment.pk}: the bot exited with {child.poll()}")
-            self.held = self.child = None
+        elif (exited := bot.exited()) is not None:
+            self._stop_bot()
+            deployment.end(Deployment.Status.FAILED, self._printed(f"The bot stopped: {exited}"))
+            self.say(f"deployment {deployment.pk}: {exited}")
+            self.held = None
 
     def _printed(self, headline: str) -> str:
         """What the bot printed, with the secret values it may hold hidden."""
         return self.scrub(headline + "\n" + "\n".join(self.output))
 
     def _release(self) -> None:
-        self._stop_child()
+        self._stop_bot()
         self.held = None
 
-    def _stop_child(self) -> None:
-        if self.child is not None:
-            self.child.stop(grace=10)
-            self.output.extend(self.child.new_lines())
-            self.child = None
+    def _stop_bot(self) -> None:
+        if self.bot is not None:
+            self.bot.stop(grace=10)
+            self.output.extend(self.bot.new_lines())
+            self.bot = None

@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files import File
@@ -18,7 +18,8 @@ from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
 from apps.training.models import ModelVersion, TrainingJob
 from workers.base import Worker
-from workers.runners import ChildProcess, Runner, get_runner, preload_engine
+from workers.kubernetes import RunnerError
+from workers.runners import Runner, Training, get_runner, preload_engine
 
 
 def write_project(files: dict[str, str] | dict[str, str | bytes], root: Path) -> None:
@@ -32,10 +33,11 @@ def write_project(files: dict[str, str] | dict[str, str | bytes], root: Path) ->
             target.write_text(content, encoding="utf-8")
 
 
-def model_id_of(archive: Path) -> str:
+def model_id_of(archive: Path | IO[bytes]) -> str:
     """The model_id in the archive's metadata.json ('' when there is none, e.g. other engines)."""
     try:
-        with tarfile.open(archive, "r:gz") as tar:
+        source = {"name": archive} if isinstance(archive, Path) else {"fileobj": archive}
+        with tarfile.open(mode="r:gz", **source) as tar:
             for member in tar.getmembers():
                 if member.name.lstrip("./") == "metadata.json":
                     handle = tar.extractfile(member)
@@ -53,7 +55,7 @@ class TrainingConsumer(Worker):
         self.runner = runner or get_runner()
 
     def setup(self) -> None:
-        if self.runner.engine == "builtin":
+        if self.runner.local and self.runner.engine == "builtin":
             preload_engine()
 
     def step(self) -> bool:
@@ -66,6 +68,54 @@ class TrainingConsumer(Worker):
         return True
 
     def train(self, job: TrainingJob) -> None:
+        if self.runner.local:
+            self._train_here(job)
+        else:
+            self._train_in_cluster(job)
+
+    def _train_in_cluster(self, job: TrainingJob) -> None:
+        """A Kubernetes Job trains it; its pod sends the model to the web, which stores it
+        under services.model_storage_name(job)."""
+        try:
+            training = self.runner.start_training(job, self.worker_id, bot_env(job.assistant_id))
+        except RunnerError as exc:
+            job.finish(TrainingJob.Status.FAILED, error=str(exc))
+            self.say(f"job {job.pk} failed: {exc}")
+            return
+        try:
+            if self._follow(job, training, scrubber(job.assistant_id)) != "done":
+                return
+            if training.poll() != 0:
+                tail = "\n".join(job_log_tail(job))
+                job.finish(
+                    TrainingJob.Status.FAILED,
+                    error=f"The training Job failed: {training.reason}\n{tail}",
+                )
+                self.say(f"job {job.pk} failed: {training.reason}")
+                return
+            self._record_stored(job)
+        finally:
+            training.stop()
+
+    def _record_stored(self, job: TrainingJob) -> None:
+        name = services.model_storage_name(job)
+        try:
+            with default_storage.open(name, "rb") as handle:
+                model_id = model_id_of(handle)
+        except OSError:
+            job.finish(
+                TrainingJob.Status.FAILED,
+                error="The training finished, but its model never reached Studio "
+                "(see the log for the pod's upload).",
+            )
+            return
+        if services.record_trained_model(job, name, model_id):
+            self.say(f"job {job.pk} succeeded: {name}")
+        else:
+            default_storage.delete(name)
+            self.say(f"job {job.pk} finished here but was taken over; discarded {name}")
+
+    def _train_here(self, job: TrainingJob) -> None:
         version = job.version
         with tempfile.TemporaryDirectory(prefix="studio-train-") as tmp:
             project, out = Path(tmp) / "project", Path(tmp) / "out"
@@ -94,7 +144,7 @@ class TrainingConsumer(Worker):
     def _follow(
         self,
         job: TrainingJob,
-        child: ChildProcess,
+        child: Training,
         scrub: Callable[[str], str] = lambda text: text,
     ) -> str:
         """Stream the child's output onto the job (secret values hidden by `scrub`),
@@ -117,6 +167,7 @@ class TrainingConsumer(Worker):
                     child.stop()
                     self._settle_lost(job)
                     return "lost"
+                self.touch_liveness()
                 pending = []
                 next_beat = now + interval
             if finished:
@@ -145,10 +196,7 @@ class TrainingConsumer(Worker):
     def _store(self, job: TrainingJob, version: ModelVersion, archive: Path) -> None:
         # Upload outside any transaction (it can be slow); record it in a short one.
         with archive.open("rb") as handle:
-            name = default_storage.save(
-                f"models/{job.assistant.name}/{version.number}-{job.pk}-{job.attempts}.tar.gz",
-                File(handle),
-            )
+            name = default_storage.save(services.model_storage_name(job), File(handle))
         if services.record_trained_model(job, name, model_id_of(archive)):
             self.say(f"job {job.pk} succeeded: {name}")
         else:

@@ -162,6 +162,12 @@ def deploy(version: ModelVersion) -> Deployment:
     return existing or Deployment.objects.create(assistant=version.assistant, version=version)
 
 
+def model_storage_name(job: TrainingJob) -> str:
+    """Where the archive of this attempt of a training is stored (each attempt its own name, so
+    a worker that lost its lease never overwrites the archive of the one that took over)."""
+    return f"models/{job.assistant.name}/{job.version.number}-{job.pk}-{job.attempts}.tar.gz"
+
+
 def record_trained_model(job: TrainingJob, model_file: str, model_id: str) -> bool:
     """A training succeeded and its archive is stored as `model_file`: record it on the job's
     version and queue its bot, in one short transaction, if the job's worker still owns the

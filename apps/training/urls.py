@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from apps.training import pods
 from apps.training.views import try_views, versions
 
 app_name = "training"
@@ -22,4 +23,8 @@ urlpatterns = [
     path("a/<str:name>/try/start-flow", try_views.try_start_flow, name="try_start_flow"),
     path("a/<str:name>/try/version", try_views.try_version, name="try_version"),
     path("a/<str:name>/try/transcript", try_views.try_transcript, name="try_transcript"),
+    # Signed links for training and bot pods (the Kubernetes runner; see pods.py).
+    path("pods/training/<str:token>/input", pods.training_input, name="pod_input"),
+    path("pods/training/<str:token>/model", pods.training_model, name="pod_model"),
+    path("pods/bot/<str:token>/model", pods.bot_model, name="pod_bot_model"),
 ]

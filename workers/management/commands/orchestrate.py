@@ -8,7 +8,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 # Each module has ensure_schedules(): idempotent registration of its periodic tasks.
-SCHEDULE_MODULES = ["apps.training.schedules", "apps.ingestion.schedules", "apps.projects.imports"]
+SCHEDULE_MODULES = [
+    "apps.training.schedules",
+    "apps.ingestion.schedules",
+    "apps.projects.imports",
+    "workers.kubernetes",
+]
 
 
 def ensure_all_schedules() -> list[str]:
