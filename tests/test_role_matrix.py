@@ -170,6 +170,29 @@ def _trained_version(assistant):
     )
 
 
+def _pod_link(purpose):
+    """A signed link of a training that runs (or a bot that is live): whoever holds one may
+    use it, as a training or bot pod does (apps/training/pods.py)."""
+
+    def filler(world, actor):
+        from apps.training import pods
+        from apps.training.models import Deployment, TrainingJob
+
+        version = world.job.version
+        if purpose == "bot-model":
+            row = Deployment.objects.create(
+                assistant=world.alpha, version=version, status="live", attempts=1
+            )
+        else:
+            later = version.assistant.versions.create(number=100 + TrainingJob.objects.count())
+            row = TrainingJob.objects.create(
+                assistant=world.alpha, version=later, status="running", attempts=1
+            )
+        return pods.sign(purpose, row.pk, row.attempts)
+
+    return filler
+
+
 def _own_token(world, actor):
     user = actor.user or world.subject
     return user.api_tokens.first().pk
@@ -197,6 +220,9 @@ FILLERS = {
     "intent_name": lambda world, actor: "greet",
     "example_id": lambda world, actor: _example_id(world.alpha),
     "secret_id": lambda world, actor: _secret_id(world.alpha),
+    "input_link": _pod_link("training-input"),
+    "model_link": _pod_link("training-model"),
+    "bot_link": _pod_link("bot-model"),
 }
 
 
@@ -369,6 +395,10 @@ EXPECTED_ACCESS = {
     "training:try_start_flow": (A, Cap.TRY, None),
     "training:try_version": (A, Cap.TRY, None),
     "training:try_transcript": (A, Cap.TRY, None),
+    # Signed links of training and bot pods: the link is the credential (apps/training/pods.py).
+    "training:pod_input": (P, None, None),
+    "training:pod_model": (P, None, None),
+    "training:pod_bot_model": (P, None, None),
     "accounts:login": (P, None, None),
     "accounts:logout": (P, None, None),
     "accounts:oidc_login": (P, None, None),

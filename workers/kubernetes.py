@@ -74,10 +74,9 @@ def merge(base: Any, extra: Any) -> Any:
             merged[key] = merge(base[key], value) if key in base else copy.deepcopy(value)
         return merged
     if isinstance(base, list) and isinstance(extra, list) and _named(base) and _named(extra):
-        by_name = {item["name"]: item for item in base}
-        merged_list = [merge(by_name.get(item["name"], {}), item) for item in extra]
-        extra_names = {item["name"] for item in extra}
-        return [item for item in base if item["name"] not in extra_names] + merged_list
+        extras = {item["name"]: item for item in extra}
+        merged_list = [merge(item, extras.pop(item["name"], {})) for item in base]
+        return merged_list + [copy.deepcopy(item) for item in extras.values()]
     return copy.deepcopy(extra)
 
 
@@ -579,6 +578,7 @@ class PodLogs:
                 self._stopping.wait(1)
 
     def _follow(self, pod: str, container: str, cursor: LogCursor) -> None:
+        cursor.restart()
         response = self.cluster.core.read_namespaced_pod_log(
             pod,
             self.cluster.namespace,

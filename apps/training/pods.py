@@ -43,10 +43,14 @@ class Link(NamedTuple):
     attempt: int
 
 
+def sign(purpose: str, row_id: int, attempt: int) -> str:
+    """The signed part of a link for `purpose` (one row, one attempt)."""
+    return signing.dumps([row_id, attempt], salt=f"studio.pods.{purpose}", compress=True)
+
+
 def signed_path(purpose: str, row_id: int, attempt: int) -> str:
     """The path (under STUDIO_KUBERNETES_WEB_URL) of a link for `purpose`."""
-    token = signing.dumps([row_id, attempt], salt=f"studio.pods.{purpose}", compress=True)
-    return reverse(PURPOSES[purpose], args=[token])
+    return reverse(PURPOSES[purpose], args=[sign(purpose, row_id, attempt)])
 
 
 def _link(token: str, purpose: str) -> Link | None:
@@ -80,8 +84,8 @@ def _running_job(token: str, purpose: str) -> TrainingJob | None:
 
 @public_view
 @require_http_methods(["GET"])
-def training_input(request: HttpRequest, token: str) -> HttpResponse:
-    job = _running_job(token, "training-input")
+def training_input(request: HttpRequest, input_link: str) -> HttpResponse:
+    job = _running_job(input_link, "training-input")
     if job is None:
         return _refused("This link is not valid (or its training is no longer running).")
     return HttpResponse(zip_files(job.version.input_contents), content_type="application/zip")
@@ -90,8 +94,8 @@ def training_input(request: HttpRequest, token: str) -> HttpResponse:
 @public_view
 @csrf_exempt
 @require_http_methods(["PUT"])
-def training_model(request: HttpRequest, token: str) -> HttpResponse:
-    job = _running_job(token, "training-model")
+def training_model(request: HttpRequest, model_link: str) -> HttpResponse:
+    job = _running_job(model_link, "training-model")
     if job is None:
         return _refused("This link is not valid (or its training is no longer running).")
     try:
@@ -121,8 +125,8 @@ def training_model(request: HttpRequest, token: str) -> HttpResponse:
 
 @public_view
 @require_http_methods(["GET"])
-def bot_model(request: HttpRequest, token: str) -> HttpResponse:
-    link = _link(token, "bot-model")
+def bot_model(request: HttpRequest, bot_link: str) -> HttpResponse:
+    link = _link(bot_link, "bot-model")
     deployment = (
         Deployment.objects.holding_a_bot()
         .filter(pk=link.row_id, attempts=link.attempt)

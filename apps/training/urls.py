@@ -24,7 +24,7 @@ urlpatterns = [
     path("a/<str:name>/try/version", try_views.try_version, name="try_version"),
     path("a/<str:name>/try/transcript", try_views.try_transcript, name="try_transcript"),
     # Signed links for training and bot pods (the Kubernetes runner; see pods.py).
-    path("pods/training/<str:token>/input", pods.training_input, name="pod_input"),
-    path("pods/training/<str:token>/model", pods.training_model, name="pod_model"),
-    path("pods/bot/<str:token>/model", pods.bot_model, name="pod_bot_model"),
+    path("pods/training/<str:input_link>/input", pods.training_input, name="pod_input"),
+    path("pods/training/<str:model_link>/model", pods.training_model, name="pod_model"),
+    path("pods/bot/<str:bot_link>/model", pods.bot_model, name="pod_bot_model"),
 ]
