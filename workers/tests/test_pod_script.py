@@ -23,14 +23,14 @@ class Web:
         web = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            def do_GET(self) -> None:
                 status, body = web.files.get(self.path, (404, b"no such link"))
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_PUT(self) -> None:  # noqa: N802
+            def do_PUT(self) -> None:
                 length = int(self.headers["Content-Length"])
                 web.received[self.path] = self.rfile.read(length)
                 self.send_response(201)
@@ -64,8 +64,10 @@ def test_fetch_unpacks_the_project_and_copies_itself(web, tmp_path, monkeypatch)
     web.files["/input"] = (200, zipped({"domain.yml": b"intents: []\n", "data/nlu.yml": b"x"}))
     monkeypatch.setenv("INPUT", web.url + "/input")
     code = pod.main(
-        ["fetch", "--url-env", "INPUT", "--extract", "--into", str(tmp_path / "project")]
-        + ["--copy-self", str(tmp_path / "pod.py")]
+        [
+            *("fetch", "--url-env", "INPUT", "--extract"),
+            *("--into", str(tmp_path / "project"), "--copy-self", str(tmp_path / "pod.py")),
+        ]
     )
     assert code == 0
     assert (tmp_path / "project/data/nlu.yml").read_bytes() == b"x"
@@ -85,7 +87,7 @@ def test_fetch_refuses_an_entry_that_would_land_outside_the_project(tmp_path, na
 def test_a_refused_link_fails_at_once_with_the_answer(web, tmp_path, monkeypatch):
     web.files["/model"] = (403, b'{"error": "This link is not valid"}')
     monkeypatch.setenv("MODEL", web.url + "/model")
-    with pytest.raises(SystemExit, match="HTTP 403.*not valid"):
+    with pytest.raises(SystemExit, match=r"HTTP 403.*not valid"):
         pod.main(["fetch", "--url-env", "MODEL", "--into", str(tmp_path / "m.tar.gz")])
 
 
@@ -100,8 +102,19 @@ def test_train_runs_the_command_and_sends_its_archive(web, tmp_path, monkeypatch
     out = tmp_path / "out"
     script = f"open({str(out / 'bank-3.tar.gz')!r}, 'wb').write(b'model bytes')"
     code = pod.main(
-        ["train", "--out", str(out), "--name", "bank-3", "--upload-env", "OUTPUT", "--"]
-        + [sys.executable, "-c", script]
+        [
+            "train",
+            "--out",
+            str(out),
+            "--name",
+            "bank-3",
+            "--upload-env",
+            "OUTPUT",
+            "--",
+            sys.executable,
+            "-c",
+            script,
+        ]
     )
     assert code == 0
     assert web.received["/output"] == b"model bytes"
@@ -110,8 +123,19 @@ def test_train_runs_the_command_and_sends_its_archive(web, tmp_path, monkeypatch
 def test_a_failed_training_sends_nothing_and_keeps_its_exit_code(web, tmp_path, monkeypatch):
     monkeypatch.setenv("OUTPUT", web.url + "/output")
     code = pod.main(
-        ["train", "--out", str(tmp_path), "--name", "x", "--upload-env", "OUTPUT", "--"]
-        + [sys.executable, "-c", "raise SystemExit(3)"]
+        [
+            "train",
+            "--out",
+            str(tmp_path),
+            "--name",
+            "x",
+            "--upload-env",
+            "OUTPUT",
+            "--",
+            sys.executable,
+            "-c",
+            "raise SystemExit(3)",
+        ]
     )
     assert code == 3 and not web.received
 
@@ -119,8 +143,19 @@ def test_a_failed_training_sends_nothing_and_keeps_its_exit_code(web, tmp_path, 
 def test_a_training_that_wrote_no_archive_fails(web, tmp_path, monkeypatch):
     monkeypatch.setenv("OUTPUT", web.url + "/output")
     code = pod.main(
-        ["train", "--out", str(tmp_path), "--name", "x", "--upload-env", "OUTPUT", "--"]
-        + [sys.executable, "-c", "pass"]
+        [
+            "train",
+            "--out",
+            str(tmp_path),
+            "--name",
+            "x",
+            "--upload-env",
+            "OUTPUT",
+            "--",
+            sys.executable,
+            "-c",
+            "pass",
+        ]
     )
     assert code == 1 and not web.received
 
