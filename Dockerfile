@@ -47,10 +47,11 @@ COPY static ./static
 COPY demo ./demo
 # Static files are gathered (and compressed, with hashed names) once, at build; settings only
 # need a signing key to load, and this one is thrown away with the build step. Byte code is
-# compiled here because containers run with a read-only root filesystem.
+# compiled here because containers run with a read-only root filesystem. var/ (local state) is
+# left empty and owned by Studio's user, for a volume mounted there.
 RUN SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput \
     && python -m compileall -q /app \
-    && rm -rf /app/var
+    && rm -rf /app/var && mkdir /app/var && chown 10001:10001 /app/var
 USER 10001:10001
 EXPOSE 8000
 # Gunicorn reads its worker count from WEB_CONCURRENCY (default 4 here).
