@@ -22,23 +22,6 @@ README = (ROOT / "README.md").read_text()
 KUBERNETES_VERSION = "1.35.0"
 RENDERINGS = ["base", "overlays/dev", "overlays/production"]
 
-# The runner's settings (the contract between the runner and these manifests).
-RUNNER_SETTINGS = {
-    "STUDIO_RUNNER",
-    "STUDIO_ENGINE",
-    "STUDIO_KUBERNETES_NAMESPACE",
-    "STUDIO_KUBERNETES_KUBECONFIG",
-    "STUDIO_KUBERNETES_IMAGE",
-    "STUDIO_KUBERNETES_TRAINING_IMAGE",
-    "STUDIO_KUBERNETES_BOT_IMAGE",
-    "STUDIO_KUBERNETES_BOT_URL",
-    "STUDIO_KUBERNETES_WEB_URL",
-    "STUDIO_KUBERNETES_SERVICE_ACCOUNT",
-    "STUDIO_KUBERNETES_IMAGE_PULL_SECRETS",
-    "STUDIO_KUBERNETES_POD_TEMPLATE",
-    "STUDIO_KUBERNETES_BOT_PORT",
-    "STUDIO_KUBERNETES_JOB_TTL_SECONDS",
-}
 # Variables read by what Studio runs on rather than by Studio (gunicorn's worker count).
 OTHER_PROGRAMS_SETTINGS = {"WEB_CONCURRENCY"}
 # What the runner may do, and nothing more: (API group, resource) -> verbs.
@@ -59,7 +42,7 @@ def documented_settings() -> set[str]:
 
 
 def studio_settings() -> set[str]:
-    return documented_settings() | RUNNER_SETTINGS | OTHER_PROGRAMS_SETTINGS
+    return documented_settings() | OTHER_PROGRAMS_SETTINGS
 
 
 # --- rendering --------------------------------------------------------------------------------
