@@ -209,7 +209,8 @@ def _pod_spec(
         spec["nodeSelector"] = dict(pods.node_selector)
     template = pods.template
     spec = merge(spec, template.get("spec") or {})
-    return merge(spec, (template.get(kind) or {}).get("spec") or {})
+    merged: dict[str, Any] = merge(spec, (template.get(kind) or {}).get("spec") or {})
+    return merged
 
 
 def _pod_metadata(pods: PodSettings, kind: str, labels: dict[str, str]) -> dict[str, Any]:
@@ -220,7 +221,9 @@ def _pod_metadata(pods: PodSettings, kind: str, labels: dict[str, str]) -> dict[
     return metadata
 
 
-def _container(pods: PodSettings, name: str, image: str, command: list[str], **extra: Any):
+def _container(
+    pods: PodSettings, name: str, image: str, command: list[str], **extra: Any
+) -> dict[str, Any]:
     return {
         "name": name,
         "image": image,
@@ -232,7 +235,9 @@ def _container(pods: PodSettings, name: str, image: str, command: list[str], **e
     }
 
 
-def _fetch_container(pods: PodSettings, variable: str, into: str, *, extract: bool, env):
+def _fetch_container(
+    pods: PodSettings, variable: str, into: str, *, extract: bool, env: list[dict[str, Any]]
+) -> dict[str, Any]:
     command = ["python", "-m", "workers.pod", "fetch", "--url-env", variable]
     command += ["--extract"] if extract else []
     command += ["--into", into, "--copy-self", POD_SCRIPT]

@@ -25,7 +25,7 @@ from apps.training import services
 from apps.training.models import Deployment
 from engine import formats
 from workers.base import Worker
-from workers.kubernetes import RunnerError
+from workers.kubernetes import KubernetesRunner, RunnerError
 from workers.runners import LocalBot, Runner, get_runner, preload_engine
 
 
@@ -44,7 +44,7 @@ def bot_endpoints(endpoints_text: str, spool_file: Path) -> str:
 class RunningConsumer(Worker):
     kind = "running"
 
-    def __init__(self, *, runner: Runner | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, runner: Runner | KubernetesRunner | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runner = runner or get_runner()
 
@@ -88,12 +88,12 @@ class RunningConsumer(Worker):
         self.output.clear()
         self.scrub = scrubber(deployment.assistant_id)
         try:
-            if self.runner.local:
-                self.bot = self._start_here(deployment)
-            else:
+            if isinstance(self.runner, KubernetesRunner):
                 self.bot = self.runner.start_bot(
                     deployment, self.worker_id, bot_env(deployment.assistant_id)
                 )
+            else:
+                self.bot = self._start_here(deployment, self.runner)
         except OSError as exc:
             deployment.end(Deployment.Status.FAILED, f"Cannot fetch the model: {exc}")
             return
@@ -118,7 +118,7 @@ class RunningConsumer(Worker):
         else:
             self.tend()
 
-    def _start_here(self, deployment: Deployment) -> LocalBot:
+    def _start_here(self, deployment: Deployment, runner: Runner) -> LocalBot:
         """A child of this consumer on a free port, its events going to the local spool."""
         version = deployment.version
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -133,8 +133,8 @@ class RunningConsumer(Worker):
             )
         )
         port = free_port()
-        token = secrets.token_urlsafe(32) if self.runner.engine == "builtin" else ""
-        child = self.runner.serve(
+        token = secrets.token_urlsafe(32) if runner.engine == "builtin" else ""
+        child = runner.serve(
             model,
             port,
             endpoints,

@@ -18,7 +18,7 @@ from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
 from apps.training.models import ModelVersion, TrainingJob
 from workers.base import Worker
-from workers.kubernetes import RunnerError
+from workers.kubernetes import KubernetesRunner, RunnerError
 from workers.runners import Runner, Training, get_runner, preload_engine
 
 
@@ -50,7 +50,7 @@ def model_id_of(archive: Path | IO[bytes]) -> str:
 class TrainingConsumer(Worker):
     kind = "training"
 
-    def __init__(self, *, runner: Runner | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, runner: Runner | KubernetesRunner | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.runner = runner or get_runner()
 
@@ -68,16 +68,16 @@ class TrainingConsumer(Worker):
         return True
 
     def train(self, job: TrainingJob) -> None:
-        if self.runner.local:
-            self._train_here(job)
+        if isinstance(self.runner, KubernetesRunner):
+            self._train_in_cluster(job, self.runner)
         else:
-            self._train_in_cluster(job)
+            self._train_here(job, self.runner)
 
-    def _train_in_cluster(self, job: TrainingJob) -> None:
+    def _train_in_cluster(self, job: TrainingJob, runner: KubernetesRunner) -> None:
         """A Kubernetes Job trains it; its pod sends the model to the web, which stores it
         under services.model_storage_name(job)."""
         try:
-            training = self.runner.start_training(job, self.worker_id, bot_env(job.assistant_id))
+            training = runner.start_training(job, self.worker_id, bot_env(job.assistant_id))
         except RunnerError as exc:
             job.finish(TrainingJob.Status.FAILED, error=str(exc))
             self.say(f"job {job.pk} failed: {exc}")
@@ -115,13 +115,13 @@ class TrainingConsumer(Worker):
             default_storage.delete(name)
             self.say(f"job {job.pk} finished here but was taken over; discarded {name}")
 
-    def _train_here(self, job: TrainingJob) -> None:
+    def _train_here(self, job: TrainingJob, runner: Runner) -> None:
         version = job.version
         with tempfile.TemporaryDirectory(prefix="studio-train-") as tmp:
             project, out = Path(tmp) / "project", Path(tmp) / "out"
             write_project(version.input_contents, project)
             out.mkdir()
-            child, archive = self.runner.train(
+            child, archive = runner.train(
                 project,
                 out,
                 f"{job.assistant.name}-{version.number}",

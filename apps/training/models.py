@@ -227,7 +227,7 @@ class DeploymentQuerySet(ClaimQuerySet):
     def live(self):
         return self.filter(status=Deployment.Status.LIVE)
 
-    def holding_a_bot(self):
+    def holding_a_bot(self) -> DeploymentQuerySet:
         return self.filter(
             status__in=[
                 Deployment.Status.STARTING,

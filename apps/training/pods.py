@@ -21,6 +21,7 @@ from django.core import signing
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -125,7 +126,7 @@ def training_model(request: HttpRequest, model_link: str) -> HttpResponse:
 
 @public_view
 @require_http_methods(["GET"])
-def bot_model(request: HttpRequest, bot_link: str) -> HttpResponse:
+def bot_model(request: HttpRequest, bot_link: str) -> HttpResponseBase:
     link = _link(bot_link, "bot-model")
     deployment = (
         Deployment.objects.holding_a_bot()
