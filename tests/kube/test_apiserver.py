@@ -309,6 +309,18 @@ def test_following_a_log_streams_until_the_container_ends(
         )
     )
     assert [TIMESTAMPED.match(line).group(2) for line in lines] == ["line 0", "line 1", "line 2"]
+
+    # The client has no sinceTime parameter (the runner's reconnection passes it as a query).
+    since = TIMESTAMPED.match(lines[1]).group(0).split(" ")[0]
+    response = kube_api.call_api(
+        f"/api/v1/namespaces/{NS}/pods/{pod.metadata.name}/log",
+        "GET",
+        query_params=[("container", "train"), ("timestamps", "true"), ("sinceTime", since)],
+        auth_settings=["BearerToken"],
+        _preload_content=False,
+        _return_http_data_only=True,
+    )
+    assert response.data.decode().splitlines() == lines[1:]
     assert job_condition(batch, "follow", "Complete") or fake_cluster.wait_for(
         lambda: job_condition(batch, "follow", "Complete")
     )
@@ -626,3 +638,71 @@ def test_services_get_a_cluster_ip(fake_cluster: FakeCluster, kube_api) -> None:
             NS, {"metadata": {"name": "1-starts-with-a-digit"}, "spec": {"ports": [{"port": 1}]}}
         )
     assert invalid.value.status == 422
+
+
+def test_a_job_shaped_like_the_runners_is_accepted(fake_cluster: FakeCluster, kube_api) -> None:
+    """The strict schemas and the server's own rules accept what the contract describes."""
+    secure = {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    env = [
+        {
+            "name": "STUDIO_INPUT_URL",
+            "valueFrom": {"secretKeyRef": {"name": "studio-train-7-1", "key": "STUDIO_INPUT_URL"}},
+        },
+        {"name": "HOME", "value": "/studio/home"},
+    ]
+    mounts = [{"name": "work", "mountPath": "/studio"}]
+    labels = {
+        "app.kubernetes.io/managed-by": "studio",
+        "app.kubernetes.io/name": "studio-training",
+        "studio/job": "7",
+        "studio/attempt": "1",
+        "studio/consumer": "host-1234",
+    }
+    body = job(
+        "studio-train-7-1",
+        ["python", "/studio/pod.py", "train", "--", "python", "-m", "engine", "train"],
+        activeDeadlineSeconds=3600,
+        ttlSecondsAfterFinished=600,
+        container={
+            "workingDir": "/studio/project",
+            "env": env,
+            "volumeMounts": mounts,
+            "securityContext": secure,
+        },
+        pod={
+            "automountServiceAccountToken": False,
+            "volumes": [{"name": "work", "emptyDir": {}}],
+            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "initContainers": [
+                {
+                    "name": "fetch",
+                    "image": "studio",
+                    "env": env,
+                    "volumeMounts": mounts,
+                    "securityContext": secure,
+                    "command": [
+                        "python",
+                        "-m",
+                        "workers.pod",
+                        "fetch",
+                        "--into",
+                        "/studio/project",
+                    ],
+                }
+            ],
+        },
+    )
+    body["metadata"]["labels"] = body["spec"]["template"]["metadata"]["labels"] = labels
+    created = client.BatchV1Api(kube_api).create_namespaced_job(NS, body)
+    assert created.spec.template.metadata.labels["job-name"] == "studio-train-7-1"
+    assert fake_cluster.created["Job"] == [body]
+    deleted = client.BatchV1Api(kube_api).delete_namespaced_job(
+        "studio-train-7-1", NS, propagation_policy="Background"
+    )
+    assert deleted.status == "Success"
