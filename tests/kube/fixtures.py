@@ -7,6 +7,8 @@ Use them from a ``conftest.py``::
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def studio_image() -> FakeImage:
     """Studio's image: its code importable (``python -m workers.pod``) and its directory."""
-    return FakeImage(env={"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}, workdir=str(ROOT))
+    # `python` on its PATH is this interpreter, as in the image (pod.py runs the training
+    # command, `python -m engine ...`, as a child of its own).
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "/usr/bin")])
+    return FakeImage(
+        env={"PATH": path, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}, workdir=str(ROOT)
+    )
 
 
 @pytest.fixture
