@@ -830,12 +830,30 @@ class PodBot:
         return self._failure
 
     def reason(self) -> str:
-        """Why the bot is not ready, as its pod says (for a bot that never got ready)."""
+        """Why the bot is not ready, as its pod says, with the last lines a crashed bot
+        printed (its log streams only while it runs)."""
         try:
             pod = next(iter(self.cluster.pods(self.selector)), None)
         except Exception:
             pod = self._pod
-        return pod_reason(pod)
+        return pod_reason(pod) + "".join(f"\n{line}" for line in self._last_words(pod))
+
+    def _last_words(self, pod: Any, lines: int = 20) -> list[str]:
+        status = next((s for s in _statuses(pod) if s.name == "bot"), None) if pod else None
+        if status is None or not status.restart_count:
+            return []
+        try:
+            text = self.cluster.core.read_namespaced_pod_log(
+                pod.metadata.name,
+                self.cluster.namespace,
+                container="bot",
+                previous=True,
+                tail_lines=lines,
+            )
+        except Exception as exc:
+            log.debug("the previous log of %s: %s", pod.metadata.name, exc)
+            return []
+        return str(text).splitlines()
 
     def new_lines(self) -> list[str]:
         return self.logs.new_lines()

@@ -1368,11 +1368,14 @@ class PodRun:
         assert c is not None
         with self.lock:
             if previous:
-                if len(c.logs) < 2:
+                # The kubelet answers with the run lastState.terminated names: while the
+                # container waits to restart (CrashLoopBackOff), that is its latest run.
+                last = -1 if "waiting" in c.state else -2
+                if len(c.logs) < -last:
                     raise bad_request(
                         f'previous terminated container "{name}" in pod "{self.name}" not found'
                     )
-                return c.logs[-2]
+                return c.logs[last]
             if not c.logs:
                 reason = c.state.get("waiting", {}).get("reason", "ContainerCreating")
                 if reason in ("ErrImagePull", "ImagePullBackOff"):

@@ -296,3 +296,45 @@ def test_every_object_the_runner_sent_is_valid_kubernetes(on_the_cluster, fake_c
     assert {item["kind"] for item in sent} >= {"Job", "Secret", "Deployment", "Service"}
     for item in sent:
         kubernetes_validate.validate(item, "1.35.0", strict=True)
+
+
+def test_a_bot_that_crashes_fails_at_once_with_its_exit_code(
+    on_the_cluster, fake_cluster, tiny, settings
+):
+    settings.STUDIO_ENGINE = "rasa"
+    settings.STUDIO_RASA_RUN_COMMAND = python_command(
+        "import sys; print('no licence found', flush=True); sys.exit(4)"
+    )
+    settings.STUDIO_BOT_START_TIMEOUT = 120  # it must not take this long to say so
+    deployment = services.deploy(trained(tiny))
+    serve_once()
+    deployment.refresh_from_db()
+    assert deployment.status == "failed"
+    assert "exited with code 4" in deployment.error
+    assert "no licence found" in deployment.error, (
+        deployment.error
+    )  # the bot's own output, from its pod's log
+
+
+def test_an_object_left_from_an_earlier_try_is_replaced(on_the_cluster, fake_cluster, tiny):
+    job = services.request_training(tiny, None)
+    name = f"studio-train-{job.pk}-1"
+    kube.KubernetesRunner().cluster.create(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {}}
+    )
+    train_once()
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    assert [item["metadata"]["name"] for item in fake_cluster.created["Secret"]] == [name, name]
+
+
+def test_a_refusal_by_the_api_server_fails_the_training_with_its_message(
+    on_the_cluster, fake_cluster, tiny
+):
+    job = services.request_training(tiny, None)
+    fake_cluster.fail_next("POST", r"/jobs$", 403, message='jobs.batch is forbidden: User "x"')
+    train_once()
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error.startswith("Kubernetes refused the Job: jobs.batch is forbidden")
+    assert objects(fake_cluster, "secrets") == []  # what was created for it is gone again
