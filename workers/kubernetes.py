@@ -265,7 +265,7 @@ def _secret(name: str, labels: dict[str, str], values: dict[str, str]) -> dict[s
         "kind": "Secret",
         "metadata": {"name": name, "labels": labels},
         "type": "Opaque",
-        "stringData": values,
+        "stringData": dict(values),
     }
 
 
@@ -569,29 +569,44 @@ class PodLogs:
             cursor = LogCursor()
             while not self._stopping.is_set():
                 try:
-                    pod = next(iter(self.cluster.pods(self.selector)), None)
-                    if pod is not None:
-                        if _container_state(pod, container) != "waiting":
-                            self._follow(pod.metadata.name, container, cursor)
-                        state = _container_state(pod_now(self.cluster, pod), container)
-                        if state == "terminated":
-                            break
-                        if state == "gone":
-                            return
+                    state = self._read_until_it_ends(container, cursor)
                 except Exception as exc:  # the API server is away: try again
                     log.debug("pod log of %s: %s", self.selector, exc)
+                    state = "unknown"
+                if state == "terminated":
+                    break
+                if state == "gone":
+                    return
                 self._stopping.wait(1)
 
+    def _read_until_it_ends(self, container: str, cursor: LogCursor) -> str:
+        """Follow the container's log while there is one; then its state (see
+        _container_state), or 'absent' while the pod does not exist yet."""
+        pod = next(iter(self.cluster.pods(self.selector)), None)
+        if pod is None:
+            return "absent"
+        if _container_state(pod, container) == "waiting":
+            return "waiting"
+        self._follow(pod.metadata.name, container, cursor)
+        return _container_state(pod_now(self.cluster, pod), container)
+
     def _follow(self, pod: str, container: str, cursor: LogCursor) -> None:
+        from kubernetes.client.exceptions import ApiException
+
         cursor.restart()
-        response = self.cluster.core.read_namespaced_pod_log(
-            pod,
-            self.cluster.namespace,
-            container=container,
-            follow=True,
-            timestamps=True,
-            _preload_content=False,
-        )
+        try:
+            response = self.cluster.core.read_namespaced_pod_log(
+                pod,
+                self.cluster.namespace,
+                container=container,
+                follow=True,
+                timestamps=True,
+                _preload_content=False,
+            )
+        except ApiException as exc:
+            if exc.status in (400, 404):  # it never ran (its pod failed first), or is gone
+                return
+            raise
         try:
             for raw in response:
                 text = cursor.take(raw.decode("utf-8", "replace").rstrip("\n"))

@@ -17,6 +17,7 @@ init container (Studio's image) copies it into the pod's shared volume with `--c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import subprocess
@@ -94,7 +95,16 @@ def extract(archive: Path, folder: Path) -> int:
     return count
 
 
+def prepare_folders() -> None:
+    """HOME and TMPDIR point into the pod's volume (the root filesystem is read-only)."""
+    for variable in ("HOME", "TMPDIR"):
+        if os.environ.get(variable):
+            with contextlib.suppress(OSError):
+                Path(os.environ[variable]).mkdir(parents=True, exist_ok=True)
+
+
 def fetch(args: argparse.Namespace) -> int:
+    prepare_folders()
     url = _url(args.url_env)
     target = Path(args.into)
     if args.extract:
@@ -142,9 +152,7 @@ def train(args: argparse.Namespace) -> int:
     url = _url(args.upload_env)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for folder in ("HOME", "TMPDIR"):
-        if os.environ.get(folder):
-            Path(os.environ[folder]).mkdir(parents=True, exist_ok=True)
+    prepare_folders()
     code = subprocess.call(command)
     if code != 0:
         say(f"the training exited with code {code}")

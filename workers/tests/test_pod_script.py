@@ -63,6 +63,9 @@ def zipped(files: dict[str, bytes]) -> bytes:
 def test_fetch_unpacks_the_project_and_copies_itself(web, tmp_path, monkeypatch):
     web.files["/input"] = (200, zipped({"domain.yml": b"intents: []\n", "data/nlu.yml": b"x"}))
     monkeypatch.setenv("INPUT", web.url + "/input")
+    # The root filesystem is read-only: HOME and TMPDIR are made in the pod's volume.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     code = pod.main(
         [
             *("fetch", "--url-env", "INPUT", "--extract"),
@@ -73,6 +76,7 @@ def test_fetch_unpacks_the_project_and_copies_itself(web, tmp_path, monkeypatch)
     assert (tmp_path / "project/data/nlu.yml").read_bytes() == b"x"
     assert (tmp_path / "pod.py").read_text() == Path(pod.__file__).read_text()
     assert not list(tmp_path.glob("*.zip"))
+    assert (tmp_path / "home").is_dir() and (tmp_path / "tmp").is_dir()
 
 
 @pytest.mark.parametrize("name", ["../escape.yml", "/etc/passwd", "a/../../b"])
