@@ -104,6 +104,40 @@ def run_in_thread(consumer) -> threading.Thread:
     return thread
 
 
+# The built-in engine's training, as a STUDIO_RASA_TRAIN_COMMAND would run Rasa's.
+ENGINE_TRAINING = (
+    "sys.exit(subprocess.call([sys.executable, '-m', 'engine', 'train', '{project}',"
+    " '--out', '{out}', '--fixed-model-name', '{name}']))"
+)
+
+
+def job_lists(cluster) -> int:
+    """How many times the Jobs were listed (not watched)."""
+    return sum(1 for method, path in cluster.requests if "/jobs?" in path and "watch=" not in path)
+
+
+def test_after_410_gone_the_runner_lists_the_job_again_and_sees_it_end(
+    on_the_cluster, fake_cluster, tiny, settings
+):
+    settings.STUDIO_ENGINE = "rasa"
+    settings.STUDIO_RASA_TRAIN_COMMAND = python_command(
+        "import subprocess, sys, time\nprint('half-way', flush=True)\ntime.sleep(5)\n"
+        + ENGINE_TRAINING
+    )
+    job = services.request_training(tiny, None)
+    thread = run_in_thread(TrainingConsumer(once=True, runner=kube.KubernetesRunner()))
+    wait_for(lambda: "half-way" in TrainingJob.objects.get(pk=job.pk).log, 60, what="the log")
+    lists = job_lists(fake_cluster)
+    # The API server loses its watch history (as when it restarts): the watch ends, and
+    # watching again from the resourceVersion the runner had is answered 410 Gone.
+    fake_cluster.fail_next("GET", r"/jobs$", 410, message="too old resource version")
+    fake_cluster.compact()
+    wait_for(lambda: job_lists(fake_cluster) > lists, 10, what="the Job listed again")
+    thread.join(120)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error + job.log
+
+
 SLOW_TRAINING = python_command("import time\nprint('working', flush=True)\ntime.sleep(300)")
 
 
@@ -113,8 +147,6 @@ def test_cancelling_deletes_the_job_and_its_pod(on_the_cluster, fake_cluster, ti
     job = services.request_training(tiny, None)
     thread = run_in_thread(TrainingConsumer(once=True, runner=kube.KubernetesRunner()))
     wait_for(lambda: "working" in TrainingJob.objects.get(pk=job.pk).log, 60, what="the log")
-    # The history is compacted meanwhile: the runner's watch gets 410 Gone and lists again.
-    fake_cluster.compact()
     TrainingJob.objects.get(pk=job.pk).request_cancel()
     thread.join(60)
     assert not thread.is_alive()
@@ -135,8 +167,7 @@ def test_a_consumer_killed_mid_training_loses_nothing(
         f"marker = {str(marker)!r}\n"
         "if not os.path.exists(marker):\n"
         "    open(marker, 'w').close(); print('hanging', flush=True); time.sleep(300)\n"
-        "sys.exit(subprocess.call([sys.executable, '-m', 'engine', 'train', '{project}',"
-        " '--out', '{out}', '--fixed-model-name', '{name}']))"
+        + ENGINE_TRAINING
     )
     job = services.request_training(tiny, None)
     consumer = manage(
