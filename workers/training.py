@@ -86,12 +86,7 @@ class TrainingConsumer(Worker):
             if self._follow(job, training, scrubber(job.assistant_id)) != "done":
                 return
             if training.poll() != 0:
-                tail = "\n".join(job_log_tail(job))
-                job.finish(
-                    TrainingJob.Status.FAILED,
-                    error=f"The training Job failed: {training.reason}\n{tail}",
-                )
-                self.say(f"job {job.pk} failed: {training.reason}")
+                self._fail(job, f"The training Job failed: {training.reason}")
                 return
             self._record_stored(job)
         finally:
@@ -132,14 +127,15 @@ class TrainingConsumer(Worker):
                 return
             returncode = child.poll()
             if returncode != 0 or not archive.exists():
-                tail = "\n".join(job_log_tail(job))
-                job.finish(
-                    TrainingJob.Status.FAILED,
-                    error=f"Training exited with code {returncode}.\n{tail}",
-                )
-                self.say(f"job {job.pk} failed (exit {returncode})")
+                self._fail(job, f"Training exited with code {returncode}.")
                 return
             self._store(job, version, archive)
+
+    def _fail(self, job: TrainingJob, headline: str) -> None:
+        """The training failed: the error is `headline` and the log's last lines."""
+        tail = "\n".join(job_log_tail(job))
+        job.finish(TrainingJob.Status.FAILED, error=f"{headline}\n{tail}")
+        self.say(f"job {job.pk} failed: {headline}")
 
     def _follow(
         self,

@@ -37,6 +37,7 @@ PURPOSES = {
     "bot-model": "training:pod_bot_model",
 }
 CHUNK = 1 << 20
+NOT_RUNNING = "This link is not valid (or its training is no longer running)."
 
 
 class Link(NamedTuple):
@@ -88,7 +89,7 @@ def _running_job(token: str, purpose: str) -> TrainingJob | None:
 def training_input(request: HttpRequest, input_link: str) -> HttpResponse:
     job = _running_job(input_link, "training-input")
     if job is None:
-        return _refused("This link is not valid (or its training is no longer running).")
+        return _refused(NOT_RUNNING)
     return HttpResponse(zip_files(job.version.input_contents), content_type="application/zip")
 
 
@@ -98,7 +99,7 @@ def training_input(request: HttpRequest, input_link: str) -> HttpResponse:
 def training_model(request: HttpRequest, model_link: str) -> HttpResponse:
     job = _running_job(model_link, "training-model")
     if job is None:
-        return _refused("This link is not valid (or its training is no longer running).")
+        return _refused(NOT_RUNNING)
     try:
         length = int(request.headers.get("Content-Length", ""))
     except ValueError:

@@ -101,67 +101,32 @@ def test_a_missing_variable_is_named(monkeypatch, tmp_path):
         pod.main(["fetch", "--url-env", "NOWHERE", "--into", str(tmp_path / "x")])
 
 
+def train(web: Web, out: Path, name: str, code: str) -> int:
+    """pod.py's train around `python -c code`, sending to the web's /output."""
+    command = [sys.executable, "-c", code]
+    return pod.main(
+        ["train", "--out", str(out), "--name", name, "--upload-env", "OUTPUT", "--", *command]
+    )
+
+
 def test_train_runs_the_command_and_sends_its_archive(web, tmp_path, monkeypatch):
     monkeypatch.setenv("OUTPUT", web.url + "/output")
     out = tmp_path / "out"
-    script = f"open({str(out / 'bank-3.tar.gz')!r}, 'wb').write(b'model bytes')"
-    code = pod.main(
-        [
-            "train",
-            "--out",
-            str(out),
-            "--name",
-            "bank-3",
-            "--upload-env",
-            "OUTPUT",
-            "--",
-            sys.executable,
-            "-c",
-            script,
-        ]
-    )
+    code = train(web, out, "bank-3", f"open({str(out / 'bank-3.tar.gz')!r}, 'wb').write(b'model')")
     assert code == 0
-    assert web.received["/output"] == b"model bytes"
+    assert web.received["/output"] == b"model"
 
 
 def test_a_failed_training_sends_nothing_and_keeps_its_exit_code(web, tmp_path, monkeypatch):
     monkeypatch.setenv("OUTPUT", web.url + "/output")
-    code = pod.main(
-        [
-            "train",
-            "--out",
-            str(tmp_path),
-            "--name",
-            "x",
-            "--upload-env",
-            "OUTPUT",
-            "--",
-            sys.executable,
-            "-c",
-            "raise SystemExit(3)",
-        ]
-    )
-    assert code == 3 and not web.received
+    assert train(web, tmp_path, "x", "raise SystemExit(3)") == 3
+    assert not web.received
 
 
 def test_a_training_that_wrote_no_archive_fails(web, tmp_path, monkeypatch):
     monkeypatch.setenv("OUTPUT", web.url + "/output")
-    code = pod.main(
-        [
-            "train",
-            "--out",
-            str(tmp_path),
-            "--name",
-            "x",
-            "--upload-env",
-            "OUTPUT",
-            "--",
-            sys.executable,
-            "-c",
-            "pass",
-        ]
-    )
-    assert code == 1 and not web.received
+    assert train(web, tmp_path, "x", "pass") == 1
+    assert not web.received
 
 
 def test_ready_asks_the_bot_for_its_status_with_its_token(web, monkeypatch):
