@@ -630,6 +630,7 @@ class LogCursor:
 
     def take(self, line: str) -> str | None:
         stamp, _, text = line.partition(" ")
+        stamp = comparable_stamp(stamp)
         if stamp < self.stamp:
             return None
         if stamp == self.stamp:
@@ -643,6 +644,16 @@ class LogCursor:
 
     def restart(self) -> None:
         self._replayed = 0
+
+
+def comparable_stamp(stamp: str) -> str:
+    """An RFC 3339 timestamp that compares as text in time order: its fraction padded to
+    nanoseconds (the kubelet trims trailing zeros, so '11.5Z' is after '11.45Z')."""
+    match = re.fullmatch(r"([^.Z+]+)(?:\.(\d+))?(.*)", stamp)
+    if match is None:
+        return stamp
+    whole, fraction, zone = match.groups()
+    return f"{whole}.{(fraction or '').ljust(9, '0')}{zone}"
 
 
 def pod_now(cluster: Cluster, pod: Any) -> Any | None:

@@ -243,3 +243,12 @@ def test_a_reconnected_log_skips_the_lines_it_already_has():
     cursor.restart()
     replay = [*first, "t2 third at t2", "t3 three"]
     assert [cursor.take(line) for line in replay] == [None, None, None, "third at t2", "three"]
+
+
+def test_log_timestamps_compare_in_time_order_whatever_their_length():
+    cursor = kube.LogCursor()
+    first = ["2026-12-03T09:10:11.45Z one", "2026-12-03T09:10:11.5Z two"]
+    assert [cursor.take(line) for line in first] == ["one", "two"]
+    cursor.restart()
+    later = [*first, "2026-12-03T09:10:12Z three", "2026-12-03T09:10:12.000000001Z four"]
+    assert [cursor.take(line) for line in later] == [None, None, "three", "four"]
