@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonpatch
+from jsonpointer import JsonPointerException
+
 from apps.projects.quick_replies import shown_user_text
 
 # Slots Rasa keeps for itself: their values are internal state, shown in the tracker JSON only.
@@ -63,7 +66,9 @@ def turns_of(tracker: dict) -> list[dict]:
         turns.append(current)
     previous_bot: list[dict] = []
     form: list[str] = []  # the form that runs, across turns, to name the one that ends
+    stack = StackReplay()
     for turn in turns:
+        turn["steps"] = stack.steps_of(turn["events"])
         turn["shown"] = shown_user_text(turn["user"], previous_bot) if turn["user"] else ""
         previous_bot = turn["bot"]
         turn["lines"] = _named_form_ends(
@@ -81,6 +86,61 @@ def turns_of(tracker: dict) -> list[dict]:
         turn["unused_selections"] = [sel for sel in turn["selections"] if not sel["used"]]
         turn["routing"] = routing_of(parse)
     return turns
+
+
+class StackReplay:
+    """The dialogue stack as the tracker's ``stack`` events build it (JSON patches, as Rasa
+    writes them), to tell which flow steps ran: a step ran when a frame moved to it."""
+
+    MARKERS = ("START", "END")
+
+    def __init__(self) -> None:
+        self.frames: list[Any] = []
+
+    def steps_of(self, events: list[dict]) -> list[dict]:
+        """The steps that ran during `events`, in order: ``{"flow", "step"}`` each."""
+        ran: list[dict] = []
+        for event in events:
+            if event.get("event") in ("restart", "session_started"):
+                self.frames = []
+            if event.get("event") != "stack":
+                continue
+            before = self._positions()
+            self._apply(event.get("update"))
+            for position in self._positions() - before:
+                flow, step = position[1:]
+                if step not in self.MARKERS:
+                    ran.append({"flow": flow, "step": step})
+        return ran
+
+    def _positions(self) -> set[tuple[str, str, str]]:
+        # A frame is known by its frame_id (Rasa gives each one), else by its place.
+        return {
+            (
+                str(frame.get("frame_id") or index),
+                str(frame.get("flow_id")),
+                str(frame.get("step_id")),
+            )
+            for index, frame in enumerate(self.frames)
+            if isinstance(frame, dict) and frame.get("flow_id") and frame.get("step_id")
+        }
+
+    def _apply(self, update: Any) -> None:
+        try:
+            ops = json.loads(update) if isinstance(update, str) else update
+            self.frames = jsonpatch.apply_patch(self.frames, ops or [])
+        except (ValueError, TypeError, jsonpatch.JsonPatchException, JsonPointerException):
+            pass  # a patch this stack cannot take (a partial tracker): keep what there was
+
+
+def steps_ran(tracker: dict, flow: str) -> list[str]:
+    """The ids of the steps of `flow` the whole conversation ran (for the canvas's live path)."""
+    seen: dict[str, None] = {}
+    for turn in turns_of(tracker):
+        for step in turn["steps"]:
+            if step["flow"] == flow:
+                seen.setdefault(step["step"])
+    return list(seen)
 
 
 def _named_form_ends(lines: list[dict], form: list[str]) -> list[dict]:
