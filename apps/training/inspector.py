@@ -133,14 +133,19 @@ class StackReplay:
             pass  # a patch this stack cannot take (a partial tracker): keep what there was
 
 
-def steps_ran(tracker: dict, flow: str) -> list[str]:
-    """The ids of the steps of `flow` the whole conversation ran (for the canvas's live path)."""
-    seen: dict[str, None] = {}
-    for turn in turns_of(tracker):
+def path_of(turns: list[dict]) -> dict[str, list[str]]:
+    """The ids of the steps each flow ran over these turns, in the order they first ran (the
+    canvas's live path)."""
+    path: dict[str, dict[str, None]] = {}
+    for turn in turns:
         for step in turn["steps"]:
-            if step["flow"] == flow:
-                seen.setdefault(step["step"])
-    return list(seen)
+            path.setdefault(step["flow"], {}).setdefault(step["step"])
+    return {flow: list(steps) for flow, steps in path.items()}
+
+
+def steps_ran(tracker: dict, flow: str) -> list[str]:
+    """The ids of the steps of `flow` the whole conversation ran."""
+    return path_of(turns_of(tracker)).get(flow, [])
 
 
 def _named_form_ends(lines: list[dict], form: list[str]) -> list[dict]:

@@ -157,3 +157,41 @@ def test_without_javascript_a_message_goes_back_to_the_page(admin_client, live, 
     assert response["Location"] == reverse("training:try", args=["tiny"]) + "?version=1"
     page = admin_client.get(response["Location"]).content.decode()
     assert "Type a message first." in page and "Coming right up!" in page
+
+
+PATH_TRACKER = {
+    "events": [
+        {"event": "user", "text": "hello", "parse_data": {"intent": {"name": "greet"}}},
+        {
+            "event": "stack",
+            "update": json.dumps(
+                [{"op": "add", "path": "/0", "value": {"frame_id": "F1", "flow_id": "say_hello",
+                  "step_id": "START", "type": "flow"}}]
+            ),
+        },
+        {"event": "stack", "update": '[{"op": "replace", "path": "/0/step_id", "value": "say_hello_0_utter_hello"}]'},
+        {
+            "event": "stack",
+            "update": json.dumps(
+                [{"op": "add", "path": "/1", "value": {"frame_id": "F2", "flow_id": "pattern_completed",
+                  "step_id": "ask", "type": "pattern_completed"}}]
+            ),
+        },
+        {"event": "bot", "text": "Hello from the tiny bot!"},
+    ]
+}  # fmt: skip
+
+
+def test_each_turn_links_the_steps_it_ran_to_the_canvas(admin_client, live, monkeypatch):
+    monkeypatch.setattr(bot, "tracker", lambda deployment, sender: PATH_TRACKER)
+    response = admin_client.get(reverse("training:try", args=["tiny"]), HTTP_HX_REQUEST="true")
+    page = response.content.decode()
+    canvas = reverse("flows:detail", args=["tiny", "say_hello"])
+    assert f'<a href="{canvas}?step=say_hello_0_utter_hello"' in page
+    # A pattern is not a flow of the assistant: named, not linked.
+    assert "pattern_completed › <code>ask</code>" in page
+    path = re.search(r'<script id="try-path" type="application/json">(.*?)</script>', page)
+    assert json.loads(path.group(1)) == {
+        "say_hello": ["say_hello_0_utter_hello"],
+        "pattern_completed": ["ask"],
+    }

@@ -16,7 +16,7 @@ from apps.accounts.roles import Cap
 from apps.projects.access import assistant_view
 from apps.training import bot, selectors, services
 from apps.training.forms import MessageForm, StartFlowForm, limits
-from apps.training.inspector import active_form, slot_rows, stack_frames, turns_of
+from apps.training.inspector import active_form, path_of, slot_rows, stack_frames, turns_of
 from apps.training.models import Deployment, ModelVersion
 from apps.training.views.versions import version_or_404
 
@@ -60,6 +60,8 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
         if latest is not None and latest.status == Deployment.Status.FAILED:
             failed = latest
     live_version = services.live_version(assistant) if version is not None else None
+    turns = turns_of(tracker)
+    flows = list(selectors.flow_names(assistant))
     return {
         "assistant": assistant,
         "version": version,
@@ -69,7 +71,9 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
         "can_start": version is not None and _may_start(request, version, live_version),
         "sender_id": sender,
         "tracker": tracker,
-        "turns": turns_of(tracker),
+        "turns": turns,
+        # The steps the conversation ran, per flow: the canvas beside the chat marks them.
+        "path": path_of(turns),
         "slot_rows": slot_rows(tracker),
         "stack_frames": stack_frames(tracker),
         "active_form": active_form(tracker),
@@ -77,7 +81,7 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
         "tracker_json": json.dumps(tracker, indent=2, default=str)[:200000],
         "error": error,
         "versions": ModelVersion.objects.filter(assistant=assistant).exclude(model_file=""),
-        "flows": selectors.flow_names(assistant),
+        "flows": flows,
         "slots": selectors.slot_names(assistant),
         "message_max_length": limits.TEXT,
     }
