@@ -75,11 +75,10 @@ def shown_steps(views: list[formats.StepView]) -> list[ShownStep]:
 def _rows(assistant) -> list[dict]:
     rows = []
     for pattern in patterns.patterns(assistant):
-        row = {"pattern": pattern, "status": None}
-        if pattern.flow is not None:
-            state = status.status_of(pattern.flow)
-            row.update(status=state, status_label=status.LABELS[state])
-        rows.append(row)
+        state = status.status_of(pattern.flow) if pattern.flow is not None else None
+        rows.append(
+            {"pattern": pattern, "status": state, "status_label": status.LABELS.get(state or "")}
+        )
     return rows
 
 
