@@ -89,6 +89,13 @@ def test_customising_creates_the_flow_from_the_default_steps_and_opens_it(ed_cli
     assert page.count('class="badge badge-customised">customised</span>') == 1
     row = page.split('id="pattern-pattern_correction"')[1].split("</tr>")[0]
     assert "customised" in row and "Reset to default" in row
+    # A customised pattern has a status like any flow, and is published from its row.
+    published = ed_client.post(
+        reverse("flows:flow_status", args=["shop"]),
+        {"publish_one": "pattern_correction", "back": "patterns"},
+    )
+    assert published["Location"] == reverse("flows:patterns", args=["shop"])
+    assert status.status_of(_flow(shop, "pattern_correction")) == status.PUBLISHED
     # A second customise opens the same flow.
     again = ed_client.post(reverse("flows:pattern_customise", args=["shop", "pattern_correction"]))
     assert again["Location"] == response["Location"]

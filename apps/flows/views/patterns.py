@@ -48,6 +48,10 @@ def _text(view: formats.StepView) -> str:
 def _label(view: formats.StepView) -> str:
     if view.kind == "action" and (view.target or "").startswith("utter_"):
         return KIND_LABELS["message"]
+    if view.kind == "action" and (
+        view.target in formats.defaults.DEFAULT_ACTIONS or "{{" in (view.target or "")
+    ):
+        return "Rasa action"
     return KIND_LABELS.get(view.kind, view.kind)
 
 
