@@ -26,6 +26,14 @@ class Flow(AssistantContent):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Flow status (issue 17): the definition last published, or None for a draft. A flow whose
+    # definition differs from it is "changed since published"; training with only published
+    # flows trains this definition (see apps.flows.status).
+    published_definition = models.JSONField(null=True, blank=True, default=None)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta(AssistantContent.Meta):
         constraints = [models.UniqueConstraint(fields=["assistant", "name"], name="unique_flow_id")]

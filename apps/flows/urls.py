@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.flows.views import canvas, cms, flows
+from apps.flows.views import canvas, cms, flows, patterns
 
 app_name = "flows"
 
@@ -40,5 +40,19 @@ urlpatterns = [
         "a/<str:name>/actions/<str:action_name>/delete",
         cms.action_delete,
         name="action_delete",
+    ),
+    # Issue 17: flow status (bulk publish / unpublish) and the Patterns tab (system flows).
+    path("a/<str:name>/flows/status", flows.flow_status, name="flow_status"),
+    path("a/<str:name>/patterns", patterns.pattern_list, name="patterns"),
+    path("a/<str:name>/patterns/<str:pattern_name>/", patterns.pattern_detail, name="pattern"),
+    path(
+        "a/<str:name>/patterns/<str:pattern_name>/customise",
+        patterns.pattern_customise,
+        name="pattern_customise",
+    ),
+    path(
+        "a/<str:name>/patterns/<str:pattern_name>/reset",
+        patterns.pattern_reset,
+        name="pattern_reset",
     ),
 ]

@@ -50,6 +50,12 @@ class TrainOutput(JobOutput):
 class TrainInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
     description = serializers.CharField(required=False, default="", allow_blank=True)
+    include_drafts = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="Train every flow as it is now (true, the default), or only the published "
+        "flows, each with its last published definition (false; drafts are left out).",
+    )
 
 
 class TrainRefusedOutput(serializers.Serializer):

@@ -14,10 +14,31 @@ limits = formats.limits  # length limits, one place for every field
 
 
 class TrainForm(forms.Form):
+    ALL_FLOWS, PUBLISHED_ONLY = "all", "published"
+
     name = forms.CharField(max_length=limits.TITLE, required=False, label="Version name (optional)")
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=limits.DESCRIPTION
     )
+    flows = forms.ChoiceField(
+        label="Flows to train",
+        choices=[
+            (ALL_FLOWS, "Every flow as it is now, drafts included"),
+            (PUBLISHED_ONLY, "Only published flows, each as it was last published"),
+        ],
+        initial=ALL_FLOWS,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+
+    def training_options(self) -> dict:
+        """The cleaned form as `services.request_training`'s keyword arguments."""
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "description": data["description"],
+            "include_drafts": data.get("flows") != self.PUBLISHED_ONLY,
+        }
 
 
 class VersionForm(forms.ModelForm):

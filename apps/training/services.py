@@ -3,9 +3,11 @@ happens in the consumers (workers/training.py, workers/running.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.flows.models import Flow
 from apps.projects import content
 from apps.projects.models import Assistant
 from apps.projects.secrets import allowed_env_names
@@ -49,16 +52,47 @@ class Readiness:
         return not self.errors
 
 
-def check_readiness(assistant: Assistant) -> Readiness:
-    """What stands between the assistant and a successful training."""
+#: What a training of only published flows says when no flow is published.
+NOTHING_PUBLISHED = (
+    "No flow is published, and this training includes only published flows: publish flows on "
+    "the Flows page, or include drafts."
+)
+
+_MISSING_FLOW = re.compile(r"^(linked|called) flow '([^']+)' does not exist")
+
+
+def _left_out(problem: formats.Problem, drafts: set[str]) -> formats.Problem:
+    """A link or call into a flow that a published-only training leaves out, said as such
+    (the validator only knows that the flow is missing)."""
+    match = _MISSING_FLOW.match(problem.message)
+    if match is None or match.group(2) not in drafts:
+        return problem
+    verb, target = ("links to" if match.group(1) == "linked" else "calls"), match.group(2)
+    return dataclasses.replace(
+        problem,
+        message=f"{verb} flow '{target}', which is a draft: training only published flows "
+        f"leaves it out. Publish {target}, or include drafts.",
+    )
+
+
+def check_readiness(assistant: Assistant, *, include_drafts: bool = True) -> Readiness:
+    """What stands between the assistant and a successful training (of all flows, or of only
+    the published ones as they were published)."""
     try:
-        project = content.export_project(assistant)
+        project = content.export_project(assistant, published_only=not include_drafts)
     except formats.FormatError as exc:
         return Readiness(exc.problems, [])
     problems = formats.validate_project(project)
     problems += formats.check_project_env(project, allowed_env_names(assistant))
+    if not include_drafts:
+        published = {flow.id for flow in project.flows}
+        drafts = set(Flow.objects.filter(assistant=assistant).values_list("name", flat=True))
+        problems = [_left_out(p, drafts - published) for p in problems]
     errors = [p for p in problems if p.severity == "error"]
-    if not project.flows and not project.nlu.intents:
+    has_flows = not include_drafts and Flow.objects.filter(assistant=assistant).exists()
+    if not project.flows and has_flows:
+        errors.append(formats.Problem(None, None, "", NOTHING_PUBLISHED))
+    elif not project.flows and not project.nlu.intents:
         errors.append(
             formats.Problem(None, None, "", "The assistant has no flows and no NLU data yet.")
         )
@@ -67,27 +101,36 @@ def check_readiness(assistant: Assistant) -> Readiness:
     return Readiness(errors, [p for p in problems if p.severity != "error"])
 
 
-def snapshot_files(assistant: Assistant) -> dict[str, str]:
-    files = content.export_files(assistant)
+def snapshot_files(assistant: Assistant, *, include_drafts: bool = True) -> dict[str, str]:
+    files = content.export_files(assistant, published_only=not include_drafts)
     files["config.yml"] = formats.with_assistant_id(files.get("config.yml", ""), assistant.name)
     return files
 
 
 @transaction.atomic
 def request_training(
-    assistant: Assistant, user, *, name: str = "", description: str = ""
+    assistant: Assistant,
+    user,
+    *,
+    name: str = "",
+    description: str = "",
+    include_drafts: bool = True,
 ) -> TrainingJob:
     """Validate, snapshot the assistant's files into a new version, and queue its training.
+
+    `include_drafts` False trains only the published flows, each with the definition it was
+    last published with; drafts are left out of the trained files (and a link or call into
+    one is a validation error).
 
     An assistant has at most one queued training: the new request supersedes (cancels, with
     the reason on its job page) any training of the assistant still waiting in the queue, so
     repeated requests cannot pile up. A training a consumer has already claimed is not
     touched (it finishes, or is cancelled on request). The superseded jobs are in the
     returned job's `superseded` list."""
-    readiness = check_readiness(assistant)
+    readiness = check_readiness(assistant, include_drafts=include_drafts)
     if not readiness.ok:
         raise TrainingRefused(readiness.errors)
-    files = snapshot_files(assistant)
+    files = snapshot_files(assistant, include_drafts=include_drafts)
     binary = content.binary_files_base64(assistant)
     # Lock the assistant row so two requests at once don't take the same version number.
     Assistant.objects.select_for_update().filter(pk=assistant.pk).first()

@@ -103,6 +103,7 @@ from engine.formats.nlu import (
     example_to_text,
     parse_example,
 )
+from engine.formats.patterns import default_pattern_definitions
 from engine.formats.project import (
     FolderFiles,
     Project,
@@ -235,6 +236,7 @@ __all__ = [
     "compact_steps",
     "custom_class_paths",
     "decompose_condition",
+    "default_pattern_definitions",
     "domain_to_dict",
     "dump_project",
     "dump_project_bytes",

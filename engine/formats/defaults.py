@@ -94,6 +94,7 @@ DEFAULT_RESPONSES = frozenset(
         "utter_default",
         "utter_float_slot_rejection",
         "utter_flow_cancelled_rasa",
+        "utter_flow_continue_interrupted",
         "utter_free_chitchat_response",
         "utter_human_handoff_not_available",
         "utter_inform_code_change",

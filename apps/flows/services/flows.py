@@ -218,15 +218,32 @@ def create_flow(
     return flow
 
 
+def copy_title(flow: Flow) -> str:
+    """A display name for a copy of `flow` that no other flow of its assistant has:
+    "Transfer money (copy)", then "(copy 2)", ..."""
+    base = flow.title or flow.name
+    taken = set(Flow.objects.filter(assistant=flow.assistant).values_list("title", flat=True))
+    number = 1
+    while True:
+        suffix = " (copy)" if number == 1 else f" (copy {number})"
+        title = base[: formats.limits.TITLE - len(suffix)] + suffix
+        if title not in taken:
+            return title
+        number += 1
+
+
 @transaction.atomic
 def duplicate_flow(flow: Flow, *, name: str, user=None) -> Flow:
+    """A copy of `flow` as a new draft flow `name`, with a display name of its own."""
     definition = copy.deepcopy(flow.definition)
+    title = copy_title(flow)
+    definition = {"name": title, **{k: v for k, v in definition.items() if k != "name"}}
     canonical, _ = validate_flow(flow.assistant, name, definition)
     copy_ = Flow.objects.create(
         assistant=flow.assistant,
         name=name,
         position=next_position(Flow, flow.assistant),
-        title=flow.title,
+        title=title,
         description=flow.description,
         definition=canonical,
         updated_by=user if user is not None and user.is_authenticated else None,

@@ -9,12 +9,16 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
 from apps.flows import selectors, services
 from apps.flows.forms.flow import FlowCreateForm, FlowRenameForm
 from apps.flows.models import Flow, FlowVersion
+from apps.flows.services import patterns, status
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 from apps.projects.forms import ConfirmNameForm
@@ -28,30 +32,92 @@ def flow_or_404(assistant, flow_name: str) -> Flow:
     return get_object_or_404(Flow, assistant=assistant, name=flow_name)
 
 
+STATUS_FILTERS = [
+    ("", "Any status"),
+    (status.DRAFT, status.LABELS[status.DRAFT]),
+    (status.PUBLISHED, status.LABELS[status.PUBLISHED]),
+    (status.CHANGED, status.LABELS[status.CHANGED]),
+]
+
+
 @assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
 def flow_list(request, assistant):
+    """The user flows (patterns have their own tab), searchable and filtered by status."""
     query = (request.GET.get("q") or "").strip()
-    flows = Flow.objects.filter(assistant=assistant).select_related("updated_by")
+    wanted = request.GET.get("status") or ""
+    if wanted not in status.LABELS:
+        wanted = ""
+    flows = Flow.objects.filter(assistant=assistant).exclude(name__startswith=patterns.PREFIX)
     if query:
         flows = flows.filter(
             Q(name__icontains=query) | Q(title__icontains=query) | Q(description__icontains=query)
         )
-    flows = flows.defer("definition").order_by("name")
+    flows = status.filter_status(flows, wanted)
+    flows = status.annotate_status(flows.select_related("updated_by"))
+    flows = flows.defer("definition", "published_definition").order_by("name")
     page = Paginator(flows, FLOWS_PER_PAGE).get_page(request.GET.get("page"))
     counts = selectors.problem_counts(assistant)
-    rows = [{"flow": f, "problems": counts.get(f.name, (0, 0))} for f in page]
+    rows = []
+    for flow in page:
+        state = status.status_of(flow)
+        rows.append(
+            {
+                "flow": flow,
+                "problems": counts.get(flow.name, (0, 0)),
+                "status": state,
+                "status_label": status.LABELS[state],
+            }
+        )
     form = FlowCreateForm(assistant=assistant)
     context = {
         "assistant": assistant,
         "rows": rows,
         "page": page,
         "query": query,
+        "status": wanted,
+        "status_filters": STATUS_FILTERS,
         "form": form,
         # Without flows, a classic assistant converses through its stories and rules.
-        "has_stories": not rows and not query and _has_stories(assistant),
+        "has_stories": not rows and not query and not wanted and _has_stories(assistant),
     }
     template = "flows/_flow_rows.html" if request.htmx else "flows/list.html"
     return render(request, template, context)
+
+
+@assistant_view(Cap.EDIT_FLOWS)
+@require_POST
+def flow_status(request, assistant):
+    """Publish or unpublish the selected flows (the list's bulk action, and a row's Publish)."""
+    names = request.POST.getlist("flows")
+    action = request.POST.get("action")
+    if request.POST.get("publish_one"):  # a row's own Publish button
+        names, action = [request.POST["publish_one"]], "publish"
+    back = request.POST.get("back")
+    flows = list(Flow.objects.filter(assistant=assistant, name__in=names).order_by("name"))
+    if action not in ("publish", "unpublish"):
+        messages.error(request, "Choose Publish or Unpublish.")
+    elif not flows:
+        messages.error(request, "Select the flows to publish or unpublish first.")
+    elif action == "publish":
+        done = status.publish(flows, user=request.user)
+        messages.success(request, _status_message(done, flows, "published", "already published"))
+    else:
+        done = status.unpublish(flows)
+        messages.success(request, _status_message(done, flows, "unpublished", "already drafts"))
+    if back == "patterns":
+        return redirect("flows:patterns", assistant.name)
+    params = {k: v for k in ("q", "status") if (v := request.POST.get(k))}
+    url = reverse("flows:list", args=[assistant.name])
+    return redirect(f"{url}?{urlencode(params)}" if params else url)
+
+
+def _status_message(done: list[Flow], chosen: list[Flow], did: str, already: str) -> str:
+    shown = ", ".join(f.name for f in done[:10]) + (" …" if len(done) > 10 else "")
+    text = f"{len(done)} flow{pluralize(len(done))} {did}" + (f": {shown}." if done else ".")
+    rest = len(chosen) - len(done)
+    if rest:
+        text += f" {rest} {'was' if rest == 1 else 'were'} {already}."
+    return text
 
 
 def _has_stories(assistant) -> bool:
@@ -100,6 +166,35 @@ def _new_name_page(
     )
 
 
+def shared_triggers(flow: Flow) -> dict[str, list[str]]:
+    """{intent: the other flows it also triggers} for each NLU trigger intent of `flow`."""
+    intents = {t.intent for t in formats.trigger_intents(flow.definition.get("nlu_trigger"))}
+    shared: dict[str, list[str]] = {}
+    if not intents:
+        return shared
+    others = Flow.objects.filter(assistant=flow.assistant).exclude(pk=flow.pk).order_by("name")
+    for other in others.only("name", "definition"):
+        for trigger in formats.trigger_intents(other.definition.get("nlu_trigger")):
+            if trigger.intent in intents:
+                shared.setdefault(trigger.intent, []).append(other.name)
+    return shared
+
+
+def _duplicate(request):
+    def save(flow: Flow, *, name: str, user) -> Flow:
+        copy_ = services.duplicate_flow(flow, name=name, user=user)
+        for intent, others in shared_triggers(copy_).items():
+            messages.warning(
+                request,
+                f"The copy starts on the same NLU trigger as {', '.join(others)} (intent "
+                f"{intent}): both flows compete for the same messages. Change the copy's "
+                "trigger, or remove it.",
+            )
+        return copy_
+
+    return save
+
+
 @assistant_view(Cap.EDIT_FLOWS)
 def flow_duplicate(request, assistant, flow_name):
     return _new_name_page(
@@ -108,9 +203,9 @@ def flow_duplicate(request, assistant, flow_name):
         flow_name,
         action="Duplicate",
         initial=lambda flow: f"{flow.name}_copy",
-        save=services.duplicate_flow,
+        save=_duplicate(request),
         problems_on=None,
-        message="Flow {old} duplicated as {new}.",
+        message="Flow {old} duplicated as {new}, a draft.",
     )
 
 

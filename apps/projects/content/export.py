@@ -18,8 +18,10 @@ from engine import formats
 STORED = "(stored content)"
 
 
-def export_project(assistant: Assistant) -> formats.Project:
-    """The assistant's content as an engine.formats Project."""
+def export_project(assistant: Assistant, *, published_only: bool = False) -> formats.Project:
+    """The assistant's content as an engine.formats Project. `published_only`: only the flows
+    that were published, each with its published definition (drafts are left out), as a
+    training of only published flows has them."""
     files = AssistantFiles.objects.filter(assistant=assistant).first()
     extras = dict(files.domain_extras) if files else {}
     domain_data: dict[str, Any] = {}
@@ -46,10 +48,7 @@ def export_project(assistant: Assistant) -> formats.Project:
 
     collector = formats.ProblemCollector(file=STORED)
     domain = formats.parse_domain(copy.deepcopy(domain_data), collector)
-    flows = formats.parse_flows(
-        {f.name: copy.deepcopy(f.definition) for f in Flow.objects.filter(assistant=assistant)},
-        collector,
-    )
+    flows = formats.parse_flows(_flow_definitions(assistant, published_only), collector)
     if collector.has_errors:
         # Stored content is validated on the way in; this means a bug, not user input.
         raise formats.FormatError(collector.problems)
@@ -66,6 +65,16 @@ def export_project(assistant: Assistant) -> formats.Project:
         project.other_files = dict(files.other_files)
         project.binary_files = files.binary_contents()
     return project
+
+
+def _flow_definitions(assistant: Assistant, published_only: bool) -> dict[str, Any]:
+    if not published_only:
+        rows = Flow.objects.filter(assistant=assistant).values_list("name", "definition")
+    else:
+        rows = Flow.objects.filter(
+            assistant=assistant, published_definition__isnull=False
+        ).values_list("name", "published_definition")
+    return {name: copy.deepcopy(definition) for name, definition in rows}
 
 
 def _named(name: str, definition: Any) -> Any:
@@ -106,10 +115,11 @@ def _export_nlu(assistant: Assistant) -> formats.NluData:
     )
 
 
-def export_files(assistant: Assistant) -> dict[str, str]:
+def export_files(assistant: Assistant, *, published_only: bool = False) -> dict[str, str]:
     """The assistant's Rasa project files that are text: {relative path: text} (everything but
-    binary documents such as PDFs; `export_archive_files` has those too)."""
-    return formats.dump_project(export_project(assistant))
+    binary documents such as PDFs; `export_archive_files` has those too). `published_only` as
+    for `export_project`."""
+    return formats.dump_project(export_project(assistant, published_only=published_only))
 
 
 def export_archive_files(assistant: Assistant) -> dict[str, bytes]:

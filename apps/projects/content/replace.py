@@ -137,6 +137,13 @@ def _merge_named(stored: list, given: list, key: str = "name") -> list:
 def replace_content(assistant: Assistant, project: formats.Project) -> dict[str, int]:
     """Replace every content row of the assistant with `project` (validated by the caller)."""
     flows_before = dict(Flow.objects.filter(assistant=assistant).values_list("name", "definition"))
+    # A flow's published definition outlives an import of it, as its history does (issue 17).
+    published = {
+        name: {"published_definition": d, "published_at": at, "published_by_id": by}
+        for name, d, at, by in Flow.objects.filter(
+            assistant=assistant, published_definition__isnull=False
+        ).values_list("name", "published_definition", "published_at", "published_by")
+    }
     for model in (Flow, Response, Slot, CustomAction, Intent, Entity, Synonym, Regex, LookupTable):
         model.objects.filter(assistant=assistant).delete()
 
@@ -151,6 +158,7 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
             definition=formats.flow_to_dict(flow),
             position=i,
             updated_at=now,
+            **published.get(flow.id, {}),
         )
         for i, flow in enumerate(project.flows)
     )

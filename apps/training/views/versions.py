@@ -23,7 +23,7 @@ def train(request, assistant):
     form = TrainForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            job = services.request_training(assistant, request.user, **form.cleaned_data)
+            job = services.request_training(assistant, request.user, **form.training_options())
         except services.TrainingRefused as exc:
             readiness = services.Readiness(exc.problems, readiness.warnings)
         else:

@@ -170,6 +170,8 @@ class _FlowSteps:
         self.report.add(self.file, path, message, severity)
 
     def condition(self, path: str, text: Any, what: str) -> None:
+        if isinstance(text, str) and "{{" in text and self.flow.id.startswith("pattern_"):
+            return  # filled in from the pattern's context before it is evaluated
         check_condition(self.report, self.file, path, text, self.ctx, what)
 
 
@@ -235,6 +237,8 @@ def _check_collect(steps: _FlowSteps, view: StepView, path: str) -> None:
 
 def _check_action(steps: _FlowSteps, view: StepView, path: str) -> None:
     name = view.target or ""
+    if "{{" in name and steps.flow.id.startswith("pattern_"):
+        return  # a pattern's action named from its frame's context, e.g. {{context.utter}}
     if not steps.ctx.action_exists(name):
         hint = (
             "define the response" if name.startswith("utter_") else "add it to the domain's actions"

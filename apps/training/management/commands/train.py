@@ -14,20 +14,29 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--wait", action="store_true", help="print the log until it ends")
         parser.add_argument("--version-name", default="")
+        parser.add_argument(
+            "--only-published",
+            action="store_true",
+            help="train only the published flows, each as it was last published (drafts are "
+            "left out); without it every flow is trained as it is now",
+        )
 
-    def handle(self, name, wait=False, version_name="", **options):
+    def handle(self, name, wait=False, version_name="", only_published=False, **options):
         assistant = Assistant.objects.filter(name=name).first()
         if assistant is None:
             raise CommandError(f"No assistant called {name!r}.")
         try:
-            job = services.request_training(assistant, None, name=version_name)
+            job = services.request_training(
+                assistant, None, name=version_name, include_drafts=not only_published
+            )
         except services.TrainingRefused as exc:
             for problem in exc.problems:
                 self.stderr.write(str(problem))
             raise CommandError(
                 f"{name} has {len(exc.problems)} problem(s); nothing was queued."
             ) from None
-        self.stdout.write(f"Queued training job {job.pk} (version {job.version.number}).")
+        which = " of only the published flows" if only_published else ""
+        self.stdout.write(f"Queued training job {job.pk} (version {job.version.number}){which}.")
         for old in job.superseded:
             self.stdout.write(
                 f"It supersedes the queued training job {old.pk} (version {old.version.number}):"
