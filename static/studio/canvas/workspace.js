@@ -529,7 +529,6 @@
   function exportSvg() {
     var pad = 16;
     var copy = svg.cloneNode(true);
-    copy.setAttribute("xmlns", SVG);
     copy.setAttribute("width", Math.ceil(bounds.width + pad * 2));
     copy.setAttribute("height", Math.ceil(bounds.height + pad * 2));
     copy.setAttribute("viewBox", -pad + " " + -pad + " " + (bounds.width + pad * 2) + " " + (bounds.height + pad * 2));
@@ -571,7 +570,8 @@
     var out = exportSvg();
     var scale = 2;
     var image = new Image();
-    var url = URL.createObjectURL(new Blob([out.text], { type: "image/svg+xml" }));
+    // A data: URL, not a blob: one: the page's Content Security Policy allows data: images.
+    var url = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(out.text);
     image.onload = function () {
       var canvas = document.createElement("canvas");
       canvas.width = Math.ceil(out.width * scale);
@@ -579,8 +579,10 @@
       var context = canvas.getContext("2d");
       context.scale(scale, scale);
       context.drawImage(image, 0, 0, out.width, out.height);
-      URL.revokeObjectURL(url);
       canvas.toBlob(function (blob) { download(blob, fileName("png")); }, "image/png");
+    };
+    image.onerror = function () {
+      searchStatus.textContent = "The PNG could not be made; export the SVG instead.";
     };
     image.src = url;
   }
