@@ -1,7 +1,7 @@
 """The flow canvas as a graph workspace in Chromium (issue 17): layout, edges, zoom, pan, fit,
 minimap, search, keyboard, export, the list view and the live-path highlight hook."""
 
-import os
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -10,7 +10,8 @@ from apps.accounts.roles import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = os.path.join("var", "screenshots", "issue17")
+# Screenshots for a person to look at (git-ignored).
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "issue17"
 
 DOMAIN = """
 version: "3.1"
@@ -103,7 +104,7 @@ def test_the_graph_draws_every_step_and_its_edges_with_arrowheads(page, shop):
     assert sorted(labels) == ["Else", "slots.amount > 100"]
     expect(page.locator(".ws-minimap rect[data-id]")).to_have_count(8)
     expect(page.locator(".ws-minimap .ws-minimap-frame")).to_have_count(1)
-    page.screenshot(path=os.path.join(SHOTS, "canvas.png"))
+    page.screenshot(path=SHOTS / "canvas.png")
 
 
 def test_clicking_a_node_opens_its_panel_and_the_keyboard_does_too(page, shop):
@@ -139,7 +140,9 @@ def test_zoom_pan_and_fit(page, shop):
     box = page.locator(".ws-viewport").bounding_box()
     page.mouse.move(box["x"] + 20, box["y"] + box["height"] - 20)
     page.mouse.wheel(0, -400)
-    page.wait_for_function(f"Number(document.getElementById('workspace').dataset.zoom) > {before * 0.8 + 0.01}")
+    page.wait_for_function(
+        f"Number(document.getElementById('workspace').dataset.zoom) > {before * 0.8 + 0.01}"
+    )
 
     # Dragging the background pans by the distance dragged.
     start = scene_transform(page)
@@ -184,17 +187,17 @@ def test_export_downloads_svg_and_png(page, shop):
         page.get_by_role("button", name="Export the flow as SVG").click()
     svg_path = info.value.path()
     assert info.value.suggested_filename == "pay.svg"
-    text = open(svg_path, encoding="utf-8").read()
+    text = Path(svg_path).read_text(encoding="utf-8")
     assert text.startswith("<?xml") and "<svg" in text and "utter_too_much" in text
-    assert "gadd\"" not in text and "tabindex" not in text  # no editing controls in it
+    assert 'gadd"' not in text and "tabindex" not in text  # no editing controls in it
 
     with page.expect_download() as info:
         page.get_by_role("button", name="Export the flow as PNG").click()
-    png = open(info.value.path(), "rb").read()
+    png = Path(info.value.path()).read_bytes()
     assert info.value.suggested_filename == "pay.png"
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
-    with open(os.path.join(SHOTS, "canvas-export.png"), "wb") as out:
-        out.write(png)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "canvas-export.png").write_bytes(png)
 
 
 def test_add_buttons_on_edges_open_the_add_panel_for_builders_only(page, shop, make_user):
