@@ -330,7 +330,26 @@ def graph(
     else:
         builder.edge("start", END_NODE, "end", add=Gap("steps", 0))
     nodes.extend(builder.extra_nodes())
+    _mark_unreached(nodes, builder.edges)
     return {"nodes": nodes, "edges": builder.edges}
+
+
+def _mark_unreached(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> None:
+    """Flag the steps no path from the start reaches (say, after a step that ends the flow),
+    so that the canvas can show them as such."""
+    targets: dict[str, list[str]] = {}
+    for edge in edges:
+        targets.setdefault(edge["from"], []).append(edge["to"])
+    reached = {"start"}
+    todo = ["start"]
+    while todo:
+        for target in targets.get(todo.pop(), []):
+            if target not in reached:
+                reached.add(target)
+                todo.append(target)
+    for node in nodes:
+        if "path" in node and node["id"] not in reached:
+            node["unreached"] = True
 
 
 def _node(card: Card) -> dict[str, Any]:

@@ -65,6 +65,15 @@ def shop(make_assistant, make_user):
     return assistant
 
 
+# What has the focus: "+" for an add button, else the node's kind and id.
+FOCUSED = """(() => {
+  const el = document.activeElement;
+  if (el.classList.contains("gadd")) return "+";
+  const kind = [...el.classList].find((c) => c.startsWith("kind-"));
+  return kind ? kind.slice(5) + ":" + (el.dataset.id.startsWith("flow:") ? el.dataset.id.slice(5) : el.dataset.id) : null;
+})()"""
+
+
 def log_in(page, username="fiona"):
     page.goto("/login/")
     page.fill("#id_username", username)
@@ -115,6 +124,20 @@ def test_clicking_a_node_opens_its_panel_and_the_keyboard_does_too(page, shop):
     expect(page.locator("#panel select#id_slot")).to_have_value("amount")
     page.keyboard.press("Escape")
     expect(page.locator("#panel form")).to_have_count(0)
+    # Escape gives focus back to the node that opened the panel.
+    assert page.evaluate("document.activeElement.getAttribute('data-id')") == "ask"
+
+    # Tab goes from node to node (and the "+" on the edges between them), top to bottom.
+    page.locator(".gnode.kind-start").focus()
+    seen = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        seen.append(page.evaluate(FOCUSED))
+    assert seen.index("collect:ask") < seen.index(
+        next(s for s in seen if s and s.startswith("logic:"))
+    )
+    # The "+" after Start, then the call step and the "+" between it and the collect.
+    assert seen[:3] == ["+", "call:pay_0_call_greet", "+"]
 
     # From the collect node, the arrow down reaches the logic step; Enter opens it.
     page.locator(".gnode.kind-collect").focus()
@@ -156,6 +179,11 @@ def test_zoom_pan_and_fit(page, shop):
     moved = scene_transform(page)
     page.keyboard.press("ArrowLeft")
     assert scene_transform(page) != moved
+
+    # After a reload (as after an edit) the view is where it was.
+    kept = scene_transform(page)
+    page.reload()
+    expect(page.locator(".ws-scene")).to_have_attribute("transform", kept)
 
     page.get_by_role("button", name="Fit the flow to the screen").click()
     graph = page.locator(".ws-scene").bounding_box()

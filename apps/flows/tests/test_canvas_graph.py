@@ -143,3 +143,20 @@ def test_the_vendored_layout_library_is_the_recorded_version():
     assert f'"{record["version"]}"' in (VENDOR / "dagre.min.js").read_text()
     assert "MIT" in (VENDOR / "README.md").read_text()
     assert "Permission is hereby granted" in (VENDOR / record["licence"]).read_text()
+
+
+def test_a_step_no_path_reaches_is_marked():
+    steps = [
+        {
+            "noop": True,
+            "next": [
+                {"if": "slots.confirmed", "then": "END"},
+                {"else": [{"action": "utter_done", "next": "END"}, {"link": "helper"}]},
+            ],
+        },
+        {"action": "utter_cancelled"},
+    ]
+    nodes = build(steps)["nodes"]
+    unreached = {node["title"] for node in nodes if node.get("unreached")}
+    assert unreached == {"helper", "utter_cancelled"}
+    assert not any(node.get("unreached") for node in build()["nodes"])

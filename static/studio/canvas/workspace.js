@@ -9,6 +9,7 @@
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
   var VIEW_KEY = "studio.canvas.view";
+  var AT_KEY = "studio.canvas.at:" + window.location.pathname;
   var NODE_WIDTH = 260;
   var KIND_COLOURS = {
     start: "#5b4bdb", message: "#2f80ed", collect: "#0e9f6e", action: "#d97706",
@@ -91,7 +92,7 @@
     if (node.kind === "end") return { width: 96, height: 38 };
     if (node.kind === "flow") return { width: 200, height: 52 };
     var lines = Math.min((node.lines || []).length, 3);
-    var problems = Math.min((node.problems || []).length, 2);
+    var problems = Math.min((node.problems || []).length, 2) + (node.unreached ? 1 : 0);
     return { width: NODE_WIDTH, height: 54 + lines * 18 + problems * 18 };
   }
 
@@ -133,6 +134,7 @@
       ".gnode.match .box { fill: #fff8db; stroke: #d9a400; stroke-width: 2.5; }",
       ".gnode.ran .box { fill: #e8f7ef; stroke: #1f7a4d; stroke-width: 2.5; }",
       ".gnode.has-problems .box { stroke: #e39d98; }",
+      ".gnode.is-unreached .box { fill: #fffbeb; stroke: #d9a400; }",
       ".edge path { fill: none; stroke-width: 1.6; }",
       ".edge.kind-jump path, .edge.kind-loop path, .edge.kind-call path { stroke-dasharray: 6 4; }",
       ".edge.kind-link path { stroke-dasharray: 2 3; }",
@@ -157,7 +159,8 @@
     var left = at.x - at.width / 2;
     var top = at.y - at.height / 2;
     var g = el("g", {
-      "class": "gnode kind-" + node.kind + ((node.problems || []).length ? " has-problems" : ""),
+      "class": "gnode kind-" + node.kind + ((node.problems || []).length ? " has-problems" : "") +
+        (node.unreached ? " is-unreached" : ""),
       "data-id": node.id,
       transform: "translate(" + left + "," + top + ")"
     }, parent);
@@ -191,10 +194,16 @@
         "font-size": "12", fill: problem.severity === "error" ? "#c8322a" : "#7a5a00"
       });
     });
+    if (node.unreached) {
+      y += 18;
+      text(g, "⚠ Not reached from the start", 12, y, { "font-size": "12", fill: "#7a5a00" });
+      box.setAttribute("stroke-dasharray", "5 3");
+    }
     if (node.kind === "flow") {
       name = "Flow " + node.title + ": open it";
     } else {
       name += (node.problems || []).length ? " (" + node.problems.length + " problem(s))" : "";
+      name += node.unreached ? " (not reached from the start)" : "";
       name += ": press Enter to " + (node.kind === "start" ? "edit the start" : "open it");
     }
     g.setAttribute("aria-label", name);
@@ -233,7 +242,7 @@
     return points[0];
   }
 
-  function drawEdge(parent, edge, gaps, addLayer) {
+  function drawEdge(parent, edge, gaps, addsOf) {
     var colour = EDGE_COLOURS[edge.kind] || "#98a2b3";
     var g = el("g", {
       "class": "edge kind-" + edge.kind + (edge.back ? " is-back" : ""),
@@ -252,7 +261,8 @@
       var add = el("g", {
         "class": "gadd", tabindex: "0", role: "button", transform: "translate(" + at.x + "," + at.y + ")",
         "aria-label": gap.getAttribute("aria-label") || "Add a step here"
-      }, addLayer);
+      });
+      (addsOf[edge.from] = addsOf[edge.from] || []).push(add);
       el("title", {}, add).textContent = "Add a step here";
       el("circle", { r: 10 }, add);
       text(add, "+", 0, 5, { "text-anchor": "middle", "font-size": "15", "font-weight": "700", fill: "#5b4bdb" });
@@ -269,9 +279,9 @@
     scene = el("g", { "class": "ws-scene" }, svg);
     var edgeLayer = el("g", { "class": "ws-edges" }, scene);
     var nodeLayer = el("g", { "class": "ws-nodes" }, scene);
-    var addLayer = el("g", { "class": "ws-adds" }, scene);
     var gaps = gapLinks();
-    graph.edges.forEach(function (edge) { drawEdge(edgeLayer, edge, gaps, addLayer); });
+    var addsOf = {};  // node id -> the "+" on its outgoing edges, which follow it in Tab order
+    graph.edges.forEach(function (edge) { drawEdge(edgeLayer, edge, gaps, addsOf); });
     // Tab order follows the drawing: top to bottom, then left to right.
     var ordered = graph.nodes.slice().sort(function (a, b) {
       var pa = positions[a.id];
@@ -281,6 +291,7 @@
     ordered.forEach(function (node) {
       var g = drawNode(nodeLayer, node);
       nodeEls[node.id] = g;
+      (addsOf[node.id] || []).forEach(function (add) { nodeLayer.appendChild(add); });
       var card = cardFor(node);
       var url = null;
       if (card) url = card.getAttribute("hx-get");
@@ -310,6 +321,15 @@
     zoomText.textContent = Math.round(view.k * 100) + "%";
     workspace.setAttribute("data-zoom", view.k.toFixed(3));
     updateMinimapFrame();
+    try { window.sessionStorage.setItem(AT_KEY, JSON.stringify(view)); } catch (e) { /* private mode */ }
+  }
+
+  // After an edit the page reloads: the view stays where it was (in this tab).
+  function savedView() {
+    var saved = null;
+    try { saved = JSON.parse(window.sessionStorage.getItem(AT_KEY) || "null"); } catch (e) { saved = null; }
+    if (!saved || !isFinite(saved.x) || !isFinite(saved.y) || !isFinite(saved.k)) return null;
+    return { x: saved.x, y: saved.y, k: Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, saved.k)) };
   }
 
   function zoomTo(k, cx, cy) {
@@ -535,7 +555,7 @@
     copy.removeAttribute("class");
     var sceneCopy = copy.querySelector(".ws-scene");
     sceneCopy.removeAttribute("transform");
-    copy.querySelectorAll(".ws-adds").forEach(function (n) { n.remove(); });
+    copy.querySelectorAll(".gadd").forEach(function (n) { n.remove(); });
     copy.querySelectorAll("[tabindex]").forEach(function (n) { n.removeAttribute("tabindex"); });
     copy.querySelectorAll(".focused, .match").forEach(function (n) { n.classList.remove("focused", "match"); });
     var background = el("rect", { x: -pad, y: -pad, width: bounds.width + pad * 2, height: bounds.height + pad * 2, fill: "#f6f7f9" });
@@ -607,9 +627,15 @@
       button.setAttribute("aria-pressed", String(button.getAttribute("data-view") === which));
     });
     if (graphShown && !scene) {
+      var saved = savedView();
       layout();
       draw();
-      fit();
+      if (saved) {
+        view = saved;
+        applyView();
+      } else {
+        fit();
+      }
     }
   }
 
