@@ -47,7 +47,9 @@ def _median_ms(operation, repeat: int) -> float:
     return statistics.median(times) * 1000
 
 
-def _assistant(user):
+def make_assistant(user):
+    """The benchmark's assistant (made once): five slots, its responses, the 60-step flow `big`
+    and the `helper` it calls."""
     from apps.flows import services
     from apps.flows.models import Response, Slot
     from apps.projects.models import Assistant
@@ -86,7 +88,7 @@ def run(repeat: int = 9):
     user = User.objects.filter(username="bench-admin").first() or User.objects.create_superuser(
         "bench-admin", password="bench"
     )
-    assistant = _assistant(user)
+    assistant = make_assistant(user)
     steps = Flow.objects.get(assistant=assistant, name="big").definition["steps"]
     client = Client()
     client.force_login(user)

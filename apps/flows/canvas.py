@@ -299,7 +299,7 @@ def graph(
     """The flow as nodes and edges, for the client to lay out and draw.
 
     Nodes are the start, every step (its card's content, id and path), one End when something
-    ends the flow, and one node per flow that a link or call step names. Edges say how the
+    ends the flow, and for each link or call step a node of the flow it names. Edges say how the
     flow moves: `next` (the following step), `branch` (a condition's first step, or where it
     goes straight to; `label` is the condition, "Else" for else), `jump` (a "next" to a later
     step id), `loop` (a "next" back to this step or an earlier one), `end`, `link` (hands over)
@@ -373,7 +373,7 @@ class _GraphBuilder:
         self.nodes = nodes
         self.order = order
         self.edges: list[dict[str, Any]] = []
-        self.flows: list[str] = []
+        self.flows: list[tuple[str, str]] = []  # (node id, flow name)
         self.ends = False
 
     def edge(
@@ -415,9 +415,9 @@ class _GraphBuilder:
 
     def card_edges(self, card: Card, is_last: bool) -> None:
         if card.kind == "call":
-            self.edge(card.id, self.flow_node(card.title), "call")
+            self.edge(card.id, self.flow_node(card), "call")
         if card.hands_over:
-            self.edge(card.id, self.flow_node(card.title), "link")
+            self.edge(card.id, self.flow_node(card), "link")
         elif card.jump is not None:
             self.goes_to(card, card.jump, card.gap_after)
         elif card.ends or (is_last and _continues(card)):
@@ -436,15 +436,17 @@ class _GraphBuilder:
     def _back(self, card: Card, target: str) -> bool:
         return self.order[target] <= self.order[card.id]
 
-    def flow_node(self, name: str) -> str:
-        if name not in self.flows:
-            self.flows.append(name)
-        return f"flow:{name}"
+    def flow_node(self, card: Card) -> str:
+        """The node of the flow a link or call step names: one for each step, which keeps
+        each next to its step (a flow called from ten places is drawn ten times)."""
+        node_id = f"flow:{card.title}:{card.id}"
+        self.flows.append((node_id, card.title))
+        return node_id
 
     def extra_nodes(self) -> list[dict[str, Any]]:
         extra: list[dict[str, Any]] = [
-            {"id": f"flow:{name}", "kind": "flow", "label": "Flow", "title": name, "flow": name}
-            for name in self.flows
+            {"id": node_id, "kind": "flow", "label": "Flow", "title": name, "flow": name}
+            for node_id, name in self.flows
         ]
         if self.ends:
             extra.append({"id": END_NODE, "kind": "end", "label": "End", "title": "End"})

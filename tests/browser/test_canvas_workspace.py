@@ -262,3 +262,24 @@ def test_list_view_and_the_highlight_hook(page, shop):
     expect(page.locator(".flow-column .node.kind-collect")).to_be_visible()
     page.get_by_role("button", name="Graph").click()
     expect(page.locator(".ws-graph .gnode").first).to_be_visible()
+
+
+def test_a_sixty_step_flow_is_laid_out_and_fits(page, make_user):
+    from bench import canvas as bench_canvas
+
+    builder = make_user("fiona", Role.FLOW_BUILDER)
+    bench_canvas.make_assistant(builder)
+    log_in(page)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"/a/{bench_canvas.ASSISTANT}/flows/big/")
+    steps = page.locator(".ws-graph .gnode:not(.kind-start):not(.kind-end):not(.kind-flow)")
+    expect(steps).to_have_count(bench_canvas.STEPS)
+    expect(page.locator(".ws-graph .edge.kind-loop")).to_have_count(10)
+    # Fitted: the whole graph is inside the viewport, at a zoom that still shows it.
+    graph = page.locator(".ws-scene").bounding_box()
+    view = page.locator(".ws-viewport").bounding_box()
+    assert graph["y"] + graph["height"] <= view["y"] + view["height"] + 1
+    assert zoom(page) >= 0.05
+    page.get_by_role("searchbox", name="Search steps in this flow").fill("block_7")
+    expect(page.locator(".gnode.match")).to_have_count(1)
+    page.screenshot(path=SHOTS / "canvas-60-steps.png")

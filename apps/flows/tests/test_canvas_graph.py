@@ -61,7 +61,8 @@ def test_every_step_is_a_node_with_its_card_content_and_path():
     assert no["kind"] == "message" and no["lines"] == ["No way"]
     assert no["path"] == "steps[2].next[0].then[0]"
     # The called and linked flows, and one End.
-    assert nodes["flow:helper"]["kind"] == "flow" and nodes["flow:goodbye"]["flow"] == "goodbye"
+    flows = [node for node in result["nodes"] if node["kind"] == "flow"]
+    assert [node["flow"] for node in flows] == ["helper", "goodbye"]
     assert nodes[canvas.END_NODE]["kind"] == "end"
     assert len(result["nodes"]) == 1 + 8 + 2 + 1
 
@@ -74,7 +75,7 @@ def test_edges_say_how_the_flow_moves():
     end = canvas.END_NODE
     assert edges_of(result) == {
         ("start", call, "next", None, False),
-        (call, "flow:helper", "call", None, False),
+        (call, f"flow:helper:{call}", "call", None, False),
         (call, "ask", "next", None, False),
         ("ask", logic, "next", None, False),
         (logic, no, "branch", "slots.amount > 100", False),
@@ -85,7 +86,7 @@ def test_edges_say_how_the_flow_moves():
         (maybe, end, "end", None, False),
         ("done", "later", "jump", None, False),
         ("later", ids["steps[5]"], "next", None, False),
-        (ids["steps[5]"], "flow:goodbye", "link", None, False),
+        (ids["steps[5]"], f"flow:goodbye:{ids['steps[5]']}", "link", None, False),
     }
     assert {edge["kind"] for edge in result["edges"]} <= set(canvas.EDGE_KINDS)
 
@@ -98,7 +99,8 @@ def test_edges_carry_the_places_where_a_step_can_be_added():
     logic = result["nodes"][3]["id"]
     assert adds[(logic, "done")] == {"list": "steps[2].next[2].then", "index": 0}
     # Nothing can be added on a call's edge to the flow it calls, nor after a link.
-    assert adds[(result["nodes"][1]["id"], "flow:helper")] is None
+    call = result["nodes"][1]["id"]
+    assert adds[(call, f"flow:helper:{call}")] is None
 
 
 def test_problems_go_on_their_step_and_an_empty_flow_is_start_to_end():

@@ -20,7 +20,7 @@
     next: "#98a2b3", branch: "#8b5cf6", jump: "#d97706", loop: "#c8322a",
     end: "#98a2b3", link: "#db2777", call: "#4f46e5"
   };
-  var MIN_ZOOM = 0.2;
+  var MIN_ZOOM = 0.05;
   var MAX_ZOOM = 2.5;
 
   var data = document.getElementById("canvas-graph");
