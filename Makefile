@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 STUDIO_WHEELS ?= $(HOME)/.cache/studio-wheels
 LLAMA_CPP_VERSION := 0.3.36
 
-.PHONY: chromium install-actions install-llm oidc-provider run test lint typecheck format test-sqlite test-postgres bench clean install install-dev demo-passwords pre-commit
+.PHONY: vendor chromium install-actions install-llm oidc-provider run test lint typecheck format test-sqlite test-postgres bench clean install install-dev demo-passwords pre-commit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -130,3 +130,13 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) .venv-actions var tests/oidc/node_modules
+
+# The committed third-party scripts of static/studio/vendor/ (see its README.md): installed from
+# frontend/package-lock.json exactly and copied; versions.json records what they must be.
+vendor:
+	npm ci --prefix frontend --no-audit --no-fund --ignore-scripts
+	cp frontend/node_modules/@dagrejs/dagre/dist/dagre.min.js \
+		frontend/node_modules/@dagrejs/dagre/dist/dagre.min.js.map static/studio/vendor/
+	cp frontend/node_modules/@dagrejs/dagre/LICENSE static/studio/vendor/dagre-LICENSE.txt
+	cp frontend/node_modules/@dagrejs/graphlib/LICENSE static/studio/vendor/graphlib-LICENSE.txt
+	sha256sum static/studio/vendor/dagre.min.js static/studio/vendor/dagre.min.js.map

@@ -7,6 +7,7 @@ ends) that templates/flows/_sequence.html draws top to bottom.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -281,3 +282,177 @@ def triggers(definition: dict) -> list[tuple[str, float | None]]:
         (trigger.intent, trigger.confidence_threshold)
         for trigger in formats.trigger_intents(definition.get("nlu_trigger"))
     ]
+
+
+# ---- The graph the canvas workspace lays out (issue 17) ----
+
+END_NODE = "__end__"
+EDGE_KINDS = ("next", "branch", "jump", "loop", "end", "link", "call")
+
+
+def graph(
+    cards: list[Card],
+    description: str = "",
+    triggers: list[tuple[str, float | None]] | None = None,
+    guard: str | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """The flow as nodes and edges, for the client to lay out and draw.
+
+    Nodes are the start, every step (its card's content, id and path), one End when something
+    ends the flow, and for each link or call step a node of the flow it names. Edges say how the
+    flow moves: `next` (the following step), `branch` (a condition's first step, or where it
+    goes straight to; `label` is the condition, "Else" for else), `jump` (a "next" to a later
+    step id), `loop` (a "next" back to this step or an earlier one), `end`, `link` (hands over)
+    and `call` (runs a flow and comes back). An edge with `add` marks the place where a step
+    can be added between its ends (`list` path and `index`, as the "+" gaps of the list view).
+    """
+    lines = [
+        f"⚡ {intent}" + (f" ≥ {threshold}" if threshold is not None else "")
+        for intent, threshold in triggers or []
+    ]
+    if guard:
+        lines.append(f"🔒 {guard}")
+    nodes: list[dict[str, Any]] = [
+        {
+            "id": "start",
+            "kind": "start",
+            "label": "Start",
+            "title": description or "No description yet",
+            "lines": lines,
+        }
+    ]
+    order = {card.id: number for number, card in enumerate(iter_cards(cards))}
+    builder = _GraphBuilder(nodes, order)
+    for card in iter_cards(cards):
+        nodes.append(_node(card))
+    if cards:
+        builder.sequence(cards, "start", "next", None, Gap("steps", 0))
+    else:
+        builder.edge("start", END_NODE, "end", add=Gap("steps", 0))
+    nodes.extend(builder.extra_nodes())
+    _mark_unreached(nodes, builder.edges)
+    return {"nodes": nodes, "edges": builder.edges}
+
+
+def _mark_unreached(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> None:
+    """Flag the steps no path from the start reaches (say, after a step that ends the flow),
+    so that the canvas can show them as such."""
+    targets: dict[str, list[str]] = {}
+    for edge in edges:
+        targets.setdefault(edge["from"], []).append(edge["to"])
+    reached = {"start"}
+    todo = ["start"]
+    while todo:
+        for target in targets.get(todo.pop(), []):
+            if target not in reached:
+                reached.add(target)
+                todo.append(target)
+    for node in nodes:
+        if "path" in node and node["id"] not in reached:
+            node["unreached"] = True
+
+
+def _node(card: Card) -> dict[str, Any]:
+    return {
+        "id": card.id,
+        "kind": card.kind,
+        "label": card.label,
+        "title": card.title,
+        "lines": list(card.lines),
+        "path": card.path,
+        "explicit_id": card.explicit_id,
+        "problems": [
+            {"severity": str(problem.severity), "message": str(problem.message)}
+            for problem in card.problems
+        ],
+    }
+
+
+class _GraphBuilder:
+    def __init__(self, nodes: list[dict[str, Any]], order: dict[str, int]):
+        self.nodes = nodes
+        self.order = order
+        self.edges: list[dict[str, Any]] = []
+        self.flows: list[tuple[str, str]] = []  # (node id, flow name)
+        self.ends = False
+
+    def edge(
+        self,
+        source: str,
+        target: str,
+        kind: str,
+        label: str | None = None,
+        add: Gap | None = None,
+    ) -> None:
+        if target == END_NODE:
+            self.ends = True
+        edge: dict[str, Any] = {"from": source, "to": target, "kind": kind}
+        if label is not None:
+            edge["label"] = label
+        if add is not None:
+            edge["add"] = {"list": add.list_path, "index": add.index}
+        self.edges.append(edge)
+
+    def goes_to(self, card: Card, target: str, add: Gap | None) -> None:
+        """An edge for a "next" (or a branch's direct target) naming a step id or END."""
+        if target == END:
+            self.edge(card.id, END_NODE, "end", add=add)
+        elif target in self.order:
+            back = self._back(card, target)
+            self.edge(card.id, target, "loop" if back else "jump", add=add)
+            if back:
+                self.edges[-1]["back"] = True
+
+    def sequence(
+        self, cards: list[Card], source: str, kind: str, label: str | None, gap: Gap | None
+    ) -> None:
+        self.edge(source, cards[0].id, kind, label, add=gap)
+        for previous, card in itertools.pairwise(cards):
+            if _continues(previous):
+                self.edge(previous.id, card.id, "next", add=previous.gap_after)
+        for number, card in enumerate(cards):
+            self.card_edges(card, is_last=number == len(cards) - 1)
+
+    def card_edges(self, card: Card, is_last: bool) -> None:
+        if card.kind == "call":
+            self.edge(card.id, self.flow_node(card), "call")
+        if card.hands_over:
+            self.edge(card.id, self.flow_node(card), "link")
+        elif card.jump is not None:
+            self.goes_to(card, card.jump, card.gap_after)
+        elif card.ends or (is_last and _continues(card)):
+            self.edge(card.id, END_NODE, "end", add=card.gap_after)
+        for branch in card.branches:
+            label = "Else" if branch.condition is None else str(branch.condition)
+            if branch.sequence:
+                self.sequence(branch.sequence, card.id, "branch", label, branch.first_gap)
+            elif branch.target == END:
+                self.edge(card.id, END_NODE, "branch", label, add=branch.first_gap)
+            elif branch.target in self.order:
+                self.edge(card.id, branch.target, "branch", label, add=branch.first_gap)
+                if self._back(card, branch.target):
+                    self.edges[-1]["back"] = True
+
+    def _back(self, card: Card, target: str) -> bool:
+        return self.order[target] <= self.order[card.id]
+
+    def flow_node(self, card: Card) -> str:
+        """The node of the flow a link or call step names: one for each step, which keeps
+        each next to its step (a flow called from ten places is drawn ten times)."""
+        node_id = f"flow:{card.title}:{card.id}"
+        self.flows.append((node_id, card.title))
+        return node_id
+
+    def extra_nodes(self) -> list[dict[str, Any]]:
+        extra: list[dict[str, Any]] = [
+            {"id": node_id, "kind": "flow", "label": "Flow", "title": name, "flow": name}
+            for node_id, name in self.flows
+        ]
+        if self.ends:
+            extra.append({"id": END_NODE, "kind": "end", "label": "End", "title": "End"})
+        return extra
+
+
+def _continues(card: Card) -> bool:
+    """The card goes on to the step after it in its list (no jump, end, branches or link)."""
+    return not (card.jump or card.ends or card.branches or card.hands_over)

@@ -66,6 +66,8 @@ def log_in(page, username="fiona"):
     page.fill("#id_password", "pw")
     page.click("button[type=submit]")
     page.wait_for_url("**/")
+    # These steps use the canvas's list view (the graph view has its own tests).
+    page.evaluate("localStorage.setItem('studio.canvas.view', 'list')")
 
 
 def add_step(page, gap, kind_label):

@@ -78,6 +78,7 @@ def test_long_content_fits_the_window_and_fields_count_characters(page, shop):
     # The header's buttons stay on screen; the start node shows the start of the description.
     history = page.locator(".head-actions a", has_text="History").bounding_box()
     assert history["x"] + history["width"] <= 1440
+    page.get_by_role("button", name="List").click()  # the list view's start card
     start = page.locator("#step-start").bounding_box()
     assert start["height"] < 400, f"the start node is {start['height']} px tall"
     assert page.locator("#step-start .node-title").get_attribute("title") == DESCRIPTION

@@ -29,6 +29,8 @@ def log_in(page, username="fiona"):
     page.fill("#id_password", "pw")
     page.click("button[type=submit]")
     page.wait_for_url("**/")
+    # These steps use the canvas's list view (the graph view has its own tests).
+    page.evaluate("localStorage.setItem('studio.canvas.view', 'list')")
 
 
 def test_a_sub_agent_call_is_its_own_card_and_its_form_offers_the_agents(page, outdoor):

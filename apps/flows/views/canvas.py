@@ -58,6 +58,12 @@ def _canvas_context(request, assistant, flow, **extra) -> dict:
         "errors": [p for p in problems if p.severity == "error"],
         "triggers": canvas.triggers(definition),
         "guard": "only via link or call" if guard is False else guard,
+        "graph": canvas.graph(
+            cards,
+            flow.description,
+            canvas.triggers(definition),
+            "only via link or call" if guard is False else guard,
+        ),
         **{"step_kinds": STEP_KINDS, **extra},
     }
 
