@@ -465,6 +465,7 @@ EXPECTED_ACCESS = {
     "flows:action_create": (A, Cap.EDIT_FLOWS, None),
     "flows:action_edit": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "flows:action_delete": (A, Cap.EDIT_FLOWS, None),
+    "flows:inline_intent": (A, Cap.EDIT_FLOWS, None),
     "projects:files": (A, Cap.MANAGE_SETTINGS, None),
     "nlu:intents": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
     "nlu:intent": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),

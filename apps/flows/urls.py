@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.flows.views import canvas, cms, flows
+from apps.flows.views import canvas, cms, flows, inline
 
 app_name = "flows"
 
@@ -41,4 +41,9 @@ urlpatterns = [
         cms.action_delete,
         name="action_delete",
     ),
+]
+
+# The side panel's inline creations (apps.flows.views.inline).
+urlpatterns += [
+    path(f"{FLOW}/inline/intent", inline.intent_create, name="inline_intent"),
 ]
