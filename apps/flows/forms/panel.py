@@ -12,6 +12,7 @@ instead.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from django import forms
 
@@ -45,6 +46,7 @@ class ResponseEditor:
         self.slots = slots
         self.slot_values = slot_values or {}
         self.error = ""
+        self.help = ""
         bound = data is not None and data.get(f"{prefix}-of") == name
         self.bound = bound
         count = len(self.stored) + 1
@@ -94,9 +96,9 @@ class ResponseEditor:
 def _filled(form: VariationForm) -> bool:
     """Whether a bound variation form was given anything."""
     p = form.prefix
-    names = ("text", "image", "links", "custom", "cond-text", "cond-slot")
-    names += ("btn-title", "btn-a", "btn-b", "btn-c")
-    return any(v.strip() for n in names for v in form.data.getlist(f"{p}-{n}"))
+    names = ("text", "image", "links", "custom", "cond-text", "cond-slot", "btn-title", "btn-a")
+    data: Any = form.data
+    return any(v.strip() for n in (*names, "btn-b", "btn-c") for v in data.getlist(f"{p}-{n}"))
 
 
 class NewIntentForm(IntentForm):
@@ -117,7 +119,7 @@ class NewIntentForm(IntentForm):
         # The examples are read as the intent page reads them (a new intent has none yet).
         reader = _FirstExamples({"text": self.cleaned_data["examples"]}, entities=self.entities)
         if not reader.is_valid():
-            raise forms.ValidationError(reader.errors["text"])
+            raise forms.ValidationError(list(reader.errors["text"]))
         return reader.cleaned_data["text"]
 
 

@@ -122,7 +122,7 @@ class StepForm(ContentProblemsMixin, forms.Form):
         shown = self.shown_in_place | set(self.row_errors.values())
         for branch in self.branches:
             shown.add(branch["condition"].error)
-        return [e for e in self.non_field_errors() if e not in shown]
+        return [str(e) for e in self.non_field_errors() if str(e) not in shown]
 
     def error_in_place(self, message: str) -> None:
         """A form-wide error that the panel draws next to the part it is about."""
@@ -330,7 +330,7 @@ def _picked(form: StepForm, field: str, names, current: str | None) -> str:
     """The choice `field` has as the panel is drawn: the posted one, else the stored one; NEW
     when it names nothing there is."""
     value = form.data.get(field) if form.is_bound else current
-    return value if value in names else NEW
+    return value if isinstance(value, str) and value in names else NEW
 
 
 class MessageStepForm(_ResponseMixin, StepForm):
