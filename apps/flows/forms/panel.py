@@ -6,7 +6,8 @@ A `ResponseEditor` is a response's variations as the Responses page edits them (
 `VariationForm` each, prefixed `<prefix><i>`), plus one blank variation to add. The posted
 variations belong to the response named in `<prefix>-of`: when another response has been picked
 since the panel was drawn, they are dropped and the picked response's stored variations are shown
-instead.
+instead (unless they were typed in the blank editor of a new item and the picked response has
+none stored: then they are kept).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django import forms
 from apps.flows.forms.responses import BUTTON_KINDS, VariationForm
 from apps.nlu.forms import ExamplesForm, IntentForm
 
+NEW_ITEM = "__new__"  # the editor of a response still to be named
 NOTHING_SAID = (
     "Write what the assistant says: a text, an image, buttons or a custom payload "
     "in at least one variation."
@@ -47,7 +49,11 @@ class ResponseEditor:
         self.slot_values = slot_values or {}
         self.error = ""
         self.help = ""
-        bound = data is not None and data.get(f"{prefix}-of") == name
+        drawn_for = data.get(f"{prefix}-of") if data is not None else None
+        # What was typed in a blank editor (a new item's) carries over to a response that has
+        # nothing stored yet (the slot was picked after typing the question); it never
+        # replaces another response's variations.
+        bound = drawn_for == name or (drawn_for == NEW_ITEM and not self.stored)
         self.bound = bound
         count = len(self.stored) + 1
         if bound:

@@ -416,3 +416,26 @@ def test_link_pickers_list_flows_by_name_alphabetically(ed_client, shop, editor)
     page = page_of(ed_client.get(f"{url}?list=steps&index=2&kind=link"))
     shown = [page.index(label) for label in ("Address check (zeta)", "helper", "Zip codes (alpha)")]
     assert shown == sorted(shown)
+
+
+def test_a_question_typed_before_picking_a_slot_is_kept_for_a_slot_with_no_question(
+    ed_client, shop, editor
+):
+    from apps.flows import services
+
+    services.save_slot(
+        shop, name="size", definition={"type": "text", "mappings": [{"type": "from_llm"}]}
+    )
+    data = {"slot": "size", "ask-of": NEW, "ask-count": "1", "ask0-text": "Which size?"}
+    response = add(ed_client, shop, "collect", {**data, "reset_after_flow_ends": "on"})
+    assert response.status_code == 302, page_of(response)
+    assert Response.objects.get(assistant=shop, name="utter_ask_size").variations == [
+        {"text": "Which size?"}
+    ]
+    # Typed in a blank editor, it never replaces a stored question.
+    data = {"slot": "amount", "ask-of": NEW, "ask-count": "1", "ask0-text": "Overwrite?"}
+    response = add(ed_client, shop, "collect", {**data, "reset_after_flow_ends": "on"})
+    assert response.status_code == 302
+    assert Response.objects.get(assistant=shop, name="utter_ask_amount").variations == [
+        {"text": "How much?"}
+    ]
