@@ -74,6 +74,9 @@ class ResponseEditor:
     @property
     def shown_forms(self) -> list[VariationForm]:
         """The variations to draw: those there are, and a blank one when the last is used."""
+        for form in self.forms:
+            if form.is_bound:
+                form.is_valid()  # reads the button rows back, even when the step stopped early
         shown = list(self.forms)
         last = shown[-1] if shown else None
         if last is None or (last.is_bound and _filled(last)):
@@ -117,7 +120,8 @@ class NewIntentForm(IntentForm):
     )
 
     def __init__(self, *args, entities: dict[str, dict], **kwargs):
-        super().__init__(*args, prefix="new_intent", **kwargs)
+        # Drawn inside the start form: a browser "required" check would block its Save.
+        super().__init__(*args, prefix="new_intent", use_required_attribute=False, **kwargs)
         self.fields["name"].label = "New intent"
         self.entities = entities
 
