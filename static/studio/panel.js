@@ -13,7 +13,9 @@
 
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target !== panel || isPreview(event)) return;
-    var marked = panel.querySelector(".field.has-error, .response-editor.has-error, .rows.has-error, .condition .error, .errors");
+    // An error next to its field first; else the panel's own list of errors.
+    var marked = panel.querySelector(".field.has-error, .response-editor.has-error, .rows.has-error, .condition .error") ||
+      panel.querySelector(".errors");
     if (!marked) return;
     var details = marked.closest("details");
     if (details) details.open = true;

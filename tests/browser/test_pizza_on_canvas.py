@@ -15,7 +15,7 @@ from apps.flows.models import Flow, Response, Slot
 from apps.nlu.models import Example, Intent
 from tests.support.processes import manage, stop
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CONFIG = """
 recipe: default.v1
@@ -137,6 +137,7 @@ def button_row(page, prefix, index, title, slot, value):
     type_in(page, f"{row} >> input[name='{prefix}-btn-c']", value)
 
 
+@pytest.mark.slow
 def test_the_pizza_flow_is_built_on_the_canvas_and_trains(page, pizzeria, trainer):
     page.add_init_script(COUNT_SWAPS)
     page.set_viewport_size({"width": 1400, "height": 1000})
@@ -236,3 +237,23 @@ def test_the_pizza_flow_is_built_on_the_canvas_and_trains(page, pizzeria, traine
     page.click("button:has-text('Train a new version')")
     page.wait_for_url("**/a/pizzeria/training/*")
     expect(page.locator("#job-status .status")).to_have_text("Succeeded", timeout=TRAINING)
+
+
+def test_a_refused_step_shows_its_error_in_view_next_to_the_field(page, pizzeria):
+    # D4: a categorical slot without values used to be refused at the top of a panel scrolled
+    # to its bottom, out of sight.
+    page.add_init_script(COUNT_SWAPS)
+    page.set_viewport_size({"width": 1400, "height": 700})
+    log_in(page)
+    page.goto("/a/pizzeria/flows/collect_feedback/")
+    add_step(page, page.locator(".node.kind-message + .gap .gap-add"), "Collect")
+    type_in(page, "#id_new_slot", "pizza_size")
+    pick(page, "#id_new_slot_type", "categorical")
+    type_in(page, "#id_ask0-text", "Which size?")
+    page.locator("#panel").evaluate("panel => { panel.scrollTop = panel.scrollHeight; }")
+    redrawn(page, lambda: page.click("#panel button[type=submit]"))
+    error = page.locator("#panel .field.has-error", has=page.locator("#id_new_slot_values"))
+    expect(error).to_contain_text("A categorical slot needs its values, one per line.")
+    expect(error).to_be_in_viewport()
+    expect(page.locator("#id_new_slot_values")).to_be_focused()
+    assert not Slot.objects.filter(assistant=pizzeria, name="pizza_size").exists()
