@@ -472,6 +472,7 @@ EXPECTED_ACCESS = {
     "flows:pattern": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "flows:pattern_customise": (A, Cap.EDIT_FLOWS, None),
     "flows:pattern_reset": (A, Cap.EDIT_FLOWS, None),
+    "flows:inline_intent": (A, Cap.EDIT_FLOWS, None),
     "projects:files": (A, Cap.MANAGE_SETTINGS, None),
     "nlu:intents": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
     "nlu:intent": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),

@@ -94,4 +94,22 @@ def step_context(assistant, flow) -> dict:
         "sub_agents": sorted(sub_agents(assistant)),
         "step_choices": canvas.step_choices(steps, flow.name),
         "explicit_ids": step_ops.step_ids(steps),
+        "slot_values": categorical_values(assistant),
+        "flow_titles": dict(
+            Flow.objects.filter(assistant=assistant)
+            .exclude(pk=flow.pk)
+            .values_list("name", "title")
+        ),
     }
+
+
+def categorical_values(assistant) -> dict[str, list]:
+    """{slot name: its values} for the assistant's categorical slots."""
+    out = {}
+    for name, definition in Slot.objects.filter(
+        assistant=assistant, type__in=("categorical", "strict_categorical")
+    ).values_list("name", "definition"):
+        values = definition.get("values") if isinstance(definition, dict) else None
+        if isinstance(values, list) and values:
+            out[name] = values
+    return out

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.flows.views import canvas, cms, flows, patterns
+from apps.flows.views import canvas, cms, flows, inline, patterns
 
 app_name = "flows"
 
@@ -55,4 +55,9 @@ urlpatterns = [
         patterns.pattern_reset,
         name="pattern_reset",
     ),
+]
+
+# The side panel's inline creations (apps.flows.views.inline).
+urlpatterns += [
+    path(f"{FLOW}/inline/intent", inline.intent_create, name="inline_intent"),
 ]

@@ -99,7 +99,7 @@ def test_a_flow_builder_builds_a_flow_with_a_collect_and_two_branches(page, bank
     page.select_option("#id_slot", "__new__")
     page.fill("#id_new_slot", "order_ok")
     page.select_option("#id_new_slot_type", "bool")
-    page.fill("#id_question", "Is your order right?")
+    page.fill("#id_ask0-text", "Is your order right?")
     submit_panel(page)
     assert page.locator(".node.kind-collect .node-title").inner_text() == "order_ok"
 
@@ -117,7 +117,7 @@ def test_a_flow_builder_builds_a_flow_with_a_collect_and_two_branches(page, bank
     ):
         add_step(page, page.locator(".branch").nth(index).locator(".gap-add").first, "Message")
         page.fill("#id_new_response", name)
-        page.fill("#id_new_text", text)
+        page.fill("#id_r0-text", text)
         submit_panel(page)
 
     assert page.locator(".node.kind-message").count() == 2

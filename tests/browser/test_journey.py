@@ -197,7 +197,7 @@ def test_a_flow_builder_builds_trains_and_talks_to_a_flow(page, pizzeria, worker
     # Collect the size, with its question.
     add_step(page, page.locator("a.gap-add.big"), "Collect")
     page.select_option("#id_slot", "pizza_size")
-    page.fill("#id_question", "What size would you like, small or large?")
+    page.fill("#id_ask0-text", "What size would you like, small or large?")
     submit_panel(page)
     expect(page.locator(".node.kind-collect .node-title")).to_have_text("pizza_size")
 
@@ -206,7 +206,7 @@ def test_a_flow_builder_builds_trains_and_talks_to_a_flow(page, pizzeria, worker
     form = page.locator("#panel form.step-form")
     form.locator("select[name='b1-slot']").first.select_option("pizza_size")
     form.locator("select[name='b1-op']").first.select_option("=")
-    form.locator("input[name='b1-value']").first.fill("large")
+    form.locator("select[name='b1-value']").first.select_option("large")
     submit_panel(page)
     expect(page.locator(".branch")).to_have_count(2)
 
@@ -219,7 +219,7 @@ def test_a_flow_builder_builds_trains_and_talks_to_a_flow(page, pizzeria, worker
     ):
         add_step(page, page.locator(".branch").nth(index).locator(".gap-add").first, "Message")
         page.fill("#id_new_response", name)
-        page.fill("#id_new_text", text)
+        page.fill("#id_r0-text", text)
         submit_panel(page)
     expect(page.locator(".node.kind-message")).to_have_count(2)
     expect(page.locator(".head-actions .status-ok")).to_have_text("Valid")

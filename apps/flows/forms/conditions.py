@@ -3,6 +3,7 @@ text; and a value typed in a form, as the slot holds it."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,8 @@ class ConditionRow:
     slot: str = ""
     operator: str = "="
     value: str = ""
+    #: The values to pick from when the slot is categorical (set for display).
+    choices: list[str] | None = None
 
 
 class ConditionEditor:
@@ -60,9 +63,17 @@ class ConditionEditor:
 
     operators = OPERATORS
 
-    def __init__(self, prefix: str, slots: dict[str, str], initial: str | bool | None = None):
+    def __init__(
+        self,
+        prefix: str,
+        slots: dict[str, str],
+        initial: str | bool | None = None,
+        slot_values: dict[str, list] | None = None,
+    ):
         self.prefix = prefix
         self.slots = slots
+        #: The values of the categorical slots: their value is picked from a list.
+        self.slot_values = slot_values or {}
         self.rows: list[ConditionRow] = []
         self.join = "and"
         self.text = ""
@@ -87,8 +98,24 @@ class ConditionEditor:
         return sorted(self.slots)
 
     @property
+    def values_json(self) -> str:
+        """The categorical slots' values, for the script that swaps the value box for a list."""
+        return json.dumps({k: [plain(v) for v in vs] for k, vs in self.slot_values.items()})
+
+    def value_choices(self, row: ConditionRow) -> list[str] | None:
+        """The values to pick `row`'s value from (its slot is categorical), else None."""
+        values = self.slot_values.get(row.slot)
+        if not values:
+            return None
+        shown = [plain(v) for v in values]
+        return shown if not row.value or row.value in shown else [row.value, *shown]
+
+    @property
     def display_rows(self) -> list[ConditionRow]:
-        return [*self.rows, ConditionRow()] if not self.text else self.rows
+        shown = [*self.rows, ConditionRow()] if not self.text else self.rows
+        for row in shown:
+            row.choices = self.value_choices(row)
+        return shown
 
     def read(self, data) -> str | None:
         """The condition text from the submitted form (None when left empty); sets `error`."""

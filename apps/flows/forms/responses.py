@@ -161,7 +161,7 @@ class VariationForm(forms.Form):
             self.buttons.append(row)
             if not title:
                 self.button_error = "Each button needs a title."
-            elif kind in ("intent", "entity") and not re.fullmatch(r"[A-Za-z0-9_.-]+", a):
+            elif row["kind"] in ("intent", "entity") and not re.fullmatch(r"[A-Za-z0-9_.-]+", a):
                 self.button_error = f"Button {title}: name the intent."
             elif kind == "entity" and not (b and c):
                 self.button_error = f"Button {title}: name the entity and its value."

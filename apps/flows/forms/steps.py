@@ -13,6 +13,7 @@ from django import forms
 from apps.flows import services
 from apps.flows.forms.base import NAME_RE, STEP_ID_RE, limits, plain, rows
 from apps.flows.forms.conditions import ConditionEditor, typed_value
+from apps.flows.forms.panel import NOTHING_SAID, ResponseEditor
 from apps.projects.forms import ContentProblemsMixin
 from engine import formats
 from engine.formats import END
@@ -28,7 +29,7 @@ STEP_KINDS = [
 ]
 KIND_OF_FIELD = {
     "collect": "slot",
-    "utter": "question",
+    "utter": "slot",
     "rejections": "rejections",
     "set_slots": "set_slots",
     "link": "flow",
@@ -42,6 +43,7 @@ KEEP = "__keep__"
 # The keys of a step the forms edit; build_step() keeps every other key as it was.
 _EDITED = {"id", "next", "description", "action", "collect", "link", "call"}
 _EDITED |= {"set_slots", "noop", "rejections", "ask_before_filling", "reset_after_flow_ends"}
+_EDITED |= {"utter"}
 
 
 def step_kind(step: dict) -> str:
@@ -111,6 +113,21 @@ class StepForm(ContentProblemsMixin, forms.Form):
             for k, v in item.items()
         ]
         self.row_errors: dict[str, str] = {}
+        #: Form-wide errors drawn next to the part they are about (not repeated at the top).
+        self.shown_in_place: set[str] = set()
+
+    @property
+    def top_errors(self) -> list[str]:
+        """The form-wide errors the panel shows at its top: those not drawn in place."""
+        shown = self.shown_in_place | set(self.row_errors.values())
+        for branch in self.branches:
+            shown.add(branch["condition"].error)
+        return [str(e) for e in self.non_field_errors() if str(e) not in shown]
+
+    def error_in_place(self, message: str) -> None:
+        """A form-wide error that the panel draws next to the part it is about."""
+        self.shown_in_place.add(message)
+        self.add_error(None, message)
 
     # -- fields
 
@@ -140,7 +157,9 @@ class StepForm(ContentProblemsMixin, forms.Form):
             self.branches.append(
                 {
                     "index": index,
-                    "condition": ConditionEditor(f"b{index}", slots, branch.get("if")),
+                    "condition": ConditionEditor(
+                        f"b{index}", slots, branch.get("if"), self.ctx.get("slot_values")
+                    ),
                     "target": target if isinstance(target, str) else KEEP,
                     "has_steps": isinstance(target, list),
                     "remove": False,
@@ -150,7 +169,9 @@ class StepForm(ContentProblemsMixin, forms.Form):
         self.branches.append(
             {
                 "index": new_index,
-                "condition": ConditionEditor(f"b{new_index}", slots),
+                "condition": ConditionEditor(
+                    f"b{new_index}", slots, slot_values=self.ctx.get("slot_values")
+                ),
                 "target": END,
                 "has_steps": False,
                 "new": True,
@@ -291,8 +312,30 @@ class StepForm(ContentProblemsMixin, forms.Form):
                 self.add_error(None, problem.message)
 
 
-class MessageStepForm(StepForm):
-    """Send a response: pick one, or create one with its text."""
+class _ResponseMixin:
+    """Step forms that edit a response in the panel (`ResponseEditor` under a prefix)."""
+
+    def _editor(self: Any, prefix: str, name: str, stored: list | None) -> ResponseEditor:
+        return ResponseEditor(
+            prefix,
+            self.data if self.is_bound else None,
+            name=name,
+            stored=stored,
+            slots=self.ctx["slots"],
+            slot_values=self.ctx.get("slot_values"),
+        )
+
+
+def _picked(form: StepForm, field: str, names, current: str | None) -> str:
+    """The choice `field` has as the panel is drawn: the posted one, else the stored one; NEW
+    when it names nothing there is."""
+    value = form.data.get(field) if form.is_bound else current
+    return value if isinstance(value, str) and value in names else NEW
+
+
+class MessageStepForm(_ResponseMixin, StepForm):
+    """Send a response: pick one or name a new one, and edit its variations in place (text,
+    buttons, links, image, custom payload, condition), as the Responses page does."""
 
     kind = "message"
     action_field = "response"
@@ -311,34 +354,39 @@ class MessageStepForm(StepForm):
             required=False,
             initial="utter_",
             max_length=limits.NAME,
+            help_text="Starts with utter_, e.g. utter_confirm.",
         )
-        self.fields["new_text"] = forms.CharField(
-            label="Text",
-            required=False,
-            widget=forms.Textarea(attrs={"rows": 2}),
-            max_length=limits.TEXT,
-        )
+        picked = _picked(self, "response", self.ctx["responses"], current)
+        stored = self.ctx["response_variations"].get(picked) if picked != NEW else None
+        self.editor = self._editor("r", picked, stored)
 
     def clean_kind(self, data):
-        if data.get("response") in (None, "", NEW):
+        response = data.get("response")
+        if response not in (None, "", NEW) and response not in self.ctx["responses"]:
+            self.add_error("response", "Pick a response.")
+            return
+        name = response
+        if response in (None, "", NEW):
             name = self._new_name("new_response", "utter_", self.ctx["responses"])
-            text = (data.get("new_text") or "").strip()
             if name and not name.startswith("utter_"):
                 self.add_error("new_response", "A response name starts with utter_.")
-            elif name and not text:
-                self.add_error("new_text", "Write what the assistant says.")
-            elif name:
-                self.additions.responses[name] = [{"text": text}]
-                data["response"] = name
-        elif data["response"] not in self.ctx["responses"]:
-            self.add_error("response", "Pick a response.")
+                name = None
+        variations = self.editor.clean()
+        if variations is None:
+            self.error_in_place(self.editor.error or NOTHING_SAID)
+            self.editor.error = self.editor.error or NOTHING_SAID
+            return
+        if name and (response != name or self.editor.changed(variations)):
+            self.additions.responses[name] = variations
+        if name:
+            data["response"] = name
 
     def kind_keys(self, data):
         return {"action": data["response"]}
 
 
 class ActionStepForm(StepForm):
-    """Run a custom action: pick one, or name a new one."""
+    """Run a custom action: pick one, or name a new one with its description."""
 
     kind = "action"
 
@@ -355,13 +403,25 @@ class ActionStepForm(StepForm):
             required=False,
             initial="action_",
             max_length=limits.NAME,
+            help_text="The name the action server knows it by, e.g. action_check_stock.",
+        )
+        self.fields["new_action_description"] = forms.CharField(
+            label="What the action does",
+            required=False,
+            widget=forms.Textarea(attrs={"rows": 2}),
+            max_length=limits.DESCRIPTION,
         )
 
     def clean_kind(self, data):
         if data.get("action") in (None, "", NEW):
             name = self._new_name("new_action", "action_", self.ctx["actions"])
-            if name:
+            if name and name.startswith("utter_"):
+                self.add_error("new_action", "Names starting with utter_ are responses.")
+            elif name:
                 self.additions.actions.append(name)
+                description = (data.get("new_action_description") or "").strip()
+                if description:
+                    self.additions.action_descriptions[name] = description
                 data["action"] = name
         elif data["action"] not in self.ctx["actions"]:
             self.add_error("action", "Pick a custom action.")
@@ -370,8 +430,13 @@ class ActionStepForm(StepForm):
         return {"action": data["action"]}
 
 
-class CollectStepForm(StepForm):
-    """Ask for a slot: the slot (or a new one), its question and buttons, rejections."""
+_CATEGORICAL = ("categorical", "strict_categorical")
+_SLOT_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class CollectStepForm(_ResponseMixin, StepForm):
+    """Ask for a slot: the slot (or a new one, with its type and values), the response that
+    asks for it (edited in place, with its buttons), rejections, and the collect options."""
 
     kind = "collect"
 
@@ -385,7 +450,10 @@ class CollectStepForm(StepForm):
             initial=slot or NEW,
         )
         self.fields["new_slot"] = forms.CharField(
-            label="New slot name", required=False, max_length=limits.NAME
+            label="New slot name",
+            required=False,
+            max_length=limits.NAME,
+            help_text="Letters, digits and underscores, e.g. pizza_size.",
         )
         self.fields["new_slot_type"] = forms.ChoiceField(
             label="New slot type",
@@ -393,28 +461,20 @@ class CollectStepForm(StepForm):
             required=False,
             initial="text",
         )
-        utter = self.step.get("utter") or (f"utter_ask_{slot}" if slot else "")
-        variations = self.ctx["response_variations"].get(utter) or []
-        first = variations[0] if variations and isinstance(variations[0], dict) else {}
-        self.fields["question"] = forms.CharField(
-            label="Question",
+        self.fields["new_slot_values"] = forms.CharField(
+            label="Values (categorical slots)",
             required=False,
-            widget=forms.Textarea(attrs={"rows": 2}),
+            widget=forms.Textarea(attrs={"rows": 3}),
             max_length=limits.TEXT,
-            initial=first.get("text", ""),
-            help_text=f"The text of {utter or 'utter_ask_<slot>'}.",
+            help_text="One per line, e.g. small, medium and large on three lines.",
         )
-        self.fields["buttons"] = forms.CharField(
-            label="Buttons",
-            required=False,
-            widget=forms.Textarea(attrs={"rows": 2}),
-            max_length=limits.TEXT,
-            initial="\n".join(
-                f"{b.get('title', '')} = {b.get('payload', '')}"
-                for b in first.get("buttons") or []
-                if isinstance(b, dict)
-            ),
-            help_text="One per line: Title = payload (e.g. Yes = /SetSlots(confirm=true)).",
+        picked = _picked(self, "slot", self.ctx["slots"], slot)
+        utter = self._utter(picked) if picked != NEW else NEW
+        self.editor = self._editor("ask", utter, self.ctx["response_variations"].get(utter))
+        self.editor.help = (
+            f"The response {utter} asks for the slot."
+            if picked != NEW
+            else "The response utter_ask_<slot> asks for the slot."
         )
         self.fields["description"] = forms.CharField(
             label="Description",
@@ -434,67 +494,100 @@ class CollectStepForm(StepForm):
             initial=self.step.get("reset_after_flow_ends", True),
         )
 
+    def _utter(self, slot: str) -> str:
+        stored = self.step.get("utter")
+        return stored if stored and self.step.get("collect") == slot else f"utter_ask_{slot}"
+
     def clean_kind(self, data):
-        slots = self.ctx["slots"]
         if data.get("slot") in (None, "", NEW):
-            name = self._new_name("new_slot", "", list(slots))
-            if name:
-                self.additions.slots[name] = {
-                    "type": data.get("new_slot_type") or "text",
-                    "mappings": [{"type": "from_llm"}],
-                }
-                data["slot"] = name
+            self._clean_new_slot(data)
         slot = data.get("slot")
         if not slot or slot == NEW:
             return
-        utter = self.step.get("utter") or f"utter_ask_{slot}"
-        question = (data.get("question") or "").strip()
-        buttons = []
-        for line in (data.get("buttons") or "").splitlines():
-            if not line.strip():
-                continue
-            title, sep, payload = line.partition("=")
-            if not sep or not title.strip():
-                self.add_error("buttons", f"Write {line.strip()!r} as Title = payload.")
-                return
-            buttons.append({"title": title.strip(), "payload": payload.strip()})
+        self._clean_question(slot)
+        data["rejections"] = self._clean_rejections()
+
+    def _clean_new_slot(self, data) -> None:
+        name = self._new_name("new_slot", "", list(self.ctx["slots"]))
+        if name and not _SLOT_NAME_RE.match(name):
+            self.add_error("new_slot", "Use letters, digits and underscores (e.g. pizza_size).")
+            return
+        slot_type = data.get("new_slot_type") or "text"
+        values = [v.strip() for v in (data.get("new_slot_values") or "").splitlines()]
+        values = [v for v in values if v]
+        if slot_type in _CATEGORICAL and not values:
+            self.add_error("new_slot_values", "A categorical slot needs its values, one per line.")
+            return
+        if not name:
+            return
+        definition: dict[str, Any] = {"type": slot_type}
+        if slot_type in _CATEGORICAL:
+            definition["values"] = values
+        definition["mappings"] = [{"type": "from_llm"}]
+        self.additions.slots[name] = definition
+        data["slot"] = name
+
+    def _clean_question(self, slot: str) -> None:
+        utter = self._utter(slot)
         existing = self.ctx["response_variations"].get(utter)
-        if question or buttons:
-            variations = [dict(v) for v in existing or [{}]]
-            if question:
-                variations[0]["text"] = question
-            if buttons or "buttons" in variations[0]:
-                if buttons:
-                    variations[0]["buttons"] = buttons
-                else:
-                    variations[0].pop("buttons")
+        variations = self.editor.clean()
+        if variations is not None:
             if variations != existing:
                 self.additions.responses[utter] = variations
-        elif existing is None and f"action_ask_{slot}" not in self.ctx["actions"]:
-            self.add_error("question", f"Write the question that asks for {slot}.")
-        data["rejections"] = self._clean_rejections()
+            return
+        if self.editor.error not in ("", NOTHING_SAID):
+            self.error_in_place(self.editor.error)
+        elif existing is not None:
+            self.editor.error = NOTHING_SAID
+            self.error_in_place(NOTHING_SAID)
+        elif f"action_ask_{slot}" not in self.ctx["actions"]:
+            self.editor.error = f"Write the question that asks for {slot}."
+            self.error_in_place(self.editor.error)
+        else:
+            self.editor.error = ""
 
     def _clean_rejections(self) -> list[dict]:
         rejections = []
-        for condition, response in rows(self.data, "rejection-if", "rejection-utter"):
-            if not condition or not response:
-                self.row_errors["rejections"] = "Each rejection needs a condition and a response."
-                self.add_error(None, self.row_errors["rejections"])
+        self.rejections = []
+        columns = ("rejection-if", "rejection-utter", "rejection-new", "rejection-text")
+        known = set(self.ctx["responses"]) | set(self.additions.responses)
+        for condition, response, new_name, text in rows(self.data, *columns):
+            self.rejections.append(
+                {"if": condition, "utter": response, "new": new_name, "text": text}
+            )
+            problem = self._rejection_problem(condition, response, new_name, text, known)
+            if problem:
+                self.row_errors["rejections"] = problem
+                self.add_error(None, problem)
                 continue
-            try:
-                formats.parse_condition(condition)
-            except formats.ConditionError as exc:
-                self.row_errors["rejections"] = (
-                    f"The rejection condition {condition!r} does not parse: {exc.reason}."
-                )
-                self.add_error(None, self.row_errors["rejections"])
-                continue
+            if new_name:
+                self.additions.responses[new_name] = [{"text": text}]
+                known.add(new_name)
+                response = new_name
             rejections.append({"if": condition, "utter": response})
-        self.rejections = [{"if": r["if"], "utter": r["utter"]} for r in rejections]
         return rejections
+
+    @staticmethod
+    def _rejection_problem(condition, response, new_name, text, known) -> str:
+        if not condition or not (response or new_name):
+            return "Each rejection needs a condition and a response."
+        try:
+            formats.parse_condition(condition)
+        except formats.ConditionError as exc:
+            return f"The rejection condition {condition!r} does not parse: {exc.reason}."
+        if new_name:
+            if not new_name.startswith("utter_") or not NAME_RE.match(new_name):
+                return f"The rejection's new response {new_name!r} must start with utter_."
+            if new_name in known:
+                return f"{new_name} already exists: pick it from the list."
+            if not text:
+                return f"Write what {new_name} says."
+        return ""
 
     def kind_keys(self, data):
         keys: dict[str, Any] = {"collect": data["slot"]}
+        if self.step.get("utter") and self.step.get("collect") == data["slot"]:
+            keys["utter"] = self.step["utter"]
         if data.get("description"):
             keys["description"] = data["description"]
         if data.get("ask_before_filling"):
@@ -555,14 +648,27 @@ class SetSlotsStepForm(StepForm):
         return {"set_slots": data["set_slots"]}
 
 
+def flow_choices(ctx: dict) -> list[tuple[str, str]]:
+    """The other flows to link to or call, by name (then id) alphabetically: "name (id)"."""
+    titles = ctx.get("flow_titles") or {}
+    shown = []
+    for name in ctx["flows"]:
+        title = titles.get(name) or ""
+        shown.append((name, f"{title} ({name})" if title and title != name else name))
+    return sorted(shown, key=lambda choice: (choice[1].casefold(), choice[0]))
+
+
 class _FlowStepForm(StepForm):
     """A step that names another flow (link or call)."""
 
     missing = ""
 
     def add_fields(self):
-        self._choice(
-            "flow", "Flow", self.ctx["flows"], initial=self.step.get(self.kind), required=False
+        self.fields["flow"] = forms.ChoiceField(
+            label="Flow",
+            choices=[("", "—"), *flow_choices(self.ctx)],
+            required=False,
+            initial=self.step.get(self.kind),
         )
 
     def clean_kind(self, data):
@@ -592,7 +698,7 @@ class CallStepForm(_FlowStepForm):
         current = self.step.get(self.kind)
         names = list(self.ctx["flows"])
         agents = [a for a in self.ctx.get("sub_agents", []) if a not in names]
-        choices: list[tuple[str, Any]] = [("", "—"), *[(n, n) for n in names]]
+        choices: list[tuple[str, Any]] = [("", "—"), *flow_choices(self.ctx)]
         if agents:
             choices.append(("Sub-agents", [(a, f"{a} (sub-agent)") for a in agents]))
         if isinstance(current, str) and current not in names and current not in agents:

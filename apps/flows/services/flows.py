@@ -53,6 +53,7 @@ class Additions:
     responses: dict[str, list] = field(default_factory=dict)  # name -> variations
     slots: dict[str, dict] = field(default_factory=dict)  # name -> definition
     actions: list[str] = field(default_factory=list)
+    action_descriptions: dict[str, str] = field(default_factory=dict)  # new action -> text
 
     def apply(self, project: formats.Project) -> None:
         domain = project.domain
@@ -91,7 +92,10 @@ class Additions:
             CustomAction.objects.get_or_create(
                 assistant=assistant,
                 name=name,
-                defaults={"position": next_position(CustomAction, assistant)},
+                defaults={
+                    "position": next_position(CustomAction, assistant),
+                    "description": self.action_descriptions.get(name, ""),
+                },
             )
 
 

@@ -8,6 +8,10 @@ from apps.flows.models import Flow, FlowVersion, Response, Slot
 pytestmark = pytest.mark.django_db
 
 
+# The panel's response editor for a new response: one variation (r0).
+NEW_TEXT = {"r-of": "__new__", "r-count": "1"}
+
+
 def steps_of(shop, name="order"):
     return Flow.objects.get(assistant=shop, name=name).definition["steps"]
 
@@ -90,7 +94,7 @@ def test_add_a_message_with_a_new_response(ed_client, shop):
         ed_client,
         shop,
         "message",
-        {"response": "__new__", "new_response": "utter_bye", "new_text": "Bye"},
+        {"response": "__new__", "new_response": "utter_bye", **NEW_TEXT, "r0-text": "Bye"},
     )
     assert response.status_code == 302
     assert steps_of(shop) == [
@@ -207,7 +211,7 @@ def test_live_validation_does_not_save(ed_client, shop):
         ed_client,
         shop,
         "message",
-        {"response": "__new__", "new_response": "utter_x", "new_text": "X"},
+        {"response": "__new__", "new_response": "utter_x", **NEW_TEXT, "r0-text": "X"},
         HTTP_HX_REQUEST="true",
         HTTP_X_STUDIO_PREVIEW="1",
     )

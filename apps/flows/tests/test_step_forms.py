@@ -23,8 +23,9 @@ def test_each_form_has_the_fields_of_its_kind():
     fields = {
         kind: set(form(step=None, context=CONTEXT).fields) for kind, form in STEP_FORMS.items()
     }
-    assert {"response", "new_response", "new_text"} <= fields["message"]
-    assert {"slot", "question", "buttons", "ask_before_filling"} <= fields["collect"]
+    assert {"response", "new_response"} <= fields["message"]
+    assert {"slot", "new_slot_type", "new_slot_values", "ask_before_filling"} <= fields["collect"]
+    assert {"action", "new_action", "new_action_description"} <= fields["action"]
     assert "flow" in fields["link"] and "next_target" not in fields["link"]
     assert "flow" in fields["call"] and "next_target" in fields["call"]
     assert "next_target" not in fields["logic"]  # a logic step branches

@@ -17,6 +17,7 @@ from apps.accounts.roles import Cap
 from apps.flows import canvas, selectors, services
 from apps.flows import steps as step_ops
 from apps.flows.forms.flow import FlowStartForm, GotoForm
+from apps.flows.forms.panel import NewIntentForm
 from apps.flows.forms.steps import STEP_FORMS, STEP_KINDS, StepForm, step_kind
 from apps.flows.models import Flow, Slot
 from apps.flows.views.flows import flow_or_404
@@ -343,5 +344,10 @@ def flow_start(request, assistant, flow_name):
         assistant,
         flow,
         "flows/_start_form.html",
-        {"form": form, "intents": intents, "action_url": request.get_full_path()},
+        {
+            "form": form,
+            "intents": intents,
+            "intent_form": NewIntentForm(assistant=assistant, entities={}),
+            "action_url": request.get_full_path(),
+        },
     )
