@@ -158,6 +158,8 @@ class Chart:
                 if name in self.series
             ],
             "links": self.links,
+            # Rates are drawn on a 0-100 scale.
+            "percent": all(name.endswith("(%)") for name in self.series),
         }
 
 

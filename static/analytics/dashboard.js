@@ -26,6 +26,9 @@
       },
       options: {
         indexAxis: horizontal ? "y" : "x",
+        scales: spec.percent
+          ? { [horizontal ? "x" : "y"]: { min: 0, max: 100 } }
+          : { [horizontal ? "x" : "y"]: { beginAtZero: true } },
         maintainAspectRatio: false,
         animation: false,
         onHover: function (event, elements) {
