@@ -5,7 +5,7 @@ import os
 import sys
 import tempfile
 
-SUITES = ["bench.content", "bench.flows", "bench.training", "bench.ingestion"]
+SUITES = ["bench.content", "bench.flows", "bench.training", "bench.ingestion", "bench.analytics"]
 
 
 def main(argv: list[str]) -> int:
