@@ -39,7 +39,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("demo", "engine", "apps", "workers", "studio")
 
-APP_LAYER = {"accounts": 1, "projects": 2, "flows": 5, "nlu": 5, "training": 6, "ingestion": 6, "analytics": 7}
+APP_LAYER = {
+    "accounts": 1,
+    "projects": 2,
+    "flows": 5,
+    "nlu": 5,
+    "training": 6,
+    "ingestion": 6,
+    "analytics": 7,
+}
 CONTENT_MODEL_LAYER = 3  # the models modules of the content apps
 KERNEL_LAYER = 4  # the content kernel of projects
 VIEW_LAYER = 7

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 from django import forms
 
@@ -29,12 +30,14 @@ class AnalyticsFilterForm(forms.Form):
 
     def __init__(self, data=None, *, channels=(), models=(), **kwargs):
         super().__init__(data, **kwargs)
-        self.fields["channel"].choices = [("", "All channels")] + [(c, c) for c in channels]
-        self.fields["model"].choices = [("", "All versions")] + [(m, m) for m in models]
+        channel = cast(forms.ChoiceField, self.fields["channel"])
+        channel.choices = [("", "All channels")] + [(c, c) for c in channels]
+        model = cast(forms.ChoiceField, self.fields["model"])
+        model.choices = [("", "All versions")] + [(m, m) for m in models]
         self.is_valid()
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
             self.add_error("end", "The end date is before the start date.")
@@ -43,7 +46,9 @@ class AnalyticsFilterForm(forms.Form):
         return data
 
     def _value(self, name: str):
-        return None if name in self.errors else getattr(self, "cleaned_data", {}).get(name)
+        return (
+            None if name in self.errors else (getattr(self, "cleaned_data", None) or {}).get(name)
+        )
 
     def days(self, today: date | None = None) -> tuple[date, date]:
         """The first and last day of the period (inclusive)."""

@@ -40,7 +40,6 @@ def dashboard(request, assistant):
                 {
                     "chart": chart,
                     "data": chart.data(),
-                    "table": list(zip(chart.rows, chart.links, strict=True)),
                     "csv_query": (query + "&" if query else "") + f"chart={chart.key}",
                 }
                 for chart in charts

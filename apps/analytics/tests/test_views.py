@@ -64,7 +64,7 @@ def test_filters_narrow_every_figure(analyst):
 def test_every_point_drills_down_to_the_same_filters(analyst):
     response = analyst.get(f"{URL}?{MARCH}&channel=rest&model=v1")
     sessions = chart(response, "sessions")
-    (first_row, first_link), _ = sessions["table"]
+    (first_row, _), (first_link, _) = sessions["chart"].rows, sessions["chart"].links
     assert first_row == [date(2026, 3, 2), 2]
     query = parse_qs(urlsplit(first_link).query)
     assert urlsplit(first_link).path == reverse("ingestion:list", args=["alpha"])
@@ -78,7 +78,8 @@ def test_every_point_drills_down_to_the_same_filters(analyst):
     # Following it lists exactly the sessions the bar counts.
     listed = analyst.get(first_link)
     assert {c.sender_id for c in listed.context["rows"]} == {"s1", "s2"}
-    row, link = chart(response, "flows")["table"][0]
+    flows = chart(response, "flows")["chart"]
+    row, link = flows.rows[0], flows.links[0]
     assert row[:3] == ["transfer_money", 50.0, 2]
     flow_query = parse_qs(urlsplit(link).query)
     assert flow_query["flow"] == ["transfer_money"] and flow_query["end"] == ["2026-03-03"]
@@ -94,6 +95,8 @@ def test_the_page_has_every_chart_with_its_table_and_csv_link(analyst):
         assert f"chart={key}" in html
     assert "vendor/chart.umd.min.js" in html
     assert html.count('class="drill-down"') == 5 * 2 + 2  # five daily charts, two flows
+    assert "<td>2026-03-02</td><td>5</td>" in html  # the sessions table
+    assert "<td>transfer_money</td><td>50.0</td><td>2</td>" in html
 
 
 def test_csv_has_the_chart_numbers(analyst):
