@@ -30,13 +30,14 @@ What a session counts as (the event types and names are Rasa Pro's):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 
 from apps.analytics import latency
@@ -318,8 +319,9 @@ def days_with_data(
 def recompute_range(start: date, end: date, assistant_id: int | None = None) -> int:
     """Recompute every day from `start` to `end` (inclusive); returns the days recomputed."""
     pairs = sorted(days_with_data(start, end, assistant_id), key=lambda p: (p[1], p[0]))
-    for pair in pairs:
-        recompute_day(*pair)
+    with exclusive(wait=True):
+        for pair in pairs:
+            recompute_day(*pair)
     return len(pairs)
 
 
@@ -360,8 +362,42 @@ class RunReport:
     finished: bool = True
 
 
+#: The PostgreSQL advisory lock that keeps two rollups from writing the same day at once.
+LOCK_KEY = 0x616E616C79  # "analy"
+
+
+@contextlib.contextmanager
+def exclusive(*, wait: bool) -> Iterator[bool]:
+    """Hold the rollup lock (PostgreSQL; SQLite has a single writer anyway). Yields False when
+    `wait` is false and another rollup holds it."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
+            held = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+            held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+
+
 def rollup_new_events(max_ids: int = MAX_IDS_PER_RUN) -> RunReport:
-    """The periodic task's work (see the module docstring)."""
+    """The periodic task's work (see the module docstring). A run that finds another one
+    still at work (a long backlog outlasts the schedule's minute) leaves it alone."""
+    with exclusive(wait=False) as held:
+        if not held:
+            return RunReport(finished=False)
+        return _rollup_new_events(max_ids)
+
+
+def _rollup_new_events(max_ids: int) -> RunReport:
     cursor, _ = RollupCursor.objects.get_or_create(name=CURSOR)
     top = Event.objects.aggregate(top=Max("id"))["top"] or 0
     if top <= cursor.last_event_id:

@@ -150,6 +150,9 @@ def test_a_recomputation_gives_the_same_figures(stored):
 
 
 def test_a_run_bounded_by_max_ids_finishes_in_later_runs(stored):
+    # (Ids of a PostgreSQL test database do not start at 1.)
+    first = Event.objects.order_by("id").first().pk
+    RollupCursor.objects.create(name=rollups.CURSOR, last_event_id=first - 1)
     runs = 0
     while not rollups.rollup_new_events(max_ids=7).finished:
         runs += 1
@@ -191,3 +194,35 @@ def test_histograms_of_several_days_add_up_to_the_histogram_of_all():
 )
 def test_csat_answers_are_whole_numbers_from_1_to_5(value, score):
     assert rollups._score(value) == score
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_leaves_the_days_to_a_run_already_at_work(assistant):
+    """On PostgreSQL the rollup holds an advisory lock; elsewhere there is one writer."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the lock is PostgreSQL's")
+    import threading
+
+    ingest(*day2_sessions())
+    holding, release = threading.Event(), threading.Event()
+
+    def other_run():
+        with rollups.exclusive(wait=True):
+            holding.set()
+            release.wait(30)
+        connection.close()
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        report = rollups.rollup_new_events()
+        assert not report.finished and report.days == 0
+        assert not DailyRollup.objects.exists()
+    finally:
+        release.set()
+        thread.join(30)
+    assert rollups.rollup_new_events().finished
+    assert figures(D2) != {}
