@@ -5,7 +5,14 @@ import os
 import sys
 import tempfile
 
-SUITES = ["bench.content", "bench.flows", "bench.training", "bench.ingestion", "bench.canvas"]
+SUITES = [
+    "bench.content",
+    "bench.flows",
+    "bench.training",
+    "bench.ingestion",
+    "bench.canvas",
+    "bench.analytics",
+]
 
 
 def main(argv: list[str]) -> int:

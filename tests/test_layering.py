@@ -11,6 +11,7 @@ Bottom to top:
                                check_change, usages) and the import jobs that run it
     flows, nlu                 the content apps' services and selectors
     training, ingestion        the model service and the conversations
+    analytics                  the rollups of the conversations (with the views: it reads ingestion)
     views, API                 views, forms, URLs, template tags, the REST API (of every app)
     commands, workers          management commands and the worker loops
 
@@ -38,7 +39,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("demo", "engine", "apps", "workers", "studio")
 
-APP_LAYER = {"accounts": 1, "projects": 2, "flows": 5, "nlu": 5, "training": 6, "ingestion": 6}
+APP_LAYER = {
+    "accounts": 1,
+    "projects": 2,
+    "flows": 5,
+    "nlu": 5,
+    "training": 6,
+    "ingestion": 6,
+    "analytics": 7,
+}
 CONTENT_MODEL_LAYER = 3  # the models modules of the content apps
 KERNEL_LAYER = 4  # the content kernel of projects
 VIEW_LAYER = 7

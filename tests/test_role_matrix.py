@@ -442,6 +442,8 @@ EXPECTED_ACCESS = {
     "ingestion:add_example": (A, Cap.VIEW_CONVERSATIONS, Cap.ANNOTATE),
     "ingestion:status": (G, Cap.MANAGE_USERS, None),
     "ingestion:unrouted": (G, Cap.MANAGE_USERS, None),
+    "analytics:dashboard": (A, Cap.VIEW_ANALYTICS, None),
+    "analytics:export": (A, Cap.VIEW_ANALYTICS, None),
     "flows:list": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "flows:create": (A, Cap.EDIT_FLOWS, None),
     "flows:detail": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),

@@ -25,6 +25,7 @@ CAPABILITY_WORDS: dict[Cap, str] = {
     Cap.ANNOTATE: "add user messages to the training data",
     Cap.REVIEW_ANNOTATIONS: "review annotations",
     Cap.EXPORT_ANNOTATIONS: "export annotations",
+    Cap.VIEW_ANALYTICS: "view the analytics dashboard",
     Cap.CREATE_ASSISTANT: "create assistants",
     Cap.MANAGE_USERS: "manage users and their roles",
 }

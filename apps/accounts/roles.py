@@ -70,6 +70,7 @@ class Cap(enum.StrEnum):
     ANNOTATE = "annotate"  # turn user messages into NLU examples
     REVIEW_ANNOTATIONS = "review_annotations"
     EXPORT_ANNOTATIONS = "export_annotations"
+    VIEW_ANALYTICS = "view_analytics"  # the analytics dashboard and its CSV downloads
     # Global
     CREATE_ASSISTANT = "create_assistant"
     MANAGE_USERS = "manage_users"
@@ -95,6 +96,7 @@ ROLE_CAPS: dict[Role, frozenset[Cap]] = {
             Cap.EXPORT,
             Cap.EXPORT_ANNOTATIONS,
             Cap.CREATE_ASSISTANT,
+            Cap.VIEW_ANALYTICS,
         }
     ),
     Role.FLOW_BUILDER: frozenset(
@@ -116,7 +118,13 @@ ROLE_CAPS: dict[Role, frozenset[Cap]] = {
     ),
     Role.ANNOTATOR: frozenset(_VIEW | {Cap.VIEW_NLU, Cap.ANNOTATE}),
     Role.CONVERSATION_ANALYST: frozenset(
-        _VIEW | {Cap.VIEW_CONVERSATIONS, Cap.TAG_CONVERSATIONS, Cap.DELETE_CONVERSATIONS}
+        _VIEW
+        | {
+            Cap.VIEW_CONVERSATIONS,
+            Cap.TAG_CONVERSATIONS,
+            Cap.DELETE_CONVERSATIONS,
+            Cap.VIEW_ANALYTICS,
+        }
     ),
     Role.CONVERSATION_VIEWER: frozenset(_VIEW | {Cap.VIEW_CONVERSATIONS}),
 }

@@ -50,6 +50,7 @@ class ConversationFilterForm(forms.Form):
     )
     channel = _text("Channel", 64)
     language = _text("Language", 16)
+    model = _text("Model version", 128)
     slot = _text("Slot")
     slot_value = _text("Slot value", 1000)
     reviewed = forms.ChoiceField(

@@ -23,6 +23,8 @@ def filtered_conversations(assistant, filters: dict, *, start=None, end=None) ->
         qs = qs.filter(channel=filters["channel"])
     if "language" in filters:
         qs = qs.filter(language=filters["language"])
+    if "model" in filters:
+        qs = qs.filter(model_id=filters["model"])
     if "reviewed" in filters:
         qs = qs.filter(reviewed_at__isnull=filters["reviewed"] == "no")
     if "min_messages" in filters:

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 SCHEDULE_MODULES = [
     "apps.training.schedules",
     "apps.ingestion.schedules",
+    "apps.analytics.schedules",
     "apps.projects.imports",
     "workers.kubernetes",
 ]

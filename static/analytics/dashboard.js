@@ -1,0 +1,52 @@
+// The analytics charts: each <canvas data-chart="key"> is drawn from the JSON of the same id
+// (its table below holds the same numbers). Clicking a bar or a point opens its drill-down
+// link: the Conversations page with the same filters.
+(function () {
+  "use strict";
+  const COLOURS = ["#5b4bdb", "#e07a1f", "#1f9e89", "#c23b6b"];
+
+  function draw(canvas) {
+    const source = document.getElementById(canvas.dataset.chart);
+    if (!source || typeof Chart === "undefined") return;
+    const spec = JSON.parse(source.textContent);
+    const horizontal = spec.kind === "hbar";
+    const chart = new Chart(canvas, {
+      type: spec.kind === "line" ? "line" : "bar",
+      data: {
+        labels: spec.labels,
+        datasets: spec.series.map(function (series, index) {
+          return {
+            label: series.label,
+            data: series.values,
+            borderColor: COLOURS[index % COLOURS.length],
+            backgroundColor: COLOURS[index % COLOURS.length],
+            spanGaps: true,
+          };
+        }),
+      },
+      options: {
+        indexAxis: horizontal ? "y" : "x",
+        scales: spec.percent
+          ? { [horizontal ? "x" : "y"]: { min: 0, max: 100 } }
+          : { [horizontal ? "x" : "y"]: { beginAtZero: true } },
+        maintainAspectRatio: false,
+        animation: false,
+        onHover: function (event, elements) {
+          event.native.target.style.cursor = elements.length ? "pointer" : "default";
+        },
+        onClick: function (event, elements) {
+          if (!elements.length) return;
+          const link = spec.links[elements[0].index];
+          if (link) window.location.assign(link);
+        },
+      },
+    });
+    canvas.chart = chart;
+  }
+
+  function start() {
+    document.querySelectorAll("canvas[data-chart]").forEach(draw);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
