@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from datetime import timedelta
 
 import jwt
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from apps.accounts import signing
 from apps.accounts.models import SigningKey, User
@@ -274,7 +274,7 @@ def test_rotation_keeps_old_tokens_valid_until_they_expire_then_refuses_them(
     client, make_user, settings
 ):
     make_user("dev", Role.DEVELOPER)
-    settings.STUDIO_CLI_ACCESS_TOKEN_SECONDS = settings.STUDIO_CLI_REFRESH_TOKEN_SECONDS = 2
+    settings.STUDIO_CLI_ACCESS_TOKEN_SECONDS = settings.STUDIO_CLI_REFRESH_TOKEN_SECONDS = 60
     old = login(client).json()["access_token"]
     old_kid = jwt.get_unverified_header(old)["kid"]
 
@@ -286,7 +286,14 @@ def test_rotation_keeps_old_tokens_valid_until_they_expire_then_refuses_them(
     assert SigningKey.objects.get(kid=old_kid).encrypted_private_key == ""
     assert "data" in probe(client, {"token_type": "Bearer", "access_token": old})
 
-    time.sleep(2.5)  # every token the old key signed has now expired
+    # The old key stays published for as long as a token it signed can live ...
+    retired = SigningKey.objects.get(kid=old_kid)
+    assert retired.published_until - retired.retired_at == timedelta(seconds=60)
+    # ... and once that time has passed (moved into the past here rather than waited for, so
+    # a slow machine cannot expire the token early), its tokens are refused.
+    SigningKey.objects.filter(kid=old_kid).update(
+        published_until=timezone.now() - timedelta(seconds=1)
+    )
     assert {k["kid"] for k in client.get(CERTS).json()["keys"]} == {new_kid}
     assert "rotated out" in probe_error(client, old)
 
