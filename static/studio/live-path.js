@@ -14,6 +14,11 @@
     });
   }
 
+  function refit() {
+    // The canvas makes room for the drawer (or takes it back): fit the flow to what is left.
+    if (window.StudioCanvas && window.StudioCanvas.fit) window.setTimeout(window.StudioCanvas.fit, 50);
+  }
+
   function markPath() {
     var data = document.getElementById("try-path");
     if (!data || !flow) return;
@@ -26,14 +31,18 @@
   }
 
   if (drawer) {
-    document.addEventListener("htmx:afterSwap", function (event) {
-      if (drawer.contains(event.detail.target) || event.detail.target === drawer) markPath();
+    // The chat's forms swap #try itself (outerHTML): look for it after every settle.
+    document.addEventListener("htmx:afterSettle", function () {
+      var chat = document.getElementById("try");
+      if (chat && drawer.contains(chat)) markPath();
     });
     drawer.addEventListener("click", function (event) {
       if (event.target.closest("[data-close-try]")) {
         event.preventDefault();
         drawer.querySelector(".try-drawer-body").innerHTML = "";
         drawer.classList.remove("open");
+        document.body.classList.remove("try-open");
+        refit();
         if (window.StudioCanvas && window.StudioCanvas.highlight) window.StudioCanvas.highlight([]);
         else cards([]);
       }
@@ -41,6 +50,8 @@
     document.addEventListener("htmx:beforeRequest", function (event) {
       if (event.detail.elt && event.detail.elt.hasAttribute && event.detail.elt.hasAttribute("data-open-try")) {
         drawer.classList.add("open");
+        document.body.classList.add("try-open");
+        refit();
       }
     });
   }
@@ -50,7 +61,7 @@
     window.addEventListener("load", function () {
       if (window.StudioCanvas && window.StudioCanvas.centreOn) window.StudioCanvas.centreOn(wanted);
       var card = document.getElementById("step-" + wanted);
-      var node = document.querySelector('[data-node-id="' + CSS.escape(wanted) + '"]') || card;
+      var node = document.querySelector('.ws-graph .gnode[data-id="' + CSS.escape(wanted) + '"]') || card;
       if (node) {
         node.classList.add("focused");
         if (node === card) node.scrollIntoView({ block: "center" });
