@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "apps.nlu",
     "apps.training",
     "apps.ingestion",
+    "apps.annotation",
     "workers",
 ]
 

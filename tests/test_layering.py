@@ -11,6 +11,7 @@ Bottom to top:
                                check_change, usages) and the import jobs that run it
     flows, nlu                 the content apps' services and selectors
     training, ingestion        the model service and the conversations
+    annotation                 reads the conversations, writes the NLU data
     views, API                 views, forms, URLs, template tags, the REST API (of every app)
     commands, workers          management commands and the worker loops
 
@@ -38,12 +39,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("demo", "engine", "apps", "workers", "studio")
 
-APP_LAYER = {"accounts": 1, "projects": 2, "flows": 5, "nlu": 5, "training": 6, "ingestion": 6}
+APP_LAYER = {
+    "accounts": 1,
+    "projects": 2,
+    "flows": 5,
+    "nlu": 5,
+    "training": 6,
+    "ingestion": 6,
+    "annotation": 7,
+}
 CONTENT_MODEL_LAYER = 3  # the models modules of the content apps
 KERNEL_LAYER = 4  # the content kernel of projects
-VIEW_LAYER = 7
-COMMAND_LAYER = 8
-STUDIO_LAYER = 9
+VIEW_LAYER = 8
+COMMAND_LAYER = 9
+STUDIO_LAYER = 10
 
 #: The content apps: siblings, which never import each other below the views.
 CONTENT_APPS = {"flows", "nlu"}

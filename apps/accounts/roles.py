@@ -93,6 +93,7 @@ ROLE_CAPS: dict[Role, frozenset[Cap]] = {
             Cap.TRY,
             Cap.MANAGE_SETTINGS,
             Cap.EXPORT,
+            Cap.REVIEW_ANNOTATIONS,
             Cap.EXPORT_ANNOTATIONS,
             Cap.CREATE_ASSISTANT,
         }
@@ -137,7 +138,7 @@ LANDING_PAGES: dict[Role, tuple[str, ...]] = {
     Role.FLOW_BUILDER: ("flows", "nlu"),
     Role.NLU_EDITOR: ("flows", "nlu"),
     Role.BUSINESS_USER: ("flows", "nlu"),
-    Role.LEAD_ANNOTATOR: ("annotation_inbox", "nlu"),
+    Role.LEAD_ANNOTATOR: ("annotation_dashboard", "annotation_inbox", "nlu"),
     Role.ANNOTATOR: ("annotation_inbox", "nlu"),
     Role.CONVERSATION_ANALYST: ("conversations",),
     Role.CONVERSATION_VIEWER: ("conversations",),
