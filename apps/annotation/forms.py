@@ -47,7 +47,12 @@ class BatchForm(forms.Form):
         required=False,
         help_text="Messages with any of these words.",
     )
-    intent = forms.CharField(label="Predicted intent", max_length=255, required=False)
+    intent = forms.CharField(
+        label="Predicted intent",
+        max_length=255,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "intent-names"}),
+    )
     min_confidence = _confidence("Confidence from")
     max_confidence = _confidence("Confidence up to")
     size = forms.IntegerField(
@@ -85,7 +90,13 @@ class BatchForm(forms.Form):
 class LabelForm(forms.Form):
     """The intent of one message: an existing one, or the name of a new one."""
 
-    intent = forms.CharField(label="Intent", max_length=formats.limits.NAME, required=False)
+    intent = forms.CharField(
+        label="Intent",
+        max_length=formats.limits.NAME,
+        required=False,
+        help_text="Pick one, or type the name of a new intent.",
+        widget=forms.TextInput(attrs={"list": "intent-names", "autocomplete": "off"}),
+    )
 
     def __init__(self, *args, assistant, **kwargs):
         super().__init__(*args, **kwargs)

@@ -426,7 +426,7 @@ def review_unentity(request, assistant, item_id):
 
 @assistant_view(Cap.REVIEW_ANNOTATIONS)
 def history(request, assistant):
-    form = HistoryFilterForm(request.GET or None)
+    form = HistoryFilterForm(request.GET)
     rows = services.history(assistant, form.filters())
     page = Paginator(rows, HISTORY_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -469,7 +469,7 @@ def _cell(value) -> str:
 
 @assistant_view(Cap.EXPORT_ANNOTATIONS)
 def history_export(request, assistant):
-    form = HistoryFilterForm(request.GET or None)
+    form = HistoryFilterForm(request.GET)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{assistant.name}-annotations.csv"'
     writer = csv.writer(response)
