@@ -258,7 +258,10 @@ def _item_page(request, assistant, item_id: int, mode: str):
             messages.error(request, str(exc))
             return redirect(MODES[mode]["page"], assistant.name, annotation.pk)
         if action in ("save", "discard", "approve"):
-            _bulk(request, action, Annotation.objects.filter(pk=annotation.pk))
+            this = Annotation.objects.filter(pk=annotation.pk)
+            if action == "approve":  # the lead's "Save and approve"
+                services.save(this, request.user)
+            _bulk(request, action, this)
             return redirect(_next_url(assistant, annotation, mode))
         messages.success(request, "Intent changed.")
         return redirect(MODES[mode]["page"], assistant.name, annotation.pk)
