@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 
 from apps.annotation import services
 from apps.annotation.models import Annotation
 from apps.nlu.forms import NAME_RE
 from engine import formats
-
-_CONFIDENCE = {"min_value": 0.0, "max_value": 1.0, "required": False}
 
 
 def _date(label: str) -> forms.DateField:
@@ -20,11 +20,17 @@ def _date(label: str) -> forms.DateField:
 
 def _confidence(label: str) -> forms.FloatField:
     return forms.FloatField(
-        label=label, widget=forms.NumberInput(attrs={"step": "0.01"}), **_CONFIDENCE
+        label=label,
+        min_value=0.0,
+        max_value=1.0,
+        required=False,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
     )
 
 
-def _check_range(form: forms.Form, data: dict, low: str, high: str, message: str) -> None:
+def _check_range(form: forms.Form, data: dict | None, low: str, high: str, message: str) -> None:
+    if data is None:
+        return
     if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
         form.add_error(high, message)
 
@@ -63,7 +69,8 @@ class BatchForm(forms.Form):
     def __init__(self, *args, assistant, **kwargs):
         super().__init__(*args, **kwargs)
         self.assistant = assistant
-        self.fields["assignee"].queryset = services.annotators(assistant).order_by("username")
+        assignee = cast(forms.ModelChoiceField, self.fields["assignee"])
+        assignee.queryset = services.annotators(assistant).order_by("username")
 
     def clean(self):
         data = super().clean()
@@ -119,9 +126,10 @@ class SelectionForm(forms.Form):
 
     def __init__(self, *args, annotations, actions, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["ids"].queryset = annotations
-        self.fields["ids"].error_messages["required"] = "Select at least one message."
-        self.fields["action"].choices = actions
+        ids = cast(forms.ModelMultipleChoiceField, self.fields["ids"])
+        ids.queryset = annotations
+        ids.error_messages["required"] = "Select at least one message."
+        cast(forms.ChoiceField, self.fields["action"]).choices = actions
 
 
 class HistoryFilterForm(forms.Form):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from typing import cast
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -20,7 +21,7 @@ from apps.annotation.forms import BatchForm, HistoryFilterForm, LabelForm, Selec
 from apps.annotation.models import Annotation, Batch
 from apps.ingestion.models import Event
 from apps.nlu.forms import AnnotateForm
-from apps.nlu.models import Entity
+from apps.nlu.models import Entity, Example
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 
@@ -66,11 +67,12 @@ def dashboard(request, assistant):
         if request.POST.get("action") == "preview":
             matching = services.matching_messages(assistant, form.filters()).count()
         else:
+            assignee = form.cleaned_data["assignee"]
             try:
                 batch = services.create_batch(
                     assistant,
                     form.filters(),
-                    assignee=form.cleaned_data["assignee"],
+                    assignee=assignee,
                     created_by=request.user,
                 )
             except services.AnnotationRefused as exc:
@@ -79,7 +81,7 @@ def dashboard(request, assistant):
                 messages.success(
                     request,
                     f"{batch} ({batch.annotations.count()} messages) "
-                    f"assigned to {batch.assignee.username}.",
+                    f"assigned to {assignee.username}.",
                 )
                 return redirect("annotation:dashboard", assistant.name)
     messages_left, conversations_left = services.unannotated_totals(assistant)
@@ -95,7 +97,7 @@ def dashboard(request, assistant):
             "conversations_left": conversations_left,
             "batches": _with_counts(open_batches),
             "intents": _intent_names(assistant),
-            "has_annotators": form.fields["assignee"].queryset.exists(),
+            "has_annotators": services.annotators(assistant).exists(),
         },
         status=400 if request.method == "POST" and form.errors else 200,
     )
@@ -211,7 +213,8 @@ def _context_messages(annotation: Annotation) -> list[dict]:
 
 def _parts(annotation: Annotation) -> list[dict]:
     """The message cut into plain text and marked entities, for the annotator's highlights."""
-    parts, last = [], 0
+    parts: list[dict[str, object]] = []
+    last = 0
     ordered = sorted(enumerate(annotation.entities), key=lambda p: (p[1]["start"], p[1]["end"]))
     for index, ent in ordered:
         if ent["start"] < last:
@@ -288,7 +291,11 @@ def _item_page(request, assistant, item_id: int, mode: str):
 
 def _mark_entity(request, assistant, item_id: int, mode: str):
     annotation = _item(request, assistant, item_id, mode)
-    form = AnnotateForm(request.POST, example=annotation, entities=_entities(assistant))
+    # The NLU page's form checks the span against `text` and `entities`, which an annotation
+    # has as an example does.
+    form = AnnotateForm(
+        request.POST, example=cast(Example, annotation), entities=_entities(assistant)
+    )
     if form.is_valid():
         data = form.cleaned_data
         try:
