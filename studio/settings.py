@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "apps.training",
     "apps.ingestion",
     "apps.analytics",
+    "apps.annotation",
     "workers",
 ]
 

@@ -109,6 +109,7 @@ urlpatterns = [
     path("", include("apps.training.urls")),
     path("", include("apps.ingestion.urls")),
     path("", include("apps.analytics.urls")),
+    path("", include("apps.annotation.urls")),
 ]
 
 handler403 = "apps.accounts.errors.permission_denied"

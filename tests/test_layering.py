@@ -12,6 +12,7 @@ Bottom to top:
     flows, nlu                 the content apps' services and selectors
     training, ingestion        the model service and the conversations
     analytics                  the rollups of the conversations (with the views: it reads ingestion)
+    annotation                 reads the conversations, writes the NLU data
     views, API                 views, forms, URLs, template tags, the REST API (of every app)
     commands, workers          management commands and the worker loops
 
@@ -47,12 +48,13 @@ APP_LAYER = {
     "training": 6,
     "ingestion": 6,
     "analytics": 7,
+    "annotation": 7,
 }
 CONTENT_MODEL_LAYER = 3  # the models modules of the content apps
 KERNEL_LAYER = 4  # the content kernel of projects
-VIEW_LAYER = 7
-COMMAND_LAYER = 8
-STUDIO_LAYER = 9
+VIEW_LAYER = 8
+COMMAND_LAYER = 9
+STUDIO_LAYER = 10
 
 #: The content apps: siblings, which never import each other below the views.
 CONTENT_APPS = {"flows", "nlu"}

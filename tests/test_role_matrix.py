@@ -224,7 +224,41 @@ FILLERS = {
     "input_link": _pod_link("training-input"),
     "model_link": _pod_link("training-model"),
     "bot_link": _pod_link("bot-model"),
+    "item_id": lambda world, actor: _annotation(world, actor).pk,
+    "batch_id": lambda world, actor: _annotation(world, actor).batch_id,
 }
+
+
+def _annotation(world, actor):
+    """A message of the conversation in a batch assigned to the actor (whose inbox it is in)."""
+    import uuid
+
+    from apps.annotation.models import Annotation, Batch
+
+    user = actor.user or world.subject
+    found = Annotation.objects.filter(batch__assignee=user).first()
+    if found is not None:
+        return found
+    conversation = _conversations().stored_conversation(world.alpha)
+    event = conversation.events.create(
+        type="user",
+        timestamp=conversation.started_at,
+        fingerprint=uuid.uuid4(),
+        data={"event": "user", "text": "send 50 to Joe"},
+        text="send 50 to Joe",
+    )
+    batch = Batch.objects.create(
+        assistant=world.alpha, number=Batch.objects.count() + 1, assignee=user
+    )
+    return Annotation.objects.create(
+        batch=batch,
+        assistant=world.alpha,
+        event=event,
+        conversation=conversation,
+        text=event.text,
+        message_at=event.timestamp,
+        intent="greet",
+    )
 
 
 def _secret_id(assistant):
@@ -444,6 +478,18 @@ EXPECTED_ACCESS = {
     "ingestion:unrouted": (G, Cap.MANAGE_USERS, None),
     "analytics:dashboard": (A, Cap.VIEW_ANALYTICS, None),
     "analytics:export": (A, Cap.VIEW_ANALYTICS, None),
+    "annotation:dashboard": (A, Cap.REVIEW_ANNOTATIONS, None),
+    "annotation:inbox": (A, Cap.ANNOTATE, None),
+    "annotation:inbox_item": (A, Cap.ANNOTATE, None),
+    "annotation:inbox_entity": (A, Cap.ANNOTATE, None),
+    "annotation:inbox_unentity": (A, Cap.ANNOTATE, None),
+    "annotation:review_list": (A, Cap.REVIEW_ANNOTATIONS, None),
+    "annotation:review_batch": (A, Cap.REVIEW_ANNOTATIONS, None),
+    "annotation:review_item": (A, Cap.REVIEW_ANNOTATIONS, None),
+    "annotation:review_entity": (A, Cap.REVIEW_ANNOTATIONS, None),
+    "annotation:review_unentity": (A, Cap.REVIEW_ANNOTATIONS, None),
+    "annotation:history": (A, Cap.REVIEW_ANNOTATIONS, None),
+    "annotation:history_export": (A, Cap.EXPORT_ANNOTATIONS, None),
     "flows:list": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "flows:create": (A, Cap.EDIT_FLOWS, None),
     "flows:detail": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
