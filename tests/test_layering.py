@@ -11,8 +11,8 @@ Bottom to top:
                                check_change, usages) and the import jobs that run it
     flows, nlu                 the content apps' services and selectors
     training, ingestion        the model service and the conversations
-    analytics                  the rollups of the conversations (with the views: it reads ingestion)
-    annotation                 reads the conversations, writes the NLU data
+    analytics, annotation      the rollups of the conversations; the annotation batches (they read
+                               the conversations, annotation writes the NLU data)
     views, API                 views, forms, URLs, template tags, the REST API (of every app)
     commands, workers          management commands and the worker loops
 
