@@ -137,6 +137,9 @@ def _merge_named(stored: list, given: list, key: str = "name") -> list:
 def replace_content(assistant: Assistant, project: formats.Project) -> dict[str, int]:
     """Replace every content row of the assistant with `project` (validated by the caller)."""
     flows_before = dict(Flow.objects.filter(assistant=assistant).values_list("name", "definition"))
+    # The rows are made anew, but each flow's revision goes on from where it was, so an edit
+    # made on a page drawn before the import is refused (apps.flows.services.flows).
+    revisions = dict(Flow.objects.filter(assistant=assistant).values_list("name", "revision"))
     for model in (Flow, Response, Slot, CustomAction, Intent, Entity, Synonym, Regex, LookupTable):
         model.objects.filter(assistant=assistant).delete()
 
@@ -151,6 +154,7 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
             definition=formats.flow_to_dict(flow),
             position=i,
             updated_at=now,
+            revision=revisions.get(flow.id, 0) + 1,
         )
         for i, flow in enumerate(project.flows)
     )
