@@ -57,11 +57,18 @@ def _save_state(request, flow: Flow, undo: list[int], redo: list[int]) -> None:
 
 def remember_edit(request, flow: Flow) -> None:
     """After a stored canvas edit: it can be undone; what was undone before cannot be redone."""
-    state = _state(request, flow)
-    latest = _latest_version_id(flow)
+    latest = (
+        FlowVersion.objects.filter(assistant_id=flow.assistant_id, flow_name=flow.name)
+        .order_by("-id")
+        .first()
+    )
     if latest is None:
         return
-    _save_state(request, flow, [*state["undo"], latest], [])
+    # The stacks go on if the flow was where this session left it just before this edit.
+    state = request.session.get(_key(flow)) or {}
+    before = _before(flow, latest)
+    undo = state.get("undo", []) if before and state.get("head") == before.pk else []
+    _save_state(request, flow, [*undo, latest.pk], [])
 
 
 def _version(flow: Flow, version_id: int) -> FlowVersion | None:
