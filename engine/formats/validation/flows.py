@@ -4,7 +4,8 @@ set_slots), where steps go next, persisted slots, and flows that call each other
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import pairwise
 from typing import Any
 
 from engine.formats._check import Checker
@@ -206,7 +207,7 @@ def _check_steps(
 def _following(views: list[StepView]) -> dict[str, StepView]:
     """Each step id -> the step after it in its list (where it goes when it says nothing)."""
     out: dict[str, StepView] = {}
-    for earlier, later in zip(views, views[1:], strict=False):
+    for earlier, later in pairwise(views):
         out[earlier.id] = later
     for view in views:
         for branch in view.branches or []:
@@ -214,7 +215,9 @@ def _following(views: list[StepView]) -> dict[str, StepView]:
     return out
 
 
-def _successors(view: StepView, following: dict[str, StepView], ids: dict[str, StepView]):
+def _successors(
+    view: StepView, following: dict[str, StepView], ids: dict[str, StepView]
+) -> Iterator[StepView]:
     if view.kind == "link":
         return
     if view.branches:
