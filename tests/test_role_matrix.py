@@ -502,6 +502,8 @@ EXPECTED_ACCESS = {
     "flows:delete": (A, Cap.EDIT_FLOWS, None),
     "flows:history": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "flows:restore": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:undo": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:redo": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "flows:responses": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "flows:response_create": (A, Cap.EDIT_FLOWS, None),
     "flows:response_edit": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),

@@ -34,6 +34,9 @@ class Flow(AssistantContent):
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # +1 on every stored change (apps.flows.services.flows): an edit names the revision it was
+    # made on and is refused when the flow has moved on since.
+    revision = models.PositiveIntegerField(default=0)
 
     class Meta(AssistantContent.Meta):
         constraints = [models.UniqueConstraint(fields=["assistant", "name"], name="unique_flow_id")]

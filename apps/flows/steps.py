@@ -12,8 +12,12 @@ addressed with the key paths `engine.formats.step_views` gives each step (``step
 the caller validates the result (apps.flows.services) before anything is stored.
 
 These functions keep the graph connected where the compact form would otherwise lose an edge:
-a step added after the last step of a branch takes over that step's ``next``; a step removed
-from the end of a branch hands its ``next`` back to the step before it.
+a step added after a step that jumps (the last step of a branch or of the flow with its
+``next: END``, or a jump to a step id) takes over that ``next``, so it is reached; a step
+removed from the end of a branch hands its ``next`` back to the step before it.
+
+`step_label` names a step for people (history entries: "Edited message utter_greet"), and
+`step_id_at` gives the id the engine knows a step by, which edits name with the path.
 """
 
 from __future__ import annotations
@@ -138,14 +142,20 @@ def insert_step(steps: list, list_path: str, index: int, step: dict) -> list:
         target = value
     if not isinstance(target, list) or not 0 <= index <= len(target):
         raise StepPathError(f"no position {index} in {list_path}")
-    if index == len(target) and target and not _is_root_list(tokens):
-        last = target[-1]
-        nxt = last.get("next")
-        if isinstance(nxt, str) and step_type(new) != "link" and "next" not in new:
-            new["next"] = nxt
-            del last["next"]
+    if index > 0:
+        _take_over_jump(target[index - 1], new)
     target.insert(index, new)
     return root["steps"]
+
+
+def _take_over_jump(before: dict, new: dict) -> None:
+    """A step put after `before`, which jumps (``next: END`` or a step id), takes over the jump
+    so that it is reached: `before` then goes on to it. A link step ends the flow itself, so
+    the jump stays (and the new step is unreachable, which validation reports)."""
+    nxt = before.get("next")
+    if isinstance(nxt, str) and step_type(new) != "link" and "next" not in new:
+        new["next"] = nxt
+        del before["next"]
 
 
 def replace_step(steps: list, path: str, step: dict) -> list:
@@ -232,7 +242,7 @@ def insert_logic(steps: list, list_path: str, index: int, step: dict) -> list:
         if _is_root_list(tokens) and _falls_through(last):
             last["next"] = END
         otherwise: Any = rest
-    elif target and not _is_root_list(tokens) and isinstance(target[-1].get("next"), str):
+    elif target and isinstance(target[-1].get("next"), str):
         otherwise = target[-1].pop("next")
     else:
         given = next((b["else"] for b in new.get("next") or [] if "else" in b), END)
@@ -291,3 +301,34 @@ def new_step_path(steps: list, list_path: str, index: int) -> str:
     except (KeyError, IndexError, TypeError, StepPathError):
         return f"{list_path}[{index}]"
     return f"{list_path}[0]" if isinstance(value, str) else f"{list_path}[{index}]"
+
+
+def step_id_at(steps: list, path: str, flow_id: str) -> str:
+    """The id of the step at `path`: its explicit ``id``, or the one Rasa generates for it
+    (the flow id, the step's place in the flow and what it does)."""
+    from engine.formats import iter_step_views, step_views
+
+    get_step(steps, path)
+    for view in iter_step_views(step_views(steps, flow_id)):
+        if view.path == path:
+            return view.id
+    raise StepPathError(f"no step at {path}")
+
+
+def step_label(step: dict) -> str:
+    """A step as people name it: its kind and what it names (``message utter_greet``,
+    ``collect pizza_size``, ``set slots a, b``)."""
+    kind = step_type(step)
+    if kind == "action":
+        name = str(step["action"])
+        return f"message {name}" if name.startswith("utter_") else f"custom action {name}"
+    if kind in ("collect", "call"):
+        return f"{kind} {step[kind]}"
+    if kind == "link":
+        return f"link to {step['link']}"
+    if kind == "set_slots":
+        names = [n for item in step.get("set_slots") or [] if isinstance(item, dict) for n in item]
+        return "set slots " + ", ".join(names) if names else "set slots"
+    if isinstance(step.get("next"), list):
+        return "logic"
+    return kind or "step"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.flows.views import canvas, cms, flows, inline, patterns
+from apps.flows.views import canvas, cms, flows, history, inline, patterns
 
 app_name = "flows"
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path(f"{FLOW}/delete", flows.flow_delete, name="delete"),
     path(f"{FLOW}/history", flows.flow_history, name="history"),
     path(f"{FLOW}/history/<int:version_id>/restore", flows.flow_restore, name="restore"),
+    path(f"{FLOW}/undo", history.flow_undo, name="undo"),
+    path(f"{FLOW}/redo", history.flow_redo, name="redo"),
     path("a/<str:name>/responses", cms.response_list, name="responses"),
     path("a/<str:name>/responses/new", cms.response_create, name="response_create"),
     path("a/<str:name>/responses/<path:response_name>/", cms.response_edit, name="response_edit"),

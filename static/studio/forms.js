@@ -9,7 +9,7 @@
   // 403, 404 and 500 still reach it.
   document.body.addEventListener("htmx:beforeOnLoad", function (event) {
     var xhr = event.detail && event.detail.xhr;
-    if (xhr && (xhr.status === 400 || xhr.status === 422)) {
+    if (xhr && (xhr.status === 400 || xhr.status === 409 || xhr.status === 422)) {
       event.stopPropagation();
     }
   });

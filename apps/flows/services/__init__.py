@@ -12,7 +12,9 @@ from apps.flows.services.domain import (
 )
 from apps.flows.services.flows import (
     Additions,
+    StaleFlow,
     check_flow_name,
+    check_revision,
     create_flow,
     delete_flow,
     duplicate_flow,
@@ -27,7 +29,9 @@ from apps.flows.services.flows import (
 
 __all__ = [
     "Additions",
+    "StaleFlow",
     "check_flow_name",
+    "check_revision",
     "create_flow",
     "delete_action",
     "delete_flow",

@@ -4,6 +4,11 @@ Every change is checked before it is stored (apps.projects.content.checks.check_
 the assistant's project with the change applied and validate it) and refused with
 `ContentInvalid` when it has an error or breaks another item. Each change is one transaction
 and records a `FlowVersion`.
+
+Every stored change moves the flow's `revision` on by one, as a compare-and-swap (``UPDATE ...
+WHERE revision = <the revision read>``): of two requests racing on the same revision only one
+is stored, the other raises `StaleFlow`. An edit made on a page drawn at an older revision
+passes that revision (`revision=`) and is refused with `StaleFlow` before anything is applied.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.flows import steps as step_ops
@@ -26,6 +32,19 @@ from apps.projects.content.checks import (
 )
 from apps.projects.models import Assistant
 from engine import formats
+
+
+class StaleFlow(Exception):
+    """The flow changed since the edit's page was drawn (or while the edit was being checked):
+    the edit is refused, never applied to what the flow has become."""
+
+    message = "This flow changed since you opened it."
+
+
+def check_revision(flow: Flow, revision: int | None) -> None:
+    """Refuse an edit made on `revision` when the flow is at another one."""
+    if revision is not None and revision != flow.revision:
+        raise StaleFlow(StaleFlow.message)
 
 
 def parse_definition(name: str, definition: dict) -> formats.Flow:
@@ -130,13 +149,32 @@ def record_version(flow: Flow, user, summary: str) -> FlowVersion:
     )
 
 
+def _user(user):
+    return user if user is not None and user.is_authenticated else None
+
+
+def _swap(flow: Flow, **fields) -> None:
+    """Store `fields` on the flow and move its revision on, if it is still at the revision it
+    was read at; StaleFlow (the transaction is rolled back) when another change came first."""
+    stored = Flow.objects.filter(pk=flow.pk, revision=flow.revision).update(
+        revision=F("revision") + 1, **fields
+    )
+    if not stored:
+        raise StaleFlow(StaleFlow.message)
+    for name, value in fields.items():
+        setattr(flow, name, value)
+    flow.revision += 1
+
+
 def _store(flow: Flow, definition: dict, user, summary: str) -> Flow:
-    flow.definition = definition
-    flow.title = definition.get("name") or ""
-    flow.description = definition.get("description") or ""
-    flow.updated_at = timezone.now()
-    flow.updated_by = user if user is not None and user.is_authenticated else None
-    flow.save(update_fields=["definition", "title", "description", "updated_at", "updated_by"])
+    _swap(
+        flow,
+        definition=definition,
+        title=definition.get("name") or "",
+        description=definition.get("description") or "",
+        updated_at=timezone.now(),
+        updated_by=_user(user),
+    )
     record_version(flow, user, summary)
     return flow
 
@@ -150,9 +188,12 @@ def save_flow(
     summary: str,
     additions: Additions | None = None,
     dry_run: bool = False,
+    revision: int | None = None,
 ) -> Flow:
     """Validate and store a new definition for `flow` (with the domain items it creates),
-    recording a version. `dry_run` validates only (the builder's live validation)."""
+    recording a version. `dry_run` validates only (the builder's live validation). `revision`:
+    the revision the edit was made on (StaleFlow unless the flow is still there)."""
+    check_revision(flow, revision)
     canonical, _ = validate_flow(flow.assistant, flow.name, definition, additions=additions)
     if dry_run:
         return flow
@@ -169,12 +210,20 @@ def edit_steps(
     summary: str,
     additions: Additions | None = None,
     dry_run: bool = False,
+    revision: int | None = None,
 ) -> Flow:
     """Apply an operation of apps.flows.steps to the flow's steps and save the result."""
+    check_revision(flow, revision)
     definition = copy.deepcopy(flow.definition)
     definition["steps"] = operation(definition.get("steps") or [])
     return save_flow(
-        flow, definition, user=user, summary=summary, additions=additions, dry_run=dry_run
+        flow,
+        definition,
+        user=user,
+        summary=summary,
+        additions=additions,
+        dry_run=dry_run,
+        revision=revision,
     )
 
 
@@ -266,9 +315,10 @@ def _retarget(steps: list, old: str, new: str) -> bool:
 
 
 @transaction.atomic
-def rename_flow(flow: Flow, *, name: str, user=None) -> Flow:
+def rename_flow(flow: Flow, *, name: str, user=None, revision: int | None = None) -> Flow:
     """Give the flow a new id; links and calls to it in other flows follow, and so does its
     history."""
+    check_revision(flow, revision)
     old = flow.name
     if name == old:
         return flow
@@ -288,10 +338,7 @@ def rename_flow(flow: Flow, *, name: str, user=None) -> Flow:
 
     check_change(flow.assistant, change, f"flows.{name}")
     FlowVersion.objects.filter(assistant=flow.assistant, flow_name=old).update(flow_name=name)
-    flow.name = name
-    flow.updated_at = timezone.now()
-    flow.updated_by = user if user is not None and user.is_authenticated else None
-    flow.save(update_fields=["name", "updated_at", "updated_by"])
+    _swap(flow, name=name, updated_at=timezone.now(), updated_by=_user(user))
     record_version(flow, user, f"Renamed from {old}")
     for other, _definition in changed:
         _store(
@@ -312,8 +359,16 @@ def delete_flow(flow: Flow) -> None:
 
 
 @transaction.atomic
-def restore_version(flow: Flow, version: FlowVersion, *, user=None) -> Flow:
+def restore_version(
+    flow: Flow,
+    version: FlowVersion,
+    *,
+    user=None,
+    summary: str | None = None,
+    revision: int | None = None,
+) -> Flow:
+    check_revision(flow, revision)
     canonical, _ = validate_flow(flow.assistant, flow.name, version.definition)
-    return _store(
-        flow, canonical, user, f"Restored the version of {version.created_at:%Y-%m-%d %H:%M}"
-    )
+    if summary is None:
+        summary = f"Restored the version of {version.created_at:%Y-%m-%d %H:%M}"
+    return _store(flow, canonical, user, summary)

@@ -126,16 +126,14 @@ def test_a_new_slot_needs_a_question(ed_client, shop):
     assert not Slot.objects.filter(assistant=shop, name="size").exists()
 
 
-def test_a_link_step_that_is_not_last_is_kept_with_a_warning(ed_client, shop):
-    # Rasa accepts it (a link step has no next step): the canvas says the steps after it run
-    # only when a jump reaches them.
-    response = add(ed_client, shop, "link", {"flow": "helper"}, index=1, follow=True)
-    assert response.status_code == 200
-    assert [s.get("link") for s in steps_of(shop)] == [None, "helper", None]
-    assert (
-        '<li class="warning">a link step ends the flow: the steps after it run only when a '
-        "&#x27;next&#x27; jumps to them</li>"
-    ) in response.content.decode()
+def test_a_link_step_that_is_not_last_is_refused_when_the_steps_after_it_are_never_reached(
+    ed_client, shop
+):
+    # Rasa accepts it (a link step has no next step), but the step after it could then never
+    # run: that is an error of the flow, at the step that is cut off.
+    response = add(ed_client, shop, "link", {"flow": "helper"}, index=1)
+    assert "this step is never reached" in response.content.decode()
+    assert [s.get("link") for s in steps_of(shop)] == [None, None]
 
 
 def test_a_bad_condition_is_refused_at_its_branch(ed_client, shop):
@@ -296,9 +294,10 @@ def test_the_canvas_draws_branches_and_problems(ed_client, shop):
 def test_history_shows_a_diff_and_restores(ed_client, shop):
     add(ed_client, shop, "message", {"response": "utter_cancelled"})
     versions = FlowVersion.objects.filter(assistant=shop, flow_name="order")
-    assert [v.summary for v in versions] == ["Added a message step", "Imported"]
+    assert [v.summary for v in versions] == ["Added message utter_cancelled", "Imported"]
     page = ed_client.get(reverse("flows:history", args=[shop.name, "order"])).content.decode()
     assert '<span class="add">+    - action: utter_cancelled</span>' in page
+    assert "</span>\n<span" not in page  # one line per line: no blank line between them
     imported = versions.last()
     ed_client.post(reverse("flows:restore", args=[shop.name, "order", imported.pk]))
     assert steps_of(shop) == [{"collect": "amount"}, {"action": "utter_done"}]

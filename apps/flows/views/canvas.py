@@ -5,6 +5,12 @@ The canvas is one server-rendered page. Its side panel (add, edit or delete a st
 node) is loaded with htmx into ``#panel``; without htmx the same URLs render the whole page with
 the panel open. A successful edit answers with a redirect to the canvas (``HX-Redirect`` for
 htmx), so the canvas is always drawn from what was stored.
+
+Every edit names the revision of the flow its page was drawn at (the ``revision`` field of each
+panel form; htmx requests for a panel send it as ``X-Flow-Revision``), and an edit of a step
+names the step's id (``step``) as well as its path. An edit made on another revision, or whose
+path no longer holds that step, is refused with 409 and the fresh canvas: it is never applied
+to what the flow has become.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from apps.flows.views.flows import flow_or_404
 from apps.nlu.models import Intent
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid, relative_problems
+from engine import formats
 from engine.formats import END
 
 KIND_NAMES = {kind: name for kind, name, _ in STEP_KINDS}
@@ -38,7 +45,53 @@ def _redirect_to_canvas(request, assistant, flow: Flow):
     return redirect(url)
 
 
+def _redirect_after_edit(request, assistant, flow: Flow):
+    """The answer to a stored edit: remembered for undo, then the canvas."""
+    from apps.flows.views.history import remember_edit
+
+    remember_edit(request, flow)
+    return _redirect_to_canvas(request, assistant, flow)
+
+
+def _claimed_revision(request) -> int | None:
+    """The revision the request says its page was drawn at (None when it says none: a client
+    other than the canvas, whose edit applies to the flow as it is, still stored as a
+    compare-and-swap; -1, which no flow has, when it is not a number)."""
+    if request.method == "POST":
+        raw = request.POST.get("revision", "")
+    else:
+        raw = request.headers.get("X-Flow-Revision") or request.GET.get("revision") or ""
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return -1
+
+
+def _stale(request, assistant, flow: Flow, path: str | None = None):
+    """The 409 answer when the request was made on another revision of the flow, or (an edit
+    of the step at `path`) the step there is not the one it names; None when it may go on."""
+    claimed = _claimed_revision(request)
+    fresh = claimed is None or claimed == flow.revision
+    if fresh and path is not None and request.method == "POST" and "step" in request.POST:
+        try:
+            current = step_ops.step_id_at(flow.definition.get("steps") or [], path, flow.name)
+        except step_ops.StepPathError:
+            current = None
+        fresh = current is not None and request.POST.get("step") == current
+    return None if fresh else stale_answer(request, assistant, flow)
+
+
+def stale_answer(request, assistant, flow: Flow):
+    """The flow changed since the page was drawn: say so, with the way to the fresh canvas (the
+    page itself, without htmx)."""
+    return _panel(request, assistant, flow, "flows/_stale.html", {}, status=409)
+
+
 def _canvas_context(request, assistant, flow, **extra) -> dict:
+    from apps.flows.views.history import undo_context
+
     steps = flow.definition.get("steps") or []
     problems = selectors.flow_problems(assistant, flow)
     cards = canvas.build(
@@ -65,6 +118,7 @@ def _canvas_context(request, assistant, flow, **extra) -> dict:
             canvas.triggers(definition),
             "only via link or call" if guard is False else guard,
         ),
+        **undo_context(request, flow),
         **{"step_kinds": STEP_KINDS, **extra},
     }
 
@@ -124,12 +178,15 @@ def _save_step_form(
             summary=summary,
             additions=form.additions,
             dry_run=_is_preview(request),
+            revision=_claimed_revision(request),
         )
+    except services.StaleFlow:
+        return stale_answer(request, assistant, flow)
     except ContentInvalid as exc:
         _show_invalid(form, exc, flow, problem_path)
         return None
     if not _is_preview(request):
-        return _redirect_to_canvas(request, assistant, flow)
+        return _redirect_after_edit(request, assistant, flow)
     form.checked = True
     return None
 
@@ -141,6 +198,9 @@ def _is_preview(request) -> bool:
 @assistant_view(Cap.EDIT_FLOWS)
 def step_add(request, assistant, flow_name):
     flow = flow_or_404(assistant, flow_name)
+    stale = _stale(request, assistant, flow)
+    if stale is not None:
+        return stale
     steps = flow.definition.get("steps") or []
     list_path = request.GET.get("list", "")
     try:
@@ -169,7 +229,7 @@ def step_add(request, assistant, flow_name):
                 flow,
                 form,
                 lambda s: insert(s, list_path, index, step),
-                summary=f"Added a {KIND_NAMES[kind].lower()} step",
+                summary=f"Added {step_ops.step_label(step)}",
                 problem_path=step_ops.new_step_path(steps, list_path, index),
             )
         except step_ops.StepPathError as exc:
@@ -204,14 +264,20 @@ def _goto(request, assistant, flow, list_path: str, index: int):
 
         try:
             services.edit_steps(
-                flow, operation, user=request.user, summary=f"Connected to {target}"
+                flow,
+                operation,
+                user=request.user,
+                summary=_connected_summary(steps, flow.name, target),
+                revision=_claimed_revision(request),
             )
+        except services.StaleFlow:
+            return stale_answer(request, assistant, flow)
         except ContentInvalid as exc:
             form.add_problems(exc.problems, "target")
         except step_ops.StepPathError as exc:
             return HttpResponseBadRequest(str(exc))
         else:
-            return _redirect_to_canvas(request, assistant, flow)
+            return _redirect_after_edit(request, assistant, flow)
     return _panel(
         request,
         assistant,
@@ -226,11 +292,23 @@ def _goto(request, assistant, flow, list_path: str, index: int):
     )
 
 
+def _connected_summary(steps: list, flow_id: str, target: str) -> str:
+    if target == END:
+        return "Connected to the end"
+    for view in formats.iter_step_views(formats.step_views(steps, flow_id)):
+        if view.id == target:
+            return f"Connected to {step_ops.step_label(view.data)}"
+    return f"Connected to {target}"
+
+
 @assistant_view(Cap.VIEW_FLOWS, write=Cap.EDIT_FLOWS)
 def step_edit(request, assistant, flow_name):
     flow = flow_or_404(assistant, flow_name)
     steps = flow.definition.get("steps") or []
     path = request.GET.get("path", "")
+    stale = _stale(request, assistant, flow, path)
+    if stale is not None:
+        return stale
     try:
         step = step_ops.get_step(steps, path)
     except step_ops.StepPathError:
@@ -247,7 +325,7 @@ def step_edit(request, assistant, flow_name):
             flow,
             form,
             lambda s: step_ops.replace_step(s, path, new_step),
-            summary=f"Edited step {new_step.get('id') or path}",
+            summary=f"Edited {step_ops.step_label(new_step)}",
             problem_path=path,
         )
         if saved is not None:
@@ -273,6 +351,9 @@ def step_delete(request, assistant, flow_name):
     flow = flow_or_404(assistant, flow_name)
     steps = flow.definition.get("steps") or []
     path = request.GET.get("path", "")
+    stale = _stale(request, assistant, flow, path)
+    if stale is not None:
+        return stale
     try:
         step = step_ops.get_step(steps, path)
     except step_ops.StepPathError:
@@ -286,12 +367,15 @@ def step_delete(request, assistant, flow_name):
                 flow,
                 lambda s: step_ops.delete_step(s, path),
                 user=request.user,
-                summary=f"Deleted step {card.id}",
+                summary=f"Deleted {step_ops.step_label(step)}",
+                revision=_claimed_revision(request),
             )
+        except services.StaleFlow:
+            return stale_answer(request, assistant, flow)
         except ContentInvalid as exc:
             error = "; ".join(p.message for p in exc.problems)
         else:
-            return _redirect_to_canvas(request, assistant, flow)
+            return _redirect_after_edit(request, assistant, flow)
     return _panel(
         request,
         assistant,
@@ -319,6 +403,9 @@ def _start_field(problem) -> str | None:
 def flow_start(request, assistant, flow_name):
     """The start node: name, description, NLU triggers, guard."""
     flow = flow_or_404(assistant, flow_name)
+    stale = _stale(request, assistant, flow)
+    if stale is not None:
+        return stale
     slots = dict(Slot.objects.filter(assistant=assistant).values_list("name", "type"))
     intents = list(Intent.objects.filter(assistant=assistant).values_list("name", flat=True))
     form = FlowStartForm(request.POST or None, flow=flow, slots=slots, intents=intents)
@@ -330,7 +417,10 @@ def flow_start(request, assistant, flow_name):
                 user=request.user,
                 summary="Edited the start",
                 dry_run=_is_preview(request),
+                revision=_claimed_revision(request),
             )
+        except services.StaleFlow:
+            return stale_answer(request, assistant, flow)
         except ContentInvalid as exc:
             form.add_problems(
                 relative_problems(exc.problems, f"flows.{flow.name}"),
@@ -338,7 +428,7 @@ def flow_start(request, assistant, flow_name):
             )
         else:
             if not _is_preview(request):
-                return _redirect_to_canvas(request, assistant, flow)
+                return _redirect_after_edit(request, assistant, flow)
     return _panel(
         request,
         assistant,

@@ -28,6 +28,18 @@ from engine import formats
 FLOWS_PER_PAGE = 100
 
 
+def _posted_revision(request) -> int | None:
+    """The revision of the flow the posted form was drawn at (None if it names none; -1, which
+    no flow has, if it is not a number)."""
+    raw = request.POST.get("revision", "")
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return -1
+
+
 def flow_or_404(assistant, flow_name: str) -> Flow:
     return get_object_or_404(Flow, assistant=assistant, name=flow_name)
 
@@ -154,6 +166,8 @@ def _new_name_page(
         old_name = flow.name
         try:
             saved = save(flow, name=form.cleaned_data["name"], user=request.user)
+        except services.StaleFlow as exc:
+            form.add_error(None, f"{exc} Cancel, and open it again.")
         except ContentInvalid as exc:
             form.add_problems(exc.problems, problems_on)
         else:
@@ -217,7 +231,9 @@ def flow_rename(request, assistant, flow_name):
         flow_name,
         action="Rename",
         initial=lambda flow: flow.name,
-        save=services.rename_flow,
+        save=lambda flow, **change: services.rename_flow(
+            flow, revision=_posted_revision(request), **change
+        ),
         problems_on="name",
         message="Flow renamed to {new}.",
     )
@@ -295,7 +311,12 @@ def flow_restore(request, assistant, flow_name, version_id):
         FlowVersion, pk=version_id, assistant=assistant, flow_name=flow.name
     )
     try:
-        services.restore_version(flow, version, user=request.user)
+        services.restore_version(
+            flow, version, user=request.user, revision=_posted_revision(request)
+        )
+    except services.StaleFlow as exc:
+        messages.error(request, f"{exc} Nothing was restored: look at its history again.")
+        return redirect("flows:history", assistant.name, flow.name)
     except ContentInvalid as exc:
         messages.error(
             request,

@@ -144,6 +144,9 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
             assistant=assistant, published_definition__isnull=False
         ).values_list("name", "published_definition", "published_at", "published_by")
     }
+    # The rows are made anew, but each flow's revision goes on from where it was, so an edit
+    # made on a page drawn before the import is refused (apps.flows.services.flows).
+    revisions = dict(Flow.objects.filter(assistant=assistant).values_list("name", "revision"))
     for model in (Flow, Response, Slot, CustomAction, Intent, Entity, Synonym, Regex, LookupTable):
         model.objects.filter(assistant=assistant).delete()
 
@@ -159,6 +162,7 @@ def replace_content(assistant: Assistant, project: formats.Project) -> dict[str,
             position=i,
             updated_at=now,
             **published.get(flow.id, {}),
+            revision=revisions.get(flow.id, 0) + 1,
         )
         for i, flow in enumerate(project.flows)
     )

@@ -4,7 +4,8 @@ set_slots), where steps go next, persisted slots, and flows that call each other
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import pairwise
 from typing import Any
 
 from engine.formats._check import Checker
@@ -201,7 +202,60 @@ def _check_steps(
         if check_kind is not None:
             check_kind(steps, view, path)
         _check_transitions(steps, view, path)
+    _check_reachable(steps, views)
     return steps.touched
+
+
+def _following(views: list[StepView]) -> dict[str, StepView]:
+    """Each step id -> the step after it in its list (where it goes when it says nothing)."""
+    out: dict[str, StepView] = {}
+    for earlier, later in pairwise(views):
+        out[earlier.id] = later
+    for view in views:
+        for branch in view.branches or []:
+            out.update(_following(branch.steps or []))
+    return out
+
+
+def _successors(
+    view: StepView, following: dict[str, StepView], ids: dict[str, StepView]
+) -> Iterator[StepView]:
+    if view.kind == "link":
+        return
+    if view.branches:
+        for branch in view.branches:
+            if branch.steps:
+                yield branch.steps[0]
+            elif branch.target in ids:
+                yield ids[branch.target]
+    elif view.next is not None:
+        if view.next in ids:
+            yield ids[view.next]
+    elif view.id in following:
+        yield following[view.id]
+
+
+def _check_reachable(steps: _FlowSteps, views: list[StepView]) -> None:
+    """A step the flow can never get to (after a step that jumps or ends the flow, and no
+    step's target) is an error: it was most likely meant to run (added after an END)."""
+    if not views:
+        return
+    following = _following(views)
+    reached: set[str] = set()
+    pending = [views[0]]
+    while pending:
+        view = pending.pop()
+        if view.id in reached:
+            continue
+        reached.add(view.id)
+        pending.extend(_successors(view, following, steps.ids))
+    for view in iter_step_views(views):
+        if view.id not in reached and steps.ids.get(view.id) is view:
+            steps.add(
+                join_path(steps.base, view.path),
+                "this step is never reached: the step before it ends the flow or jumps "
+                "elsewhere, and no step goes to it (connect it, or delete it)",
+            )
 
 
 def _check_collect(steps: _FlowSteps, view: StepView, path: str) -> None:

@@ -337,8 +337,9 @@ def test_a_link_step_before_other_steps_is_a_warning_as_rasa_accepts_it():
       next:
         - if: slots.done
           then: bye
-        - else: END
-    - link: other
+        - else: handover
+    - id: handover
+      link: other
     - id: bye
       action: utter_ok
     """
@@ -346,7 +347,7 @@ def test_a_link_step_before_other_steps_is_a_warning_as_rasa_accepts_it():
     project, problems = check({"data/flows.yml": flows(steps) + other})
     assert not errors(problems)
     (warning,) = [p for p in problems if "link step" in p.message]
-    assert (warning.file, warning.line, warning.severity) == ("data/flows.yml", 10, "warning")
+    assert (warning.file, warning.line, warning.severity) == ("data/flows.yml", 11, "warning")
     assert warning.path == "flows.pay.steps[1].link"
     assert [s.get("link") for s in exported_steps(project)] == [None, "other", None]
 
