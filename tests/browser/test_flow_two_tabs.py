@@ -59,6 +59,8 @@ def open_tab(browser, live_server):
     page.fill("#id_password", "pw")
     page.click("button[type=submit]")
     page.wait_for_url("**/")
+    # The tabs work in the canvas's list view (the graph view opens the same panels).
+    page.evaluate("localStorage.setItem('studio.canvas.view', 'list')")
     page.goto("/a/bank/flows/pay/")
     return context, page
 
