@@ -370,3 +370,18 @@ def test_the_api_and_the_command_train_only_published_flows(client, admin_user, 
     status.unpublish(Flow.objects.filter(assistant=tiny))
     with pytest.raises(CommandError, match="nothing was queued"):
         call_command("train", "tiny", "--only-published", stderr=StringIO())
+
+
+def test_the_canvas_shows_the_status_and_publishes_the_flow(ed_client, shop):
+    flow = Flow.objects.filter(assistant=shop).exclude(name__startswith="pattern_").first()
+    page = ed_client.get(reverse("flows:detail", args=[shop.name, flow.name])).content.decode()
+    assert '<span class="status flow-status-draft" id="flow-status">Draft</span>' in page
+    answer = ed_client.post(
+        reverse("flows:flow_status", args=[shop.name]),
+        {"publish_one": flow.name, "back": "canvas"},
+    )
+    assert answer.status_code == 302
+    assert answer["Location"] == reverse("flows:detail", args=[shop.name, flow.name])
+    page = ed_client.get(answer["Location"]).content.decode()
+    assert '<span class="status flow-status-published" id="flow-status">Published</span>' in page
+    assert 'name="publish_one"' not in page

@@ -26,6 +26,7 @@ from apps.flows.forms.flow import FlowStartForm, GotoForm
 from apps.flows.forms.panel import NewIntentForm
 from apps.flows.forms.steps import STEP_FORMS, STEP_KINDS, StepForm, step_kind
 from apps.flows.models import Flow, Slot
+from apps.flows.services import status as publication
 from apps.flows.views.flows import flow_or_404
 from apps.nlu.models import Intent
 from apps.projects.access import assistant_view
@@ -119,6 +120,8 @@ def _canvas_context(request, assistant, flow, **extra) -> dict:
             "only via link or call" if guard is False else guard,
         ),
         **undo_context(request, flow),
+        "flow_status": (state := publication.status_of(flow)),
+        "flow_status_label": publication.LABELS[state],
         **{"step_kinds": STEP_KINDS, **extra},
     }
 

@@ -118,6 +118,8 @@ def flow_status(request, assistant):
         messages.success(request, _status_message(done, flows, "unpublished", "already drafts"))
     if back == "patterns":
         return redirect("flows:patterns", assistant.name)
+    if back == "canvas" and len(flows) == 1:
+        return redirect("flows:detail", assistant.name, flows[0].name)
     params = {k: v for k in ("q", "status") if (v := request.POST.get(k))}
     url = reverse("flows:list", args=[assistant.name])
     return redirect(f"{url}?{urlencode(params)}" if params else url)
