@@ -9,6 +9,7 @@ from apps.flows import steps as step_ops
 from apps.flows.models import CustomAction, Flow, Response, Slot
 from apps.projects.content.checks import ShownProblem, relative_problems
 from apps.projects.content.export import export_project
+from apps.projects.content.usages import usages
 from apps.projects.models import Assistant, AssistantFiles
 from engine import formats
 
@@ -95,6 +96,12 @@ def step_context(assistant, flow) -> dict:
         "step_choices": canvas.step_choices(steps, flow.name),
         "explicit_ids": step_ops.step_ids(steps),
         "slot_values": categorical_values(assistant),
+        # How many places use each response: the panel says when a change reaches others.
+        "response_uses": {
+            name: len(found)
+            for (kind, name), found in usages(assistant).items()
+            if kind == "response"
+        },
         "flow_titles": dict(
             Flow.objects.filter(assistant=assistant)
             .exclude(pk=flow.pk)

@@ -41,9 +41,11 @@ class ResponseEditor:
         stored: list | None,
         slots: dict[str, str],
         slot_values: dict[str, list] | None = None,
+        uses: int = 0,
     ):
         self.prefix = prefix
         self.name = name
+        self.uses = uses  # the places (steps, stories) that use this response
         self.stored = [v for v in stored or [] if isinstance(v, dict)]
         self.slots = slots
         self.slot_values = slot_values or {}

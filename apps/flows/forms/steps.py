@@ -323,6 +323,7 @@ class _ResponseMixin:
             stored=stored,
             slots=self.ctx["slots"],
             slot_values=self.ctx.get("slot_values"),
+            uses=self.ctx.get("response_uses", {}).get(name, 0),
         )
 
 

@@ -439,3 +439,16 @@ def test_a_question_typed_before_picking_a_slot_is_kept_for_a_slot_with_no_quest
     assert Response.objects.get(assistant=shop, name="utter_ask_amount").variations == [
         {"text": "How much?"}
     ]
+
+
+def test_the_panel_says_when_the_response_is_used_elsewhere_too(ed_client, shop):
+    url = reverse("flows:step_edit", args=[shop.name, "order"])
+    note = "<code>utter_done</code> is used in"
+    # Only this step says utter_done: no note.
+    assert note not in page_of(ed_client.get(url, {"path": "steps[1]"}, HTTP_HX_REQUEST="true"))
+    # Another flow starts saying it too: now the panel warns that a change reaches both.
+    other = Flow.objects.filter(assistant=shop).exclude(name="order").first()
+    other.definition = {**other.definition, "steps": [{"action": "utter_done"}]}
+    other.save()
+    page = page_of(ed_client.get(url, {"path": "steps[1]"}, HTTP_HX_REQUEST="true"))
+    assert f"{note} 2 places: a change here changes it in all of them." in page
