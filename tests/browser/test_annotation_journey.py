@@ -89,6 +89,7 @@ def test_a_batch_from_assignment_to_the_training_data(page, bank):
     # Relabel "pay my phone bill" and mark "phone bill" as an entity.
     page.click("text=pay my phone bill")
     page.wait_for_selector("text=Hi! How can I help?")
+    page.wait_for_load_state("load")  # the annotator's script listens for the selection
     select_text(page, ".current-message .example-text", 7, 17)
     page.wait_for_selector("#annotate-form:not([hidden])")
     page.select_option("#annotate-form select[name=entity]", "bill_type")
