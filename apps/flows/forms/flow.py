@@ -73,7 +73,15 @@ class FlowStartForm(ContentProblemsMixin, forms.Form):
     )
     guard = forms.ChoiceField(choices=GUARD_CHOICES, widget=forms.RadioSelect, initial="always")
 
-    def __init__(self, *args, flow: Flow, slots: dict[str, str], intents: list[str], **kwargs):
+    def __init__(
+        self,
+        *args,
+        flow: Flow,
+        slots: dict[str, str],
+        intents: list[str],
+        slot_values: dict[str, list] | None = None,
+        **kwargs,
+    ):
         definition = flow.definition or {}
         guard = definition.get("if")
         initial = {
@@ -86,7 +94,9 @@ class FlowStartForm(ContentProblemsMixin, forms.Form):
         super().__init__(*args, initial=initial, **kwargs)
         self.flow = flow
         self.intents = intents
-        self.condition = ConditionEditor("guard", slots, guard if isinstance(guard, str) else None)
+        self.condition = ConditionEditor(
+            "guard", slots, guard if isinstance(guard, str) else None, slot_values=slot_values
+        )
         self.triggers = []
         self.stored_triggers = _triggers_by_intent(definition.get("nlu_trigger"))
         for trigger in formats.trigger_intents(definition.get("nlu_trigger")):

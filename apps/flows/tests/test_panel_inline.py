@@ -452,3 +452,12 @@ def test_the_panel_says_when_the_response_is_used_elsewhere_too(ed_client, shop)
     other.save()
     page = page_of(ed_client.get(url, {"path": "steps[1]"}, HTTP_HX_REQUEST="true"))
     assert f"{note} 2 places: a change here changes it in all of them." in page
+
+
+def test_the_start_nodes_guard_on_a_categorical_slot_picks_its_value_from_a_list(ed_client, shop):
+    url = reverse("flows:start", args=[shop.name, "order"])
+    data = {"guard": "condition", "guard-slot": "tier", "guard-op": "=", "guard-value": ""}
+    page = page_of(ed_client.post(url, data, HTTP_HX_REQUEST="true", HTTP_X_STUDIO_PREVIEW="1"))
+    clause = page.split('name="guard-value"', 1)[0].rsplit("<", 1)[1]
+    assert clause.startswith("select")
+    assert '<option value="gold">gold</option><option value="silver">silver</option>' in page

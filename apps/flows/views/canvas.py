@@ -411,7 +411,13 @@ def flow_start(request, assistant, flow_name):
         return stale
     slots = dict(Slot.objects.filter(assistant=assistant).values_list("name", "type"))
     intents = list(Intent.objects.filter(assistant=assistant).values_list("name", flat=True))
-    form = FlowStartForm(request.POST or None, flow=flow, slots=slots, intents=intents)
+    form = FlowStartForm(
+        request.POST or None,
+        flow=flow,
+        slots=slots,
+        intents=intents,
+        slot_values=selectors.categorical_values(assistant),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.save_flow(
