@@ -11,6 +11,7 @@ import pytest
 from apps.accounts.roles import Role
 from apps.annotation.tests import factories as f
 from apps.nlu.models import Entity, Example, Intent
+from tests.browser.support import log_in as sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,12 +34,8 @@ def bank(make_assistant, make_user):
 
 
 def log_in(page, username):
-    page.context.clear_cookies()
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
+    page.context.clear_cookies()  # the next person signs in on the same page
+    sign_in(page, username)
 
 
 def shot(page, name):

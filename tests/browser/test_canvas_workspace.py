@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.accounts.roles import Role
+from tests.browser.support import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -72,14 +73,6 @@ FOCUSED = """(() => {
   const kind = [...el.classList].find((c) => c.startsWith("kind-"));
   return kind ? kind.slice(5) + ":" + (el.dataset.id.startsWith("flow:") ? el.dataset.id.slice(5) : el.dataset.id) : null;
 })()"""
-
-
-def log_in(page, username="fiona"):
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
 
 
 def open_canvas(page):

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from apps.accounts.roles import Role
 from apps.flows.models import Flow, Response
 from apps.nlu.models import Example
+from tests.browser.support import log_in as sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -61,13 +62,7 @@ def bank(make_assistant, make_user):
 
 
 def log_in(page, username="fiona"):
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
-    # These steps use the canvas's list view (the graph view has its own tests).
-    page.evaluate("localStorage.setItem('studio.canvas.view', 'list')")
+    sign_in(page, username, list_view=True)
 
 
 def add_step(page, gap, kind_label):

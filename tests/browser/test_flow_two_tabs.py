@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from apps.accounts.roles import Role
 from apps.flows.models import Flow
+from tests.browser.support import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,13 +55,7 @@ def open_tab(browser, live_server):
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15000)
-    page.goto("/login/")
-    page.fill("#id_username", "fiona")
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
-    # The tabs work in the canvas's list view (the graph view opens the same panels).
-    page.evaluate("localStorage.setItem('studio.canvas.view', 'list')")
+    log_in(page, list_view=True)
     page.goto("/a/bank/flows/pay/")
     return context, page
 

@@ -5,6 +5,7 @@ import pytest
 
 from apps.accounts.roles import Role
 from apps.projects import content
+from tests.browser.support import log_in as sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,11 +27,7 @@ def shop(make_assistant, make_user):
 
 
 def log_in(page):
-    page.goto("/login/")
-    page.fill("#id_username", "ana")
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
+    sign_in(page, "ana")
 
 
 def test_url_and_date_inputs_look_like_text_inputs(page, shop):

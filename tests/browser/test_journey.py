@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from apps.accounts.roles import Role
 from apps.flows.models import Flow
 from apps.training.models import Deployment
+from tests.browser.support import log_in as sign_in
 from tests.support.processes import manage, stop, wait_for
 
 pytestmark = [
@@ -105,13 +106,7 @@ def screenshot(page, name):
 
 
 def log_in(page, username):
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
-    # These steps use the canvas's list view (the graph view has its own tests).
-    page.evaluate("localStorage.setItem('studio.canvas.view', 'list')")
+    sign_in(page, username, list_view=True)
 
 
 def sidebar(page, label):

@@ -19,6 +19,7 @@ from apps.accounts.roles import Role
 from apps.projects import content
 from apps.training.models import Deployment, ModelVersion
 from apps.training.tests.conftest import TINY
+from tests.browser.support import log_in
 from tests.support.processes import free_port, wait_for_http
 from workers.training import write_project
 
@@ -70,11 +71,7 @@ def tiny_live(make_assistant, make_user, tmp_path, settings):
 
 
 def test_the_conversation_lights_up_the_steps_it_ran(page, tiny_live):
-    page.goto("/login/")
-    page.fill("#id_username", "dev")
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
+    log_in(page, "dev")
     page.goto("/a/tiny/flows/say_hello/")
     step = page.locator(".ws-graph .gnode[data-id='say_hello_0_utter_hello']")
     expect(step).to_be_visible()

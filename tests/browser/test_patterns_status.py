@@ -15,6 +15,7 @@ from apps.accounts.roles import Role
 from apps.flows import services
 from apps.flows.models import Flow, FlowVersion
 from apps.training.models import TrainingJob
+from tests.browser.support import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -78,14 +79,6 @@ def bills(make_assistant, make_user, settings, tmp_path):
     )
     make_user("fiona", Role.FLOW_BUILDER)
     return assistant
-
-
-def log_in(page, username="fiona"):
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
 
 
 def test_a_flow_builder_customises_and_resets_a_pattern(page, bills):

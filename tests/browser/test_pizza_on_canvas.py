@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from apps.accounts.roles import Role
 from apps.flows.models import Flow, Response, Slot
 from apps.nlu.models import Example, Intent
+from tests.browser.support import log_in as sign_in
 from tests.support.processes import manage, stop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -94,13 +95,7 @@ def screenshot(page, name):
 
 
 def log_in(page, username="fiona"):
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
-    # The journey works in the canvas's list view (the graph view has its own tests).
-    page.evaluate("localStorage.setItem('studio.canvas.view', 'list')")
+    sign_in(page, username, list_view=True)
 
 
 def redrawn(page, change):

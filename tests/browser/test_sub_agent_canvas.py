@@ -5,6 +5,7 @@ import pytest
 
 from apps.accounts.roles import Role
 from apps.flows.models import Flow
+from tests.browser.support import log_in as sign_in
 from tests.support.rasa_projects import project_texts
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,13 +25,7 @@ def outdoor(make_assistant, make_user):
 
 
 def log_in(page, username="fiona"):
-    page.goto("/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("button[type=submit]")
-    page.wait_for_url("**/")
-    # These steps use the canvas's list view (the graph view has its own tests).
-    page.evaluate("localStorage.setItem('studio.canvas.view', 'list')")
+    sign_in(page, username, list_view=True)
 
 
 def test_a_sub_agent_call_is_its_own_card_and_its_form_offers_the_agents(page, outdoor):
