@@ -523,6 +523,9 @@ EXPECTED_ACCESS = {
     "flows:pattern_customise": (A, Cap.EDIT_FLOWS, None),
     "flows:pattern_reset": (A, Cap.EDIT_FLOWS, None),
     "flows:inline_intent": (A, Cap.EDIT_FLOWS, None),
+    # Issue 19: stable versions of a flow.
+    "flows:save_stable": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "flows:revert_stable": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "projects:files": (A, Cap.MANAGE_SETTINGS, None),
     "nlu:intents": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
     "nlu:intent": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),

@@ -1,7 +1,8 @@
 """The running consumer: holds one bot at a time for a deployment.
 
 It claims a queued deployment, fetches the model from storage, starts the bot, waits until the
-bot answers, marks it live and retires the assistant's previous bot. While it holds the bot it
+bot answers, marks it live and retires the assistant's previous bot (an isolated deployment, a
+personal version's bot, leaves the assistant's live bot alone). While it holds the bot it
 heartbeats the row; when the row asks it to stop (idle, replaced, or stopped by a person) it
 stops the bot and is free again. Local bots publish their events to the ingestion spool.
 """
@@ -112,9 +113,11 @@ class RunningConsumer(Worker):
         # Only the relay (apps.training.bot) and the bot know the token; the built-in engine
         # then refuses every other caller.
         if deployment.mark_live(self.bot.url, self.bot.token):
-            # The new bot is live: only now retire the assistant's previous one.
+            # The new bot is live: only now retire the assistant's previous one (an isolated
+            # bot, a person's own version, retires only that person's previous isolated bot).
             deployment.retire_others()
-            self.say(f"deployment {deployment.pk} live at {self.bot.url}")
+            isolated = " (isolated: the live bot stays)" if deployment.isolated else ""
+            self.say(f"deployment {deployment.pk} live at {self.bot.url}{isolated}")
         else:
             self.tend()
 

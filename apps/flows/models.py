@@ -118,6 +118,15 @@ class FlowVersion(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Stable versions (issue 19): a saved state someone marked as good to train, with why;
+    # training can take a flow's last stable version instead of its draft
+    # (apps.flows.services.stable).
+    stable = models.BooleanField(default=False)
+    stable_comment = models.TextField(blank=True, default="")
+    stable_at = models.DateTimeField(null=True, blank=True)
+    stable_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = FlowVersionQuerySet.as_manager()
 

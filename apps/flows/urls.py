@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.flows.views import canvas, cms, flows, history, inline, patterns
+from apps.flows.views import canvas, cms, flows, history, inline, patterns, stable
 
 app_name = "flows"
 
@@ -57,6 +57,12 @@ urlpatterns = [
         patterns.pattern_reset,
         name="pattern_reset",
     ),
+]
+
+# Issue 19: stable versions of a flow (apps.flows.views.stable).
+urlpatterns += [
+    path(f"{FLOW}/stable", stable.flow_save_stable, name="save_stable"),
+    path(f"{FLOW}/stable/<int:version_id>/revert", stable.flow_revert_stable, name="revert_stable"),
 ]
 
 # The side panel's inline creations (apps.flows.views.inline).

@@ -14,7 +14,9 @@ limits = formats.limits  # length limits, one place for every field
 
 
 class TrainForm(forms.Form):
-    ALL_FLOWS, PUBLISHED_ONLY = "all", "published"
+    ALL_FLOWS, PUBLISHED_ONLY, PER_FLOW = "all", "published", "choose"
+    #: The per-flow choices are posted as `source:<flow id>` (the train page's table).
+    SOURCE_PREFIX = "source:"
 
     name = forms.CharField(max_length=limits.TITLE, required=False, label="Version name (optional)")
     description = forms.CharField(
@@ -25,19 +27,38 @@ class TrainForm(forms.Form):
         choices=[
             (ALL_FLOWS, "Every flow as it is now, drafts included"),
             (PUBLISHED_ONLY, "Only published flows, each as it was last published"),
+            (PER_FLOW, "Choose for each flow: its draft, last stable version or last published"),
         ],
         initial=ALL_FLOWS,
         required=False,
         widget=forms.RadioSelect,
     )
+    isolated = forms.BooleanField(
+        required=False,
+        label="Test in isolation",
+        help_text="A personal version: once trained, only you can try it, and it does not "
+        "become the live version (the live bot keeps serving everyone else).",
+    )
+
+    def chosen_sources(self) -> dict[str, str]:
+        """{flow id: "draft", "stable" or "published"} as posted in the per-flow table."""
+        prefix = self.SOURCE_PREFIX
+        return {
+            key[len(prefix) :]: str(value)
+            for key, value in self.data.items()
+            if key.startswith(prefix)
+        }
 
     def training_options(self) -> dict:
         """The cleaned form as `services.request_training`'s keyword arguments."""
         data = self.cleaned_data
+        per_flow = data.get("flows") == self.PER_FLOW
         return {
             "name": data["name"],
             "description": data["description"],
             "include_drafts": data.get("flows") != self.PUBLISHED_ONLY,
+            "flows": self.chosen_sources() if per_flow else None,
+            "isolated": bool(data.get("isolated")),
         }
 
 

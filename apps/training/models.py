@@ -9,7 +9,8 @@ that took over.
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+import contextlib
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models, transaction
@@ -45,6 +46,13 @@ class ModelVersion(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Which definition each flow was trained from (issue 19): {flow id: {"source": "draft",
+    # "stable" or "published", "at": when that definition was saved stable or published,
+    # "comment": the stable version's comment}}. Empty for versions trained before.
+    flow_sources = models.JSONField(default=dict, blank=True)
+    # A personal version ("test in isolation"): its bot never becomes the assistant's live
+    # one, and only the person who trained it (`created_by`) can try it.
+    isolated = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-number"]
@@ -62,6 +70,33 @@ class ModelVersion(models.Model):
     @property
     def is_trained(self) -> bool:
         return bool(self.model_file)
+
+    #: How the Versions page names where a flow's trained definition came from.
+    SOURCE_LABELS = {"draft": "draft", "stable": "stable version", "published": "published"}
+
+    @property
+    def flow_source_rows(self) -> list[dict]:
+        """`flow_sources` as rows (flow, source, label, at, comment), drafts first, then
+        stable versions, then published definitions, each by flow id."""
+        order = list(self.SOURCE_LABELS)
+        rows = []
+        for flow, record in self.flow_sources.items():
+            source = record.get("source", "draft")
+            at = record.get("at") or ""
+            if at:
+                with contextlib.suppress(ValueError):
+                    at = f"{timezone.localtime(datetime.fromisoformat(at)):%Y-%m-%d %H:%M}"
+            rows.append(
+                {
+                    "flow": flow,
+                    "source": source,
+                    "label": self.SOURCE_LABELS.get(source, source),
+                    "at": at,
+                    "comment": record.get("comment") or "",
+                }
+            )
+        rank = {source: index for index, source in enumerate(order)}
+        return sorted(rows, key=lambda row: (rank.get(row["source"], len(order)), row["flow"]))
 
     @property
     def input_contents(self) -> dict[str, str | bytes]:
@@ -227,6 +262,10 @@ class DeploymentQuerySet(ClaimQuerySet):
     def live(self):
         return self.filter(status=Deployment.Status.LIVE)
 
+    def shared(self):
+        """The bots of the assistant's versions, not the personal (isolated) ones."""
+        return self.filter(isolated=False)
+
     def holding_a_bot(self) -> DeploymentQuerySet:
         return self.filter(
             status__in=[
@@ -267,6 +306,9 @@ class Deployment(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(default=timezone.now)
+    # The bot of a personal version (ModelVersion.isolated): going live it neither retires nor
+    # replaces the assistant's live bot, and it is never "the live version" for anyone.
+    isolated = models.BooleanField(default=False)
 
     objects = DeploymentQuerySet.as_manager()
 
@@ -308,12 +350,21 @@ class Deployment(models.Model):
         return Deployment.objects.filter(pk=self.pk).values_list("status", flat=True).first()
 
     def retire_others(self) -> int:
-        """This bot is live: the assistant's other live bots are asked to stop."""
-        return (
-            Deployment.objects.filter(assistant_id=self.assistant_id, status=self.Status.LIVE)
-            .exclude(pk=self.pk)
-            .update(status=self.Status.STOPPING)
-        )
+        """This bot is live: the assistant's other live bots are asked to stop. An isolated
+        bot retires only the same person's earlier isolated bots of the assistant; the live
+        bot and other people's isolated bots are left alone (and a new live bot leaves the
+        isolated ones alone: the idle reaper stops them)."""
+        others = Deployment.objects.filter(
+            assistant_id=self.assistant_id, status=self.Status.LIVE, isolated=self.isolated
+        ).exclude(pk=self.pk)
+        if self.isolated:
+            owner = (
+                ModelVersion.objects.filter(pk=self.version_id)
+                .values_list("created_by_id", flat=True)
+                .first()
+            )
+            others = others.filter(version__created_by_id=owner)
+        return others.update(status=self.Status.STOPPING)
 
     def hand_back(self) -> int:
         """Its consumer is shutting down: the bot goes back to the queue, for another consumer

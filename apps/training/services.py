@@ -3,6 +3,7 @@ happens in the consumers (workers/training.py, workers/running.py)."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -18,6 +19,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.flows.models import Flow
+from apps.flows.services import stable
 from apps.projects import content
 from apps.projects.models import Assistant
 from apps.projects.secrets import allowed_env_names
@@ -75,15 +77,74 @@ def _left_out(problem: formats.Problem, drafts: set[str]) -> formats.Problem:
     )
 
 
-def check_readiness(assistant: Assistant, *, include_drafts: bool = True) -> Readiness:
-    """What stands between the assistant and a successful training (of all flows, or of only
-    the published ones as they were published)."""
+def training_flows(
+    assistant: Assistant, *, include_drafts: bool = True, flows: dict[str, str] | None = None
+) -> stable.TrainingFlows:
+    """The definition each flow of a training comes from: `flows` maps flow ids to "draft",
+    "stable" or "published" (apps.flows.services.stable); the flows it does not name are
+    trained as they are now, or, without `include_drafts`, as last published (never published:
+    left out)."""
+    default = stable.DRAFT if include_drafts else stable.PUBLISHED
+    return stable.training_flows(assistant, flows, default=default)
+
+
+def training_project(assistant: Assistant, chosen: stable.TrainingFlows) -> formats.Project:
+    """The assistant's project with exactly the chosen definition of each flow."""
+    project = content.export_project(assistant)
+    collector = formats.ProblemCollector(file=content.STORED)
+    parsed = formats.parse_flows(copy.deepcopy(chosen.definitions), collector)
+    if collector.has_errors:
+        raise formats.FormatError(collector.problems)
+    for flow in parsed:
+        flow.steps = [content.authored_key_order(step) for step in flow.steps]
+    project.flows = parsed
+    return project
+
+
+_FLOW_PATH = re.compile(r"^flows\.([^.\[]+)")
+
+
+def _in_chosen(problem: formats.Problem, chosen: stable.TrainingFlows) -> formats.Problem:
+    """A problem of a flow trained from its stable or published definition says so (the
+    draft on the canvas may well be fine)."""
+    match = _FLOW_PATH.match(problem.path or "")
+    choice = chosen.flows.get(match.group(1)) if match else None
+    if choice is None or choice.source == stable.DRAFT:
+        return problem
+    what = "stable version" if choice.source == stable.STABLE else "published definition"
+    saved = f" of {choice.at[:16].replace('T', ' ')}" if choice.at else ""
+    return dataclasses.replace(
+        problem,
+        message=f"{problem.message} (in the {what}{saved} of flow {match.group(1)}, which "
+        "this training takes instead of its draft)",
+    )
+
+
+def _choice_problems(chosen: stable.TrainingFlows) -> list[formats.Problem]:
+    return [formats.Problem(None, None, "", message) for message in chosen.problems]
+
+
+def check_readiness(
+    assistant: Assistant,
+    *,
+    include_drafts: bool = True,
+    flows: dict[str, str] | None = None,
+    chosen: stable.TrainingFlows | None = None,
+) -> Readiness:
+    """What stands between the assistant and a successful training (of all flows as they are
+    now, of only the published ones as they were published, or of the definition chosen for
+    each flow: see `training_flows`)."""
+    if chosen is None:
+        chosen = training_flows(assistant, include_drafts=include_drafts, flows=flows)
+    if chosen.problems:
+        return Readiness(_choice_problems(chosen), [])
     try:
-        project = content.export_project(assistant, published_only=not include_drafts)
+        project = training_project(assistant, chosen)
     except formats.FormatError as exc:
         return Readiness(exc.problems, [])
     problems = formats.validate_project(project)
     problems += formats.check_project_env(project, allowed_env_names(assistant))
+    problems = [_in_chosen(p, chosen) for p in problems]
     if not include_drafts:
         published = {flow.id for flow in project.flows}
         drafts = set(Flow.objects.filter(assistant=assistant).values_list("name", flat=True))
@@ -101,10 +162,23 @@ def check_readiness(assistant: Assistant, *, include_drafts: bool = True) -> Rea
     return Readiness(errors, [p for p in problems if p.severity != "error"])
 
 
-def snapshot_files(assistant: Assistant, *, include_drafts: bool = True) -> dict[str, str]:
-    files = content.export_files(assistant, published_only=not include_drafts)
+def snapshot_files(
+    assistant: Assistant,
+    *,
+    include_drafts: bool = True,
+    chosen: stable.TrainingFlows | None = None,
+) -> dict[str, str]:
+    if chosen is None:
+        chosen = training_flows(assistant, include_drafts=include_drafts)
+    files = formats.dump_project(training_project(assistant, chosen))
     files["config.yml"] = formats.with_assistant_id(files.get("config.yml", ""), assistant.name)
     return files
+
+
+#: An isolated training is a person's own: it needs to know whose.
+ISOLATED_NEEDS_A_PERSON = (
+    "A training in isolation is a personal version: it must be requested by a signed-in person."
+)
 
 
 @transaction.atomic
@@ -115,22 +189,33 @@ def request_training(
     name: str = "",
     description: str = "",
     include_drafts: bool = True,
+    flows: dict[str, str] | None = None,
+    isolated: bool = False,
 ) -> TrainingJob:
     """Validate, snapshot the assistant's files into a new version, and queue its training.
 
     `include_drafts` False trains only the published flows, each with the definition it was
     last published with; drafts are left out of the trained files (and a link or call into
-    one is a validation error).
+    one is a validation error). `flows` chooses, per flow id, its "draft", last "stable"
+    version or last "published" definition (the others as `include_drafts` says); what each
+    flow came from is recorded on the version (`flow_sources`).
 
-    An assistant has at most one queued training: the new request supersedes (cancels, with
-    the reason on its job page) any training of the assistant still waiting in the queue, so
-    repeated requests cannot pile up. A training a consumer has already claimed is not
-    touched (it finishes, or is cancelled on request). The superseded jobs are in the
-    returned job's `superseded` list."""
-    readiness = check_readiness(assistant, include_drafts=include_drafts)
+    `isolated` ("test in isolation") makes a personal version: once trained its bot starts
+    without retiring the assistant's live one, it never becomes the live version, and only
+    `user` can try it.
+
+    An assistant has at most one queued training (and each person at most one queued training
+    in isolation): the new request supersedes (cancels, with the reason on its job page) the
+    one still waiting in the queue, so repeated requests cannot pile up. A training a consumer
+    has already claimed is not touched (it finishes, or is cancelled on request). The
+    superseded jobs are in the returned job's `superseded` list."""
+    if isolated and (user is None or not user.is_authenticated):
+        raise TrainingRefused([formats.Problem(None, None, "", ISOLATED_NEEDS_A_PERSON)])
+    chosen = training_flows(assistant, include_drafts=include_drafts, flows=flows)
+    readiness = check_readiness(assistant, include_drafts=include_drafts, chosen=chosen)
     if not readiness.ok:
         raise TrainingRefused(readiness.errors)
-    files = snapshot_files(assistant, include_drafts=include_drafts)
+    files = snapshot_files(assistant, chosen=chosen)
     binary = content.binary_files_base64(assistant)
     # Lock the assistant row so two requests at once don't take the same version number.
     Assistant.objects.select_for_update().filter(pk=assistant.pk).first()
@@ -146,6 +231,8 @@ def request_training(
         input_binary_files=binary,
         fingerprint=_fingerprint(files, binary),
         created_by=user,
+        flow_sources=chosen.records,
+        isolated=isolated,
     )
     job = TrainingJob.objects.create(assistant=assistant, version=version, requested_by=user)
     job.superseded = _supersede_queued(job, user)
@@ -161,11 +248,14 @@ def _fingerprint(files: dict[str, str], binary: dict[str, str]) -> str:
 def _supersede_queued(job: TrainingJob, user) -> list[TrainingJob]:
     """Cancel the assistant's other queued trainings in favour of `job`. Compare-and-swap on
     the status: a job a consumer claims meanwhile (queued -> running) is left alone."""
-    waiting = list(
-        TrainingJob.objects.filter(assistant=job.assistant, status=TrainingJob.Status.QUEUED)
-        .exclude(pk=job.pk)
-        .select_related("version")
+    waiting = TrainingJob.objects.filter(
+        assistant=job.assistant,
+        status=TrainingJob.Status.QUEUED,
+        version__isolated=job.version.isolated,
     )
+    if job.version.isolated:  # a person's own trainings in isolation only
+        waiting = waiting.filter(version__created_by=job.version.created_by)
+    waiting = list(waiting.exclude(pk=job.pk).select_related("version"))
     by = f" by {user.get_username()}" if user is not None else ""
     superseded = []
     for old in waiting:
@@ -202,7 +292,9 @@ def deploy(version: ModelVersion) -> Deployment:
         )
         .first()
     )
-    return existing or Deployment.objects.create(assistant=version.assistant, version=version)
+    return existing or Deployment.objects.create(
+        assistant=version.assistant, version=version, isolated=version.isolated
+    )
 
 
 def model_storage_name(job: TrainingJob) -> str:
@@ -229,8 +321,10 @@ def record_trained_model(job: TrainingJob, model_file: str, model_id: str) -> bo
 
 
 def live_deployment(assistant: Assistant) -> Deployment | None:
+    """The bot of the assistant's live version (isolated bots are never that)."""
     return (
         Deployment.objects.live()
+        .shared()
         .filter(assistant=assistant)
         .select_related("version")
         .order_by("-live_at")
@@ -241,7 +335,8 @@ def live_deployment(assistant: Assistant) -> Deployment | None:
 def live_version(assistant: Assistant) -> ModelVersion | None:
     """The version that is live, or was live last (its bot may have stopped since)."""
     deployment = (
-        Deployment.objects.filter(assistant=assistant, live_at__isnull=False)
+        Deployment.objects.shared()
+        .filter(assistant=assistant, live_at__isnull=False)
         .select_related("version")
         .order_by("-live_at", "-id")
         .first()
@@ -259,8 +354,9 @@ def current_deployment(version: ModelVersion) -> Deployment | None:
 
 
 def latest_trained(assistant: Assistant) -> ModelVersion | None:
+    """The newest trained version of the assistant (not a personal, isolated one)."""
     return (
-        ModelVersion.objects.filter(assistant=assistant)
+        ModelVersion.objects.filter(assistant=assistant, isolated=False)
         .exclude(model_file="")
         .order_by("-number")
         .first()

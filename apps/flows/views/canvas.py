@@ -92,6 +92,7 @@ def stale_answer(request, assistant, flow: Flow):
 
 def _canvas_context(request, assistant, flow, **extra) -> dict:
     from apps.flows.views.history import undo_context
+    from apps.flows.views.stable import stable_context
 
     steps = flow.definition.get("steps") or []
     problems = selectors.flow_problems(assistant, flow)
@@ -120,6 +121,7 @@ def _canvas_context(request, assistant, flow, **extra) -> dict:
             "only via link or call" if guard is False else guard,
         ),
         **undo_context(request, flow),
+        **stable_context(flow),
         "flow_status": (state := publication.status_of(flow)),
         "flow_status_label": publication.LABELS[state],
         **{"step_kinds": STEP_KINDS, **extra},

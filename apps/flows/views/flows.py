@@ -278,7 +278,7 @@ def flow_history(request, assistant, flow_name):
     flow = flow_or_404(assistant, flow_name)
     versions = list(
         FlowVersion.objects.filter(assistant=assistant, flow_name=flow.name).select_related(
-            "created_by"
+            "created_by", "stable_by"
         )[:50]
     )
     rows = []

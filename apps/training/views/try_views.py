@@ -7,6 +7,7 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,6 +37,9 @@ def _chosen(request, assistant):
         if not re.fullmatch(r"[0-9]{1,18}", str(number)):
             raise Http404("No such version.")
         version = version_or_404(assistant, int(number))
+        if version.isolated and version.created_by_id != request.user.pk:
+            # Someone's personal version (trained in isolation): theirs alone to try.
+            raise Http404("No such version.")
     else:
         live = services.live_deployment(assistant)
         version = live.version if live else services.latest_trained(assistant)
@@ -80,7 +84,9 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
         "forms": selectors.form_names(assistant),
         "tracker_json": json.dumps(tracker, indent=2, default=str)[:200000],
         "error": error,
-        "versions": ModelVersion.objects.filter(assistant=assistant).exclude(model_file=""),
+        "versions": ModelVersion.objects.filter(assistant=assistant)
+        .filter(Q(isolated=False) | Q(created_by_id=request.user.pk))
+        .exclude(model_file=""),
         "flows": flows,
         "slots": selectors.slot_names(assistant),
         "message_max_length": limits.TEXT,
@@ -178,7 +184,10 @@ def try_start_flow(request, assistant):
 
 def _may_start(request, version, live_version) -> bool:
     """Starting a version's bot makes it the live one, which needs TRAIN. Whoever may only TRY
-    can start the live version's bot again (after it stopped), and nothing else."""
+    can start the live version's bot again (after it stopped), and nothing else. A personal
+    (isolated) version never goes live: its owner, the only one who sees it, may start it."""
+    if version.isolated:
+        return version.created_by_id == request.user.pk
     return Cap.TRAIN in request.caps or version == live_version
 
 

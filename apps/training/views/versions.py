@@ -9,12 +9,38 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
+from apps.flows.models import Flow
+from apps.flows.services import stable
+from apps.flows.services import status as publication
 from apps.projects.access import assistant_view, can_cancel_training
 from apps.projects.content.archives import zip_files
 from apps.projects.shortcuts import render_form
 from apps.training import services
 from apps.training.forms import TrainForm, VersionForm
 from apps.training.models import IllegalTransition, ModelVersion, TrainingJob
+
+
+def _flow_choices(assistant, form: TrainForm) -> list[dict]:
+    """The train page's per-flow table: each flow, what it can be trained from, and the
+    choice (as posted, else its draft)."""
+    posted = form.chosen_sources() if form.is_bound else {}
+    stables = stable.last_stables(assistant)
+    rows = []
+    for flow in publication.annotate_status(Flow.objects.filter(assistant=assistant)):
+        last = stables.get(flow.name)
+        state = publication.status_of(flow)
+        rows.append(
+            {
+                "flow": flow,
+                "field": f"{TrainForm.SOURCE_PREFIX}{flow.name}",
+                "status_label": publication.LABELS[state],
+                "stable": last,
+                "stable_when": stable.when(last) if last else "",
+                "published": flow.published_definition is not None,
+                "chosen": posted.get(flow.name, stable.DRAFT),
+            }
+        )
+    return rows
 
 
 @assistant_view(Cap.TRAIN)
@@ -27,7 +53,12 @@ def train(request, assistant):
         except services.TrainingRefused as exc:
             readiness = services.Readiness(exc.problems, readiness.warnings)
         else:
-            messages.success(request, f"Version {job.version.number} was queued for training.")
+            isolated = " in isolation (a personal version only you can try)"
+            messages.success(
+                request,
+                f"Version {job.version.number} was queued for training"
+                f"{isolated if job.version.isolated else ''}.",
+            )
             if job.superseded:
                 numbers = ", ".join(str(old.version.number) for old in job.superseded)
                 messages.info(
@@ -42,7 +73,14 @@ def train(request, assistant):
     return render_form(
         request,
         "training/train.html",
-        {"assistant": assistant, "form": form, "readiness": readiness, "jobs": jobs},
+        {
+            "assistant": assistant,
+            "form": form,
+            "readiness": readiness,
+            "jobs": jobs,
+            "flow_rows": _flow_choices(assistant, form),
+            "sources": stable.SOURCES,
+        },
     )
 
 
@@ -121,6 +159,13 @@ def deploy_version(request, assistant, number):
     version = version_or_404(assistant, number)
     if not version.is_trained:
         messages.error(request, f"{version.label} has not been trained.")
+        return redirect("training:versions", assistant.name)
+    if version.isolated:
+        messages.error(
+            request,
+            f"{version.label} was trained in isolation: it is a personal version and never "
+            "becomes the live one. Train the same flows without isolation to make them live.",
+        )
         return redirect("training:versions", assistant.name)
     services.deploy(version)
     messages.success(request, f"Starting {version.label}; it goes live as soon as it answers.")
