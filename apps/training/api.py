@@ -56,6 +56,21 @@ class TrainInput(serializers.Serializer):
         help_text="Train every flow as it is now (true, the default), or only the published "
         "flows, each with its last published definition (false; drafts are left out).",
     )
+    flows = serializers.DictField(
+        child=serializers.ChoiceField(choices=["draft", "stable", "published"]),
+        required=False,
+        default=None,
+        allow_null=True,
+        help_text='What to train of each flow, by flow id: "draft" (as it is now), "stable" '
+        '(its last stable version) or "published" (its last published definition); the flows '
+        "not named are trained as include_drafts says.",
+    )
+    isolated = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Test in isolation: a personal version that only the caller can try; its bot "
+        "never becomes the live one.",
+    )
 
 
 class TrainRefusedOutput(serializers.Serializer):
@@ -196,6 +211,16 @@ class VersionOutput(serializers.Serializer):
         "failed, cancelled); null for a version that had none.",
     )
     live = serializers.BooleanField(help_text="Whether the version's bot is live now.")
+    isolated = serializers.BooleanField(
+        help_text="Trained in isolation: a personal version of the person who trained it, "
+        "which never becomes the live one."
+    )
+    flow_sources = serializers.DictField(
+        help_text='What each flow was trained from, by flow id: {"source": "draft", "stable" '
+        'or "published", "at": when that definition was saved stable or published, '
+        '"comment": the stable version\'s comment}; empty for versions trained before this '
+        "was recorded."
+    )
 
 
 class VersionListApi(AssistantAPIView):
@@ -214,6 +239,8 @@ class VersionListApi(AssistantAPIView):
                 "trained_at": version.trained_at,
                 "training_status": selectors.job_status(version),
                 "live": live is not None and live.version_id == version.pk,
+                "isolated": version.isolated,
+                "flow_sources": version.flow_sources,
             }
             for version in selectors.versions_newest_first(self.assistant)
         ]

@@ -246,3 +246,50 @@ def test_the_train_page_trains_in_isolation(admin_client, admin_user, three_stat
     version = ModelVersion.objects.get()
     assert version.isolated and version.created_by == admin_user
     assert version.flow_sources["say_hello"]["source"] == "stable"
+
+
+# --------------------------------------------------------------------------------------------
+# The API and the command
+
+
+def test_the_api_chooses_per_flow_and_trains_in_isolation(client, admin_user, three_states):
+    from apps.accounts.models import ApiToken
+
+    _, secret = ApiToken.issue(admin_user, "ci")
+
+    def train(body):
+        return client.post(
+            "/api/v1/assistants/tiny/train",
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {secret}",
+        )
+
+    answer = train({"flows": {"say_hello": "stable"}, "isolated": True})
+    assert answer.status_code == 202, answer.json()
+    job = TrainingJob.objects.get(pk=answer.json()["id"])
+    assert _trained_flows(job)["say_hello"] == HELLO["stable"]
+    assert job.version.isolated and job.version.created_by == admin_user
+    refused = train({"flows": {"say_bye": "stable"}})
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["message"].startswith("Flow say_bye has no stable version")
+    assert train({"flows": {"say_bye": "latest"}}).status_code == 400
+    (listed,) = client.get(
+        "/api/v1/assistants/tiny/versions", HTTP_AUTHORIZATION=f"Bearer {secret}"
+    ).json()
+    assert listed["isolated"] is True
+    assert listed["flow_sources"]["say_hello"]["source"] == "stable"
+
+
+def test_the_command_chooses_per_flow(three_states):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    call_command("train", "tiny", "--flow", "say_hello=published", stdout=StringIO())
+    job = TrainingJob.objects.get()
+    assert _trained_flows(job)["say_hello"] == HELLO["published"]
+    with pytest.raises(CommandError, match="nothing was queued"):
+        call_command("train", "tiny", "--flow", "say_bye=stable", stderr=StringIO())
+    with pytest.raises(CommandError, match="write FLOW=SOURCE"):
+        call_command("train", "tiny", "--flow", "say_bye", stderr=StringIO())

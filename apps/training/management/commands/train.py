@@ -20,6 +20,25 @@ class Command(BaseCommand):
             help="train only the published flows, each as it was last published (drafts are "
             "left out); without it every flow is trained as it is now",
         )
+        parser.add_argument(
+            "--flow",
+            action="append",
+            default=[],
+            metavar="FLOW=SOURCE",
+            help="what to train of one flow: draft (as it is now), stable (its last stable "
+            "version) or published (its last published definition); repeat for more flows",
+        )
+
+    def _sources(self, pairs: list[str]) -> dict[str, str]:
+        sources = {}
+        for pair in pairs:
+            flow, equals, source = pair.partition("=")
+            if not equals or not flow or not source:
+                raise CommandError(
+                    f"--flow {pair!r}: write FLOW=SOURCE, e.g. --flow transfer_money=stable."
+                )
+            sources[flow] = source
+        return sources
 
     def handle(self, name, wait=False, version_name="", only_published=False, **options):
         assistant = Assistant.objects.filter(name=name).first()
@@ -27,7 +46,11 @@ class Command(BaseCommand):
             raise CommandError(f"No assistant called {name!r}.")
         try:
             job = services.request_training(
-                assistant, None, name=version_name, include_drafts=not only_published
+                assistant,
+                None,
+                name=version_name,
+                include_drafts=not only_published,
+                flows=self._sources(options.get("flow") or []) or None,
             )
         except services.TrainingRefused as exc:
             for problem in exc.problems:
