@@ -108,7 +108,9 @@ def _in_chosen(problem: formats.Problem, chosen: stable.TrainingFlows) -> format
     """A problem of a flow trained from its stable or published definition says so (the
     draft on the canvas may well be fine)."""
     match = _FLOW_PATH.match(problem.path or "")
-    choice = chosen.flows.get(match.group(1)) if match else None
+    if match is None:
+        return problem
+    choice = chosen.flows.get(match.group(1))
     if choice is None or choice.source == stable.DRAFT:
         return problem
     what = "stable version" if choice.source == stable.STABLE else "published definition"
@@ -248,14 +250,14 @@ def _fingerprint(files: dict[str, str], binary: dict[str, str]) -> str:
 def _supersede_queued(job: TrainingJob, user) -> list[TrainingJob]:
     """Cancel the assistant's other queued trainings in favour of `job`. Compare-and-swap on
     the status: a job a consumer claims meanwhile (queued -> running) is left alone."""
-    waiting = TrainingJob.objects.filter(
+    queued = TrainingJob.objects.filter(
         assistant=job.assistant,
         status=TrainingJob.Status.QUEUED,
         version__isolated=job.version.isolated,
     )
     if job.version.isolated:  # a person's own trainings in isolation only
-        waiting = waiting.filter(version__created_by=job.version.created_by)
-    waiting = list(waiting.exclude(pk=job.pk).select_related("version"))
+        queued = queued.filter(version__created_by=job.version.created_by)
+    waiting = list(queued.exclude(pk=job.pk).select_related("version"))
     by = f" by {user.get_username()}" if user is not None else ""
     superseded = []
     for old in waiting:
