@@ -222,9 +222,15 @@ def test_queued_isolated_trainings_supersede_only_their_owners(tiny, make_user):
 
 def test_an_isolated_version_is_labelled_and_cannot_be_made_live(client, tiny, make_user):
     alice, bob = make_user("alice", Role.DEVELOPER), make_user("bob", Role.DEVELOPER)
-    version = services.request_training(tiny, alice, isolated=True).version
+    job = services.request_training(tiny, alice, isolated=True)
+    version = job.version
     ModelVersion.objects.filter(pk=version.pk).update(model_file="models/tiny/i.tar.gz")
+    TrainingJob.objects.filter(pk=job.pk).update(status="succeeded")
+    job_url = reverse("training:job", args=["tiny", job.pk])
     client.force_login(bob)
+    job_page = client.get(job_url).content.decode()
+    assert "trained in isolation" in job_page and "only alice can try it" in job_page
+    assert "Try this version" not in job_page
     page = client.get(reverse("training:versions", args=["tiny"])).content.decode()
     assert "isolated · alice" in page
     assert f'?version={version.number}">Try</a>' not in page  # not bob's to try
@@ -234,6 +240,7 @@ def test_an_isolated_version_is_labelled_and_cannot_be_made_live(client, tiny, m
     client.force_login(alice)
     page = client.get(reverse("training:versions", args=["tiny"])).content.decode()
     assert f'?version={version.number}">Try</a>' in page
+    assert "Try this version" in client.get(job_url).content.decode()
 
 
 def test_the_train_page_trains_in_isolation(admin_client, admin_user, three_states):
