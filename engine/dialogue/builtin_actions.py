@@ -37,18 +37,15 @@ def session_start(executor: Executor, tracker: Tracker, turn: Turn) -> None:
 
 
 def run_slot_rejections(executor: Executor, tracker: Tracker, turn: Turn) -> None:
-    """Reject the value just collected (pattern_collect_information's ``collect``) or set
-    (pattern_validate_slot's ``validate``) when a rejection's condition holds: utter and
-    unset. A collected slot is also checked against the slot's own ``validation``."""
+    """Reject the value just collected (pattern_collect_information's ``collect``, with the
+    collect step's rejections) or set (pattern_validate_slot's ``validate``, with the slot's
+    validation) when a rejection's condition holds: utter and unset."""
     executor.recorder.action(tracker, "action_run_slot_rejections")
     frame = tracker.stack[-1]
     slot_name = frame.get("collect") or frame.get("validate")
     if not slot_name or tracker.slots.get(slot_name) is None:
         return
     rejections = list(frame.get("rejections") or [])
-    slot = executor.model.slots.get(slot_name)
-    if frame.get("collect") and slot is not None and slot.validation is not None:
-        rejections.extend({"if": r.condition, "utter": r.utter} for r in slot.validation.rejections)
     for rejection in rejections:
         if executor.conditions.holds(rejection.get("if"), tracker.slots, frame):
             executor.utter(tracker, rejection.get("utter"), turn)

@@ -496,14 +496,17 @@ class CommandApplier:
         return True
 
     def _validate_changed_slots(self, tracker: Tracker, turn: _Turn) -> None:
-        """Push pattern_validate_slot for each slot with a ``validation`` that the turn set
-        outside its question (the question being asked checks its own answer), on top of
-        everything the commands pushed, as Rasa's command processor does."""
+        """Push pattern_validate_slot for each slot with a ``validation`` that the turn set,
+        on top of everything the commands pushed, as Rasa's command processor does (also for
+        the answer to a collect step: the slot's validation runs before the step's own
+        rejections). The answer to the validation's own question is checked by the frame that
+        asked it."""
+        top = tracker.stack[-1] if tracker.stack else {}
         for name in dict.fromkeys(turn.changed):
             slot = self.model.slots.get(name)
-            if slot is None or slot.validation is None or name == turn.requested:
+            if slot is None or slot.validation is None or tracker.slots.get(name) is None:
                 continue
-            if tracker.slots.get(name) is None:
+            if top.get("type") == "pattern_validate_slot" and top.get("validate") == name:
                 continue
             self.stack.push_pattern(
                 tracker,

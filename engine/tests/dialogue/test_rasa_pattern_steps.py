@@ -260,12 +260,18 @@ def test_a_valid_slot_set_outside_its_question_goes_on(chat):
     assert c.say("to Ann") == ["utter_sent", "utter_can_do_something_else"]
 
 
-def test_the_slot_being_asked_for_is_checked_by_the_collect_pattern_only(chat):
+def test_the_answer_to_a_question_is_validated_by_the_slots_validation_first(chat):
     c = chat(domain=VALIDATED)
     c.say("send money")
     c.say("to Ann")
-    assert c.say("500") == ["utter_too_much", "utter_ask_amount"]
-    assert ("flow_started", "pattern_validate_slot") not in c.flow_events()
+    # As in Rasa: the slot's validation (pattern_validate_slot) rejects the answer and asks
+    # with its refill response; the collect step's own question is not asked as well.
+    assert c.say("500") == ["utter_too_much", "utter_ask_amount_again"]
+    assert ("flow_started", "pattern_validate_slot") in c.flow_events()
+    assert c.slots["amount"] is None
+    assert c.say("500") == ["utter_too_much", "utter_ask_amount_again"]
+    assert c.say("50") == ["utter_sent", "utter_can_do_something_else"]
+    assert c.stack == []
 
 
 # -- pattern_chitchat ------------------------------------------------------------------------------
