@@ -109,3 +109,19 @@ def test_a_customised_collect_pattern_exports_as_rasa_reads_it_and_asks(shop, ra
     actions = [e["name"] for e in tracker.events if e["event"] == "action"]
     assert actions[-3:] == ["action_run_slot_rejections", "utter_ask_amount", "action_listen"]
     assert "action_ask_amount" not in actions  # not in the domain: its step is skipped
+
+
+def test_validate_slot_has_rasas_default_steps_and_newer_patterns_none(ed_client, shop):
+    page = ed_client.get(
+        reverse("flows:pattern", args=["shop", "pattern_validate_slot"])
+    ).content.decode()
+    assert page.index("action_run_slot_rejections") < page.index("{{context.refill_utter}}")
+    assert page.index("{{context.refill_utter}}") < page.index("{{context.refill_action}}")
+    listing = ed_client.get(reverse("flows:patterns", args=["shop"])).content.decode()
+    row = listing.split('id="pattern-pattern_validate_slot"')[1].split("</tr>")[0]
+    assert '<span class="chip">default</span>' in row
+    for name in ("pattern_customer_satisfaction", "pattern_external_agent_processing"):
+        row = listing.split(f'id="pattern-{name}"')[1].split("</tr>")[0]
+        assert "no default</span>" in row
+        page = ed_client.get(reverse("flows:pattern", args=["shop", name])).content.decode()
+        assert "Rasa Pro 3.12 and the built-in engine have no default steps" in page
