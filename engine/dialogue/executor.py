@@ -2,7 +2,8 @@
 
 `Executor.advance` picks each next step (following branches), runs it (collect, action,
 set_slots, link, call), and runs actions: built-in ones (see `builtin_actions`), responses
-(``utter_*``), and custom actions through the action client.
+(``utter_*``), and custom actions through the action client. As in Rasa's flow executor, an
+action step whose action is none of these (nor one of Rasa's default actions) is skipped.
 """
 
 from __future__ import annotations
