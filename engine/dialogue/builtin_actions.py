@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.dialogue.commands import CANNOT_HANDLE_CHITCHAT, CANNOT_HANDLE_NO_RELEVANT_ANSWER
+from engine.dialogue.commands import CANNOT_HANDLE_CHITCHAT, CANNOT_HANDLE_DEFAULT
 from engine.dialogue.tracker import Tracker, now
 from engine.dialogue.turn import Turn
 from engine.formats import END
@@ -37,16 +37,15 @@ def session_start(executor: Executor, tracker: Tracker, turn: Turn) -> None:
 
 
 def run_slot_rejections(executor: Executor, tracker: Tracker, turn: Turn) -> None:
-    """Reject the value just collected when a rejection's condition holds: utter and unset."""
+    """Reject the value just collected (pattern_collect_information's ``collect``, with the
+    collect step's rejections) or set (pattern_validate_slot's ``validate``, with the slot's
+    validation) when a rejection's condition holds: utter and unset."""
     executor.recorder.action(tracker, "action_run_slot_rejections")
     frame = tracker.stack[-1]
-    slot_name = frame.get("collect")
+    slot_name = frame.get("collect") or frame.get("validate")
     if not slot_name or tracker.slots.get(slot_name) is None:
         return
     rejections = list(frame.get("rejections") or [])
-    slot = executor.model.slots.get(slot_name)
-    if slot is not None and slot.validation is not None:
-        rejections.extend({"if": r.condition, "utter": r.utter} for r in slot.validation.rejections)
     for rejection in rejections:
         if executor.conditions.holds(rejection.get("if"), tracker.slots, frame):
             executor.utter(tracker, rejection.get("utter"), turn)
@@ -125,7 +124,7 @@ def trigger_search(executor: Executor, tracker: Tracker, turn: Turn) -> None:
     """Answer the latest user message from the knowledge base (EnterpriseSearchPolicy).
 
     Without the policy in config.yml or without documents: ``utter_no_knowledge_base``. No
-    relevant passage: pattern_cannot_handle (``cannot_handle_no_relevant_answer``). With the
+    relevant passage: pattern_cannot_handle (``cannot_handle_default``). With the
     executor's `search_llm` the LLM answers from the best passages; its failure is an internal
     error. The answer is sent by ``action_send_text``, with the passages' sources in its
     metadata."""
@@ -146,8 +145,10 @@ def trigger_search(executor: Executor, tracker: Tracker, turn: Turn) -> None:
         )
         return
     if found is None:
+        # Rasa Pro 3.12's EnterpriseSearchPolicy: no relevant document is "cannot handle"
+        # with the default reason (the pattern asks the user to rephrase).
         executor.stack.push_pattern(
-            tracker, "pattern_cannot_handle", {"reason": CANNOT_HANDLE_NO_RELEVANT_ANSWER}
+            tracker, "pattern_cannot_handle", {"reason": CANNOT_HANDLE_DEFAULT}
         )
         return
     text, results = found

@@ -45,8 +45,8 @@ from engine.formats import END, Slot
 
 __all__ = [
     "CANNOT_HANDLE_CHITCHAT",
+    "CANNOT_HANDLE_DEFAULT",
     "CANNOT_HANDLE_NOT_SUPPORTED",
-    "CANNOT_HANDLE_NO_RELEVANT_ANSWER",
     "COMMAND_KINDS",
     "CommandApplier",
     "FlowStack",
@@ -55,9 +55,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: ``reason`` values pattern_cannot_handle branches on (Rasa's constants).
+CANNOT_HANDLE_DEFAULT = "cannot_handle_default"
 CANNOT_HANDLE_CHITCHAT = "cannot_handle_chitchat"
 CANNOT_HANDLE_NOT_SUPPORTED = "cannot_handle_not_supported"
-CANNOT_HANDLE_NO_RELEVANT_ANSWER = "cannot_handle_no_relevant_answer"
 
 #: Commands that push a pattern, and the pattern.
 _PATTERN_OF = {
@@ -304,6 +304,8 @@ class _Turn:
     requested: str | None
     starting: list[str] = field(default_factory=list)
     quiet: bool = False
+    #: The slots the turn's ``set slot`` commands changed, in order.
+    changed: list[str] = field(default_factory=list)
 
 
 class CommandApplier:
@@ -329,6 +331,7 @@ class CommandApplier:
         handled = False
         for command in _execution_order(final, tracker):
             handled = self.run(tracker, command, turn) or handled
+        self._validate_changed_slots(tracker, turn)
         if not handled and not turn.quiet:
             reason = "no_command" if not final else "commands_changed_nothing"
             self.stack.push_pattern(tracker, "pattern_cannot_handle", {"reason": reason})
@@ -489,7 +492,34 @@ class CommandApplier:
         if current == value and type(current) is type(value):
             return True
         self.recorder.set_slot(tracker, name, value, filled_by=_extractor(command))
+        turn.changed.append(name)
         return True
+
+    def _validate_changed_slots(self, tracker: Tracker, turn: _Turn) -> None:
+        """Push pattern_validate_slot for each slot with a ``validation`` that the turn set,
+        on top of everything the commands pushed, as Rasa's command processor does (also for
+        the answer to a collect step: the slot's validation runs before the step's own
+        rejections). The answer to the validation's own question is checked by the frame that
+        asked it."""
+        top = tracker.stack[-1] if tracker.stack else {}
+        for name in dict.fromkeys(turn.changed):
+            slot = self.model.slots.get(name)
+            if slot is None or slot.validation is None or tracker.slots.get(name) is None:
+                continue
+            if top.get("type") == "pattern_validate_slot" and top.get("validate") == name:
+                continue
+            self.stack.push_pattern(
+                tracker,
+                "pattern_validate_slot",
+                {
+                    "validate": name,
+                    "refill_utter": slot.validation.refill_utter or f"utter_ask_{name}",
+                    "refill_action": f"action_ask_{name}",
+                    "rejections": [
+                        {"if": r.condition, "utter": r.utter} for r in slot.validation.rejections
+                    ],
+                },
+            )
 
     def _may_fill(self, tracker: Tracker, name: str, command: Command, turn: _Turn) -> bool:
         """Rasa's rule: a slot is set when the slot is being asked for, or a flow on the stack
@@ -569,6 +599,9 @@ class CommandApplier:
             options = [o for o in command.get("options") or [] if o in self.model.flows]
             if len(options) != len(command.get("options") or []):
                 log.info("clarify: dropped unknown flows from %r", command.get("options"))
+            if not options:
+                log.info("clarify skipped: none of its options is a flow")
+                return False
             self.stack.remove_patterns(tracker, "pattern_completed")
             self.stack.push_pattern(
                 tracker,

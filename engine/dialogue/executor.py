@@ -2,12 +2,14 @@
 
 `Executor.advance` picks each next step (following branches), runs it (collect, action,
 set_slots, link, call), and runs actions: built-in ones (see `builtin_actions`), responses
-(``utter_*``), and custom actions through the action client.
+(``utter_*``), and custom actions through the action client. As in Rasa's flow executor, an
+action step whose action is none of these (nor one of Rasa's default actions) is skipped.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import random
 from collections.abc import Callable
 from typing import Any
@@ -23,8 +25,11 @@ from engine.dialogue.slots import INVALID, coerce
 from engine.dialogue.tracker import ACTION_LISTEN, Tracker, now
 from engine.dialogue.turn import Listen, Recorder, Turn, stamped
 from engine.formats import END, StepView
+from engine.formats.defaults import DEFAULT_ACTIONS
 
 __all__ = ["RASA_PRO_NEEDED", "Executor", "call_needs_rasa_pro", "rest_messages"]
+
+log = logging.getLogger(__name__)
 
 #: The ``error_type`` of pattern_internal_error when a step needs what only Rasa Pro runs.
 RASA_PRO_NEEDED = "rasa_pro_required"
@@ -154,6 +159,13 @@ class Executor:
             if name == ACTION_LISTEN:
                 self.recorder.listen(tracker)
                 raise Listen
+            if not self.knows_action(tracker, name):
+                # Rasa's flow executor skips an action it does not know and goes on: the
+                # collect pattern's `{{context.utter}}` without a response, its
+                # `{{context.collect_action}}` without a custom action, a missing validator.
+                if not name.startswith("validate_"):
+                    log.info("flow step %s: action %r is not in the domain, skipped", view.id, name)
+                return
             self.run_action(tracker, name, turn)
         elif view.kind == "collect":
             self.run_collect(tracker, view)
@@ -177,22 +189,52 @@ class Executor:
             return
         self.stack.stop_for_error(tracker, call_needs_rasa_pro(self.model, view), RASA_PRO_NEEDED)
 
+    def knows_action(self, tracker: Tracker, name: str) -> bool:
+        """Whether `name` is an action Rasa would find: a response (the default patterns'
+        included), a custom action of the domain, a retrieval action or a default action."""
+        return (
+            name in BUILTINS
+            or name in DEFAULT_ACTIONS
+            or name in self.model.responses
+            or name in self.model.custom_actions
+            or is_retrieval_action(self.model, tracker, name)
+        )
+
     def run_collect(self, tracker: Tracker, view: StepView) -> None:
-        """Ask for the slot (through pattern_collect_information) unless it is filled."""
+        """Ask for the slot through pattern_collect_information, with the context Rasa gives
+        it: ``utter`` (the step's, else ``utter_ask_<slot>``), ``collect_action``
+        (``action_ask_<slot>``) and the step's rejections.
+
+        The pattern runs for a slot that is filled already as well (unless
+        ``ask_before_filling`` empties it first): its rejections and its ``validate_<slot>``
+        action check the value, and only a rejected value is asked for. A collect step with
+        neither its response nor its action, for a slot without an initial value, cannot ask:
+        the flow is cancelled and pattern_internal_error runs, as in Rasa."""
         slot = str(view.target)
-        filled = tracker.slots.get(slot) is not None
-        ask_before = bool(view.data.get("ask_before_filling", False))
-        if filled and not ask_before:
+        utter = str(view.data.get("utter") or f"utter_ask_{slot}")
+        collect_action = f"action_ask_{slot}"
+        definition = self.model.slots.get(slot)
+        has_initial = definition is not None and definition.initial_value is not None
+        if not (
+            has_initial
+            or self.knows_action(tracker, utter)
+            or self.knows_action(tracker, collect_action)
+        ):
+            reason = (
+                f"the collect step of slot '{slot}' has neither the response '{utter}' nor "
+                f"the action '{collect_action}' to ask for it"
+            )
+            self.stack.stop_for_error(tracker, reason, "rasa_internal_error_default")
             return
-        if filled:
+        if tracker.slots.get(slot) is not None and view.data.get("ask_before_filling", False):
             self.recorder.set_slot(tracker, slot, None)
         self.stack.push_pattern(
             tracker,
             "pattern_collect_information",
             {
                 "collect": slot,
-                "utter": view.data.get("utter") or f"utter_ask_{slot}",
-                "collect_action": f"action_ask_{slot}",
+                "utter": utter,
+                "collect_action": collect_action,
                 "rejections": copy.deepcopy(view.data.get("rejections") or []),
             },
         )
@@ -209,10 +251,6 @@ class Executor:
             self.run_custom_action(tracker, name, turn)
         elif name.startswith("utter_") or name in self.model.responses:
             self.utter_action(tracker, name, turn)
-        elif name.startswith("action_ask_"):
-            frame = tracker.stack[-1]
-            utter = frame.get("utter") or f"utter_ask_{name[len('action_ask_') :]}"
-            self.utter_action(tracker, utter, turn)
         elif name.startswith("validate_"):
             return  # no validation action defined for this slot
         else:

@@ -312,11 +312,14 @@ class Tracker:
         return None
 
     def requested_slot(self) -> str | None:
-        """The slot being asked for: the topmost collect pattern frame's, else, while a form
-        is active, the ``requested_slot`` slot."""
+        """The slot being asked for: the topmost collect pattern frame's (or validate slot
+        pattern frame's, asking again), else, while a form is active, the ``requested_slot``
+        slot."""
         for frame in reversed(self.stack):
             if frame.get("type") == "pattern_collect_information":
                 return cast("str | None", frame.get("collect"))
+            if frame.get("type") == "pattern_validate_slot":
+                return cast("str | None", frame.get("validate"))
         if self.active_loop:
             value = self.slots.get(REQUESTED_SLOT)
             return value if isinstance(value, str) else None

@@ -92,7 +92,8 @@ def test_a_flow_builder_customises_and_resets_a_pattern(page, bills):
 
     row.get_by_role("button", name="Customise pattern_chitchat").click()
     page.wait_for_url("**/a/bills/flows/pattern_chitchat/")
-    expect(page.locator("#canvas")).to_contain_text("utter_cannot_handle")
+    # Rasa Pro's default chitchat step: free-form answers through the IntentlessPolicy.
+    expect(page.locator("#canvas")).to_contain_text("action_trigger_chitchat")
     assert Flow.objects.filter(assistant=bills, name="pattern_chitchat").exists()
 
     page.goto("/a/bills/patterns")
@@ -116,6 +117,16 @@ def test_a_flow_builder_customises_and_resets_a_pattern(page, bills):
     expect(page.locator(".badge-customised")).to_have_count(0)
     assert not Flow.objects.filter(assistant=bills, name="pattern_chitchat").exists()
     assert FlowVersion.objects.filter(assistant=bills, flow_name="pattern_chitchat").count() == 2
+
+    # The collect pattern's default steps are Rasa Pro's: the question, then the custom action.
+    page.locator("#pattern-pattern_collect_information").get_by_role("link", name="View").click()
+    page.wait_for_url("**/a/bills/patterns/pattern_collect_information/")
+    steps = page.locator("ol.pattern-steps > li.pattern-step")
+    expect(steps).to_have_count(5)
+    expect(steps.nth(2)).to_contain_text("{{context.utter}}")
+    expect(steps.nth(2)).to_contain_text("(id ask_collect)")
+    expect(steps.nth(3)).to_contain_text("{{context.collect_action}}")
+    expect(steps.nth(4)).to_contain_text("action_listen")
 
 
 def test_a_flow_goes_from_draft_to_published_and_is_trained_alone(page, bills):

@@ -268,7 +268,7 @@ def test_an_llm_does_not_overwrite_an_nlu_value_unless_the_mapping_allows_it(all
         "  town:\n    type: text\n    mappings:\n      - {type: from_entity, entity: city}\n"
         f"      - {{type: from_llm, allow_nlu_correction: {str(allow).lower()}}}\n"
         "  confirmed:\n",
-    )
+    ).replace("responses:\n", 'responses:\n  utter_ask_town: [{text: "Which town?"}]\n')
     flows = (
         FLOWS
         + """
@@ -328,10 +328,11 @@ def test_clarify_lists_the_flows_by_name(chat):
     )
 
 
-def test_clarify_without_known_options_asks_for_more_information(chat):
-    assert chat.say("hm", {"command": "clarify", "options": ["nope"]}) == [
-        "utter_clarification_no_options_rasa"
-    ]
+def test_clarify_without_known_options_is_skipped_and_the_message_cannot_be_handled(chat):
+    # Rasa skips a clarify command none of whose options is a flow; the turn changed nothing,
+    # so the user is asked to rephrase.
+    assert chat.say("hm", {"command": "clarify", "options": ["nope"]}) == ["utter_ask_rephrase"]
+    assert ("flow_started", "pattern_clarification") not in chat.flow_events()
 
 
 def test_clarify_next_to_other_commands_is_dropped(chat):
@@ -346,7 +347,9 @@ def test_clarify_next_to_other_commands_is_dropped(chat):
 @pytest.mark.parametrize(
     ("command", "utters", "pattern"),
     [
-        ({"command": "chitchat"}, ["utter_cannot_handle"], "pattern_chitchat"),
+        # Rasa's pattern_chitchat runs action_trigger_chitchat, which needs the IntentlessPolicy:
+        # without it, chitchat cannot be handled (reason cannot_handle_chitchat).
+        ({"command": "chitchat"}, ["utter_cannot_handle"], "pattern_cannot_handle"),
         ({"command": "knowledge"}, ["utter_no_knowledge_base"], "pattern_search"),
         ({"command": "human handoff"}, ["utter_human_handoff_not_available"], "pattern_human_handoff"),
         ({"command": "cannot handle"}, ["utter_ask_rephrase"], "pattern_cannot_handle"),
@@ -375,7 +378,9 @@ def test_a_pattern_keeps_the_active_flow_and_its_question_comes_again(chat):
         "utter_human_handoff_not_available",
         "utter_ask_recipient",
     ]
-    assert "action_handoff_metric" in chat.actions()
+    # Rasa Pro 3.12's pattern_human_handoff only says that no human is available.
+    assert ("flow_started", "pattern_human_handoff") in chat.flow_events()
+    assert "action_handoff_metric" not in chat.actions()
 
 
 def test_only_one_cannot_handle_and_none_next_to_other_commands(chat):
@@ -576,7 +581,10 @@ def test_search_answers_with_the_best_passage():
 
 def test_search_without_a_relevant_passage_cannot_handle():
     c = search_chat()
-    assert c.say("pizza recipes", {"command": "knowledge"}) == ["utter_no_relevant_answer_found"]
+    # Rasa Pro 3.12's EnterpriseSearchPolicy: no relevant document is "cannot handle" with the
+    # default reason, and pattern_cannot_handle asks the user to rephrase.
+    assert c.say("pizza recipes", {"command": "knowledge"}) == ["utter_ask_rephrase"]
+    assert ("flow_started", "pattern_cannot_handle") in c.flow_events()
 
 
 def test_search_without_documents_or_the_policy_says_there_is_no_knowledge_base():

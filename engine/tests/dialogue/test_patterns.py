@@ -306,3 +306,15 @@ def test_pattern_session_start_runs_when_overridden(chat):
     assert c.say("balance?") == ["utter_balance", "utter_balance", "utter_can_do_something_else"]
     kinds = [e["event"] for e in c.turn_events[:3]]
     assert kinds == ["action", "session_started", "stack"]
+
+
+def test_a_value_filled_ahead_is_checked_by_the_rejections_when_its_collect_step_comes(chat):
+    c = chat()
+    c.say("send money")
+    # The amount is filled ahead (it is collected after the recipient) ...
+    assert c.say("500") == ["utter_ask_recipient"]
+    assert c.slots["amount"] == 500
+    # ... and rejected when its collect step is reached, as Rasa's pattern does.
+    assert c.say("to Ann") == ["utter_too_much", "utter_ask_amount"]
+    assert c.slots["amount"] is None
+    assert c.say("50") == ["utter_sent", "utter_can_do_something_else"]

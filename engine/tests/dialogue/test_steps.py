@@ -75,7 +75,10 @@ def test_it_skips_a_collect_whose_slot_is_filled_and_asks_before_filling_when_to
     assert chat.slots["age"] == 30.0
 
 
-def test_it_uses_the_collect_utter_and_a_custom_ask_action(chat_factory):
+def test_it_says_the_collect_utter_and_runs_a_custom_ask_action_too(chat_factory):
+    # Rasa's pattern_collect_information runs `{{context.utter}}` and then
+    # `{{context.collect_action}}`, each only when the domain has it: with both the response
+    # utter_ask_age and the custom action action_ask_age, both are run.
     domain = DOMAIN.replace("actions: [action_custom]", "actions: [action_custom, action_ask_age]")
     flows = """
     flows:
@@ -93,8 +96,9 @@ def test_it_uses_the_collect_utter_and_a_custom_ask_action(chat_factory):
     chat = chat_factory(domain, flows, {"go": ("start", 0.9)}, actions=actions)
     assert chat.say("go") == ["utter_hello"]
     chat.say("Bob")
-    assert chat.texts() == ["custom question"]
+    assert chat.texts() == ["How old are you?", "custom question"]
     assert actions.calls[0][0] == "action_ask_age"
+    assert chat.actions()[-3:] == ["utter_ask_age", "action_ask_age", "action_listen"]
 
 
 def test_it_branches_with_if_then_else_and_jumps_to_ids(chat_factory):
