@@ -177,3 +177,33 @@ def test_an_nlu_editor_marks_an_entity_by_selecting_text(page, bank, make_user):
     page.wait_for_selector(".example-text mark")
     example = Example.objects.get(intent__assistant=bank, text="I want a pizza in Berlin")
     assert example.entities == [{"start": 18, "end": 24, "value": "Berlin", "entity": "city"}]
+
+
+def test_a_variation_condition_on_a_categorical_slot_picks_its_value(page, bank):
+    from apps.flows.models import Slot
+
+    Slot.objects.create(
+        assistant=bank,
+        name="tier",
+        type="categorical",
+        definition={"type": "categorical", "values": ["gold", "silver"], "mappings": []},
+        position=9,
+    )
+    log_in(page)
+    page.goto("/a/bank/responses/utter_done/")
+    new = page.locator("fieldset.variation").last
+    clause = new.locator(".condition .clause").first
+    expect(clause.locator("input[aria-label=Value]")).to_be_visible()
+    clause.get_by_label("Slot").select_option("tier")
+    # The value box becomes the list of the slot's values.
+    values = clause.locator("select[aria-label=Value]")
+    expect(values.locator("option")).to_have_text(["gold", "silver"])
+    values.select_option("silver")
+    page.fill("#id_v1-text", "For silver members")
+    page.get_by_role("button", name="Save response").click()
+    page.wait_for_selector(".message.success")
+    variations = Response.objects.get(assistant=bank, name="utter_done").variations
+    assert variations[1] == {"text": "For silver members", "condition": 'slots.tier = "silver"'}
+    page.goto("/a/bank/responses/utter_done/")
+    saved = page.locator("fieldset.variation").nth(1).locator(".condition .clause").first
+    expect(saved.locator("select[aria-label=Value]")).to_have_value("silver")
