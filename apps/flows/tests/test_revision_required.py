@@ -264,3 +264,27 @@ def test_a_no_js_rename_delete_or_restore_posted_after_the_flow_moved_on_is_refu
     page = ed_client.post(restore, restore_fields, follow=True).content.decode()
     assert STALE in page and "Nothing was restored" in page
     assert snapshot(shop) == before
+
+
+def test_the_start_form_drawn_again_after_an_inline_intent_keeps_its_revision(ed_client, shop):
+    # The start panel was drawn at `old`; the flow moves on; an intent is created from the
+    # panel (drawing it again with what was typed): its Save is still an edit made at `old`.
+    old = flow_of(shop).revision
+    other_change(shop)
+    typed = {"description": "Typed on the old page", "guard": "always", "revision": old}
+    response = ed_client.post(
+        reverse("flows:inline_intent", args=[shop.name, "order"]),
+        {**typed, "new_intent-name": "order_pizza", "new_intent-examples": "a pizza"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert hidden_fields(page, 'name="description"')["revision"] == str(old)
+    before = snapshot(shop)
+    saved = ed_client.post(
+        reverse("flows:start", args=[shop.name, "order"]),
+        {**typed, "trigger-intent": "order_pizza"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert saved.status_code == 409 and STALE in saved.content.decode()
+    assert snapshot(shop) == before
