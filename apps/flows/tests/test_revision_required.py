@@ -288,3 +288,17 @@ def test_the_start_form_drawn_again_after_an_inline_intent_keeps_its_revision(ed
     )
     assert saved.status_code == 409 and STALE in saved.content.decode()
     assert snapshot(shop) == before
+
+
+def test_the_no_js_links_that_open_a_panel_carry_the_revision_and_are_refused_when_old(
+    ed_client, shop
+):
+    page = ed_client.get(reverse("flows:detail", args=[shop.name, "order"])).content.decode()
+    revision = flow_of(shop).revision
+    link = re.search(r'class="gap-add" href="([^"]+)"', page)[1].replace("&amp;", "&")
+    assert f"revision={revision}" in link
+    assert ed_client.get(link).status_code == 200
+    other_change(shop)
+    response = ed_client.get(link)
+    assert response.status_code == 409
+    assert STALE in response.content.decode() and 'id="canvas"' in response.content.decode()
