@@ -207,3 +207,21 @@ def test_a_variation_condition_on_a_categorical_slot_picks_its_value(page, bank)
     page.goto("/a/bank/responses/utter_done/")
     saved = page.locator("fieldset.variation").nth(1).locator(".condition .clause").first
     expect(saved.locator("select[aria-label=Value]")).to_have_value("silver")
+
+
+def test_a_rename_made_from_the_canvas_is_undone_from_the_canvas(page, bank):
+    log_in(page)
+    page.goto("/a/bank/flows/pay/")
+    page.get_by_role("link", name="Rename").click()
+    page.fill("#id_name", "pay_bill")
+    page.get_by_role("button", name="Rename").click()
+    page.wait_for_url("**/flows/pay_bill/")
+    undo = page.locator("#undo-button")
+    expect(undo).to_have_attribute("title", "Undo: Renamed from pay (Ctrl+Z)")
+    undo.click()
+    page.wait_for_url("**/flows/pay/")
+    expect(page.locator(".message.success")).to_contain_text("Undone: Renamed from pay.")
+    assert list(Flow.objects.filter(assistant=bank).values_list("name", flat=True)) == ["pay"]
+    expect(page.locator("#redo-button")).to_have_attribute(
+        "title", "Redo: Renamed from pay (Ctrl+Shift+Z)"
+    )
