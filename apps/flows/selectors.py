@@ -111,11 +111,15 @@ def step_context(assistant, flow) -> dict:
 
 
 def categorical_values(assistant) -> dict[str, list]:
-    """{slot name: its values} for the assistant's categorical slots."""
-    out = {}
-    for name, definition in Slot.objects.filter(
-        assistant=assistant, type__in=("categorical", "strict_categorical")
-    ).values_list("name", "definition"):
+    """{slot name: its values} for the slots a condition's value is picked from a list for:
+    the categorical slots (their values) and the bool slots (true and false)."""
+    out: dict[str, list] = {}
+    for name, kind, definition in Slot.objects.filter(
+        assistant=assistant, type__in=("categorical", "strict_categorical", "bool")
+    ).values_list("name", "type", "definition"):
+        if kind == "bool":
+            out[name] = [True, False]
+            continue
         values = definition.get("values") if isinstance(definition, dict) else None
         if isinstance(values, list) and values:
             out[name] = values

@@ -177,3 +177,51 @@ def test_an_nlu_editor_marks_an_entity_by_selecting_text(page, bank, make_user):
     page.wait_for_selector(".example-text mark")
     example = Example.objects.get(intent__assistant=bank, text="I want a pizza in Berlin")
     assert example.entities == [{"start": 18, "end": 24, "value": "Berlin", "entity": "city"}]
+
+
+def test_a_variation_condition_on_a_categorical_slot_picks_its_value(page, bank):
+    from apps.flows.models import Slot
+
+    Slot.objects.create(
+        assistant=bank,
+        name="tier",
+        type="categorical",
+        definition={"type": "categorical", "values": ["gold", "silver"], "mappings": []},
+        position=9,
+    )
+    log_in(page)
+    page.goto("/a/bank/responses/utter_done/")
+    new = page.locator("fieldset.variation").last
+    clause = new.locator(".condition .clause").first
+    expect(clause.locator("input[aria-label=Value]")).to_be_visible()
+    clause.get_by_label("Slot").select_option("tier")
+    # The value box becomes the list of the slot's values.
+    values = clause.locator("select[aria-label=Value]")
+    expect(values.locator("option")).to_have_text(["gold", "silver"])
+    values.select_option("silver")
+    page.fill("#id_v1-text", "For silver members")
+    page.get_by_role("button", name="Save response").click()
+    page.wait_for_selector(".message.success")
+    variations = Response.objects.get(assistant=bank, name="utter_done").variations
+    assert variations[1] == {"text": "For silver members", "condition": 'slots.tier = "silver"'}
+    page.goto("/a/bank/responses/utter_done/")
+    saved = page.locator("fieldset.variation").nth(1).locator(".condition .clause").first
+    expect(saved.locator("select[aria-label=Value]")).to_have_value("silver")
+
+
+def test_a_rename_made_from_the_canvas_is_undone_from_the_canvas(page, bank):
+    log_in(page)
+    page.goto("/a/bank/flows/pay/")
+    page.get_by_role("link", name="Rename").click()
+    page.fill("#id_name", "pay_bill")
+    page.get_by_role("button", name="Rename").click()
+    page.wait_for_url("**/flows/pay_bill/")
+    undo = page.locator("#undo-button")
+    expect(undo).to_have_attribute("title", "Undo: Renamed from pay (Ctrl+Z)")
+    undo.click()
+    page.wait_for_url("**/flows/pay/")
+    expect(page.locator(".message.success")).to_contain_text("Undone: Renamed from pay.")
+    assert list(Flow.objects.filter(assistant=bank).values_list("name", flat=True)) == ["pay"]
+    expect(page.locator("#redo-button")).to_have_attribute(
+        "title", "Redo: Renamed from pay (Ctrl+Shift+Z)"
+    )

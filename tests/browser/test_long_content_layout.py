@@ -18,6 +18,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LONG_ID = "order_" + "x" * 190
 DESCRIPTION = " ".join(["Take the order of a pizza with all its toppings."] * 40)[:2000]
+LONG_RESPONSE = "utter_" + "confirm_the_order_" * 10 + "z" * 14  # 200 characters
+LONG_TEXT = "Your pizza with " + "extra-cheese-and-tomatoes-" * 60 + " is on its way."
 
 
 @pytest.fixture
@@ -26,10 +28,14 @@ def shop(make_assistant, make_user):
     content.import_files(
         assistant,
         {
-            "domain.yml": 'version: "3.1"\nresponses:\n  utter_done:\n    - text: Done!\n',
+            "domain.yml": (
+                'version: "3.1"\nresponses:\n  utter_done:\n    - text: Done!\n'
+                f'  {LONG_RESPONSE}:\n    - text: "{LONG_TEXT}"\n'
+            ),
             "data/flows.yml": (
                 f'version: "3.1"\nflows:\n  {LONG_ID}:\n    name: "{"N" * 200}"\n'
                 f'    description: "{DESCRIPTION}"\n    steps:\n      - action: utter_done\n'
+                f"      - action: {LONG_RESPONSE}\n"
             ),
         },
     )
@@ -88,3 +94,34 @@ def test_long_content_fits_the_window_and_fields_count_characters(page, shop):
     description.fill("Refund an order")
     expect(page.locator("#id_description-count")).to_have_text("15 / 2000")
     expect(page.locator("#id_name-count")).to_have_text("0 / 200")
+
+
+def test_long_names_fit_the_canvas_side_panel_and_the_responses_list(page, shop):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto("/login/")
+    page.fill("#id_username", "ana")
+    page.fill("#id_password", "pw")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
+    page.evaluate("localStorage.setItem('studio.canvas.view', 'list')")
+
+    # The step that says the long response, opened in the side panel.
+    page.goto(f"/a/shop/flows/{LONG_ID}")
+    page.locator(".node-step", has_text=LONG_RESPONSE[:40]).first.click()
+    panel = page.locator("#panel")
+    expect(panel.locator("textarea").first).to_have_value(LONG_TEXT)
+    no_sideways_scrolling(page)
+    box = panel.bounding_box()
+    assert box["x"] + box["width"] <= 1440
+    assert box["width"] <= 720, f"the side panel is {box['width']} px wide"
+    # Nothing in the panel reaches past its right edge.
+    wider = panel.evaluate(
+        """p => { const right = p.getBoundingClientRect().right + 1;
+        return [...p.querySelectorAll("*")].filter(e => e.getBoundingClientRect().right > right)
+          .slice(0, 5).map(e => e.tagName.toLowerCase() + "." + e.className); }"""
+    )
+    assert wider == [], f"reach past the side panel: {wider}"
+
+    page.goto("/a/shop/responses")
+    expect(page.locator("table")).to_contain_text(LONG_RESPONSE[:40])
+    no_sideways_scrolling(page)

@@ -160,3 +160,85 @@ class ConditionEditor:
                     return None
             clauses.append(formats.SimpleCondition(row.slot, row.operator, value))
         return formats.build_condition(clauses, "or" if self.join == "or" else "and")
+
+
+class SlotValueConditions:
+    """The list form of a response variation's condition, as Rasa reads it: items
+    ``{type: slot, name: <slot>, value: <value>}``, all of which must hold. Edited as rows
+    `<prefix>-slot` / `<prefix>-value` (the value picked from a list when the slot is
+    categorical or bool); items of another type are kept as they are."""
+
+    def __init__(
+        self,
+        prefix: str,
+        slots: dict[str, str],
+        initial: list,
+        slot_values: dict[str, list] | None = None,
+    ):
+        self.prefix = prefix
+        self.slots = slots
+        self.slot_values = slot_values or {}
+        self.error = ""
+        self.kept = [i for i in initial if not (isinstance(i, dict) and i.get("type") == "slot")]
+        self.rows = [
+            ConditionRow(str(item.get("name") or ""), "=", _shown(item.get("value")))
+            for item in initial
+            if isinstance(item, dict) and item.get("type") == "slot"
+        ]
+
+    @property
+    def slot_names(self) -> list[str]:
+        return sorted(self.slots)
+
+    @property
+    def values_json(self) -> str:
+        return json.dumps({k: [plain(v) for v in vs] for k, vs in self.slot_values.items()})
+
+    @property
+    def display_rows(self) -> list[ConditionRow]:
+        shown = [*self.rows, ConditionRow()]
+        for row in shown:
+            values = [plain(v) for v in self.slot_values.get(row.slot) or []]
+            row.choices = (
+                None
+                if not values
+                else (values if not row.value or row.value in values else [row.value, *values])
+            )
+        return shown
+
+    def read(self, data) -> list | None:
+        """The condition list from the submitted form (None when every row is empty); sets
+        `error` when a row names an unknown slot or a value the slot cannot hold."""
+        self.rows = [
+            ConditionRow(slot, "=", value)
+            for slot, value in rows(data, f"{self.prefix}-slot", f"{self.prefix}-value")
+            if slot
+        ]
+        items: list = []
+        for row in self.rows:
+            if row.slot not in self.slots:
+                self.error = f"There is no slot called {row.slot}."
+                return None
+            try:
+                value = typed_value(row.value, self.slots[row.slot])
+            except forms.ValidationError as exc:
+                self.error = f"{row.slot}: {exc.messages[0]}"
+                return None
+            choices = self.slot_values.get(row.slot)
+            if choices and value is not None:
+                # The value as the slot's definition writes it (e.g. a number among values).
+                value = next((v for v in choices if plain(v) == plain(value)), _NOT_A_VALUE)
+                if value is _NOT_A_VALUE:
+                    shown = ", ".join(plain(v) for v in choices)
+                    self.error = f"{row.slot}: {row.value!r} is not one of its values ({shown})."
+                    return None
+            items.append({"type": "slot", "name": row.slot, "value": value})
+        items.extend(self.kept)
+        return items or None
+
+
+_NOT_A_VALUE = object()
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else plain(value)

@@ -69,8 +69,8 @@ class ResponseEditor:
             prefix=f"{self.prefix}{index}",
             variation=self.stored[index] if index < len(self.stored) else None,
             slots=self.slots,
+            slot_values=self.slot_values,
         )
-        form.condition.slot_values = self.slot_values
         return form
 
     @property

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 
 from apps.flows.forms.base import NAME_RE, AssistantForm, limits, rows
-from apps.flows.forms.conditions import ConditionEditor
+from apps.flows.forms.conditions import ConditionEditor, SlotValueConditions
 from apps.flows.models import Response
 from engine import formats
 
@@ -100,7 +100,14 @@ class VariationForm(forms.Form):
     )
     delete = forms.BooleanField(required=False, label="Remove this variation")
 
-    def __init__(self, *args, variation: dict | None = None, slots=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        variation: dict | None = None,
+        slots=None,
+        slot_values: dict[str, list] | None = None,
+        **kwargs,
+    ):
         variation = variation or {}
         self.original = variation
         buttons = [b for b in variation.get("buttons") or [] if isinstance(b, dict)]
@@ -121,9 +128,18 @@ class VariationForm(forms.Form):
             if not b.get("url")
         ]
         condition = variation.get("condition")
-        self.legacy_condition = condition if isinstance(condition, list) else None
+        # Rasa's list form (`- type: slot, name, value`) is edited as slot = value rows; the
+        # condition text (Rasa Pro's) with the condition builder.
+        self.slot_conditions = (
+            SlotValueConditions(f"{self.prefix}-sc", slots or {}, condition, slot_values)
+            if isinstance(condition, list)
+            else None
+        )
         self.condition = ConditionEditor(
-            f"{self.prefix}-cond", slots or {}, condition if isinstance(condition, str) else None
+            f"{self.prefix}-cond",
+            slots or {},
+            condition if isinstance(condition, str) else None,
+            slot_values=slot_values,
         )
         self.button_error = ""
 
@@ -180,9 +196,10 @@ class VariationForm(forms.Form):
                 break
             out.append({"title": title.strip(), "url": url.strip(), "type": "web_url"})
         data["buttons"] = out
-        condition = self.condition.read(self.data)
-        if self.condition.error:
-            self.add_error(None, self.condition.error)
+        editor = self.slot_conditions or self.condition
+        condition = editor.read(self.data)
+        if editor.error:
+            self.add_error(None, editor.error)
         data["condition"] = condition
         return data
 
@@ -205,8 +222,6 @@ class VariationForm(forms.Form):
             out["channel"] = data["channel"]
         if data.get("condition"):
             out["condition"] = data["condition"]
-        elif self.legacy_condition is not None:
-            out["condition"] = self.legacy_condition
         metadata = dict(self.original.get("metadata") or {})
         if data.get("rephrase"):
             metadata["rephrase"] = True

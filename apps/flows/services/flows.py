@@ -315,9 +315,16 @@ def _retarget(steps: list, old: str, new: str) -> bool:
 
 
 @transaction.atomic
-def rename_flow(flow: Flow, *, name: str, user=None, revision: int | None = None) -> Flow:
+def rename_flow(
+    flow: Flow,
+    *,
+    name: str,
+    user=None,
+    revision: int | None = None,
+    summary: str | None = None,
+) -> Flow:
     """Give the flow a new id; links and calls to it in other flows follow, and so does its
-    history."""
+    history. `summary`: what its version says (default "Renamed from <old id>")."""
     check_revision(flow, revision)
     old = flow.name
     if name == old:
@@ -339,7 +346,7 @@ def rename_flow(flow: Flow, *, name: str, user=None, revision: int | None = None
     check_change(flow.assistant, change, f"flows.{name}")
     FlowVersion.objects.filter(assistant=flow.assistant, flow_name=old).update(flow_name=name)
     _swap(flow, name=name, updated_at=timezone.now(), updated_by=_user(user))
-    record_version(flow, user, f"Renamed from {old}")
+    record_version(flow, user, summary or f"Renamed from {old}")
     for other, _definition in changed:
         _store(
             other, formats.flow_to_dict(replacements[other.name]), user, f"Follows rename of {old}"

@@ -88,3 +88,16 @@ def editor(make_user):
 def ed_client(client, editor):
     client.force_login(editor)
     return client
+
+
+def drawn(assistant, flow: str = "order", path: str | None = None) -> dict:
+    """The hidden fields a builder form of `flow` is drawn with, as a browser posts them back:
+    the flow's revision and, for a form of the step at `path`, that step's id."""
+    from apps.flows import steps as step_ops
+    from apps.flows.models import Flow
+
+    row = Flow.objects.get(assistant=assistant, name=flow)
+    fields: dict = {"revision": row.revision}
+    if path is not None:
+        fields["step"] = step_ops.step_id_at(row.definition.get("steps") or [], path, flow)
+    return fields

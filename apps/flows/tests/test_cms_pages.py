@@ -226,3 +226,134 @@ def test_config_yml_is_checked_before_it_is_saved(client, shop, make_user):
 
 def test_a_flow_builder_cannot_edit_config(ed_client, shop):
     assert ed_client.get(reverse("projects:files", args=[shop.name])).status_code == 403
+
+
+# -- conditional variations: a categorical or bool slot's value is picked from its values
+
+
+def _value_box(page: str, name: str) -> str:
+    """The tag (select or input) of the field `name` in the page."""
+    return page.split(f'name="{name}"', 1)[0].rsplit("<", 1)[1].split(" ", 1)[0]
+
+
+def _store_variations(shop, variations):
+    Response.objects.filter(assistant=shop, name="utter_done").update(variations=variations)
+
+
+def _edit_page(client, shop) -> str:
+    return client.get(
+        reverse("flows:response_edit", args=[shop.name, "utter_done"])
+    ).content.decode()
+
+
+def test_a_condition_on_a_categorical_slot_picks_its_value_from_a_list(ed_client, shop):
+    _store_variations(shop, [{"text": "Gold!", "condition": 'slots.tier = "gold"'}])
+    page = _edit_page(ed_client, shop)
+    assert _value_box(page, "v0-cond-value") == "select"
+    assert '<option value="gold" selected>gold</option><option value="silver">silver</option>' in (
+        page
+    )
+    # The page knows every categorical and bool slot's values, for a change of slot.
+    assert "data-slot-values=" in page and "&quot;confirmed&quot;: [&quot;true&quot;" in page
+    # The blank row of a new condition has a text box until a slot is picked.
+    assert _value_box(page, "v1-cond-value") == "input"
+    # A bool slot's value is picked from true and false.
+    response = save_response(
+        ed_client,
+        shop,
+        "utter_done",
+        {
+            "v0-text": "Done!",
+            "v0-cond-slot": "confirmed",
+            "v0-cond-op": "=",
+            "v0-cond-value": "false",
+        },
+        old="utter_done",
+    )
+    assert response.status_code == 302
+    variation = Response.objects.get(assistant=shop, name="utter_done").variations[0]
+    assert variation["condition"] == "slots.confirmed = false"
+    page = _edit_page(ed_client, shop)
+    assert _value_box(page, "v0-cond-value") == "select"
+    assert '<option value="true">true</option><option value="false" selected>false</option>' in (
+        page
+    )
+
+
+def test_a_slot_list_condition_is_edited_with_the_value_picked_from_the_slots_values(
+    ed_client, shop
+):
+    condition = [
+        {"type": "slot", "name": "tier", "value": "gold"},
+        {"type": "slot", "name": "confirmed", "value": True},
+    ]
+    _store_variations(shop, [{"text": "Gold!", "condition": condition}, {"text": "Done!"}])
+    page = _edit_page(ed_client, shop)
+    assert "Only when these slots have these values" in page
+    assert page.count('name="v0-sc-value"') == 3  # two conditions and a blank row
+    assert '<option value="gold" selected>gold</option><option value="silver">silver</option>' in (
+        page
+    )
+    assert '<option value="true" selected>true</option><option value="false">false</option>' in (
+        page
+    )
+    # Saved unchanged, the list stays exactly as it was.
+    data = {
+        "v0-text": "Gold!",
+        "v0-sc-slot": ["tier", "confirmed", ""],
+        "v0-sc-value": ["gold", "true", ""],
+        "v1-text": "Done!",
+        "variation_count": "3",
+    }
+    assert save_response(ed_client, shop, "utter_done", data, old="utter_done").status_code == 302
+    stored = Response.objects.get(assistant=shop, name="utter_done").variations
+    assert stored[0]["condition"] == condition
+    # Another value picked is stored, typed as the slot holds it.
+    data.update({"v0-sc-value": ["silver", "false", ""]})
+    save_response(ed_client, shop, "utter_done", data, old="utter_done")
+    assert Response.objects.get(assistant=shop, name="utter_done").variations[0]["condition"] == [
+        {"type": "slot", "name": "tier", "value": "silver"},
+        {"type": "slot", "name": "confirmed", "value": False},
+    ]
+    # Every row emptied: the variation has no condition any more.
+    data.update({"v0-sc-slot": ["", "", ""], "v0-sc-value": ["", "", ""]})
+    save_response(ed_client, shop, "utter_done", data, old="utter_done")
+    assert "condition" not in Response.objects.get(assistant=shop, name="utter_done").variations[0]
+
+
+@pytest.mark.parametrize(
+    ("slots", "values", "message"),
+    [
+        (["tier"], ["bronze"], "tier: 'bronze' is not one of its values (gold, silver)."),
+        (["confirmed"], ["maybe"], "confirmed: 'maybe' is not true or false."),
+        (["nope"], ["x"], "There is no slot called nope."),
+    ],
+)
+def test_a_wrong_slot_list_condition_is_refused_and_nothing_is_stored(
+    ed_client, shop, slots, values, message
+):
+    variations = [
+        {"text": "Gold!", "condition": [{"type": "slot", "name": "tier", "value": "gold"}]}
+    ]
+    _store_variations(shop, variations)
+    response = save_response(
+        ed_client,
+        shop,
+        "utter_done",
+        {"v0-text": "Gold!", "v0-sc-slot": slots, "v0-sc-value": values},
+        old="utter_done",
+    )
+    assert message in response.content.decode().replace("&#x27;", "'")
+    assert Response.objects.get(assistant=shop, name="utter_done").variations == variations
+
+
+def test_the_side_panel_edits_a_slot_list_condition_too(ed_client, shop):
+    _store_variations(
+        shop, [{"text": "Gold!", "condition": [{"type": "slot", "name": "tier", "value": "gold"}]}]
+    )
+    url = reverse("flows:step_edit", args=[shop.name, "order"])
+    page = ed_client.get(url, {"path": "steps[1]"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "Only when these slots have these values" in page
+    assert '<option value="gold" selected>gold</option><option value="silver">silver</option>' in (
+        page
+    )

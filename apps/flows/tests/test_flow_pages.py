@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from apps.flows.models import Flow, FlowVersion, Response, Slot
+from apps.flows.tests.conftest import drawn
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +19,13 @@ def steps_of(shop, name="order"):
 
 def add(client, shop, kind, data, list_path="steps", index=2, flow="order", **headers):
     url = reverse("flows:step_add", args=[shop.name, flow])
+    data = {**drawn(shop, flow), **data}
     return client.post(f"{url}?list={list_path}&index={index}&kind={kind}", data, **headers)
 
 
 def edit(client, shop, path, data, flow="order"):
     url = reverse("flows:step_edit", args=[shop.name, flow])
-    return client.post(f"{url}?path={path}", data)
+    return client.post(f"{url}?path={path}", {**drawn(shop, flow, path), **data})
 
 
 # -- list, create, rename, duplicate, delete
@@ -65,7 +67,8 @@ def test_create_makes_an_empty_valid_flow_with_a_version(ed_client, shop, editor
 def test_rename_moves_links_and_history(ed_client, shop):
     add(ed_client, shop, "link", {"flow": "helper"})
     response = ed_client.post(
-        reverse("flows:rename", args=[shop.name, "helper"]), {"name": "payment_helper"}
+        reverse("flows:rename", args=[shop.name, "helper"]),
+        {"name": "payment_helper", **drawn(shop, "helper")},
     )
     assert response.status_code == 302
     assert steps_of(shop)[-1] == {"link": "payment_helper"}
@@ -74,9 +77,10 @@ def test_rename_moves_links_and_history(ed_client, shop):
 
 def test_delete_needs_the_name_and_refuses_a_linked_flow(ed_client, shop):
     url = reverse("flows:delete", args=[shop.name, "helper"])
-    assert "Type helper exactly" in ed_client.post(url, {"confirm_name": "nope"}).content.decode()
+    page = ed_client.post(url, {"confirm_name": "nope", **drawn(shop, "helper")}).content.decode()
+    assert "Type helper exactly" in page
     add(ed_client, shop, "call", {"flow": "helper"}, index=1)
-    page = ed_client.post(url, {"confirm_name": "helper"}).content.decode()
+    page = ed_client.post(url, {"confirm_name": "helper", **drawn(shop, "helper")}).content.decode()
     assert "Other content still uses this flow" in page
     assert Flow.objects.filter(assistant=shop, name="helper").exists()
 
@@ -178,7 +182,8 @@ def test_connecting_to_an_earlier_step_names_it(ed_client, shop):
     add(ed_client, shop, "logic", {"b1-slot": "confirmed", "b1-op": "false"}, index=2)
     url = reverse("flows:step_add", args=[shop.name, "order"])
     response = ed_client.post(
-        f"{url}?list=steps[2].next[0].then&index=0&kind=goto", {"target": "order_0_collect_amount"}
+        f"{url}?list=steps[2].next[0].then&index=0&kind=goto",
+        {"target": "order_0_collect_amount", **drawn(shop)},
     )
     assert response.status_code == 302
     steps = steps_of(shop)
@@ -223,7 +228,9 @@ def test_htmx_save_answers_with_a_redirect_to_the_canvas(ed_client, shop):
     assert response.status_code == 302
     url = reverse("flows:step_edit", args=[shop.name, "order"])
     response = ed_client.post(
-        f"{url}?path=steps[1]", {"response": "utter_done"}, HTTP_HX_REQUEST="true"
+        f"{url}?path=steps[1]",
+        {"response": "utter_done", **drawn(shop, path="steps[1]")},
+        HTTP_HX_REQUEST="true",
     )
     assert response["HX-Redirect"] == reverse("flows:detail", args=[shop.name, "order"])
 
@@ -233,7 +240,7 @@ def test_delete_a_step_and_refuse_deleting_a_jump_target(ed_client, shop):
     add(ed_client, shop, "logic", {"b1-slot": "confirmed", "b1-op": "true"}, index=2)
     page = ed_client.get(f"{url}?path=steps[2]").content.decode()
     assert "also deletes its 2 branches" in page
-    ed_client.post(f"{url}?path=steps[2]")
+    ed_client.post(f"{url}?path=steps[2]", drawn(shop, path="steps[2]"))
     assert steps_of(shop) == [{"collect": "amount"}, {"action": "utter_done"}]
     edit(
         ed_client,
@@ -241,7 +248,7 @@ def test_delete_a_step_and_refuse_deleting_a_jump_target(ed_client, shop):
         "steps[1]",
         {"response": "utter_done", "next_target": "order_0_collect_amount"},
     )
-    response = ed_client.post(f"{url}?path=steps[0]")
+    response = ed_client.post(f"{url}?path=steps[0]", drawn(shop, path="steps[0]"))
     assert response.status_code == 400
     assert "does not exist" in response.content.decode()
 
@@ -258,6 +265,7 @@ def test_the_start_node(ed_client, shop):
             "guard-op": "true",
             "trigger-intent": ["order", "greet"],
             "trigger-threshold": ["0.7", ""],
+            **drawn(shop),
         },
     )
     assert response.status_code == 302
@@ -274,10 +282,11 @@ def test_the_start_node(ed_client, shop):
             "guard": "link_only",
             "trigger-intent": "order",
             "trigger-threshold": "3",
+            **drawn(shop),
         },
     )
     assert "between 0 and 1" in response.content.decode()
-    ed_client.post(url, {"description": "x", "guard": "link_only"})
+    ed_client.post(url, {"description": "x", "guard": "link_only", **drawn(shop)})
     assert Flow.objects.get(assistant=shop, name="order").definition["if"] is False
 
 
@@ -299,7 +308,7 @@ def test_history_shows_a_diff_and_restores(ed_client, shop):
     assert '<span class="add">+    - action: utter_cancelled</span>' in page
     assert "</span>\n<span" not in page  # one line per line: no blank line between them
     imported = versions.last()
-    ed_client.post(reverse("flows:restore", args=[shop.name, "order", imported.pk]))
+    ed_client.post(reverse("flows:restore", args=[shop.name, "order", imported.pk]), drawn(shop))
     assert steps_of(shop) == [{"collect": "amount"}, {"action": "utter_done"}]
     latest = FlowVersion.objects.filter(assistant=shop, flow_name="order").first()
     assert latest.summary.startswith("Restored")
@@ -312,7 +321,7 @@ def test_a_version_that_no_longer_validates_is_not_restored(ed_client, shop):
         definition={"description": "x", "steps": [{"collect": "gone"}]},
     )
     response = ed_client.post(
-        reverse("flows:restore", args=[shop.name, "order", bad.pk]), follow=True
+        reverse("flows:restore", args=[shop.name, "order", bad.pk]), drawn(shop), follow=True
     )
     assert "cannot be restored" in response.content.decode()
     assert steps_of(shop) == [{"collect": "amount"}, {"action": "utter_done"}]
@@ -341,6 +350,7 @@ def test_the_start_node_keeps_trigger_keys_it_does_not_edit(ed_client, shop):
             "guard": "always",
             "trigger-intent": ["order", "greet"],
             "trigger-threshold": ["0.7", ""],
+            **drawn(shop),
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from apps.accounts.roles import Role
 from apps.flows.models import CustomAction, Flow, FlowVersion, Response, Slot
+from apps.flows.tests.conftest import drawn
 from apps.nlu.models import Example, Intent
 
 pytestmark = pytest.mark.django_db
@@ -21,12 +22,13 @@ def steps_of(shop, name="order"):
 
 def add(client, shop, kind, data, index=2, flow="order"):
     url = reverse("flows:step_add", args=[shop.name, flow])
+    data = {**drawn(shop, flow), **data}
     return client.post(f"{url}?list=steps&index={index}&kind={kind}", data)
 
 
 def edit(client, shop, path, data, flow="order", **headers):
     url = reverse("flows:step_edit", args=[shop.name, flow])
-    return client.post(f"{url}?path={path}", data, **headers)
+    return client.post(f"{url}?path={path}", {**drawn(shop, flow, path), **data}, **headers)
 
 
 def nothing_stored(shop, versions_before):
@@ -332,7 +334,7 @@ def test_a_new_intent_with_examples_is_created_and_picked_as_a_trigger(ed_client
     ]
     saved = ed_client.post(
         reverse("flows:start", args=[shop.name, "order"]),
-        start_data(**{"trigger-intent": ["order", "order_pizza"]}),
+        {**start_data(**{"trigger-intent": ["order", "order_pizza"]}), **drawn(shop)},
     )
     assert saved.status_code == 302
     triggers = Flow.objects.get(assistant=shop, name="order").definition["nlu_trigger"]
@@ -394,6 +396,7 @@ def test_a_viewer_sees_the_step_read_only_and_cannot_open_create_forms(viewer_cl
 def test_a_branch_on_a_categorical_slot_picks_its_value_from_a_list(ed_client, shop):
     url = reverse("flows:step_add", args=[shop.name, "order"])
     data = {"b1-slot": "tier", "b1-op": "=", "b1-value": "", "else-target": "__keep__"}
+    data.update(drawn(shop))
     page = page_of(
         ed_client.post(
             f"{url}?list=steps&index=2&kind=logic",
@@ -457,6 +460,7 @@ def test_the_panel_says_when_the_response_is_used_elsewhere_too(ed_client, shop)
 def test_the_start_nodes_guard_on_a_categorical_slot_picks_its_value_from_a_list(ed_client, shop):
     url = reverse("flows:start", args=[shop.name, "order"])
     data = {"guard": "condition", "guard-slot": "tier", "guard-op": "=", "guard-value": ""}
+    data.update(drawn(shop))
     page = page_of(ed_client.post(url, data, HTTP_HX_REQUEST="true", HTTP_X_STUDIO_PREVIEW="1"))
     clause = page.split('name="guard-value"', 1)[0].rsplit("<", 1)[1]
     assert clause.startswith("select")

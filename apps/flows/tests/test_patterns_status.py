@@ -14,6 +14,7 @@ from apps.accounts.roles import Role
 from apps.flows import services
 from apps.flows.models import Flow, FlowVersion
 from apps.flows.services import patterns, status
+from apps.flows.tests.conftest import drawn
 from apps.projects import content
 from apps.training import services as training
 from apps.training.models import TrainingJob
@@ -131,7 +132,7 @@ def test_reset_asks_then_deletes_the_flow_and_keeps_its_history(ed_client, shop)
     assert "Reset pattern_chitchat to default" in confirm and "history stays" in confirm
     assert Flow.objects.filter(name="pattern_chitchat").exists()  # asking changes nothing
 
-    response = ed_client.post(url)
+    response = ed_client.post(url, drawn(shop, "pattern_chitchat"))
     assert response["Location"] == reverse("flows:patterns", args=["shop"])
     assert not Flow.objects.filter(assistant=shop, name="pattern_chitchat").exists()
     history = list(FlowVersion.objects.filter(assistant=shop, flow_name="pattern_chitchat"))
@@ -378,7 +379,7 @@ def test_the_canvas_shows_the_status_and_publishes_the_flow(ed_client, shop):
     assert '<span class="status flow-status-draft" id="flow-status">Draft</span>' in page
     answer = ed_client.post(
         reverse("flows:flow_status", args=[shop.name]),
-        {"publish_one": flow.name, "back": "canvas"},
+        {"publish_one": flow.name, "back": "canvas", **drawn(shop, flow.name)},
     )
     assert answer.status_code == 302
     assert answer["Location"] == reverse("flows:detail", args=[shop.name, flow.name])

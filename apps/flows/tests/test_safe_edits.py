@@ -120,7 +120,9 @@ def test_an_edit_on_an_old_revision_is_refused_and_not_applied(ed_client, shop):
         assert reverse("flows:detail", args=[shop.name, "order"]) in page
     assert flow_of(shop).definition["steps"] == steps
     # Without htmx the answer is the whole fresh canvas with the message in its panel.
-    page = ed_client.post(delete_url(shop, "steps[1]"), {"revision": old}).content.decode()
+    page = ed_client.post(
+        delete_url(shop, "steps[1]"), {"revision": old, "step": "order_1_utter_done"}
+    ).content.decode()
     assert STALE in page and 'id="canvas"' in page
 
 
@@ -360,3 +362,103 @@ def test_history_titles_name_the_step_and_restore_asks_first(ed_client, shop):
     assert "Added message utter_cancelled" in page and "Deleted message utter_cancelled" in page
     assert "steps[" not in page.split("<ol")[1].split("<pre")[0]
     assert "data-confirm=" in page
+
+
+# -- undo and redo of renames
+
+
+def _rename(client, shop, old, new):
+    return client.post(
+        reverse("flows:rename", args=[shop.name, old]),
+        {"name": new, "revision": flow_of(shop, old).revision},
+    )
+
+
+def _step_back(client, shop, flow, name):
+    revision = flow_of(shop, flow).revision
+    return client.post(reverse(f"flows:{name}", args=[shop.name, flow]), {"revision": revision})
+
+
+def _history(shop, flow) -> list[str]:
+    return [v.summary for v in FlowVersion.objects.filter(assistant=shop, flow_name=flow)]
+
+
+def test_undo_of_a_rename_restores_the_old_id_everywhere(ed_client, shop):
+    services.edit_steps(flow_of(shop), lambda s: [*s, {"link": "helper"}], user=None, summary="x")
+    history_before = _history(shop, "helper")
+    assert _rename(ed_client, shop, "helper", "pay_helper").status_code == 302
+    assert flow_of(shop).definition["steps"][-1] == {"link": "pay_helper"}
+    page = ed_client.get(reverse("flows:detail", args=[shop.name, "pay_helper"])).content.decode()
+    assert "Undo: Renamed from helper" in page
+
+    response = _step_back(ed_client, shop, "pay_helper", "undo")
+    assert response["Location"] == reverse("flows:detail", args=[shop.name, "helper"])
+    assert not Flow.objects.filter(assistant=shop, name="pay_helper").exists()
+    # The link in the other flow and the flow's history follow it back.
+    assert flow_of(shop).definition["steps"][-1] == {"link": "helper"}
+    assert _history(shop, "helper") == [
+        "Undo: Renamed from helper",
+        "Renamed from helper",
+        *history_before,
+    ]
+    assert not FlowVersion.objects.filter(assistant=shop, flow_name="pay_helper").exists()
+    page = ed_client.get(reverse("flows:detail", args=[shop.name, "helper"])).content.decode()
+    assert "Redo: Renamed from helper" in page
+
+    _step_back(ed_client, shop, "helper", "redo")
+    assert not Flow.objects.filter(assistant=shop, name="helper").exists()
+    assert flow_of(shop).definition["steps"][-1] == {"link": "pay_helper"}
+    assert _history(shop, "pay_helper")[0] == "Redo: Renamed from helper"
+    # And undone again from the redo.
+    _step_back(ed_client, shop, "pay_helper", "undo")
+    assert Flow.objects.filter(assistant=shop, name="helper").exists()
+    assert flow_of(shop).definition["steps"][-1] == {"link": "helper"}
+
+
+def test_renames_and_canvas_edits_undo_in_order(ed_client, shop):
+    original = flow_of(shop, "helper").definition
+    ed_client.post(
+        add_url(shop, flow="helper", index=1),
+        {"response": "utter_done", "revision": flow_of(shop, "helper").revision},
+    )
+    edited = flow_of(shop, "helper").definition
+    _rename(ed_client, shop, "helper", "pay_helper")
+    ed_client.post(
+        reverse("flows:start", args=[shop.name, "pay_helper"]),
+        {
+            "title": "Pay",
+            "description": "Pays the order",
+            "guard": "always",
+            "revision": flow_of(shop, "pay_helper").revision,
+        },
+    )
+    assert flow_of(shop, "pay_helper").title == "Pay"
+    _step_back(ed_client, shop, "pay_helper", "undo")  # the name and description
+    renamed = flow_of(shop, "pay_helper")
+    assert (renamed.title, renamed.description) == ("", "A helper flow")
+    assert renamed.definition == edited
+    _step_back(ed_client, shop, "pay_helper", "undo")  # the rename
+    _step_back(ed_client, shop, "helper", "undo")  # the added step
+    assert flow_of(shop, "helper").definition == original
+    page = ed_client.get(reverse("flows:detail", args=[shop.name, "helper"])).content.decode()
+    assert 'id="undo-button" disabled' in page
+    _step_back(ed_client, shop, "helper", "redo")
+    _step_back(ed_client, shop, "helper", "redo")
+    _step_back(ed_client, shop, "pay_helper", "redo")
+    assert flow_of(shop, "pay_helper").title == "Pay"
+
+
+def test_undo_of_a_rename_whose_old_id_was_taken_since_is_refused(ed_client, shop):
+    _rename(ed_client, shop, "helper", "pay_helper")
+    services.create_flow(shop, name="helper", description="A new one")
+    before = flow_of(shop, "pay_helper").revision
+    page = ed_client.post(
+        reverse("flows:undo", args=[shop.name, "pay_helper"]),
+        {"revision": before},
+        follow=True,
+    ).content.decode()
+    assert "Undo: Renamed from helper is not possible: There is already a flow called helper." in (
+        page
+    )
+    assert flow_of(shop, "pay_helper").revision == before
+    assert flow_of(shop, "helper").description == "A new one"

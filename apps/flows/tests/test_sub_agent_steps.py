@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from apps.flows.models import Flow
+from apps.flows.tests.conftest import drawn
 from apps.projects import content
 from engine import formats
 from tests.support.rasa_projects import project_texts
@@ -107,7 +108,11 @@ def test_the_call_form_offers_the_sub_agents(admin_client, outdoor):
 def test_editing_a_sub_agent_call_keeps_its_exit_condition(admin_client, outdoor):
     response = admin_client.post(
         step_url(outdoor, "return_item", path="steps[1]"),
-        {"flow": "returns_desk", "step_id": "hand_over_return"},
+        {
+            "flow": "returns_desk",
+            "step_id": "hand_over_return",
+            **drawn(outdoor, "return_item", "steps[1]"),
+        },
     )
     assert response.status_code == 302, response.content.decode()
     assert steps_of(outdoor, "return_item")[1] == {
@@ -121,7 +126,11 @@ def test_editing_an_mcp_call_keeps_its_server_and_mapping(admin_client, outdoor)
     before = steps_of(outdoor, "check_order_status")[1]
     response = admin_client.post(
         step_url(outdoor, "check_order_status", path="steps[1]"),
-        {"flow": "get_order_status", "step_id": "lookup"},
+        {
+            "flow": "get_order_status",
+            "step_id": "lookup",
+            **drawn(outdoor, "check_order_status", "steps[1]"),
+        },
     )
     assert response.status_code == 302, response.content.decode()
     assert steps_of(outdoor, "check_order_status")[1] == {"id": "lookup", **before}
@@ -130,7 +139,7 @@ def test_editing_an_mcp_call_keeps_its_server_and_mapping(admin_client, outdoor)
 def test_a_new_call_of_a_sub_agent_can_be_added(admin_client, outdoor):
     response = admin_client.post(
         step_url(outdoor, "opening_hours", list="steps", index="1", kind="call"),
-        {"flow": "product_expert"},
+        {"flow": "product_expert", **drawn(outdoor, "opening_hours")},
     )
     assert response.status_code == 302, response.content.decode()
     assert steps_of(outdoor, "opening_hours") == [
@@ -142,7 +151,7 @@ def test_a_new_call_of_a_sub_agent_can_be_added(admin_client, outdoor):
 def test_a_call_of_an_unknown_name_is_refused_in_the_form(admin_client, outdoor):
     response = admin_client.post(
         step_url(outdoor, "opening_hours", list="steps", index="1", kind="call"),
-        {"flow": "product_expertt"},
+        {"flow": "product_expertt", **drawn(outdoor, "opening_hours")},
     )
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()

@@ -10,7 +10,8 @@ Every edit names the revision of the flow its page was drawn at (the ``revision`
 panel form; htmx requests for a panel send it as ``X-Flow-Revision``), and an edit of a step
 names the step's id (``step``) as well as its path. An edit made on another revision, or whose
 path no longer holds that step, is refused with 409 and the fresh canvas: it is never applied
-to what the flow has become.
+to what the flow has become. An edit that names no revision (or no step, for an edit or a
+deletion of one) is refused with 400: nothing says which flow it was made on.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from apps.flows.forms.steps import STEP_FORMS, STEP_KINDS, StepForm, step_kind
 from apps.flows.models import Flow, Slot
 from apps.flows.services import status as publication
 from apps.flows.views.flows import flow_or_404
+from apps.flows.views.revision import RevisionMissing, posted_revision
 from apps.nlu.models import Intent
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid, relative_problems
@@ -55,13 +57,15 @@ def _redirect_after_edit(request, assistant, flow: Flow):
 
 
 def _claimed_revision(request) -> int | None:
-    """The revision the request says its page was drawn at (None when it says none: a client
-    other than the canvas, whose edit applies to the flow as it is, still stored as a
-    compare-and-swap; -1, which no flow has, when it is not a number)."""
+    """The revision the request says its page was drawn at. A POST always names one (`_stale`
+    refuses it otherwise); a GET for a panel may name none (the panel opens on the current
+    revision), and -1, which no flow has, stands for one that is not a number."""
     if request.method == "POST":
-        raw = request.POST.get("revision", "")
-    else:
-        raw = request.headers.get("X-Flow-Revision") or request.GET.get("revision") or ""
+        try:
+            return posted_revision(request)
+        except RevisionMissing:
+            return -1
+    raw = request.headers.get("X-Flow-Revision") or request.GET.get("revision") or ""
     if not raw:
         return None
     try:
@@ -70,12 +74,49 @@ def _claimed_revision(request) -> int | None:
         return -1
 
 
+def revision_missing_answer(request, assistant, flow: Flow, problem: str):
+    """The 400 answer to an edit that names no revision (or no step): nothing is applied."""
+    return _panel(
+        request,
+        assistant,
+        flow,
+        "flows/_revision_missing.html",
+        {"revision_problem": problem},
+        status=400,
+    )
+
+
+def _unnamed(request, assistant, flow: Flow, path: str | None):
+    """The 400 answer when a POST names no revision, or (an edit of the step at `path`) no
+    step; None when it names both."""
+    if request.method != "POST":
+        return None
+    try:
+        posted_revision(request)
+    except RevisionMissing as exc:
+        return revision_missing_answer(request, assistant, flow, str(exc))
+    if path is not None and not request.POST.get("step"):
+        return revision_missing_answer(
+            request,
+            assistant,
+            flow,
+            "This change does not name the step it was made on (the step field is missing), "
+            "so it could land on another step. Nothing was changed: open the flow again and "
+            "make the change there.",
+        )
+    return None
+
+
 def _stale(request, assistant, flow: Flow, path: str | None = None):
-    """The 409 answer when the request was made on another revision of the flow, or (an edit
-    of the step at `path`) the step there is not the one it names; None when it may go on."""
+    """The 400 answer when a POST names no revision (or step); the 409 answer when the request
+    was made on another revision of the flow, or (an edit of the step at `path`) the step there
+    is not the one it names; None when it may go on."""
+    unnamed = _unnamed(request, assistant, flow, path)
+    if unnamed is not None:
+        return unnamed
     claimed = _claimed_revision(request)
     fresh = claimed is None or claimed == flow.revision
-    if fresh and path is not None and request.method == "POST" and "step" in request.POST:
+    if fresh and path is not None and request.method == "POST":
         try:
             current = step_ops.step_id_at(flow.definition.get("steps") or [], path, flow.name)
         except step_ops.StepPathError:

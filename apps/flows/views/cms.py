@@ -18,7 +18,7 @@ from apps.flows.forms.conditions import OPERATORS
 from apps.flows.forms.responses import BUTTON_KINDS, ResponseNameForm, VariationForm
 from apps.flows.forms.slots import MAPPING_TYPES, SlotForm
 from apps.flows.models import CustomAction, Flow, Response, Slot
-from apps.flows.selectors import slot_type_summary
+from apps.flows.selectors import categorical_values, slot_type_summary
 from apps.nlu.models import Entity, Intent
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
@@ -97,6 +97,7 @@ def response_list(request, assistant):
 
 def _variation_forms(request, assistant, variations: list) -> list[VariationForm]:
     slots = _slot_types(assistant)
+    slot_values = categorical_values(assistant)
     data = request.POST if request.method == "POST" else None
     count = len(variations) + 1
     if data is not None:
@@ -108,6 +109,7 @@ def _variation_forms(request, assistant, variations: list) -> list[VariationForm
             prefix=f"v{i}",
             variation=variations[i] if i < len(variations) else None,
             slots=slots,
+            slot_values=slot_values,
         )
         for i in range(count)
     ]

@@ -19,6 +19,7 @@ from apps.flows import selectors, services
 from apps.flows.forms.flow import FlowCreateForm, FlowRenameForm
 from apps.flows.models import Flow, FlowVersion
 from apps.flows.services import patterns, status
+from apps.flows.views.revision import RevisionMissing, posted_revision, revision_missing_page
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 from apps.projects.forms import ConfirmNameForm
@@ -26,18 +27,6 @@ from apps.projects.models import AssistantFiles
 from engine import formats
 
 FLOWS_PER_PAGE = 100
-
-
-def _posted_revision(request) -> int | None:
-    """The revision of the flow the posted form was drawn at (None if it names none; -1, which
-    no flow has, if it is not a number)."""
-    raw = request.POST.get("revision", "")
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        return -1
 
 
 def flow_or_404(assistant, flow_name: str) -> Flow:
@@ -106,6 +95,15 @@ def flow_status(request, assistant):
         names, action = [request.POST["publish_one"]], "publish"
     back = request.POST.get("back")
     flows = list(Flow.objects.filter(assistant=assistant, name__in=names).order_by("name"))
+    if back == "canvas" and len(flows) == 1:
+        # The canvas's Publish publishes the flow as the canvas showed it, or nothing.
+        try:
+            services.check_revision(flows[0], posted_revision(request))
+        except RevisionMissing as exc:
+            return revision_missing_page(request, assistant, flows[0], exc)
+        except services.StaleFlow as exc:
+            messages.error(request, f"{exc} Nothing was published: here is the flow as it is.")
+            return redirect("flows:detail", assistant.name, flows[0].name)
     if action not in ("publish", "unpublish"):
         messages.error(request, "Choose Publish or Unpublish.")
     elif not flows:
@@ -155,21 +153,36 @@ def flow_create(request, assistant):
 
 
 def _new_name_page(
-    request, assistant, flow_name, *, action: str, initial, save, problems_on, message: str
+    request,
+    assistant,
+    flow_name,
+    *,
+    action: str,
+    initial,
+    save,
+    problems_on,
+    message: str,
+    changes_flow: bool = False,
 ):
-    """Duplicate or rename a flow: a new flow id, then `save(flow, name=..., user=...)`, which
-    returns the flow to open; refused changes show on `problems_on`. `message` is said after,
-    with the flow's {old} and {new} id."""
+    """Duplicate or rename a flow: a new flow id, then `save(flow, name=..., user=...,
+    revision=...)`, which returns the flow to open; refused changes show on `problems_on`.
+    `message` is said after, with the flow's {old} and {new} id. `changes_flow` (a rename): the
+    form must name the revision it was drawn at (400 otherwise; 409 when the flow moved on)."""
     flow = flow_or_404(assistant, flow_name)
     form = FlowRenameForm(
         request.POST or None, assistant=assistant, flow=flow, initial={"name": initial(flow)}
     )
+    status_code = 200
     if request.method == "POST" and form.is_valid():
         old_name = flow.name
         try:
-            saved = save(flow, name=form.cleaned_data["name"], user=request.user)
+            revision = posted_revision(request) if changes_flow else None
+            saved = save(flow, name=form.cleaned_data["name"], user=request.user, revision=revision)
+        except RevisionMissing as exc:
+            return revision_missing_page(request, assistant, flow, exc)
         except services.StaleFlow as exc:
-            form.add_error(None, f"{exc} Cancel, and open it again.")
+            form.add_error(None, f"{exc} Nothing was renamed: look at the flow again.")
+            status_code = 409
         except ContentInvalid as exc:
             form.add_problems(exc.problems, problems_on)
         else:
@@ -179,6 +192,7 @@ def _new_name_page(
         request,
         "flows/flow_action.html",
         {"assistant": assistant, "flow": flow, "form": form, "action": action},
+        status=status_code,
     )
 
 
@@ -197,7 +211,7 @@ def shared_triggers(flow: Flow) -> dict[str, list[str]]:
 
 
 def _duplicate(request):
-    def save(flow: Flow, *, name: str, user) -> Flow:
+    def save(flow: Flow, *, name: str, user, revision=None) -> Flow:
         copy_ = services.duplicate_flow(flow, name=name, user=user)
         for intent, others in shared_triggers(copy_).items():
             messages.warning(
@@ -233,12 +247,26 @@ def flow_rename(request, assistant, flow_name):
         flow_name,
         action="Rename",
         initial=lambda flow: flow.name,
-        save=lambda flow, **change: services.rename_flow(
-            flow, revision=_posted_revision(request), **change
-        ),
+        save=_rename(request),
         problems_on="name",
         message="Flow renamed to {new}.",
+        changes_flow=True,
     )
+
+
+def _rename(request):
+    """Rename, remembered for undo in this session (apps.flows.views.history)."""
+
+    def save(flow: Flow, *, name: str, user, revision: int | None) -> Flow:
+        from apps.flows.views.history import remember_edit
+
+        old = flow.name
+        renamed = services.rename_flow(flow, name=name, user=user, revision=revision)
+        if renamed.name != old:
+            remember_edit(request, renamed, renamed=(old, renamed.name))
+        return renamed
+
+    return save
 
 
 @assistant_view(Cap.EDIT_FLOWS)
@@ -250,9 +278,16 @@ def flow_delete(request, assistant, flow_name):
         label="Type the flow id to confirm",
         mismatch=f"Type {flow.name} exactly to delete this flow.",
     )
+    status_code = 200
     if request.method == "POST" and form.is_valid():
         try:
+            services.check_revision(flow, posted_revision(request))
             services.delete_flow(flow)
+        except RevisionMissing as exc:
+            return revision_missing_page(request, assistant, flow, exc)
+        except services.StaleFlow as exc:
+            form.add_error(None, f"{exc} Nothing was deleted: look at the flow again.")
+            status_code = 409
         except ContentInvalid as exc:
             form.add_problems(exc.problems, prefix="Other content still uses this flow: ")
         else:
@@ -262,6 +297,7 @@ def flow_delete(request, assistant, flow_name):
         request,
         "flows/flow_action.html",
         {"assistant": assistant, "flow": flow, "form": form, "action": "Delete", "danger": True},
+        status=status_code,
     )
 
 
@@ -314,8 +350,10 @@ def flow_restore(request, assistant, flow_name, version_id):
     )
     try:
         services.restore_version(
-            flow, version, user=request.user, revision=_posted_revision(request)
+            flow, version, user=request.user, revision=posted_revision(request)
         )
+    except RevisionMissing as exc:
+        return revision_missing_page(request, assistant, flow, exc)
     except services.StaleFlow as exc:
         messages.error(request, f"{exc} Nothing was restored: look at its history again.")
         return redirect("flows:history", assistant.name, flow.name)

@@ -6,9 +6,14 @@ latest again (a new version, "Undo: <what>"); redo stores the undone version's c
 ("Redo: <what>"). Both are edits like any other: checked, revision-checked, refused for roles
 that may only look.
 
+A rename of the flow's id made in the builder is on the stacks too (the session remembers which
+versions were renames, and between which ids): its undo renames the flow back, which moves the
+links and calls of the other flows and the flow's history back with it, and its redo renames it
+again.
+
 The stacks only hold while the flow is where this session left it: once anything else changed
-the flow (another person, another tab, an import, a rename), there is nothing to undo or redo,
-so an undo never throws away a change it did not make.
+the flow (another person, another tab, an import), there is nothing to undo or redo, so an undo
+never throws away a change it did not make.
 """
 
 from __future__ import annotations
@@ -21,8 +26,14 @@ from django.views.decorators.http import require_POST
 from apps.accounts.roles import Cap
 from apps.flows import services
 from apps.flows.models import Flow, FlowVersion
-from apps.flows.views.canvas import _claimed_revision, _redirect_to_canvas, stale_answer
+from apps.flows.views.canvas import (
+    _claimed_revision,
+    _redirect_to_canvas,
+    revision_missing_answer,
+    stale_answer,
+)
 from apps.flows.views.flows import flow_or_404
+from apps.flows.views.revision import RevisionMissing, posted_revision
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 
@@ -40,23 +51,30 @@ def _latest_version_id(flow: Flow) -> int | None:
 
 
 def _state(request, flow: Flow) -> dict:
-    """The session's stacks for `flow`, empty unless the flow is where the session left it."""
+    """The session's stacks for `flow`, empty unless the flow is where the session left it.
+    `renames` maps the versions on the stacks that were renames to their [old id, new id]."""
     state = request.session.get(_key(flow))
     if not state or state.get("head") != _latest_version_id(flow):
-        return {"undo": [], "redo": [], "head": None}
-    return state
+        return {"undo": [], "redo": [], "head": None, "renames": {}}
+    return {"renames": {}, **state}
 
 
-def _save_state(request, flow: Flow, undo: list[int], redo: list[int]) -> None:
+def _save_state(
+    request, flow: Flow, undo: list[int], redo: list[int], renames: dict | None = None
+) -> None:
+    undo, redo = undo[-MAX_UNDO:], redo[-MAX_UNDO:]
+    kept = {str(pk) for pk in (*undo, *redo)}
     request.session[_key(flow)] = {
-        "undo": undo[-MAX_UNDO:],
-        "redo": redo[-MAX_UNDO:],
+        "undo": undo,
+        "redo": redo,
         "head": _latest_version_id(flow),
+        "renames": {k: v for k, v in (renames or {}).items() if k in kept},
     }
 
 
-def remember_edit(request, flow: Flow) -> None:
-    """After a stored canvas edit: it can be undone; what was undone before cannot be redone."""
+def remember_edit(request, flow: Flow, *, renamed: tuple[str, str] | None = None) -> None:
+    """After a stored edit made in the builder (`renamed`: a rename, from the old id to the new
+    one): it can be undone; what was undone before cannot be redone."""
     latest = (
         FlowVersion.objects.filter(assistant_id=flow.assistant_id, flow_name=flow.name)
         .order_by("-id")
@@ -67,8 +85,12 @@ def remember_edit(request, flow: Flow) -> None:
     # The stacks go on if the flow was where this session left it just before this edit.
     state = request.session.get(_key(flow)) or {}
     before = _before(flow, latest)
-    undo = state.get("undo", []) if before and state.get("head") == before.pk else []
-    _save_state(request, flow, [*undo, latest.pk], [])
+    going_on = before is not None and state.get("head") == before.pk
+    undo = state.get("undo", []) if going_on else []
+    renames = dict(state.get("renames", {})) if going_on else {}
+    if renamed is not None:
+        renames[str(latest.pk)] = list(renamed)
+    _save_state(request, flow, [*undo, latest.pk], [], renames)
 
 
 def _version(flow: Flow, version_id: int) -> FlowVersion | None:
@@ -114,13 +136,37 @@ def _apply(request, assistant, flow: Flow, target: FlowVersion, summary: str) ->
     return True
 
 
+def _apply_rename(request, assistant, flow: Flow, name: str, summary: str) -> bool:
+    """Rename the flow to `name` (undo or redo of a rename); False (with the reason said) when
+    it is refused, e.g. another flow took that id in between."""
+    problem = services.check_flow_name(assistant, name, exclude=flow)
+    if problem is None:
+        try:
+            services.rename_flow(
+                flow,
+                name=name,
+                user=request.user,
+                revision=_claimed_revision(request),
+                summary=summary,
+            )
+        except ContentInvalid as exc:
+            problem = "; ".join(p.message for p in exc.problems[:5])
+        else:
+            return True
+    messages.error(request, f"{summary} is not possible: {problem}")
+    return False
+
+
 def _step_back(request, assistant, flow_name, *, forward: bool):
     flow = flow_or_404(assistant, flow_name)
     state = _state(request, flow)
-    undo, redo = list(state["undo"]), list(state["redo"])
+    undo, redo, renames = list(state["undo"]), list(state["redo"]), dict(state["renames"])
     stack = redo if forward else undo
-    if _claimed_revision(request) not in (None, flow.revision):
-        return stale_answer(request, assistant, flow)
+    try:
+        if posted_revision(request) != flow.revision:
+            return stale_answer(request, assistant, flow)
+    except RevisionMissing as exc:
+        return revision_missing_answer(request, assistant, flow, str(exc))
     version = _version(flow, stack[-1]) if stack else None
     target = version if forward else (_before(flow, version) if version else None)
     if version is None or target is None:
@@ -128,17 +174,25 @@ def _step_back(request, assistant, flow_name, *, forward: bool):
         return _redirect_to_canvas(request, assistant, flow)
     what = version.summary or "the edit"
     summary = f"Redo: {what}" if forward else f"Undo: {what}"
+    rename = renames.get(str(version.pk))
     try:
-        applied = _apply(request, assistant, flow, target, summary)
+        if rename:
+            name = rename[1] if forward else rename[0]
+            applied = _apply_rename(request, assistant, flow, name, summary)
+        else:
+            applied = _apply(request, assistant, flow, target, summary)
     except services.StaleFlow:
         return stale_answer(request, assistant, flow)
     if applied:
         stack.pop()
         if forward:
-            undo.append(get_object_or_404(FlowVersion, pk=_latest_version_id(flow)).pk)
+            latest = get_object_or_404(FlowVersion, pk=_latest_version_id(flow)).pk
+            undo.append(latest)
+            if rename:
+                renames[str(latest)] = rename
         else:
             redo.append(version.pk)
-        _save_state(request, flow, undo, redo)
+        _save_state(request, flow, undo, redo, renames)
         messages.success(request, f"{'Redone' if forward else 'Undone'}: {what}.")
     return _redirect_to_canvas(request, assistant, flow)
 

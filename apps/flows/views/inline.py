@@ -19,6 +19,7 @@ from apps.flows.forms.panel import NewIntentForm
 from apps.flows.models import Slot
 from apps.flows.views.canvas import _panel
 from apps.flows.views.flows import flow_or_404
+from apps.flows.views.revision import RevisionMissing, posted_revision
 from apps.nlu import services as nlu_services
 from apps.nlu.models import Entity, Intent
 from apps.projects.access import assistant_view
@@ -31,6 +32,15 @@ def _entities(assistant) -> dict[str, dict]:
 
 def _intents(assistant) -> list[str]:
     return list(Intent.objects.filter(assistant=assistant).values_list("name", flat=True))
+
+
+def _drawn_revision(request, flow) -> int:
+    if request.method == "POST":
+        try:
+            return posted_revision(request)
+        except RevisionMissing:
+            pass
+    return flow.revision
 
 
 @assistant_view(Cap.EDIT_FLOWS)
@@ -72,6 +82,9 @@ def intent_create(request, assistant, flow_name):
             "intent_created": created.name if created else "",
             "intent_open": created is None,
             "action_url": reverse("flows:start", args=[assistant.name, flow.name]),
+            # Drawn again from what was typed, the start form keeps the revision it was first
+            # drawn at: saved after the flow moved on, it is refused like any stale edit.
+            "drawn_revision": _drawn_revision(request, flow),
         },
         status=400 if data is not None and created is None else 200,
     )

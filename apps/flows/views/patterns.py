@@ -14,6 +14,8 @@ from django.views.decorators.http import require_POST
 from apps.accounts.roles import Cap
 from apps.flows.canvas import KIND_LABELS
 from apps.flows.services import patterns, status
+from apps.flows.services.flows import StaleFlow, check_revision
+from apps.flows.views.revision import RevisionMissing, posted_revision, revision_missing_page
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 from engine import formats
@@ -153,7 +155,15 @@ def pattern_reset(request, assistant, pattern_name):
         return redirect("flows:pattern", assistant.name, pattern.name)
     if request.method == "POST":
         try:
+            check_revision(pattern.flow, posted_revision(request))
             patterns.reset(pattern.flow, user=request.user)
+        except RevisionMissing as exc:
+            return revision_missing_page(request, assistant, pattern.flow, exc)
+        except StaleFlow as exc:
+            messages.error(
+                request, f"{exc} Nothing was reset: look at the flow before resetting it."
+            )
+            return redirect("flows:pattern", assistant.name, pattern.name)
         except ContentInvalid as exc:
             messages.error(
                 request,
