@@ -211,7 +211,7 @@ NO_JS_FORMS = [
         'name="response"',
         {"response": "utter_cancelled"},
     ),
-    ("step_delete", {"path": "steps[0]"}, "Delete", {}),
+    ("step_delete", {"path": "steps[0]"}, 'class="danger">Delete</button>', {}),
     ("start", {}, 'name="description"', {"description": "Changed", "guard": "always"}),
 ]
 
@@ -302,3 +302,26 @@ def test_the_no_js_links_that_open_a_panel_carry_the_revision_and_are_refused_wh
     response = ed_client.get(link)
     assert response.status_code == 409
     assert STALE in response.content.decode() and 'id="canvas"' in response.content.decode()
+
+
+def stable_state(shop):
+    return list(
+        FlowVersion.objects.filter(assistant=shop).values_list("flow_name", "summary", "stable")
+    )
+
+
+def test_saving_or_reverting_to_a_stable_version_without_a_revision_is_a_400(ed_client, shop):
+    save = reverse("flows:save_stable", args=[shop.name, "order"])
+    assert ed_client.post(save, {"comment": "good", **drawn(shop)}).status_code == 302
+    saved = FlowVersion.objects.get(assistant=shop, flow_name="order", stable=True)
+    other_change(shop)
+    revert = reverse("flows:revert_stable", args=[shop.name, "order", saved.pk])
+    before, stable_before = snapshot(shop), stable_state(shop)
+    for target, data in ((save, {"comment": "again"}), (revert, {})):
+        for extra in ({}, {"revision": "x"}):
+            response = ed_client.post(target, {**data, **extra})
+            assert response.status_code == 400, target
+            assert 'id="revision-missing"' in response.content.decode()
+            assert snapshot(shop) == before and stable_state(shop) == stable_before
+    assert ed_client.post(revert, drawn(shop)).status_code == 302
+    assert flow_of(shop).definition == saved.definition

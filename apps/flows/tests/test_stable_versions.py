@@ -11,6 +11,7 @@ from django.urls import reverse
 from apps.flows import services
 from apps.flows.models import Flow, FlowVersion
 from apps.flows.services import stable
+from apps.flows.tests.conftest import drawn
 
 pytestmark = pytest.mark.django_db
 
@@ -91,19 +92,19 @@ def test_reverting_to_a_stable_version_is_a_recorded_undoable_edit(ed_client, sh
     # Edit the draft on the canvas (an edit this session can undo).
     edited = ed_client.post(
         reverse("flows:step_delete", args=["shop", "order"]) + "?path=steps[0]",
-        {"revision": flow.revision},
+        drawn(shop, "order", "steps[0]"),  # the revision and the step's id, as the form has
     )
     assert edited.status_code == 302, edited.content.decode()[:500]
     flow = _flow(shop)
     assert flow.definition != good
-    drawn = flow.revision
+    drawn_at = flow.revision
 
     url = reverse("flows:revert_stable", args=["shop", "order", version.pk])
-    stale = ed_client.post(url, {"revision": drawn - 1}, follow=True).content.decode()
+    stale = ed_client.post(url, {"revision": drawn_at - 1}, follow=True).content.decode()
     assert "This flow changed since you opened it." in stale
     assert _flow(shop).definition != good
 
-    page = ed_client.post(url, {"revision": drawn}, follow=True).content.decode()
+    page = ed_client.post(url, {"revision": drawn_at}, follow=True).content.decode()
     flow = _flow(shop)
     assert flow.definition == good
     latest = FlowVersion.objects.filter(assistant=shop, flow_name="order").order_by("-id")[0]

@@ -11,8 +11,9 @@ from django.views.decorators.http import require_POST
 from apps.accounts.roles import Cap
 from apps.flows.models import FlowVersion
 from apps.flows.services import stable
-from apps.flows.views.flows import _posted_revision, flow_or_404
+from apps.flows.views.flows import flow_or_404
 from apps.flows.views.history import remember_edit
+from apps.flows.views.revision import RevisionMissing, posted_revision, revision_missing_page
 from apps.projects.access import assistant_view
 from apps.projects.content.checks import ContentInvalid
 
@@ -30,11 +31,12 @@ def flow_save_stable(request, assistant, flow_name):
     """Save the flow as it is now as a stable version, with the comment posted."""
     flow = flow_or_404(assistant, flow_name)
     try:
+        revision = posted_revision(request)
+    except RevisionMissing as exc:
+        return revision_missing_page(request, assistant, flow, exc)
+    try:
         version = stable.save_stable(
-            flow,
-            user=request.user,
-            comment=request.POST.get("comment", ""),
-            revision=_posted_revision(request),
+            flow, user=request.user, comment=request.POST.get("comment", ""), revision=revision
         )
     except stable.StaleFlow as exc:
         messages.error(request, f"{exc} Nothing was saved: look at it again, then save.")
@@ -58,9 +60,11 @@ def flow_revert_stable(request, assistant, flow_name, version_id):
         FlowVersion, pk=version_id, assistant=assistant, flow_name=flow.name
     )
     try:
-        stable.revert_to_stable(
-            flow, version, user=request.user, revision=_posted_revision(request)
-        )
+        revision = posted_revision(request)
+    except RevisionMissing as exc:
+        return revision_missing_page(request, assistant, flow, exc)
+    try:
+        stable.revert_to_stable(flow, version, user=request.user, revision=revision)
     except stable.StaleFlow as exc:
         messages.error(request, f"{exc} Nothing was reverted: look at it again first.")
         return _back(request, assistant, flow)
