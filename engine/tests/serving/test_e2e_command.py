@@ -146,7 +146,7 @@ def test_json_reports_each_case_with_its_failure_conversation_and_progress(
         "failed",
         18,
     )
-    assert failed["failure"]["step"] == 1 and failed["failure"]["expected"] == {"bot": "Good day!"}
+    assert failed["failure"]["step"] == 1 and failed["failure"]["expected"] == "Good day!"
     assert failed["transcript"][0] == {"user": "hello"}
     assert any(line.startswith("bot ") for line in failed["events"])
     assert "user 'hello'" in failed["events"]
