@@ -33,6 +33,15 @@ NOISE_FLOWS = frozenset({"pattern_collect_information"})
 PLAIN = (str, int, float, bool, list, dict)
 
 
+_SPECIAL = re.compile(r"([.^$*+?{}\[\]\\|()])")
+
+
+def exact_pattern(text: str) -> str:
+    """A regular expression matching exactly `text` (only its special characters escaped,
+    so it stays readable in the file)."""
+    return "^" + _SPECIAL.sub(r"\\\1", text) + "$"
+
+
 class NothingToTest(ValueError):
     """The conversation has no user message."""
 
@@ -98,9 +107,9 @@ def _bot_assertion(
         assertion["utter_name"] = utter
         texts = (responses or {}).get(utter)
         if text and texts is not None and len(set(texts)) == 1:
-            assertion["text_matches"] = f"^{re.escape(text)}$"
+            assertion["text_matches"] = exact_pattern(text)
     elif text:
-        assertion["text_matches"] = f"^{re.escape(text)}$"
+        assertion["text_matches"] = exact_pattern(text)
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     buttons = data.get("buttons") if isinstance(data, dict) else None
     if isinstance(buttons, list) and buttons:

@@ -23,6 +23,10 @@ class Command(BaseCommand):
         "consumer, or --inline here) and print the results; exit 1 when a case failed."
     )
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> ArgumentParser:
+        # --version is the version to test, in place of Django's own --version.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("name", help="the assistant")
         parser.add_argument(
