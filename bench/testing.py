@@ -15,7 +15,7 @@ def reference_suite(project: dict[str, str], count: int = CASES) -> str:
     from engine import formats
 
     flows = yaml.safe_load(project["data/flows.yml"])["flows"]
-    triggers = {}
+    triggers: dict[str, str] = {}
     for flow_id, flow in flows.items():
         for trigger in flow.get("nlu_trigger") or []:
             triggers.setdefault(trigger["intent"]["name"], flow_id)
@@ -70,9 +70,10 @@ def run():
         stop(consumer)
     run.refresh_from_db()
     engine_seconds = sum(case.get("seconds") or 0 for case in run.results)
+    claim = (run.started_at - run.created_at).total_seconds() if run.started_at else 0.0
     print(
         f"    {run.case_count} cases: {run.passed_count} passed, {run.failed_count} failed; "
-        f"claim {(run.started_at - run.created_at).total_seconds():.2f} s"
+        f"claim {claim:.2f} s"
     )
     yield Figure(
         f"{CASES}-case e2e run, reference assistant (queue to results)", elapsed, "s", "< 10 s"

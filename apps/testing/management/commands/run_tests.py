@@ -9,7 +9,7 @@ from argparse import ArgumentParser
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.projects.models import Assistant
 from apps.testing import services
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         "consumer, or --inline here) and print the results; exit 1 when a case failed."
     )
 
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> ArgumentParser:
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         # --version is the version to test, in place of Django's own --version.
         return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
 
