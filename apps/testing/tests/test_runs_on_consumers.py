@@ -199,3 +199,27 @@ def test_a_killed_consumer_loses_nothing_its_run_is_requeued_and_finished_once(t
     run.refresh_from_db()
     assert (run.status, run.attempts, run.worker_id) == ("passed", 2, "survivor")
     assert run.passed_count == 400 and len(run.results) == 400
+
+
+def test_cancelling_a_running_test_run_stops_it_and_stores_no_results(tiny):
+    version = train(tiny)
+    many = "test_cases:\n" + "".join(
+        f"  - test_case: greets_{n}\n    steps:\n      - user: hello\n"
+        "        assertions:\n          - flow_started: say_hello\n"
+        for n in range(2000)
+    )
+    AssistantFiles.objects.get(assistant=tiny).put_kept_file("tests/many.yml", many.encode())
+    from apps.testing import services as testing
+
+    run = testing.request_run(tiny, version)
+    consumer = manage("training_consumer", "--worker-id", "c", "--interval", "0.2")
+    try:
+        wait_for(lambda: TestRun.objects.get(pk=run.pk).done_count > 0, 120, what="progress")
+        run.refresh_from_db()
+        run.request_cancel()
+        wait_for(lambda: TestRun.objects.get(pk=run.pk).is_finished, 60, what="the cancel")
+    finally:
+        output = stop(consumer)
+    run.refresh_from_db()
+    assert run.status == "cancelled", output
+    assert run.results == [] and 0 < run.done_count < 2000
