@@ -12,6 +12,7 @@ SUITES = [
     "bench.ingestion",
     "bench.canvas",
     "bench.analytics",
+    "bench.testing",
 ]
 
 

@@ -4,7 +4,7 @@ python -m engine train PROJECT_DIR --out DIR [--fixed-model-name NAME]
     [--config F] [--domain PATH] [--data PATH ...] [--endpoints F]
 python -m engine serve MODEL.tar.gz --port 5005 [--host 127.0.0.1] [--endpoints endpoints.yml]
 python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--stories DIR_OR_FILE]
-    [--seed N] [--junit FILE] [--endpoints endpoints.yml]
+    [--seed N] [--junit FILE] [--json FILE] [--endpoints endpoints.yml]
 """
 
 from __future__ import annotations
@@ -234,10 +234,13 @@ def _test(args: argparse.Namespace) -> int:
     if isinstance(inputs, int):
         return inputs
 
+    progress = _progress_printer(len(inputs.cases)) if args.json else None
     if is_url:
-        results = run_test_cases_http(inputs.cases, target, token=args.auth_token)
+        results = run_test_cases_http(
+            inputs.cases, target, token=args.auth_token, on_result=progress
+        )
         stories = run_test_stories_http(inputs.stories, target, token=args.auth_token)
-        return _report(results, args.junit, stories)
+        return _report(results, args.junit, stories, json_file=args.json)
     try:
         model = _load_target(target)
         endpoints = _load_endpoints(args.endpoints) if args.endpoints else None
@@ -265,13 +268,50 @@ def _test(args: argparse.Namespace) -> int:
         )
 
     try:
-        results = run_test_cases(inputs.cases, processor)
+        results = run_test_cases(inputs.cases, processor, on_result=progress)
         stories = run_test_stories(inputs.stories, processor)
     finally:
         close = getattr(action_client, "close", None)
         if callable(close):
             close()
-    return _report(results, args.junit, stories)
+    return _report(results, args.junit, stories, json_file=args.json)
+
+
+def _progress_printer(total: int) -> Callable[[CaseResult], None]:
+    """With ``--json``: a ``progress: N/TOTAL STATUS LABEL`` line as each case finishes (what a
+    caller following the output shows while the suite runs)."""
+    done = 0
+
+    def printer(result: CaseResult) -> None:
+        nonlocal done
+        done += 1
+        print(f"progress: {done}/{total} {result.status} {_case_label(result)}", flush=True)
+
+    return printer
+
+
+def _write_json(path: str, results: list[CaseResult], stories: list[StoryResult]) -> bool:
+    """The results as JSON: ``{"summary": {...}, "cases": [CaseResult.report(), ...],
+    "stories": [...]}``. False (and a message) when the file cannot be written."""
+    import json
+
+    document = {
+        "summary": {
+            "total": len(results),
+            "passed": sum(r.status == "passed" for r in results),
+            "failed": sum(r.status == "failed" for r in results),
+            "skipped": sum(r.status == "skipped" for r in results),
+        },
+        "cases": [result.report() for result in results],
+        "stories": [story.as_dict() for story in stories],
+    }
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(document, out, indent=2, default=str)
+    except OSError as exc:
+        print(f"Cannot write {path}: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _action_client(endpoints: dict[str, Any] | None) -> ActionClient | None:
@@ -317,10 +357,15 @@ def _counts(results: list[CaseResult]) -> str:
 
 
 def _report(
-    results: list[CaseResult], junit: str | None, stories: list[StoryResult] | None = None
+    results: list[CaseResult],
+    junit: str | None,
+    stories: list[StoryResult] | None = None,
+    *,
+    json_file: str | None = None,
 ) -> int:
-    """Print one line per case and story, and the summary; write the JUnit file. The exit
-    status: 1 when a case or story failed, 2 when the JUnit file cannot be written, else 0."""
+    """Print one line per case and story, and the summary; write the JUnit and JSON files.
+    The exit status: 1 when a case or story failed, 2 when a report file cannot be written,
+    else 0."""
     from engine.test_stories import story_summary
 
     stories = stories or []
@@ -336,6 +381,8 @@ def _report(
             f"{summary['actions']} correct ({summary['action_accuracy']:.1%})"
         )
     print(_counts(everything))
+    if json_file and not _write_json(json_file, results, list(stories)):
+        return 2
     if junit:
         from engine.e2e import junit_report
 
@@ -425,6 +472,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     test.add_argument("--auth-token", help="the served bot's --auth-token")
     test.add_argument("--junit", metavar="FILE", help="also write the results as JUnit XML")
+    test.add_argument(
+        "--json",
+        metavar="FILE",
+        help="also write the results as JSON (per case: status, failure with the step, "
+        "expected and actual, transcript, events, seconds), and print a progress line as "
+        "each case finishes",
+    )
     test.set_defaults(handler=_test)
 
     args = parser.parse_args(argv)

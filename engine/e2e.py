@@ -50,6 +50,7 @@ import copy
 import json
 import math
 import re
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
@@ -102,6 +103,10 @@ class CaseResult:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     line: int | None = None
+    #: Seconds the case took to run, and the conversation's events as the bot held them (one
+    #: line each, as in failure messages), for machine-readable reports.
+    seconds: float = 0.0
+    events: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -117,6 +122,18 @@ class CaseResult:
             "file": self.file,
             "failure": self.failure,
             "skipped": list(self.skipped),
+        }
+
+    def report(self) -> dict[str, Any]:
+        """Everything about the case, for ``python -m engine test --json``: what `as_dict`
+        holds, its line, the transcript (user and bot messages), the conversation's events and
+        the seconds it took."""
+        return {
+            **self.as_dict(),
+            "line": self.line,
+            "transcript": copy.deepcopy(self.transcript),
+            "events": list(self.events),
+            "seconds": round(self.seconds, 4),
         }
 
 
@@ -786,6 +803,13 @@ def _converse(conversation: Conversation, case: E2ETestCase, result: CaseResult,
 
 def run_conversation(conversation: Conversation, case: E2ETestCase) -> CaseResult:
     """Run `case` on `conversation`; the result carries the first failure."""
+    started = time.monotonic()
+    result = _run_conversation(conversation, case)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _run_conversation(conversation: Conversation, case: E2ETestCase) -> CaseResult:
     result = CaseResult(case.name, True, case.file, line=case.line)
     log = _Log()
     if case.fixtures:
@@ -802,6 +826,7 @@ def run_conversation(conversation: Conversation, case: E2ETestCase) -> CaseResul
             }
             return result
     _converse(conversation, case, result, log)
+    result.events = _transcript(log.events)
     if case.uses_assertions():
         found = _check_assertions(case, log, conversation.flow_names, result.skipped)
     else:
@@ -881,13 +906,18 @@ def run_test_case_http(
 
 
 def run_test_cases(
-    cases: Iterable[E2ETestCase], make_processor: Callable[[], Processor] | Processor
+    cases: Iterable[E2ETestCase],
+    make_processor: Callable[[], Processor] | Processor,
+    on_result: Callable[[CaseResult], None] | None = None,
 ) -> list[CaseResult]:
-    """Run `cases`; `make_processor` is a processor or a factory (called once per case)."""
+    """Run `cases`; `make_processor` is a processor or a factory (called once per case).
+    `on_result` is called with each result as soon as its case has run."""
     results = []
     for case in cases:
         processor = make_processor() if callable(make_processor) else make_processor
         results.append(run_test_case(processor, case))
+        if on_result is not None:
+            on_result(results[-1])
     return results
 
 
@@ -903,15 +933,26 @@ def run_test_cases_http(
     *,
     token: str | None = None,
     timeout: float = 30.0,
+    on_result: Callable[[CaseResult], None] | None = None,
 ) -> list[CaseResult]:
     """Run `cases` against a served bot, each on a new conversation.
 
     `bot` is the server's base URL (``http://localhost:5005``) or a client for it.
+    `on_result` is called with each result as soon as its case has run.
     """
+
+    def run(client: httpx.Client) -> list[CaseResult]:
+        results = []
+        for case in cases:
+            results.append(run_test_case_http(client, case, token=token))
+            if on_result is not None:
+                on_result(results[-1])
+        return results
+
     if isinstance(bot, httpx.Client):
-        return [run_test_case_http(bot, case, token=token) for case in cases]
+        return run(bot)
     with httpx.Client(base_url=bot, timeout=timeout) as client:
-        return [run_test_case_http(client, case, token=token) for case in cases]
+        return run(client)
 
 
 #: Characters XML 1.0 cannot hold (control characters but tab, newline and carriage return).

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "apps.ingestion",
     "apps.analytics",
     "apps.annotation",
+    "apps.testing",
     "workers",
 ]
 

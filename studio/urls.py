@@ -10,6 +10,7 @@ from apps.ingestion import api as ingestion_api
 from apps.projects import api as projects_api
 from apps.projects.access import Access, public_view
 from apps.projects.graphql.view import graphql_view
+from apps.testing import api as testing_api
 from apps.training import api as training_api
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,12 @@ api_v1 = [
         ingestion_api.SenderConversationsApi.as_view(),
         name="sender_conversations",
     ),
+    path("assistants/<str:name>/test-runs", testing_api.TestRunsApi.as_view(), name="test_runs"),
+    path(
+        "assistants/<str:name>/test-runs/<int:run_id>",
+        testing_api.TestRunApi.as_view(),
+        name="test_run",
+    ),
 ]
 
 urlpatterns = [
@@ -110,6 +117,7 @@ urlpatterns = [
     path("", include("apps.ingestion.urls")),
     path("", include("apps.analytics.urls")),
     path("", include("apps.annotation.urls")),
+    path("", include("apps.testing.urls")),
 ]
 
 handler403 = "apps.accounts.errors.permission_denied"

@@ -39,3 +39,16 @@ def test_sample_conversations_carry_their_entities() -> None:
     users = [e for e in transfer_conversation("s").events if e["event"] == "user"]
     assert users[0]["text"] == "send 50 to Joe"
     assert [e["value"] for e in users[0]["parse_data"]["entities"]] == ["50", "Joe"]
+
+
+def test_the_test_run_bench_suite_is_100_valid_cases_of_the_reference_flows() -> None:
+    from bench.testing import reference_suite
+    from demo.reference_assistant import generate_reference_project
+
+    project = generate_reference_project()
+    cases = formats.load_test_cases(reference_suite(project), "tests/e2e/reference.yml")
+    assert len(cases) == 100 and len({c.name for c in cases}) == 100
+    flows = {flow.id for flow in formats.load_project_files(project).flows}
+    started = {c.steps[0]["assertions"][0]["flow_started"] for c in cases}
+    assert started <= flows and len(started) > 5
+    assert all("](" not in c.steps[0]["user"] for c in cases)

@@ -226,7 +226,18 @@ FILLERS = {
     "bot_link": _pod_link("bot-model"),
     "item_id": lambda world, actor: _annotation(world, actor).pk,
     "batch_id": lambda world, actor: _annotation(world, actor).batch_id,
+    "run_id": lambda world, actor: _test_run(world).pk,
 }
+
+
+def _test_run(world):
+    """A finished test run of alpha's trained version."""
+    from apps.testing.models import TestRun
+
+    found = TestRun.objects.filter(assistant=world.alpha).first()
+    return found or TestRun.objects.create(
+        assistant=world.alpha, version=world.job.version, status=TestRun.Status.PASSED
+    )
 
 
 def _annotation(world, actor):
@@ -538,6 +549,18 @@ EXPECTED_ACCESS = {
     "nlu:synonyms": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
     "nlu:regexes": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
     "nlu:lookups": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
+    # Issue 19: test cases and test runs (apps/testing).
+    "testing:tests": (A, Cap.VIEW_FLOWS, None),
+    "testing:edit": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
+    "testing:delete": (A, Cap.EDIT_FLOWS, None),
+    "testing:from_try": (A, Cap.TRY, None),
+    "testing:try_download": (A, Cap.TRY, None),
+    "testing:from_conversation": (A, Cap.VIEW_CONVERSATIONS, None),
+    "testing:start_run": (A, Cap.VIEW_FLOWS, Cap.TRAIN),
+    "testing:run": (A, Cap.VIEW_FLOWS, None),
+    "testing:cancel_run": (A, Cap.VIEW_FLOWS, Cap.TRAIN),
+    "api:test_runs": (A, Cap.VIEW_FLOWS, Cap.TRAIN),
+    "api:test_run": (A, Cap.VIEW_FLOWS, None),
 }
 
 

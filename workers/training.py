@@ -16,10 +16,11 @@ from django.core.files.storage import default_storage
 
 from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
-from apps.training.models import ModelVersion, TrainingJob
+from apps.training.models import LeasedWork, ModelVersion, TrainingJob
 from workers.base import Worker
 from workers.kubernetes import KubernetesRunner, RunnerError
 from workers.runners import Runner, Training, get_runner, preload_engine
+from workers.testing import run_next_test_run
 
 
 def write_project(files: dict[str, str] | dict[str, str | bytes], root: Path) -> None:
@@ -62,7 +63,8 @@ class TrainingConsumer(Worker):
         """Train the oldest queued job. True if there was one."""
         job = TrainingJob.objects.claim_next(self.worker_id)
         if job is None:
-            return False
+            # No training waiting: the e2e test runs are queued for the same consumers.
+            return run_next_test_run(self)
         self.say(f"training {job.assistant.name} version {job.version.number} (job {job.pk})")
         self.train(job)
         return True
@@ -139,7 +141,7 @@ class TrainingConsumer(Worker):
 
     def _follow(
         self,
-        job: TrainingJob,
+        job: LeasedWork,
         child: Training,
         scrub: Callable[[str], str] = lambda text: text,
     ) -> str:
@@ -177,9 +179,10 @@ class TrainingConsumer(Worker):
                 return "lost"
             time.sleep(0.1)
 
-    def _settle_lost(self, job: TrainingJob) -> None:
+    def _settle_lost(self, job: LeasedWork) -> None:
         row = (
-            TrainingJob.objects.filter(pk=job.pk)
+            type(job)
+            .objects.filter(pk=job.pk)
             .values("cancel_requested", "worker_id", "status")
             .first()
         )

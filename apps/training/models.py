@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
@@ -136,6 +137,95 @@ class ClaimQuerySet(models.QuerySet):
         return row
 
 
+class LeasedWork:
+    """What a consumer does with the queued row it claimed (a training, a test run), shared
+    by every such model: it has `status` (queued, running and the FINISHED states),
+    `worker_id`, `progress`, `log`, `error`, `cancel_requested`, `heartbeat_at` and
+    `finished_at`, and its manager's queryset is a ClaimQuerySet with `stale(lease)`."""
+
+    Status: Any
+    FINISHED: tuple[str, ...]
+    objects: Any
+    pk: Any
+    status: str
+    worker_id: str
+    error: str
+    log: str
+    finished_at: Any
+    cancel_requested: bool
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    # -- claims and leases (called by consumers and the orchestrator) ----------------------
+
+    # (claims: `Model.objects.claim_next(worker_id)`, see ClaimQuerySet)
+
+    def _owned(self):
+        return type(self).objects.filter(
+            pk=self.pk, status=self.Status.RUNNING, worker_id=self.worker_id
+        )
+
+    def heartbeat(
+        self, progress: str | None = None, log_lines: list[str] | None = None, **fields: Any
+    ) -> bool:
+        """Renew the lease (and append log lines, and set `fields`). False when the lease was
+        lost or the job was cancelled: the worker must stop working on it."""
+        changes: dict[str, Any] = {"heartbeat_at": timezone.now(), **fields}
+        if progress is not None:
+            changes["progress"] = progress[:300]
+        if log_lines:
+            changes["log"] = Concat(
+                F("log"), models.Value("".join(line + "\n" for line in log_lines))
+            )
+        updated = self._owned().filter(cancel_requested=False).update(**changes)
+        return updated == 1
+
+    def finish(self, status: str, *, error: str = "") -> bool:
+        """Record the outcome if this worker still owns the job (compare-and-swap)."""
+        if status not in self.FINISHED:
+            raise IllegalTransition(f"{status} is not a final state")
+        now = timezone.now()
+        updated = self._owned().update(
+            status=status, error=error[:10000], finished_at=now, heartbeat_at=now
+        )
+        if updated:
+            self.status, self.error, self.finished_at = status, error, now
+        return updated == 1
+
+    @classmethod
+    def requeue_stale(cls, lease: timedelta) -> int:
+        """Put back rows whose worker stopped heartbeating (killed, or stuck)."""
+        return cls.objects.stale(lease).update(
+            status=cls.Status.QUEUED,
+            worker_id="",
+            progress="Requeued: its worker stopped responding.",
+        )
+
+    # -- requests from people ---------------------------------------------------------------
+
+    def request_cancel(self) -> None:
+        """Queued jobs are cancelled at once; running ones are stopped by their worker."""
+        if self.is_finished:
+            raise IllegalTransition(f"The job has already {self.status}.")
+        now = timezone.now()
+        if (
+            type(self)
+            .objects.filter(pk=self.pk, status=self.Status.QUEUED)
+            .update(status=self.Status.CANCELLED, finished_at=now, cancel_requested=True)
+        ):
+            self.status = self.Status.CANCELLED
+            return
+        type(self).objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
+            cancel_requested=True
+        )
+        self.cancel_requested = True
+
+    def tail(self, characters: int = 20000) -> str:
+        return self.log[-characters:]
+
+
 class TrainingJobQuerySet(ClaimQuerySet):
     claimed_status = "running"
     owner_field = "worker_id"
@@ -149,7 +239,7 @@ class TrainingJobQuerySet(ClaimQuerySet):
         )
 
 
-class TrainingJob(models.Model):
+class TrainingJob(LeasedWork, models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
@@ -186,73 +276,6 @@ class TrainingJob(models.Model):
 
     def __str__(self) -> str:
         return f"training of {self.version} ({self.status})"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    # -- claims and leases (called by consumers and the orchestrator) ----------------------
-
-    # (claims: `TrainingJob.objects.claim_next(worker_id)`, see ClaimQuerySet)
-
-    def _owned(self):
-        return TrainingJob.objects.filter(
-            pk=self.pk, status=self.Status.RUNNING, worker_id=self.worker_id
-        )
-
-    def heartbeat(self, progress: str | None = None, log_lines: list[str] | None = None) -> bool:
-        """Renew the lease (and append log lines). False when the lease was lost or the job
-        was cancelled: the worker must stop working on it."""
-        changes = {"heartbeat_at": timezone.now()}
-        if progress is not None:
-            changes["progress"] = progress[:300]
-        if log_lines:
-            changes["log"] = Concat(
-                F("log"), models.Value("".join(line + "\n" for line in log_lines))
-            )
-        updated = self._owned().filter(cancel_requested=False).update(**changes)
-        return updated == 1
-
-    def finish(self, status: str, *, error: str = "") -> bool:
-        """Record the outcome if this worker still owns the job (compare-and-swap)."""
-        if status not in self.FINISHED:
-            raise IllegalTransition(f"{status} is not a final state")
-        now = timezone.now()
-        updated = self._owned().update(
-            status=status, error=error[:10000], finished_at=now, heartbeat_at=now
-        )
-        if updated:
-            self.status, self.error, self.finished_at = status, error, now
-        return updated == 1
-
-    @classmethod
-    def requeue_stale(cls, lease: timedelta) -> int:
-        """Put back jobs whose worker stopped heartbeating (killed, or stuck)."""
-        return cls.objects.stale(lease).update(
-            status=cls.Status.QUEUED,
-            worker_id="",
-            progress="Requeued: its worker stopped responding.",
-        )
-
-    # -- requests from people ---------------------------------------------------------------
-
-    def request_cancel(self) -> None:
-        """Queued jobs are cancelled at once; running ones are stopped by their worker."""
-        if self.is_finished:
-            raise IllegalTransition(f"The job has already {self.status}.")
-        now = timezone.now()
-        if TrainingJob.objects.filter(pk=self.pk, status=self.Status.QUEUED).update(
-            status=self.Status.CANCELLED, finished_at=now, cancel_requested=True
-        ):
-            self.status = self.Status.CANCELLED
-            return
-        TrainingJob.objects.filter(pk=self.pk, status=self.Status.RUNNING).update(
-            cancel_requested=True
-        )
-        self.cancel_requested = True
-
-    def tail(self, characters: int = 20000) -> str:
-        return self.log[-characters:]
 
 
 class DeploymentQuerySet(ClaimQuerySet):

@@ -29,6 +29,7 @@ class ServedBot:
         from engine.train import train_project
 
         model = train_project(project, work_dir / "model", fixed_model_name="bot").path
+        self.model = model  # the archive it serves
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(

@@ -121,3 +121,40 @@ def test_an_unwritable_junit_file_exits_2(tiny_model, tmp_path, capsys):
     junit = tmp_path / "missing" / "report.xml"
     assert main(["test", str(tiny_model), "--e2e", str(tmp_path), "--junit", str(junit)]) == 2
     assert f"Cannot write {junit}" in capsys.readouterr().err
+
+
+def test_json_reports_each_case_with_its_failure_conversation_and_progress(
+    tiny_model, tmp_path, capsys
+):
+    import json
+
+    (tmp_path / "cases.yml").write_text(CASES + FAILING.replace("test_cases:\n", ""))
+    report = tmp_path / "report.json"
+    code = main(["test", str(tiny_model), "--e2e", str(tmp_path), "--json", str(report)])
+    assert code == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == [
+        "progress: 1/3 passed cases.yml::greets",
+        "progress: 2/3 passed cases.yml::asks_the_size",
+        "progress: 3/3 failed cases.yml::expects_another_greeting",
+    ]
+    document = json.loads(report.read_text())
+    assert document["summary"] == {"total": 3, "passed": 2, "failed": 1, "skipped": 0}
+    failed = document["cases"][2]
+    assert (failed["name"], failed["status"], failed["line"]) == (
+        "expects_another_greeting",
+        "failed",
+        18,
+    )
+    assert failed["failure"]["step"] == 1 and failed["failure"]["expected"] == "Good day!"
+    assert failed["transcript"][0] == {"user": "hello"}
+    assert any(line.startswith("bot ") for line in failed["events"])
+    assert "user 'hello'" in failed["events"]
+    assert all(case["seconds"] >= 0 for case in document["cases"])
+
+
+def test_an_unwritable_json_file_exits_2(tiny_model, tmp_path, capsys):
+    (tmp_path / "tiny.yml").write_text(CASES)
+    report = tmp_path / "missing" / "report.json"
+    assert main(["test", str(tiny_model), "--e2e", str(tmp_path), "--json", str(report)]) == 2
+    assert f"Cannot write {report}" in capsys.readouterr().err

@@ -12,6 +12,7 @@ SCHEDULE_MODULES = [
     "apps.training.schedules",
     "apps.ingestion.schedules",
     "apps.analytics.schedules",
+    "apps.testing.schedules",
     "apps.projects.imports",
     "workers.kubernetes",
 ]
