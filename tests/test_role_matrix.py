@@ -524,6 +524,8 @@ EXPECTED_ACCESS = {
     "flows:pattern_reset": (A, Cap.EDIT_FLOWS, None),
     "flows:inline_intent": (A, Cap.EDIT_FLOWS, None),
     "projects:files": (A, Cap.MANAGE_SETTINGS, None),
+    "flows:languages": (A, Cap.MANAGE_SETTINGS, None),
+    "flows:translations": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "nlu:intents": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
     "nlu:intent": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
     "nlu:intent_delete": (A, Cap.EDIT_NLU, None),
