@@ -430,6 +430,7 @@ EXPECTED_ACCESS = {
     "training:try_start_flow": (A, Cap.TRY, None),
     "training:try_version": (A, Cap.TRY, None),
     "training:try_transcript": (A, Cap.TRY, None),
+    "training:try_language": (A, Cap.TRY, None),
     # Signed links of training and bot pods: the link is the credential (apps/training/pods.py).
     "training:pod_input": (P, None, None),
     "training:pod_model": (P, None, None),
