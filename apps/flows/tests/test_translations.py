@@ -322,3 +322,27 @@ def test_import_and_export_keep_translations_unchanged(dev, make_assistant):
         k: v.get("translation") for k, v in want.items()
     }
     assert got["order"]["name"] == "place an order"
+
+
+def test_the_rasa_studio_cli_path_round_trips_translations(client, make_user):
+    """`rasa studio upload` then `download`: the GraphQL parts keep every translation."""
+    from apps.accounts.models import ApiToken
+    from apps.projects.tests.graphql.cli_support import export, post, unb64, upload
+
+    token = ApiToken.issue(make_user("cli", Role.DEVELOPER), "cli")[1]
+    config = ROUND_TRIP_CONFIG.replace("assistant_id: shop", "assistant_id: cli-trip")
+    body = upload(
+        "cli-trip",
+        config=config,
+        domain=DOMAIN,
+        flows=FLOWS,
+        endpoints="action_endpoint:\n  url: http://localhost:5055/webhook\n",
+    )
+    answer = post(client, body, token).json()
+    assert "errors" not in answer, answer
+    out = post(client, export("cli-trip"), token).json()["data"]["exportAsEncodedYaml"]
+    yaml = YAML(typ="safe")
+    assert yaml.load(unb64(out["config"]))["additional_languages"] == ["de", "x-de-formal"]
+    assert yaml.load(unb64(out["domain"]))["responses"] == yaml.load(DOMAIN)["responses"]
+    flows = yaml.load(unb64(out["flows"]))["flows"]
+    assert flows["order"]["translation"] == {"de": {"name": "Bestellen"}}

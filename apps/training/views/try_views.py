@@ -102,8 +102,10 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
     turns = turns_of(tracker)
     flows = list(selectors.flow_names(assistant))
     languages = version_languages(version)
-    slots = tracker.get("slots") if isinstance(tracker.get("slots"), dict) else {}
-    speaking = slots.get("language") or _session_language(request, assistant, version)
+    slots = tracker.get("slots") if isinstance(tracker, dict) else None
+    speaking = slots.get("language") if isinstance(slots, dict) else None
+    if not isinstance(speaking, str):
+        speaking = _session_language(request, assistant, version)
     return {
         "languages": [(code, language_label(code)) for code in languages],
         "language": speaking if speaking in languages else (languages[0] if languages else None),
