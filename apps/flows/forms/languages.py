@@ -66,7 +66,7 @@ class LanguagesForm(forms.Form):
         return seen
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         language = data.get("language")
         additional = data.get("additional_languages")
         if language and additional and language in additional:

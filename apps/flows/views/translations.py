@@ -24,9 +24,9 @@ def language_label(code: str) -> str:
     custom = code.startswith("x-")
     base_code = code[2:].rpartition("-")[0] if custom else code
     info = LANG_INFO.get(base_code.lower()) or LANG_INFO.get(formats.base_language(code))
-    name = info.get("name") if isinstance(info, dict) else None
-    if not name:
+    if not isinstance(info, dict) or not info.get("name"):
         return code
+    name = info["name"]
     if custom:
         return f"{name} ({code.rpartition('-')[2]})"
     if info.get("code") != base_code.lower() and "-" in base_code:
