@@ -302,7 +302,7 @@ def train_project(
         "engine_version": ENGINE_VERSION,
         "project_fingerprint": fingerprint,
         "language": language,
-        "additional_languages": [],
+        "additional_languages": list(dialogue_model.additional_languages),
         "training_type": "BOTH",
         "components": {
             NLU_COMPONENT: f"{COMPONENTS_DIR}/{NLU_COMPONENT}",

@@ -441,6 +441,7 @@ EXPECTED_ACCESS = {
     "training:try_start_flow": (A, Cap.TRY, None),
     "training:try_version": (A, Cap.TRY, None),
     "training:try_transcript": (A, Cap.TRY, None),
+    "training:try_language": (A, Cap.TRY, None),
     # Signed links of training and bot pods: the link is the credential (apps/training/pods.py).
     "training:pod_input": (P, None, None),
     "training:pod_model": (P, None, None),
@@ -538,6 +539,8 @@ EXPECTED_ACCESS = {
     "flows:save_stable": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "flows:revert_stable": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "projects:files": (A, Cap.MANAGE_SETTINGS, None),
+    "flows:languages": (A, Cap.MANAGE_SETTINGS, None),
+    "flows:translations": (A, Cap.VIEW_FLOWS, Cap.EDIT_FLOWS),
     "nlu:intents": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
     "nlu:intent": (A, Cap.VIEW_NLU, Cap.EDIT_NLU),
     "nlu:intent_delete": (A, Cap.EDIT_NLU, None),

@@ -21,3 +21,11 @@ class FlowsConfig(AppConfig):
         register(
             Page("actions", "Custom actions", "flows:actions", Cap.VIEW_FLOWS), before="members"
         )
+        register(
+            Page("translations", "Translations", "flows:translations", Cap.VIEW_FLOWS),
+            before="members",
+        )
+        register(
+            Page("languages", "Languages", "flows:languages", Cap.MANAGE_SETTINGS),
+            after="settings",
+        )

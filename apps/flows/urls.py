@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.flows.views import canvas, cms, flows, history, inline, patterns, stable
+from apps.flows.views import canvas, cms, flows, history, inline, patterns, stable, translations
 
 app_name = "flows"
 
@@ -68,4 +68,10 @@ urlpatterns += [
 # The side panel's inline creations (apps.flows.views.inline).
 urlpatterns += [
     path(f"{FLOW}/inline/intent", inline.intent_create, name="inline_intent"),
+]
+
+# Issue 19: the assistant's languages and the translation page of each additional language.
+urlpatterns += [
+    path("a/<str:name>/languages", translations.languages, name="languages"),
+    path("a/<str:name>/translations", translations.translation_page, name="translations"),
 ]

@@ -50,13 +50,25 @@ def conversation_path(sender_id: str) -> str:
 
 
 def send_message(
-    deployment: Deployment, sender_id: str, text: str, *, button_title: str | None = None
+    deployment: Deployment,
+    sender_id: str,
+    text: str,
+    *,
+    button_title: str | None = None,
+    language: str | None = None,
 ) -> list[dict]:
     """Send `text` as the user. A quick-reply click sends the button's payload, and its title
-    goes in the message's metadata (``button_title``), which the user event keeps."""
+    goes in the message's metadata (``button_title``), which the user event keeps. `language`
+    (the session's language) goes in the metadata as ``language``, as a channel that knows its
+    user's language sends it."""
     body: dict = {"sender": sender_id, "message": text}
+    metadata = {}
     if button_title:
-        body["metadata"] = {"button_title": button_title}
+        metadata["button_title"] = button_title
+    if language:
+        metadata["language"] = language
+    if metadata:
+        body["metadata"] = metadata
     return _call("POST", deployment, "/webhooks/rest/webhook", json=body) or []
 
 
@@ -88,3 +100,8 @@ def set_slots(deployment: Deployment, sender_id: str, slots: dict) -> None:
     events = [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
     if events:
         _call("POST", deployment, conversation_path(sender_id) + "/tracker/events", json=events)
+
+
+def set_language(deployment: Deployment, sender_id: str, language: str) -> None:
+    """Make the conversation speak `language`: set Rasa's built-in ``language`` slot."""
+    set_slots(deployment, sender_id, {"language": language})

@@ -23,6 +23,7 @@ urlpatterns = [
     path("a/<str:name>/try/start-flow", try_views.try_start_flow, name="try_start_flow"),
     path("a/<str:name>/try/version", try_views.try_version, name="try_version"),
     path("a/<str:name>/try/transcript", try_views.try_transcript, name="try_transcript"),
+    path("a/<str:name>/try/language", try_views.try_language, name="try_language"),
     # Signed links for training and bot pods (the Kubernetes runner; see pods.py).
     path("pods/training/<str:input_link>/input", pods.training_input, name="pod_input"),
     path("pods/training/<str:model_link>/model", pods.training_model, name="pod_model"),

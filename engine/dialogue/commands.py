@@ -232,12 +232,20 @@ class FlowStack:
             self.push_pattern(
                 tracker,
                 "pattern_continue_interrupted",
-                {"previous_flow_name": below_flow.name if below_flow else below["flow_id"]},
+                {
+                    "previous_flow_name": (
+                        below_flow.readable_name(tracker.slots) if below_flow else below["flow_id"]
+                    )
+                },
             )
         elif compiled.flow.run_pattern_completed is not False and not any(
             f.get("type") == "pattern_completed" for f in tracker.stack
         ):
-            self.push_pattern(tracker, "pattern_completed", {"previous_flow_name": compiled.name})
+            self.push_pattern(
+                tracker,
+                "pattern_completed",
+                {"previous_flow_name": compiled.readable_name(tracker.slots)},
+            )
 
     def stop_for_error(self, tracker: Tracker, reason: str, error_type: str) -> None:
         """Cancel the flow that runs now (with the flows that called it) and push
@@ -274,7 +282,9 @@ class FlowStack:
             tracker,
             "pattern_cancel_flow",
             {
-                "canceled_name": compiled.name if compiled else frame["flow_id"],
+                "canceled_name": compiled.readable_name(tracker.slots)
+                if compiled
+                else frame["flow_id"],
                 "canceled_frames": cancelled,
             },
         )
@@ -607,7 +617,7 @@ class CommandApplier:
                 tracker,
                 "pattern_clarification",
                 {
-                    "names": [self.model.flows[o].name for o in options],
+                    "names": [self.model.flows[o].readable_name(tracker.slots) for o in options],
                     "clarification_ids": options,
                     "clarification_options": "",
                 },

@@ -41,6 +41,7 @@ from typing import Any, cast
 from engine.dialogue.search import KnowledgeBase
 from engine.formats import (
     END,
+    LANGUAGE_SLOT,
     Domain,
     Flow,
     Project,
@@ -50,9 +51,11 @@ from engine.formats import (
     StepView,
     domain_to_dict,
     flows_to_dict,
+    language_slot,
     load_project_files,
     step_views,
     sub_agents,
+    translated_flow_name,
 )
 from engine.formats.defaults import COEXISTENCE_ROUTERS
 
@@ -165,6 +168,13 @@ class CompiledFlow:
         """The readable name (``name``, else the id), as patterns show it."""
         return self.flow.name or self.flow.id
 
+    def readable_name(self, slots: dict[str, Any] | None = None) -> str:
+        """The readable name in the conversation's language (the ``language`` slot among
+        `slots`): its ``translation`` there, else `name`, as Rasa's ``readable_name``."""
+        language = (slots or {}).get(LANGUAGE_SLOT)
+        translated = translated_flow_name(None, self.flow.translation, language)
+        return translated if isinstance(translated, str) else self.name
+
     def collect_step_for(self, slot: str) -> StepView | None:
         for view in self.steps.values():
             if view.kind == "collect" and view.target == slot:
@@ -181,6 +191,9 @@ class DialogueModel:
     settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
     assistant_id: str = ""
     language: str = "en"
+    #: config.yml's ``additional_languages``: the languages the conversation may switch to
+    #: (the built-in ``language`` slot), besides `language`.
+    additional_languages: list[str] = field(default_factory=list)
     #: The project's sub-agents, {agent name: description}: a call step may name one, and the
     #: built-in engine says that it needs Rasa Pro to run it.
     sub_agents: dict[str, str] = field(default_factory=dict)
@@ -201,6 +214,10 @@ class DialogueModel:
         self.flows: dict[str, CompiledFlow] = {f.id: CompiledFlow(f) for f in merged}
         self.slots: dict[str, Slot] = {s.name: s for s in default_slots()}
         self.slots.update({s.name: s for s in self.domain.slots})
+        # Rasa Pro's built-in `language` slot: the conversation's language.
+        self.slots.setdefault(
+            LANGUAGE_SLOT, language_slot(self.language, list(self.additional_languages))
+        )
         self.responses: dict[str, Response] = {r.name: r for r in default_responses()}
         self.responses.update({r.name: r for r in self.domain.responses})
         self.custom_actions: set[str] = {a.name for a in self.domain.actions}
@@ -240,10 +257,12 @@ class DialogueModel:
         merged = dict(DEFAULT_SETTINGS)
         assistant_id = ""
         language = "en"
+        additional: list[str] = []
         if project.config is not None:
             merged.update(_settings_from_config(project.config.data or {}))
             assistant_id = project.config.assistant_id or ""
             language = project.config.language or "en"
+            additional = [c for c in project.config.additional_languages if c != language]
         merged.update(settings or {})
         agents = sub_agents({**project.prompts, **project.other_files})
         policies = [
@@ -265,6 +284,7 @@ class DialogueModel:
             settings=merged,
             assistant_id=assistant_id,
             language=language,
+            additional_languages=additional,
             sub_agents={name: agent.description for name, agent in agents.items()},
             policies=policies,
             knowledge=KnowledgeBase.build(project.knowledge_files),
@@ -283,6 +303,7 @@ class DialogueModel:
             "settings": self.settings,
             "assistant_id": self.assistant_id,
             "language": self.language,
+            "additional_languages": self.additional_languages,
             "sub_agents": self.sub_agents,
             "policies": self.policies,
             "synonyms": self.synonyms,
@@ -312,6 +333,7 @@ class DialogueModel:
             settings={**DEFAULT_SETTINGS, **(data.get("settings") or {})},
             assistant_id=data.get("assistant_id") or "",
             language=data.get("language") or "en",
+            additional_languages=[str(c) for c in data.get("additional_languages") or []],
             sub_agents=dict(data.get("sub_agents") or {}),
             policies=[str(p) for p in data.get("policies") or []],
             knowledge=KnowledgeBase.load(directory),

@@ -7,7 +7,13 @@ Choice, as Rasa's templated NLG does it:
    over variations without a condition; variations whose condition fails are never used.
 2. Among those, variations for the message's input channel take precedence over variations
    without a ``channel``; variations for other channels are never used.
-3. One of the remaining variations is picked at random (a seedable RNG).
+3. In a conversation whose ``language`` slot names another language than the default one, the
+   variations with a ``translation`` for it take precedence (all of them when none has one).
+4. One of the remaining variations is picked at random (a seedable RNG).
+
+Language: the variation's text is its ``translation[language]`` and each button's title and
+payload are the button's ``translation[language]`` ones, where those are given; the default
+texts otherwise (Rasa Pro's translated responses). The language is the ``language`` slot's value.
 
 Filling: ``{slot}`` and ``{context.key}`` (also ``{{ context.key }}``) are replaced in text,
 button titles and payloads, image urls and custom payloads; unknown names are left as written.
@@ -19,7 +25,16 @@ import random
 import re
 from typing import Any, cast
 
-from engine.formats import ConditionError, Response, ResponseVariation, evaluate
+from engine.formats import (
+    LANGUAGE_SLOT,
+    ConditionError,
+    Response,
+    ResponseVariation,
+    evaluate,
+    has_translation,
+    translated_button,
+    translated_text,
+)
 
 __all__ = ["fill", "render_response"]
 
@@ -108,6 +123,9 @@ def choose_variation(
     pool = on_channel or [v for v in pool if not v.channel]
     if not pool:
         return None
+    language = slots.get(LANGUAGE_SLOT)
+    if language:
+        pool = [v for v in pool if has_translation(v.translation, language)] or pool
     return pool[0] if len(pool) == 1 else rng.choice(pool)
 
 
@@ -125,18 +143,22 @@ def render_response(
     if var is None:
         return None
     values = {**slots, **(extra_values or {})}
+    language = slots.get(LANGUAGE_SLOT)
     buttons = None
     if var.buttons is not None:
         buttons = [
-            {
-                "title": b.title,
-                **({"payload": b.payload} if b.payload is not None else {}),
-                **b.extra,
-            }
+            translated_button(
+                {
+                    "title": b.title,
+                    **({"payload": b.payload} if b.payload is not None else {}),
+                    **b.extra,
+                },
+                language,
+            )
             for b in var.buttons
         ]
     message = {
-        "text": var.text,
+        "text": translated_text(var.text, var.translation, language),
         "buttons": buttons,
         "image": var.image,
         "custom": var.custom,

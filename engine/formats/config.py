@@ -13,11 +13,13 @@ from typing import Any, cast
 
 from engine.formats._check import Checker, describe
 from engine.formats.errors import FormatError, Problem, ProblemCollector, join_path
+from engine.formats.languages import additional_languages_of, check_languages
 from engine.formats.yamlio import load_yaml
 
 CONFIG_KEYS = (
     "recipe",
     "language",
+    "additional_languages",
     "assistant_id",
     "pipeline",
     "policies",
@@ -191,6 +193,11 @@ class ConfigFile(_TextFile):
         return cast("str | None", self.get("language"))
 
     @property
+    def additional_languages(self) -> list[str]:
+        """``additional_languages`` (the codes that are strings; none when it is unset)."""
+        return additional_languages_of(self.data)
+
+    @property
     def assistant_id(self) -> str | None:
         value = self.get("assistant_id")
         return str(value) if value is not None else None
@@ -330,6 +337,8 @@ def check_config(config: ConfigFile) -> list[Problem]:
     for key in ("recipe", "language"):
         if key in data and data[key] is not None:
             check.string(data[key], key, key)
+    for key_path, message in check_languages(data):
+        check.error(key_path, message)
     if "assistant_id" in data and not isinstance(data["assistant_id"], (str, int)):
         check.error(
             "assistant_id", f"assistant_id must be a string, not {describe(data['assistant_id'])}"

@@ -26,6 +26,7 @@ from engine.dialogue.flow_classifier import FlowClassifier
 from engine.dialogue.model import CompiledFlow, DialogueModel
 from engine.dialogue.tracker import Tracker
 from engine.formats.defaults import DEFAULT_PATTERN_SLOTS
+from engine.formats.languages import LANGUAGE_SLOT
 from engine.llm.client import LlmClient, LlmError
 from engine.llm.dsl import gbnf_grammar, parse_commands
 from engine.llm.prompt import DEFAULT_TEMPLATES, PromptError, PromptTemplate, current_datetime
@@ -102,12 +103,13 @@ class LlmCommandGenerator:
 
     def settable_slots(self, tracker: Tracker) -> list[str]:
         """The slots the LLM may name: the domain's, without the default patterns' own slots
-        (silence counters, confirmations) unless one is the slot being asked for now."""
+        (silence counters, confirmations) unless one is the slot being asked for now, and never
+        the built-in ``language`` slot (which no extractor fills, as in Rasa Pro)."""
         requested = tracker.requested_slot()
         return sorted(
             name
             for name in self.model.slots
-            if name not in DEFAULT_PATTERN_SLOTS or name == requested
+            if (name not in DEFAULT_PATTERN_SLOTS or name == requested) and name != LANGUAGE_SLOT
         )
 
     def commands(

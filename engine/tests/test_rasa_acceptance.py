@@ -87,6 +87,7 @@ REQUIRED_OWN = (
     "calm-basic",
     "voice",
     "retrieval",
+    "multilingual",
 )
 
 

@@ -14,12 +14,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
+from apps.flows.views.translations import language_label
 from apps.projects.access import assistant_view
 from apps.training import bot, selectors, services
 from apps.training.forms import MessageForm, StartFlowForm, limits
 from apps.training.inspector import active_form, path_of, slot_rows, stack_frames, turns_of
 from apps.training.models import Deployment, ModelVersion
 from apps.training.views.versions import version_or_404
+from engine import formats
 
 
 def _sender_id(request, assistant) -> str:
@@ -27,6 +29,43 @@ def _sender_id(request, assistant) -> str:
     if key not in request.session:
         request.session[key] = f"studio-{request.user.pk}-{uuid.uuid4().hex[:10]}"
     return request.session[key]
+
+
+def version_languages(version) -> list[str]:
+    """The languages the version was trained with (its config.yml): the default one first.
+    None when it was trained without additional languages."""
+    if version is None:
+        return []
+    try:
+        config = formats.ConfigFile.parse(
+            (version.input_files or {}).get("config.yml") or "", "config.yml"
+        )
+    except formats.FormatError:
+        return []
+    default = config.language if isinstance(config.language, str) else None
+    extra = [c for c in config.additional_languages if c and c != default]
+    if not default or not extra:
+        return []
+    return [default, *dict.fromkeys(extra)]
+
+
+def _language_key(assistant) -> str:
+    return f"try-language-{assistant.pk}"
+
+
+def _session_language(request, assistant, version) -> str | None:
+    """The language picked for this chat, when the version speaks it."""
+    code = request.session.get(_language_key(assistant))
+    return code if code in version_languages(version) else None
+
+
+def _speak(request, assistant, version, deployment, sender) -> None:
+    """After a restart, the conversation speaks the picked language again (when it is not the
+    default one, which a new conversation starts in)."""
+    code = _session_language(request, assistant, version)
+    languages = version_languages(version)
+    if code and languages and code != languages[0]:
+        bot.set_language(deployment, sender, code)
 
 
 def _chosen(request, assistant):
@@ -66,7 +105,15 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
     live_version = services.live_version(assistant) if version is not None else None
     turns = turns_of(tracker)
     flows = list(selectors.flow_names(assistant))
+    languages = version_languages(version)
+    slots = tracker.get("slots") if isinstance(tracker, dict) else None
+    speaking = slots.get("language") if isinstance(slots, dict) else None
+    if not isinstance(speaking, str):
+        speaking = _session_language(request, assistant, version)
     return {
+        "languages": [(code, language_label(code)) for code in languages],
+        "language": speaking if speaking in languages else (languages[0] if languages else None),
+        "language_name": language_label(speaking) if speaking in languages else "",
         "assistant": assistant,
         "version": version,
         "deployment": deployment,
@@ -136,6 +183,7 @@ def try_message(request, assistant):
                     _sender_id(request, assistant),
                     form.cleaned_data["message"],
                     button_title=form.cleaned_data["title"] or None,
+                    language=_session_language(request, assistant, version),
                 )
             except bot.BotUnavailable as exc:
                 error, bot_failed = str(exc), True
@@ -150,7 +198,9 @@ def try_restart(request, assistant):
     bot_failed = False
     if error is None:
         try:
-            bot.restart(deployment, _sender_id(request, assistant))
+            sender = _sender_id(request, assistant)
+            bot.restart(deployment, sender)
+            _speak(request, assistant, version, deployment, sender)
         except bot.BotUnavailable as exc:
             error, bot_failed = str(exc), True
     return _chat_answer(request, assistant, version, deployment, error, bot_failed=bot_failed)
@@ -174,9 +224,35 @@ def try_start_flow(request, assistant):
             sender = _sender_id(request, assistant)
             try:
                 bot.restart(deployment, sender)
+                _speak(request, assistant, version, deployment, sender)
                 bot.start_flow(
                     deployment, sender, form.cleaned_data["flow"], form.cleaned_data["slots"]
                 )
+            except bot.BotUnavailable as exc:
+                error, bot_failed = str(exc), True
+    return _chat_answer(request, assistant, version, deployment, error, bot_failed=bot_failed)
+
+
+@assistant_view(Cap.TRY)
+@require_POST
+def try_language(request, assistant):
+    """Speak another of the version's languages: set the conversation's ``language`` slot (as
+    Rasa switches a conversation's language) and send it with each message."""
+    version, deployment = _chosen(request, assistant)
+    error = _live_or_error(deployment)
+    bot_failed = False
+    code = request.POST.get("language") or ""
+    languages = version_languages(version)
+    if error is None:
+        if code not in languages:
+            error = (
+                f"language: '{code[:40]}' is not one of this version's languages "
+                f"({', '.join(languages) or 'it has only its default language'})."
+            )
+        else:
+            request.session[_language_key(assistant)] = code
+            try:
+                bot.set_language(deployment, _sender_id(request, assistant), code)
             except bot.BotUnavailable as exc:
                 error, bot_failed = str(exc), True
     return _chat_answer(request, assistant, version, deployment, error, bot_failed=bot_failed)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from engine.formats import limits
 from engine.formats.config import check_config, check_endpoints
 from engine.formats.errors import FormatError, Problem, join_path
+from engine.formats.languages import LANGUAGE_SLOT
 from engine.formats.project import Project, load_project_files
 from engine.formats.validation.context import Context, Report
 from engine.formats.validation.domain import check_domain
@@ -60,6 +61,7 @@ def validate_project(project: Project) -> list[Problem]:
     _check_lengths(report, project)
     if project.config is not None:
         report.problems.extend(check_config(project.config))
+        _check_language_slot(report, project)
         for prompt, key_path in project.config.prompt_refs():
             if prompt not in project.prompts:
                 report.add(
@@ -77,6 +79,20 @@ def validate_project(project: Project) -> list[Problem]:
                     f"prompt file '{prompt}' named in endpoints.yml is not in the project",
                 )
     return report.problems
+
+
+def _check_language_slot(report: Report, project: Project) -> None:
+    """Rasa Pro adds the ``language`` slot itself and refuses a domain that defines one."""
+    for slot in project.domain.slots:
+        if slot.name == LANGUAGE_SLOT:
+            report.add(
+                slot.source_file or "domain.yml",
+                f"slots.{LANGUAGE_SLOT}",
+                f"'{LANGUAGE_SLOT}' is a built-in slot (the conversation's language, over "
+                "config.yml's language and additional_languages) and cannot be defined: remove "
+                "it from the domain",
+                line=slot.source_line,
+            )
 
 
 def _check_lengths(report: Report, project: Project) -> None:

@@ -20,6 +20,7 @@ from engine.formats.defaults import (
     DEFAULT_RESPONSES,
 )
 from engine.formats.errors import Problem, find_line
+from engine.formats.languages import LANGUAGE_SLOT, language_slot
 from engine.formats.project import Project
 from engine.formats.slots import Slot
 
@@ -83,6 +84,16 @@ class Context:
             self.slots.setdefault(slot.name, slot)
         for default in default_pattern_slots():
             self.slots.setdefault(default.name, default)
+        # Rasa Pro's built-in `language` slot, over config.yml's languages.
+        config = project.config
+        language = config.language if config is not None else None
+        self.slots.setdefault(
+            LANGUAGE_SLOT,
+            language_slot(
+                language if isinstance(language, str) else None,
+                config.additional_languages if config is not None else [],
+            ),
+        )
         self.intents = {i.name for i in domain.intents}
         #: what a reference to an intent may name: the domain's and Rasa's default intents
         self.known_intents = self.intents | DEFAULT_INTENTS

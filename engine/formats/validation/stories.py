@@ -31,6 +31,7 @@ DEFAULT_SLOTS = frozenset(
         "knowledge_base_listed_objects",
         "knowledge_base_last_object",
         "knowledge_base_last_object_type",
+        "language",
     }
     | DEFAULT_PATTERN_SLOTS
 )
