@@ -43,6 +43,9 @@ class DailyRollup(models.Model):
     csat_answers = models.PositiveIntegerField(default=0)
     csat_satisfied = models.PositiveIntegerField(default=0)
     csat_score_sum = models.PositiveIntegerField(default=0)
+    #: Sessions with at least one answer, and with at least one satisfied answer.
+    csat_sessions = models.PositiveIntegerField(default=0)
+    csat_satisfied_sessions = models.PositiveIntegerField(default=0)
     #: User messages answered by a bot message, and the sum of those latencies.
     latency_count = models.PositiveIntegerField(default=0)
     latency_sum_ms = models.BigIntegerField(default=0)

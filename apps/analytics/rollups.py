@@ -348,6 +348,8 @@ def _add_session(group: _Group, session: Session, user_messages: int) -> None:
     row.csat_answers += len(session.csat)
     row.csat_satisfied += sum(1 for score in session.csat if score >= CSAT_SATISFIED)
     row.csat_score_sum += sum(session.csat)
+    row.csat_sessions += 1 if session.csat else 0
+    row.csat_satisfied_sessions += 1 if any(s >= CSAT_SATISFIED for s in session.csat) else 0
     row.latency_count += len(session.latencies_ms)
     row.latency_sum_ms += round(sum(session.latencies_ms))
     for value in session.latencies_ms:

@@ -48,6 +48,8 @@ def _chips(request, form: ConversationFilterForm, filters: dict) -> list[dict]:
         if name == "page" or (name == "period" and value == "7d" and "period" not in params):
             continue
         shown = PERIODS[value][0] if name == "period" else str(value)
+        if name in ("outcome", "flow_outcome"):
+            shown = dict(form.fields[name].choices).get(value, shown)
         rest = {k: v for k, v in params.items() if k != name}
         if name == "period":
             rest = {k: v for k, v in rest.items() if k not in ("start", "end")}
@@ -73,6 +75,7 @@ def conversation_list(request, assistant):
     filters = form.filters()
     start, end = form.time_range(filters)
     qs = selectors.filtered_conversations(assistant, filters, start=start, end=end)
+    qs = form.with_outcomes(qs, filters)
     page = filters.get("page", 1)
     rows, has_next = selectors.page_of(qs, page, PAGE_SIZE)
     rows = [displayable_conversation(row) for row in rows]
