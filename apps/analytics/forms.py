@@ -124,10 +124,10 @@ class SuccessCriterionForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean() or {}
-        data["slot_name"] = (data.get("slot_name") or "").strip()
-        if data.get("slot_value") and not data["slot_name"]:
+        slot = data["slot_name"] = (data.get("slot_name") or "").strip()
+        if data.get("slot_value") and not slot:
             self.add_error("slot_name", "Name the slot whose value counts.")
-        if data["slot_name"] and not data.get("slot_value"):
+        elif slot and not data.get("slot_value"):
             self.add_error("slot_value", "Give the value the slot must be set to.")
         if not data.get("flow_outcome"):
             data["flow_outcome"] = SuccessCriterion.FlowOutcome.COMPLETED
@@ -136,7 +136,7 @@ class SuccessCriterionForm(forms.ModelForm):
             data.get("no_handoff"),
             data.get("no_fallback"),
             data.get("min_csat") is not None,
-            data["slot_name"],
+            slot,
         )
         if not any(chosen) and not self.errors:
             raise forms.ValidationError("Choose at least one condition of success.")

@@ -519,7 +519,9 @@ def rollup_new_events(max_ids: int = MAX_IDS_PER_RUN) -> RunReport:
     with exclusive(wait=False) as held:
         if not held:
             return RunReport(finished=False)
-        return _rollup_new_events(max_ids)
+        report = _rollup_new_events(max_ids)
+        report.days += recompute_success()
+        return report
 
 
 def _rollup_new_events(max_ids: int) -> RunReport:
@@ -537,9 +539,7 @@ def _rollup_new_events(max_ids: int) -> RunReport:
         if locked.last_event_id < high:
             locked.last_event_id = high
             locked.save(update_fields=["last_event_id", "updated_at"])
-    report = RunReport(days=len(days), last_event_id=high, finished=high == top)
-    report.days += recompute_success()
-    return report
+    return RunReport(days=len(days), last_event_id=high, finished=high == top)
 
 
 def recompute_success() -> int:

@@ -22,9 +22,12 @@ def _last_slot_language() -> Subquery:
 def _last_metadata_language() -> Subquery:
     latest = (
         Event.objects.filter(conversation=OuterRef("pk"), type="user")
-        .annotate(metadata_language=KT("data__metadata__language"))
-        .exclude(metadata_language__isnull=True)
-        .exclude(metadata_language="")
+        .annotate(
+            metadata_language=NullIf(
+                KT("data__metadata__language"), Value(""), output_field=TextField()
+            )
+        )
+        .filter(metadata_language__isnull=False)  # neither missing nor empty
     )
     return Subquery(
         latest.order_by("-timestamp", "-position", "-id").values("metadata_language")[:1]
