@@ -27,7 +27,10 @@
         context.setLineDash([]);
         context.fillStyle = "#444";
         context.font = "11px sans-serif";
-        context.fillText(marker.label, at + 3, area.top + 11);
+        // Right of the line, or left of it when the label would leave the chart.
+        const width = context.measureText(marker.label).width;
+        const left = at + 3 + width > area.right ? at - 3 - width : at + 3;
+        context.fillText(marker.label, left, area.top + 11);
         context.restore();
       });
     },
