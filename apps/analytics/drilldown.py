@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 
 from apps.analytics.models import SessionFacts, SessionFlowFacts
 
-OUTCOMES = {
+OUTCOMES: dict[str, tuple[str, dict[str, object]]] = {
     "contained": ("Contained (no handoff)", {"handoff": False}),
     "handoff": ("Handed off to a human", {"handoff": True}),
     "fallback": ("Fallback or cannot-handle", {"fallback": True}),
@@ -22,7 +22,7 @@ OUTCOMES = {
     "unsuccessful": ("Not successful", {"successful": False}),
 }
 
-FLOW_OUTCOMES = {
+FLOW_OUTCOMES: dict[str, tuple[str, str]] = {
     "started": ("started", "started__gt"),
     "completed": ("completed", "completed__gt"),
     "cancelled": ("cancelled", "cancelled__gt"),

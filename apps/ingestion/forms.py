@@ -88,7 +88,8 @@ class ConversationFilterForm(forms.Form):
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
             self.add_error("end", "The end date is before the start date.")
-        if data.get("flow_outcome") and not data.get("flow") and "flow" not in self.errors:
+        chosen = data or {}
+        if chosen.get("flow_outcome") and not chosen.get("flow") and "flow" not in self.errors:
             self.add_error("flow_outcome", "Name the flow (the Flow filter) as well.")
         low, high = data.get("min_messages"), data.get("max_messages")
         if low is not None and high is not None and low > high:

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
+from apps.analytics import drilldown
 from apps.ingestion import selectors, services, store
 from apps.ingestion.forms import (
     PAGE_SIZE,
@@ -48,8 +49,10 @@ def _chips(request, form: ConversationFilterForm, filters: dict) -> list[dict]:
         if name == "page" or (name == "period" and value == "7d" and "period" not in params):
             continue
         shown = PERIODS[value][0] if name == "period" else str(value)
-        if name in ("outcome", "flow_outcome"):
-            shown = dict(form.fields[name].choices).get(value, shown)
+        if name == "outcome":
+            shown = drilldown.OUTCOMES[value][0]
+        elif name == "flow_outcome":
+            shown = drilldown.FLOW_OUTCOMES[value][0]
         rest = {k: v for k, v in params.items() if k != name}
         if name == "period":
             rest = {k: v for k, v in rest.items() if k not in ("start", "end")}
