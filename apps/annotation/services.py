@@ -118,42 +118,47 @@ def matching_messages(assistant, filters: BatchFilters):
 SAMPLE_WINDOWS = 64
 #: How much more of the id range each round covers than the one before.
 SAMPLE_GROWTH = 4
-#: Past this share of the id range, the matching ids are read whole and sampled.
+#: The most event ids one round reads; past it (or half the id range) the matches are sparse
+#: and the matching messages are sampled whole.
+SAMPLE_MAX_IDS = 200_000
 SAMPLE_FULL_SHARE = 0.5
 
 
 def sample_messages(messages, size: int, rng: random.Random | None = None) -> list[int]:
     """The ids of at most `size` messages picked at random from `messages` (a queryset of
-    events), without sorting the whole set at random (`ORDER BY random()` reads and sorts
+    user messages, `Event` rows of type "user"), without sorting the whole set at random (`ORDER BY random()` reads and sorts
     every matching row of a large table).
 
     It reads random windows of event ids (the primary key's index): each round `SAMPLE_WINDOWS`
     windows at random places, together covering a share of the id range that starts at what
-    `size` rows would need if every event matched and grows `SAMPLE_GROWTH`-fold while fewer
-    than `size` matching messages were found; then it samples `size` of those found. Every
-    matching message is as likely to fall in a window as any other, so the sample is (close
-    to) uniform. When the matches are so sparse that half the id range would have to be read,
-    the matching ids are read whole (few, by then) and sampled."""
+    `size` rows would need if one event in eight matched and grows `SAMPLE_GROWTH`-fold while
+    fewer than `size` matching messages were found; then it samples `size` of those found. A
+    round first reads the ids of the user messages in its windows (an index range scan, whatever
+    the filters), then keeps those that match. Every matching message is as likely to fall in a window as any
+    other, so the sample is (close to) uniform. When the matches are so sparse that a round
+    would read more than `SAMPLE_MAX_IDS` ids or half the id range, the matching messages are
+    few and are sampled whole (`ORDER BY random()` over them)."""
     rng = rng or random.Random()
     bounds = Event.objects.aggregate(low=Min("id"), high=Max("id"))
     low, high = bounds["low"], bounds["high"]
     if low is None or size <= 0:
         return []
     span = high - low + 1
-    share = min(1.0, size * 2 / span)
+    share = min(1.0, size * 8 / span)
     found: set[int] = set()
-    while share < SAMPLE_FULL_SHARE:
+    while share < SAMPLE_FULL_SHARE and span * share <= SAMPLE_MAX_IDS:
         width = max(int(span * share / SAMPLE_WINDOWS), 1)
         windows = Q()
         for _ in range(SAMPLE_WINDOWS):
             first = rng.randint(low - width + 1, high)
             windows |= Q(id__gte=first, id__lt=first + width)
-        found.update(messages.filter(windows).values_list("id", flat=True))
+        ids = list(Event.objects.filter(windows, type="user").values_list("id", flat=True))
+        if ids:
+            found.update(messages.filter(id__in=ids).values_list("id", flat=True))
         if len(found) >= size:
             return rng.sample(sorted(found), size)
         share *= SAMPLE_GROWTH
-    every = list(messages.values_list("id", flat=True))
-    return rng.sample(every, min(size, len(every)))
+    return list(messages.order_by("?").values_list("id", flat=True)[:size])
 
 
 def annotators(assistant):
