@@ -72,8 +72,15 @@ def _rollup_day(events: int):
 def _sampling(assistant, size: int = 200, repeat: int = 5):
     """The annotation batch's sample of `size` messages: random windows of event ids against
     the random sort of every matching message it replaced (the same filters)."""
+    from django.db import connection
+
     from apps.annotation import services
 
+    if connection.vendor == "postgresql":
+        # The planner's statistics, as autovacuum keeps them after a day's ingestion (without
+        # them it joins the assistant's conversations first, whatever the windows).
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE ingestion_event, ingestion_conversation")
     filters = services.BatchFilters(channel="rest", size=size)
     matching = services.matching_messages(assistant, filters)
     windows, everything = [], []

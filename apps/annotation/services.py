@@ -126,18 +126,19 @@ SAMPLE_FULL_SHARE = 0.5
 
 def sample_messages(messages, size: int, rng: random.Random | None = None) -> list[int]:
     """The ids of at most `size` messages picked at random from `messages` (a queryset of
-    user messages, `Event` rows of type "user"), without sorting the whole set at random (`ORDER BY random()` reads and sorts
-    every matching row of a large table).
+    user messages, `Event` rows of type "user"), without sorting the whole set at random
+    (`ORDER BY random()` reads and sorts every matching row of a large table).
 
     It reads random windows of event ids (the primary key's index): each round `SAMPLE_WINDOWS`
     windows at random places, together covering a share of the id range that starts at what
     `size` rows would need if one event in eight matched and grows `SAMPLE_GROWTH`-fold while
     fewer than `size` matching messages were found; then it samples `size` of those found. A
-    round first reads the ids of the user messages in its windows (an index range scan, whatever
-    the filters), then keeps those that match. Every matching message is as likely to fall in a window as any
-    other, so the sample is (close to) uniform. When the matches are so sparse that a round
-    would read more than `SAMPLE_MAX_IDS` ids or half the id range, the matching messages are
-    few and are sampled whole (`ORDER BY random()` over them)."""
+    round first reads the ids of the user messages in its windows (an index range scan,
+    whatever the filters), then keeps those that match. Every matching message is as likely
+    to fall in a window as any other, so the sample is (close to) uniform. When the matches
+    are so sparse that a round would read more than `SAMPLE_MAX_IDS` ids or half the id
+    range, the matching messages are few and are sampled whole (`ORDER BY random()` over
+    them)."""
     rng = rng or random.Random()
     bounds = Event.objects.aggregate(low=Min("id"), high=Max("id"))
     low, high = bounds["low"], bounds["high"]
