@@ -1,5 +1,6 @@
-"""Analytics: rolling up one generated day of events, and the dashboard's server time over 90
-days of rollups.
+"""Analytics: rolling up one generated day of events, sampling an annotation batch from it, and
+the dashboard's server time over 90 days of rollups (with a success criterion: its tile and
+series come from the same rollup rows).
 
 BENCH_ANALYTICS_DAY_EVENTS sets the day's size (default 200,000; the target is stated for
 1,000,000 events); BENCH_ANALYTICS_DAYS the dashboard's days of rollups (default 90). The
@@ -62,9 +63,41 @@ def _rollup_day(events: int):
         yield Figure(
             "  rollup rate", produced / seconds, "events/s", ">= 16,700 (1M events in < 60 s)"
         )
+        yield from _sampling(assistant)
     finally:
         delete_conversations(Conversation.objects.filter(assistant=assistant))
         assistant.delete()
+
+
+def _sampling(assistant, size: int = 200, repeat: int = 5):
+    """The annotation batch's sample of `size` messages: random windows of event ids against
+    the random sort of every matching message it replaced (the same filters)."""
+    from django.db import connection
+
+    from apps.annotation import services
+
+    if connection.vendor == "postgresql":
+        # The planner's statistics, as autovacuum keeps them after a day's ingestion (without
+        # them it joins the assistant's conversations first, whatever the windows).
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE ingestion_event, ingestion_conversation")
+    filters = services.BatchFilters(channel="rest", size=size)
+    matching = services.matching_messages(assistant, filters)
+    windows, everything = [], []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        picked = services.sample_messages(matching, size)
+        windows.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        sorted_sample = list(matching.order_by("?").values_list("id", flat=True)[:size])
+        everything.append(time.perf_counter() - began)
+        assert len(picked) == len(sorted_sample), (len(picked), len(sorted_sample))
+    yield Figure(
+        f"Annotation sample of {size} messages (random id windows)",
+        statistics.median(windows) * 1000,
+        "ms",
+    )
+    yield Figure("  the same by ORDER BY random()", statistics.median(everything) * 1000, "ms")
 
 
 def _rollup_rows(assistant, days: int):
@@ -95,6 +128,8 @@ def _rollup_rows(assistant, days: int):
                         csat_score_sum=330,
                         latency_count=3000,
                         latency_sum_ms=3000 * 700,
+                        successful_sessions=700,
+                        success_version=1 if n > days // 2 else 2,
                     )
                 )
     DailyRollup.objects.bulk_create(rows, batch_size=2000)
@@ -130,12 +165,23 @@ def _dashboard(days: int, repeat: int = 20):
     from django.urls import reverse
 
     from apps.accounts.models import User
+    from apps.analytics.models import SuccessCriterion
     from apps.projects.models import Assistant
 
     name = f"bench-analytics-{uuid.uuid4().hex[:6]}"
     assistant = Assistant.objects.create(name=name)
     try:
         rows, buckets, flows = _rollup_rows(assistant, days)
+        today = datetime.now(UTC).date()
+        for version, day in ((1, today - timedelta(days=days)), (2, today - timedelta(days=30))):
+            SuccessCriterion.objects.create(
+                assistant=assistant,
+                version=version,
+                effective_day=day,
+                no_handoff=True,
+                min_csat=3 + version - 1,
+                recomputed_at=datetime.now(UTC),
+            )
         user = User.objects.filter(username="bench-admin").first()
         user = user or User.objects.create_superuser("bench-admin", password=None)
         client = Client(SERVER_NAME="localhost")
@@ -152,8 +198,11 @@ def _dashboard(days: int, repeat: int = 20):
                 assert response.status_code == 200, response.status_code
         everything = sorted(t for values in timings.values() for t in values)
         p95 = everything[max(int(len(everything) * 0.95) - 1, 0)]
+        page = client.get(url + queries[0]).content.decode()
+        assert 'data-kpi="success"' in page and 'data-chart="success"' in page
         yield Figure(
-            f"Dashboard p95 ({days} days: {rows} rollup rows, {buckets} buckets, {flows} flows)",
+            f"Dashboard p95 ({days} days: {rows} rollup rows, {buckets} buckets, {flows} flows,"
+            " success tile and series)",
             p95 * 1000,
             "ms",
             "< 300 ms",

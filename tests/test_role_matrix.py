@@ -490,6 +490,7 @@ EXPECTED_ACCESS = {
     "ingestion:unrouted": (G, Cap.MANAGE_USERS, None),
     "analytics:dashboard": (A, Cap.VIEW_ANALYTICS, None),
     "analytics:export": (A, Cap.VIEW_ANALYTICS, None),
+    "analytics:success": (A, Cap.VIEW_ANALYTICS, Cap.DEFINE_SUCCESS),
     "annotation:dashboard": (A, Cap.REVIEW_ANNOTATIONS, None),
     "annotation:inbox": (A, Cap.ANNOTATE, None),
     "annotation:inbox_item": (A, Cap.ANNOTATE, None),

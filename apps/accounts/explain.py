@@ -26,6 +26,7 @@ CAPABILITY_WORDS: dict[Cap, str] = {
     Cap.REVIEW_ANNOTATIONS: "review annotations",
     Cap.EXPORT_ANNOTATIONS: "export annotations",
     Cap.VIEW_ANALYTICS: "view the analytics dashboard",
+    Cap.DEFINE_SUCCESS: "define the analytics success criterion",
     Cap.CREATE_ASSISTANT: "create assistants",
     Cap.MANAGE_USERS: "manage users and their roles",
 }

@@ -71,6 +71,7 @@ class Cap(enum.StrEnum):
     REVIEW_ANNOTATIONS = "review_annotations"
     EXPORT_ANNOTATIONS = "export_annotations"
     VIEW_ANALYTICS = "view_analytics"  # the analytics dashboard and its CSV downloads
+    DEFINE_SUCCESS = "define_success"  # save the analytics success criterion
     # Global
     CREATE_ASSISTANT = "create_assistant"
     MANAGE_USERS = "manage_users"
@@ -98,6 +99,7 @@ ROLE_CAPS: dict[Role, frozenset[Cap]] = {
             Cap.EXPORT_ANNOTATIONS,
             Cap.CREATE_ASSISTANT,
             Cap.VIEW_ANALYTICS,
+            Cap.DEFINE_SUCCESS,
         }
     ),
     Role.FLOW_BUILDER: frozenset(
@@ -125,6 +127,7 @@ ROLE_CAPS: dict[Role, frozenset[Cap]] = {
             Cap.TAG_CONVERSATIONS,
             Cap.DELETE_CONVERSATIONS,
             Cap.VIEW_ANALYTICS,
+            Cap.DEFINE_SUCCESS,
         }
     ),
     Role.CONVERSATION_VIEWER: frozenset(_VIEW | {Cap.VIEW_CONVERSATIONS}),

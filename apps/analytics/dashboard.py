@@ -1,7 +1,9 @@
 """What the analytics dashboard shows, read from the rollup tables only (never the events):
 KPIs of a period with the change against the period before, a series per KPI, latency trend
-lines and flows ranked by lowest containment. Every point carries the URL of the Conversations
-page filtered to the sessions it counts."""
+lines, flows ranked by lowest containment, and the success rate by the assistant's success
+criterion (with a marker where its definition changed). Every point carries the URL of the
+Conversations page filtered to the sessions it counts: the same day, channel, model version and
+language, and the outcome it counts (apps.analytics.drilldown)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.functional import cached_property
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 
-from apps.analytics import latency
-from apps.analytics.models import DailyRollup, FlowDailyRollup, LatencyBucket
+from apps.analytics import latency, success
+from apps.analytics.models import DailyRollup, FlowDailyRollup, LatencyBucket, SuccessCriterion
 from apps.projects.models import Assistant
 
 SUMS = (
@@ -25,19 +29,31 @@ SUMS = (
     "fallback_sessions",
     "csat_answers",
     "csat_satisfied",
+    "csat_sessions",
+    "csat_satisfied_sessions",
     "latency_count",
+    "successful_sessions",
 )
+
+#: The sums, plus the sessions judged by a success criterion (first: the annotations named
+#: after their columns would hide the columns from the ones after them).
+AGGREGATES = {
+    "judged_sessions": Sum("sessions", filter=Q(success_version__isnull=False)),
+    **{name: Sum(name) for name in SUMS},
+}
 
 
 @dataclass(frozen=True)
 class Scope:
-    """The filters: an assistant, days `start`..`end` (inclusive, UTC), channel, model id."""
+    """The filters: an assistant, days `start`..`end` (inclusive, settings.TIME_ZONE),
+    channel, model id, language."""
 
     assistant: Assistant
     start: date
     end: date
     channel: str = ""
     model_id: str = ""
+    language: str = ""
 
     @property
     def days(self) -> int:
@@ -50,6 +66,7 @@ class Scope:
             self.start - timedelta(days=1),
             self.channel,
             self.model_id,
+            self.language,
         )
 
     def rows(self, model=DailyRollup, prefix: str = ""):
@@ -62,21 +79,32 @@ class Scope:
             lookups[f"{prefix}channel"] = self.channel
         if self.model_id:
             lookups[f"{prefix}model_id"] = self.model_id
+        if self.language:
+            lookups[f"{prefix}language"] = self.language
         return model.objects.filter(**lookups)
 
-    def conversations_url(self, start: date | None = None, end: date | None = None, **extra) -> str:
-        """The Conversations page with the same filters (and `extra` ones)."""
-        params = {
-            "period": "custom",
-            "start": (start or self.start).isoformat(),
-            "end": (end or start or self.end).isoformat(),
-        }
+    @cached_property
+    def _list_url(self) -> str:
+        """The Conversations page and the scope's own filters (a dashboard builds hundreds
+        of links: reversing and encoding these once saves most of their cost)."""
+        params = {"period": "custom"}
         if self.channel:
             params["channel"] = self.channel
         if self.model_id:
             params["model"] = self.model_id
+        if self.language:
+            params["language"] = self.language
+        url = reverse("ingestion:list", args=[self.assistant.name])
+        return url + "?" + urlencode(params)
+
+    def conversations_url(self, start: date | None = None, end: date | None = None, **extra) -> str:
+        """The Conversations page with the same filters (and `extra` ones)."""
+        params = {
+            "start": (start or self.start).isoformat(),
+            "end": (end or start or self.end).isoformat(),
+        }
         params.update({k: v for k, v in extra.items() if v})
-        return reverse("ingestion:list", args=[self.assistant.name]) + "?" + urlencode(params)
+        return self._list_url + "&" + urlencode(params)
 
 
 def _ratio(part: int, whole: int) -> float | None:
@@ -93,9 +121,10 @@ def _histogram(scope: Scope) -> dict[int, int]:
 
 
 def totals(scope: Scope) -> dict:
-    values = scope.rows().aggregate(**{name: Sum(name) for name in SUMS})
-    values = {name: values[name] or 0 for name in SUMS}
+    values = scope.rows().aggregate(**AGGREGATES)
+    values = {name: values[name] or 0 for name in AGGREGATES}
     return {
+        "success": _ratio(values["successful_sessions"], values["judged_sessions"]),
         "sessions": values["sessions"],
         "containment": _ratio(values["contained_sessions"], values["sessions"]),
         "csat": _csat(values),
@@ -105,6 +134,7 @@ def totals(scope: Scope) -> dict:
 
 
 KPIS = [
+    ("success", "Success rate", "%"),
     ("sessions", "Sessions", ""),
     ("containment", "Containment", "%"),
     ("csat", "CSAT (satisfied)", "%"),
@@ -113,10 +143,12 @@ KPIS = [
 ]
 
 
-def kpi_tiles(scope: Scope) -> list[dict]:
+def kpi_tiles(scope: Scope, *, with_success: bool = True) -> list[dict]:
     now, before = totals(scope), totals(scope.previous())
     tiles = []
     for key, label, unit in KPIS:
+        if key == "success" and not with_success:
+            continue
         value, old = now[key], before[key]
         change = None
         if value is not None and old is not None:
@@ -139,7 +171,9 @@ def kpi_tiles(scope: Scope) -> list[dict]:
 @dataclass
 class Chart:
     """A chart with its numbers: `columns` and `rows` are its table and its CSV; each row's
-    `link` is where its point drills down to."""
+    `link` is where its point drills down to, and `cell_links` (per row, column index -> URL)
+    where a count in its table does (the sessions it counts). `markers` label rows on the
+    chart (where the success criterion changed)."""
 
     key: str
     title: str
@@ -148,6 +182,27 @@ class Chart:
     rows: list[list] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     series: list[str] = field(default_factory=list)  # the columns drawn (after the first)
+    cell_links: list[dict[int, str]] = field(default_factory=list)
+    markers: list[dict] = field(default_factory=list)
+
+    def add(self, row: list, link: str, cells: dict[int, str] | None = None) -> None:
+        self.rows.append(row)
+        self.links.append(link)
+        self.cell_links.append(cells or {})
+
+    @staticmethod
+    def _row_html(row: list, link: str, cells: dict[int, str]) -> str:
+        parts = ["<tr>"]
+        for index, value in enumerate(row):
+            shown = "–" if value is None else escape(value)
+            if index in cells:
+                parts.append(
+                    f'<td><a href="{escape(cells[index])}" class="drill-cell">{shown}</a></td>'
+                )
+            else:
+                parts.append(f"<td>{shown}</td>")
+        parts.append(f'<td><a href="{escape(link)}" class="drill-down">Conversations</a></td></tr>')
+        return "".join(parts)
 
     def table_html(self) -> str:
         """The chart's numbers as table rows, each with its drill-down link (built here: a
@@ -157,16 +212,13 @@ class Chart:
                 '<tr><td colspan="{}" class="muted">No figures for this period yet.</td></tr>',
                 len(self.columns) + 1,
             )
-        return format_html_join(
-            "\n",
-            '<tr>{}<td><a href="{}" class="drill-down">Conversations</a></td></tr>',
-            (
-                (
-                    format_html_join("", "<td>{}</td>", (("–" if v is None else v,) for v in row)),
-                    link,
-                )
-                for row, link in zip(self.rows, self.links, strict=True)
-            ),
+        cell_links = self.cell_links or [{} for _ in self.rows]
+        # Every value and link is escaped by _row_html.
+        return mark_safe(
+            "\n".join(
+                self._row_html(row, link, cells)
+                for row, link, cells in zip(self.rows, self.links, cell_links, strict=True)
+            )
         )
 
     def data(self) -> dict:
@@ -182,6 +234,7 @@ class Chart:
             "links": self.links,
             # Rates are drawn on a 0-100 scale.
             "percent": all(name.endswith("(%)") for name in self.series),
+            "markers": self.markers,
         }
 
 
@@ -189,26 +242,33 @@ def _days(scope: Scope) -> list[date]:
     return [scope.start + timedelta(days=n) for n in range(scope.days)]
 
 
-def daily_charts(scope: Scope) -> list[Chart]:
-    per_day = {
-        row["day"]: row
-        for row in scope.rows().values("day").annotate(**{name: Sum(name) for name in SUMS})
-    }
+def _rate_chart(key: str, title: str, counts: list[str]) -> Chart:
+    return Chart(key, title, "line", ["Day", title + " (%)", *counts], series=[title + " (%)"])
+
+
+def _per_day(scope: Scope) -> tuple[dict, dict]:
+    per_day = {row["day"]: row for row in scope.rows().values("day").annotate(**AGGREGATES)}
     histograms: dict[date, dict[int, int]] = {}
     buckets = scope.rows(LatencyBucket, "rollup__").values("rollup__day", "bucket")
     for row in buckets.annotate(n=Sum("count")):
         histograms.setdefault(row["rollup__day"], {})[row["bucket"]] = row["n"]
+    return per_day, histograms
+
+
+def daily_charts(scope: Scope, criteria: success.Versions | None = None) -> list[Chart]:
+    """The charts by day; the success chart only when the assistant has a criterion."""
+    per_day, histograms = _per_day(scope)
     sessions = Chart(
         "sessions", "Sessions per day", "bar", ["Day", "Sessions"], series=["Sessions"]
     )
-    rates = {
-        key: Chart(key, title, "line", ["Day", title + " (%)", "Sessions"], series=[title + " (%)"])
-        for key, title in (
-            ("containment", "Containment"),
-            ("csat", "CSAT (satisfied)"),
-            ("fallback_rate", "Fallback rate"),
-        )
-    }
+    containment = _rate_chart("containment", "Containment", ["Contained", "Handed off", "Sessions"])
+    csat = _rate_chart(
+        "csat",
+        "CSAT (satisfied)",
+        ["Satisfied", "Answers", "Sessions answered", "Sessions satisfied"],
+    )
+    fallback = _rate_chart("fallback_rate", "Fallback rate", ["Fallbacks", "Sessions"])
+    rate = _rate_chart("success", "Success rate", ["Successful", "Not successful", "Judged"])
     trend = Chart(
         "latency",
         "Response latency",
@@ -216,27 +276,82 @@ def daily_charts(scope: Scope) -> list[Chart]:
         ["Day", "p50 (ms)", "p95 (ms)", "p99 (ms)", "Answered messages"],
         series=["p50 (ms)", "p95 (ms)", "p99 (ms)"],
     )
-    empty = dict.fromkeys(SUMS, 0)
+    empty = dict.fromkeys(AGGREGATES, 0)
     for day in _days(scope):
-        values = {k: v or 0 for k, v in per_day.get(day, empty).items() if k in SUMS}
-        link = scope.conversations_url(day)
-        count = values["sessions"]
-        sessions.rows.append([day, count])
-        rates["containment"].rows.append([day, _ratio(values["contained_sessions"], count), count])
-        rates["csat"].rows.append([day, _csat(values), values["csat_answers"]])
-        rates["fallback_rate"].rows.append([day, _ratio(values["fallback_sessions"], count), count])
-        trend.rows.append(
-            [day, *latency.percentiles(histograms.get(day, {})), values["latency_count"]]
+        v = {k: n or 0 for k, n in per_day.get(day, empty).items() if k in AGGREGATES}
+        url = scope.conversations_url
+        link = url(day)
+        count = v["sessions"]
+        sessions.add([day, count], link)
+        contained, handed = url(day, outcome="contained"), url(day, outcome="handoff")
+        containment.add(
+            [
+                day,
+                _ratio(v["contained_sessions"], count),
+                v["contained_sessions"],
+                v["handoff_sessions"],
+                count,
+            ],
+            contained,
+            {2: contained, 3: handed, 4: link},
         )
-        for chart in (sessions, trend, *rates.values()):
-            chart.links.append(link)
-    rates["csat"].columns[2] = "Answers"
-    return [sessions, rates["containment"], rates["csat"], rates["fallback_rate"], trend]
+        answered = url(day, outcome="csat_answered")
+        satisfied = url(day, outcome="csat_satisfied")
+        csat.add(
+            [
+                day,
+                _csat(v),
+                v["csat_satisfied"],
+                v["csat_answers"],
+                v["csat_sessions"],
+                v["csat_satisfied_sessions"],
+            ],
+            answered,
+            {4: answered, 5: satisfied},
+        )
+        fell = url(day, outcome="fallback")
+        fallback.add(
+            [day, _ratio(v["fallback_sessions"], count), v["fallback_sessions"], count],
+            fell,
+            {2: fell, 3: link},
+        )
+        good, bad = url(day, outcome="successful"), url(day, outcome="unsuccessful")
+        judged = v["judged_sessions"]
+        rate.add(
+            [
+                day,
+                _ratio(v["successful_sessions"], judged),
+                v["successful_sessions"],
+                judged - v["successful_sessions"],
+                judged,
+            ],
+            good,
+            {2: good, 3: bad},
+        )
+        trend.add([day, *latency.percentiles(histograms.get(day, {})), v["latency_count"]], link)
+    charts = [sessions, containment, csat, fallback, trend]
+    if criteria is not None and criteria.criteria:
+        rate.markers = _markers(scope, criteria)
+        charts.insert(0, rate)
+    return charts
+
+
+def _markers(scope: Scope, criteria: success.Versions) -> list[dict]:
+    return [
+        {
+            "index": (c.effective_day - scope.start).days,
+            "day": c.effective_day.isoformat(),
+            "label": f"Success v{c.version}",
+            "title": "; ".join(success.conditions(c)),
+        }
+        for c in criteria.changes(scope.start, scope.end)
+    ]
 
 
 def flow_chart(scope: Scope, limit: int = 20) -> Chart:
     """The assistant's flows (not Rasa's patterns) by lowest containment of the sessions they
-    ran in."""
+    ran in; its counts are sessions: those the flow started, completed, was cancelled, was
+    handed off in."""
     rows = (
         scope.rows(FlowDailyRollup)
         .exclude(flow_id__startswith="pattern_")
@@ -244,10 +359,9 @@ def flow_chart(scope: Scope, limit: int = 20) -> Chart:
         .annotate(
             sessions=Sum("sessions"),
             contained=Sum("contained_sessions"),
-            started=Sum("started"),
-            completed=Sum("completed"),
-            cancelled=Sum("cancelled"),
-            handed_off=Sum("handed_off"),
+            completed=Sum("completed_sessions"),
+            cancelled=Sum("cancelled_sessions"),
+            handed_off=Sum("handed_off_sessions"),
         )
     )
     ranked = sorted(
@@ -258,32 +372,42 @@ def flow_chart(scope: Scope, limit: int = 20) -> Chart:
         "flows",
         "Flows by lowest containment",
         "hbar",
-        ["Flow", "Containment (%)", "Sessions", "Started", "Completed", "Cancelled", "Handed off"],
+        ["Flow", "Containment (%)", "Sessions", "Completed", "Cancelled", "Handed off"],
         series=["Containment (%)"],
     )
     for row in ranked[:limit]:
-        chart.rows.append(
+        flow = row["flow_id"]
+
+        def link(outcome: str, flow: str = flow) -> str:
+            return scope.conversations_url(scope.start, scope.end, flow=flow, flow_outcome=outcome)
+
+        chart.add(
             [
-                row["flow_id"],
+                flow,
                 _ratio(row["contained"], row["sessions"]),
                 row["sessions"],
-                row["started"],
                 row["completed"],
                 row["cancelled"],
                 row["handed_off"],
-            ]
+            ],
+            link("started"),
+            {2: link("started"), 3: link("completed"), 4: link("cancelled"), 5: link("handed_off")},
         )
-        chart.links.append(scope.conversations_url(scope.start, scope.end, flow=row["flow_id"]))
     return chart
 
 
-def charts(scope: Scope) -> list[Chart]:
-    return [*daily_charts(scope), flow_chart(scope)]
+def charts(scope: Scope, criteria: success.Versions | None = None) -> list[Chart]:
+    return [*daily_charts(scope, criteria), flow_chart(scope)]
 
 
-def choices(assistant) -> tuple[list[str], list[str]]:
-    """The channels and model ids the assistant's rollups know."""
+def choices(assistant) -> tuple[list[str], list[str], list[str]]:
+    """The channels, model ids and languages the assistant's rollups know."""
     rows = DailyRollup.objects.filter(assistant=assistant)
     channels = rows.exclude(channel="").order_by("channel").values_list("channel", flat=True)
     models = rows.exclude(model_id="").order_by("model_id").values_list("model_id", flat=True)
-    return list(channels.distinct()), list(models.distinct())
+    languages = rows.exclude(language="").order_by("language").values_list("language", flat=True)
+    return list(channels.distinct()), list(models.distinct()), list(languages.distinct())
+
+
+def criteria_of(assistant) -> success.Versions:
+    return success.Versions(list(SuccessCriterion.objects.filter(assistant=assistant)))

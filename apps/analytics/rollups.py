@@ -1,13 +1,16 @@
 """Computing the daily rollups from ingested events (see apps.analytics.models).
 
-`recompute_day(assistant_id, day)` replaces one assistant's rows of one UTC day, in one
-transaction, from the sessions that started that day and their events. It depends only on what
+Days are days in settings.TIME_ZONE (the dashboard's period and the Conversations page's dates
+use the same boundaries). `recompute_day(assistant_id, day)` replaces one assistant's rows of
+one day, and the facts of its sessions (`SessionFacts`), in one transaction, from the sessions
+that started that day and their events. It depends only on what
 is stored, so computing a day twice gives the same rows, and a late event is taken into account
 by computing its day again.
 
 `rollup_new_events()` is the orchestrator's periodic task: it reads the ids of the events
 ingested since its last run (`RollupCursor`), works out the days they touch and recomputes each
-of them in its own committed transaction, then moves the cursor. The days an event touches are
+of them in its own committed transaction, then moves the cursor; then it recomputes the days of
+the success criteria saved since (see apps.analytics.success). The days an event touches are
 every day from its session's start to its session's last event (a late event that moves a
 session's start earlier moves the session to another day: both are recomputed), and the day
 before a `session_started` (which may have split a session that began the day before). Ids are
@@ -25,7 +28,11 @@ What a session counts as (the event types and names are Rasa Pro's):
   message; a message not answered gives none);
 - per flow: its `flow_started`, `flow_completed`, `flow_cancelled` events, the sessions it
   started in (and how many of those were contained), and "handed off": runs of the flow still
-  active when a handoff happened.
+  active when a handoff happened; and the sessions in which it completed, was cancelled, was
+  handed off at least once;
+- its language: `apps.ingestion.selectors.session_language` (the `language` slot, else the
+  user messages' metadata, else the assistant's default language);
+- successful: by the success criterion in force on the day (`apps.analytics.success`).
 """
 
 from __future__ import annotations
@@ -35,14 +42,25 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
+from django.utils import timezone
 
-from apps.analytics import latency
-from apps.analytics.models import DailyRollup, FlowDailyRollup, LatencyBucket, RollupCursor
+from apps.analytics import latency, success
+from apps.analytics.models import (
+    DailyRollup,
+    FlowDailyRollup,
+    LatencyBucket,
+    RollupCursor,
+    SessionFacts,
+    SessionFlowFacts,
+    SuccessCriterion,
+)
 from apps.ingestion.models import SESSION_START_INTENT_TEXT, Conversation, Event
+from apps.ingestion.selectors import with_language
+from apps.projects.models import Assistant
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +90,7 @@ _COLUMNS = (
     "action_name",
     "flow_id",
     "slot_value",
+    "slot_name",
 )
 #: Conversations read per events query.
 _CONVERSATIONS_PER_QUERY = 2000
@@ -94,6 +113,8 @@ class Session:
     csat: list[int] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     flows: dict[str, FlowFigures] = field(default_factory=lambda: defaultdict(FlowFigures))
+    #: Each slot's last value in the session (as `Event.slot_value` holds it).
+    slots: dict[str, str] = field(default_factory=dict)
 
 
 def _score(value: str) -> int | None:
@@ -148,7 +169,18 @@ class _Reader:
         if flow_id == CSAT_FLOW and self.csat_open:
             self.csat_open -= 1
 
-    def read(self, kind: str, when: datetime, intent: str, action: str, flow_id: str, value):
+    def _slot(self, name: str, value: str) -> None:
+        if name:
+            self.session.slots[name] = value
+        if self.csat_open and not self.csat_answered:
+            score = _score(value)
+            if score is not None:
+                self.session.csat.append(score)
+                self.csat_answered = True
+
+    def read(
+        self, kind: str, when: datetime, intent: str, action: str, flow_id: str, value, slot=""
+    ):
         if kind == "user":
             self.waiting_since = when
             if intent == FALLBACK_INTENT:
@@ -164,30 +196,35 @@ class _Reader:
             elif action == FALLBACK_ACTION:
                 self.session.fallback = True
         elif kind == "slot":
-            if self.csat_open and not self.csat_answered:
-                score = _score(value)
-                if score is not None:
-                    self.session.csat.append(score)
-                    self.csat_answered = True
+            self._slot(slot, value)
         elif flow_id:
             self._flow(kind, flow_id)
 
 
 def read_session(events: Iterable[tuple]) -> Session:
     """A session's figures from its events in order, as tuples of
-    (type, timestamp, intent, action_name, flow_id, slot_value)."""
+    (type, timestamp, intent, action_name, flow_id, slot_value[, slot_name])."""
     reader = _Reader()
-    for kind, when, intent, action, flow_id, value in events:
-        reader.read(kind, when, intent, action, flow_id, value)
+    for event in events:
+        reader.read(*event)
     return reader.session
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return start, start + timedelta(days=1)
+    """The first instant of `day` and of the day after, in settings.TIME_ZONE."""
+    zone = timezone.get_default_timezone()
+    return (
+        datetime.combine(day, time.min, tzinfo=zone),
+        datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone),
+    )
 
 
-def _sessions_of(conversations: list[tuple[int, str, str, int]]) -> Iterator[tuple[tuple, Session]]:
+def day_of(when: datetime) -> date:
+    """The day (settings.TIME_ZONE) of an instant."""
+    return when.astimezone(timezone.get_default_timezone()).date()
+
+
+def _sessions_of(conversations: list[tuple]) -> Iterator[tuple[tuple, Session]]:
     """(conversation row, Session) for each conversation, reading events in chunks."""
     for offset in range(0, len(conversations), _CONVERSATIONS_PER_QUERY):
         chunk = conversations[offset : offset + _CONVERSATIONS_PER_QUERY]
@@ -210,43 +247,95 @@ class _Group:
     counts: dict[int, int] = field(default_factory=dict)
 
 
-def _aggregate(assistant_id: int, day: date):
-    start, end = day_bounds(day)
-    conversations = list(
-        Conversation.objects.filter(
-            assistant_id=assistant_id, started_at__gte=start, started_at__lt=end
+@dataclass
+class _Day:
+    """A day's rows, before they are written."""
+
+    groups: list[_Group]
+    flows: list[FlowDailyRollup]
+    facts: list[tuple[SessionFacts, dict[str, FlowFigures]]]
+
+
+def _flow_row(flows: dict, key: tuple, assistant_id: int, day: date) -> FlowDailyRollup:
+    flow = flows.get(key)
+    if flow is None:
+        channel, model_id, language, flow_id = key
+        flow = flows[key] = FlowDailyRollup(
+            assistant_id=assistant_id,
+            day=day,
+            channel=channel,
+            model_id=model_id,
+            language=language,
+            flow_id=flow_id,
         )
-        .order_by("id")
-        .values_list("id", "channel", "model_id", "user_message_count")
+    return flow
+
+
+def _add_flow(flow: FlowDailyRollup, figures: FlowFigures, session: Session) -> None:
+    if figures.started:
+        flow.sessions += 1
+        flow.contained_sessions += 0 if session.handoff else 1
+    flow.started += figures.started
+    flow.completed += figures.completed
+    flow.cancelled += figures.cancelled
+    flow.handed_off += figures.handed_off
+    flow.completed_sessions += 1 if figures.completed else 0
+    flow.cancelled_sessions += 1 if figures.cancelled else 0
+    flow.handed_off_sessions += 1 if figures.handed_off else 0
+
+
+def _aggregate(assistant_id: int, day: date, criterion: SuccessCriterion | None) -> _Day:
+    start, end = day_bounds(day)
+    default = Assistant.objects.filter(pk=assistant_id).values_list("language", flat=True)
+    sessions = Conversation.objects.filter(
+        assistant_id=assistant_id, started_at__gte=start, started_at__lt=end
     )
-    groups: dict[tuple[str, str], _Group] = {}
-    flows: dict[tuple[str, str, str], FlowDailyRollup] = {}
-    for (_, channel, model_id, user_messages), session in _sessions_of(conversations):
-        key = (channel, model_id)
+    conversations = list(
+        with_language(sessions, default.first() or "")
+        .order_by("id")
+        .values_list("id", "channel", "model_id", "user_message_count", "session_language")
+    )
+    groups: dict[tuple[str, str, str], _Group] = {}
+    flows: dict[tuple[str, str, str, str], FlowDailyRollup] = {}
+    facts = []
+    for (pk, channel, model_id, user_messages, language), session in _sessions_of(conversations):
+        key = (channel, model_id, language)
         group = groups.get(key)
         if group is None:
             group = groups[key] = _Group(
-                DailyRollup(assistant_id=assistant_id, day=day, channel=channel, model_id=model_id)
-            )
-        _add_session(group, session, user_messages)
-        for flow_id, figures in session.flows.items():
-            flow = flows.get((channel, model_id, flow_id))
-            if flow is None:
-                flow = flows[(channel, model_id, flow_id)] = FlowDailyRollup(
+                DailyRollup(
                     assistant_id=assistant_id,
                     day=day,
                     channel=channel,
                     model_id=model_id,
-                    flow_id=flow_id,
+                    language=language,
+                    success_version=criterion.version if criterion else None,
                 )
-            if figures.started:
-                flow.sessions += 1
-                flow.contained_sessions += 0 if session.handoff else 1
-            flow.started += figures.started
-            flow.completed += figures.completed
-            flow.cancelled += figures.cancelled
-            flow.handed_off += figures.handed_off
-    return list(groups.values()), list(flows.values())
+            )
+        successful = success.judge(criterion, session) if criterion else None
+        _add_session(group, session, user_messages)
+        group.row.successful_sessions += 1 if successful else 0
+        for flow_id, figures in session.flows.items():
+            _add_flow(_flow_row(flows, (*key, flow_id), assistant_id, day), figures, session)
+        facts.append(
+            (
+                SessionFacts(
+                    conversation_id=pk,
+                    assistant_id=assistant_id,
+                    day=day,
+                    channel=channel,
+                    model_id=model_id,
+                    language=language,
+                    handoff=session.handoff,
+                    fallback=session.fallback,
+                    csat_answers=len(session.csat),
+                    csat_satisfied=sum(1 for score in session.csat if score >= CSAT_SATISFIED),
+                    successful=successful,
+                ),
+                dict(session.flows),
+            )
+        )
+    return _Day(list(groups.values()), list(flows.values()), facts)
 
 
 def _add_session(group: _Group, session: Session, user_messages: int) -> None:
@@ -259,6 +348,8 @@ def _add_session(group: _Group, session: Session, user_messages: int) -> None:
     row.csat_answers += len(session.csat)
     row.csat_satisfied += sum(1 for score in session.csat if score >= CSAT_SATISFIED)
     row.csat_score_sum += sum(session.csat)
+    row.csat_sessions += 1 if session.csat else 0
+    row.csat_satisfied_sessions += 1 if any(s >= CSAT_SATISFIED for s in session.csat) else 0
     row.latency_count += len(session.latencies_ms)
     row.latency_sum_ms += round(sum(session.latencies_ms))
     for value in session.latencies_ms:
@@ -266,13 +357,47 @@ def _add_session(group: _Group, session: Session, user_messages: int) -> None:
         group.counts[index] = group.counts.get(index, 0) + 1
 
 
-def recompute_day(assistant_id: int, day: date) -> int:
-    """Replace the assistant's rollup rows of `day` (UTC) in one transaction; returns the
-    number of sessions counted."""
-    groups, flows = _aggregate(assistant_id, day)
+def _replace_facts(assistant_id: int, day: date, facts: list) -> None:
+    """The day's session facts in place of the ones stored (of the day, and of its sessions
+    if they were counted on another day before their start moved)."""
+    stored = SessionFacts.objects.filter(assistant_id=assistant_id, day=day)
+    SessionFlowFacts.objects.filter(facts__in=stored.values("pk")).delete()
+    stored.delete()
+    pks = [row.conversation_id for row, _ in facts]
+    for offset in range(0, len(pks), _CONVERSATIONS_PER_QUERY):
+        moved = SessionFacts.objects.filter(
+            conversation_id__in=pks[offset : offset + _CONVERSATIONS_PER_QUERY]
+        )
+        SessionFlowFacts.objects.filter(facts__in=moved.values("pk")).delete()
+        moved.delete()
+    rows = SessionFacts.objects.bulk_create([row for row, _ in facts], batch_size=2000)
+    SessionFlowFacts.objects.bulk_create(
+        [
+            SessionFlowFacts(
+                facts=row,
+                flow_id=flow_id,
+                started=figures.started,
+                completed=figures.completed,
+                cancelled=figures.cancelled,
+                handed_off=figures.handed_off,
+            )
+            for row, (_, flows) in zip(rows, facts, strict=True)
+            for flow_id, figures in flows.items()
+        ],
+        batch_size=5000,
+    )
+
+
+def recompute_day(assistant_id: int, day: date, versions: success.Versions | None = None) -> int:
+    """Replace the assistant's rollup rows and session facts of `day` (settings.TIME_ZONE) in
+    one transaction; returns the number of sessions counted."""
+    versions = versions or success.Versions.of(assistant_id)
+    computed = _aggregate(assistant_id, day, versions.in_force(day))
+    groups, flows = computed.groups, computed.flows
     with transaction.atomic():
         DailyRollup.objects.filter(assistant_id=assistant_id, day=day).delete()
         FlowDailyRollup.objects.filter(assistant_id=assistant_id, day=day).delete()
+        _replace_facts(assistant_id, day, computed.facts)
         for group in groups:
             group.row.latency_p50_ms, group.row.latency_p95_ms, group.row.latency_p99_ms = (
                 latency.percentiles(group.counts)
@@ -306,7 +431,7 @@ def days_with_data(
         rows = rows.filter(assistant_id=assistant_id)
         flows = flows.filter(assistant_id=assistant_id)
     found = {
-        (a, when.astimezone(UTC).date())
+        (a, day_of(when))
         for a, when in sessions.values_list("assistant_id", "started_at").iterator(
             chunk_size=20_000
         )
@@ -342,7 +467,7 @@ def touched_days(low_id: int, high_id: int) -> set[tuple[int, date]]:
         for assistant_id, first, last in spans:
             if assistant_id is None:
                 continue  # an event whose conversation was deleted
-            day, final = first.astimezone(UTC).date(), last.astimezone(UTC).date()
+            day, final = day_of(first), day_of(last)
             while day <= final:
                 days.add((assistant_id, day))
                 day += timedelta(days=1)
@@ -351,7 +476,7 @@ def touched_days(low_id: int, high_id: int) -> set[tuple[int, date]]:
         )
         for assistant_id, when in starts:
             if assistant_id is not None:
-                days.add((assistant_id, when.astimezone(UTC).date() - timedelta(days=1)))
+                days.add((assistant_id, day_of(when) - timedelta(days=1)))
     return days
 
 
@@ -394,7 +519,9 @@ def rollup_new_events(max_ids: int = MAX_IDS_PER_RUN) -> RunReport:
     with exclusive(wait=False) as held:
         if not held:
             return RunReport(finished=False)
-        return _rollup_new_events(max_ids)
+        report = _rollup_new_events(max_ids)
+        report.days += recompute_success()
+        return report
 
 
 def _rollup_new_events(max_ids: int) -> RunReport:
@@ -413,3 +540,42 @@ def _rollup_new_events(max_ids: int) -> RunReport:
             locked.last_event_id = high
             locked.save(update_fields=["last_event_id", "updated_at"])
     return RunReport(days=len(days), last_event_id=high, finished=high == top)
+
+
+def recompute_success() -> int:
+    """Recompute the days that the success criteria saved since the last run judge (see
+    apps.analytics.success); returns the assistant-days recomputed."""
+    waiting: dict[int, list[SuccessCriterion]] = defaultdict(list)
+    for criterion in success.pending():
+        waiting[criterion.assistant_id].append(criterion)
+    done = 0
+    for assistant_id, criteria in waiting.items():
+        versions = success.Versions.of(assistant_id)
+        first_day = versions.days[0] if versions.days else None
+        today = timezone.localdate(timezone=timezone.get_default_timezone())
+        if any(c.effective_day == first_day for c in criteria):
+            start = _first_day_with_data(assistant_id) or today
+        else:
+            start = min(c.effective_day for c in criteria)
+        pairs = sorted(days_with_data(start, max(today, start), assistant_id))
+        for _, day in pairs:
+            recompute_day(assistant_id, day, versions)
+        log.info(
+            "success criteria v%s of assistant %s: recomputed %s day(s) from %s",
+            ", v".join(str(c.version) for c in criteria),
+            assistant_id,
+            len(pairs),
+            start,
+        )
+        SuccessCriterion.objects.filter(pk__in=[c.pk for c in criteria]).update(
+            recomputed_at=timezone.now()
+        )
+        done += len(pairs)
+    return done
+
+
+def _first_day_with_data(assistant_id: int) -> date | None:
+    first = Conversation.objects.filter(assistant_id=assistant_id).aggregate(m=Min("started_at"))
+    rolled = DailyRollup.objects.filter(assistant_id=assistant_id).aggregate(m=Min("day"))
+    days = [d for d in (first["m"] and day_of(first["m"]), rolled["m"]) if d]
+    return min(days) if days else None

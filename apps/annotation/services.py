@@ -6,12 +6,13 @@ of what may change when are here.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from apps.accounts.roles import ROLE_CAPS, Cap
@@ -113,6 +114,54 @@ def matching_messages(assistant, filters: BatchFilters):
     return messages
 
 
+#: Random windows of event ids one sampling round reads.
+SAMPLE_WINDOWS = 64
+#: How much more of the id range each round covers than the one before.
+SAMPLE_GROWTH = 4
+#: The most event ids one round reads; past it (or half the id range) the matches are sparse
+#: and the matching messages are sampled whole.
+SAMPLE_MAX_IDS = 200_000
+SAMPLE_FULL_SHARE = 0.5
+
+
+def sample_messages(messages, size: int, rng: random.Random | None = None) -> list[int]:
+    """The ids of at most `size` messages picked at random from `messages` (a queryset of
+    user messages, `Event` rows of type "user"), without sorting the whole set at random
+    (`ORDER BY random()` reads and sorts every matching row of a large table).
+
+    It reads random windows of event ids (the primary key's index): each round `SAMPLE_WINDOWS`
+    windows at random places, together covering a share of the id range that starts at what
+    `size` rows would need if one event in eight matched and grows `SAMPLE_GROWTH`-fold while
+    fewer than `size` matching messages were found; then it samples `size` of those found. A
+    round first reads the ids of the user messages in its windows (an index range scan,
+    whatever the filters), then keeps those that match. Every matching message is as likely
+    to fall in a window as any other, so the sample is (close to) uniform. When the matches
+    are so sparse that a round would read more than `SAMPLE_MAX_IDS` ids or half the id
+    range, the matching messages are few and are sampled whole (`ORDER BY random()` over
+    them)."""
+    rng = rng or random.Random()
+    bounds = Event.objects.aggregate(low=Min("id"), high=Max("id"))
+    low, high = bounds["low"], bounds["high"]
+    if low is None or size <= 0:
+        return []
+    span = high - low + 1
+    share = min(1.0, size * 8 / span)
+    found: set[int] = set()
+    while share < SAMPLE_FULL_SHARE and span * share <= SAMPLE_MAX_IDS:
+        width = max(int(span * share / SAMPLE_WINDOWS), 1)
+        windows = Q()
+        for _ in range(SAMPLE_WINDOWS):
+            first = rng.randint(low - width + 1, high)
+            windows |= Q(id__gte=first, id__lt=first + width)
+        ids = list(Event.objects.filter(windows, type="user").values_list("id", flat=True))
+        if ids:
+            found.update(messages.filter(id__in=ids).values_list("id", flat=True))
+        if len(found) >= size:
+            return rng.sample(sorted(found), size)
+        share *= SAMPLE_GROWTH
+    return list(messages.order_by("?").values_list("id", flat=True)[:size])
+
+
 def annotators(assistant):
     """The active users who may annotate on `assistant`: a role with ANNOTATE held globally
     (a group of the role's name, or a Django superuser) or granted on the assistant."""
@@ -155,11 +204,8 @@ def create_batch(assistant, filters: BatchFilters, *, assignee, created_by) -> B
         raise AnnotationRefused(f"A batch has 1 to {MAX_BATCH_SIZE} messages.")
     # One batch is numbered at a time per assistant.
     Assistant.objects.select_for_update().filter(pk=assistant.pk).first()
-    picked = list(
-        matching_messages(assistant, filters)
-        .select_related("conversation")
-        .order_by("?")[: filters.size]
-    )
+    chosen = sample_messages(matching_messages(assistant, filters), filters.size)
+    picked = list(Event.objects.filter(id__in=chosen).select_related("conversation"))
     if not picked:
         raise AnnotationRefused("No message that is not annotated yet matches these filters.")
     picked.sort(key=lambda e: (e.timestamp, e.position, e.pk))

@@ -5,6 +5,7 @@ from datetime import datetime, time, timedelta
 from django import forms
 from django.utils import timezone
 
+from apps.analytics import drilldown
 from apps.ingestion.models import Conversation, Tag
 from engine import formats
 
@@ -65,6 +66,13 @@ class ConversationFilterForm(forms.Form):
         label="At most N user messages", min_value=0, max_value=1_000_000, required=False
     )
     text = _text("Text", 200)
+    # The analytics drill-downs: what the session counted for in the rollups of its day.
+    outcome = forms.ChoiceField(
+        label="Outcome", choices=drilldown.outcome_choices(), required=False
+    )
+    flow_outcome = forms.ChoiceField(
+        label="What the flow did", choices=drilldown.flow_outcome_choices(), required=False
+    )
     page = forms.IntegerField(
         min_value=1, max_value=MAX_PAGE, required=False, widget=forms.HiddenInput
     )
@@ -80,6 +88,9 @@ class ConversationFilterForm(forms.Form):
         start, end = data.get("start"), data.get("end")
         if start and end and start > end:
             self.add_error("end", "The end date is before the start date.")
+        chosen = data or {}
+        if chosen.get("flow_outcome") and not chosen.get("flow") and "flow" not in self.errors:
+            self.add_error("flow_outcome", "Name the flow (the Flow filter) as well.")
         low, high = data.get("min_messages"), data.get("max_messages")
         if low is not None and high is not None and low > high:
             self.add_error("max_messages", "The maximum is below the minimum.")
@@ -101,6 +112,18 @@ class ConversationFilterForm(forms.Form):
             data.pop("start", None)
             data.pop("end", None)
         return data
+
+    def with_outcomes(self, qs, filters: dict):
+        """`qs` narrowed by the outcome filters (the analytics session facts)."""
+        if "outcome" not in filters and "flow_outcome" not in filters:
+            return qs
+        ids = drilldown.conversation_ids(
+            self.assistant,
+            outcome=filters.get("outcome", ""),
+            flow=filters.get("flow", ""),
+            flow_outcome=filters.get("flow_outcome", ""),
+        )
+        return qs.filter(pk__in=ids)
 
     def time_range(self, filters: dict) -> tuple[datetime | None, datetime | None]:
         period = filters["period"]

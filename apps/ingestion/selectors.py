@@ -2,9 +2,70 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery, TextField, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, NullIf
 
 from apps.ingestion.models import Conversation, Event, Tag
+
+#: Rasa Pro's default slot for the language of the conversation.
+LANGUAGE_SLOT = "language"
+
+
+def _last_slot_language() -> Subquery:
+    latest = Event.objects.filter(
+        conversation=OuterRef("pk"), type="slot", slot_name=LANGUAGE_SLOT
+    ).exclude(slot_value="")
+    return Subquery(latest.order_by("-timestamp", "-position", "-id").values("slot_value")[:1])
+
+
+def _last_metadata_language() -> Subquery:
+    latest = (
+        Event.objects.filter(conversation=OuterRef("pk"), type="user")
+        .annotate(
+            metadata_language=NullIf(
+                KT("data__metadata__language"), Value(""), output_field=TextField()
+            )
+        )
+        .filter(metadata_language__isnull=False)  # neither missing nor empty
+    )
+    return Subquery(
+        latest.order_by("-timestamp", "-position", "-id").values("metadata_language")[:1]
+    )
+
+
+def session_language(default: str | F | Value | None = None):
+    """The language of a session (conversation), as an expression on `Conversation` rows.
+
+    It is, in this order:
+
+    1. the last value the session set the `language` slot to (Rasa Pro's default slot; a reset
+       to null does not count, the language it was set to still applies);
+    2. else the last language a user message's metadata carried (the channel's
+       `metadata.language`);
+    3. else the assistant's default language (its config.yml `language`, `Assistant.language`).
+
+    This is the one definition of a session's language: the review's language filter and the
+    analytics rollups (its language dimension) both use it, so a chart's figure and the
+    conversations its drill-down lists agree. Use `with_language` to annotate a queryset.
+    """
+    if default is None:
+        default = F("assistant__language")
+    elif isinstance(default, str):
+        default = Value(default)
+    return Coalesce(
+        _last_slot_language(),
+        _last_metadata_language(),
+        NullIf(default, Value("")),
+        Value(""),
+        output_field=TextField(),
+    )
+
+
+def with_language(qs: QuerySet, default: str | None = None) -> QuerySet:
+    """`qs` (conversations) with each one's `session_language` (see `session_language`);
+    `default` overrides the assistant's default language (when it is known already)."""
+    return qs.annotate(session_language=session_language(default))
 
 
 def filtered_conversations(assistant, filters: dict, *, start=None, end=None) -> QuerySet:
@@ -22,7 +83,7 @@ def filtered_conversations(assistant, filters: dict, *, start=None, end=None) ->
     if "channel" in filters:
         qs = qs.filter(channel=filters["channel"])
     if "language" in filters:
-        qs = qs.filter(language=filters["language"])
+        qs = with_language(qs, assistant.language).filter(session_language=filters["language"])
     if "model" in filters:
         qs = qs.filter(model_id=filters["model"])
     if "reviewed" in filters:

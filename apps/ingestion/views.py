@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
+from apps.analytics import drilldown
 from apps.ingestion import selectors, services, store
 from apps.ingestion.forms import (
     PAGE_SIZE,
@@ -48,6 +49,10 @@ def _chips(request, form: ConversationFilterForm, filters: dict) -> list[dict]:
         if name == "page" or (name == "period" and value == "7d" and "period" not in params):
             continue
         shown = PERIODS[value][0] if name == "period" else str(value)
+        if name == "outcome":
+            shown = drilldown.OUTCOMES[value][0]
+        elif name == "flow_outcome":
+            shown = drilldown.FLOW_OUTCOMES[value][0]
         rest = {k: v for k, v in params.items() if k != name}
         if name == "period":
             rest = {k: v for k, v in rest.items() if k not in ("start", "end")}
@@ -73,6 +78,7 @@ def conversation_list(request, assistant):
     filters = form.filters()
     start, end = form.time_range(filters)
     qs = selectors.filtered_conversations(assistant, filters, start=start, end=end)
+    qs = form.with_outcomes(qs, filters)
     page = filters.get("page", 1)
     rows, has_next = selectors.page_of(qs, page, PAGE_SIZE)
     rows = [displayable_conversation(row) for row in rows]

@@ -5,6 +5,37 @@
   "use strict";
   const COLOURS = ["#5b4bdb", "#e07a1f", "#1f9e89", "#c23b6b"];
 
+  // A dashed vertical line with a label at each of the chart's markers (the days the
+  // success criterion changed).
+  const markerPlugin = {
+    id: "studioMarkers",
+    afterDatasetsDraw: function (chart) {
+      const markers = chart.options.plugins.studioMarkers.markers || [];
+      const x = chart.scales.x;
+      const area = chart.chartArea;
+      const context = chart.ctx;
+      markers.forEach(function (marker) {
+        const at = x.getPixelForValue(marker.index);
+        if (at < area.left || at > area.right) return;
+        context.save();
+        context.strokeStyle = "#444";
+        context.setLineDash([4, 3]);
+        context.beginPath();
+        context.moveTo(at, area.top);
+        context.lineTo(at, area.bottom);
+        context.stroke();
+        context.setLineDash([]);
+        context.fillStyle = "#444";
+        context.font = "11px sans-serif";
+        // Right of the line, or left of it when the label would leave the chart.
+        const width = context.measureText(marker.label).width;
+        const left = at + 3 + width > area.right ? at - 3 - width : at + 3;
+        context.fillText(marker.label, left, area.top + 11);
+        context.restore();
+      });
+    },
+  };
+
   function draw(canvas) {
     const source = document.getElementById(canvas.dataset.chart);
     if (!source || typeof Chart === "undefined") return;
@@ -24,7 +55,9 @@
           };
         }),
       },
+      plugins: [markerPlugin],
       options: {
+        plugins: { studioMarkers: { markers: spec.markers || [] } },
         indexAxis: horizontal ? "y" : "x",
         scales: spec.percent
           ? { [horizontal ? "x" : "y"]: { min: 0, max: 100 } }

@@ -13,8 +13,18 @@ class Chat:
     """One session of one sender. Events follow each other 1 ms apart, except bot messages,
     which come `after_ms` after the last user message."""
 
-    def __init__(self, sender, when: datetime, *, channel="rest", model="v1", assistant="alpha"):
+    def __init__(
+        self,
+        sender,
+        when: datetime,
+        *,
+        channel="rest",
+        model="v1",
+        assistant="alpha",
+        language=None,
+    ):
         self.sender = sender
+        self.language = language  # sent in the user messages' metadata
         self.clock = when.replace(tzinfo=UTC).timestamp()
         self.channel = channel
         self.model = model
@@ -27,6 +37,8 @@ class Chat:
         metadata = {"assistant_id": self.assistant, "rasa_environment": None}
         if self.model is not None:
             metadata["model_id"] = self.model
+        if event == "user" and self.language is not None:
+            metadata["language"] = self.language
         self.events.append(
             {
                 "sender_id": self.sender,

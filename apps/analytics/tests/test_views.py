@@ -96,7 +96,9 @@ def test_the_page_has_every_chart_with_its_table_and_csv_link(analyst):
     assert "vendor/chart.umd.min.js" in html
     assert html.count('class="drill-down"') == 5 * 2 + 2  # five daily charts, two flows
     assert "<td>2026-03-02</td><td>5</td>" in html  # the sessions table
-    assert "<td>transfer_money</td><td>50.0</td><td>2</td>" in html
+    # The flows' counts are sessions, each linked to the sessions it counts.
+    assert "<td>transfer_money</td><td>50.0</td><td><a href=" in html
+    assert html.count('class="drill-cell"') > 0
 
 
 def test_csv_has_the_chart_numbers(analyst):
@@ -111,7 +113,16 @@ def test_csv_has_the_chart_numbers(analyst):
     flows = list(
         csv.reader(io.StringIO(analyst.get(f"{URL}/export?{MARCH}&chart=flows").content.decode()))
     )
-    assert flows[1] == ["transfer_money", "50.0", "2", "2", "1", "0", "1"]
+    # Sessions the flow started in, completed in, was cancelled in, was handed off in.
+    assert flows[0] == [
+        "Flow",
+        "Containment (%)",
+        "Sessions",
+        "Completed",
+        "Cancelled",
+        "Handed off",
+    ]
+    assert flows[1] == ["transfer_money", "50.0", "2", "1", "0", "1"]
 
 
 def test_csv_names_the_charts_when_none_is_given(analyst):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -11,6 +13,7 @@ from apps.annotation import services
 from apps.annotation.models import Annotation, Batch
 from apps.annotation.services import AnnotationRefused, BatchFilters
 from apps.annotation.tests import factories as f
+from apps.ingestion.models import Event
 from apps.nlu.models import Example, Intent
 
 Status = Annotation.Status
@@ -270,3 +273,71 @@ def test_the_history_filters(assistant, messages, people):
     confident = rows(assistant, services.HistoryFilters(min_confidence=0.5, max_confidence=0.9))
     assert {a.text for a in confident} == {"send 50 to Joe", "what is my balance"}
     assert rows(assistant, services.HistoryFilters()).count() == batch.annotations.count()
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling (random windows of event ids instead of a random sort of the whole table)
+
+
+@pytest.fixture
+def many(assistant, make_assistant):
+    """1,200 events of three conversations: 400 user messages on "web" (every third event),
+    the rest bot messages, "/payloads" and another assistant's user messages."""
+    web = f.conversation(assistant, "web-many", "web")
+    phone = f.conversation(assistant, "tel-many", "twilio")
+    other = f.conversation(make_assistant("gamma"), "other", "web")
+    rows = []
+    for n in range(1200):
+        conv, kind, text = [
+            (web, "user", f"web message {n}"),
+            (phone, "user", f"phone message {n}") if n % 2 else (web, "user", f"/payload{n}"),
+            (other, "user", f"elsewhere {n}") if n % 2 else (web, "bot", f"bot {n}"),
+        ][n % 3]
+        rows.append(
+            Event(
+                conversation=conv,
+                type=kind,
+                timestamp=f.DAY + timedelta(seconds=n),
+                position=n,
+                fingerprint=uuid.uuid4(),
+                data={"event": kind, "text": text},
+                text=text,
+                intent="greet",
+                confidence=0.5,
+            )
+        )
+    Event.objects.bulk_create(rows)
+    return Event.objects.filter(conversation=web, type="user", text__startswith="web")
+
+
+def test_the_sample_respects_the_filters_and_the_size_and_skips_batched_messages(
+    assistant, many, people
+):
+    taken = build(assistant, people, channel="web", keywords="message", size=100)
+    taken_ids = set(taken.annotations.values_list("event_id", flat=True))
+    assert len(taken_ids) == 100 and taken_ids <= set(many.values_list("id", flat=True))
+    matching = services.matching_messages(assistant, BatchFilters(channel="web"))
+    for seed in range(20):
+        picked = services.sample_messages(matching, 25, random.Random(seed))
+        assert len(picked) == len(set(picked)) == 25
+        rows = list(many.filter(id__in=picked))
+        assert len(rows) == 25  # web, from this assistant, the user's words
+        assert not set(picked) & taken_ids
+
+
+def test_every_matching_message_can_be_sampled(assistant, many):
+    matching = services.matching_messages(assistant, BatchFilters(channel="web"))
+    seen: set[int] = set()
+    for seed in range(200):
+        seen.update(services.sample_messages(matching, 10, random.Random(seed)))
+    assert seen == set(many.values_list("id", flat=True))
+
+
+def test_a_sparse_match_is_read_whole(assistant, many):
+    rare = many.order_by("id")[:3]
+    for event in rare:
+        event.intent = "rare"
+        event.save(update_fields=["intent"])
+    matching = services.matching_messages(assistant, BatchFilters(intent="rare"))
+    picked = services.sample_messages(matching, 50, random.Random(1))
+    assert sorted(picked) == sorted(e.pk for e in rare)

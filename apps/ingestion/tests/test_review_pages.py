@@ -58,6 +58,8 @@ def listed(client, assistant, query=""):
         ("?action=utter_flight", ["bob#1"]),
         ("?channel=slack", ["bob#1"]),
         ("?language=de", ["bob#1"]),
+        # No language slot and no metadata: the assistant's default language.
+        ("?language=en", ["alice#1", "alice#2", "carol#1"]),
         ("?slot=city&slot_value=Berlin", ["bob#1"]),
         ("?slot_value=Joe", ["alice#1"]),
         ("?min_messages=2", ["alice#1", "alice#2"]),
@@ -248,3 +250,40 @@ def test_default_timeframe_is_the_last_seven_days(admin_client, assistant):
         sample.session_start()
         store(sample)
     assert listed(admin_client, assistant) == ["new#1"]
+
+
+def test_the_outcome_filters_list_what_the_rollups_counted(admin_client, fixture_conversations):
+    from apps.analytics import rollups
+
+    rollups.rollup_new_events()
+    a = fixture_conversations
+    assert listed(admin_client, a, "?flow=book_flight&flow_outcome=cancelled") == ["bob#1"]
+    assert listed(admin_client, a, "?flow=book_flight&flow_outcome=completed") == []
+    assert listed(admin_client, a, "?flow=transfer_money&flow_outcome=started") == ["alice#1"]
+    assert listed(admin_client, a, "?outcome=contained") == [
+        "alice#1",
+        "alice#2",
+        "bob#1",
+        "carol#1",
+    ]
+    assert listed(admin_client, a, "?outcome=handoff") == []
+    page = admin_client.get(reverse("ingestion:list", args=[a.name]) + "?outcome=handoff")
+    assert "Handed off to a human" in page.content.decode()  # the chip names the outcome
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("?flow_outcome=cancelled", "Name the flow (the Flow filter) as well."),
+        ("?outcome=nope", "Select a valid choice."),
+        ("?flow=x&flow_outcome=nope", "Select a valid choice."),
+    ],
+)
+def test_a_bad_outcome_filter_is_reported_and_ignored(
+    admin_client, fixture_conversations, query, message
+):
+    response = admin_client.get(
+        reverse("ingestion:list", args=[fixture_conversations.name]) + query
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()

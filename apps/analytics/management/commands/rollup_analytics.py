@@ -1,5 +1,5 @@
 """manage.py rollup_analytics --from DATE --to DATE [--assistant NAME]: recompute the daily
-analytics rollups of a date range (UTC days, inclusive), one committed day at a time."""
+analytics rollups of a date range (days in TIME_ZONE, inclusive), one committed day at a time."""
 
 from datetime import date
 
