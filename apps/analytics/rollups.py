@@ -72,6 +72,9 @@ FALLBACK_ACTION = "action_default_fallback"
 CSAT_FLOW = "pattern_customer_satisfaction"
 CSAT_SCORES = range(1, 6)
 CSAT_SATISFIED = 3  # and above
+#: The answers of Rasa Pro's own pattern_customer_satisfaction (3.21: the categorical slot
+#: `csat_score`), counted on the same 1-5 scale: satisfied as 5, unsatisfied as 1.
+CSAT_WORDS = {"satisfied": 5, "unsatisfied": 1}
 
 CURSOR = "events"
 #: Event ids read per query when looking for the days new events touch.
@@ -119,6 +122,8 @@ class Session:
 
 def _score(value: str) -> int | None:
     text = value.strip().strip('"')
+    if text.lower() in CSAT_WORDS:
+        return CSAT_WORDS[text.lower()]
     try:
         number = float(text)
     except ValueError:

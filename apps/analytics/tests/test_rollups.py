@@ -196,6 +196,27 @@ def test_csat_answers_are_whole_numbers_from_1_to_5(value, score):
     assert rollups._score(value) == score
 
 
+@pytest.mark.parametrize(
+    "value, score", [("satisfied", 5), ('"unsatisfied"', 1), ("Satisfied", 5), ("meh", None)]
+)
+def test_the_answers_of_rasas_default_csat_pattern_count_as_5_and_1(value, score):
+    assert rollups._score(value) == score
+
+
+@pytest.mark.django_db
+def test_a_session_answering_rasas_csat_pattern_is_counted_satisfied(assistant):
+    chat = Chat("rasa-csat", DAY2.replace(hour=10)).start()
+    chat.flow("started", "pattern_customer_satisfaction").add("bot", text="How was it?")
+    chat.user("/SetSlots(csat_score=satisfied)", "").slot("csat_score", "satisfied")
+    chat.bot("Thank you for your feedback!", 200).flow("completed", "pattern_customer_satisfaction")
+    ingest(chat)
+    rollups.recompute_range(DAY2.date(), DAY2.date(), assistant.pk)
+    rows = DailyRollup.objects.filter(assistant=assistant, day=DAY2.date())
+    assert sum(r.csat_answers for r in rows) == 1
+    assert sum(r.csat_satisfied for r in rows) == 1
+    assert sum(r.csat_score_sum for r in rows) == 5
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_run_leaves_the_days_to_a_run_already_at_work(assistant):
     """On PostgreSQL the rollup holds an advisory lock; elsewhere there is one writer."""
