@@ -119,6 +119,7 @@ class ConversationListApi(AssistantAPIView):
         filters = form.filters()
         start, end = form.time_range(filters)
         qs = selectors.filtered_conversations(self.assistant, filters, start=start, end=end)
+        qs = form.with_outcomes(qs, filters)
         page = filters.get("page", 1)
         rows, has_next = selectors.page_of(qs.select_related("reviewed_by"), page, PAGE_SIZE)
         return Response(

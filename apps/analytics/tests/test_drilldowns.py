@@ -189,3 +189,12 @@ def test_who_may_define_success(client, make_user, assistant):
         assert (client.get(f"{URL}/success").status_code == 200) is may_view
         saved = client.post(f"{URL}/success", {"no_handoff": "on"})
         assert (saved.status_code == 302) is may_save, role
+
+
+def test_the_conversations_api_applies_the_outcome_filters_as_review_does(analyst):
+    query = f"{MARCH}&channel=rest&outcome=handoff"
+    body = analyst.get(f"/api/v1/assistants/alpha/conversations?{query}").json()
+    assert {row["sender_id"] for row in body["results"]} == {"s2", "s4"}
+    flow_query = f"{MARCH}&flow=check_balance&flow_outcome=cancelled"
+    body = analyst.get(f"/api/v1/assistants/alpha/conversations?{flow_query}").json()
+    assert [row["sender_id"] for row in body["results"]] == ["s3"]
