@@ -110,6 +110,7 @@ urlpatterns = [
     path("", include("apps.ingestion.urls")),
     path("", include("apps.analytics.urls")),
     path("", include("apps.annotation.urls")),
+    path("", include("apps.comparison.urls")),
 ]
 
 handler403 = "apps.accounts.errors.permission_denied"

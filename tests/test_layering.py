@@ -49,6 +49,7 @@ APP_LAYER = {
     "ingestion": 6,
     "analytics": 7,
     "annotation": 7,
+    "comparison": 7,
 }
 CONTENT_MODEL_LAYER = 3  # the models modules of the content apps
 KERNEL_LAYER = 4  # the content kernel of projects
