@@ -157,7 +157,9 @@ def _retrain(project: formats.Project, examples: list) -> NluModel:
 
 
 def _scores(nlu: Any, pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    guesses = [(intent, (nlu.parse(text).get("intent") or {}).get("name")) for text, intent in pairs]
+    guesses = [
+        (intent, (nlu.parse(text).get("intent") or {}).get("name")) for text, intent in pairs
+    ]
     return metrics.per_intent_scores(guesses)
 
 
@@ -209,9 +211,7 @@ def first_flow(processor: Processor, text: str, sender: str) -> str | None:
     return None
 
 
-def triggers_section(
-    assistant, models: dict[str, LoadedModel], report: Reporter
-) -> dict[str, Any]:
+def triggers_section(assistant, models: dict[str, LoadedModel], report: Reporter) -> dict[str, Any]:
     messages = services.sample_user_messages(assistant)
     if not messages:
         return {"messages": 0, "note": "No ingested user messages of this assistant yet."}
@@ -252,9 +252,7 @@ def _load_models(comparison: Comparison, folder: Path) -> dict[str, LoadedModel]
         try:
             models[side] = load_version(version, folder)
         except (ArchiveError, OSError, ValueError) as exc:
-            return (
-                f"The model of {version.label} cannot be loaded by the built-in engine: {exc}"
-            )
+            return f"The model of {version.label} cannot be loaded by the built-in engine: {exc}"
     return models
 
 

@@ -50,9 +50,7 @@ def turn_differences(original: dict[str, Any], replayed: dict[str, Any]) -> list
     return found
 
 
-def compare_runs(
-    original: list[dict[str, Any]], replayed: list[dict[str, Any]]
-) -> dict[str, Any]:
+def compare_runs(original: list[dict[str, Any]], replayed: list[dict[str, Any]]) -> dict[str, Any]:
     """Side-by-side rows ``{"index", "user", "original", "replayed", "differences"}`` and
     ``first_divergence`` (the 1-based turn, or None when every turn matches)."""
     rows = []

@@ -65,9 +65,19 @@ def test_the_split_holds_out_about_one_in_five():
 def test_per_intent_scores():
     pairs = [("greet", "greet"), ("greet", "bye"), ("bye", "bye"), ("thanks", None)]
     scores = metrics.per_intent_scores(pairs)
-    assert scores["intents"]["greet"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
+    assert scores["intents"]["greet"] == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": 0.6667,
+        "support": 2,
+    }
     assert scores["intents"]["bye"] == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "support": 1}
-    assert scores["intents"]["thanks"] == {"precision": None, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert scores["intents"]["thanks"] == {
+        "precision": None,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 1,
+    }
     assert scores["accuracy"] == 0.5 and scores["count"] == 4
 
 
@@ -131,8 +141,19 @@ def test_replay_turns_and_first_divergence():
 def test_the_summary_has_a_line_per_section():
     result = {
         "content": content_changes(BASE, CANDIDATE),
-        "e2e": {"cases": 2, "passed_to_failed": [{}], "failed_to_passed": [], "counts": {"candidate": {"passed": 1}}},
-        "nlu": {"held_out": {"count": 4, "rows": [{"intent": "thanks", "f1_delta": 1.0}], "accuracy": {"base": 0.5, "candidate": 1.0}}},
+        "e2e": {
+            "cases": 2,
+            "passed_to_failed": [{}],
+            "failed_to_passed": [],
+            "counts": {"candidate": {"passed": 1}},
+        },
+        "nlu": {
+            "held_out": {
+                "count": 4,
+                "rows": [{"intent": "thanks", "f1_delta": 1.0}],
+                "accuracy": {"base": 0.5, "candidate": 1.0},
+            }
+        },
         "triggers": {"error": "no model"},
     }
     lines = summary_lines(result)
