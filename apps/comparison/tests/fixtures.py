@@ -1,6 +1,10 @@
 """Two versions of a tiny assistant that differ in one response, one intent and the flow that
 intent triggers; the live one's e2e cases are in both."""
 
+import uuid
+
+from django.utils import timezone
+
 BASE = {
     "config.yml": "recipe: default.v1\nlanguage: en\nassistant_id: tiny\npipeline: []\npolicies: []\n",
     "domain.yml": (
@@ -50,3 +54,52 @@ CANDIDATE = {
     ),
     "data/nlu.yml": BASE["data/nlu.yml"] + THANKS,
 }
+
+
+def train_tiny_versions(assistant):
+    """Version 1 (BASE, made live) and version 2 (CANDIDATE) of `assistant`, trained by a real
+    training consumer."""
+    from apps.training.models import Deployment, ModelVersion, TrainingJob
+    from workers.training import TrainingConsumer
+
+    versions = []
+    for number, files in ((1, BASE), (2, CANDIDATE)):
+        version = ModelVersion.objects.create(assistant=assistant, number=number, input_files=files)
+        TrainingJob.objects.create(assistant=assistant, version=version)
+        versions.append(version)
+    TrainingConsumer(once=True, worker_id="trainer").run()
+    for version in versions:
+        version.refresh_from_db()
+        assert version.is_trained, version.job.error
+    Deployment.objects.create(
+        assistant=assistant,
+        version=versions[0],
+        status=Deployment.Status.LIVE,
+        bot_url="http://127.0.0.1:9",
+        live_at=timezone.now(),
+    )
+    return versions
+
+
+def ingest_messages(assistant, texts):
+    """A production conversation of the assistant with these user messages."""
+    from apps.ingestion.models import Conversation, Event
+
+    now = timezone.now()
+    conversation = Conversation.objects.create(
+        assistant=assistant, sender_id="customer-1", started_at=now, last_event_at=now
+    )
+    events = []
+    for position, text in enumerate(texts):
+        events.append(
+            Event.objects.create(
+                conversation=conversation,
+                position=position,
+                type="user",
+                timestamp=now,
+                fingerprint=uuid.uuid4(),
+                data={"event": "user", "text": text},
+                text=text,
+            )
+        )
+    return conversation, events

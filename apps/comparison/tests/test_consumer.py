@@ -7,7 +7,7 @@ from django.utils import timezone
 from apps.annotation.models import Annotation, Batch
 from apps.comparison import services
 from apps.comparison.models import Comparison
-from apps.comparison.tests.conftest import ingest_messages
+from apps.comparison.tests.fixtures import ingest_messages
 from workers.training import TrainingConsumer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]

@@ -4,7 +4,7 @@ before making a version live; replay a conversation against a version."""
 import pytest
 
 from apps.comparison.models import Comparison, Replay
-from apps.comparison.tests.conftest import ingest_messages
+from apps.comparison.tests.fixtures import ingest_messages
 from workers.training import TrainingConsumer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
