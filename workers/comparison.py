@@ -102,7 +102,7 @@ def processor_of(model: LoadedModel, seed: int = 0) -> Processor:
 
 
 def e2e_section(
-    candidate_files: dict, models: dict[str, LoadedModel], folder: Path
+    candidate_files: dict[str, str], models: dict[str, LoadedModel], folder: Path
 ) -> dict[str, Any]:
     project = folder / "candidate"
     write_project({p: c for p, c in candidate_files.items() if p.startswith("tests/")}, project)
@@ -113,7 +113,7 @@ def e2e_section(
         cases = formats.load_test_files([tests])
     except formats.FormatError as exc:
         return {"error": "The candidate's test files cannot be read: " + str(exc)}
-    outcomes: dict[str, dict[str, dict]] = {}
+    outcomes: dict[str, dict[str, dict[str, Any]]] = {}
     for side, model in models.items():
         results = {}
         for case in cases:
@@ -142,7 +142,7 @@ def _failure(failure: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def _retrain(project: formats.Project, examples: list) -> NluModel:
+def _retrain(project: formats.Project, examples: list[Any]) -> NluModel:
     data = to_training_data(project.nlu)
     subset = NluTrainingData(
         examples=examples, synonyms=data.synonyms, regexes=data.regexes, lookups=data.lookups
@@ -211,7 +211,9 @@ def first_flow(processor: Processor, text: str, sender: str) -> str | None:
     return None
 
 
-def triggers_section(assistant, models: dict[str, LoadedModel], report: Reporter) -> dict[str, Any]:
+def triggers_section(
+    assistant: Any, models: dict[str, LoadedModel], report: Reporter
+) -> dict[str, Any]:
     messages = services.sample_user_messages(assistant)
     if not messages:
         return {"messages": 0, "note": "No ingested user messages of this assistant yet."}
@@ -232,7 +234,7 @@ def triggers_section(assistant, models: dict[str, LoadedModel], report: Reporter
 # -- running a comparison ---------------------------------------------------------------------
 
 
-def _guarded(name: str, report: Reporter, compute: Callable[[], dict]) -> dict[str, Any]:
+def _guarded(name: str, report: Reporter, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     report(f"Computing {name}", force=True)
     try:
         section = compute()
@@ -340,7 +342,7 @@ def run_replay(replay: Replay, touch: Callable[[], None]) -> None:
     replay.finish(Replay.Status.SUCCEEDED, result=compare_runs(replay.source, replayed))
 
 
-def _empty(turn: dict) -> dict:
+def _empty(turn: dict[str, Any]) -> dict[str, Any]:
     return {"user": turn["user"], "bot": [], "flows": []}
 
 
