@@ -73,3 +73,44 @@ def test_replay_a_conversation_against_a_version(admin_client, tiny_versions):
     assert "The runs diverge at turn 1." in page
     assert "Hi, this is the new tiny bot!" in page
     assert candidate.label in page
+
+
+def test_replay_the_try_session_against_another_version(
+    admin_client, client, make_user, tiny_versions, monkeypatch
+):
+    from apps.accounts.roles import Role
+    from apps.training import bot
+
+    done = "What else can I help you with?"
+    session = {
+        "events": [
+            {"event": "action", "name": "action_session_start"},
+            {"event": "user", "text": "hello"},
+            {"event": "flow_started", "flow_id": "say_hello"},
+            {"event": "bot", "text": "Hello from the tiny bot!"},
+            {"event": "bot", "text": done},
+            {"event": "user", "text": "bye"},
+            {"event": "flow_started", "flow_id": "say_bye"},
+            {"event": "bot", "text": "Bye now."},
+            {"event": "bot", "text": done},
+        ]
+    }
+    # The Try bot's HTTP API (a bot process of its own) stands in with the session's tracker.
+    monkeypatch.setattr(bot, "tracker", lambda deployment, sender: session)
+    try_page = admin_client.get("/a/tiny/try").content.decode()
+    assert 'action="/a/tiny/try/replay"' in try_page
+
+    response = admin_client.post("/a/tiny/try/replay", {"version": "1", "against": "2"})
+    replay = Replay.objects.get()
+    assert response["Location"] == f"/a/tiny/try/replays/{replay.pk}"
+    assert replay.source_label == "Try session on Version 1" and len(replay.source) == 2
+    TrainingConsumer(once=True, worker_id="replayer").run()
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "The runs diverge at turn 1." in page
+    assert "Hi, this is the new tiny bot!" in page and "different reply" in page
+    replay.refresh_from_db()
+    assert replay.result["turns"][1]["differences"] == []  # "bye" is answered the same
+
+    # Someone else's Try session is theirs alone.
+    client.force_login(make_user("bea", Role.DEVELOPER))
+    assert client.get(response["Location"]).status_code == 404
