@@ -102,7 +102,10 @@ def processor_of(model: LoadedModel, seed: int = 0) -> Processor:
 
 
 def e2e_section(
-    candidate_files: dict[str, str], models: dict[str, LoadedModel], folder: Path
+    candidate_files: dict[str, str],
+    models: dict[str, LoadedModel],
+    folder: Path,
+    report: Callable[[str], None] = lambda _line: None,
 ) -> dict[str, Any]:
     project = folder / "candidate"
     write_project({p: c for p, c in candidate_files.items() if p.startswith("tests/")}, project)
@@ -126,6 +129,7 @@ def e2e_section(
                 "line": case.line,
                 "failure": _failure(result.failure),
             }
+            report(f"E2E on the {side} model: {case.name} {result.status}")
         outcomes[side] = results
     changes = metrics.outcome_changes(outcomes["base"], outcomes["candidate"])
     changes["cases"] = len(cases)
@@ -278,7 +282,9 @@ def compute(comparison: Comparison, report: Reporter) -> dict[str, Any]:
                 result[section] = {"error": models}
             return result
         result["e2e"] = _guarded(
-            "e2e test cases", report, lambda: e2e_section(candidate.input_files, models, folder)
+            "e2e test cases",
+            report,
+            lambda: e2e_section(candidate.input_files, models, folder, report),
         )
 
         def nlu() -> dict[str, Any]:
