@@ -35,6 +35,8 @@ def request_comparison(
         raise Refused(f"{candidate.label} is the live version: compare another version with it.")
     _check_trained(candidate, "the candidate")
     _check_trained(base, "the live version")
+    if candidate.isolated and candidate.created_by_id != getattr(user, "pk", None):
+        raise Refused(f"{candidate.label} is a personal version: only the person who trained it.")
     running = (
         Comparison.objects.active().filter(candidate=candidate, base=base).order_by("-id").first()
     )

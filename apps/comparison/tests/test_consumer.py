@@ -126,3 +126,15 @@ def test_a_replay_marks_the_first_turn_that_diverges(tiny_versions):
     assert result["turns"][0]["differences"] == []
     assert result["turns"][1]["replayed"]["bot"] == ["Hi, this is the new tiny bot!", done]
     assert result["turns"][1]["differences"] == ["bot"]
+
+
+def test_a_personal_version_is_compared_only_by_its_owner(tiny_versions, make_user):
+    from apps.accounts.roles import Role
+
+    _, _, candidate = tiny_versions
+    owner, other = make_user("olga", Role.DEVELOPER), make_user("bea", Role.DEVELOPER)
+    candidate.isolated, candidate.created_by = True, owner
+    candidate.save()
+    with pytest.raises(services.Refused, match="personal version"):
+        services.request_comparison(candidate, other)
+    assert services.request_comparison(candidate, owner)[1]
