@@ -1,5 +1,11 @@
 """Issue 19 in Chromium: compare a version with the live one, see the comparison's summary on
-"Make live", and confirm."""
+"Make live", and confirm.
+
+Screenshots for a person to look at go to var/screenshots/issue19/ (comparison.png,
+make-live.png).
+"""
+
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -11,6 +17,13 @@ from tests.browser.support import log_in
 from workers.training import TrainingConsumer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "issue19"
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
 
 @pytest.fixture
@@ -41,6 +54,7 @@ def test_compare_two_versions_before_making_one_live(page, tiny):
     expect(page.locator("#section-content")).to_contain_text("utter_hello")
     expect(page.locator('#section-nlu tr[data-intent="thanks"]').first).to_be_visible()
     expect(page.locator("#section-triggers")).to_contain_text("say_welcome")
+    screenshot(page, "comparison.png")
 
     page.goto("/a/tiny/versions")
     with page.expect_navigation():
@@ -49,6 +63,7 @@ def test_compare_two_versions_before_making_one_live(page, tiny):
     expect(summary).to_contain_text("1 case passed on the live version and fail on the candidate")
     expect(summary).to_contain_text("F1 higher for thanks")
     expect(summary).to_contain_text("responses 1 added, 1 changed")
+    screenshot(page, "make-live.png")
     with page.expect_navigation():
         page.get_by_role("button", name="Make Version 2 live").click()
     expect(
