@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "apps.analytics",
     "apps.annotation",
     "apps.testing",
+    "apps.comparison",
     "workers",
 ]
 
@@ -344,6 +345,8 @@ STUDIO_HEARTBEAT_SECONDS = env_int("STUDIO_HEARTBEAT_SECONDS", 5, minimum=1)
 STUDIO_BOT_IDLE_SECONDS = env_int("STUDIO_BOT_IDLE_SECONDS", 3600, minimum=60)
 STUDIO_BOT_START_TIMEOUT = env_int("STUDIO_BOT_START_TIMEOUT", 120, minimum=5)
 STUDIO_TRAINING_TIMEOUT = env_int("STUDIO_TRAINING_TIMEOUT", 3600, minimum=10)
+# How many recent user messages a version comparison replays through both models.
+STUDIO_COMPARISON_SAMPLE_SIZE = env_int("STUDIO_COMPARISON_SAMPLE_SIZE", 200, minimum=1)
 # The largest model archive a training pod may send back (the Kubernetes runner).
 STUDIO_MAX_MODEL_BYTES = env_int("STUDIO_MAX_MODEL_BYTES", 2 * 1024**3, minimum=1024)
 # STUDIO_RUNNER=kubernetes: trainings are Jobs, bots Deployments (workers/kubernetes.py).

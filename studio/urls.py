@@ -118,6 +118,7 @@ urlpatterns = [
     path("", include("apps.analytics.urls")),
     path("", include("apps.annotation.urls")),
     path("", include("apps.testing.urls")),
+    path("", include("apps.comparison.urls")),
 ]
 
 handler403 = "apps.accounts.errors.permission_denied"

@@ -50,6 +50,7 @@ APP_LAYER = {
     "analytics": 7,
     "annotation": 7,
     "testing": 7,
+    "comparison": 7,
 }
 CONTENT_MODEL_LAYER = 3  # the models modules of the content apps
 KERNEL_LAYER = 4  # the content kernel of projects

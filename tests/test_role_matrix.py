@@ -227,6 +227,9 @@ FILLERS = {
     "item_id": lambda world, actor: _annotation(world, actor).pk,
     "batch_id": lambda world, actor: _annotation(world, actor).batch_id,
     "run_id": lambda world, actor: _test_run(world).pk,
+    "comparison_id": lambda world, actor: _comparison(world).pk,
+    "replay_id": lambda world, actor: _replay(world, actor, conversation=True).pk,
+    "try_replay_id": lambda world, actor: _replay(world, actor, conversation=False).pk,
 }
 
 
@@ -237,6 +240,28 @@ def _test_run(world):
     found = TestRun.objects.filter(assistant=world.alpha).first()
     return found or TestRun.objects.create(
         assistant=world.alpha, version=world.job.version, status=TestRun.Status.PASSED
+    )
+
+
+def _comparison(world):
+    """A comparison of the trained version (apps/comparison)."""
+    from apps.comparison.models import Comparison
+
+    version = world.job.version
+    return Comparison.objects.create(assistant=world.alpha, candidate=version, base=version)
+
+
+def _replay(world, actor, *, conversation):
+    """A replay of the stored conversation, or of the actor's Try session (theirs alone)."""
+    from apps.comparison.models import Replay
+
+    stored = _conversations().stored_conversation(world.alpha) if conversation else None
+    return Replay.objects.create(
+        assistant=world.alpha,
+        version=world.job.version,
+        conversation=stored,
+        requested_by=actor.user or world.subject,
+        source=[{"user": "hello", "bot": [], "flows": []}],
     )
 
 
@@ -446,6 +471,13 @@ EXPECTED_ACCESS = {
     "training:pod_input": (P, None, None),
     "training:pod_model": (P, None, None),
     "training:pod_bot_model": (P, None, None),
+    "comparison:compare": (A, Cap.TRY, Cap.TRAIN),
+    "comparison:make_live": (A, Cap.TRAIN, None),
+    "comparison:detail": (A, Cap.TRY, None),
+    "comparison:replay_conversation": (A, Cap.VIEW_CONVERSATIONS, Cap.TRY),
+    "comparison:replay": (A, Cap.VIEW_CONVERSATIONS, None),
+    "comparison:replay_try": (A, Cap.TRY, None),
+    "comparison:try_replay": (A, Cap.TRY, None),
     "accounts:login": (P, None, None),
     "accounts:logout": (P, None, None),
     "accounts:oidc_login": (P, None, None),

@@ -60,11 +60,17 @@ class TrainingConsumer(Worker):
             preload_engine()
 
     def step(self) -> bool:
-        """Train the oldest queued job. True if there was one."""
+        """Train the oldest queued job, else run a queued comparison or replay (see
+        workers/comparison.py). True if there was one."""
         job = TrainingJob.objects.claim_next(self.worker_id)
         if job is None:
-            # No training waiting: the e2e test runs are queued for the same consumers.
-            return run_next_test_run(self)
+            # No training waiting: the e2e test runs, then the comparisons and replays, are
+            # queued for the same consumers.
+            if run_next_test_run(self):
+                return True
+            from workers.comparison import run_next
+
+            return run_next(self.worker_id, self.touch_liveness, self.say)
         self.say(f"training {job.assistant.name} version {job.version.number} (job {job.pk})")
         self.train(job)
         return True
