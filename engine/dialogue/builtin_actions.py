@@ -247,6 +247,7 @@ def handoff_metric(executor: Executor, tracker: Tracker, turn: Turn) -> None:
 
 def _continue_frame(tracker: Tracker) -> dict[str, Any] | None:
     """The active pattern_continue_interrupted frame (above the topmost user flow)."""
+    frame: dict[str, Any]
     for frame in reversed(tracker.stack):
         if frame.get("type") == "pattern_continue_interrupted":
             return frame

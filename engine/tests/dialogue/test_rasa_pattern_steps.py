@@ -72,6 +72,7 @@ SCRIPT = {
     "500": ("transfer", 0.9, [("amount", 500)]),
     "take a note": ("inform", 0.9),
     "start over": ("restart", 0.95),
+    "that's all, bye": ("session_end", 0.95),
 }
 
 
@@ -562,6 +563,15 @@ def test_session_end_hangs_up():
     ended = [e for e in c.turn if e["event"] == "session_ended"]
     assert ended and ended[0]["metadata"]["_reason"] == "user_disconnected"
     assert c.tracker.stack == []
+
+
+def test_the_session_end_intent_triggers_pattern_session_end(chat):
+    c = chat()
+    c.say("send money")
+    c.say("that's all, bye")
+    assert ("flow_started", "pattern_session_end") in c.flow_events()
+    assert "action_hangup" in c.actions()
+    assert c.stack == []
 
 
 def test_the_default_chitchat_pattern_says_it_cannot_handle_small_talk():
