@@ -10,7 +10,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.dialogue.commands import CANNOT_HANDLE_CHITCHAT, CANNOT_HANDLE_DEFAULT
+from engine.dialogue.commands import (
+    CANNOT_HANDLE_CHITCHAT,
+    CANNOT_HANDLE_NO_RELEVANT_ANSWER,
+    options_text,
+)
 from engine.dialogue.tracker import Tracker, now
 from engine.dialogue.turn import Turn
 from engine.formats import END
@@ -21,6 +25,13 @@ if TYPE_CHECKING:
 __all__ = ["BUILTINS", "Builtin"]
 
 log = logging.getLogger(__name__)
+
+#: The slot limiting how many flows the clarification question offers, and its fallback.
+MAX_CLARIFICATION_OPTIONS = "max_clarification_options"
+DEFAULT_MAX_CLARIFICATION_OPTIONS = 3
+#: The slots pattern_continue_interrupted collects; its actions unset them.
+INTERRUPTED_FLOW_TO_CONTINUE = "interrupted_flow_to_continue"
+CONTINUE_CONFIRMATION = "continue_interrupted_flow_confirmation"
 
 #: A built-in action: run on the tracker by the executor, within a turn.
 Builtin = Callable[["Executor", Tracker, Turn], None]
@@ -71,15 +82,18 @@ def cancel_flow(executor: Executor, tracker: Tracker, turn: Turn) -> None:
 
 
 def clarify_flows(executor: Executor, tracker: Tracker, turn: Turn) -> None:
-    """Put the candidate flows' names in the frame, for the clarification question."""
+    """Put the candidate flows' names in the frame, for the clarification question: at most
+    as many as the ``max_clarification_options`` slot says (3 when it holds no number)."""
     executor.recorder.action(tracker, "action_clarify_flows")
     names = list(tracker.stack[-1].get("names") or [])
-    if len(names) > 1:
-        text = ", ".join(names[:-1]) + " or " + names[-1]
-    else:
-        text = names[0] if names else ""
+    try:
+        limit = int(tracker.slots.get(MAX_CLARIFICATION_OPTIONS))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        limit = DEFAULT_MAX_CLARIFICATION_OPTIONS
+    names = names[:limit]
     stack = copy.deepcopy(tracker.stack)
-    stack[-1]["clarification_options"] = text
+    stack[-1]["names"] = names
+    stack[-1]["clarification_options"] = options_text(names, "or")
     executor.recorder.update_stack(tracker, stack)
 
 
@@ -124,10 +138,12 @@ def trigger_search(executor: Executor, tracker: Tracker, turn: Turn) -> None:
     """Answer the latest user message from the knowledge base (EnterpriseSearchPolicy).
 
     Without the policy in config.yml or without documents: ``utter_no_knowledge_base``. No
-    relevant passage: pattern_cannot_handle (``cannot_handle_default``). With the
+    relevant passage: pattern_cannot_handle (``cannot_handle_no_relevant_answer``). With the
     executor's `search_llm` the LLM answers from the best passages; its failure is an internal
     error. The answer is sent by ``action_send_text``, with the passages' sources in its
-    metadata."""
+    metadata. As Rasa Pro 3.21's EnterpriseSearchPolicy does, an answer takes
+    pattern_search off the stack, and the cannot-handle and error patterns take its place (so
+    neither is followed by pattern_completed)."""
     executor.recorder.action(tracker, "action_trigger_search")
     knowledge = executor.model.knowledge
     if "EnterpriseSearchPolicy" not in executor.model.policies or not knowledge:
@@ -138,6 +154,7 @@ def trigger_search(executor: Executor, tracker: Tracker, turn: Turn) -> None:
         found = knowledge.answer(query, executor.search_llm)
     except Exception as exc:  # the LLM hook: any failure of the user's LLM is reported
         log.warning("knowledge answer failed: %s", exc)
+        _drop_search_frame(executor, tracker)
         executor.stack.push_pattern(
             tracker,
             "pattern_internal_error",
@@ -145,19 +162,29 @@ def trigger_search(executor: Executor, tracker: Tracker, turn: Turn) -> None:
         )
         return
     if found is None:
-        # Rasa Pro 3.12's EnterpriseSearchPolicy: no relevant document is "cannot handle"
-        # with the default reason (the pattern asks the user to rephrase).
+        # Rasa Pro 3.21's EnterpriseSearchPolicy: no relevant document is "cannot handle"
+        # with the reason that says so (utter_no_relevant_answer_found).
+        _drop_search_frame(executor, tracker)
         executor.stack.push_pattern(
-            tracker, "pattern_cannot_handle", {"reason": CANNOT_HANDLE_DEFAULT}
+            tracker, "pattern_cannot_handle", {"reason": CANNOT_HANDLE_NO_RELEVANT_ANSWER}
         )
         return
     text, results = found
+    _drop_search_frame(executor, tracker)
     executor.recorder.action(tracker, "action_send_text")
     sources = [
         {"source": r.passage.source, "title": r.passage.title, "score": round(r.score, 4)}
         for r in results
     ]
     executor.bot(tracker, {"text": text, "metadata": {"search_results": sources}}, turn)
+
+
+def _drop_search_frame(executor: Executor, tracker: Tracker) -> None:
+    """Take the pattern_search frame that runs the action off the top of the stack."""
+    if tracker.stack and tracker.stack[-1].get("type") == "pattern_search":
+        frame = tracker.stack[-1]
+        executor.recorder.update_stack(tracker, tracker.stack[:-1])
+        executor.recorder.flow_event(tracker, "flow_completed", frame)
 
 
 def repeat_bot_messages(executor: Executor, tracker: Tracker, turn: Turn) -> None:
@@ -218,6 +245,77 @@ def handoff_metric(executor: Executor, tracker: Tracker, turn: Turn) -> None:
     executor.recorder.action(tracker, "action_handoff_metric")
 
 
+def _continue_frame(tracker: Tracker) -> dict[str, Any] | None:
+    """The active pattern_continue_interrupted frame (above the topmost user flow)."""
+    frame: dict[str, Any]
+    for frame in reversed(tracker.stack):
+        if frame.get("type") == "pattern_continue_interrupted":
+            return frame
+        if frame.get("type") == "flow":
+            return None
+    return None
+
+
+def continue_interrupted_flow(executor: Executor, tracker: Tracker, turn: Turn) -> None:
+    """Resume the interrupted flow the user chose (pattern_continue_interrupted): the only
+    one, or the one ``interrupted_flow_to_continue`` names by id or by name. Another answer
+    is told the options and nothing is resumed, as in Rasa."""
+    executor.recorder.action(tracker, "action_continue_interrupted_flow")
+    frame = _continue_frame(tracker)
+    if frame is None:
+        log.warning("action_continue_interrupted_flow without pattern_continue_interrupted")
+        return
+    ids = list(frame.get("interrupted_flow_ids") or [])
+    names = list(frame.get("interrupted_flow_names") or [])
+    chosen: str | None = None
+    if len(ids) == 1:
+        chosen = ids[0]
+    elif ids:
+        selected = tracker.slots.get(INTERRUPTED_FLOW_TO_CONTINUE)
+        if selected in ids:
+            chosen = str(selected)
+        elif selected in names:
+            chosen = ids[names.index(selected)]
+    if chosen is None:
+        executor.recorder.action(tracker, "action_send_text")
+        options = frame.get("interrupted_flow_options") or ""
+        text = f"That is not one of the tasks we can go back to. Please choose one: {options}."
+        executor.bot(tracker, {"text": text, "metadata": {}}, turn)
+        return
+    executor.stack.resume_flow(tracker, chosen)
+    executor.recorder.set_slot(tracker, INTERRUPTED_FLOW_TO_CONTINUE, None)
+    executor.recorder.set_slot(tracker, CONTINUE_CONFIRMATION, None)
+
+
+def cancel_interrupted_flows(executor: Executor, tracker: Tracker, turn: Turn) -> None:
+    """Cancel every flow pattern_continue_interrupted offered: a pattern_cancel_flow for each,
+    with the frames from the flow up to the next regular or interrupting flow."""
+    executor.recorder.action(tracker, "action_cancel_interrupted_flows")
+    frame = _continue_frame(tracker)
+    if frame is None:
+        log.warning("action_cancel_interrupted_flows without pattern_continue_interrupted")
+        return
+    stack = tracker.stack
+    groups = [
+        (flow_id, executor.stack.flow_group(stack, flow_id))
+        for flow_id in frame.get("interrupted_flow_ids") or []
+    ]
+    for flow_id, group in groups:
+        if not group:
+            continue
+        compiled = executor.model.flow(flow_id)
+        executor.stack.push_pattern(
+            tracker,
+            "pattern_cancel_flow",
+            {
+                "canceled_name": compiled.name if compiled else flow_id,
+                "canceled_frames": [f["frame_id"] for f in group],
+            },
+        )
+    executor.recorder.set_slot(tracker, INTERRUPTED_FLOW_TO_CONTINUE, None)
+    executor.recorder.set_slot(tracker, CONTINUE_CONFIRMATION, None)
+
+
 def default_fallback(executor: Executor, tracker: Tracker, turn: Turn) -> None:
     executor.recorder.action(tracker, "action_default_fallback")
     responses = executor.model.responses
@@ -252,6 +350,8 @@ BUILTINS: dict[str, Builtin] = {
     "action_clean_stack": clean_stack,
     "action_hangup": hangup,
     "action_handoff_metric": handoff_metric,
+    "action_continue_interrupted_flow": continue_interrupted_flow,
+    "action_cancel_interrupted_flows": cancel_interrupted_flows,
     "action_default_fallback": default_fallback,
     "action_noop": noop,
     "action_reset_routing": reset_routing,

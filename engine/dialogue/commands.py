@@ -47,6 +47,7 @@ __all__ = [
     "CANNOT_HANDLE_CHITCHAT",
     "CANNOT_HANDLE_DEFAULT",
     "CANNOT_HANDLE_NOT_SUPPORTED",
+    "CANNOT_HANDLE_NO_RELEVANT_ANSWER",
     "COMMAND_KINDS",
     "CommandApplier",
     "FlowStack",
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 CANNOT_HANDLE_DEFAULT = "cannot_handle_default"
 CANNOT_HANDLE_CHITCHAT = "cannot_handle_chitchat"
 CANNOT_HANDLE_NOT_SUPPORTED = "cannot_handle_not_supported"
+CANNOT_HANDLE_NO_RELEVANT_ANSWER = "cannot_handle_no_relevant_answer"
 
 #: Commands that push a pattern, and the pattern.
 _PATTERN_OF = {
@@ -121,27 +123,50 @@ class FlowStack:
     ) -> None:
         """Start a user flow as Rasa's ``start flow`` command does.
 
-        A finished flow's pattern_completed frames go; a flow that is on the stack already is
-        resumed (moved to the top); otherwise the flow is pushed, interrupting the flow that was
-        active before the turn's commands ran (`original`, default: the stack now).
+        An active pattern_completed goes (with the patterns above it); a flow that is on the
+        stack already is resumed (moved to the top), and an active
+        pattern_continue_interrupted goes; otherwise the flow is pushed, interrupting the flow
+        that was active before the turn's commands ran (`original`, default: the stack now).
         """
         original = tracker.stack if original is None else original
-        self.remove_patterns(tracker, "pattern_completed")
+        self.remove_active_pattern(tracker, "pattern_completed")
         before = _top_user_frame(original)
-        continuing = any(f.get("type") == "pattern_continue_interrupted" for f in tracker.stack)
         if before is not None and before["flow_id"] == flow_id:
-            if continuing:
-                self.remove_patterns(tracker, "pattern_continue_interrupted")
+            if self.remove_active_pattern(tracker, "pattern_continue_interrupted"):
                 self.resume_flow(tracker, flow_id)
             return
-        self.remove_patterns(tracker, "pattern_continue_interrupted")
         if flow_id in tracker.active_flow_ids() and before is not None:
+            self.remove_active_pattern(tracker, "pattern_continue_interrupted")
             self.resume_flow(tracker, flow_id)
             self.recorder.flow_event(tracker, "flow_interrupted", before)
             return
+        self.remove_active_pattern(tracker, "pattern_continue_interrupted")
         if before is not None:
             self.recorder.flow_event(tracker, "flow_interrupted", before)
         self.push_flow(tracker, flow_id, "interrupt" if before is not None else "regular")
+
+    def remove_active_pattern(self, tracker: Tracker, pattern: str) -> bool:
+        """When `pattern` is active (on the stack above the topmost user flow), take the
+        pattern frames off the top of the stack, each completed, as Rasa does; whether it
+        was."""
+        stack = tracker.stack
+        active = False
+        for frame in reversed(stack):
+            if frame.get("type") == "flow":
+                break
+            if frame.get("type") == pattern:
+                active = True
+                break
+        if not active:
+            return False
+        end = len(stack)
+        while end > 0 and stack[end - 1].get("type") != "flow":
+            end -= 1
+        removed = stack[end:]
+        self.recorder.update_stack(tracker, stack[:end])
+        for frame in reversed(removed):
+            self.recorder.flow_event(tracker, "flow_completed", frame)
+        return True
 
     def remove_patterns(self, tracker: Tracker, pattern: str) -> None:
         """Take the frames of `pattern` off the stack, each completed."""
@@ -152,28 +177,42 @@ class FlowStack:
         for frame in removed:
             self.recorder.flow_event(tracker, "flow_completed", frame)
 
+    @staticmethod
+    def flow_group(stack: list[dict[str, Any]], flow_id: str) -> list[dict[str, Any]]:
+        """The frames that go with user flow `flow_id`, as Rasa collects them to resume or
+        cancel it: its regular or interrupting frame and the frames above it (the flows it
+        called or linked, its patterns) up to the next regular or interrupting user flow."""
+        group: list[dict[str, Any]] = []
+        for frame in stack:
+            boundary = frame.get("type") == "flow" and frame.get("frame_type") not in (
+                "call",
+                "link",
+            )
+            if not group:
+                if boundary and frame.get("flow_id") == flow_id:
+                    group.append(frame)
+                continue
+            if boundary:
+                break
+            group.append(frame)
+        return group
+
     def resume_flow(self, tracker: Tracker, flow_id: str) -> None:
-        """Move the topmost frame of user flow `flow_id` (with the frames of the flows it
-        called and the patterns above it, up to the next user flow) to the top."""
-        stack = tracker.stack
-        index = next(
-            (
-                i
-                for i in range(len(stack) - 1, -1, -1)
-                if stack[i].get("type") == "flow" and stack[i].get("flow_id") == flow_id
-            ),
-            None,
-        )
-        if index is None:
+        """Move user flow `flow_id` with its frames (`flow_group`) to the top, as Rasa
+        resumes a flow: the bottom user flow becomes the regular one, the others interrupt."""
+        group = self.flow_group(tracker.stack, flow_id)
+        if not group:
             return
-        end = index + 1
-        while end < len(stack) and not (
-            stack[end].get("type") == "flow" and stack[end].get("frame_type") != "call"
-        ):
-            end += 1
-        block = stack[index:end]
-        self.recorder.update_stack(tracker, [*stack[:index], *stack[end:], *block])
-        self.recorder.flow_event(tracker, "flow_resumed", block[0])
+        ids = {f["frame_id"] for f in group}
+        stack = copy.deepcopy([f for f in tracker.stack if f["frame_id"] not in ids] + group)
+        first = True
+        for frame in stack:
+            if frame.get("type") != "flow" or frame.get("frame_type") in ("call", "link"):
+                continue
+            frame["frame_type"] = "regular" if first else "interrupt"
+            first = False
+        self.recorder.update_stack(tracker, stack)
+        self.recorder.flow_event(tracker, "flow_resumed", group[0])
 
     def push_pattern(self, tracker: Tracker, flow_id: str, context: dict[str, Any]) -> None:
         if flow_id not in self.model.flows:
@@ -210,42 +249,66 @@ class FlowStack:
             if tracker.slots.get(name) != initial.get(name):
                 self.recorder.set_slot(tracker, name, copy.deepcopy(initial.get(name)))
 
-    def end_top_frame(self, tracker: Tracker, *, linked: bool = False) -> None:
-        """Complete the top frame; a user flow's end resumes the one below or completes."""
+    def end_top_frame(self, tracker: Tracker, *, link_to: str | None = None) -> None:
+        """Complete the top frame as Rasa's flow executor ends a flow.
+
+        A link step's target (`link_to`) is pushed in its place. Then, as in Rasa: when the
+        stack is empty after a user flow (or pattern_search) ended, pattern_completed runs
+        unless the flow says ``run_pattern_completed: false``; when a flow that interrupted
+        others ended (or pattern_search), pattern_continue_interrupted asks whether to continue
+        the interrupted flows that still have steps to run (below a linked flow, which runs
+        first)."""
         frame = tracker.stack[-1]
         compiled = self.model.flow(frame["flow_id"])
         self.recorder.update_stack(tracker, tracker.stack[:-1])
         self.recorder.flow_event(tracker, "flow_completed", frame)
-        if frame.get("type") != "flow" or compiled is None:
+        is_user_flow = frame.get("type") == "flow"
+        if compiled is not None and frame.get("frame_type") != "call":
+            # As in Rasa, every flow's slots are reset when it ends, the patterns' included
+            # (unless persisted); a called flow's are reset with its parent's.
+            self.reset_flow_slots(tracker, compiled)
+        if link_to is not None:
+            self.push_flow(tracker, link_to, "link")
+        ends_search = frame.get("type") == "pattern_search"
+        if not (is_user_flow or ends_search) or compiled is None:
             return
-        if frame.get("frame_type") == "call":
-            return  # the parent continues; the child's slots are reset with the parent's
-        self.reset_flow_slots(tracker, compiled)
-        if linked:
+        if not tracker.stack:
+            if compiled.flow.run_pattern_completed is not False:
+                self.push_pattern(
+                    tracker,
+                    "pattern_completed",
+                    {"previous_flow_name": compiled.readable_name(tracker.slots)},
+                )
             return
-        below = tracker.top_user_frame()
-        if below is not None and below.get("step_id") == END:
-            return  # the flows end together (a cleaned stack): the next one ends in turn
-        if below is not None:
-            below_flow = self.model.flow(below["flow_id"])
-            self.recorder.flow_event(tracker, "flow_resumed", below)
-            self.push_pattern(
-                tracker,
-                "pattern_continue_interrupted",
-                {
-                    "previous_flow_name": (
-                        below_flow.readable_name(tracker.slots) if below_flow else below["flow_id"]
-                    )
-                },
-            )
-        elif compiled.flow.run_pattern_completed is not False and not any(
-            f.get("type") == "pattern_completed" for f in tracker.stack
-        ):
-            self.push_pattern(
-                tracker,
-                "pattern_completed",
-                {"previous_flow_name": compiled.readable_name(tracker.slots)},
-            )
+        if ends_search or frame.get("frame_type") == "interrupt":
+            self._push_continue_interrupted(tracker)
+
+    def _push_continue_interrupted(self, tracker: Tracker) -> None:
+        """pattern_continue_interrupted for the regular and interrupting user flows on the
+        stack that have steps left, with their names and ids (Rasa's frame context)."""
+        frames = [
+            f
+            for f in tracker.stack
+            if f.get("type") == "flow"
+            and f.get("frame_type") not in ("call", "link")
+            and f.get("step_id") != END
+            and self.model.flow(f["flow_id"]) is not None
+        ]
+        if not frames or "pattern_continue_interrupted" not in self.model.flows:
+            return
+        names = [self.model.flows[f["flow_id"]].readable_name(tracker.slots) for f in frames]
+        context = {
+            "interrupted_flow_names": names,
+            "interrupted_flow_ids": [f["flow_id"] for f in frames],
+            "interrupted_flow_options": options_text(names, "and"),
+            "multiple_flows_interrupted": len(names) > 1,
+        }
+        top = tracker.stack[-1]
+        below_link = top.get("type") == "flow" and top.get("frame_type") == "link"
+        self.push_pattern(tracker, "pattern_continue_interrupted", context)
+        if below_link:
+            stack = tracker.stack
+            self.recorder.update_stack(tracker, [*stack[:-2], stack[-1], stack[-2]])
 
     def stop_for_error(self, tracker: Tracker, reason: str, error_type: str) -> None:
         """Cancel the flow that runs now (with the flows that called it) and push
@@ -298,6 +361,13 @@ def _as_cancellation(command: Command) -> Command:
     cancel = {**command, "command": "cancel flow"}
     cancel.pop("flow")
     return cancel
+
+
+def options_text(names: list[str], conjunction: str) -> str:
+    """``a, b and c``: options in a sentence, as Rasa lists them."""
+    if len(names) < 2:
+        return names[0] if names else ""
+    return ", ".join(names[:-1]) + f" {conjunction} " + names[-1]
 
 
 def _top_user_frame(stack: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -610,9 +680,9 @@ class CommandApplier:
             if len(options) != len(command.get("options") or []):
                 log.info("clarify: dropped unknown flows from %r", command.get("options"))
             if not options:
-                log.info("clarify skipped: none of its options is a flow")
-                return False
-            self.stack.remove_patterns(tracker, "pattern_completed")
+                # Rasa pushes the pattern all the same: it asks for more detail.
+                log.info("clarify without options: none of them is a flow")
+            self.stack.remove_active_pattern(tracker, "pattern_completed")
             self.stack.push_pattern(
                 tracker,
                 "pattern_clarification",

@@ -8,9 +8,22 @@ from typing import Any
 from engine.dialogue.responses import fill
 from engine.formats import ConditionError, evaluate, parse_condition
 
-__all__ = ["Conditions", "render_context"]
+__all__ = ["Conditions", "frame_context", "render_context"]
 
 _CONTEXT = "{{"
+
+
+def frame_context(stack: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``context`` of the top frame, as Rasa gives it: the frame itself, and for
+    pattern_collect_information that frame with the context of the frame below over it (so
+    a question asked for a pattern, e.g. pattern_continue_interrupted's, fills in that
+    pattern's context)."""
+    if not stack:
+        return {}
+    top = stack[-1]
+    if top.get("type") == "pattern_collect_information" and len(stack) > 1:
+        return {**top, **frame_context(stack[:-1])}
+    return top
 
 
 def render_context(text: str, frame: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from engine.dialogue.action_client import ActionClient, ActionError
 from engine.dialogue.builtin_actions import BUILTINS
 from engine.dialogue.commands import FlowStack
-from engine.dialogue.conditions import Conditions, render_context
+from engine.dialogue.conditions import Conditions, frame_context, render_context
 from engine.dialogue.model import START, CompiledFlow, DialogueModel
 from engine.dialogue.responses import render_response
 from engine.dialogue.retrieval import is_retrieval_action, retrieve_response
@@ -138,9 +138,11 @@ class Executor:
         if view.next is not None:
             return view.next
         if view.branches:
+            top = bool(tracker.stack) and frame is tracker.stack[-1]
+            context = frame_context(tracker.stack) if top else frame
             for branch in view.branches:
                 if branch.condition is None or self.conditions.holds(
-                    branch.condition, tracker.slots, frame
+                    branch.condition, tracker.slots, context
                 ):
                     if branch.target is not None:
                         return branch.target
@@ -153,9 +155,8 @@ class Executor:
         self.recorder.update_stack(tracker, stack)
 
     def run_step(self, tracker: Tracker, view: StepView, turn: Turn) -> None:
-        frame = tracker.stack[-1]
         if view.kind == "action":
-            name = render_context(str(view.target), frame)
+            name = render_context(str(view.target), frame_context(tracker.stack))
             if name == ACTION_LISTEN:
                 self.recorder.listen(tracker)
                 raise Listen
@@ -174,9 +175,9 @@ class Executor:
                 self.recorder.set_slot(tracker, name, copy.deepcopy(value))
         elif view.kind == "link":
             target = str(view.target)
-            self.stack.end_top_frame(tracker, linked=True)
-            if target in self.model.flows:
-                self.stack.push_flow(tracker, target, "link")
+            self.stack.end_top_frame(
+                tracker, link_to=target if target in self.model.flows else None
+            )
         elif view.kind == "call":
             self.run_call(tracker, view)
 
@@ -271,7 +272,7 @@ class Executor:
         response = self.model.responses.get(name)
         if response is None:
             return
-        frame = tracker.stack[-1] if tracker.stack else {}
+        frame = frame_context(tracker.stack)
         message = render_response(
             response, tracker.slots, turn.channel, self.rng, frame, extra_values
         )
@@ -341,7 +342,7 @@ class Executor:
             if domain_response is None:
                 return None
             extra = {k: v for k, v in response.items() if k not in _RESPONSE_KEYS and v is not None}
-            frame = tracker.stack[-1] if tracker.stack else {}
+            frame = frame_context(tracker.stack)
             rendered = render_response(
                 domain_response, tracker.slots, channel, self.rng, frame, extra
             )

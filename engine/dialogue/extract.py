@@ -329,27 +329,66 @@ def _common_prefix(a: str, b: str) -> str:
     return a[:n]
 
 
-def _mentions(phrase: str, value: str) -> bool:
-    """Whether the words of `value` appear in `phrase`, each fuzzily, in order and together."""
+def _mentions(phrase: str, value: str, *, exact: bool = False) -> bool:
+    """Whether the words of `value` appear in `phrase`, each fuzzily (or `exact`ly), in order
+    and together."""
     target = _phrase(value).split()
     words = phrase.split()
     if not target or len(target) > len(words):
         return False
+    same = (lambda a, b: a == b) if exact else _fuzzy_equal
     for start in range(len(words) - len(target) + 1):
         window = words[start : start + len(target)]
-        if all(_fuzzy_equal(w, t) for w, t in zip(window, target, strict=True)):
+        if all(same(w, t) for w, t in zip(window, target, strict=True)):
             return True
     return False
 
 
+#: Words that turn the value after them into its opposite ("not satisfied").
+_NEGATIONS = ("not", "never", "isn't", "wasn't", "aren't", "weren't", "not very", "not really")
+#: Prefixes that make a value's opposite ("unsatisfied", "dissatisfied").
+_OPPOSITE_PREFIXES = ("un", "dis", "in", "not ", "not_", "non", "non ", "non_")
+
+
+def _negated_value(phrase: str, values: list[Any]) -> Any:
+    """The value that a negated mention of another one means: "not satisfied" is
+    ``unsatisfied`` when that is a value (None when no value is negated so)."""
+    for value in values:
+        name = _phrase(str(value))
+        if not name or not any(f" {neg} {name} " in f" {phrase} " for neg in _NEGATIONS):
+            continue
+        for other in values:
+            if other != value and any(
+                _phrase(str(other)) == _phrase(prefix + str(value)) for prefix in _OPPOSITE_PREFIXES
+            ):
+                return other
+    return None
+
+
 def categorical_in(text: str, slot: Slot, synonyms: dict[str, list[str]]) -> Any:
-    """The one allowed value that `text` names (directly or through a synonym), or None."""
+    """The one allowed value that `text` names (directly or through a synonym), or None.
+
+    A value named exactly wins over values named only fuzzily ("satisfied" is not
+    "unsatisfied"), and a negated value is its opposite when the slot has one ("not
+    satisfied" is "unsatisfied")."""
     phrase = _phrase(text)
-    found = []
-    for value in slot.values or []:
-        names = [str(value), *synonyms.get(str(value), [])]
-        if any(_mentions(phrase, name) for name in names if _phrase(name)):
-            found.append(value)
+    values = list(slot.values or [])
+    negated = _negated_value(phrase, values)
+    if negated is not None:
+        return negated
+
+    def named(exact: bool) -> list[Any]:
+        return [
+            value
+            for value in values
+            if any(
+                _mentions(phrase, name, exact=exact)
+                for name in [str(value), *synonyms.get(str(value), [])]
+                if _phrase(name)
+            )
+        ]
+
+    found = named(True) or named(False)
     if len(found) > 1:
         # "self transfer" vs "transfer": the longest mention wins when one contains the other.
         longest = max(found, key=lambda v: len(str(v)))

@@ -6,11 +6,10 @@ default steps; resetting it deletes the flow again (its history stays, as for an
 flow), so the default runs once more.
 
 The default steps are the built-in engine's (`engine.formats.default_pattern_definitions`),
-which are Rasa Pro 3.12's default patterns (ids, names, triggers and steps), run with Rasa's
-semantics, so a customised pattern behaves the same with the built-in engine and with Rasa Pro.
-Newer Rasa Pro releases define a few more patterns (`engine.formats.defaults.DEFAULT_PATTERNS`)
-that neither runs by default; they are listed without default steps, and customising one
-starts from an empty step.
+which are Rasa Pro 3.21's default patterns (ids, names, triggers and steps, every one of them),
+run with Rasa's semantics, so a customised pattern behaves the same with the built-in engine and
+with Rasa Pro. A name of `engine.formats.defaults.DEFAULT_PATTERNS` without default steps would
+be listed without them, and customising it would start from an empty step.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ class Pattern:
     name: str
     title: str
     description: str
-    default: dict | None  # the default definition; None for a pattern of newer Rasa Pro only
+    default: dict | None  # the default definition; None for a pattern without default steps
     flow: Flow | None = None  # the assistant's flow that customises it
 
     @property

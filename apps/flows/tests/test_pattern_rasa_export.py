@@ -1,8 +1,10 @@
 """A pattern customised in Studio is exported as the flow Rasa Pro reads, and runs the same.
 
 pattern_collect_information customised from its default steps is exported with Rasa Pro
-3.12's steps (`{{context.utter}}` and then `{{context.collect_action}}`), passes Rasa's flows
-JSON schema, and the built-in engine trained from the export asks the question with it.
+3.21's steps (`{{context.utter}}` and then `{{context.collect_action}}`), passes Rasa's flows
+JSON schema, and the built-in engine trained from the export asks the question with it. Every
+one of Rasa Pro 3.21's patterns is listed with its default steps; pattern_completed and
+pattern_customer_satisfaction customised from theirs export as Rasa reads them.
 """
 
 import json
@@ -22,7 +24,7 @@ from engine.dialogue import DialogueModel, Processor, Tracker
 
 pytestmark = pytest.mark.django_db
 
-#: Rasa Pro 3.12's pattern_collect_information, as its flows file spells it.
+#: Rasa Pro 3.21's pattern_collect_information, as its flows file spells it.
 RASA_COLLECT_STEPS = [
     {"id": "start", "action": "action_run_slot_rejections"},
     {
@@ -80,7 +82,7 @@ def test_the_collect_patterns_default_steps_are_rasas(ed_client, shop):
     utter = page.index("{{context.utter}}")
     collect_action = page.index("{{context.collect_action}}")
     assert utter < collect_action
-    assert "Rasa Pro 3.12's default steps" in page
+    assert "Rasa Pro 3.21's default steps" in page
 
 
 def test_a_customised_collect_pattern_exports_as_rasa_reads_it_and_asks(shop, rasa_flows_schema):
@@ -111,17 +113,45 @@ def test_a_customised_collect_pattern_exports_as_rasa_reads_it_and_asks(shop, ra
     assert "action_ask_amount" not in actions  # not in the domain: its step is skipped
 
 
-def test_validate_slot_has_rasas_default_steps_and_newer_patterns_none(ed_client, shop):
+def test_every_rasa_pattern_is_listed_with_its_default_steps(ed_client, shop):
     page = ed_client.get(
         reverse("flows:pattern", args=["shop", "pattern_validate_slot"])
     ).content.decode()
     assert page.index("action_run_slot_rejections") < page.index("{{context.refill_utter}}")
     assert page.index("{{context.refill_utter}}") < page.index("{{context.refill_action}}")
     listing = ed_client.get(reverse("flows:patterns", args=["shop"])).content.decode()
-    row = listing.split('id="pattern-pattern_validate_slot"')[1].split("</tr>")[0]
-    assert '<span class="chip">default</span>' in row
-    for name in ("pattern_customer_satisfaction", "pattern_external_agent_processing"):
+    assert "Rasa Pro 3.21" in listing
+    for name in sorted(formats.defaults.DEFAULT_PATTERNS):
         row = listing.split(f'id="pattern-{name}"')[1].split("</tr>")[0]
-        assert "no default</span>" in row
-        page = ed_client.get(reverse("flows:pattern", args=["shop", name])).content.decode()
-        assert "Rasa Pro 3.12 and the built-in engine have no default steps" in page
+        assert '<span class="chip">default</span>' in row, name
+        assert "no default" not in row, name
+    page = ed_client.get(
+        reverse("flows:pattern", args=["shop", "pattern_customer_satisfaction"])
+    ).content.decode()
+    assert "csat_score" in page and "utter_csat_thank_you_satisfied" in page
+    assert "Rasa Pro 3.21's default steps" in page
+
+
+def test_customised_completed_and_satisfaction_patterns_export_as_rasa_reads_them(
+    shop, rasa_flows_schema
+):
+    import jsonschema
+
+    patterns.customise(shop, "pattern_completed")
+    patterns.customise(shop, "pattern_customer_satisfaction")
+    files = content.export_files(shop)
+    data = YAML(typ="safe", pure=True).load(files["data/flows.yml"])
+    jsonschema.Draft202012Validator(rasa_flows_schema).validate(data)
+    completed = data["flows"]["pattern_completed"]
+    assert completed["steps"][0]["collect"] == "continue_conversation"
+    assert completed["steps"][0]["ask_before_filling"] is True
+    links = [
+        step.get("link")
+        for branch in completed["steps"][0]["next"]
+        for step in (branch.get("then") or branch.get("else") or [])
+        if isinstance(step, dict)
+    ]
+    assert "pattern_customer_satisfaction" in links
+    satisfaction = data["flows"]["pattern_customer_satisfaction"]
+    assert satisfaction["run_pattern_completed"] is False
+    assert satisfaction["steps"][0]["collect"] == "csat_score"

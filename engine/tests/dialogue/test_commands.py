@@ -173,7 +173,7 @@ def test_start_flow_and_set_slots_with_the_starting_message(chat):
     assert [e["filled_by"] for e in slot_events] == ["LLM", "LLM"]
     assert chat.say("yes", set_slot("confirmed", True)) == [
         "utter_sent",
-        "utter_can_do_something_else",
+        "utter_ask_continue_conversation",
     ]
 
 
@@ -203,7 +203,7 @@ def test_an_llm_value_for_an_nlu_only_slot_is_refused(chat):
     assert chat.slots["city"] is None
     assert chat.say("Paris", set_slot("city", "Paris", "NLU")) == [
         "utter_weather",
-        "utter_can_do_something_else",
+        "utter_ask_continue_conversation",
     ]
 
 
@@ -216,12 +216,16 @@ def test_starting_the_active_flow_again_is_dropped_without_cannot_handle(chat):
 
 def test_a_new_flow_interrupts_and_the_interrupted_one_continues(chat):
     chat.say("send money", start("transfer"))
+    # Rasa Pro 3.21's pattern_continue_interrupted asks before going back.
     assert chat.say("balance?", start("balance")) == [
         "utter_balance",
-        "utter_flow_continue_interrupted",
-        "utter_ask_recipient",
+        "utter_ask_continue_interrupted_flow_confirmation",
     ]
     assert ("flow_interrupted", "transfer") in chat.flow_events()
+    assert chat.say("yes", set_slot("continue_interrupted_flow_confirmation", True)) == [
+        "utter_ask_recipient"
+    ]
+    assert ("flow_resumed", "transfer") in chat.flow_events()
 
 
 def test_starting_a_flow_lower_on_the_stack_resumes_it(chat):
@@ -310,10 +314,11 @@ def test_cancel_and_start_in_one_message_cancel_the_old_flow_and_run_the_new(cha
     assert chat.say("forget it, check my balance", CANCEL, start("balance")) == [
         "utter_flow_cancelled_rasa",
         "utter_balance",
-        "utter_can_do_something_else",
+        "utter_ask_continue_conversation",
     ]
     assert ("flow_cancelled", "transfer") in chat.flow_events()
-    assert chat.tracker.stack == []
+    # The balance flow is done: pattern_completed asks whether there is anything else.
+    assert chat.stack_flows() == ["pattern_completed", "pattern_collect_information"]
 
 
 # -- clarify ---------------------------------------------------------------------------------------
@@ -328,16 +333,18 @@ def test_clarify_lists_the_flows_by_name(chat):
     )
 
 
-def test_clarify_without_known_options_is_skipped_and_the_message_cannot_be_handled(chat):
-    # Rasa skips a clarify command none of whose options is a flow; the turn changed nothing,
-    # so the user is asked to rephrase.
-    assert chat.say("hm", {"command": "clarify", "options": ["nope"]}) == ["utter_ask_rephrase"]
-    assert ("flow_started", "pattern_clarification") not in chat.flow_events()
+def test_clarify_without_known_options_asks_for_more_detail(chat):
+    # Rasa Pro 3.21 drops the options that are no flows and pushes pattern_clarification all
+    # the same; without options it asks the user to say more.
+    assert chat.say("hm", {"command": "clarify", "options": ["nope"]}) == [
+        "utter_clarification_no_options_rasa"
+    ]
+    assert ("flow_started", "pattern_clarification") in chat.flow_events()
 
 
 def test_clarify_next_to_other_commands_is_dropped(chat):
     assert chat.say("balance", {"command": "clarify", "options": ["transfer", "balance"]},
-                    start("balance")) == ["utter_balance", "utter_can_do_something_else"]  # fmt: skip
+                    start("balance")) == ["utter_balance", "utter_ask_continue_conversation"]  # fmt: skip
     assert chat.kinds() == ["start flow"]
 
 
@@ -347,10 +354,11 @@ def test_clarify_next_to_other_commands_is_dropped(chat):
 @pytest.mark.parametrize(
     ("command", "utters", "pattern"),
     [
-        # Rasa's pattern_chitchat runs action_trigger_chitchat, which needs the IntentlessPolicy:
-        # without it, chitchat cannot be handled (reason cannot_handle_chitchat).
-        ({"command": "chitchat"}, ["utter_cannot_handle"], "pattern_cannot_handle"),
-        ({"command": "knowledge"}, ["utter_no_knowledge_base"], "pattern_search"),
+        # Rasa Pro 3.21's pattern_chitchat says utter_cannot_handle.
+        ({"command": "chitchat"}, ["utter_cannot_handle"], "pattern_chitchat"),
+        # The default pattern_search ends with its step: pattern_completed follows.
+        ({"command": "knowledge"}, ["utter_no_knowledge_base", "utter_ask_continue_conversation"],
+         "pattern_search"),
         ({"command": "human handoff"}, ["utter_human_handoff_not_available"], "pattern_human_handoff"),
         ({"command": "cannot handle"}, ["utter_ask_rephrase"], "pattern_cannot_handle"),
         ({"command": "cannot handle", "reason": "cannot_handle_not_supported"},
@@ -365,7 +373,10 @@ def test_clarify_next_to_other_commands_is_dropped(chat):
 def test_commands_push_their_pattern(chat, command, utters, pattern):
     assert chat.say("hello", command) == utters
     assert ("flow_started", pattern) in chat.flow_events()
-    assert chat.tracker.stack == []
+    asking = utters[-1] == "utter_ask_continue_conversation"
+    assert chat.stack_flows() == (
+        ["pattern_completed", "pattern_collect_information"] if asking else []
+    )
 
 
 def test_a_pattern_keeps_the_active_flow_and_its_question_comes_again(chat):
@@ -378,9 +389,10 @@ def test_a_pattern_keeps_the_active_flow_and_its_question_comes_again(chat):
         "utter_human_handoff_not_available",
         "utter_ask_recipient",
     ]
-    # Rasa Pro 3.12's pattern_human_handoff only says that no human is available.
+    # Rasa Pro 3.21's pattern_human_handoff counts the hand-over and says that no human is
+    # available.
     assert ("flow_started", "pattern_human_handoff") in chat.flow_events()
-    assert "action_handoff_metric" not in chat.actions()
+    assert "action_handoff_metric" in chat.actions()
 
 
 def test_only_one_cannot_handle_and_none_next_to_other_commands(chat):
@@ -423,10 +435,12 @@ def test_repeat_sends_the_last_bot_messages_again(chat):
     chat.say("balance?", start("balance"))
     assert chat.say("say again", {"command": "repeat"}) == [
         "utter_balance",
-        "utter_can_do_something_else",
+        "utter_ask_continue_conversation",
     ]
     assert "action_repeat_bot_messages" in chat.actions()
-    assert all(e["metadata"].get("repeated") for e in chat.turn if e["event"] == "bot")
+    # The question being asked is not repeated: it is asked again.
+    repeated = [e["metadata"].get("repeated") for e in chat.turn if e["event"] == "bot"]
+    assert repeated == [True, None]
 
 
 def test_repeat_during_a_question_asks_it_once(chat):
@@ -475,12 +489,13 @@ def test_a_code_change_ends_the_running_flows(chat):
     chat.say("balance", start("weather"))
     assert chat.say("", {"command": "handle code change"}) == [
         "utter_inform_code_change",
-        "utter_can_do_something_else",
+        "utter_ask_continue_conversation",
     ]
     assert "action_clean_stack" in chat.actions()
     completed = {f for kind, f in chat.flow_events() if kind == "flow_completed"}
     assert {"transfer", "weather", "pattern_code_change"} <= completed
-    assert chat.tracker.stack == []
+    # As in Rasa, the last user flow ending empties the stack, so pattern_completed asks.
+    assert chat.stack_flows() == ["pattern_completed", "pattern_collect_information"]
 
 
 def test_unknown_command_kinds_are_dropped_with_a_log_line(chat, caplog):
@@ -518,7 +533,9 @@ def test_a_project_pattern_replaces_the_default(pattern, command):
 """
     )
     c = CommandChat(flows)
-    assert c.say("hi", command) == ["utter_balance"]
+    # pattern_search ending with an empty stack is followed by pattern_completed, as in Rasa.
+    completed = ["utter_ask_continue_conversation"] if pattern == "pattern_search" else []
+    assert c.say("hi", command) == ["utter_balance", *completed]
 
 
 def test_a_project_pattern_replaces_skip_question_and_code_change():
@@ -581,19 +598,23 @@ def test_search_answers_with_the_best_passage():
 
 def test_search_without_a_relevant_passage_cannot_handle():
     c = search_chat()
-    # Rasa Pro 3.12's EnterpriseSearchPolicy: no relevant document is "cannot handle" with the
-    # default reason, and pattern_cannot_handle asks the user to rephrase.
-    assert c.say("pizza recipes", {"command": "knowledge"}) == ["utter_ask_rephrase"]
+    # Rasa Pro 3.21's EnterpriseSearchPolicy: no relevant document is "cannot handle" with the
+    # reason cannot_handle_no_relevant_answer, which pattern_cannot_handle answers with
+    # utter_no_relevant_answer_found.
+    assert c.say("pizza recipes", {"command": "knowledge"}) == ["utter_no_relevant_answer_found"]
     assert ("flow_started", "pattern_cannot_handle") in c.flow_events()
 
 
 def test_search_without_documents_or_the_policy_says_there_is_no_knowledge_base():
+    # pattern_search runs to its end here, so pattern_completed follows (as in Rasa).
     assert search_chat(docs={}).say("opening hours?", {"command": "knowledge"}) == [
-        "utter_no_knowledge_base"
+        "utter_no_knowledge_base",
+        "utter_ask_continue_conversation",
     ]
     no_policy = "recipe: default.v1\nlanguage: en\npolicies: [{name: FlowPolicy}]\n"
     assert search_chat(config=no_policy).say("opening hours?", {"command": "knowledge"}) == [
-        "utter_no_knowledge_base"
+        "utter_no_knowledge_base",
+        "utter_ask_continue_conversation",
     ]
 
 

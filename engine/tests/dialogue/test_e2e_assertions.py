@@ -76,7 +76,7 @@ test_cases:
           - action_executed: action_lookup
           - bot_uttered: {text_matches: "Hi Ann"}
           - flow_completed: {flow_id: greet, flow_step_id: greet_2_utter_hi}
-          - bot_uttered: {utter_name: utter_can_do_something_else}
+          - bot_uttered: {utter_name: utter_ask_continue_conversation}
 """
 #: Every assertion here is false; the case must fail at the first one. (As in Rasa, the bot
 #: steps of a case with assertions are not checked; they all hold here.)
@@ -94,7 +94,7 @@ test_cases:
           - slot_was_set: [{name: name, value: Bo}]
           - flow_cancelled: {flow_id: greet}
       - utter: utter_hi
-      - utter: utter_can_do_something_else
+      - utter: utter_ask_continue_conversation
 """
 
 

@@ -74,9 +74,11 @@ def chat(chat_factory):
 
 def test_pattern_completed_offers_more_help_after_a_user_flow(chat):
     c = chat()
-    assert c.say("balance?") == ["utter_balance", "utter_can_do_something_else"]
-    assert c.texts()[1] == "What else can I help you with?"
+    assert c.say("balance?") == ["utter_balance", "utter_ask_continue_conversation"]
+    assert c.texts()[1] == "Can I help you with anything else?"
     assert ("flow_started", "pattern_completed") in c.flow_events()
+    # Rasa Pro 3.21's pattern_completed collects continue_conversation: it waits for the answer.
+    assert [f["flow_id"] for f in c.stack] == ["pattern_completed", "pattern_collect_information"]
 
 
 def test_run_pattern_completed_false_skips_it(chat):
@@ -106,32 +108,32 @@ def test_collect_rejections_utter_reset_and_ask_again(chat):
     c.say("to Ann")
     assert c.say("500") == ["utter_too_much", "utter_ask_amount"]
     assert c.slots["amount"] is None
-    assert c.say("50") == ["utter_sent", "utter_can_do_something_else"]
+    assert c.say("50") == ["utter_sent", "utter_ask_continue_conversation"]
 
 
 def test_slots_can_be_filled_ahead_and_with_the_starting_message(chat):
     c = chat()
-    assert c.say("send 20 to Ann") == ["utter_sent", "utter_can_do_something_else"]
+    assert c.say("send 20 to Ann") == ["utter_sent", "utter_ask_continue_conversation"]
     c = chat()
     c.say("send money")
     assert c.say("50") == ["utter_ask_recipient"]  # amount is collected later: filled ahead
-    assert c.say("to Ann") == ["utter_sent", "utter_can_do_something_else"]
+    assert c.say("to Ann") == ["utter_sent", "utter_ask_continue_conversation"]
 
 
 def test_a_digression_interrupts_and_the_flow_resumes_with_its_question(chat):
     c = chat()
     c.say("send money")
     c.say("to Ann")
+    # Rasa Pro 3.21's pattern_continue_interrupted asks whether to go back to the flow.
     assert c.say("balance?") == [
         "utter_balance",
-        "utter_flow_continue_interrupted",
-        "utter_ask_amount",
+        "utter_ask_continue_interrupted_flow_confirmation",
     ]
-    assert c.texts()[1] == "Let's continue with send money."
-    events = c.flow_events()
-    assert ("flow_interrupted", "transfer") in events
-    assert ("flow_resumed", "transfer") in events
-    assert c.say("50") == ["utter_sent", "utter_can_do_something_else"]
+    assert c.texts()[1] == "Shall we go back to send money?"
+    assert ("flow_interrupted", "transfer") in c.flow_events()
+    assert c.say("yes") == ["utter_ask_amount"]
+    assert ("flow_resumed", "transfer") in c.flow_events()
+    assert c.say("50") == ["utter_sent", "utter_ask_continue_conversation"]
 
 
 def test_correction_of_an_earlier_slot_updates_it_and_confirms(chat):
@@ -212,7 +214,7 @@ def test_internal_error_when_a_custom_action_fails_and_the_flow_continues(chat):
     assert c.say("balance?") == [
         "utter_internal_error_rasa",
         "utter_balance",
-        "utter_can_do_something_else",
+        "utter_ask_continue_conversation",
     ]
     assert "action_fail" not in c.actions()
 
@@ -289,7 +291,7 @@ def test_the_flow_classifier_starts_flows_without_triggers(chat_factory):
     c = chat_factory(
         DOMAIN, flows, {}, classifier=True, config="studio:\n  flow_classifier_threshold: 0.5\n"
     )
-    assert c.say("order a pizza with toppings") == ["utter_sent", "utter_can_do_something_else"]
+    assert c.say("order a pizza with toppings") == ["utter_sent", "utter_ask_continue_conversation"]
 
 
 def test_pattern_session_start_runs_when_overridden(chat):
@@ -303,7 +305,11 @@ def test_pattern_session_start_runs_when_overridden(chat):
 """
     )
     c = chat(flows)
-    assert c.say("balance?") == ["utter_balance", "utter_balance", "utter_can_do_something_else"]
+    assert c.say("balance?") == [
+        "utter_balance",
+        "utter_balance",
+        "utter_ask_continue_conversation",
+    ]
     kinds = [e["event"] for e in c.turn_events[:3]]
     assert kinds == ["action", "session_started", "stack"]
 
@@ -317,4 +323,4 @@ def test_a_value_filled_ahead_is_checked_by_the_rejections_when_its_collect_step
     # ... and rejected when its collect step is reached, as Rasa's pattern does.
     assert c.say("to Ann") == ["utter_too_much", "utter_ask_amount"]
     assert c.slots["amount"] is None
-    assert c.say("50") == ["utter_sent", "utter_can_do_something_else"]
+    assert c.say("50") == ["utter_sent", "utter_ask_continue_conversation"]

@@ -141,7 +141,7 @@ def test_from_llm_fills_from_a_same_named_entity_or_the_answer_text(chat_factory
     c.say("go")
     assert c.say("thai food") == ["utter_ask_quantity"]
     assert c.slots["cuisine"] == "thai"
-    assert c.say("maybe 3") == ["utter_done", "utter_can_do_something_else"]
+    assert c.say("maybe 3") == ["utter_done", "utter_ask_continue_conversation"]
     assert ("quantity", 3.0) in c.slot_events()
 
 

@@ -33,7 +33,7 @@ responses:
   utter_after_call: [{text: "after call with {child_value}"}]
   utter_loop: [{text: "loop"}]
   utter_other: [{text: "other"}]
-  utter_can_do_something_else: [{text: "anything else?"}]
+  utter_ask_continue_conversation: [{text: "anything else?"}]
 actions: [action_custom]
 """
 
@@ -50,10 +50,13 @@ def test_it_runs_actions_and_collects_until_listen(chat_factory):
     """
     chat = chat_factory(DOMAIN, flows, {"hi": ("start", 0.9)})
     assert chat.say("hi") == ["utter_ask_name"]
-    assert chat.say("Ada") == ["utter_hello", "utter_can_do_something_else"]
+    assert chat.say("Ada") == ["utter_hello", "utter_ask_continue_conversation"]
     assert chat.texts()[0] == "Hello Ada!"
     assert chat.actions()[-1] == "action_listen"
-    assert chat.stack == []
+    assert [f["flow_id"] for f in chat.stack] == [
+        "pattern_completed",
+        "pattern_collect_information",
+    ]
 
 
 def test_it_skips_a_collect_whose_slot_is_filled_and_asks_before_filling_when_told(chat_factory):
@@ -126,9 +129,9 @@ def test_it_branches_with_if_then_else_and_jumps_to_ids(chat_factory):
         flows,
         {"a": ("start", 0.9, [("number", 40)]), "b": ("start", 0.9, [("number", 12)])},
     )
-    assert chat.say("a") == ["utter_adult", "utter_done", "utter_can_do_something_else"]
+    assert chat.say("a") == ["utter_adult", "utter_done", "utter_ask_continue_conversation"]
     chat2 = chat_factory(DOMAIN, flows, {"b": ("start", 0.9, [("number", 12)])})
-    assert chat2.say("b") == ["utter_minor", "utter_done", "utter_can_do_something_else"]
+    assert chat2.say("b") == ["utter_minor", "utter_done", "utter_ask_continue_conversation"]
 
 
 def test_it_ends_a_flow_at_END_and_loops_with_set_slots(chat_factory):
@@ -151,7 +154,7 @@ def test_it_ends_a_flow_at_END_and_loops_with_set_slots(chat_factory):
           - action: utter_other
     """
     chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9)})
-    assert chat.say("go") == ["utter_loop", "utter_loop", "utter_can_do_something_else"]
+    assert chat.say("go") == ["utter_loop", "utter_loop", "utter_ask_continue_conversation"]
     # set_slots values are reset when the flow ends (not persisted).
     assert chat.slots["counter"] == 0
 
@@ -176,7 +179,7 @@ def test_it_runs_set_slots_and_noop_steps(chat_factory):
               - else: END
     """
     chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9)})
-    assert chat.say("go") == ["utter_done", "utter_can_do_something_else"]
+    assert chat.say("go") == ["utter_done", "utter_ask_continue_conversation"]
     assert ("flag", True) in chat.slot_events()
     assert chat.slots["flag"] is True  # persisted
     assert chat.slots["child_value"] is None  # reset at the end
@@ -198,7 +201,7 @@ def test_it_links_to_another_flow(chat_factory):
           - action: utter_done
     """
     chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9)})
-    assert chat.say("go") == ["utter_hello", "utter_done", "utter_can_do_something_else"]
+    assert chat.say("go") == ["utter_hello", "utter_done", "utter_ask_continue_conversation"]
     assert chat.flow_events()[:4] == [
         ("flow_started", "a"),
         ("flow_completed", "a"),
@@ -230,7 +233,7 @@ def test_it_calls_a_child_flow_and_returns_with_its_slots_visible(chat_factory):
     chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9)})
     assert chat.say("go") == ["utter_ask_name"]
     assert chat.stack_flows()[:2] == ["parent", "child"]
-    assert chat.say("Zoe") == ["utter_child", "utter_after_call", "utter_can_do_something_else"]
+    assert chat.say("Zoe") == ["utter_child", "utter_after_call", "utter_ask_continue_conversation"]
     assert chat.texts()[1] == "after call with from child"
     # The child's slots are reset when the parent ends.
     assert chat.slots["name"] is None and chat.slots["child_value"] is None
@@ -286,9 +289,9 @@ def test_a_flow_guard_blocks_starting_and_if_false_allows_only_triggers_links_an
     chat = chat_factory(DOMAIN, flows, {"go": ("start", 0.9), "other": ("other", 0.9)})
     assert chat.say("go") == ["utter_ask_rephrase"]
     chat.preset(flag=True)
-    assert chat.say("go") == ["utter_done", "utter_can_do_something_else"]
-    assert chat.say("other") == ["utter_other", "utter_can_do_something_else"]
-    assert chat.say("/StartFlow(hidden)") == ["utter_other", "utter_can_do_something_else"]
+    assert chat.say("go") == ["utter_done", "utter_ask_continue_conversation"]
+    assert chat.say("other") == ["utter_other", "utter_ask_continue_conversation"]
+    assert chat.say("/StartFlow(hidden)") == ["utter_other", "utter_ask_continue_conversation"]
 
 
 def test_nlu_trigger_thresholds_are_respected(chat_factory):
@@ -303,7 +306,7 @@ def test_nlu_trigger_thresholds_are_respected(chat_factory):
     """
     chat = chat_factory(DOMAIN, flows, {"weak": ("start", 0.7), "strong": ("start", 0.85)})
     assert chat.say("weak") == ["utter_ask_rephrase"]
-    assert chat.say("strong") == ["utter_done", "utter_can_do_something_else"]
+    assert chat.say("strong") == ["utter_done", "utter_ask_continue_conversation"]
 
 
 def test_an_active_flow_is_not_restarted_by_its_trigger(chat_factory):

@@ -116,7 +116,7 @@ def test_an_mcp_tool_call_ends_in_internal_error_naming_tool_and_server(chat):
 
 def test_a_call_of_a_flow_beside_them_still_runs(chat):
     c = chat()
-    assert c.say("when are you open?") == ["utter_opening_hours", "utter_can_do_something_else"]
+    assert c.say("when are you open?") == ["utter_opening_hours", "utter_ask_continue_conversation"]
     assert pushed_reasons(c.turn_events) == []
 
 
@@ -124,7 +124,7 @@ def test_the_conversation_goes_on_after_the_internal_error(chat):
     c = chat()
     c.say("do you have tents?")
     c.say("a tent")
-    assert c.say("when are you open?") == ["utter_opening_hours", "utter_can_do_something_else"]
+    assert c.say("when are you open?") == ["utter_opening_hours", "utter_ask_continue_conversation"]
 
 
 def test_the_trained_archive_carries_the_sub_agents(tmp_path):

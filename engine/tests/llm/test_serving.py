@@ -132,7 +132,7 @@ def test_engine_test_runs_e2e_cases_with_the_llm_of_the_endpoints_file(
     cases = tmp_path / "e2e.yml"
     cases.write_text(
         "test_cases:\n- test_case: hi\n  steps:\n  - user: hello\n  - bot: Hi!\n"
-        "  - bot: What else can I help you with?\n"
+        "  - bot: Can I help you with anything else?\n"
     )
     assert main(["test", str(llm_model), "--e2e", str(cases), "--endpoints", str(endpoints)]) == 0
     assert "1 passed, 0 failed" in capsys.readouterr().out

@@ -10,7 +10,7 @@ test_cases:
     steps:
       - user: "hello"
       - bot: "Hello there!"
-      - utter: utter_can_do_something_else
+      - utter: utter_ask_continue_conversation
   - test_case: asks_the_size
     steps:
       - user: "I want a pizza"
@@ -19,7 +19,7 @@ test_cases:
       - slot_was_set:
           - pizza_size: large
       - bot: "One large pizza coming up."
-      - utter: utter_can_do_something_else
+      - utter: utter_ask_continue_conversation
 """
 FAILING = """
 test_cases:

@@ -488,6 +488,6 @@ def test_it_serves_a_processor_built_elsewhere(tiny_bot) -> None:
     with TestClient(create_app(bot)) as client:
         status = client.get("/status").json()
         assert (status["model_id"], status["assistant_id"]) == ("built-here", "mine")
-        assert say(client, "x", "hello") == ["Hello there!", "What else can I help you with?"]
+        assert say(client, "x", "hello") == ["Hello there!", "Can I help you with anything else?"]
     with pytest.raises(ValueError, match="processor"):
         Bot(model, processor=processor, seed=1)
