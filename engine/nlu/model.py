@@ -132,11 +132,15 @@ def classifier_inputs(data: NluTrainingData) -> list[list[str]]:
 
 
 def selector_inputs(data: NluTrainingData, settings: PipelineSettings) -> dict[str, Any]:
-    """What the response selectors learn from: their settings, the examples' texts and full
-    intents (``chitchat/ask_name``)."""
+    """What the response selectors learn from: their settings and the retrieval intents'
+    examples (text and full intent, ``chitchat/ask_name``); the others are not read."""
     return {
         "selectors": settings.as_dict()["selectors"],
-        "examples": [[ex.text, ex.intent] for ex in _trainable_examples(data)],
+        "examples": [
+            [ex.text, ex.intent]
+            for ex in _trainable_examples(data)
+            if RESPONSE_DELIMITER in ex.intent
+        ],
     }
 
 
