@@ -123,8 +123,8 @@ class ComponentCache:
         began = time.perf_counter()
         found = self._load(component, key, load)
         if found is not None:
-            value, lines = found
-            for line in lines:  # the training's warnings still concern this model
+            value, logged = found
+            for line in logged:  # the training's warnings still concern this model
                 if line.lstrip().startswith("Warning:"):
                     self.report(line)
             self._done(component, key, reused=True, began=began)

@@ -54,7 +54,7 @@ class TrainingCache:
 
     def _stored_entries(self) -> list[tuple[str, str]]:
         """``(component, key)`` of the complete entries in the storage."""
-        entries = []
+        entries: list[tuple[str, str]] = []
         if not default_storage.exists(self.prefix):
             return entries
         for component in sorted(default_storage.listdir(self.prefix)[0]):
