@@ -117,16 +117,19 @@ class ComponentCache:
         train: Callable[[Report], T],
         persist: Callable[[T, Path], None],
         load: Callable[[Path], T],
+        progress: Report | None = None,
     ) -> T:
         """The component of `key`: loaded from its entry when there is a sound one, else trained
-        (its progress lines go to the report) and stored. Logs one line either way."""
+        (its progress lines go to `progress`, by default the report) and stored. Logs one line
+        either way."""
+        relay: Report = progress or self.report
         began = time.perf_counter()
         found = self._load(component, key, load)
         if found is not None:
             value, logged = found
             for line in logged:  # the training's warnings still concern this model
                 if line.lstrip().startswith("Warning:"):
-                    self.report(line)
+                    relay(line)
             self._done(component, key, reused=True, began=began)
             self.report(f"component {component}: reused (key {key[:8]})")
             return value
@@ -134,7 +137,7 @@ class ComponentCache:
 
         def say(line: str) -> None:
             lines.append(line)
-            self.report(line)
+            relay(line)
 
         value = train(say)
         seconds = time.perf_counter() - began

@@ -381,7 +381,8 @@ def train_project(
         PolicyEnsemble.load,
     )
     timings["policies"] = time.perf_counter() - step
-    if policies.active:
+    reused = components_cache is not None and components_cache.outcomes[-1].reused
+    if policies.active and not reused:
         report(
             f"Trained policies {', '.join(policies.names)} on {policies.stats['trackers']} "
             f"trackers ({policies.stats['stories']} stories, {policies.stats['rules']} rules) "

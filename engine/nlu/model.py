@@ -181,7 +181,9 @@ def _cached(cache: ComponentCache | None, report: Progress) -> Build:
         if cache is None:
             return train(report)
         key = canonical_key(component, inputs, code_version(code))
-        return cache.fetch_or_train(component, key, train=train, persist=persist, load=load)
+        return cache.fetch_or_train(
+            component, key, train=train, persist=persist, load=load, progress=report
+        )
 
     return build
 

@@ -303,3 +303,21 @@ def test_the_command_line_trains_with_a_cache(project, tmp_path) -> None:
     assert "component nlu_classifier: trained (" in first.stdout
     for component in COMPONENTS:
         assert f"component {component}: reused (key " in second.stdout
+
+
+def test_a_reused_component_still_reports_its_training_warnings(project, tmp_path) -> None:
+    edit(
+        project / "config.yml",
+        "  - name: RulePolicy\n",
+        "  - name: RulePolicy\n  - name: UnexpecTEDIntentPolicy\n",
+    )
+    cache = tmp_path / "cache"
+    runs = []
+    for name in ("one", "two"):
+        lines: list[str] = []
+        train_project(project, tmp_path / "out", fixed_model_name=name, progress=lines.append,
+                      cache=cache)  # fmt: skip
+        runs.append(lines)
+    assert any(line.startswith("component policies: reused") for line in runs[1])
+    warning = [line for line in runs[0] if "Warning" in line and "UnexpecTED" in line]
+    assert warning and warning == [line for line in runs[1] if "UnexpecTED" in line]
