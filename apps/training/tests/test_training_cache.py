@@ -2,6 +2,7 @@
 from the cache kept in the storage next to the models."""
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from apps.projects import content
@@ -58,3 +59,42 @@ def test_the_cache_can_be_switched_off(tiny, tmp_path) -> None:
     assert "Model written to" in job.log
     assert not default_storage.exists(f"cache/{tiny.pk}")
     assert not (tmp_path / "c").exists()
+
+
+def _fill(root, component: str, key: str, size: int) -> None:
+    from engine.cache import ComponentCache
+
+    ComponentCache(root).fetch_or_train(
+        component,
+        key,
+        train=lambda _say: b"x" * size,
+        persist=lambda value, d: (d / "data.bin").write_bytes(value),
+        load=lambda d: (d / "data.bin").read_bytes(),
+    )
+
+
+def test_eviction_leaves_the_storage_too_and_incomplete_entries_are_ignored(
+    settings, tmp_path
+) -> None:
+    from workers.training_cache import training_cache
+
+    settings.STUDIO_TRAINING_CACHE_DIR = tmp_path / "work"
+    settings.STUDIO_TRAINING_CACHE_MAX_MB = 1
+    cache = training_cache(7)
+    _fill(cache.local, "nlu_classifier", "a" * 64, 700_000)
+    said: list[str] = []
+    cache.upload(said.append)
+    assert default_storage.exists(f"cache/7/nlu_classifier/{'a' * 64}/manifest.json")
+    _fill(cache.local, "nlu_classifier", "b" * 64, 700_000)  # newer: the older one goes
+    cache.upload(said.append)
+    assert not default_storage.exists(f"cache/7/nlu_classifier/{'a' * 64}/manifest.json")
+    assert not default_storage.exists(f"cache/7/nlu_classifier/{'a' * 64}/data.bin")
+    assert default_storage.exists(f"cache/7/nlu_classifier/{'b' * 64}/data.bin")
+    assert any("Evicted 1" in line for line in said)
+
+    # An entry whose upload never finished (no manifest) is not fetched.
+    default_storage.save(f"cache/7/policies/{'c' * 64}/policies.json", ContentFile(b"{}"))
+    settings.STUDIO_TRAINING_CACHE_DIR = tmp_path / "other"
+    local = training_cache(7).download(said.append)
+    assert (local / "nlu_classifier" / ("b" * 64) / "data.bin").stat().st_size == 700_000
+    assert not (local / "policies" / ("c" * 64)).exists()
