@@ -32,7 +32,7 @@ def training_cache(assistant_id: int | str) -> TrainingCache | None:
     """The assistant's cache, or None when STUDIO_TRAINING_CACHE is off."""
     if not settings.STUDIO_TRAINING_CACHE:
         return None
-    return TrainingCache(str(assistant_id), Path(settings.STUDIO_TRAINING_CACHE_DIR))
+    return TrainingCache(str(assistant_id), Path(settings.STUDIO_TRAINING_CACHE_DIR).resolve())
 
 
 def _walk(prefix: str) -> list[str]:
