@@ -10,7 +10,8 @@ def _consumers(kind: str, count: int, *args: str):
 
     return [
         manage(kind, "--worker-id", f"bench-{kind}-{i}", "--interval", "0.1", *args,
-               DJANGO_SETTINGS_MODULE="studio.settings", DEBUG="true")
+               DJANGO_SETTINGS_MODULE="studio.settings", DEBUG="true",
+               STUDIO_TRAINING_CACHE="false")
         for i in range(count)
     ]  # fmt: skip
 
@@ -78,6 +79,40 @@ def jobs_per_minute(assistant, consumers: int, jobs: int = 6) -> float:
     return jobs / ((time.perf_counter() - started) / 60)
 
 
+def cached_training_ratio() -> tuple[float, float, float]:
+    """The reference assistant: a cold full training, then (cache filled) a training after a
+    response text edit; returns both times in seconds and their ratio (cached / cold)."""
+    import tempfile
+    from pathlib import Path
+
+    from demo.reference_assistant import generate_reference_project
+    from engine.train import train_project
+    from workers.training import write_project
+
+    files = generate_reference_project()
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as tmp:
+        root = Path(tmp)
+        project, cache = root / "project", root / "cache"
+        write_project(files, project)
+        began = time.perf_counter()
+        train_project(project, root / "out", fixed_model_name="cold")
+        cold = time.perf_counter() - began
+        train_project(project, root / "out", fixed_model_name="fill", cache=cache)
+        domain = project / "domain.yml"
+        text = domain.read_text(encoding="utf-8")
+        marker = "- text: "
+        assert marker in text, "the reference domain has no response text to edit"
+        domain.write_text(text.replace(marker, marker + "Edited ", 1), encoding="utf-8")
+        lines: list[str] = []
+        began = time.perf_counter()
+        train_project(
+            project, root / "out", fixed_model_name="edit", cache=cache, progress=lines.append
+        )
+        cached = time.perf_counter() - began
+    print("   ", "; ".join(line for line in lines if line.startswith("component ")))
+    return cold, cached, cached / cold
+
+
 def run():
     from apps.projects import content, services
     from apps.projects.content.archives import read_project_dir
@@ -95,6 +130,10 @@ def run():
         "s",
         "< 3 s",
     )
+    cold, cached, ratio = cached_training_ratio()
+    yield Figure("Reference assistant: cold full training", cold, "s")
+    yield Figure("Reference assistant: training after a response edit (cache)", cached, "s")
+    yield Figure("  ratio to a cold full training", ratio, "x")
     for consumers in (1, 2):
         yield Figure(
             f"Demo trainings per minute with {consumers} consumer(s) (6 jobs)",

@@ -1,6 +1,6 @@
 """``python -m engine``: train a Rasa project, serve a trained model, or run its tests.
 
-python -m engine train PROJECT_DIR --out DIR [--fixed-model-name NAME]
+python -m engine train PROJECT_DIR --out DIR [--fixed-model-name NAME] [--cache DIR]
     [--config F] [--domain PATH] [--data PATH ...] [--endpoints F]
 python -m engine serve MODEL.tar.gz --port 5005 [--host 127.0.0.1] [--endpoints endpoints.yml]
 python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--stories DIR_OR_FILE]
@@ -46,6 +46,7 @@ def _train(args: argparse.Namespace) -> int:
             fixed_model_name=args.fixed_model_name,
             progress=print_line,
             locations=locations,
+            cache=args.cache,
         )
     except TrainingFailed as exc:
         print_line(f"The project has {len(exc.problems)} errors:")
@@ -56,7 +57,20 @@ def _train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"Training failed: {exc}", file=sys.stderr)
         return 2
+    if args.cache:
+        _prune_cache(args)
     return 0
+
+
+def _prune_cache(args: argparse.Namespace) -> None:
+    from engine.cache import prune
+    from engine.train import print_line
+
+    max_bytes = int(args.cache_max_mb * 1024 * 1024) if args.cache_max_mb else None
+    max_age = args.cache_max_age_days * 86400 if args.cache_max_age_days else None
+    removed = prune(args.cache, max_bytes=max_bytes, max_age_seconds=max_age)
+    if removed:
+        print_line(f"Evicted {len(removed)} entries from the training cache")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -414,6 +428,24 @@ def main(argv: list[str] | None = None) -> int:
     )
     train.add_argument(
         "--fixed-model-name", help="archive file name (default: <timestamp>-<random>.tar.gz)"
+    )
+    train.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="reuse each trained component whose inputs are unchanged from this directory "
+        "(and store the others there)",
+    )
+    train.add_argument(
+        "--cache-max-mb",
+        type=float,
+        default=0,
+        help="after training, evict the least recently used cache entries beyond this size",
+    )
+    train.add_argument(
+        "--cache-max-age-days",
+        type=float,
+        default=0,
+        help="after training, evict cache entries not used for this many days",
     )
     from engine.formats.locations import add_location_arguments
 

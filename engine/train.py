@@ -34,6 +34,7 @@ from engine.archive import (
     POLICIES_COMPONENT,
     write_archive,
 )
+from engine.cache import ComponentCache, canonical_key, code_version
 from engine.formats import (
     FormatError,
     Problem,
@@ -132,6 +133,83 @@ def project_fingerprint(project: Project) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+#: The cached components trained here besides the NLU's (`engine.nlu.model`), and the modules
+#: whose code trains them.
+FLOW_INDEX_COMPONENT = "flow_retrieval"
+POLICIES_CACHE_COMPONENT = "policies"
+FLOW_INDEX_CODE = ("engine.dialogue.flow_classifier",)
+POLICIES_CODE = (
+    "engine.formats.stories",
+    "engine.policies.base",
+    "engine.policies.ensemble",
+    "engine.policies.learned",
+    "engine.policies.memoization",
+    "engine.policies.rule",
+    "engine.policies.states",
+    "engine.policies.training",
+)
+
+
+def flow_index_inputs(project: Project) -> dict[str, Any]:
+    """What the flow retrieval index is built from: each flow's id, name, description, whether
+    it is guarded off, its nlu_trigger intents, and the examples of those intents (not its steps,
+    slots or responses)."""
+    flows = [
+        [
+            flow.id,
+            flow.name,
+            flow.description,
+            flow.guard is False,
+            [trigger.intent for trigger in flow.nlu_trigger or []],
+        ]
+        for flow in project.flows
+    ]
+    triggered = {trigger.intent for flow in project.flows for trigger in flow.nlu_trigger or []}
+    examples = [
+        [block.intent, [ex.text for ex in block.examples]]
+        for block in project.nlu.intents
+        if block.intent in triggered
+    ]
+    return {"flows": flows, "examples": examples}
+
+
+def policies_inputs(project: Project) -> dict[str, Any]:
+    """What the classic policies learn from: their entries of config.yml's ``policies``, the
+    domain as the policies featurise it, and the story and rule files."""
+    from engine.formats import load_stories
+    from engine.policies import CALM_POLICIES
+    from engine.policies.states import StateSpec
+
+    entries = project.config.policies if project.config is not None else []
+    classic = [
+        entry
+        for entry in entries
+        if not (isinstance(entry, dict) and entry.get("name") in CALM_POLICIES)
+    ]
+    stories = load_stories(project.other_files)
+    return {
+        "policies": classic,
+        "spec": StateSpec.from_domain(project.domain).to_dict(),
+        "files": {path: project.other_files[path] for path in stories.files},
+    }
+
+
+def _cached(
+    cache: ComponentCache | None,
+    report: Progress,
+    component: str,
+    inputs: Any,
+    code: tuple[str, ...],
+    train: Callable[[Progress], Any],
+    persist: Callable[[Any, Path], None],
+    load: Callable[[Path], Any],
+) -> Any:
+    if cache is None:
+        return train(report)
+    key = canonical_key(component, inputs, code_version(code))
+    return cache.fetch_or_train(component, key, train=train, persist=persist, load=load)
+
+
 def nlu_training_data(project: Project) -> Any:
     """The project's NLU data as `engine.nlu.NluTrainingData`."""
     from engine.dialogue import to_training_data
@@ -217,11 +295,14 @@ def train_project(
     fixed_model_name: str | None = None,
     progress: Progress | None = None,
     locations: Locations | None = None,
+    cache: str | os.PathLike[str] | None = None,
 ) -> TrainingResult:
     """Train the project in `project_dir` and write the archive into the directory `out`.
 
     `out` may also be a path ending in ``.tar.gz``; `locations` says where the project's files
-    are when not at Rasa's defaults. Raises `TrainingFailed` when the project has errors.
+    are when not at Rasa's defaults. With `cache` (a directory, see `engine.cache`) every trained
+    component whose inputs are unchanged is reused from it, and the others are stored there.
+    Raises `TrainingFailed` when the project has errors.
     """
     from engine.dialogue import DialogueModel, FlowClassifier
     from engine.llm import LlmComponent
@@ -231,6 +312,7 @@ def train_project(
 
     report: Progress = progress or (lambda _line: None)
     began = time.perf_counter()
+    components_cache = ComponentCache(cache, report) if cache is not None else None
     timings: dict[str, float] = {}
     target = _archive_path(out, fixed_model_name)
 
@@ -258,6 +340,7 @@ def train_project(
             progress=lambda line: report(f"  {line}"),
             pipeline=project.config.pipeline if project.config else None,
             responses=responses_to_yaml(project.domain.responses),
+            cache=components_cache,
         )
     except PipelineError as exc:
         config = project.config
@@ -268,7 +351,16 @@ def train_project(
 
     step = time.perf_counter()
     report(f"Training flow classifier on {len(project.flows)} flows")
-    flow_classifier = FlowClassifier.train(project.flows, project.nlu)
+    flow_classifier = _cached(
+        components_cache,
+        report,
+        FLOW_INDEX_COMPONENT,
+        flow_index_inputs(project),
+        FLOW_INDEX_CODE,
+        lambda _say: FlowClassifier.train(project.flows, project.nlu),
+        lambda value, directory: value.persist(directory),
+        FlowClassifier.load,
+    )
     timings["flow_classifier"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -278,9 +370,19 @@ def train_project(
     timings["dialogue"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    policies = PolicyEnsemble.train(project, progress=lambda line: report(f"  {line}"))
+    policies = _cached(
+        components_cache,
+        report,
+        POLICIES_CACHE_COMPONENT,
+        policies_inputs(project),
+        POLICIES_CODE,
+        lambda say: PolicyEnsemble.train(project, progress=lambda line: say(f"  {line}")),
+        lambda value, directory: value.persist(directory),
+        PolicyEnsemble.load,
+    )
     timings["policies"] = time.perf_counter() - step
-    if policies.active:
+    reused = components_cache is not None and components_cache.outcomes[-1].reused
+    if policies.active and not reused:
         report(
             f"Trained policies {', '.join(policies.names)} on {policies.stats['trackers']} "
             f"trackers ({policies.stats['stories']} stories, {policies.stats['rules']} rules) "

@@ -347,6 +347,13 @@ STUDIO_BOT_START_TIMEOUT = env_int("STUDIO_BOT_START_TIMEOUT", 120, minimum=5)
 STUDIO_TRAINING_TIMEOUT = env_int("STUDIO_TRAINING_TIMEOUT", 3600, minimum=10)
 # How many recent user messages a version comparison replays through both models.
 STUDIO_COMPARISON_SAMPLE_SIZE = env_int("STUDIO_COMPARISON_SAMPLE_SIZE", 200, minimum=1)
+# Train only what changed: the cache of trained components (workers.training_cache).
+STUDIO_TRAINING_CACHE = env_bool("STUDIO_TRAINING_CACHE", True)
+STUDIO_TRAINING_CACHE_DIR = Path(
+    env_str("STUDIO_TRAINING_CACHE_DIR", str(VAR_DIR / "training-cache"))
+)
+STUDIO_TRAINING_CACHE_MAX_MB = env_int("STUDIO_TRAINING_CACHE_MAX_MB", 2048, minimum=0)
+STUDIO_TRAINING_CACHE_MAX_AGE_DAYS = env_int("STUDIO_TRAINING_CACHE_MAX_AGE_DAYS", 30, minimum=0)
 # The largest model archive a training pod may send back (the Kubernetes runner).
 STUDIO_MAX_MODEL_BYTES = env_int("STUDIO_MAX_MODEL_BYTES", 2 * 1024**3, minimum=1024)
 # STUDIO_RUNNER=kubernetes: trainings are Jobs, bots Deployments (workers/kubernetes.py).

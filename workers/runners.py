@@ -235,9 +235,11 @@ class Runner:
         model_name: str,
         *,
         env: dict[str, str] | None = None,
+        cache: Path | None = None,
     ) -> tuple[ChildProcess, Path]:
         """Start training; returns the child and the path the archive will have. `env` is
-        all the child gets besides `child_environment()`'s few variables."""
+        all the child gets besides `child_environment()`'s few variables; the built-in engine
+        reuses the unchanged components it finds in the `cache` directory."""
         archive = out_dir / f"{model_name}.tar.gz"
         if self.engine == "rasa":
             argv = template_command(
@@ -245,6 +247,8 @@ class Runner:
             )
             return ChildProcess(argv, cwd=project_dir, env={**(env or {}), **self._env()}), archive
         args = ["train", str(project_dir), "--out", str(out_dir), "--fixed-model-name", model_name]
+        if cache is not None:
+            args += ["--cache", str(cache)]
         return ForkedChild(args, cwd=project_dir, env=env), archive
 
     def serve(

@@ -21,6 +21,7 @@ from workers.base import Worker
 from workers.kubernetes import KubernetesRunner, RunnerError
 from workers.runners import Runner, Training, get_runner, preload_engine
 from workers.testing import run_next_test_run
+from workers.training_cache import training_cache
 
 
 def write_project(files: dict[str, str] | dict[str, str | bytes], root: Path) -> None:
@@ -124,13 +125,17 @@ class TrainingConsumer(Worker):
             project, out = Path(tmp) / "project", Path(tmp) / "out"
             write_project(version.input_contents, project)
             out.mkdir()
+            cache = training_cache(job.assistant_id) if runner.engine == "builtin" else None
             child, archive = runner.train(
                 project,
                 out,
                 f"{job.assistant.name}-{version.number}",
                 env=bot_env(job.assistant_id),
+                cache=cache.download(self.say) if cache is not None else None,
             )
             outcome = self._follow(job, child, scrubber(job.assistant_id))
+            if cache is not None:
+                cache.upload(self.say)
             if outcome != "done":
                 return
             returncode = child.poll()

@@ -15,10 +15,11 @@ from typing import Any
 
 import joblib
 
+from engine.cache import ComponentCache, canonical_key, code_version
 from engine.nlu.classifier import TextClassifier
 from engine.nlu.commands import parse_payload
 from engine.nlu.crf import CrfEntityExtractor
-from engine.nlu.data import NluTrainingData, fingerprint
+from engine.nlu.data import NluTrainingData, TrainingExample, fingerprint
 from engine.nlu.patterns import PatternExtractor, SynonymMapper
 from engine.nlu.pipeline import PipelineSettings
 from engine.nlu.selector import (
@@ -30,13 +31,45 @@ from engine.nlu.selector import (
 )
 from engine.nlu.tokenizer import tokenize, word_tokens
 
-__all__ = ["FORMAT_VERSION", "NluModel", "resolve_overlaps"]
+__all__ = [
+    "CLASSIFIER_COMPONENT",
+    "EXTRACTOR_COMPONENT",
+    "FORMAT_VERSION",
+    "SELECTOR_COMPONENT",
+    "EntityExtractor",
+    "NluModel",
+    "classifier_inputs",
+    "extractor_inputs",
+    "resolve_overlaps",
+    "selector_inputs",
+]
 
 FORMAT_VERSION = 1
 METADATA_FILE = "nlu_metadata.json"
 CLASSIFIER_FILE = "intent_classifier.joblib"
 CRF_FILE = "entities.crfsuite"
 SELECTORS_FILE = "response_selectors.joblib"
+
+EXTRACTOR_FILE = "entity_extractor.json"
+
+#: The names of the NLU's cached components (`engine.cache`) and the modules whose code trains
+#: them (a change to one of them trains the component again).
+CLASSIFIER_COMPONENT = "nlu_classifier"
+EXTRACTOR_COMPONENT = "entity_extractor"
+SELECTOR_COMPONENT = "response_selector"
+CLASSIFIER_CODE = ("engine.nlu.classifier", "engine.nlu.model", "engine.nlu.selector")
+EXTRACTOR_CODE = (
+    "engine.nlu.crf",
+    "engine.nlu.model",
+    "engine.nlu.patterns",
+    "engine.nlu.tokenizer",
+)
+SELECTOR_CODE = (
+    "engine.nlu.classifier",
+    "engine.nlu.model",
+    "engine.nlu.pipeline",
+    "engine.nlu.selector",
+)
 
 #: A CRF entity overlapping a regex/lookup entity of another type wins only this confident.
 CRF_OVERRIDE_CONFIDENCE = 0.7
@@ -87,6 +120,162 @@ def resolve_overlaps(
     merged = kept_crf + patterns
     merged.sort(key=lambda e: (e["start"], e["end"]))
     return merged
+
+
+def _trainable_examples(data: NluTrainingData) -> list[TrainingExample]:
+    return [ex for ex in data.examples if ex.intent and ex.text.strip()]
+
+
+def classifier_inputs(data: NluTrainingData) -> list[list[str]]:
+    """What the intent classifier learns from: each example's text and (base) intent."""
+    return [[ex.text, base_intent(ex.intent)] for ex in _trainable_examples(data)]
+
+
+def selector_inputs(data: NluTrainingData, settings: PipelineSettings) -> dict[str, Any]:
+    """What the response selectors learn from: their settings and the retrieval intents'
+    examples (text and full intent, ``chitchat/ask_name``); the others are not read."""
+    return {
+        "selectors": settings.as_dict()["selectors"],
+        "examples": [
+            [ex.text, ex.intent]
+            for ex in _trainable_examples(data)
+            if RESPONSE_DELIMITER in ex.intent
+        ],
+    }
+
+
+def extractor_inputs(data: NluTrainingData) -> dict[str, Any]:
+    """What the entity extractor (CRF, regexes and lookup tables, synonyms) is built from."""
+    return {
+        "examples": [
+            [ex.text, [[s.start, s.end, s.entity, s.value, s.role, s.group] for s in ex.entities]]
+            for ex in _trainable_examples(data)
+        ],
+        # Synonyms also come from annotations in examples without an intent.
+        "annotations": [
+            [ex.text, [[s.start, s.end, s.value] for s in ex.entities]]
+            for ex in data.examples
+            if ex.entities
+        ],
+        "entity_names": sorted(data.entity_names),
+        "synonyms": {k: list(v) for k, v in sorted(data.synonyms.items())},
+        "regexes": {k: list(v) for k, v in sorted(data.regexes.items())},
+        "lookups": {k: list(v) for k, v in sorted(data.lookups.items())},
+    }
+
+
+Build = Callable[..., Any]
+
+
+def _cached(cache: ComponentCache | None, report: Progress) -> Build:
+    """Train a component, through `cache` when there is one."""
+
+    def build(
+        component: str,
+        inputs: Any,
+        code: tuple[str, ...],
+        train: Callable[[Progress], Any],
+        persist: Callable[[Any, Path], None],
+        load: Callable[[Path], Any],
+    ) -> Any:
+        if cache is None:
+            return train(report)
+        key = canonical_key(component, inputs, code_version(code))
+        return cache.fetch_or_train(
+            component, key, train=train, persist=persist, load=load, progress=report
+        )
+
+    return build
+
+
+def _train_classifier(
+    examples: list[TrainingExample], labels: list[str], report: Progress
+) -> TextClassifier:
+    n_intents = len(set(labels))
+    report(f"Training intent classifier on {len(examples)} examples ({n_intents} intents)")
+    return TextClassifier().fit([ex.text for ex in examples], labels)
+
+
+def _load_classifier(directory: Path) -> TextClassifier:
+    classifier = joblib.load(directory / CLASSIFIER_FILE)
+    if not isinstance(classifier, TextClassifier):
+        raise ValueError("intent classifier file does not hold a TextClassifier")
+    return classifier
+
+
+def _persist_selectors(selectors: list[ResponseSelector], directory: Path) -> None:
+    if selectors:
+        joblib.dump({s.key: s.classifier for s in selectors}, directory / SELECTORS_FILE)
+
+
+class EntityExtractor:
+    """The entity extraction of the NLU: the CRF, the regexes and lookup tables, the synonyms."""
+
+    def __init__(
+        self, crf: CrfEntityExtractor, patterns: PatternExtractor, synonyms: SynonymMapper
+    ) -> None:
+        self.crf, self.patterns, self.synonyms = crf, patterns, synonyms
+
+    @classmethod
+    def train(
+        cls, data: NluTrainingData, examples: list[TrainingExample], report: Progress
+    ) -> EntityExtractor:
+        entity_names = sorted(data.entity_names)
+        patterns = PatternExtractor(data.regexes, data.lookups, entity_names, warn=report)
+        n_lookup_values = sum(len(v) for v in data.lookups.values())
+        n_regexes = sum(len(v) for v in data.regexes.values())
+        report(
+            f"Compiled {n_regexes} regexes and {len(data.lookups)} lookup tables "
+            f"({n_lookup_values} values)"
+        )
+        crf = CrfEntityExtractor()
+        n_annotations = sum(len(ex.entities) for ex in examples)
+        if n_annotations:
+            annotated_types = {s.entity for ex in examples for s in ex.entities}
+            report(
+                f"Training entity extractor (CRF) on {len(examples)} examples with "
+                f"{n_annotations} annotated entities ({len(annotated_types)} entity types)"
+            )
+            tokens = [tokenize(ex.text) for ex in examples]
+            matches = [
+                patterns.matches(ex.text, toks) for ex, toks in zip(examples, tokens, strict=True)
+            ]
+            crf.train(examples, matches, tokens)
+        else:
+            report("No annotated entities: skipping the CRF entity extractor")
+        synonyms = SynonymMapper.from_training_data(data.synonyms, data.examples)
+        if synonyms.synonyms:
+            report(f"Loaded {len(synonyms.synonyms)} entity synonyms")
+        return cls(crf, patterns, synonyms)
+
+    def persist(self, directory: Path) -> None:
+        if self.crf.model_bytes is not None:
+            (directory / CRF_FILE).write_bytes(self.crf.model_bytes)
+        document = {
+            "crf": {
+                "c1": self.crf.c1,
+                "c2": self.crf.c2,
+                "max_iterations": self.crf.max_iterations,
+            },
+            "regexes": self.patterns.regexes,
+            "lookups": self.patterns.lookups,
+            "pattern_entity_names": sorted(self.patterns.entity_names),
+            "synonyms": self.synonyms.synonyms,
+        }
+        (directory / EXTRACTOR_FILE).write_text(
+            json.dumps(document, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> EntityExtractor:
+        document = json.loads((directory / EXTRACTOR_FILE).read_text(encoding="utf-8"))
+        crf = CrfEntityExtractor(**document["crf"])
+        if (directory / CRF_FILE).exists():
+            crf.set_model_bytes((directory / CRF_FILE).read_bytes())
+        patterns = PatternExtractor(
+            document["regexes"], document["lookups"], document["pattern_entity_names"]
+        )
+        return cls(crf, patterns, SynonymMapper(document["synonyms"]))
 
 
 def _empty_intent() -> dict[str, Any]:
@@ -148,55 +337,52 @@ class NluModel:
         progress: Progress | None = None,
         pipeline: list[Any] | None = None,
         responses: Responses | None = None,
+        cache: ComponentCache | None = None,
     ) -> NluModel:
         """Train on `data`. `pipeline` is config.yml's ``pipeline`` list (its
         FallbackClassifier and ResponseSelector settings are used; a bad value raises
         `engine.nlu.pipeline.PipelineError`); `responses` are the domain's responses, which the
-        response selectors report with the response they choose."""
+        response selectors report with the response they choose. With `cache` the intent
+        classifier, the entity extractor and the response selectors are each reused from it when
+        the inputs they learn from are unchanged (`engine.cache`)."""
         report: Progress = progress or (lambda _msg: None)
         began = time.perf_counter()
         settings = PipelineSettings.from_config(pipeline)
-        examples = [ex for ex in data.examples if ex.intent and ex.text.strip()]
-        texts = [ex.text for ex in examples]
+        examples = _trainable_examples(data)
         labels = [base_intent(ex.intent) for ex in examples]
         intents = sorted(set(labels))
-        report(f"Training intent classifier on {len(examples)} examples ({len(intents)} intents)")
-        classifier = TextClassifier().fit(texts, labels)
         full_intents = [ex.intent for ex in examples]
         retrieval_intents = sorted(
             {base_intent(i) for i in full_intents if RESPONSE_DELIMITER in i}
         )
         retrieval_responses = _retrieval_responses(responses, full_intents, report)
-        selectors = _train_selectors(settings, texts, full_intents, report)
-
-        entity_names = sorted(data.entity_names)
-        patterns = PatternExtractor(data.regexes, data.lookups, entity_names, warn=report)
-        n_lookup_values = sum(len(v) for v in data.lookups.values())
-        n_regexes = sum(len(v) for v in data.regexes.values())
-        report(
-            f"Compiled {n_regexes} regexes and {len(data.lookups)} lookup tables "
-            f"({n_lookup_values} values)"
+        build = _cached(cache, report)
+        classifier = build(
+            CLASSIFIER_COMPONENT,
+            classifier_inputs(data),
+            CLASSIFIER_CODE,
+            lambda say: _train_classifier(examples, labels, say),
+            lambda value, directory: joblib.dump(value, directory / CLASSIFIER_FILE),
+            _load_classifier,
         )
-
-        crf = CrfEntityExtractor()
-        n_annotations = sum(len(ex.entities) for ex in examples)
-        if n_annotations:
-            annotated_types = {s.entity for ex in examples for s in ex.entities}
-            report(
-                f"Training entity extractor (CRF) on {len(examples)} examples with "
-                f"{n_annotations} annotated entities ({len(annotated_types)} entity types)"
-            )
-            tokens = [tokenize(ex.text) for ex in examples]
-            matches = [
-                patterns.matches(ex.text, toks) for ex, toks in zip(examples, tokens, strict=True)
-            ]
-            crf.train(examples, matches, tokens)
-        else:
-            report("No annotated entities: skipping the CRF entity extractor")
-
-        synonyms = SynonymMapper.from_training_data(data.synonyms, data.examples)
-        if synonyms.synonyms:
-            report(f"Loaded {len(synonyms.synonyms)} entity synonyms")
+        selectors = build(
+            SELECTOR_COMPONENT,
+            selector_inputs(data, settings),
+            SELECTOR_CODE,
+            lambda say: _train_selectors(settings, [ex.text for ex in examples], full_intents, say),
+            _persist_selectors,
+            lambda directory: _load_selectors(directory / SELECTORS_FILE, settings),
+        )
+        extractor = build(
+            EXTRACTOR_COMPONENT,
+            extractor_inputs(data),
+            EXTRACTOR_CODE,
+            lambda say: EntityExtractor.train(data, examples, say),
+            lambda value, directory: value.persist(directory),
+            EntityExtractor.load,
+        )
+        crf, patterns, synonyms = extractor.crf, extractor.patterns, extractor.synonyms
+        entity_names = sorted(data.entity_names)
 
         elapsed = time.perf_counter() - began
         report(f"NLU model trained in {elapsed:.2f} s")
