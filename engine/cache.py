@@ -291,3 +291,23 @@ def prune(
             removed.append(entry)
             total -= size
     return removed
+
+
+def build_component(
+    cache: ComponentCache | None,
+    report: Report,
+    component: str,
+    inputs: Any,
+    code: Iterable[str],
+    train: Callable[[Report], T],
+    persist: Callable[[T, Path], None],
+    load: Callable[[Path], T],
+) -> T:
+    """Train `component` (its progress lines to `report`), through `cache` when there is one:
+    keyed by exactly its `inputs` and the source of the `code` modules that train it."""
+    if cache is None:
+        return train(report)
+    key = canonical_key(component, inputs, code_version(code))
+    return cache.fetch_or_train(
+        component, key, train=train, persist=persist, load=load, progress=report
+    )

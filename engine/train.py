@@ -34,7 +34,7 @@ from engine.archive import (
     POLICIES_COMPONENT,
     write_archive,
 )
-from engine.cache import ComponentCache, canonical_key, code_version
+from engine.cache import ComponentCache, build_component
 from engine.formats import (
     FormatError,
     Problem,
@@ -194,22 +194,6 @@ def policies_inputs(project: Project) -> dict[str, Any]:
     }
 
 
-def _cached(
-    cache: ComponentCache | None,
-    report: Progress,
-    component: str,
-    inputs: Any,
-    code: tuple[str, ...],
-    train: Callable[[Progress], Any],
-    persist: Callable[[Any, Path], None],
-    load: Callable[[Path], Any],
-) -> Any:
-    if cache is None:
-        return train(report)
-    key = canonical_key(component, inputs, code_version(code))
-    return cache.fetch_or_train(component, key, train=train, persist=persist, load=load)
-
-
 def nlu_training_data(project: Project) -> Any:
     """The project's NLU data as `engine.nlu.NluTrainingData`."""
     from engine.dialogue import to_training_data
@@ -351,7 +335,7 @@ def train_project(
 
     step = time.perf_counter()
     report(f"Training flow classifier on {len(project.flows)} flows")
-    flow_classifier = _cached(
+    flow_classifier = build_component(
         components_cache,
         report,
         FLOW_INDEX_COMPONENT,
@@ -370,7 +354,7 @@ def train_project(
     timings["dialogue"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    policies = _cached(
+    policies = build_component(
         components_cache,
         report,
         POLICIES_CACHE_COMPONENT,

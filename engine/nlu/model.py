@@ -7,6 +7,7 @@ classification into ``nlu_fallback`` and ``ResponseSelector`` entries add Rasa's
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import Any
 
 import joblib
 
-from engine.cache import ComponentCache, canonical_key, code_version
+from engine.cache import ComponentCache, build_component
 from engine.nlu.classifier import TextClassifier
 from engine.nlu.commands import parse_payload
 from engine.nlu.crf import CrfEntityExtractor
@@ -169,23 +170,7 @@ Build = Callable[..., Any]
 
 def _cached(cache: ComponentCache | None, report: Progress) -> Build:
     """Train a component, through `cache` when there is one."""
-
-    def build(
-        component: str,
-        inputs: Any,
-        code: tuple[str, ...],
-        train: Callable[[Progress], Any],
-        persist: Callable[[Any, Path], None],
-        load: Callable[[Path], Any],
-    ) -> Any:
-        if cache is None:
-            return train(report)
-        key = canonical_key(component, inputs, code_version(code))
-        return cache.fetch_or_train(
-            component, key, train=train, persist=persist, load=load, progress=report
-        )
-
-    return build
+    return functools.partial(build_component, cache, report)
 
 
 def _train_classifier(
