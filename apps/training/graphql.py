@@ -119,5 +119,7 @@ class Query:
                 status=_status(version),
                 live=live is not None and live.version_id == version.pk,
             )
-            for version in selectors.versions_newest_first(assistant)
+            for version in selectors.versions_newest_first(assistant).filter(
+                pk__in=selectors.versions_tryable_by(assistant, info.context.user).values("pk")
+            )
         ]

@@ -3,6 +3,8 @@ the forms its inspector follows, and the assistant's versions."""
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from apps.flows.models import Flow, Slot
 from apps.projects.models import AssistantFiles
 from apps.training import services
@@ -43,6 +45,13 @@ def versions_newest_first(assistant):
     return (
         ModelVersion.objects.filter(assistant=assistant).select_related("job").order_by("-number")
     )
+
+
+def versions_tryable_by(assistant, user):
+    """The versions `user` may try: the assistant's, and of the personal (isolated) ones only
+    their own."""
+    mine = Q(created_by_id=user.pk) if user is not None and user.is_authenticated else Q(pk=None)
+    return ModelVersion.objects.filter(assistant=assistant).filter(Q(isolated=False) | mine)
 
 
 def job_status(version: ModelVersion) -> str | None:

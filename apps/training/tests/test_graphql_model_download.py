@@ -145,3 +145,22 @@ def test_versions_are_listed_newest_first_with_their_state(client, tiny, develop
     viewer = bearer(developer.__class__.objects.create_user("v", password="pw"))
     body = ask(client, viewer, VERSIONS, {"assistantId": "tiny"})
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_a_personal_version_is_listed_only_to_the_person_who_trained_it(
+    client, tiny, developer, make_user
+):
+    trained(tiny, name="shared")
+    other = make_user("other", Role.DEVELOPER)
+    mine = services.request_training(tiny, other, isolated=True).version
+    listed = {
+        who: [
+            r["name"]
+            for r in ask(client, bearer(user), VERSIONS, {"assistantId": "tiny"})["data"][
+                "modelVersions"
+            ]
+        ]
+        for who, user in (("owner", other), ("developer", developer))
+    }
+    assert listed["owner"] == [str(mine.number), "shared"]
+    assert listed["developer"] == ["shared"]

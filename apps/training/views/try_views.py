@@ -7,7 +7,6 @@ import uuid
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,7 +18,7 @@ from apps.projects.access import assistant_view
 from apps.training import bot, selectors, services
 from apps.training.forms import MessageForm, StartFlowForm, limits
 from apps.training.inspector import active_form, path_of, slot_rows, stack_frames, turns_of
-from apps.training.models import Deployment, ModelVersion
+from apps.training.models import Deployment
 from apps.training.views.versions import version_or_404
 from engine import formats
 
@@ -131,9 +130,7 @@ def _chat_context(request, assistant, version, deployment, error=None, *, bot_fa
         "forms": selectors.form_names(assistant),
         "tracker_json": json.dumps(tracker, indent=2, default=str)[:200000],
         "error": error,
-        "versions": ModelVersion.objects.filter(assistant=assistant)
-        .filter(Q(isolated=False) | Q(created_by_id=request.user.pk))
-        .exclude(model_file=""),
+        "versions": selectors.versions_tryable_by(assistant, request.user).exclude(model_file=""),
         "flows": flows,
         "slots": selectors.slot_names(assistant),
         "message_max_length": limits.TEXT,
