@@ -183,9 +183,10 @@ class TrainingConsumer(Worker):
                 return "done"
             if now > deadline:
                 child.stop()
+                what = "Training" if isinstance(job, TrainingJob) else "The test run"
                 job.finish(
                     TrainingJob.Status.FAILED,
-                    error="Training took longer than STUDIO_TRAINING_TIMEOUT.",
+                    error=f"{what} took longer than STUDIO_TRAINING_TIMEOUT.",
                 )
                 return "lost"
             time.sleep(0.1)

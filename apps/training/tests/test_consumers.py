@@ -188,6 +188,23 @@ def test_a_failing_training_shows_its_error_and_log(admin_client, tiny, settings
     assert not ModelVersion.objects.exclude(model_file="").exists()
 
 
+def test_a_training_past_the_timeout_fails_saying_so_and_its_process_is_stopped(
+    tiny, settings
+):
+    settings.STUDIO_ENGINE = "rasa"
+    settings.STUDIO_HEARTBEAT_SECONDS = 1
+    settings.STUDIO_TRAINING_TIMEOUT = 1
+    settings.STUDIO_RASA_TRAIN_COMMAND = (
+        f'{sys.executable} -c "import os, time; print(os.getpid(), flush=True); time.sleep(120)"'
+    )
+    job = services.request_training(tiny, None)
+    TrainingConsumer(once=True, worker_id="w").run()
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error == "Training took longer than STUDIO_TRAINING_TIMEOUT."
+    assert not pid_alive(int(job.log.strip().splitlines()[0]))
+
+
 def test_cancelling_a_running_training_stops_its_process(tiny, settings):
     settings.STUDIO_ENGINE = "rasa"
     settings.STUDIO_HEARTBEAT_SECONDS = 1
