@@ -321,6 +321,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TrainingJobStatusEnum": "apps.training.models.TrainingJob.Status",
         "ImportJobStatusEnum": "apps.projects.models.ImportJob.Status",
+        "TestRunStatusEnum": "apps.testing.models.TestRun.Status",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

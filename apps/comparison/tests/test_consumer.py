@@ -110,7 +110,7 @@ def test_a_replay_marks_the_first_turn_that_diverges(tiny_versions):
     conversation, _ = ingest_messages(assistant, [])
     from apps.comparison.models import Replay
 
-    done = "What else can I help you with?"  # pattern_completed's question
+    done = "Can I help you with anything else?"  # pattern_completed asks (Rasa Pro 3.21)
     turns = [
         {"user": "bye", "bot": ["Bye now.", done], "flows": ["say_bye"]},
         {"user": "hello", "bot": ["Hello from the tiny bot!", done], "flows": ["say_hello"]},

@@ -188,9 +188,7 @@ def test_a_failing_training_shows_its_error_and_log(admin_client, tiny, settings
     assert not ModelVersion.objects.exclude(model_file="").exists()
 
 
-def test_a_training_past_the_timeout_fails_saying_so_and_its_process_is_stopped(
-    tiny, settings
-):
+def test_a_training_past_the_timeout_fails_saying_so_and_its_process_is_stopped(tiny, settings):
     settings.STUDIO_ENGINE = "rasa"
     settings.STUDIO_HEARTBEAT_SECONDS = 1
     settings.STUDIO_TRAINING_TIMEOUT = 1

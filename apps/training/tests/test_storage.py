@@ -69,8 +69,11 @@ def test_a_trained_model_is_stored_in_s3_and_downloaded_from_it(s3, tiny, admin_
     assert job.status == "succeeded", job.error
     version = ModelVersion.objects.get(pk=job.version_id)
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
-    assert keys == [f"studio/{version.model_file}"]
-    stored = s3.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read()
+    # The model, and the training cache's entries next to it (under cache/<assistant id>/).
+    models = [key for key in keys if not key.startswith(f"studio/cache/{tiny.pk}/")]
+    assert models == [f"studio/{version.model_file}"]
+    assert any(key.endswith("/manifest.json") for key in keys)
+    stored = s3.get_object(Bucket=BUCKET, Key=models[0])["Body"].read()
     response = admin_client.get("/a/tiny/versions/1/model")
     assert b"".join(response.streaming_content) == stored
     assert stored[:2] == b"\x1f\x8b"  # a gzip archive
