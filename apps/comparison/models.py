@@ -8,15 +8,13 @@ lost its lease never overwrites the work of the one that took over.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F
-from django.db.models.functions import Concat
 from django.utils import timezone
 
-from apps.training.models import ClaimQuerySet, IllegalTransition
+from apps.training.models import ClaimQuerySet, LeasedWork
 
 
 class WorkQuerySet(ClaimQuerySet):
@@ -27,8 +25,9 @@ class WorkQuerySet(ClaimQuerySet):
         return self.filter(status__in=["queued", "running"])
 
 
-class QueuedWork(models.Model):
-    """Status, owner, lease, progress and log of a unit of queued work."""
+class QueuedWork(LeasedWork, models.Model):
+    """Status, owner, lease, progress and log of a unit of queued work (the lease code is
+    apps.training.models.LeasedWork, as for trainings and test runs)."""
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -48,6 +47,7 @@ class QueuedWork(models.Model):
     progress = models.CharField(max_length=300, blank=True, default="")
     log = models.TextField(blank=True, default="")
     error = models.TextField(blank=True, default="")
+    cancel_requested = models.BooleanField(default=False)
     result = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -60,58 +60,11 @@ class QueuedWork(models.Model):
         abstract = True
         ordering = ["-created_at", "-id"]
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    def _owned(self):
-        return type(self).objects.filter(
-            pk=self.pk, status=self.Status.RUNNING, worker_id=self.worker_id
-        )
-
-    def heartbeat(self, progress: str | None = None, log_lines: list[str] | None = None) -> bool:
-        """Renew the lease, with a progress line and log lines. False when the lease was lost:
-        the worker must stop."""
-        changes: dict = {"heartbeat_at": timezone.now()}
-        if progress is not None:
-            changes["progress"] = progress[:300]
-        if log_lines:
-            changes["log"] = Concat(
-                F("log"), models.Value("".join(line + "\n" for line in log_lines))
-            )
-        return self._owned().update(**changes) == 1
-
-    def finish(self, status: str, *, result: dict | None = None, error: str = "") -> bool:
-        """Record the outcome if this worker still owns the row."""
-        if status not in self.FINISHED:
-            raise IllegalTransition(f"{status} is not a final state")
-        now = timezone.now()
-        updated = self._owned().update(
-            status=status,
-            result=result or {},
-            error=error[:10000],
-            finished_at=now,
-            heartbeat_at=now,
-        )
-        if updated:
-            self.status, self.result, self.error, self.finished_at = (
-                status,
-                result or {},
-                error,
-                now,
-            )
-        return updated == 1
-
-    @classmethod
-    def requeue_stale(cls, lease: timedelta) -> int:
-        """Put back the rows whose worker stopped heartbeating."""
-        return cls.objects.filter(
-            status=cls.Status.RUNNING, heartbeat_at__lt=timezone.now() - lease
-        ).update(
-            status=cls.Status.QUEUED,
-            worker_id="",
-            progress="Requeued: its worker stopped responding.",
-        )
+    def finish(
+        self, status: str, *, error: str = "", result: dict | None = None, **fields: Any
+    ) -> bool:
+        """Record the outcome if this worker still owns the row (LeasedWork.finish)."""
+        return super().finish(status, error=error, result=result or {}, **fields)
 
 
 class Comparison(QueuedWork):

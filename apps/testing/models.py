@@ -5,7 +5,6 @@ lease code is apps.training.models' ClaimQuerySet and LeasedWork)."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -32,9 +31,6 @@ class TestRunQuerySet(ClaimQuerySet):
 
     def active(self):
         return self.filter(status__in=[TestRun.Status.QUEUED, TestRun.Status.RUNNING])
-
-    def stale(self, lease: timedelta):
-        return self.filter(status=TestRun.Status.RUNNING, heartbeat_at__lt=timezone.now() - lease)
 
 
 class TestRun(LeasedWork, models.Model):

@@ -114,6 +114,10 @@ class ClaimQuerySet(models.QuerySet):
     claimed_status: str
     owner_field: str
 
+    def stale(self, lease: timedelta):
+        """The claimed rows whose owner has not heartbeated for `lease`."""
+        return self.filter(status=self.claimed_status, heartbeat_at__lt=timezone.now() - lease)
+
     def claim_next(self, owner: str):
         """Take the oldest queued row for `owner`, in a transaction that holds the row lock
         only for the claim itself. Returns None when the queue is empty."""
@@ -182,16 +186,19 @@ class LeasedWork:
         updated = self._owned().filter(cancel_requested=False).update(**changes)
         return updated == 1
 
-    def finish(self, status: str, *, error: str = "") -> bool:
-        """Record the outcome if this worker still owns the job (compare-and-swap)."""
+    def finish(self, status: str, *, error: str = "", **fields: Any) -> bool:
+        """Record the outcome (and set `fields`) if this worker still owns the job
+        (compare-and-swap)."""
         if status not in self.FINISHED:
             raise IllegalTransition(f"{status} is not a final state")
         now = timezone.now()
         updated = self._owned().update(
-            status=status, error=error[:10000], finished_at=now, heartbeat_at=now
+            status=status, error=error[:10000], finished_at=now, heartbeat_at=now, **fields
         )
         if updated:
             self.status, self.error, self.finished_at = status, error, now
+            for name, value in fields.items():
+                setattr(self, name, value)
         return updated == 1
 
     @classmethod
@@ -232,11 +239,6 @@ class TrainingJobQuerySet(ClaimQuerySet):
 
     def active(self):
         return self.filter(status__in=[TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING])
-
-    def stale(self, lease: timedelta):
-        return self.filter(
-            status=TrainingJob.Status.RUNNING, heartbeat_at__lt=timezone.now() - lease
-        )
 
 
 class TrainingJob(LeasedWork, models.Model):
