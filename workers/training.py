@@ -21,7 +21,7 @@ from workers.base import Worker
 from workers.kubernetes import KubernetesRunner, RunnerError
 from workers.runners import Runner, Training, get_runner, preload_engine
 from workers.testing import run_next_test_run
-from workers.training_cache import training_cache
+from workers.training_cache import prune_stored, training_cache
 
 
 def write_project(files: dict[str, str] | dict[str, str | bytes], root: Path) -> None:
@@ -105,6 +105,8 @@ class TrainingConsumer(Worker):
             self._record_stored(job)
         finally:
             training.stop()
+            if runner.pods.training_cache:  # the pod stored what it trained: keep the bounds
+                prune_stored(job.assistant_id, self.say)
 
     def _record_stored(self, job: TrainingJob) -> None:
         name = services.model_storage_name(job)
