@@ -1,6 +1,7 @@
 """``python -m engine``: train a Rasa project, serve a trained model, or run its tests.
 
 python -m engine train PROJECT_DIR --out DIR [--fixed-model-name NAME] [--cache DIR]
+    [--cache-url-env NAME]
     [--config F] [--domain PATH] [--data PATH ...] [--endpoints F]
 python -m engine serve MODEL.tar.gz --port 5005 [--host 127.0.0.1] [--endpoints endpoints.yml]
 python -m engine test PROJECT_DIR|MODEL.tar.gz|URL [--e2e DIR_OR_FILE] [--stories DIR_OR_FILE]
@@ -47,6 +48,7 @@ def _train(args: argparse.Namespace) -> int:
             progress=print_line,
             locations=locations,
             cache=args.cache,
+            cache_url=_cache_url(args),
         )
     except TrainingFailed as exc:
         print_line(f"The project has {len(exc.problems)} errors:")
@@ -60,6 +62,19 @@ def _train(args: argparse.Namespace) -> int:
     if args.cache:
         _prune_cache(args)
     return 0
+
+
+def _cache_url(args: argparse.Namespace) -> str | None:
+    """The remote cache's URL, from the variable --cache-url-env names (kept off the command
+    line: it is a credential)."""
+    if not args.cache_url_env:
+        return None
+    if not args.cache:
+        raise SystemExit("--cache-url-env needs --cache DIR (the local copy)")
+    url = os.environ.get(args.cache_url_env, "")
+    if not url:
+        raise SystemExit(f"--cache-url-env: ${args.cache_url_env} is not set")
+    return url
 
 
 def _prune_cache(args: argparse.Namespace) -> None:
@@ -434,6 +449,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="reuse each trained component whose inputs are unchanged from this directory "
         "(and store the others there)",
+    )
+    train.add_argument(
+        "--cache-url-env",
+        metavar="NAME",
+        help="the environment variable holding the URL of a remote cache behind --cache "
+        "(GET and PUT of {url}/{component}/{key}, a tar of the entry: engine.remote_cache)",
     )
     train.add_argument(
         "--cache-max-mb",

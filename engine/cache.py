@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 __all__ = ["CACHE_FORMAT_VERSION", "ComponentCache", "canonical_key", "code_version", "prune"]
 
@@ -98,13 +98,29 @@ class Outcome:
     seconds: float
 
 
-class ComponentCache:
-    """A cache directory; `fetch_or_train` is the one entry point training uses."""
+class Remote(Protocol):
+    """A cache behind the directory (`engine.remote_cache.HttpCache`): entries the directory
+    lacks are fetched from it, new ones sent to it."""
 
-    def __init__(self, root: str | os.PathLike[str], report: Report | None = None) -> None:
+    def fetch(self, component: str, key: str, into: Path) -> bool: ...
+
+    def store(self, component: str, key: str, entry: Path) -> None: ...
+
+
+class ComponentCache:
+    """A cache directory (with an optional `remote` behind it); `fetch_or_train` is the one
+    entry point training uses."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        report: Report | None = None,
+        remote: Remote | None = None,
+    ) -> None:
         self.root = Path(root)
         self.report: Report = report or (lambda _line: None)
         self.outcomes: list[Outcome] = []
+        self.remote = remote
 
     def entry(self, component: str, key: str) -> Path:
         return self.root / component / key
@@ -145,6 +161,8 @@ class ComponentCache:
             self._store(component, key, lambda directory: persist(value, directory), lines)
         except OSError as exc:  # a full or read-only cache must not fail the training
             self.report(f"Warning: could not store {component} in the training cache ({exc})")
+        else:
+            self._send(component, key)
         self._done(component, key, reused=False, began=began)
         self.report(f"component {component}: trained ({seconds:.1f} s)")
         return value
@@ -158,6 +176,8 @@ class ComponentCache:
         self, component: str, key: str, load: Callable[[Path], T]
     ) -> tuple[T, list[str]] | None:
         entry = self.entry(component, key)
+        if not entry.is_dir() and self.remote is not None:
+            self._fetch(component, key)
         if not entry.is_dir():
             return None
         problem = self._check(entry)
@@ -173,6 +193,34 @@ class ComponentCache:
         self.report(f"Warning: the cached {component} (key {key[:8]}) is unusable: {problem}")
         _remove(entry)
         return None
+
+    def _fetch(self, component: str, key: str) -> None:
+        """Bring the remote's entry in (into a temporary directory renamed into place)."""
+        assert self.remote is not None
+        final = self.entry(component, key)
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{key[:8]}-", dir=final.parent))
+        except OSError as exc:
+            self.report(f"Warning: could not fetch the cached {component} ({exc})")
+            return
+        try:
+            if self.remote.fetch(component, key, tmp):
+                tmp.rename(final)
+        except OSError as exc:  # another training brought it in, or the remote failed
+            if not final.is_dir():
+                self.report(f"Warning: could not fetch the cached {component} ({exc})")
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    def _send(self, component: str, key: str) -> None:
+        if self.remote is None:
+            return
+        try:
+            self.remote.store(component, key, self.entry(component, key))
+        except OSError as exc:  # the next training trains it again, nothing worse
+            self.report(f"Warning: could not send {component} to the remote training cache ({exc})")
 
     @staticmethod
     def _check(entry: Path) -> str | None:

@@ -52,7 +52,6 @@ import math
 import re
 import time
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +64,7 @@ from engine.dialogue import Processor, Tracker, UserMessage
 from engine.dialogue.action_client import ActionError, ActionResult
 from engine.dialogue.stackpatch import apply_patch
 from engine.formats import GENERATIVE_ASSERTIONS, E2ETestCase, load_test_files
+from engine.formats import junit_report as formats_junit_report
 
 __all__ = [
     "CaseResult",
@@ -955,66 +955,14 @@ def run_test_cases_http(
         return run(client)
 
 
-#: Characters XML 1.0 cannot hold (control characters but tab, newline and carriage return).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _xml(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
-
-
-def _failure_text(result: CaseResult) -> str:
-    failure = result.failure or {}
-    lines = [str(failure.get("message") or "")]
-    if failure.get("line") is not None and result.file:
-        lines.append(f"at {result.file}:{failure['line']}")
-    for key in ("expected", "actual"):
-        if failure.get(key) is not None:
-            lines.append(f"{key}: {json.dumps(failure[key], default=str)}")
-    if failure.get("events"):
-        lines.append("events of the turn:")
-        lines.extend(f"  {line}" for line in failure["events"])
-    return _xml("\n".join(lines))
-
-
 def junit_xml(results: list[CaseResult], suite: str = "e2e") -> bytes:
-    """The results as a JUnit XML report: one ``testcase`` per case (its class name is the test
-    file), with a ``failure`` or ``skipped`` element when it did not pass."""
+    """The results as a JUnit XML report (`engine.formats.junit_report`)."""
     return junit_report([(suite, results)])
 
 
 def junit_report(suites: Sequence[tuple[str, Sequence[CaseResult]]]) -> bytes:
     """Several result lists (e2e cases, test stories...) as one JUnit XML report: a
-    ``testsuite`` per ``(name, results)``, totals on ``testsuites``."""
-    everything = [result for _, results in suites for result in results]
-    root = ET.Element("testsuites", tests=str(len(everything)))
-    root.set("failures", str(sum(r.status == "failed" for r in everything)))
-    root.set("errors", "0")
-    root.set("skipped", str(sum(r.status == "skipped" for r in everything)))
-    for suite, results in suites:
-        _junit_suite(root, suite, results)
-    ET.indent(root)
-    text: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return text + b"\n"
-
-
-def _junit_suite(root: ET.Element, suite: str, results: Sequence[CaseResult]) -> None:
-    failures = sum(r.status == "failed" for r in results)
-    skipped = sum(r.status == "skipped" for r in results)
-    element = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)))
-    element.set("failures", str(failures))
-    element.set("errors", "0")
-    element.set("skipped", str(skipped))
-    for result in results:
-        case = ET.SubElement(element, "testcase", name=_xml(result.name))
-        case.set("classname", _xml(Path(result.file).name) if result.file else suite)
-        if result.file:
-            case.set("file", _xml(result.file))
-        if result.line is not None:
-            case.set("line", str(result.line))
-        if result.status == "failed":
-            failure = ET.SubElement(case, "failure", type="AssertionError")
-            failure.set("message", _xml(str((result.failure or {}).get("message") or "failed")))
-            failure.text = _failure_text(result)
-        elif result.status == "skipped":
-            ET.SubElement(case, "skipped", message=_xml("; ".join(result.skipped)))
+    ``testsuite`` per ``(name, results)`` (`engine.formats.junit_report`)."""
+    return formats_junit_report(
+        [(suite, [result.report() for result in results]) for suite, results in suites]
+    )

@@ -280,12 +280,14 @@ def train_project(
     progress: Progress | None = None,
     locations: Locations | None = None,
     cache: str | os.PathLike[str] | None = None,
+    cache_url: str | None = None,
 ) -> TrainingResult:
     """Train the project in `project_dir` and write the archive into the directory `out`.
 
     `out` may also be a path ending in ``.tar.gz``; `locations` says where the project's files
     are when not at Rasa's defaults. With `cache` (a directory, see `engine.cache`) every trained
-    component whose inputs are unchanged is reused from it, and the others are stored there.
+    component whose inputs are unchanged is reused from it, and the others are stored there;
+    `cache_url` is a remote cache behind it (`engine.remote_cache`).
     Raises `TrainingFailed` when the project has errors.
     """
     from engine.dialogue import DialogueModel, FlowClassifier
@@ -296,7 +298,12 @@ def train_project(
 
     report: Progress = progress or (lambda _line: None)
     began = time.perf_counter()
-    components_cache = ComponentCache(cache, report) if cache is not None else None
+    components_cache = None
+    if cache is not None:
+        from engine.remote_cache import HttpCache
+
+        remote = HttpCache(cache_url) if cache_url else None
+        components_cache = ComponentCache(cache, report, remote=remote)
     timings: dict[str, float] = {}
     target = _archive_path(out, fixed_model_name)
 

@@ -193,6 +193,26 @@ def _pod_link(purpose):
     return filler
 
 
+def _cache_entry(world) -> str:
+    """The key of a whole entry of alpha's training cache (what a cache link reads)."""
+    import hashlib
+    import json
+
+    from apps.training import cache_storage
+
+    key, data = "0" * 64, b"weights"
+    manifest = {
+        "format": cache_storage.FORMAT,
+        "component": "nlu_classifier",
+        "key": key,
+        "files": {"model.bin": {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}},
+    }
+    cache_storage.store_entry(
+        world.alpha.pk, "nlu_classifier", key, {"model.bin": data}, json.dumps(manifest).encode()
+    )
+    return key
+
+
 def _own_token(world, actor):
     user = actor.user or world.subject
     return user.api_tokens.first().pk
@@ -223,6 +243,9 @@ FILLERS = {
     "secret_id": lambda world, actor: _secret_id(world.alpha),
     "input_link": _pod_link("training-input"),
     "model_link": _pod_link("training-model"),
+    "cache_link": _pod_link("training-cache"),
+    "component": lambda world, actor: "nlu_classifier",
+    "key": lambda world, actor: _cache_entry(world),
     "bot_link": _pod_link("bot-model"),
     "item_id": lambda world, actor: _annotation(world, actor).pk,
     "batch_id": lambda world, actor: _annotation(world, actor).batch_id,
@@ -470,6 +493,7 @@ EXPECTED_ACCESS = {
     # Signed links of training and bot pods: the link is the credential (apps/training/pods.py).
     "training:pod_input": (P, None, None),
     "training:pod_model": (P, None, None),
+    "training:pod_cache": (P, None, None),
     "training:pod_bot_model": (P, None, None),
     "comparison:compare": (A, Cap.TRY, Cap.TRAIN),
     "comparison:make_live": (A, Cap.TRAIN, None),

@@ -4,8 +4,9 @@ The consumers keep their roles: a training consumer claims a job, creates its Jo
 pod's log onto the row and heartbeats it until the Job ends; a running consumer claims a
 deployment, creates the bot's Deployment and Service, waits until the pod is ready, marks the
 row live and tends it. What the pods need comes in a Secret per object (the assistant's secrets,
-signed links to Studio's web for the input and the model: apps/training/pods.py), never from the
-consumer's environment; the pods hold no database or storage credentials.
+signed links to Studio's web for the input, the model and the training cache:
+apps/training/pods.py), never from the consumer's environment; the pods hold no database or
+storage credentials.
 
 Objects are named `studio-train-<job>-<attempt>` and `studio-bot-<deployment>-<attempt>` and
 carry labels naming the assistant, version, row and attempt. The orchestrator reconciles every
@@ -44,6 +45,7 @@ NAME_LABEL = "app.kubernetes.io/name"
 MANAGED = {MANAGED_BY: "studio"}
 WORK = "/studio"
 PROJECT, OUT, MODEL = f"{WORK}/project", f"{WORK}/out", f"{WORK}/model/model.tar.gz"
+CACHE = f"{WORK}/cache"  # a training pod's copy of the entries of the cache it uses
 CONFIG = f"{WORK}/config"
 POD_SCRIPT = f"{WORK}/pod.py"
 IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
@@ -128,6 +130,12 @@ class PodSettings:
     bot_url: str
     job_ttl: int
     engine: str
+    cache: bool = False
+
+    @property
+    def training_cache(self) -> bool:
+        """Whether training pods reuse the assistant's training cache (the built-in engine's)."""
+        return self.cache and self.engine == "builtin"
 
     @classmethod
     def from_settings(cls) -> PodSettings:
@@ -150,6 +158,7 @@ class PodSettings:
             bot_url=settings.STUDIO_KUBERNETES_BOT_URL,
             job_ttl=settings.STUDIO_KUBERNETES_JOB_TTL_SECONDS,
             engine=settings.STUDIO_ENGINE,
+            cache=settings.STUDIO_TRAINING_CACHE,
         )
 
     def link(self, purpose: str, row: TrainingJob | Deployment) -> str:
@@ -278,6 +287,8 @@ def training_command(pods: PodSettings, model_name: str) -> list[str]:
     else:
         train = ["python", "-m", "engine", "train", PROJECT, "--out", OUT]
         train += ["--fixed-model-name", model_name]
+        if pods.training_cache:  # entries come from the storage, one by one, through the web
+            train += ["--cache", CACHE, "--cache-url-env", "STUDIO_CACHE_URL"]
     wrapper = ["python", POD_SCRIPT, "train", "--out", OUT, "--name", model_name]
     return [*wrapper, "--upload-env", "STUDIO_OUTPUT_URL", "--", *train]
 
@@ -293,6 +304,8 @@ def training_objects(
         "STUDIO_INPUT_URL": pods.link("training-input", job),
         "STUDIO_OUTPUT_URL": pods.link("training-model", job),
     }
+    if pods.training_cache:
+        values["STUDIO_CACHE_URL"] = pods.link("training-cache", job)
     secret_env = _secret_env(name, sorted(values))
     model_name = f"{job.assistant.name}-{job.version.number}"
     train = _container(

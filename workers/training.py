@@ -21,7 +21,7 @@ from workers.base import Worker
 from workers.kubernetes import KubernetesRunner, RunnerError
 from workers.runners import Runner, Training, get_runner, preload_engine
 from workers.testing import run_next_test_run
-from workers.training_cache import training_cache
+from workers.training_cache import prune_stored, training_cache
 
 
 def write_project(files: dict[str, str] | dict[str, str | bytes], root: Path) -> None:
@@ -61,20 +61,25 @@ class TrainingConsumer(Worker):
             preload_engine()
 
     def step(self) -> bool:
-        """Train the oldest queued job, else run a queued comparison or replay (see
-        workers/comparison.py). True if there was one."""
+        """Run the first queued piece of work, in this order: a training (the oldest), an e2e
+        test run, a comparison or replay (workers/comparison.py). True if there was one."""
+        return any(run() for run in (self._train_next, self._test_next, self._compare_next))
+
+    def _train_next(self) -> bool:
         job = TrainingJob.objects.claim_next(self.worker_id)
         if job is None:
-            # No training waiting: the e2e test runs, then the comparisons and replays, are
-            # queued for the same consumers.
-            if run_next_test_run(self):
-                return True
-            from workers.comparison import run_next
-
-            return run_next(self.worker_id, self.touch_liveness, self.say)
+            return False
         self.say(f"training {job.assistant.name} version {job.version.number} (job {job.pk})")
         self.train(job)
         return True
+
+    def _test_next(self) -> bool:
+        return run_next_test_run(self)
+
+    def _compare_next(self) -> bool:
+        from workers.comparison import run_next
+
+        return run_next(self.worker_id, self.touch_liveness, self.say)
 
     def train(self, job: TrainingJob) -> None:
         if isinstance(self.runner, KubernetesRunner):
@@ -100,6 +105,8 @@ class TrainingConsumer(Worker):
             self._record_stored(job)
         finally:
             training.stop()
+            if runner.pods.training_cache:  # the pod stored what it trained: keep the bounds
+                prune_stored(job.assistant_id, self.say)
 
     def _record_stored(self, job: TrainingJob) -> None:
         name = services.model_storage_name(job)

@@ -1,4 +1,4 @@
-"""The training cache of the local runner (see `engine.cache`), kept next to the models.
+"""The training cache of the training consumers (see `engine.cache`), kept next to the models.
 
 The authoritative copy of an assistant's cache is in the default storage under
 ``cache/<assistant id>/<component>/<key>/`` (so it works with S3 as with the filesystem); the
@@ -8,6 +8,10 @@ manifest last: an entry without one is incomplete and ignored), then the working
 to ``STUDIO_TRAINING_CACHE_MAX_MB`` and ``STUDIO_TRAINING_CACHE_MAX_AGE_DAYS`` and what was
 evicted is deleted from the storage too. A damaged entry is found by the engine (its files do not
 match its manifest) and trained again.
+
+Training pods (the Kubernetes runner) keep no working copy: their engine fetches and stores one
+entry at a time through the web (`apps.training.pods`), and after each of their trainings the
+consumer prunes the storage itself (`prune_stored`), by the same bounds.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
+from apps.training import cache_storage
 from engine.cache import MANIFEST, prune
 
-__all__ = ["TrainingCache", "training_cache"]
+__all__ = ["TrainingCache", "prune_stored", "training_cache"]
 
-PREFIX = "cache"
+PREFIX = cache_storage.PREFIX
 
 
 def training_cache(assistant_id: int | str) -> TrainingCache | None:
@@ -35,15 +40,28 @@ def training_cache(assistant_id: int | str) -> TrainingCache | None:
     return TrainingCache(str(assistant_id), Path(settings.STUDIO_TRAINING_CACHE_DIR).resolve())
 
 
-def _walk(prefix: str) -> list[str]:
-    """Every file name under `prefix` in the default storage."""
-    if not default_storage.exists(prefix):
-        return []
-    directories, files = default_storage.listdir(prefix)
-    found = [f"{prefix}/{name}" for name in files]
-    for directory in directories:
-        found.extend(_walk(f"{prefix}/{directory}"))
-    return found
+def _bounds() -> tuple[int | None, int | None]:
+    """STUDIO_TRAINING_CACHE_MAX_MB and _MAX_AGE_DAYS in bytes and seconds (None: no bound)."""
+    max_mb = settings.STUDIO_TRAINING_CACHE_MAX_MB
+    max_days = settings.STUDIO_TRAINING_CACHE_MAX_AGE_DAYS
+    return (max_mb * 1024 * 1024 if max_mb else None, max_days * 86400 if max_days else None)
+
+
+def prune_stored(assistant_id: int | str, say: Callable[[str], None]) -> None:
+    """Cut the assistant's cache in the storage to the size and age bounds (after a training
+    in a pod, which keeps no working copy to prune); a storage that fails is only reported."""
+    if not settings.STUDIO_TRAINING_CACHE:
+        return
+    max_bytes, max_age = _bounds()
+    try:
+        removed = cache_storage.prune_stored(
+            assistant_id, max_bytes=max_bytes, max_age_seconds=max_age
+        )
+    except Exception as exc:  # the storage's own errors (S3...) are not OSErrors
+        say(f"Could not prune the training cache: {exc}")
+        return
+    if removed:
+        say(f"Evicted {len(removed)} cached components (size and age bounds)")
 
 
 class TrainingCache:
@@ -54,15 +72,7 @@ class TrainingCache:
 
     def _stored_entries(self) -> list[tuple[str, str]]:
         """``(component, key)`` of the complete entries in the storage."""
-        entries: list[tuple[str, str]] = []
-        if not default_storage.exists(self.prefix):
-            return entries
-        for component in sorted(default_storage.listdir(self.prefix)[0]):
-            base = f"{self.prefix}/{component}"
-            for key in sorted(default_storage.listdir(base)[0]):
-                if default_storage.exists(f"{base}/{key}/{MANIFEST}"):
-                    entries.append((component, key))
-        return entries
+        return cache_storage.stored_entries(self.assistant)
 
     def _local_entries(self) -> list[tuple[str, str]]:
         if not self.local.is_dir():
@@ -102,13 +112,15 @@ class TrainingCache:
             base = f"{self.prefix}/{component}/{key}"
             target = self.local / component
             target.mkdir(parents=True, exist_ok=True)
+            manifest = cache_storage.read_manifest(base)
+            if manifest is None:
+                continue
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-download-", dir=target))
             try:
-                for name in _walk(base):
-                    out = tmp / name[len(base) + 1 :]
+                for name, content in cache_storage.entry_files(base, manifest):
+                    out = tmp / name
                     out.parent.mkdir(parents=True, exist_ok=True)
-                    with default_storage.open(name, "rb") as source, out.open("wb") as handle:
-                        shutil.copyfileobj(source, handle)
+                    out.write_bytes(content)
                 tmp.rename(target / key)
                 fetched += 1
             except OSError:
@@ -137,18 +149,9 @@ class TrainingCache:
             sent += 1
         if sent:
             say(f"Stored {sent} new cached components")
-        max_mb = settings.STUDIO_TRAINING_CACHE_MAX_MB
-        max_days = settings.STUDIO_TRAINING_CACHE_MAX_AGE_DAYS
-        removed = prune(
-            self.local,
-            max_bytes=max_mb * 1024 * 1024 if max_mb else None,
-            max_age_seconds=max_days * 86400 if max_days else None,
-        )
+        max_bytes, max_age = _bounds()
+        removed = prune(self.local, max_bytes=max_bytes, max_age_seconds=max_age)
         for entry in removed:
-            base = f"{self.prefix}/{entry.parent.name}/{entry.name}"
-            if default_storage.exists(f"{base}/{MANIFEST}"):  # first: the rest is then ignored
-                default_storage.delete(f"{base}/{MANIFEST}")
-            for name in _walk(base):
-                default_storage.delete(name)
+            cache_storage.delete_entry(f"{self.prefix}/{entry.parent.name}/{entry.name}")
         if removed:
             say(f"Evicted {len(removed)} cached components (size and age bounds)")

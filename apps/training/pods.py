@@ -5,6 +5,9 @@ purpose, one row and one attempt of it:
 
 - a training's input: GET, the version's files as a zip (as the input download gives them);
 - a training's model: PUT, the archive it trained, stored where the consumer records it from;
+- a training's cache: GET and PUT of one entry of the assistant's training cache at a time
+  (``.../cache/<component>/<key>``, a tar of the entry: `apps.training.cache_storage`), so the
+  pod's engine reuses what other trainings stored and stores what it trained;
 - a bot's model: GET, the version's archive, for as long as the deployment holds a bot.
 
 A link stops working when its row moves on: a finished, cancelled or requeued job (its attempt
@@ -28,12 +31,13 @@ from django.views.decorators.http import require_http_methods
 
 from apps.projects.access import public_view
 from apps.projects.content.archives import zip_files
-from apps.training import services
+from apps.training import cache_storage, services
 from apps.training.models import Deployment, TrainingJob
 
 PURPOSES = {
     "training-input": "training:pod_input",
     "training-model": "training:pod_model",
+    "training-cache": "training:pod_cache",
     "bot-model": "training:pod_bot_model",
 }
 CHUNK = 1 << 20
@@ -51,8 +55,13 @@ def sign(purpose: str, row_id: int, attempt: int) -> str:
 
 
 def signed_path(purpose: str, row_id: int, attempt: int) -> str:
-    """The path (under STUDIO_KUBERNETES_WEB_URL) of a link for `purpose`."""
-    return reverse(PURPOSES[purpose], args=[sign(purpose, row_id, attempt)])
+    """The path (under STUDIO_KUBERNETES_WEB_URL) of a link for `purpose`; a cache link's is
+    the base its entries' paths (``/<component>/<key>``) are appended to."""
+    token = sign(purpose, row_id, attempt)
+    if purpose == "training-cache":
+        entry = reverse(PURPOSES[purpose], args=[token, "component", "0" * 64])
+        return entry.rsplit("/", 2)[0]
+    return reverse(PURPOSES[purpose], args=[token])
 
 
 def _link(token: str, purpose: str) -> Link | None:
@@ -123,6 +132,55 @@ def training_model(request: HttpRequest, model_link: str) -> HttpResponse:
             default_storage.delete(name)
         stored = default_storage.save(name, File(copy))
     return JsonResponse({"stored": stored, "bytes": received}, status=201)
+
+
+def _received(request: HttpRequest, limit: int) -> bytes | JsonResponse:
+    """The request's body, or the refusal: no Content-Length, over `limit`, cut short."""
+    try:
+        length = int(request.headers.get("Content-Length", ""))
+    except ValueError:
+        return _refused("Send the body with a Content-Length.", status=411)
+    if length > limit:
+        return _refused(
+            f"The body is {length} bytes; STUDIO_MAX_MODEL_BYTES allows {limit}.", status=413
+        )
+    body = request.read(length)
+    if len(body) != length:
+        return _refused(f"Received {len(body)} of {length} bytes.", status=400)
+    return body
+
+
+@public_view
+@csrf_exempt
+@require_http_methods(["GET", "PUT"])
+def training_cache(request: HttpRequest, cache_link: str, component: str, key: str) -> HttpResponse:
+    """One entry of the assistant's training cache: GET answers it as a tar (404 when the
+    storage has no whole one), PUT stores one the pod trained (checked against its manifest;
+    201 when stored, 200 when a whole one was there already)."""
+    job = _running_job(cache_link, "training-cache")
+    if job is None:
+        return _refused(NOT_RUNNING)
+    if not cache_storage.valid_name(component, key):
+        return _refused("Not a cache entry's component and key.", status=404)
+    prefix = cache_storage.entry_prefix(job.assistant_id, component, key)
+    try:
+        if request.method == "GET":
+            tar = cache_storage.entry_tar(prefix)
+            if tar is None:
+                return _refused("The training cache has no such entry.", status=404)
+            cache_storage.mark_used(prefix)
+            return HttpResponse(tar, content_type="application/x-tar")
+        body = _received(request, settings.STUDIO_MAX_MODEL_BYTES)
+        if isinstance(body, JsonResponse):
+            return body
+        try:
+            files, manifest = cache_storage.read_tar(body, component, key)
+        except cache_storage.BadEntry as exc:
+            return _refused(f"The cache entry {component}/{key[:8]}: {exc}.", status=400)
+        stored = cache_storage.store_entry(job.assistant_id, component, key, files, manifest)
+    except Exception as exc:  # the storage failed (its own errors are not OSErrors)
+        return _refused(f"The storage failed: {type(exc).__name__}: {exc}", status=503)
+    return JsonResponse({"stored": stored}, status=201 if stored else 200)
 
 
 @public_view

@@ -27,5 +27,10 @@ urlpatterns = [
     # Signed links for training and bot pods (the Kubernetes runner; see pods.py).
     path("pods/training/<str:input_link>/input", pods.training_input, name="pod_input"),
     path("pods/training/<str:model_link>/model", pods.training_model, name="pod_model"),
+    path(
+        "pods/training/<str:cache_link>/cache/<str:component>/<str:key>",
+        pods.training_cache,
+        name="pod_cache",
+    ),
     path("pods/bot/<str:bot_link>/model", pods.bot_model, name="pod_bot_model"),
 ]

@@ -76,6 +76,7 @@ from engine.formats.flows import (
     parse_flows,
     trigger_intents,
 )
+from engine.formats.junit import junit_report
 from engine.formats.languages import (
     LANGUAGE_SLOT,
     base_language,
@@ -273,6 +274,7 @@ __all__ = [
     "is_test_file",
     "iter_step_views",
     "iter_steps",
+    "junit_report",
     "knowledge_dirs",
     "language_problem",
     "language_slot",

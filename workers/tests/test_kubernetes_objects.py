@@ -78,6 +78,8 @@ def test_a_training_is_a_job_and_a_secret_that_kubernetes_accepts(pods, job):
     assert train["command"][train["command"].index("--") + 1 :] == [
         *("python", "-m", "engine", "train", "/studio/project"),
         *("--out", "/studio/out", "--fixed-model-name", "alpha-3"),
+        # The training cache: entries through the signed link in $STUDIO_CACHE_URL.
+        *("--cache", "/studio/cache", "--cache-url-env", "STUDIO_CACHE_URL"),
     ]
     assert "--upload-env" in train["command"] and train["workingDir"] == "/studio/project"
     # Every value comes from the Secret: nothing secret in the Job itself.
@@ -92,6 +94,8 @@ def test_a_training_is_a_job_and_a_secret_that_kubernetes_accepts(pods, job):
     assert values["API_KEY"] == "s3cr3t"
     assert values["STUDIO_INPUT_URL"].startswith("http://studio-web:8000/pods/training/")
     assert values["STUDIO_OUTPUT_URL"].endswith("/model")
+    assert values["STUDIO_CACHE_URL"].startswith("http://studio-web:8000/pods/training/")
+    assert values["STUDIO_CACHE_URL"].endswith("/cache")
     assert "SECRET_KEY" not in values and "DATABASE_URL" not in values
 
 
@@ -132,13 +136,14 @@ def test_a_rasa_pro_image_trains_and_serves_with_the_rasa_commands(settings, job
     settings.STUDIO_ENGINE = "rasa"
     settings.STUDIO_KUBERNETES_TRAINING_IMAGE = "rasa/rasa-pro:3.12.0"
     pods = kube.PodSettings.from_settings()
-    _, manifest = kube.training_objects(pods, job, "c", {"RASA_PRO_LICENSE": "lic"})
+    secret, manifest = kube.training_objects(pods, job, "c", {"RASA_PRO_LICENSE": "lic"})
+    assert "STUDIO_CACHE_URL" not in secret["stringData"]  # Rasa trains as it does
     pod = manifest["spec"]["template"]["spec"]
     assert pod["initContainers"][0]["image"] == "studio:latest"  # pod.py comes from Studio's
     train = pod["containers"][0]
     assert train["image"] == "rasa/rasa-pro:3.12.0"
     after = train["command"][train["command"].index("--") + 1 :]
-    assert after[:2] == ["rasa", "train"]
+    assert after[:2] == ["rasa", "train"] and "--cache" not in after
     assert "/studio/project/domain.yml" in after and "alpha-3" in after
     _, bot_manifest, _ = kube.bot_objects(pods, deployment, "c", {}, "")
     bot = bot_manifest["spec"]["template"]["spec"]["containers"][0]

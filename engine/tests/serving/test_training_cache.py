@@ -321,3 +321,107 @@ def test_a_reused_component_still_reports_its_training_warnings(project, tmp_pat
     assert any(line.startswith("component policies: reused") for line in runs[1])
     warning = [line for line in runs[0] if "Warning" in line and "UnexpecTED" in line]
     assert warning and warning == [line for line in runs[1] if "UnexpecTED" in line]
+
+
+# Each component against each of its inputs: retrained when one changes, reused otherwise.
+
+EVERYTHING_BUT = {
+    "nlu_classifier": ("flow_retrieval", "policies"),
+    "entity_extractor": ("nlu_classifier", "response_selector", "flow_retrieval", "policies"),
+    "response_selector": ("flow_retrieval", "policies", "entity_extractor"),
+    "flow_retrieval": (*NLU_LEARNED, "policies"),
+    "policies": (*NLU_LEARNED, "flow_retrieval"),
+}
+
+
+def _nlu(p: Path, old: str, new: str) -> None:
+    edit(p / "data" / "nlu.yml", old, new)
+
+
+def _relabel(p: Path) -> None:  # the same texts, one of them under another intent
+    _nlu(p, "      - see you\n", "")
+    _nlu(p, "      - hey there\n", "      - hey there\n      - see you\n")
+
+
+CHANGES = {
+    "an example moved to another intent": ("nlu_classifier", _relabel),
+    "an entity annotation (same text)": (
+        "entity_extractor",
+        lambda p: _nlu(p, "[thai](cuisine) food", "[thai food](cuisine)"),
+    ),
+    "a regex": ("entity_extractor", lambda p: _nlu(p, "\\d{1,2}", "\\d{1,3}")),
+    "a lookup table": (
+        "entity_extractor",
+        lambda p: (p / "data" / "nlu.yml").write_text(
+            (p / "data" / "nlu.yml").read_text(encoding="utf-8")
+            + "  - lookup: cuisine\n    examples: |\n      - greek\n      - thai\n",
+            encoding="utf-8",
+        ),
+    ),
+    "a flow's description": (
+        "flow_retrieval",
+        lambda p: edit(
+            p / "data" / "flows.yml", "Send money to someone.", "Wire money to a person."
+        ),
+    ),
+    "a story": (
+        "policies",
+        lambda p: edit(p / "data" / "stories.yml", "          - cuisine: italian\n      - slot",
+                       "          - cuisine: thai\n      - slot"),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("what", sorted(CHANGES))
+def test_a_change_to_one_input_retrains_exactly_the_components_that_read_it(
+    project, tmp_path, what
+) -> None:
+    component, change = CHANGES[what]
+    after = retrained_after(project, tmp_path, change)
+    assert after[component] == "trained", after
+    for other in EVERYTHING_BUT[component]:
+        assert after[other] == "reused", (other, after)
+
+
+def _with_retrieval_intent(p: Path) -> None:
+    edit(
+        p / "config.yml",
+        "  - name: NLUCommandAdapter\n",
+        "  - name: NLUCommandAdapter\n  - name: ResponseSelector\n",
+    )
+    (p / "data" / "nlu.yml").write_text(
+        (p / "data" / "nlu.yml").read_text(encoding="utf-8")
+        + "  - intent: chitchat/ask_name\n    examples: |\n      - what is your name\n"
+        "      - who are you\n",
+        encoding="utf-8",
+    )
+    edit(p / "domain.yml", "intents:\n", "intents:\n  - chitchat\n")
+    edit(
+        p / "domain.yml",
+        "responses:\n",
+        "responses:\n  utter_chitchat/ask_name:\n    - text: I am the harbour bot.\n",
+    )
+
+
+def test_a_retrieval_intents_example_retrains_the_response_selector(project, tmp_path) -> None:
+    _with_retrieval_intent(project)
+    after = retrained_after(
+        project, tmp_path, lambda p: _nlu(p, "      - who are you\n", "      - your name?\n")
+    )
+    assert after["response_selector"] == "trained"
+    assert after["flow_retrieval"] == after["policies"] == "reused"
+    # ...and a change to the selector's settings retrains it too, nothing else.
+    edit(project / "config.yml", "  - name: ResponseSelector\n",
+         "  - name: ResponseSelector\n    ranking_length: 2\n")  # fmt: skip
+    again, _ = train(project, tmp_path / "out", tmp_path / "cache", "again")
+    assert again["response_selector"] == "trained"
+    assert all(again[c] == "reused" for c in EVERYTHING_BUT["response_selector"]), again
+    assert again["nlu_classifier"] == "reused"
+
+
+def test_config_outside_a_components_inputs_retrains_nothing(project, tmp_path) -> None:
+    after = retrained_after(
+        project, tmp_path, lambda p: edit(p / "config.yml", "assistant_id: harbour-coexistence",
+                                          "assistant_id: harbour-renamed")
+    )  # fmt: skip
+    assert after == dict.fromkeys(COMPONENTS, "reused")

@@ -13,8 +13,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.projects.models import Assistant
 from apps.testing import services
-from apps.testing.junit import junit_xml
 from apps.testing.models import TestRun
+from engine import formats
 
 
 class Command(BaseCommand):
@@ -116,9 +116,9 @@ class Command(BaseCommand):
                 at = f" ({', '.join(where)})" if where else ""
                 self.stdout.write(f"FAIL {label}{at}: {failure.get('message')}")
         if junit:
-            cases = [{**c, "path": services.case_path(c.get("file"))} for c in run.results]
+            cases = [{**c, "file": services.case_path(c.get("file"))} for c in run.results]
             try:
-                Path(junit).write_bytes(junit_xml(cases))
+                Path(junit).write_bytes(formats.junit_report([("e2e", cases)]))
             except OSError as exc:
                 raise CommandError(f"Cannot write {junit}: {exc}") from None
         if run.error:
