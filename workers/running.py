@@ -23,6 +23,7 @@ instead of its `--interval`, so a new model is live moments after its training e
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import hashlib
 import json
 import secrets
@@ -30,12 +31,14 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
@@ -60,6 +63,8 @@ def bot_endpoints(endpoints_text: str, spool_file: Path) -> str:
 
 #: How often a consumer polls while a training or a bot is on its way (else `--interval`).
 EXPECTING_POLL_SECONDS = 0.02
+#: How long after it was queued a bot counts as "on its way".
+EXPECTING_WINDOW_SECONDS = 30
 
 
 def _digest(env: dict[str, str]) -> str:
@@ -118,14 +123,19 @@ class RunningConsumer(Worker):
         super().sleep(seconds)
 
     def _work_expected(self) -> bool:
-        if Deployment.objects.filter(status=Deployment.Status.QUEUED).exists():
-            return True
-        trainings = TrainingJob.objects.filter(
-            status__in=[TrainingJob.Status.QUEUED, TrainingJob.Status.RUNNING]
+        """A training is running, or a bot was queued moments ago (not one that has waited
+        long for a free consumer: that one is claimed at the normal pace)."""
+        recent = timezone.now() - timedelta(seconds=EXPECTING_WINDOW_SECONDS)
+        deployments = Deployment.objects.filter(
+            status=Deployment.Status.QUEUED, created_at__gte=recent
         )
+        trainings = TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING)
         if self.held is not None:
+            if not self.can_swap:
+                return False  # only a swap would make this consumer take more work
+            deployments = deployments.filter(assistant_id=self.held.assistant_id)
             trainings = trainings.filter(assistant_id=self.held.assistant_id)
-        return trainings.exists()
+        return trainings.exists() or deployments.exists()
 
     def teardown(self) -> None:
         # Shutting down: hand the bot back so another consumer brings it up again.
@@ -221,13 +231,7 @@ class RunningConsumer(Worker):
             return
         try:
             model = self._fetch_model(version.model_file)
-            response = httpx.put(
-                f"{bot.url}/model",
-                json={"model_file": str(model)},
-                # In a header, not the query: an HTTP client's log shows the URL.
-                headers={"Authorization": f"Bearer {bot.token}"} if bot.token else None,
-                timeout=settings.STUDIO_BOT_START_TIMEOUT,
-            )
+            response = self._put_model(bot, model, [held, successor])
         except OSError as exc:
             successor.end(Deployment.Status.FAILED, f"Cannot fetch the model: {exc}")
             return
@@ -257,12 +261,7 @@ class RunningConsumer(Worker):
             self.say(f"deployment {successor.pk} was stopped during the swap; swapping back")
             successor.end(Deployment.Status.STOPPED)
             try:
-                back = httpx.put(
-                    f"{bot.url}/model",
-                    json={"model_file": str(self._fetch_model(held.version.model_file))},
-                    headers={"Authorization": f"Bearer {bot.token}"} if bot.token else None,
-                    timeout=settings.STUDIO_BOT_START_TIMEOUT,
-                )
+                back = self._put_model(bot, self._fetch_model(held.version.model_file), [held])
                 swapped_back = back.status_code == 204
             except (OSError, httpx.HTTPError):
                 swapped_back = False
@@ -274,6 +273,26 @@ class RunningConsumer(Worker):
         self.held = successor
         self.next_tend = 0.0
         self.say(f"deployment {successor.pk} live at {bot.url} (swapped into the running bot)")
+
+    def _put_model(self, bot: Any, model: Path, rows: list[Deployment]) -> httpx.Response:
+        """Rasa's PUT /model on `bot`, heartbeating `rows` while the bot loads the model (a
+        large one may take longer than a lease)."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            call = pool.submit(
+                httpx.put,
+                f"{bot.url}/model",
+                json={"model_file": str(model)},
+                # In a header, not the query: an HTTP client's log shows the URL.
+                headers={"Authorization": f"Bearer {bot.token}"} if bot.token else None,
+                timeout=settings.STUDIO_BOT_START_TIMEOUT,
+            )
+            while True:
+                try:
+                    return call.result(timeout=settings.STUDIO_HEARTBEAT_SECONDS)
+                except concurrent.futures.TimeoutError:
+                    for row in rows:
+                        row.heartbeat()
+                    self.touch_liveness()
 
     def _fetch_model(self, name: str) -> Path:
         """A local copy of the model archive (kept between restarts of the same bot); copies
