@@ -1,6 +1,7 @@
 """Model service: train-to-first-reply through the whole path, and jobs per minute."""
 
 import time
+from pathlib import Path
 
 from bench import Figure
 
@@ -44,7 +45,17 @@ class Studio:
         self.processes = _consumers("training_consumer", 1, cache=self.cache) + _consumers(
             "running_consumer", 2
         )
-        time.sleep(2)  # let the consumers start, as they would be in a running Studio
+        # Wait until every consumer has run its loop once, as they would in a running Studio.
+        from django.conf import settings
+
+        from tests.support.processes import wait_for
+
+        run = Path(settings.VAR_DIR) / "run"
+        names = ["training.bench-training_consumer-0.alive"]
+        names += [f"running.bench-running_consumer-{i}.alive" for i in (0, 1)]
+        for name in names:
+            (run / name).unlink(missing_ok=True)
+        wait_for(lambda: all((run / name).exists() for name in names), 120, what="the consumers")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -66,7 +77,7 @@ class Studio:
 
         if files is not None:
             content.import_files(assistant, files)
-        before = set(Deployment.objects.filter(assistant=assistant).values_list("pk", flat=True))
+        previous = Deployment.objects.filter(assistant=assistant, status="live").first()
         started = time.perf_counter()
         job = services.request_training(assistant, None)
 
@@ -85,9 +96,7 @@ class Studio:
         assert replies, "the bot did not answer"
         job.refresh_from_db()
         deployment.refresh_from_db()
-        swapped = Deployment.objects.filter(
-            assistant=assistant, bot_url=deployment.bot_url, pk__in=before
-        ).exists()
+        swapped = previous is not None and previous.bot_url == deployment.bot_url
         phases = {
             "claim": job.started_at - job.created_at,
             "train+store": job.finished_at - job.started_at,
