@@ -341,7 +341,8 @@ class DeploymentQuerySet(ClaimQuerySet):
                 .select_related("version")
                 .order_by("created_at", "id")
             )
-            row = next((row for row in rows[:10] if swappable(live, row)), None)
+            candidates = cast("list[Deployment]", list(rows[:10]))
+            row = next((row for row in candidates if swappable(live, row)), None)
             if row is None:
                 return None
             _take(row, owner)
@@ -361,7 +362,7 @@ class DeploymentQuerySet(ClaimQuerySet):
                 .order_by("created_at", "id")
             )
             now = timezone.now()
-            for row in rows[:20]:
+            for row in cast("list[Deployment]", list(rows[:20])):
                 if row.created_at > now - SWAP_CLAIM_GRACE and row.swap_target() is not None:
                     continue
                 _take(row, owner)
