@@ -1,30 +1,83 @@
 """Model service: train-to-first-reply through the whole path, and jobs per minute."""
 
 import time
+from pathlib import Path
 
 from bench import Figure
 
 
-def _consumers(kind: str, count: int, *args: str):
+def _consumers(kind: str, count: int, *args: str, cache: bool = False):
     from tests.support.processes import manage
 
     return [
         manage(kind, "--worker-id", f"bench-{kind}-{i}", "--interval", "0.1", *args,
                DJANGO_SETTINGS_MODULE="studio.settings", DEBUG="true",
-               STUDIO_TRAINING_CACHE="false")
+               STUDIO_TRAINING_CACHE="true" if cache else "false")
         for i in range(count)
     ]  # fmt: skip
 
 
-def train_to_first_reply(assistant, message: str) -> float:
-    """From the training request to the bot's first answer through the web relay's client."""
-    from apps.training import bot, services
-    from apps.training.models import Deployment
-    from tests.support.processes import stop, wait_for
+def _edited_response(files: dict[str, str]) -> dict[str, str]:
+    """The assistant's files with its first response text changed."""
+    marker = "- text: "
+    name = next(n for n, text in sorted(files.items()) if n.endswith(".yml") and marker in text)
+    return {**files, name: files[name].replace(marker, marker + "Edited ", 1)}
 
-    processes = _consumers("training_consumer", 1) + _consumers("running_consumer", 1)
-    try:
-        time.sleep(2)  # let the consumers start, as they would be in a running Studio
+
+def _edited_nlu(files: dict[str, str], example: str) -> dict[str, str]:
+    """The assistant's files with one more example for its first intent."""
+    marker = "examples: |\n"
+    name = next(n for n, text in sorted(files.items()) if marker in text)
+    text = files[name]
+    at = text.index(marker) + len(marker)
+    indent = text[at:].split("- ", 1)[0]
+    return {**files, name: text[:at] + f"{indent}- {example}\n" + text[at:]}
+
+
+class Studio:
+    """A training consumer and two running consumers, as in a running Studio, and a way to
+    time one edit from the training request to the bot's first answer."""
+
+    def __init__(self, *, cache: bool) -> None:
+        self.cache = cache
+
+    def __enter__(self) -> "Studio":
+        self.processes = _consumers("training_consumer", 1, cache=self.cache) + _consumers(
+            "running_consumer", 2
+        )
+        # Wait until every consumer has run its loop once, as they would in a running Studio.
+        from django.conf import settings
+
+        from tests.support.processes import wait_for
+
+        run = Path(settings.VAR_DIR) / "run"
+        names = ["training.bench-training_consumer-0.alive"]
+        names += [f"running.bench-running_consumer-{i}.alive" for i in (0, 1)]
+        for name in names:
+            (run / name).unlink(missing_ok=True)
+        wait_for(lambda: all((run / name).exists() for name in names), 120, what="the consumers")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from apps.training.models import Deployment
+        from tests.support.processes import stop
+
+        for process in self.processes:
+            stop(process)
+        # Retire the bots, or the next measurement's running consumers would bring them back.
+        Deployment.objects.update(status=Deployment.Status.STOPPED)
+
+    def first_reply(self, assistant, message: str, files: dict[str, str] | None = None) -> float:
+        """Import `files` (an edit), then time the training request -> the bot's first answer
+        through the web relay's client. Prints where the time went."""
+        from apps.projects import content
+        from apps.training import bot, services
+        from apps.training.models import Deployment
+        from tests.support.processes import wait_for
+
+        if files is not None:
+            content.import_files(assistant, files)
+        previous = Deployment.objects.filter(assistant=assistant, status="live").first()
         started = time.perf_counter()
         job = services.request_training(assistant, None)
 
@@ -32,30 +85,47 @@ def train_to_first_reply(assistant, message: str) -> float:
             job.refresh_from_db()
             if job.status == "failed":
                 raise RuntimeError(f"training failed: {job.error}")
-            failed = Deployment.objects.filter(assistant=assistant, status="failed").first()
+            failed = Deployment.objects.filter(version=job.version, status="failed").first()
             if failed:
                 raise RuntimeError(f"the bot failed: {failed.error[-2000:]}")
-            return Deployment.objects.filter(assistant=assistant, status="live").first()
+            return Deployment.objects.filter(version=job.version, status="live").first()
 
-        deployment = wait_for(live, 300, interval=0.05, what="the bot")
+        deployment = wait_for(live, 300, interval=0.005, what="the bot")
         replies = bot.send_message(deployment, "bench", message)
         elapsed = time.perf_counter() - started
         assert replies, "the bot did not answer"
         job.refresh_from_db()
         deployment.refresh_from_db()
+        swapped = previous is not None and previous.bot_url == deployment.bot_url
         phases = {
             "claim": job.started_at - job.created_at,
             "train+store": job.finished_at - job.started_at,
             "bot claim": deployment.started_at - job.finished_at,
-            "bot start": deployment.live_at - deployment.started_at,
+            ("swap" if swapped else "bot start"): deployment.live_at - deployment.started_at,
         }
-        print("   ", ", ".join(f"{k} {v.total_seconds():.2f} s" for k, v in phases.items()))
+        print("   ", ", ".join(f"{k} {v.total_seconds():.3f} s" for k, v in phases.items()))
         return elapsed
-    finally:
-        for process in processes:
-            stop(process)
-        # Retire the bot, or the next measurement's running consumer would bring it back.
-        Deployment.objects.update(status=Deployment.Status.STOPPED)
+
+
+def train_to_first_reply(assistant, message: str) -> dict[str, float]:
+    """A cold full training to a new bot (the baseline), then edits to the live bot: with the
+    training cache and the swap, and without the cache (swap only)."""
+    from apps.projects import content
+
+    files = content.export_files(assistant)
+    times = {}
+    with Studio(cache=False) as studio:
+        times["cold"] = studio.first_reply(assistant, message)
+        times["response, no cache"] = studio.first_reply(
+            assistant, message, _edited_response(files)
+        )
+    with Studio(cache=True) as studio:
+        studio.first_reply(assistant, message, files)  # fills the cache; a new bot
+        times["response"] = studio.first_reply(assistant, message, _edited_response(files))
+        times["nlu"] = studio.first_reply(
+            assistant, message, _edited_nlu(_edited_response(files), "an example added")
+        )
+    return times
 
 
 def jobs_per_minute(assistant, consumers: int, jobs: int = 6) -> float:
@@ -121,19 +191,49 @@ def run():
 
     demo = services.create_assistant(name="bench-demo", created_by=None)
     content.import_files(demo, read_project_dir(DEMO_DIR))
-    yield Figure("Train-to-first-reply, demo assistant", train_to_first_reply(demo, "hello"), "s")
+    times = train_to_first_reply(demo, "hello")
+    cold = times["cold"]
+    yield Figure("Train-to-first-reply, demo: cold full training, new bot", cold, "s")
+    for edit, label, target in [
+        ("response", "demo: response edit (cache, swap)", "< 0.5 s"),
+        ("nlu", "demo: NLU edit (cache, swap)", "< 0.5 s"),
+        ("response, no cache", "demo: response edit (no cache, swap)", ""),
+    ]:
+        yield Figure(
+            f"Train-to-first-reply, {label}",
+            times[edit],
+            "s",
+            target,
+            baseline=cold,
+            baseline_label="cold full training",
+        )
     reference = services.create_assistant(name="bench-ref", created_by=None)
     content.import_files(reference, generate_reference_project())
-    yield Figure(
-        "Train-to-first-reply, reference assistant",
-        train_to_first_reply(reference, "hello"),
-        "s",
-        "< 3 s",
-    )
-    cold, cached, ratio = cached_training_ratio()
+    times = train_to_first_reply(reference, "hello")
+    cold = times["cold"]
+    yield Figure("Train-to-first-reply, reference: cold full training, new bot", cold, "s")
+    for edit, label, target in [
+        ("response", "reference: response edit (cache, swap)", "< 1 s"),
+        ("nlu", "reference: NLU edit (cache, swap)", "< 2 s"),
+        ("response, no cache", "reference: response edit (no cache, swap)", ""),
+    ]:
+        yield Figure(
+            f"Train-to-first-reply, {label}",
+            times[edit],
+            "s",
+            target,
+            baseline=cold,
+            baseline_label="cold full training",
+        )
+    cold, cached, _ratio = cached_training_ratio()
     yield Figure("Reference assistant: cold full training", cold, "s")
-    yield Figure("Reference assistant: training after a response edit (cache)", cached, "s")
-    yield Figure("  ratio to a cold full training", ratio, "x")
+    yield Figure(
+        "Reference assistant: training after a response edit (cache)",
+        cached,
+        "s",
+        baseline=cold,
+        baseline_label="cold full training",
+    )
     for consumers in (1, 2):
         yield Figure(
             f"Demo trainings per minute with {consumers} consumer(s) (6 jobs)",

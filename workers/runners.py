@@ -299,8 +299,9 @@ class LocalBot:
 
     def is_ready(self) -> bool:
         try:
-            params = {"token": self.token} if self.token else None
-            return httpx.get(f"{self.url}/status", params=params, timeout=1).status_code == 200
+            # The token in a header: a query string shows in HTTP clients' logs.
+            headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
+            return httpx.get(f"{self.url}/status", headers=headers, timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -23,8 +23,12 @@ class BotUnavailable(Exception):
 def _call(method: str, deployment: Deployment, path: str, **kwargs):
     if not deployment.bot_url:
         raise BotUnavailable("The bot is not running.")
-    if deployment.bot_token:  # Rasa's --auth-token: ?token=...
-        kwargs["params"] = {**kwargs.get("params", {}), "token": deployment.bot_token}
+    if deployment.bot_token:
+        # The built-in engine's token, in a header: a query string shows in HTTP clients' logs.
+        kwargs["headers"] = {
+            **kwargs.get("headers", {}),
+            "Authorization": f"Bearer {deployment.bot_token}",
+        }
     try:
         response = httpx.request(method, deployment.bot_url + path, timeout=TIMEOUT, **kwargs)
     except httpx.HTTPError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import models, transaction
@@ -280,6 +280,29 @@ class TrainingJob(LeasedWork, models.Model):
         return f"training of {self.version} ({self.status})"
 
 
+#: How long a queued bot that can be swapped into a live one waits for that bot's consumer.
+SWAP_CLAIM_GRACE = timedelta(seconds=10)
+
+
+def swappable(live: Deployment, queued: Deployment) -> bool:
+    """Whether `queued`'s model can be loaded into `live`'s running bot: it would run with the
+    same endpoints (event broker, action server, LLMs), which the bot was started with. The
+    engine and the runner are the consumers' own settings, the same for both."""
+    endpoints = "endpoints.yml"
+    return live.version.input_files.get(endpoints, "") == queued.version.input_files.get(
+        endpoints, ""
+    ) and bool(queued.version.model_file)
+
+
+def _take(row: Deployment, owner: str) -> None:
+    """Claim a queued deployment locked by the caller's transaction (as `claim_next` does)."""
+    row.status = Deployment.Status.STARTING
+    row.consumer_id = owner
+    row.attempts += 1
+    row.started_at = row.heartbeat_at = timezone.now()
+    row.save(update_fields=["status", "consumer_id", "attempts", "started_at", "heartbeat_at"])
+
+
 class DeploymentQuerySet(ClaimQuerySet):
     claimed_status = "starting"
     owner_field = "consumer_id"
@@ -290,6 +313,61 @@ class DeploymentQuerySet(ClaimQuerySet):
     def shared(self):
         """The bots of the assistant's versions, not the personal (isolated) ones."""
         return self.filter(isolated=False)
+
+    def swap_candidates(self, live: Deployment) -> DeploymentQuerySet:
+        """The queued bots whose model could be loaded into `live`'s bot instead of starting
+        a new one (issue 20): the same assistant, the same scope (a person's isolated bot only
+        takes that person's versions). `swappable` then compares their configuration."""
+        rows = self.filter(
+            status=Deployment.Status.QUEUED,
+            assistant_id=live.assistant_id,
+            isolated=live.isolated,
+            created_at__gte=live.created_at,
+        )
+        if live.isolated:
+            rows = rows.filter(version__created_by_id=live.version.created_by_id)
+        return rows
+
+    def claim_swap(
+        self, owner: str, live: Deployment, *, exclude: set[int] | frozenset[int] = frozenset()
+    ) -> Deployment | None:
+        """Take the oldest queued bot that can be swapped into `live`'s bot (held by `owner`),
+        in a transaction that holds the row lock only for the claim. None when there is none."""
+        with transaction.atomic():
+            rows = (
+                self.swap_candidates(live)
+                .exclude(pk__in=exclude)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("version")
+                .order_by("created_at", "id")
+            )
+            candidates = cast("list[Deployment]", list(rows[:10]))
+            row = next((row for row in candidates if swappable(live, row)), None)
+            if row is None:
+                return None
+            _take(row, owner)
+        return row
+
+    def claim_new_bot(self, owner: str, *, leave_swaps: bool) -> Deployment | None:
+        """`claim_next` for a consumer without a bot. With `leave_swaps`, a queued bot that the
+        consumer of a live bot can take by swapping its model in is left to it for
+        `SWAP_CLAIM_GRACE` (then anyone starts it, should that consumer be stuck)."""
+        if not leave_swaps:
+            return cast("Deployment | None", self.claim_next(owner))
+        with transaction.atomic():
+            rows = (
+                self.select_for_update(skip_locked=True, of=("self",))
+                .filter(status=Deployment.Status.QUEUED)
+                .select_related("version")
+                .order_by("created_at", "id")
+            )
+            now = timezone.now()
+            for row in cast("list[Deployment]", list(rows[:20])):
+                if row.created_at > now - SWAP_CLAIM_GRACE and row.swap_target() is not None:
+                    continue
+                _take(row, owner)
+                return row
+        return None
 
     def holding_a_bot(self) -> DeploymentQuerySet:
         return self.filter(
@@ -345,6 +423,17 @@ class Deployment(models.Model):
         return f"{self.version} ({self.status})"
 
     # (claims: `Deployment.objects.claim_next(consumer_id)`, see ClaimQuerySet)
+
+    def swap_target(self) -> Deployment | None:
+        """The live bot (its consumer heartbeating) that this queued one can be swapped into."""
+        fresh = timezone.now() - timedelta(seconds=settings.STUDIO_LEASE_SECONDS)
+        rows = Deployment.objects.live().filter(
+            assistant_id=self.assistant_id, isolated=self.isolated, heartbeat_at__gte=fresh
+        )
+        if self.isolated:
+            rows = rows.filter(version__created_by_id=self.version.created_by_id)
+        rows = rows.select_related("version")
+        return next((live for live in rows if swappable(live, self)), None)
 
     def _owned(self, *statuses):
         return Deployment.objects.filter(

@@ -132,18 +132,21 @@ def check_readiness(
     include_drafts: bool = True,
     flows: dict[str, str] | None = None,
     chosen: stable.TrainingFlows | None = None,
+    project: formats.Project | None = None,
 ) -> Readiness:
     """What stands between the assistant and a successful training (of all flows as they are
     now, of only the published ones as they were published, or of the definition chosen for
-    each flow: see `training_flows`)."""
+    each flow: see `training_flows`). `project`: the `training_project` of `chosen`, when the
+    caller has it already."""
     if chosen is None:
         chosen = training_flows(assistant, include_drafts=include_drafts, flows=flows)
     if chosen.problems:
         return Readiness(_choice_problems(chosen), [])
-    try:
-        project = training_project(assistant, chosen)
-    except formats.FormatError as exc:
-        return Readiness(exc.problems, [])
+    if project is None:
+        try:
+            project = training_project(assistant, chosen)
+        except formats.FormatError as exc:
+            return Readiness(exc.problems, [])
     problems = formats.validate_project(project)
     problems += formats.check_project_env(project, allowed_env_names(assistant))
     problems = [_in_chosen(p, chosen) for p in problems]
@@ -169,10 +172,13 @@ def snapshot_files(
     *,
     include_drafts: bool = True,
     chosen: stable.TrainingFlows | None = None,
+    project: formats.Project | None = None,
 ) -> dict[str, str]:
     if chosen is None:
         chosen = training_flows(assistant, include_drafts=include_drafts)
-    files = formats.dump_project(training_project(assistant, chosen))
+    if project is None:
+        project = training_project(assistant, chosen)
+    files = formats.dump_project(project)
     files["config.yml"] = formats.with_assistant_id(files.get("config.yml", ""), assistant.name)
     return files
 
@@ -214,10 +220,20 @@ def request_training(
     if isolated and (user is None or not user.is_authenticated):
         raise TrainingRefused([formats.Problem(None, None, "", ISOLATED_NEEDS_A_PERSON)])
     chosen = training_flows(assistant, include_drafts=include_drafts, flows=flows)
-    readiness = check_readiness(assistant, include_drafts=include_drafts, chosen=chosen)
+    # The project is exported once, for the checks and the snapshot (issue 20: the request is
+    # on the path from an edit to its first reply).
+    project = None
+    if not chosen.problems:
+        try:
+            project = training_project(assistant, chosen)
+        except formats.FormatError as exc:
+            raise TrainingRefused(exc.problems) from None
+    readiness = check_readiness(
+        assistant, include_drafts=include_drafts, chosen=chosen, project=project
+    )
     if not readiness.ok:
         raise TrainingRefused(readiness.errors)
-    files = snapshot_files(assistant, chosen=chosen)
+    files = snapshot_files(assistant, chosen=chosen, project=copy.deepcopy(project))
     binary = content.binary_files_base64(assistant)
     # Lock the assistant row so two requests at once don't take the same version number.
     Assistant.objects.select_for_update().filter(pk=assistant.pk).first()

@@ -604,8 +604,12 @@ def _load_yaml_file(
     problems: list[Problem],
     legacy: LegacyDomain | None = None,
 ) -> None:
-    # Training data (hundreds of stories, examples) is read with libyaml: the same result.
-    doc = load_yaml(content, path, fast=path.startswith("data/"))
+    # Training data (hundreds of stories, examples) is read with libyaml: the same result. So
+    # is a JSON document, which only a machine writes (a trained model's domain and flows: its
+    # load is on the path from an edit to the first reply, issue 20).
+    head = content[:64].lstrip()
+    machine_written = head.startswith(b"{" if isinstance(head, bytes) else "{")
+    doc = load_yaml(content, path, fast=path.startswith("data/") or machine_written)
     project.source_lines[path] = doc.lines
     collector = ProblemCollector(path, doc.lines)
     content = migrate_yaml_document(doc, content, collector, legacy)  # Rasa 2.x files

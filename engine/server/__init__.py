@@ -12,6 +12,10 @@ Endpoints (bodies as Rasa's; errors as Rasa's error object, see `engine.server.a
 ``GET /webhooks/rest/``                                    ``{"status": "ok"}``
 ``POST /webhooks/rest/webhook[?stream=true]``              ``{"sender", "message", "metadata"?}``
 ``POST /model/parse``                                      ``{"text", "message_id"?}``
+``PUT /model``                                             ``{"model_file"}`` or
+                                                           ``{"model_server": {"url"...}}``:
+                                                           204 once the new model serves
+                                                           (`engine.server.swap`)
 ``GET /conversations/{id}/tracker``                        ``?include_events=...&until=...``
 ``POST /conversations/{id}/tracker/events``                one event or a list;
                                                            ``?execute_side_effects=true`` runs

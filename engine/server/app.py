@@ -212,15 +212,20 @@ class Api:
         max_body_bytes: int,
         auth_webhooks: bool = False,
     ) -> None:
-        self.bot = bot
         self.auth_token = auth_token
         self.auth_webhooks = auth_webhooks
         self.max_body_bytes = max_body_bytes
         self.locks = ConversationLocks()
         self.started_at = time.time()
+        self.use(bot)
+
+    def use(self, bot: Bot) -> None:
+        """Serve `bot` from the next request on (a model swap, `engine.server.swap`). Every
+        turn reads `self.bot` once, under its conversation's lock, so it runs wholly on one."""
         domain = bot.model.dialogue_model.domain
         #: What ``trigger_intent`` may trigger: the domain's intents and Rasa's default ones.
         self.known_intents = {i.name for i in domain.intents} | DEFAULT_INTENTS
+        self.bot = bot
 
     def check_token(self, request: Request) -> None:
         if not self.auth_token:
@@ -542,8 +547,9 @@ def create_app(
         try:
             yield
         finally:
-            bot.reminders.stop()
-            await run_in_threadpool(bot.close)
+            # The bot serving now (a swap may have replaced the first one).
+            api.bot.reminders.stop()
+            await run_in_threadpool(api.bot.close)
 
     routes = [
         Route("/", _guarded(api.hello), methods=["GET"]),

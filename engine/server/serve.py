@@ -14,6 +14,7 @@ from engine.netguard import BlockedNetworks
 from engine.server.app import MAX_BODY_BYTES, create_app
 from engine.server.runtime import Bot
 from engine.server.store import DEFAULT_MAX_CONVERSATIONS
+from engine.server.swap import ModelSwapper, enable_model_swaps
 
 __all__ = ["build_bot", "serve"]
 
@@ -125,6 +126,17 @@ def serve(
             ),
             lambda: _say("Rasa server is up and running."),
         ],
+    )
+    # PUT /model loads another model into this process (engine.server.swap).
+    enable_model_swaps(
+        app,
+        ModelSwapper(
+            app.state.api,
+            endpoints=endpoints,
+            seed=seed,
+            max_conversations=max_conversations,
+            blocked_networks=blocked_networks,
+        ),
     )
     uvicorn.run(
         app,

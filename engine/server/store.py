@@ -27,6 +27,10 @@ class InMemoryTrackerStore:
     ) -> None:
         self._factory = factory
         self._trackers: OrderedDict[str, Any] = OrderedDict()
+        # Trackers built for the model served before a swap, rebuilt from their events when
+        # next read (`rebind`).
+        self._stale: set[str] = set()
+        self._rebuild: Callable[[str, list[dict[str, Any]]], Any] | None = None
         self.max_conversations = max_conversations
         # Turns of different conversations run in worker threads at the same time.
         self._lock = threading.RLock()
@@ -41,8 +45,25 @@ class InMemoryTrackerStore:
         with self._lock:
             tracker = self._trackers.get(sender_id)
             if tracker is not None:
+                if sender_id in self._stale and self._rebuild is not None:
+                    tracker = self._rebuild(sender_id, tracker.events)
+                    self._trackers[sender_id] = tracker
+                self._stale.discard(sender_id)
                 self._trackers.move_to_end(sender_id)
             return tracker
+
+    def rebind(
+        self,
+        factory: Callable[[str], Any],
+        rebuild: Callable[[str, list[dict[str, Any]]], Any],
+    ) -> None:
+        """Another model now serves these conversations (a model swap): new trackers come from
+        `factory`, and every tracker kept so far is rebuilt from its events by `rebuild` when
+        next read (under its conversation's lock, so never in the middle of a turn)."""
+        with self._lock:
+            self._factory = factory
+            self._rebuild = rebuild
+            self._stale = set(self._trackers)
 
     def get_or_create(self, sender_id: str) -> Any:
         with self._lock:
@@ -57,10 +78,12 @@ class InMemoryTrackerStore:
             self._trackers[tracker.sender_id] = tracker
             self._trackers.move_to_end(tracker.sender_id)
             while len(self._trackers) > self.max_conversations:
-                self._trackers.popitem(last=False)
+                dropped, _ = self._trackers.popitem(last=False)
+                self._stale.discard(dropped)
 
     def delete(self, sender_id: str) -> bool:
         with self._lock:
+            self._stale.discard(sender_id)
             return self._trackers.pop(sender_id, None) is not None
 
 
@@ -76,6 +99,13 @@ class ConversationLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+    async def drain(self) -> None:
+        """Return once every turn that holds or awaits a conversation now has ended (turns
+        that start later may still run)."""
+        for sender_id in list(self._locks):
+            async with self.hold(sender_id):
+                pass
 
     @asynccontextmanager
     async def hold(self, sender_id: str) -> AsyncIterator[None]:
