@@ -38,8 +38,8 @@ FALLBACK_LOSS = 0.05
 THRESHOLD_RANGE = (0.05, 0.9)
 #: Above this many coefficients (features x labels) SAGA trains instead of L-BFGS (memory).
 LBFGS_MAX_PARAMETERS = 1_000_000
-SAGA_EPOCHS = 8
-SAGA_TUNING_EPOCHS = 4
+SAGA_EPOCHS = 6
+SAGA_TUNING_EPOCHS = 3
 
 
 @dataclass
@@ -105,6 +105,11 @@ class TextClassifier:
         self._embedder: SentenceEmbedder | None = None
         self._model: LogisticRegression | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_weights", None)  # derived from the model's coefficients
+        return state
+
     @property
     def calibrated_threshold(self) -> float | None:
         """The fallback threshold calibrated on the held-out split (None without one)."""
@@ -118,6 +123,7 @@ class TextClassifier:
             raise ValueError("texts and labels must have the same length")
         self.labels = sorted(set(labels))
         self._word = self._char = self._model = self._embedder = None
+        self._weights: np.ndarray | None = None
         self.tuning = None
         if len(self.labels) < 2:
             return self
@@ -264,7 +270,18 @@ class TextClassifier:
         if self._model is None:
             n = len(self.labels)
             return np.full((len(texts), n), 1.0 / n)
-        probabilities: np.ndarray = self._model.predict_proba(self._featurize(list(texts)))
+        # The softmax of the linear scores, as the model's predict_proba, with the coefficients
+        # kept transposed and contiguous: predict_proba multiplies by a transposed view, which
+        # costs a copy of every coefficient per call (20 ms with 150 intents).
+        weights = getattr(self, "_weights", None)
+        if weights is None:
+            weights = self._weights = np.ascontiguousarray(self._model.coef_.T)
+        scores = np.asarray(self._featurize(list(texts)) @ weights) + self._model.intercept_
+        if scores.shape[1] == 1:  # two labels: one score, the second label's log-odds
+            scores = np.hstack([np.zeros_like(scores), scores])
+        scores -= scores.max(axis=1, keepdims=True)
+        probabilities: np.ndarray = np.exp(scores)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
         return probabilities
 
     def rank_many(self, texts: Sequence[str], top_k: int | None = None) -> list[Ranking]:
