@@ -245,6 +245,13 @@ def _figures(
         **against,
     )
     yield Figure(
+        f"{title}: training, wall time (shared machine)",
+        result["train_wall"],
+        "s",
+        baseline=base.get("train_wall"),
+        **against,
+    )
+    yield Figure(
         f"{title}: training peak RSS",
         result["peak_rss"],
         "MB",
