@@ -226,6 +226,8 @@ class TextClassifier:
             scores[c] = score
             if best is None or score > best[1]:
                 best = (c, score, probabilities, (model.coef_.copy(), model.intercept_.copy()))
+            if score == 1.0:
+                break  # no larger C can do better, and ties go to the smaller C
         assert best is not None
         c, _score, probabilities, start = best
         predicted = probabilities.argmax(axis=1)

@@ -233,7 +233,10 @@ def test_c_is_chosen_from_the_grid_on_held_out_examples_deterministically() -> N
     second = NluModel.train(templated()).classifier
     assert first.tuning is not None and second.tuning is not None
     assert first.tuning.held_out >= 30
-    assert set(first.tuning.scores) == set(C_GRID)
+    tried = sorted(first.tuning.scores)
+    assert tried == list(C_GRID[: len(tried)])
+    # The grid stops early only at a perfect held-out score (ties go to the smaller C).
+    assert len(tried) == len(C_GRID) or first.tuning.scores[tried[-1]] == 1.0
     assert first.tuning.c in C_GRID
     best = max(first.tuning.scores.values())
     assert first.tuning.scores[first.tuning.c] == best
