@@ -366,7 +366,16 @@ class DialogueModel:
         return [str(name) for name in slots if isinstance(name, str)]
 
     def domain_dict(self) -> dict[str, Any]:
-        """The domain as Rasa serves it at ``GET /domain`` and sends to the action server."""
+        """The domain as Rasa serves it at ``GET /domain`` and sends to the action server.
+
+        Built once (every custom action call sends it): the same dict every time, which
+        callers read and must not change."""
+        cached: dict[str, Any] | None = self.__dict__.get("_domain_dict")
+        if cached is None:
+            cached = self.__dict__["_domain_dict"] = self._build_domain_dict()
+        return cached
+
+    def _build_domain_dict(self) -> dict[str, Any]:
         out = domain_to_dict(self.domain)
         out["version"] = str(out.get("version") or "3.1")
         out.setdefault("intents", [])

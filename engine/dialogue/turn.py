@@ -4,13 +4,13 @@ event. Every stage of the processor writes through it."""
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 import string
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.dialogue.copying import json_copy
 from engine.dialogue.stackpatch import diff
 from engine.dialogue.tracker import ACTION_LISTEN, Tracker, now
 
@@ -84,7 +84,7 @@ class Recorder:
         predicted = self.predicted
         if predicted is not None and predicted.get("name") == name:
             self.predicted = None
-            fields = copy.deepcopy(predicted)
+            fields = json_copy(predicted)
         self.append(tracker, {"event": "action", "timestamp": now(), **fields})
 
     def listen(self, tracker: Tracker) -> None:
