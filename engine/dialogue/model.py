@@ -365,6 +365,32 @@ class DialogueModel:
             return [str(name) for name in slots]
         return [str(name) for name in slots if isinstance(name, str)]
 
+    def retrieval_actions(self) -> frozenset[str]:
+        """The ``utter_<intent>`` names that have responses ``utter_<intent>/<key>``."""
+        cached: frozenset[str] | None = self.__dict__.get("_retrieval_actions")
+        if cached is None:
+            cached = frozenset(
+                name.split("/", 1)[0]
+                for name in self.responses
+                if "/" in name and name.startswith("utter_") and name.split("/", 1)[0] != "utter_"
+            )
+            self.__dict__["_retrieval_actions"] = cached
+        return cached
+
+    def triggers(self, intent: str) -> list[tuple[CompiledFlow, float]]:
+        """The flows whose ``nlu_trigger`` names `intent`, with each trigger's confidence
+        threshold, in the order of the flows and their triggers."""
+        index: dict[str, list[tuple[CompiledFlow, float]]] | None = self.__dict__.get("_triggers")
+        if index is None:
+            index = {}
+            for compiled in self.flows.values():
+                for trigger in compiled.flow.nlu_trigger or []:
+                    index.setdefault(trigger.intent, []).append(
+                        (compiled, trigger.confidence_threshold or 0.0)
+                    )
+            self.__dict__["_triggers"] = index
+        return index.get(intent, [])
+
     def domain_dict(self) -> dict[str, Any]:
         """The domain as Rasa serves it at ``GET /domain`` and sends to the action server.
 
