@@ -35,8 +35,8 @@ VALUES = [
     {"pair": (1, "two"), "id": uuid.UUID(int=7), "point": Point()},
     {"numpy_float": np.float64(0.25), "numpy_int": np.int64(3), "numpy_nan": np.float64("nan")},
     {"big": 10**30, "small": -(2**63), "max": 2**64 - 1},
-    {"keys": {1: "int key", 2.5: "float key", None: "null key", True: "bool key"}},
-    {"escapes": "quote \" backslash \\ newline \n tab \t nul \x00 \u2028"},
+    {"keys": {3: "int key", 2.5: "float key", None: "null key", True: "bool key"}},
+    {"escapes": 'quote " backslash \\ newline \n tab \t nul \x00 \u2028'},
     {"floats": [0.1, 1e16, 1e-7, -0.0, 123456789.123456789]},
 ]
 
