@@ -33,9 +33,11 @@ A coexistence router (``IntentBasedRouter`` or ``LLMBasedRouter`` in config.yml'
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, cast
 
 from engine.dialogue.search import KnowledgeBase
@@ -352,6 +354,14 @@ class DialogueModel:
 
     def initial_slots(self) -> dict[str, Any]:
         return {s.name: s.initial_value for s in self.slots.values()}
+
+    def frozen_initial_slots(self) -> Mapping[str, Any]:
+        """`initial_slots`, read-only and built once: what every conversation's tracker keeps
+        (one copy per model, not one per conversation)."""
+        cached: Mapping[str, Any] | None = self.__dict__.get("_frozen_initial_slots")
+        if cached is None:
+            cached = self.__dict__["_frozen_initial_slots"] = MappingProxyType(self.initial_slots())
+        return cached
 
     def shared_slots(self) -> set[str]:
         """The slots marked ``shared_for_coexistence`` (kept when the routing resets)."""

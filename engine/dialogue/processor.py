@@ -138,7 +138,7 @@ class Processor:
         return CALM_MODE
 
     def new_tracker(self, sender_id: str) -> Tracker:
-        return Tracker(sender_id, self.model.initial_slots(), self.model.shared_slots())
+        return Tracker(sender_id, self.model.frozen_initial_slots(), self.model.shared_slots())
 
     def handle_message(self, tracker: Tracker, message: UserMessage) -> list[dict[str, Any]]:
         """One user turn: parse, update slots, run flows until the bot listens.

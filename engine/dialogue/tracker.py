@@ -26,7 +26,8 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
 from engine.dialogue.copying import json_copy
@@ -60,12 +61,17 @@ class Tracker:
     def __init__(
         self,
         sender_id: str,
-        initial_slots: dict[str, Any] | None = None,
+        initial_slots: Mapping[str, Any] | None = None,
         shared_slots: Iterable[str] = (),
     ) -> None:
         self.sender_id = sender_id
         self.events: list[dict[str, Any]] = []
-        self.initial_slots: dict[str, Any] = dict(initial_slots or {})
+        # The model's read-only initial values are shared by all its conversations.
+        self.initial_slots: Mapping[str, Any] = (
+            initial_slots
+            if isinstance(initial_slots, MappingProxyType)
+            else dict(initial_slots or {})
+        )
         #: Slots a coexistence reset (``routing_session_ended``) keeps.
         self.shared_slots: frozenset[str] = frozenset(shared_slots)
         #: The stack before changes not yet recorded as a ``stack`` event (processor use).
@@ -83,7 +89,7 @@ class Tracker:
     ) -> Tracker:
         """Replay `events` (e.g. from a tracker store) into a new tracker."""
         if model is not None:
-            tracker = cls(sender_id, model.initial_slots(), model.shared_slots())
+            tracker = cls(sender_id, model.frozen_initial_slots(), model.shared_slots())
         else:
             tracker = cls(sender_id)
         for event in events:
@@ -91,7 +97,7 @@ class Tracker:
         return tracker
 
     def _reset_state(self) -> None:
-        self.slots: dict[str, Any] = json_copy(self.initial_slots)
+        self.slots: dict[str, Any] = {k: json_copy(v) for k, v in self.initial_slots.items()}
         self.stack: list[dict[str, Any]] = []
         self.latest_message: dict[str, Any] = {
             "intent": {},
@@ -141,7 +147,7 @@ class Tracker:
         elif kind in ("restart", "session_started"):
             self._reset_state()
         elif kind == "reset_slots":
-            self.slots = json_copy(self.initial_slots)
+            self.slots = {k: json_copy(v) for k, v in self.initial_slots.items()}
         elif kind == "pause":
             self.paused = True
         elif kind == "resume":
