@@ -64,3 +64,40 @@ def test_json_plain_refuses_keys_json_refuses() -> None:
         json_plain({(1, 2): "tuple key"})
     with pytest.raises(TypeError):
         json.dumps({(1, 2): "tuple key"})
+
+
+def test_conversations_share_the_initial_slots_but_not_their_values() -> None:
+    from engine.dialogue.model import DialogueModel
+    from engine.dialogue.tracker import Tracker
+    from engine.tests.dialogue.conftest import project_from
+
+    domain = """
+version: "3.1"
+slots:
+  items:
+    type: list
+    initial_value: [a]
+  name:
+    type: text
+responses:
+  utter_ask_name:
+    - text: "Name?"
+"""
+    flows = """
+flows:
+  ask:
+    description: ask a name
+    steps:
+      - collect: name
+"""
+    model = DialogueModel.build(project_from(domain, flows))
+    first = Tracker.from_events("one", [], model)
+    second = Tracker.from_events("two", [], model)
+    assert first.initial_slots is second.initial_slots
+    with pytest.raises(TypeError):
+        first.initial_slots["items"] = []  # type: ignore[index]
+    first.slots["items"].append("b")
+    first.append({"event": "slot", "name": "name", "value": "Joe", "timestamp": 1.0})
+    assert second.slots["items"] == ["a"] and second.slots["name"] is None
+    first.append({"event": "reset_slots", "timestamp": 2.0})
+    assert first.slots["items"] == ["a"] and model.initial_slots()["items"] == ["a"]
