@@ -115,7 +115,7 @@ def reference_conversations(project: dict[str, str]) -> list[list[str]]:
                 said.extend(answers(step["call"], n))
         return said
 
-    conversations = []
+    conversations: list[list[str]] = []
     for flow_id, flow in flows.items():
         for trigger in flow.get("nlu_trigger") or []:
             phrases = examples[trigger["intent"]["name"]]
