@@ -382,7 +382,7 @@ def bench_http(
         rate = len(many.latencies) / many.wall
         label = f"{concurrency} conversations at once"
         yield Figure(
-            f"reference: messages/s, HTTP, {label}, one core",
+            f"reference: messages/s, HTTP, {concurrency} at once, one core",
             rate,
             "msg/s",
             f">= {MESSAGES_PER_SECOND:g}: {'met' if rate >= MESSAGES_PER_SECOND else 'MISSED'}",
