@@ -30,6 +30,9 @@ class ActionError(Exception):
 
 
 class ActionClient(Protocol):
+    """Runs custom actions. A client may set ``reads_state = False`` when its actions never
+    look at the tracker and domain they are given (then the executor passes empty ones)."""
+
     def run(
         self, action_name: str, tracker: dict[str, Any], domain: dict[str, Any]
     ) -> ActionResult:
@@ -41,7 +44,13 @@ class ActionClient(Protocol):
 
 
 class NullActionClient:
-    """An action client whose actions do nothing (no events, no messages)."""
+    """An action client whose actions do nothing (no events, no messages).
+
+    A subclass whose `run` reads the tracker or the domain sets `reads_state` back to True.
+    """
+
+    #: Its actions never look at the tracker and domain (the executor sends empty ones).
+    reads_state = False
 
     def run(
         self, action_name: str, tracker: dict[str, Any], domain: dict[str, Any]

@@ -5,7 +5,6 @@ table the executor dispatches on. Each one records its ``action`` event first.""
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -15,6 +14,7 @@ from engine.dialogue.commands import (
     CANNOT_HANDLE_NO_RELEVANT_ANSWER,
     options_text,
 )
+from engine.dialogue.copying import json_copy
 from engine.dialogue.tracker import Tracker, now
 from engine.dialogue.turn import Turn
 from engine.formats import END
@@ -91,7 +91,7 @@ def clarify_flows(executor: Executor, tracker: Tracker, turn: Turn) -> None:
     except (TypeError, ValueError):
         limit = DEFAULT_MAX_CLARIFICATION_OPTIONS
     names = names[:limit]
-    stack = copy.deepcopy(tracker.stack)
+    stack = json_copy(tracker.stack)
     stack[-1]["names"] = names
     stack[-1]["clarification_options"] = options_text(names, "or")
     executor.recorder.update_stack(tracker, stack)
@@ -104,7 +104,7 @@ def correct_flow_slot(executor: Executor, tracker: Tracker, turn: Turn) -> None:
     for name, value in (frame.get("corrected_slots") or {}).items():
         executor.recorder.set_slot(tracker, name, value, filled_by="NLU")
     flow_id, step_id = frame.get("reset_flow_id"), frame.get("reset_step_id")
-    stack = copy.deepcopy(tracker.stack)
+    stack = json_copy(tracker.stack)
     index = next(
         (
             i
@@ -200,7 +200,7 @@ def repeat_bot_messages(executor: Executor, tracker: Tracker, turn: Turn) -> Non
     for event in bots:
         message = {**(event.get("data") or {}), "text": event.get("text")}
         message["metadata"] = {**(event.get("metadata") or {}), "repeated": True}
-        executor.bot(tracker, copy.deepcopy(message), turn)
+        executor.bot(tracker, json_copy(message), turn)
 
 
 def _last_bot_messages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -220,7 +220,7 @@ def clean_stack(executor: Executor, tracker: Tracker, turn: Turn) -> None:
     """End every flow on the stack (after a code change): each frame goes to its end, user
     flows as regular ones so that no interrupted flow is continued."""
     executor.recorder.action(tracker, "action_clean_stack")
-    stack = copy.deepcopy(tracker.stack)
+    stack = json_copy(tracker.stack)
     for frame in stack:
         frame["step_id"] = END
         if frame.get("type") == "flow":

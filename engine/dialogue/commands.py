@@ -32,11 +32,11 @@ pushes ``pattern_cannot_handle``, so a turn never ends silent.
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.dialogue.copying import json_copy
 from engine.dialogue.model import START, CompiledFlow, DialogueModel
 from engine.dialogue.slots import INVALID, coerce
 from engine.dialogue.tracker import Tracker
@@ -204,7 +204,7 @@ class FlowStack:
         if not group:
             return
         ids = {f["frame_id"] for f in group}
-        stack = copy.deepcopy([f for f in tracker.stack if f["frame_id"] not in ids] + group)
+        stack = json_copy([f for f in tracker.stack if f["frame_id"] not in ids] + group)
         first = True
         for frame in stack:
             if frame.get("type") != "flow" or frame.get("frame_type") in ("call", "link"):
@@ -247,7 +247,7 @@ class FlowStack:
             if name in persisted or name not in self.model.slots:
                 continue
             if tracker.slots.get(name) != initial.get(name):
-                self.recorder.set_slot(tracker, name, copy.deepcopy(initial.get(name)))
+                self.recorder.set_slot(tracker, name, json_copy(initial.get(name)))
 
     def end_top_frame(self, tracker: Tracker, *, link_to: str | None = None) -> None:
         """Complete the top frame as Rasa's flow executor ends a flow.
@@ -401,7 +401,7 @@ class CommandApplier:
     def apply(self, tracker: Tracker, commands: list[Command]) -> list[Command]:
         """Clean up and run `commands`; returns the commands that ran (a ``cannot handle``
         added when none of them changed anything)."""
-        turn = _Turn(copy.deepcopy(tracker.stack), tracker.requested_slot())
+        turn = _Turn(json_copy(tracker.stack), tracker.requested_slot())
         known = [c for c in commands if isinstance(c, dict) and c.get("command") in COMMAND_KINDS]
         for dropped in (c for c in commands if c not in known):
             log.info("dropped a command of unknown kind: %r", dropped)
@@ -700,7 +700,7 @@ class CommandApplier:
         if kind == "error":
             context = {
                 "error_type": command.get("error_type") or "rasa_internal_error_default",
-                "info": copy.deepcopy(command.get("info") or {}),
+                "info": json_copy(command.get("info") or {}),
             }
             self.stack.push_pattern(tracker, "pattern_internal_error", context)
             return True

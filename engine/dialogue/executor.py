@@ -8,7 +8,6 @@ action step whose action is none of these (nor one of Rasa's default actions) is
 
 from __future__ import annotations
 
-import copy
 import logging
 import random
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from engine.dialogue.action_client import ActionClient, ActionError
 from engine.dialogue.builtin_actions import BUILTINS
 from engine.dialogue.commands import FlowStack
 from engine.dialogue.conditions import Conditions, frame_context, render_context
+from engine.dialogue.copying import json_copy
 from engine.dialogue.model import START, CompiledFlow, DialogueModel
 from engine.dialogue.responses import render_response
 from engine.dialogue.retrieval import is_retrieval_action, retrieve_response
@@ -150,8 +150,9 @@ class Executor:
         return compiled.following.get(view.id, END)
 
     def _set_step(self, tracker: Tracker, step_id: str) -> None:
-        stack = copy.deepcopy(tracker.stack)
-        stack[-1]["step_id"] = step_id
+        # Frames are never changed in place (a change makes a new stack), so the new stack
+        # shares the frames below the top one with the old.
+        stack = [*tracker.stack[:-1], {**tracker.stack[-1], "step_id": step_id}]
         self.recorder.update_stack(tracker, stack)
 
     def run_step(self, tracker: Tracker, view: StepView, turn: Turn) -> None:
@@ -172,7 +173,7 @@ class Executor:
             self.run_collect(tracker, view)
         elif view.kind == "set_slots":
             for name, value in view.set_slots:
-                self.recorder.set_slot(tracker, name, copy.deepcopy(value))
+                self.recorder.set_slot(tracker, name, json_copy(value))
         elif view.kind == "link":
             target = str(view.target)
             self.stack.end_top_frame(
@@ -236,7 +237,7 @@ class Executor:
                 "collect": slot,
                 "utter": utter,
                 "collect_action": collect_action,
-                "rejections": copy.deepcopy(view.data.get("rejections") or []),
+                "rejections": json_copy(view.data.get("rejections") or []),
             },
         )
 
@@ -301,8 +302,12 @@ class Executor:
 
     def run_custom_action(self, tracker: Tracker, name: str, turn: Turn) -> None:
         """Run `name` on the action server; its responses are sent and its events applied."""
+        client = self.action_client
         try:
-            result = self.action_client.run(name, tracker.to_dict(), self.model.domain_dict())
+            if getattr(client, "reads_state", True):
+                result = client.run(name, tracker.to_dict(), self.model.domain_dict())
+            else:  # a client whose actions do nothing: no tracker and domain to build
+                result = client.run(name, {}, {})
         except ActionError:
             self.stack.push_pattern(tracker, "pattern_internal_error", {"reason": "action_failed"})
             return
@@ -312,7 +317,7 @@ class Executor:
         for event in result.events or []:
             if not isinstance(event, dict) or not event.get("event"):
                 continue
-            event = stamped(copy.deepcopy(event))
+            event = stamped(json_copy(event))
             if event["event"] == "slot" and event.get("name") in self.model.slots:
                 value = coerce(self.model.slots[event["name"]], event.get("value"))
                 if value is not INVALID:

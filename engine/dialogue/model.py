@@ -33,9 +33,11 @@ A coexistence router (``IntentBasedRouter`` or ``LLMBasedRouter`` in config.yml'
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, cast
 
 from engine.dialogue.search import KnowledgeBase
@@ -353,6 +355,14 @@ class DialogueModel:
     def initial_slots(self) -> dict[str, Any]:
         return {s.name: s.initial_value for s in self.slots.values()}
 
+    def frozen_initial_slots(self) -> Mapping[str, Any]:
+        """`initial_slots`, read-only and built once: what every conversation's tracker keeps
+        (one copy per model, not one per conversation)."""
+        cached: Mapping[str, Any] | None = self.__dict__.get("_frozen_initial_slots")
+        if cached is None:
+            cached = self.__dict__["_frozen_initial_slots"] = MappingProxyType(self.initial_slots())
+        return cached
+
     def shared_slots(self) -> set[str]:
         """The slots marked ``shared_for_coexistence`` (kept when the routing resets)."""
         return {s.name for s in self.slots.values() if s.extra.get("shared_for_coexistence")}
@@ -365,8 +375,43 @@ class DialogueModel:
             return [str(name) for name in slots]
         return [str(name) for name in slots if isinstance(name, str)]
 
+    def retrieval_actions(self) -> frozenset[str]:
+        """The ``utter_<intent>`` names that have responses ``utter_<intent>/<key>``."""
+        cached: frozenset[str] | None = self.__dict__.get("_retrieval_actions")
+        if cached is None:
+            cached = frozenset(
+                name.split("/", 1)[0]
+                for name in self.responses
+                if "/" in name and name.startswith("utter_") and name.split("/", 1)[0] != "utter_"
+            )
+            self.__dict__["_retrieval_actions"] = cached
+        return cached
+
+    def triggers(self, intent: str) -> list[tuple[CompiledFlow, float]]:
+        """The flows whose ``nlu_trigger`` names `intent`, with each trigger's confidence
+        threshold, in the order of the flows and their triggers."""
+        index: dict[str, list[tuple[CompiledFlow, float]]] | None = self.__dict__.get("_triggers")
+        if index is None:
+            index = {}
+            for compiled in self.flows.values():
+                for trigger in compiled.flow.nlu_trigger or []:
+                    index.setdefault(trigger.intent, []).append(
+                        (compiled, trigger.confidence_threshold or 0.0)
+                    )
+            self.__dict__["_triggers"] = index
+        return index.get(intent, [])
+
     def domain_dict(self) -> dict[str, Any]:
-        """The domain as Rasa serves it at ``GET /domain`` and sends to the action server."""
+        """The domain as Rasa serves it at ``GET /domain`` and sends to the action server.
+
+        Built once (every custom action call sends it): the same dict every time, which
+        callers read and must not change."""
+        cached: dict[str, Any] | None = self.__dict__.get("_domain_dict")
+        if cached is None:
+            cached = self.__dict__["_domain_dict"] = self._build_domain_dict()
+        return cached
+
+    def _build_domain_dict(self) -> dict[str, Any]:
         out = domain_to_dict(self.domain)
         out["version"] = str(out.get("version") or "3.1")
         out.setdefault("intents", [])

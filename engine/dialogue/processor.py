@@ -42,8 +42,6 @@ Deviations from Rasa that are deliberate:
 
 from __future__ import annotations
 
-import copy
-import json
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,6 +50,7 @@ from engine.dialogue.action_client import ActionClient, NullActionClient
 from engine.dialogue.classic import ROUTE_SLOT, ClassicDialogue
 from engine.dialogue.commands import CommandApplier, FlowStack
 from engine.dialogue.conditions import Conditions
+from engine.dialogue.copying import json_copy, json_plain
 from engine.dialogue.executor import Executor
 from engine.dialogue.flow_classifier import FlowClassifier
 from engine.dialogue.model import DialogueModel
@@ -139,7 +138,7 @@ class Processor:
         return CALM_MODE
 
     def new_tracker(self, sender_id: str) -> Tracker:
-        return Tracker(sender_id, self.model.initial_slots(), self.model.shared_slots())
+        return Tracker(sender_id, self.model.frozen_initial_slots(), self.model.shared_slots())
 
     def handle_message(self, tracker: Tracker, message: UserMessage) -> list[dict[str, Any]]:
         """One user turn: parse, update slots, run flows until the bot listens.
@@ -211,7 +210,7 @@ class Processor:
         if route == CALM:
             commands = self.understand(tracker, parse)
             # Rasa Pro's place for the turn's commands (the inspector shows them).
-            parse["commands"] = json.loads(json.dumps(commands, default=str))
+            parse["commands"] = json_plain(commands)
             self.commands.apply(tracker, commands)
             self.executor.advance(tracker, turn)
             return
@@ -297,7 +296,7 @@ class Processor:
             self._start_session(tracker, turn, None)
         started = False
         for event in events:
-            event = stamped(copy.deepcopy(event))
+            event = stamped(json_copy(event))
             if event.get("event") == "flow_started":
                 flow_id = event.get("flow_id")
                 if flow_id in self.model.flows and flow_id not in tracker.active_flow_ids():

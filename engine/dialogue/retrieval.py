@@ -52,8 +52,7 @@ def is_retrieval_action(model: DialogueModel, tracker: Tracker, name: str) -> bo
     selector = tracker.latest_message.get("response_selector")
     if isinstance(selector, dict) and intent in (selector.get("all_retrieval_intents") or []):
         return True
-    prefix = f"{name}{RESPONSE_DELIMITER}"
-    return any(response.startswith(prefix) for response in model.responses)
+    return name in model.retrieval_actions()
 
 
 def selected_response(tracker: Tracker, name: str) -> str | None:

@@ -157,7 +157,7 @@ def _conditions_ok(
 ) -> bool:
     if not mapping.conditions:
         return True
-    flows = set(active_flows)
+    flows = active_flows if isinstance(active_flows, set | frozenset) else set(active_flows)
     for cond in mapping.conditions:
         ok = True
         if cond.active_flow is not None:
@@ -188,6 +188,10 @@ def _entity_value(
     return None
 
 
+#: The mappings of a slot that lists none (Rasa Pro's default; never changed).
+_FROM_LLM = (SlotMapping(type="from_llm"),)
+
+
 def extract_slot_values(
     slots: Iterable[Slot],
     parse_data: dict[str, Any],
@@ -202,10 +206,10 @@ def extract_slot_values(
     intent = (parse_data.get("intent") or {}).get("name")
     entities = parse_data.get("entities") or []
     text = parse_data.get("text") or ""
-    active = list(active_flows)
+    active = set(active_flows)
     found: list[SlotValue] = []
     for slot in slots:
-        mappings = slot.mappings if slot.mappings else [SlotMapping(type="from_llm")]
+        mappings = slot.mappings or _FROM_LLM
         for mapping in mappings:
             if not _conditions_ok(mapping, active, requested_slot, active_loop):
                 continue

@@ -8,8 +8,9 @@ and ``/i/key``; ``-`` appends).
 
 from __future__ import annotations
 
-import copy
 from typing import Any, cast
+
+from engine.dialogue.copying import json_copy
 
 __all__ = ["apply_patch", "diff"]
 
@@ -24,13 +25,13 @@ def _escape(token: str) -> str:
 
 def apply_patch(stack: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A new stack with `ops` applied. Unknown or inapplicable operations are skipped."""
-    result = copy.deepcopy(stack)
+    result = json_copy(stack)
     for op in ops:
         kind = op.get("op")
         path = op.get("path", "")
         if path == "":
             if kind in ("add", "replace") and isinstance(op.get("value"), list):
-                result = copy.deepcopy(op["value"])
+                result = json_copy(op["value"])
             elif kind == "remove":
                 result = []
             continue
@@ -39,7 +40,7 @@ def apply_patch(stack: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[
         if len(parts) == 1:
             # A patch of the frame list adds or replaces whole frames (objects).
             if kind == "add":
-                value = cast("dict[str, Any]", copy.deepcopy(op.get("value")))
+                value = cast("dict[str, Any]", json_copy(op.get("value")))
                 if index_token == "-":
                     result.append(value)
                 elif index_token.isdigit() and int(index_token) <= len(result):
@@ -48,7 +49,7 @@ def apply_patch(stack: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[
                 if index_token.isdigit() and int(index_token) < len(result):
                     del result[int(index_token)]
             elif kind == "replace" and index_token.isdigit() and int(index_token) < len(result):
-                result[int(index_token)] = cast("dict[str, Any]", copy.deepcopy(op.get("value")))
+                result[int(index_token)] = cast("dict[str, Any]", json_copy(op.get("value")))
             continue
         if not index_token.isdigit() or int(index_token) >= len(result):
             continue
@@ -63,7 +64,7 @@ def apply_patch(stack: list[dict[str, Any]], ops: list[dict[str, Any]]) -> list[
             continue
         key = parts[-1]
         if kind in ("add", "replace"):
-            target[key] = copy.deepcopy(op.get("value"))
+            target[key] = json_copy(op.get("value"))
         elif kind == "remove":
             target.pop(key, None)
     return result
@@ -75,10 +76,10 @@ def diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str,
     common = min(len(old), len(new))
     for index in range(common):
         before, after = old[index], new[index]
-        if before == after:
+        if before is after or before == after:
             continue
         if before.get("frame_id") != after.get("frame_id"):
-            ops.append({"op": "replace", "path": f"/{index}", "value": copy.deepcopy(after)})
+            ops.append({"op": "replace", "path": f"/{index}", "value": json_copy(after)})
             continue
         for key in before:
             if key not in after:
@@ -86,18 +87,18 @@ def diff(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str,
         for key, value in after.items():
             if key not in before:
                 ops.append(
-                    {"op": "add", "path": f"/{index}/{_escape(key)}", "value": copy.deepcopy(value)}
+                    {"op": "add", "path": f"/{index}/{_escape(key)}", "value": json_copy(value)}
                 )
             elif before[key] != value:
                 ops.append(
                     {
                         "op": "replace",
                         "path": f"/{index}/{_escape(key)}",
-                        "value": copy.deepcopy(value),
+                        "value": json_copy(value),
                     }
                 )
     for index in range(len(old) - 1, common - 1, -1):
         ops.append({"op": "remove", "path": f"/{index}"})
     for index in range(common, len(new)):
-        ops.append({"op": "add", "path": f"/{index}", "value": copy.deepcopy(new[index])})
+        ops.append({"op": "add", "path": f"/{index}", "value": json_copy(new[index])})
     return ops

@@ -26,9 +26,11 @@ from __future__ import annotations
 import copy
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
+from engine.dialogue.copying import json_copy
 from engine.dialogue.stackpatch import apply_patch
 
 if TYPE_CHECKING:
@@ -59,12 +61,17 @@ class Tracker:
     def __init__(
         self,
         sender_id: str,
-        initial_slots: dict[str, Any] | None = None,
+        initial_slots: Mapping[str, Any] | None = None,
         shared_slots: Iterable[str] = (),
     ) -> None:
         self.sender_id = sender_id
         self.events: list[dict[str, Any]] = []
-        self.initial_slots: dict[str, Any] = dict(initial_slots or {})
+        # The model's read-only initial values are shared by all its conversations.
+        self.initial_slots: Mapping[str, Any] = (
+            initial_slots
+            if isinstance(initial_slots, MappingProxyType)
+            else dict(initial_slots or {})
+        )
         #: Slots a coexistence reset (``routing_session_ended``) keeps.
         self.shared_slots: frozenset[str] = frozenset(shared_slots)
         #: The stack before changes not yet recorded as a ``stack`` event (processor use).
@@ -82,7 +89,7 @@ class Tracker:
     ) -> Tracker:
         """Replay `events` (e.g. from a tracker store) into a new tracker."""
         if model is not None:
-            tracker = cls(sender_id, model.initial_slots(), model.shared_slots())
+            tracker = cls(sender_id, model.frozen_initial_slots(), model.shared_slots())
         else:
             tracker = cls(sender_id)
         for event in events:
@@ -90,7 +97,7 @@ class Tracker:
         return tracker
 
     def _reset_state(self) -> None:
-        self.slots: dict[str, Any] = copy.deepcopy(self.initial_slots)
+        self.slots: dict[str, Any] = {k: json_copy(v) for k, v in self.initial_slots.items()}
         self.stack: list[dict[str, Any]] = []
         self.latest_message: dict[str, Any] = {
             "intent": {},
@@ -122,13 +129,13 @@ class Tracker:
     def _apply_state_event(self, kind: Any, event: dict[str, Any]) -> None:
         if kind == "slot":
             # A slot event names its slot (validate_events requires it; the engine writes it).
-            self.slots[cast(str, event.get("name"))] = copy.deepcopy(event.get("value"))
+            self.slots[cast(str, event.get("name"))] = json_copy(event.get("value"))
         elif kind == "stack":
             update = event.get("update")
             ops = json.loads(update) if isinstance(update, str) else update or []
             self.stack = apply_patch(self.stack, ops)
         elif kind == "user":
-            parse = copy.deepcopy(event.get("parse_data") or {})
+            parse = json_copy(event.get("parse_data") or {})
             parse.setdefault("text", event.get("text"))
             parse["message_id"] = event.get("message_id")
             parse["metadata"] = event.get("metadata") or {}
@@ -140,7 +147,7 @@ class Tracker:
         elif kind in ("restart", "session_started"):
             self._reset_state()
         elif kind == "reset_slots":
-            self.slots = copy.deepcopy(self.initial_slots)
+            self.slots = {k: json_copy(v) for k, v in self.initial_slots.items()}
         elif kind == "pause":
             self.paused = True
         elif kind == "resume":
@@ -166,7 +173,7 @@ class Tracker:
                     "name": name,
                     "is_interrupted": False,
                     "rejected": False,
-                    "trigger_message": copy.deepcopy(self.latest_message),
+                    "trigger_message": json_copy(self.latest_message),
                 }
                 if name
                 else {}
@@ -220,10 +227,10 @@ class Tracker:
         themselves are shared: appended events are never changed)."""
         other = copy.copy(self)
         other.events = list(self.events)
-        other.slots = copy.deepcopy(self.slots)
-        other.stack = copy.deepcopy(self.stack)
-        other.active_loop = copy.deepcopy(self.active_loop)
-        other.latest_message = copy.deepcopy(self.latest_message)
+        other.slots = json_copy(self.slots)
+        other.stack = json_copy(self.stack)
+        other.active_loop = json_copy(self.active_loop)
+        other.latest_message = json_copy(self.latest_message)
         other.latest_action = dict(self.latest_action)
         other.pending_stack_base = None
         return other
@@ -340,17 +347,17 @@ class Tracker:
             events = self.events_after_restart()
         return {
             "sender_id": self.sender_id,
-            "slots": copy.deepcopy(self.slots),
-            "latest_message": copy.deepcopy(self.latest_message),
+            "slots": json_copy(self.slots),
+            "latest_message": json_copy(self.latest_message),
             "latest_event_time": self.latest_event_time,
             "followup_action": self.followup_action,
             "paused": self.paused,
-            "events": copy.deepcopy(events) if events is not None else None,
+            "events": json_copy(events) if events is not None else None,
             "latest_input_channel": self.latest_input_channel,
-            "active_loop": copy.deepcopy(self.active_loop),
+            "active_loop": json_copy(self.active_loop),
             "latest_action": dict(self.latest_action),
             "latest_action_name": self.latest_action_name,
-            "stack": copy.deepcopy(self.stack),
+            "stack": json_copy(self.stack),
         }
 
 

@@ -4,13 +4,13 @@ event. Every stage of the processor writes through it."""
 
 from __future__ import annotations
 
-import copy
 import json
 import random
 import string
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.dialogue.copying import json_copy
 from engine.dialogue.stackpatch import diff
 from engine.dialogue.tracker import ACTION_LISTEN, Tracker, now
 
@@ -64,6 +64,7 @@ class Recorder:
     def __init__(self, model_id: str, assistant_id: str, seed: int | None = None) -> None:
         self.model_id = model_id
         self.assistant_id = assistant_id
+        self._ids_only = {"model_id": model_id, "assistant_id": assistant_id}
         self._ids = random.Random(seed)
         #: The fields of the next ``action`` event, when the policies predicted it (set by the
         #: classic loop; used once, by the next `action` call for that action).
@@ -71,11 +72,23 @@ class Recorder:
 
     def append(self, tracker: Tracker, event: dict[str, Any]) -> None:
         self.flush_stack(tracker)
-        metadata = dict(event.get("metadata") or {})
-        metadata.setdefault("model_id", self.model_id)
-        metadata.setdefault("assistant_id", self.assistant_id)
-        event["metadata"] = metadata
+        given = event.get("metadata")
+        if given:
+            metadata = dict(given)
+            metadata.setdefault("model_id", self.model_id)
+            metadata.setdefault("assistant_id", self.assistant_id)
+            event["metadata"] = metadata
+        else:
+            # Appended events are never changed: those with no metadata of their own share one.
+            event["metadata"] = self._shared_ids()
         tracker.append(event)
+
+    def _shared_ids(self) -> dict[str, Any]:
+        """``{"model_id", "assistant_id"}``, one dict while they stay the same."""
+        ids = self._ids_only
+        if ids["model_id"] != self.model_id or ids["assistant_id"] != self.assistant_id:
+            ids = self._ids_only = {"model_id": self.model_id, "assistant_id": self.assistant_id}
+        return ids
 
     def action(self, tracker: Tracker, name: str) -> None:
         """Record that the action `name` ran: as the policies predicted it when `predicted`
@@ -84,7 +97,7 @@ class Recorder:
         predicted = self.predicted
         if predicted is not None and predicted.get("name") == name:
             self.predicted = None
-            fields = copy.deepcopy(predicted)
+            fields = json_copy(predicted)
         self.append(tracker, {"event": "action", "timestamp": now(), **fields})
 
     def listen(self, tracker: Tracker) -> None:
@@ -122,7 +135,7 @@ class Recorder:
                 "event": "stack",
                 "timestamp": now(),
                 "update": json.dumps(ops),
-                "metadata": {"model_id": self.model_id, "assistant_id": self.assistant_id},
+                "metadata": self._shared_ids(),
             }
             tracker.events.append(event)  # the state already reflects it
 

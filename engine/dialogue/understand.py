@@ -121,15 +121,11 @@ class NLUCommandAdapter:
         if not name:
             return None
         confidence = float(intent.get("confidence") or 0.0)
-        for compiled in self.model.flows.values():
-            for trigger in compiled.flow.nlu_trigger or []:
-                threshold = trigger.confidence_threshold or 0.0
-                if (
-                    trigger.intent == name
-                    and confidence >= threshold
-                    and _guard_ok(self.conditions, compiled, tracker, by_trigger=True)
-                ):
-                    return compiled.id
+        for compiled, threshold in self.model.triggers(name):
+            if confidence >= threshold and _guard_ok(
+                self.conditions, compiled, tracker, by_trigger=True
+            ):
+                return compiled.id
         return None
 
 

@@ -18,11 +18,13 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -64,9 +66,48 @@ class JsonResponse(JSONResponse):
     """JSON that never fails on a value an action put into a slot (dates, NaN...)."""
 
     def render(self, content: Any) -> bytes:
+        return dump_json(content)
+
+
+#: orjson writes dates and dataclasses itself unless told not to: they go to `_default`, which
+#: writes them as the standard library's encoder with ``default=str`` does.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def dump_json(content: Any) -> bytes:
+    """`content` as compact UTF-8 JSON: NaN and infinities as null, a value JSON has no type for
+    as its ``str()``. orjson writes it; what orjson refuses (a key that is not a string, an
+    integer beyond 64 bits, a lone surrogate) goes through the standard library's encoder,
+    which writes the same JSON more slowly."""
+    try:
+        return orjson.dumps(content, default=_default, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
         return json.dumps(
             _finite(content), ensure_ascii=False, separators=(",", ":"), default=str
         ).encode("utf-8")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, float):  # a float subclass (numpy's float64): a number, as json does
+        return None if not math.isfinite(value) else float(value)
+    return str(value)
+
+
+#: A run of digits that may be an integer beyond 64 bits, which orjson would read as a float.
+_LONG_NUMBER = re.compile(rb"\d{19}")
+
+
+def load_json(body: bytes) -> Any:
+    """The JSON value of `body`; raises ValueError or UnicodeDecodeError as `json.loads` does.
+    orjson reads it; what orjson refuses (NaN, a lone surrogate, invalid text) or might read
+    differently (an integer of 19 digits or more) is read, or rejected with its error, by the
+    standard library's decoder."""
+    if not _LONG_NUMBER.search(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(body.decode("utf-8"))
 
 
 def _finite(value: Any) -> Any:
@@ -128,7 +169,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
     if not body.strip():
         raise bad_request("The request body is empty; send a JSON object.")
     try:
-        return json.loads(body.decode("utf-8"))
+        return load_json(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise bad_request(f"The request body is not valid JSON: {exc}") from None
 

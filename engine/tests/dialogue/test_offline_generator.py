@@ -289,6 +289,34 @@ def test_flow_retrieval_ranks_by_meaning_and_survives_typos(tmp_path):
     assert loaded.rank("send money") == classifier.rank("send money")
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["send money to Joe", "blokc my card", "branch in Bern", "help", "thanks", "zzz qqq", "hi"],
+)
+def test_flow_scores_are_the_vectorizers_cosine_similarities(text):
+    """The fast scoring (CSC arrays read directly, one reduceat per label) gives what the
+    fitted vectorizers' own transform and a per-row maximum give."""
+    import numpy as np
+
+    from engine.dialogue.flow_classifier import _content
+
+    project = project_from(DOMAIN, FLOWS)
+    index = FlowClassifier.train(project.flows, project.nlu).index
+    content = _content(text, expand=True)
+    rows = np.zeros(index.word_rows.shape[0])
+    if content:
+        for vectorizer, matrix in ((index.word, index.word_rows), (index.char, index.char_rows)):
+            rows += 0.5 * (vectorizer.transform([content]) @ matrix.T).toarray().ravel()
+    best = np.zeros(len(index.labels) + 1)
+    np.maximum.at(best, index.owner, rows)
+    flows, background = best[:-1], best[-1]
+    wanted = np.clip(flows - 0.5 * np.maximum(0.0, background - flows), 0.0, 1.0)
+    if not content:
+        wanted = np.zeros(len(index.labels))
+    assert np.allclose(index.scores(text), wanted, atol=1e-12)
+    assert index.scores(text).shape == (len(index.labels),)
+
+
 def test_a_persisted_classifier_of_another_kind_is_refused(tmp_path):
     import joblib
 
