@@ -6,6 +6,44 @@ with `-p no:django` as well.
 
 import pytest
 
+#: The fixtures through which a test reaches the test database (pytest-django's, and
+#: live_server, whose server thread shares it).
+DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "live_server",
+    }
+)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that use the test database or the database settings (CI's "
+        "second pass, on SQLite: the others cannot behave differently on another database)",
+    )
+
+
+def uses_database(item) -> bool:
+    """Whether the test can behave differently on another database: it uses the test database
+    (a fixture or the django_db mark), or it is marked as reading the database settings."""
+    if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    return any(item.get_closest_marker(name) for name in ("django_db", "database_settings"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption("database_tests_only"):
+        return
+    kept = [item for item in items if uses_database(item)]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if not uses_database(item)])
+        items[:] = kept
+
 
 @pytest.fixture
 def make_user(db):

@@ -95,18 +95,59 @@ def single_sign_on(settings):
         setattr(settings, name, value)
 
 
+@pytest.fixture(scope="module")
+def world_rows(django_db_setup, django_db_blocker):
+    """The world's rows, made once per module inside a transaction that is rolled back when the
+    module's tests are done. Each test runs in a savepoint inside it (pytest-django's `db`), and
+    each request in a savepoint of its own, so what one test adds or changes is gone before the
+    next one starts."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            built = _build_world()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    yield built
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
 @pytest.fixture
-def world(make_user, make_assistant):
-    alpha, beta = make_assistant("alpha"), make_assistant("beta")
+def world(world_rows, db):
+    return world_rows
+
+
+def _user(username, *roles, grants=None):
+    from django.contrib.auth.models import Group
+
+    from apps.accounts.models import User
+
+    user = User.objects.create_user(username=username, password="pw")
+    for role in roles:
+        user.groups.add(Group.objects.get_or_create(name=Role(role).label)[0])
+    for assistant, granted in (grants or {}).items():
+        for role in granted:
+            AssistantRole.objects.create(user=user, assistant=assistant, role=Role(role).value)
+    return user
+
+
+def _build_world():
+    from apps.projects.models import Assistant
+
+    alpha, beta = Assistant.objects.create(name="alpha"), Assistant.objects.create(name="beta")
     actors = [Actor("anonymous", None)]
     for role in Role:
-        user = make_user(f"global-{role.value}", role)
+        user = _user(f"global-{role.value}", role)
         actors.append(Actor(f"global {role.label}", user, frozenset({role}), frozenset({role})))
     for role in Role:
-        user = make_user(f"granted-{role.value}", grants={alpha: [role]})
+        user = _user(f"granted-{role.value}", grants={alpha: [role]})
         actors.append(Actor(f"{role.label} on alpha only", user, frozenset(), frozenset({role})))
     # Holds the strongest role, but on another assistant: alpha must not even exist for them.
-    outsider = make_user("outsider", grants={beta: [Role.SUPERUSER]})
+    outsider = _user("outsider", grants={beta: [Role.SUPERUSER]})
     actors.append(Actor("SuperUser on beta only", outsider))
     for actor in actors:
         if actor.user is not None:

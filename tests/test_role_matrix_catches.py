@@ -14,7 +14,7 @@ from apps.projects.access import (
     assistant_view,
     get_assistant_for,
 )
-from tests.test_role_matrix import Route, check_route, world  # noqa: F401  (fixture)
+from tests.test_role_matrix import Route, check_route, world, world_rows  # noqa: F401  (fixtures)
 
 
 def declares_but_does_not_check(request, name):

@@ -14,6 +14,8 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "studio.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://studio.example.com",
 }
+# manage.py runs with the suite's DATABASE_URL, so its checks see that database's settings.
+pytestmark = pytest.mark.database_settings
 
 
 def manage(*args, env):
