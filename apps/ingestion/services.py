@@ -8,10 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from apps.ingestion.models import Conversation, DeadLetter, Event, Tag, UnroutedEvent
+from apps.ingestion.models import (
+    Conversation,
+    DeadLetter,
+    Event,
+    SenderLock,
+    Tag,
+    UnroutedEvent,
+)
 from apps.ingestion.store import CHUNK
 
 # ---------------------------------------------------------------------------------------------
@@ -60,9 +67,31 @@ def delete_conversations(conversations) -> tuple[int, int]:
         events = 0
         for start in range(0, len(pks), CHUNK):
             chunk = pks[start : start + CHUNK]
+            senders = _senders_of(chunk)
             events += Event.objects.filter(conversation_id__in=chunk).delete()[0]
             Conversation.objects.filter(pk__in=chunk).delete()
+            _forget_senders(senders)
     return len(pks), events
+
+
+def _senders_of(pks: list[int]) -> set[tuple[int, str]]:
+    return set(Conversation.objects.filter(pk__in=pks).values_list("assistant_id", "sender_id"))
+
+
+def _forget_senders(senders: set[tuple[int, str]]) -> None:
+    """Delete the ingesters' lock rows (`SenderLock`) of those of `senders` that have no
+    conversation left: a deleted sender's id is not kept anywhere."""
+    by_assistant: dict[int, list[str]] = {}
+    for assistant_pk, sender in senders:
+        by_assistant.setdefault(assistant_pk, []).append(sender)
+    for assistant_pk, ids in by_assistant.items():
+        SenderLock.objects.filter(assistant_id=assistant_pk, sender_id__in=ids).exclude(
+            Exists(
+                Conversation.objects.filter(
+                    assistant_id=OuterRef("assistant_id"), sender_id=OuterRef("sender_id")
+                )
+            )
+        ).delete()
 
 
 def delete_sender(assistant, sender_id: str) -> tuple[int, int]:
@@ -135,8 +164,10 @@ def delete_old_conversations(
         if not pks:
             break
         with transaction.atomic():
+            senders = _senders_of(pks)
             report.events += Event.objects.filter(conversation_id__in=pks).delete()[0]
             Conversation.objects.filter(pk__in=pks).delete()
+            _forget_senders(senders)
             report.conversations += len(pks)
         report.batches += 1
     else:
