@@ -212,7 +212,9 @@ def _kafka_throughput(events: int, rounds: int):
     if connection.vendor != "postgresql":
         yield Skipped(f"{label}, one and two ingesters", "needs PostgreSQL: set DATABASE_URL")
         return
-    one, two, copies = [], [], []
+    one: list[float] = []
+    two: list[float] = []
+    copies: list[float] = []
     stored = 0
     with KafkaMock() as mock:
         for round_ in range(max(rounds, 1)):
@@ -288,7 +290,7 @@ def _ingester_main(bootstrap: str, topic: str, group: str) -> int:
                 continue
             began = time.monotonic()
             did_work = source.step()
-            if state == "join":
+            if state == "join" and source.consumer is not None:
                 count = len(source.consumer.assignment())
                 if count != assigned:
                     assigned = count
