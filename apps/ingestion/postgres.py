@@ -25,9 +25,10 @@ def lock_senders(senders: list[tuple[str, str]]) -> None:
 
     One statement: `ON CONFLICT DO UPDATE ... WHERE false` inserts the senders seen for the
     first time and locks every row, new or not, without writing a new version of the old
-    ones. The rows are taken in one order (assistant, then sender) by every batch, so two
-    batches never wait for each other in a cycle. Row locks live in the rows, not in
-    PostgreSQL's shared lock table, so a batch of thousands of senders needs no setting."""
+    ones. The rows are taken in one order (assistant, then sender byte by byte) by every batch
+    and by `lock_sender_rows`, so two transactions never wait for each other in a cycle. Row
+    locks live in the rows, not in PostgreSQL's shared lock table, so a batch of thousands of
+    senders needs no setting."""
     if not senders:
         return
     names = [name for name, _ in senders]
@@ -40,11 +41,31 @@ def lock_senders(senders: list[tuple[str, str]]) -> None:
             SELECT a.id, v.sender
             FROM unnest(%s::text[], %s::text[]) AS v(name, sender)
             JOIN {Assistant._meta.db_table} AS a ON lower(a.name) = v.name
-            ORDER BY a.id, v.sender
+            ORDER BY a.id, v.sender COLLATE "C"
             ON CONFLICT (assistant_id, sender_id)
             DO UPDATE SET sender_id = EXCLUDED.sender_id WHERE false
             """,
             [names, ids],
+        )
+
+
+def lock_sender_rows(senders: list[tuple[int, str]]) -> None:
+    """Lock the `SenderLock` rows of `senders` (assistant id, sender id) that exist, in
+    `lock_senders`' order: a delete of conversations does it before it deletes them, so that
+    it and a batch of the same senders wait for each other in that order, never in a cycle
+    (the batch locks its senders, then their conversations)."""
+    if not senders:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT s.id FROM {SenderLock._meta.db_table} AS s
+            JOIN unnest(%s::bigint[], %s::text[]) AS v(assistant_id, sender_id)
+            ON s.assistant_id = v.assistant_id AND s.sender_id = v.sender_id
+            ORDER BY s.assistant_id, s.sender_id COLLATE "C"
+            FOR UPDATE OF s
+            """,
+            [[a for a, _ in senders], [sender for _, sender in senders]],
         )
 
 
