@@ -15,6 +15,7 @@ PostgreSQL, the review list runs on either database.
 import json
 import os
 import queue
+import resource
 import select
 import statistics
 import subprocess
@@ -43,7 +44,8 @@ class _Ingester:
         self.assigned = 0
         self.received = 0
         self.holding = False
-        self.done: tuple[float, float, int] | None = None
+        # (first batch's start, last batch's end, events stored, CPU seconds in between)
+        self.done: tuple[float, float, int, float] | None = None
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -67,7 +69,7 @@ class _Ingester:
             elif word == "stored":
                 self.received += int(values[0])
             elif word == "done":
-                self.done = (float(values[0]), float(values[1]), int(values[2]))
+                self.done = (float(values[0]), float(values[1]), int(values[2]), float(values[3]))
             elif word == "exit" and self.done is None:
                 raise RuntimeError(f"an ingester exited ({self.process.wait()}) before it was done")
 
@@ -98,9 +100,10 @@ def _wait(condition, ingesters: list[_Ingester], what: str, timeout: float = 180
         time.sleep(0.02)
 
 
-def _drain(bootstrap: str, events: int, count: int) -> tuple[float, int, object]:
+def _drain(bootstrap: str, events: int, count: int) -> tuple[float, float, int, object]:
     """`count` ingesters drain a backlog of about `events` events on a new four-partition
-    topic into a new assistant; returns (events/s, events stored, the assistant)."""
+    topic into a new assistant; returns (events/s, CPU seconds per event, events stored, the
+    assistant)."""
     from confluent_kafka import Producer
 
     from apps.projects.models import Assistant
@@ -158,7 +161,8 @@ def _drain(bootstrap: str, events: int, count: int) -> tuple[float, int, object]
     started = min(r[0] for r in reports)
     finished = max(r[1] for r in reports)
     stored = sum(r[2] for r in reports)
-    return stored / (finished - started), stored, assistant
+    cpu = sum(r[3] for r in reports)
+    return stored / (finished - started), cpu / stored, stored, assistant
 
 
 def _copy_rate(assistant) -> float:
@@ -215,14 +219,16 @@ def _kafka_throughput(events: int, rounds: int):
     one: list[float] = []
     two: list[float] = []
     copies: list[float] = []
+    cpu: dict[int, list[float]] = {1: [], 2: []}
     stored = 0
     with KafkaMock() as mock:
         for round_ in range(max(rounds, 1)):
             # Alternating which goes first, so that neither always writes into a table
             # the other has just written and vacuumed.
             for count in (1, 2) if round_ % 2 == 0 else (2, 1):
-                rate, stored, assistant = _drain(mock.bootstrap, events, count)
+                rate, seconds, stored, assistant = _drain(mock.bootstrap, events, count)
                 (one if count == 1 else two).append(rate)
+                cpu[count].append(seconds)
                 if count == 1:
                     copies.append(_copy_rate(assistant))
                 _forget(assistant)
@@ -244,6 +250,33 @@ def _kafka_throughput(events: int, rounds: int):
         baseline=one_rate,
         baseline_label="one ingester",
     )
+    # What the machine's cores allow: the same CPU per event for two ingesters as for one
+    # means that they do not slow each other down, and two store twice as much as one when
+    # the cores are there for both.
+    one_cpu, two_cpu = min(cpu[1]) * 1e6, min(cpu[2]) * 1e6
+    yield Figure("  CPU per event, one ingester (it and its PostgreSQL backend)", one_cpu, "us")
+    yield Figure(
+        "  CPU per event, two ingesters",
+        two_cpu,
+        "us",
+        "about 1x one ingester's",
+        baseline=one_cpu,
+        baseline_label="one ingester's",
+    )
+
+
+def _cpu_seconds(backend: int | None) -> float:
+    """This process's CPU time, and its PostgreSQL backend's when that runs on this machine
+    (`/proc`; 0 for a backend elsewhere)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    seconds = usage.ru_utime + usage.ru_stime
+    try:
+        with open(f"/proc/{backend}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        seconds += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        pass
+    return seconds
 
 
 def _ingester_main(bootstrap: str, topic: str, group: str) -> int:
@@ -274,8 +307,14 @@ def _ingester_main(bootstrap: str, topic: str, group: str) -> int:
     )
     source.open()
     state, assigned = "join", -1
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
     started = finished = 0.0
     stored = 0
+    cpu_started = cpu_finished = 0.0
     try:
         while True:
             wait = 0.5 if state == "hold" else 0
@@ -289,6 +328,7 @@ def _ingester_main(bootstrap: str, topic: str, group: str) -> int:
             if state == "hold":
                 continue
             began = time.monotonic()
+            cpu_at_step = _cpu_seconds(backend) if state == "go" and not started else 0.0
             did_work = source.step()
             if state == "join" and source.consumer is not None:
                 count = len(source.consumer.assignment())
@@ -297,13 +337,15 @@ def _ingester_main(bootstrap: str, topic: str, group: str) -> int:
                     say(f"assigned {count}")
             if did_work and source.last_report is not None:
                 if state == "go":
-                    started = started or began
+                    if not started:
+                        started, cpu_started = began, cpu_at_step
                     finished = time.monotonic()
+                    cpu_finished = _cpu_seconds(backend)
                     stored += source.last_report.stored
                 say(f"stored {source.last_report.received}")
     finally:
         source.close()
-    say(f"done {started} {finished} {stored}")
+    say(f"done {started} {finished} {stored} {cpu_finished - cpu_started}")
     return 0
 
 
