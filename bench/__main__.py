@@ -11,6 +11,7 @@ A bench that fails prints its error and the others go on; the exit status is the
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import shutil
@@ -94,7 +95,18 @@ def _run_suite(name: str) -> bool:
         # A later bench starts on a fresh connection, whatever state this one left.
         connections.close_all()
         return False
+    finally:
+        _leave_test_environment()
     return True
+
+
+def _leave_test_environment() -> None:
+    """Undo a bench's `setup_test_environment()` (the page benches call it), so that the next
+    one can call it again."""
+    from django.test.utils import teardown_test_environment
+
+    with contextlib.suppress(AttributeError):  # this bench did not set it up
+        teardown_test_environment()
 
 
 def _setup_django() -> bool:
