@@ -39,6 +39,10 @@ class _Ingester:
             stdout=subprocess.PIPE,
             text=True,
             bufsize=1,
+            # A session of its own, as an ingester in its own pod or service has: Linux's
+            # scheduler (autogroup) shares the CPU between sessions first, so ingesters in
+            # this process's session would share one session's part of a busy machine.
+            start_new_session=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.assigned = 0
