@@ -135,13 +135,10 @@ else
 test: lint test-sqlite
 endif
 
+# Every bench (bench/__main__.py): on SQLite in a scratch folder, or, with a PostgreSQL
+# DATABASE_URL, in a scratch database created on that server and dropped after. A bench that
+# fails prints its error, the others go on, and the target fails at the end.
 bench: install-dev
-	$(PY) -m bench.nlu
-	$(PY) -m bench.nlu_public
-	$(PY) -m bench.engine
-	$(PY) -m bench.offline
-	$(PY) -m bench.llm
-	$(PY) -m bench.classic
 	$(PY) -m bench
 
 clean:

@@ -25,9 +25,9 @@ class Figure:
 
     def line(self) -> str:
         ratio = self.ratio()
-        against = (
-            f"  = {ratio:.2f}x {self.baseline_label or 'baseline'}" if ratio is not None else ""
-        )
+        against = ""
+        if ratio is not None:
+            against = f"  = {ratio:.2f}x {self.baseline_label or 'baseline'}"
         target = f"  (target: {self.target})" if self.target else ""
         return f"{self.label:<58} {self.value:>10.3f} {self.unit}{against}{target}"
 

@@ -181,6 +181,29 @@ class Event(models.Model):
         return f"{self.type} at {self.timestamp:%Y-%m-%d %H:%M:%S}"
 
 
+class SenderLock(models.Model):
+    """One row per sender that ingestion has stored events of: what two ingesters lock (a row
+    lock, `FOR UPDATE` through `ON CONFLICT`) before they plan a sender's sessions, so that
+    a sender whose events are on two partitions (Rasa's default, no message key) is planned by
+    one batch at a time. PostgreSQL only (SQLite has one writer at a time); retention deletes
+    the rows of senders left without conversations. See "Two ingesters" in
+    `apps.ingestion.store`."""
+
+    # No index of its own: the unique constraint starts with it.
+    assistant = models.ForeignKey(
+        "projects.Assistant", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    sender_id = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assistant", "sender_id"], name="unique_sender_lock")
+        ]
+
+    def __str__(self) -> str:
+        return self.sender_id
+
+
 class UnroutedEvent(models.Model):
     """An event whose `metadata.assistant_id` names no assistant here (or is missing). Kept,
     shown to SuperUsers, and routed again once the assistant exists."""

@@ -1,6 +1,7 @@
-"""The PostgreSQL fast path of the write path: binary COPY of events and conversations, one
-UPDATE for a batch's conversation counters, the fingerprint lookup as one array, and the psycopg
-dumpers the COPY uses. `apps.ingestion.store` calls these when the database is PostgreSQL."""
+"""The PostgreSQL fast path of the write path: the batch's sender locks, binary COPY of events and
+conversations, one UPDATE for a batch's conversation counters, the fingerprint lookup as one
+array, and the psycopg dumpers the COPY uses. `apps.ingestion.store` calls these when the
+database is PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,8 +13,60 @@ from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.types.string import BytesBinaryDumper
 
-from apps.ingestion.models import Conversation, Event, UnroutedEvent
+from apps.ingestion.models import Conversation, Event, SenderLock, UnroutedEvent
 from apps.ingestion.parsing import ParsedEvent
+from apps.projects.models import Assistant
+
+
+def lock_senders(senders: list[tuple[str, str]]) -> None:
+    """Lock the batch's senders, given as (lower-case assistant name, sender id), until the
+    batch commits: a second ingester storing events of one of them waits here (see "Two
+    ingesters" in `apps.ingestion.store`). Senders of unknown assistants are left out.
+
+    One statement: `ON CONFLICT DO UPDATE ... WHERE false` inserts the senders seen for the
+    first time and locks every row, new or not, without writing a new version of the old
+    ones. The rows are taken in one order (assistant, then sender byte by byte) by every batch
+    and by `lock_sender_rows`, so two transactions never wait for each other in a cycle. Row
+    locks live in the rows, not in PostgreSQL's shared lock table, so a batch of thousands of
+    senders needs no setting."""
+    if not senders:
+        return
+    names = [name for name, _ in senders]
+    ids = [sender for _, sender in senders]
+    table = SenderLock._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (assistant_id, sender_id)
+            SELECT a.id, v.sender
+            FROM unnest(%s::text[], %s::text[]) AS v(name, sender)
+            JOIN {Assistant._meta.db_table} AS a ON lower(a.name) = v.name
+            ORDER BY a.id, v.sender COLLATE "C"
+            ON CONFLICT (assistant_id, sender_id)
+            DO UPDATE SET sender_id = EXCLUDED.sender_id WHERE false
+            """,
+            [names, ids],
+        )
+
+
+def lock_sender_rows(senders: list[tuple[int, str]]) -> None:
+    """Lock the `SenderLock` rows of `senders` (assistant id, sender id) that exist, in
+    `lock_senders`' order: a delete of conversations does it before it deletes them, so that
+    it and a batch of the same senders wait for each other in that order, never in a cycle
+    (the batch locks its senders, then their conversations)."""
+    if not senders:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT s.id FROM {SenderLock._meta.db_table} AS s
+            JOIN unnest(%s::bigint[], %s::text[]) AS v(assistant_id, sender_id)
+            ON s.assistant_id = v.assistant_id AND s.sender_id = v.sender_id
+            ORDER BY s.assistant_id, s.sender_id COLLATE "C"
+            FOR UPDATE OF s
+            """,
+            [[a for a, _ in senders], [sender for _, sender in senders]],
+        )
 
 
 def stored_fingerprints(prints: list[bytes]) -> set[bytes]:

@@ -7,11 +7,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from apps.ingestion.models import Conversation, DeadLetter, Event, Tag, UnroutedEvent
+from apps.ingestion import postgres
+from apps.ingestion.models import (
+    Conversation,
+    DeadLetter,
+    Event,
+    SenderLock,
+    Tag,
+    UnroutedEvent,
+)
 from apps.ingestion.store import CHUNK
 
 # ---------------------------------------------------------------------------------------------
@@ -57,12 +65,50 @@ def delete_conversations(conversations) -> tuple[int, int]:
     """Delete conversations and their events; returns (conversations, events) deleted."""
     with transaction.atomic():
         pks = list(conversations.values_list("pk", flat=True))
+        senders = _senders_of(pks)
         events = 0
         for start in range(0, len(pks), CHUNK):
             chunk = pks[start : start + CHUNK]
             events += Event.objects.filter(conversation_id__in=chunk).delete()[0]
             Conversation.objects.filter(pk__in=chunk).delete()
+        _forget_senders(senders)
     return len(pks), events
+
+
+def _senders_of(pks: list[int]) -> set[tuple[int, str]]:
+    """The senders of conversations `pks`, their ingestion lock rows locked (PostgreSQL: see
+    `postgres.lock_sender_rows`). In the transaction that deletes the conversations, first."""
+    senders: set[tuple[int, str]] = set()
+    for start in range(0, len(pks), CHUNK):
+        senders.update(
+            Conversation.objects.filter(pk__in=pks[start : start + CHUNK]).values_list(
+                "assistant_id", "sender_id"
+            )
+        )
+    if connection.vendor == "postgresql":
+        postgres.lock_sender_rows(sorted(senders))
+    return senders
+
+
+def _forget_senders(senders: set[tuple[int, str]]) -> None:
+    """Delete the ingesters' lock rows (`SenderLock`) of those of `senders` that have no
+    conversation left: a deleted sender's id is not kept anywhere."""
+    by_assistant: dict[int, list[str]] = {}
+    for assistant_pk, sender in senders:
+        by_assistant.setdefault(assistant_pk, []).append(sender)
+    for assistant_pk, ids in by_assistant.items():
+        for start in range(0, len(ids), CHUNK):
+            _forget(assistant_pk, ids[start : start + CHUNK])
+
+
+def _forget(assistant_pk: int, ids: list[str]) -> None:
+    SenderLock.objects.filter(assistant_id=assistant_pk, sender_id__in=ids).exclude(
+        Exists(
+            Conversation.objects.filter(
+                assistant_id=OuterRef("assistant_id"), sender_id=OuterRef("sender_id")
+            )
+        )
+    ).delete()
 
 
 def delete_sender(assistant, sender_id: str) -> tuple[int, int]:
@@ -135,8 +181,10 @@ def delete_old_conversations(
         if not pks:
             break
         with transaction.atomic():
+            senders = _senders_of(pks)
             report.events += Event.objects.filter(conversation_id__in=pks).delete()[0]
             Conversation.objects.filter(pk__in=pks).delete()
+            _forget_senders(senders)
             report.conversations += len(pks)
         report.batches += 1
     else:

@@ -35,6 +35,20 @@ and the batch does not see the conversation (and opens a new one). And on Postgr
 deletes the events of deleted conversations (migration 0002), after Django's own cascade: a
 delete that waited for a batch takes that batch's events too.
 
+Two ingesters
+-------------
+Ingesters in one consumer group read different partitions, but Rasa puts a message key on its
+events only with `partition_by_sender: true`: by default one sender's events are spread over
+every partition, so two ingesters may store events of the same sender at the same moment, and
+both would plan its sessions from what is stored (no session yet: both open one). So on
+PostgreSQL every batch first locks its senders, a row each in `SenderLock`
+(`postgres.lock_senders`), before it reads anything of theirs: the batch that comes second
+waits until the first has committed, then plans from what that one stored. Batches of
+different senders (a keyed topic, where each sender has one partition) never wait for each
+other: nothing else they write is shared (the conversations they update are their senders',
+the event table's unique index checks fingerprints without a table lock, ids come from
+sequences). SQLite has one writer at a time, which serialises batches already.
+
 Sessions are not decided by arrival order but by time: an event belongs to the session whose
 `session_started` is the latest one at or before the event's timestamp (an
 `action_session_start` logged just before its `session_started` belongs to that new session, as
@@ -208,6 +222,7 @@ def store(
     callback = _Callback(in_transaction)
     try:
         with transaction.atomic():
+            _lock_senders(batch.events)
             report = _store_dead_and_parsed(batch)
             _store_events(batch.events, report, meanwhile)
             callback(report)
@@ -223,6 +238,7 @@ def store(
             exc,
         )
     with transaction.atomic():
+        _lock_senders(batch.events)
         report = _store_dead_and_parsed(batch)
         failed = _store_isolating(batch.events, report, meanwhile)
         if failed:
@@ -236,6 +252,21 @@ def store(
             report.dead += len(failed)
         callback(report)
     return report
+
+
+def _lock_senders(events: list[tuple[ParsedEvent, str]]) -> None:
+    """PostgreSQL: lock the senders of `events` until the transaction ends (see "Two
+    ingesters" in the module docstring). Before anything of theirs is read."""
+    if connection.vendor != "postgresql":
+        return
+    senders = sorted(
+        {
+            (event.assistant_name.lower(), event.sender_id)
+            for event, _ in events
+            if event.assistant_name
+        }
+    )
+    postgres.lock_senders(senders)
 
 
 def _store_dead_and_parsed(batch: PreparedBatch) -> IngestReport:
