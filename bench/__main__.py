@@ -23,7 +23,14 @@ import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 #: The engine's benches: each is `python -m bench.NAME` with its own output.
-STANDALONE = ["bench.nlu", "bench.engine", "bench.offline", "bench.llm", "bench.classic"]
+STANDALONE = [
+    "bench.nlu",
+    "bench.nlu_public",
+    "bench.engine",
+    "bench.offline",
+    "bench.llm",
+    "bench.classic",
+]
 
 #: Benches run in this process, each a `run()` yielding figures.
 SUITES = [
