@@ -5,6 +5,12 @@ with `-p no:django` as well.
 """
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check what a function does, never how fast: hypothesis's own timing checks (a
+# deadline per example, a "too slow" data generation) would fail them on a busy machine.
+settings.register_profile("studio", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("studio")
 
 #: The fixtures through which a test reaches the test database (pytest-django's, and
 #: live_server, whose server thread shares it).
