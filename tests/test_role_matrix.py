@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -78,6 +79,7 @@ class World:
     grant: object
     subject: object
     job: object = None
+    sessions: dict = field(default_factory=dict)  # actor label -> session cookie value
 
 
 @pytest.fixture(autouse=True)
@@ -154,7 +156,15 @@ def _build_world():
             ApiToken.issue(actor.user, "matrix")
     grant = AssistantRole.objects.filter(assistant=alpha).first()
     _flow_content(alpha)
-    return World(alpha, beta, actors, grant, subject=actors[1].user, job=_trained_version(alpha))
+    world = World(alpha, beta, actors, grant, subject=actors[1].user, job=_trained_version(alpha))
+    # Each person logs in once: their session lives in the module's transaction, and what a
+    # request does to it (logging out, say) is rolled back with the request's savepoint.
+    for actor in actors:
+        if actor.user is not None:
+            client = Client()
+            client.force_login(actor.user)
+            world.sessions[actor.label] = client.cookies[django_settings.SESSION_COOKIE_NAME].value
+    return world
 
 
 def _flow_content(assistant):
@@ -470,7 +480,7 @@ def check_route(route: Route, world: World) -> list[str]:
     for actor in world.actors:
         client = Client()
         if actor.user is not None:
-            client.force_login(actor.user)
+            client.cookies[django_settings.SESSION_COOKIE_NAME] = world.sessions[actor.label]
         url = build_url(route, world, actor)
         answered = methods_of(route)
         for method in ("get", *UNSAFE_PROBES):
