@@ -23,6 +23,7 @@ from apps.flows.services import stable
 from apps.projects import content
 from apps.projects.models import Assistant
 from apps.projects.secrets import allowed_env_names
+from apps.training import wakeup
 from apps.training.models import Deployment, ModelVersion, TrainingJob
 from engine import formats
 
@@ -254,6 +255,7 @@ def request_training(
     )
     job = TrainingJob.objects.create(assistant=assistant, version=version, requested_by=user)
     job.superseded = _supersede_queued(job, user)
+    wakeup.wake("training")
     return job
 
 
@@ -310,9 +312,13 @@ def deploy(version: ModelVersion) -> Deployment:
         )
         .first()
     )
-    return existing or Deployment.objects.create(
+    if existing is not None:
+        return existing
+    deployment = Deployment.objects.create(
         assistant=version.assistant, version=version, isolated=version.isolated
     )
+    wakeup.wake("running")
+    return deployment
 
 
 def model_storage_name(job: TrainingJob) -> str:
