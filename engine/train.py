@@ -425,7 +425,11 @@ def train_project(
             (POLICIES_COMPONENT, policies),
         ):
             (components / name).mkdir(parents=True)
-            component.persist(components / name)
+            # A component reused from the cache is its entry's files, copied.
+            if components_cache is None or not components_cache.persist_reused(
+                component, components / name
+            ):
+                component.persist(components / name)
         write_archive(target, metadata, components)
     timings["archive"] = time.perf_counter() - step
     seconds = time.perf_counter() - began

@@ -43,8 +43,10 @@ def model_id_of(archive: Path | IO[bytes]) -> str:
     """The model_id in the archive's metadata.json ('' when there is none, e.g. other engines)."""
     try:
         source = {"name": archive} if isinstance(archive, Path) else {"fileobj": archive}
+        # Member by member, not getmembers(): the built-in engine writes metadata.json first,
+        # so the rest of the archive is not decompressed.
         with tarfile.open(mode="r:gz", **source) as tar:
-            for member in tar.getmembers():
+            for member in tar:
                 if member.name.lstrip("./") == "metadata.json":
                     handle = tar.extractfile(member)
                     return str(json.load(handle).get("model_id", "")) if handle else ""
