@@ -616,7 +616,7 @@ def _load_yaml_file(
     # is a JSON document, which only a machine writes (a trained model's domain and flows: its
     # load is on the path from an edit to the first reply, issue 20).
     head = content[:64].lstrip()
-    machine_written = head.startswith(b"{" if isinstance(head, bytes) else "{")
+    machine_written = head[:1] in (b"{", "{")
     doc = load_yaml(content, path, fast=fast or path.startswith("data/") or machine_written)
     project.source_lines[path] = doc.lines
     collector = ProblemCollector(path, doc.lines)
