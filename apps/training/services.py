@@ -221,20 +221,22 @@ def request_training(
     if isolated and (user is None or not user.is_authenticated):
         raise TrainingRefused([formats.Problem(None, None, "", ISOLATED_NEEDS_A_PERSON)])
     chosen = training_flows(assistant, include_drafts=include_drafts, flows=flows)
-    # The project is exported once, for the checks and the snapshot (issue 20: the request is
-    # on the path from an edit to its first reply).
+    # The project is exported once, for the snapshot and the checks (issue 20: the request is
+    # on the path from an edit to its first reply). It is dumped before the checks look at it,
+    # so no copy of it is needed to keep the snapshot what was exported (dumping only reads).
     project = None
+    files: dict[str, str] = {}
     if not chosen.problems:
         try:
             project = training_project(assistant, chosen)
         except formats.FormatError as exc:
             raise TrainingRefused(exc.problems) from None
+        files = snapshot_files(assistant, chosen=chosen, project=project)
     readiness = check_readiness(
         assistant, include_drafts=include_drafts, chosen=chosen, project=project
     )
     if not readiness.ok:
         raise TrainingRefused(readiness.errors)
-    files = snapshot_files(assistant, chosen=chosen, project=copy.deepcopy(project))
     binary = content.binary_files_base64(assistant)
     # Lock the assistant row so two requests at once don't take the same version number.
     Assistant.objects.select_for_update().filter(pk=assistant.pk).first()
