@@ -1,16 +1,18 @@
 """Model service: train-to-first-reply through the whole path, and jobs per minute."""
 
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from bench import Figure
 
 
 def _consumers(kind: str, count: int, *args: str, cache: bool = False):
+    """Consumers as deployed: their default --interval (a request wakes them on this machine)."""
     from tests.support.processes import manage
 
     return [
-        manage(kind, "--worker-id", f"bench-{kind}-{i}", "--interval", "0.1", *args,
+        manage(kind, "--worker-id", f"bench-{kind}-{i}", *args,
                DJANGO_SETTINGS_MODULE="studio.settings", DEBUG="true",
                STUDIO_TRAINING_CACHE="true" if cache else "false")
         for i in range(count)
@@ -80,6 +82,7 @@ class Studio:
         previous = Deployment.objects.filter(assistant=assistant, status="live").first()
         started = time.perf_counter()
         job = services.request_training(assistant, None)
+        requested = time.perf_counter() - started
 
         def live():
             job.refresh_from_db()
@@ -91,17 +94,21 @@ class Studio:
             return Deployment.objects.filter(version=job.version, status="live").first()
 
         deployment = wait_for(live, 300, interval=0.005, what="the bot")
+        answering = time.perf_counter()
         replies = bot.send_message(deployment, "bench", message)
         elapsed = time.perf_counter() - started
+        first_reply = time.perf_counter() - answering
         assert replies, "the bot did not answer"
         job.refresh_from_db()
         deployment.refresh_from_db()
         swapped = previous is not None and previous.bot_url == deployment.bot_url
         phases = {
+            "request": timedelta(seconds=requested),
             "claim": job.started_at - job.created_at,
             "train+store": job.finished_at - job.started_at,
             "bot claim": deployment.started_at - job.finished_at,
             ("swap" if swapped else "bot start"): deployment.live_at - deployment.started_at,
+            "first reply": timedelta(seconds=first_reply),
         }
         print("   ", ", ".join(f"{k} {v.total_seconds():.3f} s" for k, v in phases.items()))
         return elapsed

@@ -121,6 +121,26 @@ class ComponentCache:
         self.report: Report = report or (lambda _line: None)
         self.outcomes: list[Outcome] = []
         self.remote = remote
+        self._reused: dict[int, tuple[object, Path]] = {}  # id -> (component, its entry)
+
+    def persist_reused(self, value: object, directory: Path) -> bool:
+        """Write `value`, a component this cache gave back from an entry, into `directory` as
+        a copy of the entry's files (what its persist wrote when it was trained) instead of
+        persisting it again. False when `value` was not reused or its entry is gone (the
+        caller persists it then)."""
+        reused = self._reused.get(id(value))
+        if reused is None or reused[0] is not value:
+            return False
+        entry = reused[1]
+        try:
+            manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
+            for name in sorted(manifest["files"]):
+                target = directory / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(entry / name, target)
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return True
 
     def entry(self, component: str, key: str) -> Path:
         return self.root / component / key
@@ -148,6 +168,7 @@ class ComponentCache:
                     relay(line)
             self._done(component, key, reused=True, began=began)
             self.report(f"component {component}: reused (key {key[:8]})")
+            self._reused[id(value)] = (value, self.entry(component, key))
             return value
         lines: list[str] = []
 

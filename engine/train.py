@@ -233,8 +233,10 @@ NO_CONFIG = (
 
 
 def _load(root: Path, locations: Locations) -> Project:
+    # libyaml composes every file (the same values and errors): a training's load is on the
+    # path from an edit to its first reply.
     if not locations.given():
-        return load_project_dir(root)
+        return load_project_dir(root, fast_yaml=True)
     located = collect_project(
         root,
         config=locations.config,
@@ -242,7 +244,7 @@ def _load(root: Path, locations: Locations) -> Project:
         data=locations.data or None,
         endpoints=locations.endpoints,
     )
-    project = load_project_files(located.files)
+    project = load_project_files(located.files, fast_yaml=True)
     left_out = located.left_out_warning()
     if left_out is not None:
         project.load_warnings.append(left_out)
@@ -423,7 +425,11 @@ def train_project(
             (POLICIES_COMPONENT, policies),
         ):
             (components / name).mkdir(parents=True)
-            component.persist(components / name)
+            # A component reused from the cache is its entry's files, copied.
+            if components_cache is None or not components_cache.persist_reused(
+                component, components / name
+            ):
+                component.persist(components / name)
         write_archive(target, metadata, components)
     timings["archive"] = time.perf_counter() - step
     seconds = time.perf_counter() - began

@@ -17,7 +17,8 @@ Kubernetes pods are not swapped: a pod reads no storage (it fetches its one mode
 signed link at start), so a new version gets a new pod as before.
 
 While a training or a bot is on its way, the consumer polls every few hundredths of a second
-instead of its `--interval`, so a new model is live moments after its training ends.
+instead of its `--interval`, and a bot queued on this machine wakes it at once
+(`apps.training.wakeup`), so a new model is live moments after its training ends.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from django.utils import timezone
 from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
 from apps.training.models import Deployment, TrainingJob
+from apps.training.wakeup import Waker
 from engine import formats
 from workers.base import Worker
 from workers.kubernetes import KubernetesRunner, RunnerError
@@ -91,6 +93,7 @@ class RunningConsumer(Worker):
         self.bot_env_digest = ""  # the secrets the held bot was started with
         self.next_tend = 0.0
         self.declined: set[int] = set()  # queued bots left to a new process (see `swap`)
+        self.waker = Waker("running")  # a bot queued on this machine wakes it at once
 
     # -- loop ---------------------------------------------------------------------------
 
@@ -120,7 +123,7 @@ class RunningConsumer(Worker):
         live moments after its training ends), else wait `seconds`."""
         if self._work_expected():
             seconds = min(seconds, EXPECTING_POLL_SECONDS)
-        super().sleep(seconds)
+        self.waker.sleep(seconds, self.stopping)
 
     def _work_expected(self) -> bool:
         """A training is running, or a bot was queued moments ago (not one that has waited

@@ -17,11 +17,15 @@ from django.core.files.storage import default_storage
 from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
 from apps.training.models import LeasedWork, ModelVersion, TrainingJob
+from apps.training.wakeup import Waker
 from workers.base import Worker
 from workers.kubernetes import KubernetesRunner, RunnerError
 from workers.runners import Runner, Training, get_runner, preload_engine
 from workers.testing import run_next_test_run
 from workers.training_cache import prune_stored, training_cache
+
+#: How often the consumer looks at a local training child's output and exit.
+LOCAL_POLL_SECONDS = 0.01
 
 
 def write_project(files: dict[str, str] | dict[str, str | bytes], root: Path) -> None:
@@ -39,8 +43,10 @@ def model_id_of(archive: Path | IO[bytes]) -> str:
     """The model_id in the archive's metadata.json ('' when there is none, e.g. other engines)."""
     try:
         source = {"name": archive} if isinstance(archive, Path) else {"fileobj": archive}
+        # Member by member, not getmembers(): the built-in engine writes metadata.json first,
+        # so the rest of the archive is not decompressed.
         with tarfile.open(mode="r:gz", **source) as tar:
-            for member in tar.getmembers():
+            for member in tar:
                 if member.name.lstrip("./") == "metadata.json":
                     handle = tar.extractfile(member)
                     return str(json.load(handle).get("model_id", "")) if handle else ""
@@ -59,6 +65,12 @@ class TrainingConsumer(Worker):
     def setup(self) -> None:
         if self.runner.local and self.runner.engine == "builtin":
             preload_engine()
+        self.waker = Waker("training")
+
+    def sleep(self, seconds: float) -> None:
+        """Idle until `seconds` pass or a training is requested on this machine (a wake-up:
+        `apps.training.wakeup`); other work (test runs, comparisons) waits for the next poll."""
+        self.waker.sleep(seconds, self.stopping)
 
     def step(self) -> bool:
         """Run the first queued piece of work, in this order: a training (the oldest), an e2e
@@ -196,7 +208,9 @@ class TrainingConsumer(Worker):
                     error=f"{what} took longer than STUDIO_TRAINING_TIMEOUT.",
                 )
                 return "lost"
-            time.sleep(0.1)
+            # A child of this machine is looked at often (its exit costs no query); a pod's
+            # state comes from its watcher thread.
+            time.sleep(LOCAL_POLL_SECONDS if self.runner.local else 0.1)
 
     def _settle_lost(self, job: LeasedWork) -> None:
         row = (

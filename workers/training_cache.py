@@ -3,11 +3,12 @@
 The authoritative copy of an assistant's cache is in the default storage under
 ``cache/<assistant id>/<component>/<key>/`` (so it works with S3 as with the filesystem); the
 engine reads and writes a working copy in ``STUDIO_TRAINING_CACHE_DIR/<assistant id>/``. Before
-a training the entries the working copy lacks are downloaded, after it the new ones uploaded (the
-manifest last: an entry without one is incomplete and ignored), then the working copy is pruned
-to ``STUDIO_TRAINING_CACHE_MAX_MB`` and ``STUDIO_TRAINING_CACHE_MAX_AGE_DAYS`` and what was
-evicted is deleted from the storage too. A damaged entry is found by the engine (its files do not
-match its manifest) and trained again.
+a training the entries the working copy lacks (or holds with another manifest) are downloaded,
+after it the new ones uploaded (the manifest last: an entry without one is incomplete and
+ignored; the working copy's index of what the storage holds spares the upload a listing),
+then the working copy is pruned to ``STUDIO_TRAINING_CACHE_MAX_MB`` and
+``STUDIO_TRAINING_CACHE_MAX_AGE_DAYS`` and what was evicted is deleted from the storage too. A
+damaged entry is found by the engine (its files do not match its manifest) and trained again.
 
 Training pods (the Kubernetes runner) keep no working copy: their engine fetches and stores one
 entry at a time through the web (`apps.training.pods`), and after each of their trainings the
@@ -16,6 +17,9 @@ consumer prunes the storage itself (`prune_stored`), by the same bounds.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -64,15 +68,23 @@ def prune_stored(assistant_id: int | str, say: Callable[[str], None]) -> None:
         say(f"Evicted {len(removed)} cached components (size and age bounds)")
 
 
+#: The working copy's index of the entries it knows the storage holds, with their manifests'
+#: SHA-256: an upload sends only what the index lacks, without listing the storage.
+INDEX = ".stored.json"
+
+
+def _manifest_digest(entry: Path) -> str:
+    try:
+        return hashlib.sha256((entry / MANIFEST).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 class TrainingCache:
     def __init__(self, assistant: str, root: Path) -> None:
         self.assistant = assistant
         self.local = root / assistant
         self.prefix = f"{PREFIX}/{assistant}"
-
-    def _stored_entries(self) -> list[tuple[str, str]]:
-        """``(component, key)`` of the complete entries in the storage."""
-        return cache_storage.stored_entries(self.assistant)
 
     def _local_entries(self) -> list[tuple[str, str]]:
         if not self.local.is_dir():
@@ -84,6 +96,30 @@ class TrainingCache:
             for entry in sorted(component.iterdir())
             if entry.is_dir() and (entry / MANIFEST).is_file()
         ]
+
+    # -- the index ----------------------------------------------------------------------
+
+    def _read_index(self) -> dict[str, str]:
+        """``{"component/key": the stored manifest's SHA-256}`` (empty when there is none or
+        it is unreadable: the storage is then asked, entry by entry)."""
+        try:
+            index = json.loads((self.local / INDEX).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(index, dict):
+            return {}
+        return {str(k): str(v) for k, v in index.items()}
+
+    def _write_index(self, index: dict[str, str]) -> None:
+        self.local.mkdir(parents=True, exist_ok=True)
+        tmp = self.local / f"{INDEX}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps(index, sort_keys=True), encoding="utf-8")
+            tmp.replace(self.local / INDEX)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # only costs a look at the storage next time
+
+    # -- syncing ------------------------------------------------------------------------
 
     def download(self, say: Callable[[str], None]) -> Path:
         """Bring the working copy up to date with the storage; returns its directory (a storage
@@ -104,48 +140,74 @@ class TrainingCache:
             say(f"Could not store the training cache: {exc}")
 
     def _download(self, say: Callable[[str], None]) -> None:
-        have = set(self._local_entries())
+        """Fetch each stored entry the working copy lacks, or holds with another manifest (the
+        stored one replaces it); an entry whose manifest matches is not downloaded. The index
+        then lists what the storage holds."""
+        index: dict[str, str] = {}
         fetched = 0
-        for component, key in self._stored_entries():
-            if (component, key) in have or (self.local / component / key).exists():
+        for (component, key), body in cache_storage.stored_manifests(self.assistant).items():
+            digest = hashlib.sha256(body).hexdigest()
+            entry = self.local / component / key
+            if entry.exists() and _manifest_digest(entry) == digest:
+                index[f"{component}/{key}"] = digest
                 continue
-            base = f"{self.prefix}/{component}/{key}"
-            target = self.local / component
-            target.mkdir(parents=True, exist_ok=True)
-            manifest = cache_storage.read_manifest(base)
-            if manifest is None:
-                continue
-            tmp = Path(tempfile.mkdtemp(prefix=".tmp-download-", dir=target))
-            try:
-                for name, content in cache_storage.entry_files(base, manifest):
-                    out = tmp / name
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    out.write_bytes(content)
-                tmp.rename(target / key)
+            if self._fetch(component, key, body):
+                index[f"{component}/{key}"] = digest
                 fetched += 1
-            except OSError:
-                pass  # another training brought it in, or the storage failed: trained again
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+        self._write_index(index)
         if fetched:
             say(f"Fetched {fetched} cached components from the storage")
 
+    def _fetch(self, component: str, key: str, body: bytes) -> bool:
+        """Download the stored entry whose manifest is `body` into the working copy (in a
+        temporary directory renamed into place). False when it could not be."""
+        try:
+            manifest = json.loads(body)
+        except ValueError:
+            return False
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+            return False
+        base = f"{self.prefix}/{component}/{key}"
+        target = self.local / component
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-download-", dir=target))
+        try:
+            for name, content in cache_storage.entry_files(base, manifest):
+                out = tmp / name
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(content)
+            old = target / key
+            if old.exists():  # another manifest: the stored entry replaces it
+                shutil.rmtree(old)
+            tmp.rename(old)
+            return True
+        except OSError:
+            return False  # another training brought it in, or the storage failed: trained again
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def _upload(self, say: Callable[[str], None]) -> None:
-        stored = set(self._stored_entries())
+        index = self._read_index()
         sent = 0
         for component, key in self._local_entries():
-            if (component, key) in stored:
-                continue
+            name = f"{component}/{key}"
             entry = self.local / component / key
-            base = f"{self.prefix}/{component}/{key}"
+            digest = _manifest_digest(entry)
+            if index.get(name) == digest:
+                continue  # the storage holds it (the index says so): no look at the storage
+            base = f"{self.prefix}/{name}"
+            if name not in index and default_storage.exists(f"{base}/{MANIFEST}"):
+                index[name] = digest  # stored by another consumer meanwhile
+                continue
             files = sorted(p for p in entry.rglob("*") if p.is_file() and p.name != MANIFEST)
             for path in [*files, entry / MANIFEST]:  # the manifest last: it marks the entry whole
-                name = f"{base}/{path.relative_to(entry).as_posix()}"
-                if default_storage.exists(name):
-                    default_storage.delete(name)
-                saved = default_storage.save(name, ContentFile(path.read_bytes()))
-                if saved != name:  # a concurrent upload of the same entry: one copy is enough
+                stored = f"{base}/{path.relative_to(entry).as_posix()}"
+                if default_storage.exists(stored):
+                    default_storage.delete(stored)
+                saved = default_storage.save(stored, ContentFile(path.read_bytes()))
+                if saved != stored:  # a concurrent upload of the same entry: one copy is enough
                     default_storage.delete(saved)
+            index[name] = digest
             sent += 1
         if sent:
             say(f"Stored {sent} new cached components")
@@ -153,5 +215,7 @@ class TrainingCache:
         removed = prune(self.local, max_bytes=max_bytes, max_age_seconds=max_age)
         for entry in removed:
             cache_storage.delete_entry(f"{self.prefix}/{entry.parent.name}/{entry.name}")
+            index.pop(f"{entry.parent.name}/{entry.name}", None)
+        self._write_index(index)
         if removed:
             say(f"Evicted {len(removed)} cached components (size and age bounds)")

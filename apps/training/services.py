@@ -23,6 +23,7 @@ from apps.flows.services import stable
 from apps.projects import content
 from apps.projects.models import Assistant
 from apps.projects.secrets import allowed_env_names
+from apps.training import wakeup
 from apps.training.models import Deployment, ModelVersion, TrainingJob
 from engine import formats
 
@@ -220,20 +221,22 @@ def request_training(
     if isolated and (user is None or not user.is_authenticated):
         raise TrainingRefused([formats.Problem(None, None, "", ISOLATED_NEEDS_A_PERSON)])
     chosen = training_flows(assistant, include_drafts=include_drafts, flows=flows)
-    # The project is exported once, for the checks and the snapshot (issue 20: the request is
-    # on the path from an edit to its first reply).
+    # The project is exported once, for the snapshot and the checks (issue 20: the request is
+    # on the path from an edit to its first reply). It is dumped before the checks look at it,
+    # so no copy of it is needed to keep the snapshot what was exported (dumping only reads).
     project = None
+    files: dict[str, str] = {}
     if not chosen.problems:
         try:
             project = training_project(assistant, chosen)
         except formats.FormatError as exc:
             raise TrainingRefused(exc.problems) from None
+        files = snapshot_files(assistant, chosen=chosen, project=project)
     readiness = check_readiness(
         assistant, include_drafts=include_drafts, chosen=chosen, project=project
     )
     if not readiness.ok:
         raise TrainingRefused(readiness.errors)
-    files = snapshot_files(assistant, chosen=chosen, project=copy.deepcopy(project))
     binary = content.binary_files_base64(assistant)
     # Lock the assistant row so two requests at once don't take the same version number.
     Assistant.objects.select_for_update().filter(pk=assistant.pk).first()
@@ -254,6 +257,7 @@ def request_training(
     )
     job = TrainingJob.objects.create(assistant=assistant, version=version, requested_by=user)
     job.superseded = _supersede_queued(job, user)
+    wakeup.wake("training")
     return job
 
 
@@ -310,9 +314,13 @@ def deploy(version: ModelVersion) -> Deployment:
         )
         .first()
     )
-    return existing or Deployment.objects.create(
+    if existing is not None:
+        return existing
+    deployment = Deployment.objects.create(
         assistant=version.assistant, version=version, isolated=version.isolated
     )
+    wakeup.wake("running")
+    return deployment
 
 
 def model_storage_name(job: TrainingJob) -> str:

@@ -356,10 +356,10 @@ def _read_one(entry: Path, rel: str, files: FolderFiles) -> int:
     return size
 
 
-def load_project_dir(path: str | os.PathLike[str]) -> Project:
+def load_project_dir(path: str | os.PathLike[str], *, fast_yaml: bool = False) -> Project:
     """Load a project from a directory on disk (see `read_project_folder` and
     `load_project_files`)."""
-    return load_project_files(read_project_folder(path))
+    return load_project_files(read_project_folder(path), fast_yaml=fast_yaml)
 
 
 def _check_totals(files: Mapping[str, bytes | str]) -> None:
@@ -404,13 +404,17 @@ def _normalise_all(
     return normalised, ignored
 
 
-def load_project_files(files: Mapping[str, bytes | str]) -> Project:
+def load_project_files(files: Mapping[str, bytes | str], *, fast_yaml: bool = False) -> Project:
     """Load a project from ``{relative path: content}``.
 
     Raises `FormatError` listing every error found in any file; warnings are kept on
     `Project.load_warnings`. Paths are relative to the project root (``domain.yml``,
     ``domain/slots.yml``, ``data/flows/transfer.yml``...). A `FolderFiles` mapping's
     `skipped` files are reported with the ones this function does not keep.
+
+    `fast_yaml`: compose every YAML file with libyaml where it can, not only the training data
+    (`load_yaml`'s ``fast``: the same values, lines and errors), as a training does: its load
+    is on the path from an edit to the first reply (issue 20).
     """
     problems: list[Problem] = []
     _check_totals(files)
@@ -442,7 +446,9 @@ def load_project_files(files: Mapping[str, bytes | str]) -> Project:
                 project.prompts[path] = decode_text(content, path)
                 project.rasa_files.append(path)
             else:
-                _load_yaml_file(project, path, content, domain_parts, problems, legacy)
+                _load_yaml_file(
+                    project, path, content, domain_parts, problems, legacy, fast=fast_yaml
+                )
         except FormatError as exc:
             problems.extend(exc.problems)
 
@@ -603,13 +609,15 @@ def _load_yaml_file(
     domain_parts: list[Domain],
     problems: list[Problem],
     legacy: LegacyDomain | None = None,
+    *,
+    fast: bool = False,
 ) -> None:
     # Training data (hundreds of stories, examples) is read with libyaml: the same result. So
     # is a JSON document, which only a machine writes (a trained model's domain and flows: its
     # load is on the path from an edit to the first reply, issue 20).
     head = content[:64].lstrip()
-    machine_written = head.startswith(b"{" if isinstance(head, bytes) else "{")
-    doc = load_yaml(content, path, fast=path.startswith("data/") or machine_written)
+    machine_written = head[:1] in (b"{", "{")
+    doc = load_yaml(content, path, fast=fast or path.startswith("data/") or machine_written)
     project.source_lines[path] = doc.lines
     collector = ProblemCollector(path, doc.lines)
     content = migrate_yaml_document(doc, content, collector, legacy)  # Rasa 2.x files

@@ -22,9 +22,12 @@ itself writes (``mapping=2, sequence=4, offset=2``), with multi-line strings in 
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import io
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -359,11 +362,76 @@ def _new_dumper() -> YAML:
     return yaml
 
 
+#: How many recent documents `dump_yaml` remembers the text of.
+DUMP_MEMORY = 16
+_dumped: collections.OrderedDict[str, str] = collections.OrderedDict()
+_dumped_lock = threading.Lock()
+
+
 def dump_yaml(data: Any) -> str:
-    """Serialise plain data (dicts keep their order) to YAML text, deterministically."""
+    """Serialise plain data (dicts keep their order) to YAML text, deterministically.
+
+    The emitter is slow, and a project is dumped again after every edit with most of its
+    documents unchanged (an edited response changes the domain, not the flows or the NLU data):
+    the text of the last few documents is remembered by a digest of exactly what the text
+    depends on (every value and its type, keys in order), so an unchanged document gives the
+    same text without emitting it again."""
+    key = _dump_key(data)
+    if key is not None:
+        with _dumped_lock:
+            text = _dumped.get(key)
+            if text is not None:
+                _dumped.move_to_end(key)
+                return text
     stream = io.StringIO()
     _new_dumper().dump(data, stream)
-    return stream.getvalue()
+    text = stream.getvalue()
+    if key is not None:
+        with _dumped_lock:
+            _dumped[key] = text
+            while len(_dumped) > DUMP_MEMORY:
+                _dumped.popitem(last=False)
+    return text
+
+
+class _NotRemembered(Exception):
+    """A list or dict appears twice (the emitter writes an anchor and an alias), or a value
+    of another kind than plain data: not remembered, as the text may depend on more than
+    the values."""
+
+
+_REMEMBERED_SCALARS = (str, bool, int, float, type(None))
+
+
+def _dump_key(data: Any) -> str | None:
+    seen: set[int] = set()
+    digest = hashlib.sha256()
+
+    def walk(value: Any) -> None:
+        kind = type(value)
+        if kind is dict or kind is list or isinstance(value, (dict, list)):
+            if id(value) in seen:
+                raise _NotRemembered
+            seen.add(id(value))
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            digest.update(f"{kind.__module__}.{kind.__qualname__}({len(value)}".encode())
+            for index, item in items:
+                if isinstance(value, dict):
+                    walk(index)
+                walk(item)
+            digest.update(b")")
+            return
+        if not isinstance(value, _REMEMBERED_SCALARS):
+            raise _NotRemembered
+        text = value if isinstance(value, str) else repr(value)
+        digest.update(f"{kind.__module__}.{kind.__qualname__}:{len(text)}:".encode())
+        digest.update(text.encode("utf-8", "surrogatepass"))
+
+    try:
+        walk(data)
+    except (_NotRemembered, RecursionError):
+        return None
+    return digest.hexdigest()
 
 
 def double_quoted(text: str) -> DoubleQuotedScalarString:

@@ -141,3 +141,25 @@ def test_a_schedule_under_the_task_s_old_path_is_brought_up_to_date(db):
     funcs = set(Schedule.objects.values_list("func", flat=True))
     assert "apps.training.tasks.reap" not in funcs
     assert Schedule.objects.get(name=schedules.REAP_SCHEDULE).func == "apps.training.schedules.reap"
+
+
+def test_the_snapshot_is_the_project_the_checks_passed(make_assistant) -> None:
+    """The request dumps the exported project before the checks look at it, with no copy:
+    neither the dump nor the checks change it (the demo, with flows, slots, NLU and actions)."""
+    import pickle
+
+    from apps.projects import content
+    from apps.projects.content.archives import read_project_dir
+    from demo import HARBOR_BANK
+
+    assistant = make_assistant("harbor")
+    content.import_files(assistant, read_project_dir(HARBOR_BANK))
+    chosen = services.training_flows(assistant)
+    project = services.training_project(assistant, chosen)
+    exported = pickle.dumps(project)
+    snapshot = services.snapshot_files(assistant, chosen=chosen, project=project)
+    assert pickle.dumps(project) == exported
+    assert services.check_readiness(assistant, chosen=chosen, project=project).ok
+    assert pickle.dumps(project) == exported
+    job = services.request_training(assistant, None)
+    assert job.version.input_files == snapshot

@@ -1,6 +1,8 @@
 """Train only what changed: the training consumer reuses the components whose inputs are unchanged,
 from the cache kept in the storage next to the models."""
 
+import shutil
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -98,3 +100,75 @@ def test_eviction_leaves_the_storage_too_and_incomplete_entries_are_ignored(
     local = training_cache(7).download(said.append)
     assert (local / "nlu_classifier" / ("b" * 64) / "data.bin").stat().st_size == 700_000
     assert not (local / "policies" / ("c" * 64)).exists()
+
+
+def test_the_index_skips_a_download_whose_manifest_matches_and_fetches_a_changed_one(
+    settings, tmp_path
+) -> None:
+    from workers.training_cache import INDEX, training_cache
+
+    settings.STUDIO_TRAINING_CACHE_DIR = tmp_path / "first"
+    key = "d" * 64
+    first = training_cache(7)
+    _fill(first.local, "nlu_classifier", key, 1000)
+    said: list[str] = []
+    first.upload(said.append)
+    assert any("Stored 1" in line for line in said)
+    # The index says it is stored: a second upload sends nothing.
+    assert f"nlu_classifier/{key}" in (first.local / INDEX).read_text()
+    said.clear()
+    first.upload(said.append)
+    assert not any("Stored" in line for line in said)
+
+    settings.STUDIO_TRAINING_CACHE_DIR = tmp_path / "second"
+    second = training_cache(7)
+    local = second.download(said.append)
+    entry = local / "nlu_classifier" / key
+    assert (entry / "data.bin").read_bytes() == b"x" * 1000
+    # Same manifest: not downloaded again (a file changed beside an unchanged manifest stays
+    # as it is here; the engine checks entries against their manifests when it reads them).
+    (entry / "data.bin").write_bytes(b"y" * 1000)
+    said.clear()
+    second.download(said.append)
+    assert (entry / "data.bin").read_bytes() == b"y" * 1000
+    assert not any("Fetched" in line for line in said)
+
+    # The stored entry changed (another manifest): the working copy takes the stored one.
+    shutil.rmtree(first.local / "nlu_classifier" / key)
+    _fill(first.local, "nlu_classifier", key, 2000)
+    for name in ("manifest.json", "data.bin"):
+        default_storage.delete(f"cache/7/nlu_classifier/{key}/{name}")
+    (first.local / INDEX).unlink()
+    first.upload(said.append)
+    said.clear()
+    second.download(said.append)
+    assert (entry / "data.bin").read_bytes() == b"x" * 2000
+    assert any("Fetched 1" in line for line in said)
+
+
+def test_a_training_request_wakes_the_training_consumers(
+    tiny, django_capture_on_commit_callbacks, settings, tmp_path
+) -> None:
+    from apps.training.wakeup import Waker
+
+    settings.VAR_DIR = tmp_path  # this test's own wake-up files
+
+    waker = Waker("training")
+    assert not waker.woken()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.request_training(tiny, None)
+    assert waker.woken()
+    assert not waker.woken()  # once per wake-up
+
+
+def test_a_sleeping_consumer_returns_at_once_on_a_wake_up(settings, tmp_path) -> None:
+    import threading
+
+    from apps.training import wakeup
+
+    settings.VAR_DIR = tmp_path
+
+    waker = wakeup.Waker("running")
+    wakeup._touch(wakeup.wake_file("running"))
+    waker.sleep(3600, threading.Event())  # would hang without the wake-up
+    assert not waker.woken()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -425,3 +427,25 @@ def test_config_outside_a_components_inputs_retrains_nothing(project, tmp_path) 
                                           "assistant_id: harbour-renamed")
     )  # fmt: skip
     assert after == dict.fromkeys(COMPONENTS, "reused")
+
+
+def test_a_reused_component_is_archived_as_a_copy_of_its_entry(project, tmp_path) -> None:
+    cache = tmp_path / "cache"
+    train(project, tmp_path / "out", cache, "first")
+    edit(project / "domain.yml", "Hello from the harbour.", "Welcome to the harbour.")
+    (entry,) = (cache / "flow_retrieval").iterdir()
+    listed = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))["files"]
+    # A mark in the entry's file (its manifest updated to match) shows in the archive: the
+    # file was copied, not persisted again from the loaded component.
+    name = sorted(listed)[0]
+    content = (entry / name).read_bytes() + b"\n"
+    (entry / name).write_bytes(content)
+    manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"][name] = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    (entry / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    outcome, archive = train(project, tmp_path / "out", cache, "cached")
+    assert outcome["flow_retrieval"] == "reused"
+    with tarfile.open(archive) as tar:
+        member = next(m for m in tar if m.name.endswith(f"/flow_classifier/{name}"))
+        handle = tar.extractfile(member)
+        assert handle is not None and handle.read() == content
