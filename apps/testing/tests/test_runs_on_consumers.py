@@ -201,18 +201,25 @@ def test_a_killed_consumer_loses_nothing_its_run_is_requeued_and_finished_once(t
     assert run.passed_count == 400 and len(run.results) == 400
 
 
+#: Enough cases that the run, heartbeating every second, is still going when the test sees its
+#: first progress and cancels it (2,000 at the default 5 s heartbeat once ran to the end first).
+CANCELLED_RUN_CASES = 6_000
+
+
 def test_cancelling_a_running_test_run_stops_it_and_stores_no_results(tiny):
     version = train(tiny)
     many = "test_cases:\n" + "".join(
         f"  - test_case: greets_{n}\n    steps:\n      - user: hello\n"
         "        assertions:\n          - flow_started: say_hello\n"
-        for n in range(2000)
+        for n in range(CANCELLED_RUN_CASES)
     )
     AssistantFiles.objects.get(assistant=tiny).put_kept_file("tests/many.yml", many.encode())
     from apps.testing import services as testing
 
     run = testing.request_run(tiny, version)
-    consumer = manage("training_consumer", "--worker-id", "c", "--interval", "0.2")
+    consumer = manage(
+        "training_consumer", "--worker-id", "c", "--interval", "0.2", STUDIO_HEARTBEAT_SECONDS="1"
+    )
     try:
         wait_for(lambda: TestRun.objects.get(pk=run.pk).done_count > 0, 120, what="progress")
         run.refresh_from_db()
@@ -222,4 +229,4 @@ def test_cancelling_a_running_test_run_stops_it_and_stores_no_results(tiny):
         output = stop(consumer)
     run.refresh_from_db()
     assert run.status == "cancelled", output
-    assert run.results == [] and 0 < run.done_count < 2000
+    assert run.results == [] and 0 < run.done_count < CANCELLED_RUN_CASES
