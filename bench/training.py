@@ -190,6 +190,25 @@ def cached_training_ratio() -> tuple[float, float, float]:
     return cold, cached, cached / cold
 
 
+def _edit_figures(name: str, times: dict[str, float], targets: dict[str, str]):
+    """The cold baseline of one assistant, then each edit against it."""
+    cold = times["cold"]
+    yield Figure(f"Train-to-first-reply, {name}: cold full training, new bot", cold, "s")
+    for edit, label in [
+        ("response", "response edit (cache, swap)"),
+        ("nlu", "NLU edit (cache, swap)"),
+        ("response, no cache", "response edit (no cache, swap)"),
+    ]:
+        yield Figure(
+            f"Train-to-first-reply, {name}: {label}",
+            times[edit],
+            "s",
+            targets.get(edit, ""),
+            baseline=cold,
+            baseline_label="cold full training",
+        )
+
+
 def run():
     from apps.projects import content, services
     from apps.projects.content.archives import read_project_dir
@@ -198,40 +217,13 @@ def run():
 
     demo = services.create_assistant(name="bench-demo", created_by=None)
     content.import_files(demo, read_project_dir(DEMO_DIR))
-    times = train_to_first_reply(demo, "hello")
-    cold = times["cold"]
-    yield Figure("Train-to-first-reply, demo: cold full training, new bot", cold, "s")
-    for edit, label, target in [
-        ("response", "demo: response edit (cache, swap)", "< 0.5 s"),
-        ("nlu", "demo: NLU edit (cache, swap)", "< 0.5 s"),
-        ("response, no cache", "demo: response edit (no cache, swap)", ""),
-    ]:
-        yield Figure(
-            f"Train-to-first-reply, {label}",
-            times[edit],
-            "s",
-            target,
-            baseline=cold,
-            baseline_label="cold full training",
-        )
     reference = services.create_assistant(name="bench-ref", created_by=None)
     content.import_files(reference, generate_reference_project())
-    times = train_to_first_reply(reference, "hello")
-    cold = times["cold"]
-    yield Figure("Train-to-first-reply, reference: cold full training, new bot", cold, "s")
-    for edit, label, target in [
-        ("response", "reference: response edit (cache, swap)", "< 1 s"),
-        ("nlu", "reference: NLU edit (cache, swap)", "< 2 s"),
-        ("response, no cache", "reference: response edit (no cache, swap)", ""),
+    for name, assistant, targets in [
+        ("demo", demo, {"response": "< 0.5 s", "nlu": "< 0.5 s"}),
+        ("reference", reference, {"response": "< 1 s", "nlu": "< 2 s"}),
     ]:
-        yield Figure(
-            f"Train-to-first-reply, {label}",
-            times[edit],
-            "s",
-            target,
-            baseline=cold,
-            baseline_label="cold full training",
-        )
+        yield from _edit_figures(name, train_to_first_reply(assistant, "hello"), targets)
     cold, cached, _ratio = cached_training_ratio()
     yield Figure("Reference assistant: cold full training", cold, "s")
     yield Figure(
