@@ -3,8 +3,9 @@ conversations and reviewed conversations) and its test runs (queue, progress, re
 
 from __future__ import annotations
 
+import contextlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -129,6 +130,17 @@ def _try_name(moment: datetime) -> str:
     return builder.case_name(f"try_{timezone.localtime(moment):%Y%m%d_%H%M%S}")
 
 
+def _started(events: list) -> datetime:
+    """When the Try conversation began (its first timestamped event), so that the editor and
+    the download name the same conversation's case alike; now if no event says."""
+    for event in events:
+        stamp = event.get("timestamp") if isinstance(event, dict) else None
+        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+            with contextlib.suppress(OverflowError, OSError, ValueError):
+                return datetime.fromtimestamp(stamp, tz=UTC)
+    return timezone.now()
+
+
 @assistant_view(Cap.TRY)
 def from_try(request, assistant):
     events, version = _try_events(request, assistant)
@@ -137,7 +149,7 @@ def from_try(request, assistant):
         messages.error(request, version)
         return redirect(back)
     source = {"label": f"your conversation on Try your assistant ({version.label})", "url": back}
-    page = _prefilled(request, assistant, events, _try_name(timezone.now()), source)
+    page = _prefilled(request, assistant, events, _try_name(_started(events)), source)
     return page or redirect(back)
 
 
@@ -147,7 +159,7 @@ def try_download(request, assistant):
     events, version = _try_events(request, assistant)
     if events is None:
         return HttpResponse(version, status=409, content_type="text/plain")
-    name = _try_name(timezone.now())
+    name = _try_name(_started(events))
     try:
         text = services.case_from_events(assistant, events, name)
     except builder.NothingToTest as exc:
