@@ -236,46 +236,22 @@ def _figures(
             baseline=100 * base["oos_recall"] if baseline else None,
             **against,
         )
-    yield Figure(
-        f"{title}: training, one core (CPU time)",
-        result["train_cpu"],
-        "s",
-        target=TARGETS["train_seconds"],
-        baseline=base.get("train_cpu"),
-        **against,
-    )
-    yield Figure(
-        f"{title}: training, wall time (shared machine)",
-        result["train_wall"],
-        "s",
-        baseline=base.get("train_wall"),
-        **against,
-    )
-    yield Figure(
-        f"{title}: training peak RSS",
-        result["peak_rss"],
-        "MB",
-        target=TARGETS["peak_rss"],
-        baseline=base.get("peak_rss"),
-        **against,
-    )
-    yield Figure(
-        f"{title}: parse p50",
-        result["parse_p50"],
-        "ms",
-        target=TARGETS["parse_p50"],
-        baseline=base.get("parse_p50"),
-        **against,
-    )
-    # On a shared machine the wall time includes waiting for a core; the CPU time does not.
-    yield Figure(
-        f"{title}: parse p50, CPU time",
-        result["parse_cpu_p50"],
-        "ms",
-        target=TARGETS["parse_p50"],
-        baseline=base.get("parse_cpu_p50"),
-        **against,
-    )
+    # On a shared machine the wall times include waiting for a core; the CPU times do not.
+    for label, key, unit, target in [
+        ("training, one core (CPU time)", "train_cpu", "s", "train_seconds"),
+        ("training, wall time (shared machine)", "train_wall", "s", None),
+        ("training peak RSS", "peak_rss", "MB", "peak_rss"),
+        ("parse p50", "parse_p50", "ms", "parse_p50"),
+        ("parse p50, CPU time", "parse_cpu_p50", "ms", "parse_p50"),
+    ]:
+        yield Figure(
+            f"{title}: {label}",
+            result[key],
+            unit,
+            target=TARGETS[target] if target else "",
+            baseline=base.get(key),
+            **against,
+        )
 
 
 def run(data: str | None = None, baseline: bool = True) -> Iterator[Figure | Skipped]:
