@@ -5,10 +5,13 @@ added. Each view must declare its access (apps.projects.access); an undeclared v
 What each person may do comes from apps.accounts.roles.ROLE_CAPS and nothing else, so a view
 whose check is removed or weakened answers a forbidden person with 200 and fails here too.
 
-Every URL is requested with GET and with each unsafe method (POST, PUT, PATCH, DELETE). An
-unsafe request needs the capability to look and, on top of it, the write capability: whoever
-lacks either must be refused (403, or 404 where the assistant is hidden from them), and the
-refusal must not show any of the objects' content (SECRETS).
+Every URL is requested with GET and with each unsafe method (POST, PUT, PATCH, DELETE) its view
+answers, by everyone. An unsafe request needs the capability to look and, on top of it, the
+write capability: whoever lacks either must be refused (403, or 404 where the assistant is
+hidden from them), and the refusal must not show any of the objects' content (SECRETS). The
+unsafe methods a view does not answer must be refused too; each person who must be refused asks
+with one of them, taken in turn, so that every such method of every URL is asked by several
+people (`probes`).
 
 New URL parameters need a filler in FILLERS: a function (world, actor) -> value.
 """
@@ -418,6 +421,22 @@ def methods_of(route: Route) -> list[str]:
     return ["get", "post"]
 
 
+def probes(answered: list[str], turn: int, people: int) -> list[str]:
+    """The methods one person asks a URL with: GET, every unsafe method the view answers, and
+    of those it does not answer, the `turn`-th in rotation among the `people` refused the same
+    way (all of them when there are fewer such people than methods). A view refuses before it
+    dispatches on the method (the access decorators wrap it), so a method it does not answer
+    goes the same way as the others; the rotation still puts each of them to every kind of
+    refusal."""
+    unanswered = [method for method in UNSAFE_PROBES if method not in answered]
+    asked = ["get", *(method for method in UNSAFE_PROBES if method in answered)]
+    if people < len(unanswered):
+        return asked + unanswered
+    if unanswered:
+        asked.append(unanswered[turn % len(unanswered)])
+    return asked
+
+
 def needed(access: Access, method: str) -> frozenset[Cap]:
     """What the specification says a request needs, worked out here and not by the access
     helpers under test: the capability always, and the write capability as well for an unsafe
@@ -477,13 +496,19 @@ def check_route(route: Route, world: World) -> list[str]:
         return [f"{route.name} ({route.pattern}) declares no access: use an access decorator"]
     problems = []
     is_api = route.pattern.startswith("api/")
+    # The people who must be refused a write, by how (deny, hide, login): each kind of refusal
+    # takes its turns at the methods the view does not answer (`probes`).
+    refusals: dict[str, list[Actor]] = {}
     for actor in world.actors:
+        refusals.setdefault(expected(access, actor, "delete", is_api), []).append(actor)
+    for actor in world.actors:
+        kind = refusals[expected(access, actor, "delete", is_api)]
         client = Client()
         if actor.user is not None:
             client.cookies[django_settings.SESSION_COOKIE_NAME] = world.sessions[actor.label]
         url = build_url(route, world, actor)
         answered = methods_of(route)
-        for method in ("get", *UNSAFE_PROBES):
+        for method in probes(answered, kind.index(actor), len(kind)):
             want = expected(access, actor, method, is_api)
             if want == "allow" and method not in answered:
                 continue  # e.g. PUT to a page that only takes POST: a 405 for whoever may

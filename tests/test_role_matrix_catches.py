@@ -73,6 +73,18 @@ def write_checked_for_post_only(request, name, event_id):
 write_checked_for_post_only.access = READ_AND_WRITE
 
 
+def open_to_put(request, name, event_id):
+    """Checks every method but PUT, which a plain view does not seem to answer."""
+    if request.method == "PUT":
+        from apps.ingestion.models import Event
+
+        return HttpResponse(Event.objects.get(pk=event_id).text)
+    return reads_and_writes_properly(request, name, event_id)
+
+
+open_to_put.access = READ_AND_WRITE
+
+
 @assistant_view(Cap.VIEW_CONVERSATIONS)
 def refuses_but_shows(request, assistant, event_id):
     """Refuses a write it may not do, but with the message in the refusal."""
@@ -100,6 +112,7 @@ urlpatterns = [
     path("a/<str:name>/e/<int:event_id>/post-only", write_checked_for_post_only, name="post_only"),
     path("a/<str:name>/e/<int:event_id>/shows", refuses_but_shows, name="shows"),
     path("a/<str:name>/e/<int:event_id>/both", reads_and_writes_properly, name="both"),
+    path("a/<str:name>/e/<int:event_id>/put", open_to_put, name="put"),
     path("", include("apps.accounts.urls")),  # the login page that anonymous visitors meet
 ]
 
@@ -151,10 +164,12 @@ def test_it_flags_a_view_whose_write_check_replaces_its_read_check(world):  # no
 @pytest.mark.urls(__name__)
 def test_it_flags_a_write_capability_checked_for_post_but_not_for_delete(world):  # noqa: F811
     problems = check_route(route("post_only"), world)
-    assert any(
-        p.startswith("DELETE ") and "as global Conversation Viewer: expected deny, got allow" in p
-        for p in problems
-    )
+    # Every method but POST lets a reader through; each is asked by some of the readers.
+    for method in ("DELETE", "PUT", "PATCH"):
+        assert any(
+            p.startswith(f"{method} ") and "Conversation " in p and "expected deny, got allow" in p
+            for p in problems
+        ), method
     assert not any(p.startswith("POST ") for p in problems)
 
 
@@ -171,3 +186,13 @@ def test_it_flags_a_refusal_that_shows_the_object(world):  # noqa: F811
 @pytest.mark.urls(__name__)
 def test_it_passes_a_view_that_needs_both_capabilities_to_write(world):  # noqa: F811
     assert check_route(route("both"), world) == []
+
+
+@pytest.mark.urls(__name__)
+def test_it_flags_a_method_the_view_does_not_seem_to_answer(world):  # noqa: F811
+    """PUT is asked by only some of the people who must be refused (`probes`); enough of them
+    to catch a view that lets it through."""
+    problems = check_route(route("put"), world)
+    assert problems and all(p.startswith("PUT ") for p in problems)
+    assert any("expected hide, got allow" in p for p in problems)
+    assert any("expected deny, got allow" in p for p in problems)
