@@ -15,7 +15,7 @@ Runtime on one thread. A text's vector is what the model card says: the mean of 
 states over the text's tokens (at most 256 word pieces), L2-normalised. It reads the same
 tokenizer from the static model's archive (the ONNX package ships none). It understands word
 order and context, but costs about 7 ms of CPU a message on one core (the static model: well
-under 1 ms), and tens of seconds to embed a 15,000-example training set.
+under 1 ms), about 4 ms a text to embed a training set, and 200 MB of memory for its session.
 
 Either way the featuriser then centres the vectors on the training texts' mean, projects them on
 their principal axes and L2-normalises them. The packages are located without importing them
@@ -323,7 +323,8 @@ class Transformer:
             raise EmbeddingUnavailable(f"cannot load the embedding model {path}: {exc}") from exc
         self.inputs = {i.name for i in self.session.get_inputs()}
         shape = self.session.get_outputs()[0].shape
-        self.dim = int(shape[-1]) if isinstance(shape[-1], int) else 0
+        # The width of the hidden states, from the graph or else from a first run.
+        self.dim = shape[-1] if isinstance(shape[-1], int) else self._run([[self.cls_id]]).shape[1]
 
     def token_ids(self, text: str) -> list[int]:
         """[CLS], the text's word pieces (truncated to `MAX_TOKENS` in all), [SEP]."""
