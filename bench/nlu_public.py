@@ -11,11 +11,13 @@ directory (``--data DIR`` or ``STUDIO_NLU_BENCH_DATA``), laid out as::
 A data set that is absent yields `Skipped` saying which file is missing. Each training runs in a
 process of its own pinned to one core (one BLAS thread), so its peak RSS and CPU time are its
 own; the model is trained with ``SentenceEmbeddingFeaturizer`` and a ``FallbackClassifier``
-without a threshold (calibrated during training), and again without the featuriser as the
-baseline. Without any of the data sets, a synthetic data set of CLINC150's shape (150 intents,
-100 examples each, a 7,000-word vocabulary) still measures training time and memory.
+without a threshold (calibrated during training), once per featuriser model (the static
+``all-MiniLM-L6-v2`` and the transformer ``all-MiniLM-L6-v2-onnx``, whose labels say so;
+``--model NAME`` for one), and again without the featuriser as the baseline. Without any of the
+data sets, a synthetic data set of CLINC150's shape (150 intents, 100 examples each, a
+7,000-word vocabulary) still measures training time, memory and parse latency.
 
-``python -m bench.nlu_public [--data DIR] [--no-baseline]``
+``python -m bench.nlu_public [--data DIR] [--no-baseline] [--model NAME]``
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ TARGETS = {
     "parse_p50": "< 3 ms",
 }
 EMBEDDING = {"name": "SentenceEmbeddingFeaturizer"}
+DEFAULT_MODEL = "all-MiniLM-L6-v2"  # engine.nlu.embeddings.DEFAULT_MODEL (imported by children)
 FALLBACK = {"name": "FallbackClassifier"}
 
 Pairs = list[tuple[str, str]]
@@ -133,8 +136,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(name: str, root: Path | None, embedding: bool) -> dict[str, Any]:
-    """Train on data set `name` and evaluate it; run in a child process (see `_child`)."""
+def measure(name: str, root: Path | None, embedding: str | None) -> dict[str, Any]:
+    """Train on data set `name` and evaluate it, with the featuriser of model `embedding` (None:
+    without it); run in a child process (see `_child`)."""
     from threadpoolctl import threadpool_limits
 
     from engine.nlu.data import NluTrainingData, TrainingExample
@@ -147,7 +151,7 @@ def measure(name: str, root: Path | None, embedding: bool) -> dict[str, Any]:
         assert root is not None
         train, test, oos = LOADERS[name](root)
     data = NluTrainingData(examples=[TrainingExample(text, label) for text, label in train])
-    pipeline = [EMBEDDING, FALLBACK] if embedding else [FALLBACK]
+    pipeline = [{**EMBEDDING, "model": embedding}, FALLBACK] if embedding else [FALLBACK]
     log: list[str] = []
     with threadpool_limits(limits=1):
         began, began_cpu = time.perf_counter(), time.process_time()
@@ -191,12 +195,12 @@ def measure(name: str, root: Path | None, embedding: bool) -> dict[str, Any]:
     }
 
 
-def _child(name: str, root: Path | None, embedding: bool) -> dict[str, Any]:
+def _child(name: str, root: Path | None, embedding: str | None) -> dict[str, Any]:
     command = [sys.executable, "-m", "bench.nlu_public", "--one", name]
     if root is not None:
         command += ["--data", str(root)]
     if embedding:
-        command.append("--embedding")
+        command += ["--embedding", embedding]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -206,9 +210,11 @@ def _child(name: str, root: Path | None, embedding: bool) -> dict[str, Any]:
 
 
 def _figures(
-    name: str, result: dict[str, Any], baseline: dict[str, Any] | None
+    name: str, result: dict[str, Any], baseline: dict[str, Any] | None, model: str = ""
 ) -> Iterator[Figure]:
     title = {"clinc150": "CLINC150", "banking77": "BANKING77", "snips": "SNIPS"}.get(name, name)
+    if model and model != DEFAULT_MODEL:  # the default model's figures keep their labels
+        title = f"{title} [{model}]"
     base = baseline or {}
     against = {"baseline_label": "TF-IDF only"} if baseline else {}
     accuracy_label = "in-scope accuracy" if name == "clinc150" else "accuracy"
@@ -254,7 +260,12 @@ def _figures(
         )
 
 
-def run(data: str | None = None, baseline: bool = True) -> Iterator[Figure | Skipped]:
+def run(
+    data: str | None = None, baseline: bool = True, models: tuple[str, ...] | None = None
+) -> Iterator[Figure | Skipped]:
+    from engine.nlu.embeddings import MODELS
+
+    chosen = tuple(MODELS) if models is None else models
     raw = data if data is not None else os.environ.get(DATA_ENV)
     root = Path(raw) if raw else None
     found = 0
@@ -268,15 +279,18 @@ def run(data: str | None = None, baseline: bool = True) -> Iterator[Figure | Ski
             yield Skipped(name, str(exc))
             continue
         found += 1
-        result = _child(name, root, embedding=True)
-        base = _child(name, root, embedding=False) if baseline else None
-        yield from _figures(name, result, base)
+        base = _child(name, root, embedding=None) if baseline else None
+        for model in chosen:
+            yield from _figures(name, _child(name, root, embedding=model), base, model)
     if not found:
-        result = _child("synthetic", None, embedding=True)
-        title = "synthetic, CLINC150-shaped (15,000 examples, 150 intents)"
-        yield from (
-            f for f in _figures(title, result, None) if "training" in f.label or "parse" in f.label
-        )
+        title = "synthetic, CLINC150-shaped"
+        for model in chosen:
+            result = _child("synthetic", None, embedding=model)
+            yield from (
+                f
+                for f in _figures(title, result, None, model)
+                if "training" in f.label or "parse" in f.label
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help=f"data directory (default: ${DATA_ENV})")
     parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF-only runs")
     parser.add_argument("--one", help=argparse.SUPPRESS)
-    parser.add_argument("--embedding", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help="one featuriser model (default: each of them)")
+    parser.add_argument("--embedding", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
@@ -292,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(args.one, root, args.embedding)))
         return 0
     print(f"== {__doc__.strip().splitlines()[0]}", flush=True)
-    for figure in run(args.data, baseline=not args.no_baseline):
+    models = (args.model,) if args.model else None
+    for figure in run(args.data, baseline=not args.no_baseline, models=models):
         print(figure.line(), flush=True)
     return 0
 

