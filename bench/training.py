@@ -111,6 +111,13 @@ class Studio:
             "first reply": timedelta(seconds=first_reply),
         }
         print("   ", ", ".join(f"{k} {v.total_seconds():.3f} s" for k, v in phases.items()))
+        # Where the training's own time went, from its log: each cached component's outcome.
+        steps = [
+            line.strip()
+            for line in job.log.splitlines()
+            if line.startswith("component ") or line.startswith("Training finished")
+        ]
+        print("   ", "; ".join(steps))
         return elapsed
 
 

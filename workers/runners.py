@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import os
 import queue
 import shlex
@@ -133,6 +134,9 @@ class ForkedChild(ChildProcess):
         if pid == 0:  # the child: never returns
             code = 1
             try:
+                # The consumer's objects (Django, the engine, scikit-learn) are left out of the
+                # child's garbage collections: scanning them cost a training up to 0.1 s of CPU.
+                gc.freeze()
                 os.close(read_fd)
                 _die_with_parent()
                 os.dup2(write_fd, 1)

@@ -55,6 +55,17 @@ def model_id_of(archive: Path | IO[bytes]) -> str:
     return ""
 
 
+def preload_training() -> None:
+    """Import what a training imports on its way (the engine imports these lazily), so each
+    forked training child starts with them: about 0.1 s of CPU per training otherwise, on the
+    path from an edit to its first reply."""
+    import engine.dialogue
+    import engine.llm
+    import engine.nlu
+    import engine.policies
+    import engine.remote_cache  # noqa: F401
+
+
 class TrainingConsumer(Worker):
     kind = "training"
 
@@ -65,6 +76,7 @@ class TrainingConsumer(Worker):
     def setup(self) -> None:
         if self.runner.local and self.runner.engine == "builtin":
             preload_engine()
+            preload_training()
         self.waker = Waker("training")
 
     def sleep(self, seconds: float) -> None:
