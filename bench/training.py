@@ -197,6 +197,43 @@ def cached_training_ratio() -> tuple[float, float, float]:
     return cold, cached, cached / cold
 
 
+def nlu_component_cpu(repeats: int = 3) -> tuple[float, float]:
+    """The reference assistant's NLU components as an NLU edit retrains them: the intent
+    classifier (C tuned on the held-out split, then the final fit) and the CRF entity extractor
+    (features and training); the best CPU seconds of `repeats` trainings of each."""
+    import tempfile
+
+    from demo.reference_assistant import generate_reference_project
+    from engine.nlu.classifier import TextClassifier
+    from engine.nlu.crf import CrfEntityExtractor
+    from engine.nlu.patterns import PatternExtractor
+    from engine.nlu.tokenizer import tokenize
+    from engine.train import load_and_validate, nlu_training_data
+    from workers.training import write_project
+
+    with tempfile.TemporaryDirectory(prefix="bench-nlu-") as tmp:
+        write_project(generate_reference_project(), Path(tmp))
+        project, _warnings = load_and_validate(tmp)
+    data = nlu_training_data(project)
+    texts = [ex.text for ex in data.examples]
+    labels = [ex.intent for ex in data.examples]
+    patterns = PatternExtractor(data.regexes, data.lookups, sorted(data.entity_names))
+    tokens = [tokenize(text) for text in texts]
+    matches = [patterns.matches(t, toks) for t, toks in zip(texts, tokens, strict=True)]
+
+    def cpu(train) -> float:
+        times = []
+        for _ in range(repeats):
+            began = time.process_time()
+            train()
+            times.append(time.process_time() - began)
+        return min(times)
+
+    classifier = cpu(lambda: TextClassifier(c=None).fit(texts, labels))
+    crf = cpu(lambda: CrfEntityExtractor().train(data.examples, matches, tokens))
+    return classifier, crf
+
+
 def _edit_figures(name: str, times: dict[str, float], targets: dict[str, str]):
     """The cold baseline of one assistant, then each edit against it."""
     cold = times["cold"]
@@ -240,6 +277,9 @@ def run():
         baseline=cold,
         baseline_label="cold full training",
     )
+    classifier, crf = nlu_component_cpu()
+    yield Figure("Reference assistant: intent classifier training (CPU)", classifier, "s")
+    yield Figure("Reference assistant: CRF entity extractor training (CPU)", crf, "s")
     for consumers in (1, 2):
         yield Figure(
             f"Demo trainings per minute with {consumers} consumer(s) (6 jobs)",

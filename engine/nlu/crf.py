@@ -112,11 +112,22 @@ def _own_features(text: str) -> tuple[str, ...]:
     return tuple(feats)
 
 
+@lru_cache(maxsize=65536)
+def _neighbour_features(text: str) -> tuple[tuple[str, ...], ...]:
+    """What a token says to its neighbours, per offset -2, -1, +1, +2: its word, and at -1/+1
+    its shape too. Cached per text like `_own_features`, so building an example's features
+    formats no string a training set has already formatted."""
+    own = _own_features(text)
+    word, shape = own[0], own[5]
+    return (f"-2{word}",), (f"-1{word}", f"-1{shape}"), (f"1{word}", f"1{shape}"), (f"2{word}",)
+
+
 def token_features(
     tokens: Sequence[Token], matches: Sequence[PatternMatch] = ()
 ) -> list[list[str]]:
     """CRFsuite feature strings for each token, including neighbours and pattern matches."""
     own = [_own_features(t.text) for t in tokens]
+    around = [_neighbour_features(t.text) for t in tokens]
     pats: list[list[str]] = [[] for _ in tokens]
     if matches:
         for m in matches:
@@ -131,13 +142,17 @@ def token_features(
             feats.append("BOS")
         if i == n - 1:
             feats.append("EOS")
-        for off in (-2, -1, 1, 2):
-            j = i + off
-            if 0 <= j < n:
-                feats.append(f"{off}{own[j][0]}")  # neighbour word
-                if off in (-1, 1):
-                    feats.append(f"{off}{own[j][5]}")  # neighbour shape
-                    feats.extend(f"{off}{p}" for p in pats[j])
+        # The words at -2..+2, with the shapes and pattern matches at -1 and +1.
+        if i >= 2:
+            feats.extend(around[i - 2][0])
+        if i >= 1:
+            feats.extend(around[i - 1][1])
+            feats.extend(f"-1{p}" for p in pats[i - 1])
+        if i + 1 < n:
+            feats.extend(around[i + 1][2])
+            feats.extend(f"1{p}" for p in pats[i + 1])
+        if i + 2 < n:
+            feats.extend(around[i + 2][3])
         out.append(feats)
     return out
 
