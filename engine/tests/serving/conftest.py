@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,3 +96,25 @@ def engine_env() -> dict[str, str]:
     env["PYTHONPATH"] = str(REPO)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+@contextlib.contextmanager
+def guarded_bot_process(
+    model: Path, env: dict[str, str], token: str
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`python -m engine serve MODEL --auth-webhooks` with its token in the environment (never
+    on its command line): the process and its URL, stopped on the way out."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "serve", str(model), "--port", str(port),
+         "--auth-webhooks"],
+        cwd=REPO,
+        env={**env, "ENGINE_AUTH_TOKEN": token},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/version", process)
+        yield process, f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)

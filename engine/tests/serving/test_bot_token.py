@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import httpx
 import pytest
 
-from tests.support.processes import free_port, stop, wait_for_http
-
-from .conftest import REPO
+from .conftest import guarded_bot_process
 
 pytestmark = pytest.mark.slow
 
@@ -19,20 +14,8 @@ TOKEN = "per-bot-token-0123456789"
 
 @pytest.fixture
 def guarded_bot(tiny_model, engine_env):
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", str(tiny_model), "--port", str(port),
-         "--auth-webhooks"],
-        cwd=REPO,
-        env={**engine_env, "ENGINE_AUTH_TOKEN": TOKEN},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/version", process)
-        yield process, f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    with guarded_bot_process(tiny_model, engine_env, TOKEN) as served:
+        yield served
 
 
 def test_the_token_from_the_environment_guards_the_api_and_the_webhook(guarded_bot) -> None:

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.processes import free_port, stop, wait_for_http
+from tests.support.processes import stop
 
-from .conftest import REPO, TINY_PROJECT
+from .conftest import TINY_PROJECT, guarded_bot_process
 
 pytestmark = pytest.mark.slow
 
@@ -65,20 +63,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture
 def bot(models, engine_env):
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", str(models["A"]), "--port", str(port),
-         "--auth-webhooks"],
-        cwd=REPO,
-        env={**engine_env, "ENGINE_AUTH_TOKEN": TOKEN},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/version", process)
-        yield process, f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
+    with guarded_bot_process(models["A"], engine_env, TOKEN) as served:
+        yield served
 
 
 def _status(url: str) -> dict:
