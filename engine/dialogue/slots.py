@@ -211,8 +211,8 @@ def extract_slot_values(
     for slot in slots:
         mappings = slot.mappings or _FROM_LLM
         for mapping in mappings:
-            if not _conditions_ok(mapping, active, requested_slot, active_loop):
-                continue
+            # The value first, the conditions only for a value: both must hold, and most
+            # mappings of a large assistant find nothing in a message.
             value: Any = None
             kind = mapping.type
             if kind == "from_entity":
@@ -229,7 +229,7 @@ def extract_slot_values(
                     value = text
             elif kind == "from_llm":
                 value = _entity_value(entities, slot.name, None, None)
-            if value is not None:
+            if value is not None and _conditions_ok(mapping, active, requested_slot, active_loop):
                 found.append(
                     SlotValue(
                         slot.name,
