@@ -22,6 +22,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import orjson
@@ -355,14 +356,16 @@ class Api:
 
         stream = _flag(request, "stream")
         async with self.locks.hold(sender):
-            messages = await run_in_threadpool(
-                self.bot.handle_message,
+            bot = self.bot
+            turn = partial(
+                bot.handle_message,
                 sender,
                 text,
                 metadata=metadata,
                 input_channel=channel,
                 message_id=message_id,
             )
+            messages = turn() if bot.turns_only_compute else await run_in_threadpool(turn)
         if stream:
             body = "".join(json.dumps(m, ensure_ascii=False, default=str) + "\n" for m in messages)
             return Response(body, media_type="text/event-stream")
