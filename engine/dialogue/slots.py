@@ -229,9 +229,8 @@ def extract_slot_values(
             elif kind == "from_text":
                 if requested_slot == slot.name and not is_payload and _intent_ok(mapping, intent):
                     value = text
-            elif kind == "from_llm":
-                if slot.name in named:
-                    value = _entity_value(entities, slot.name, None, None)
+            elif kind == "from_llm" and slot.name in named:
+                value = _entity_value(entities, slot.name, None, None)
             if value is not None and _conditions_ok(mapping, active, requested_slot, active_loop):
                 found.append(
                     SlotValue(
