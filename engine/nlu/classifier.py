@@ -357,7 +357,13 @@ class TextClassifier:
 
 def _by_confidence(row: np.ndarray, labels: Sequence[str]) -> list[int]:
     """Label indices, highest confidence first; ties by label name so the order is stable."""
+    if _ascending(labels):  # as `fit` keeps them: the index order is the name order
+        return np.argsort(-row, kind="stable").tolist()  # type: ignore[no-any-return]
     return sorted(range(len(row)), key=lambda i: (-row[i], labels[i]))
+
+
+def _ascending(labels: Sequence[str]) -> bool:
+    return list(labels) == sorted(labels)
 
 
 def _tfidf_rows(

@@ -89,3 +89,13 @@ def test_an_embedded_model_scores_as_the_sparse_product() -> None:
     ngrams = len(clf._word.vocabulary_) + len(clf._char.vocabulary_)
     columns, _values = clf._feature_rows(["relocate funds"])[0]
     assert columns.max() >= ngrams
+
+
+def test_rankings_order_ties_by_label_name() -> None:
+    from engine.nlu.classifier import _by_confidence
+
+    row = np.array([0.2, 0.5, 0.2, 0.1, 0.5, 0.0])
+    expected = [1, 4, 0, 2, 3, 5]
+    assert _by_confidence(row, ["a", "b", "c", "d", "e", "f"]) == expected
+    # Labels out of name order: ties still go by name.
+    assert _by_confidence(row, ["c", "e", "a", "d", "b", "f"]) == [4, 1, 2, 0, 3, 5]
