@@ -218,7 +218,7 @@ def extract_slot_values(
             value: Any = None
             kind = mapping.type
             if kind == "from_entity":
-                if mapping.entity in named and _intent_ok(mapping, intent):
+                if mapping.entity and mapping.entity in named and _intent_ok(mapping, intent):
                     value = _entity_value(entities, mapping.entity, mapping.role, mapping.group)
             elif kind == "from_intent":
                 if intent is not None and _intent_ok(mapping, intent):
