@@ -16,7 +16,8 @@ __all__ = ["json_copy", "json_plain"]
 
 T = TypeVar("T")
 
-_ATOMIC = frozenset({str, int, float, bool, type(None)})
+#: The types `json_copy` returns as they are (immutable).
+ATOMIC = frozenset({str, int, float, bool, type(None)})
 
 
 def json_copy(value: T) -> T:
@@ -26,7 +27,7 @@ def json_copy(value: T) -> T:
         return {key: json_copy(item) for key, item in value.items()}  # type: ignore[attr-defined,return-value]
     if kind is list:
         return [json_copy(item) for item in value]  # type: ignore[attr-defined,return-value]
-    if kind in _ATOMIC:
+    if kind in ATOMIC:
         return value
     return copy.deepcopy(value)
 

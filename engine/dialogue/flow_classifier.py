@@ -180,7 +180,7 @@ class FlowIndex:
         )
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_starts"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_starts", "_analyzers")}
 
     def _group_starts(self) -> np.ndarray | None:
         """Where each label's rows start, when the rows come label by label (as `build` makes
@@ -204,8 +204,14 @@ class FlowIndex:
         if not content or self.word is None or self.char is None:
             return out[:-1]
         assert self.word_rows is not None and self.char_rows is not None
-        rows = 0.5 * _similarities(self.word, self.word_rows, content)
-        rows += 0.5 * _similarities(self.char, self.char_rows, content)
+        analyzers = self.__dict__.get("_analyzers")
+        if analyzers is None:  # built once (not kept in the model file)
+            analyzers = self.__dict__["_analyzers"] = (
+                self.word.build_analyzer(),
+                self.char.build_analyzer(),
+            )
+        rows = 0.5 * _similarities(self.word, analyzers[0], self.word_rows, content)
+        rows += 0.5 * _similarities(self.char, analyzers[1], self.char_rows, content)
         starts = self._group_starts()
         if starts is not None:
             out = np.maximum.reduceat(rows, starts)
@@ -218,13 +224,15 @@ class FlowIndex:
         return clipped
 
 
-def _similarities(vectorizer: TfidfVectorizer, rows: sp.csc_matrix, text: str) -> np.ndarray:
+def _similarities(
+    vectorizer: TfidfVectorizer, analyze: Any, rows: sp.csc_matrix, text: str
+) -> np.ndarray:
     """Cosine similarity of `text` with every row: the TF-IDF vector of `text` is computed
     as the fitted vectorizer would (sublinear tf, idf, l2 norm), without its per-call overhead
     (a reply must take milliseconds)."""
     counts: dict[int, int] = {}
     vocabulary = vectorizer.vocabulary_
-    for term in vectorizer.build_analyzer()(text):
+    for term in analyze(text):
         index = vocabulary.get(term)
         if index is not None:
             counts[index] = counts.get(index, 0) + 1

@@ -207,16 +207,18 @@ def extract_slot_values(
     entities = parse_data.get("entities") or []
     text = parse_data.get("text") or ""
     active = set(active_flows)
+    # The entity names of the message: a mapping of another entity finds no value.
+    named = {entity.get("entity") for entity in entities} - {None, ""}
     found: list[SlotValue] = []
     for slot in slots:
         mappings = slot.mappings or _FROM_LLM
         for mapping in mappings:
-            if not _conditions_ok(mapping, active, requested_slot, active_loop):
-                continue
+            # The value first, the conditions only for a value: both must hold, and most
+            # mappings of a large assistant find nothing in a message.
             value: Any = None
             kind = mapping.type
             if kind == "from_entity":
-                if mapping.entity and _intent_ok(mapping, intent):
+                if mapping.entity and mapping.entity in named and _intent_ok(mapping, intent):
                     value = _entity_value(entities, mapping.entity, mapping.role, mapping.group)
             elif kind == "from_intent":
                 if intent is not None and _intent_ok(mapping, intent):
@@ -227,9 +229,9 @@ def extract_slot_values(
             elif kind == "from_text":
                 if requested_slot == slot.name and not is_payload and _intent_ok(mapping, intent):
                     value = text
-            elif kind == "from_llm":
+            elif kind == "from_llm" and slot.name in named:
                 value = _entity_value(entities, slot.name, None, None)
-            if value is not None:
+            if value is not None and _conditions_ok(mapping, active, requested_slot, active_loop):
                 found.append(
                     SlotValue(
                         slot.name,

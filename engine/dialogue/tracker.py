@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
 
-from engine.dialogue.copying import json_copy
+from engine.dialogue.copying import ATOMIC, json_copy
 from engine.dialogue.stackpatch import apply_patch
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class Tracker:
         return tracker
 
     def _reset_state(self) -> None:
-        self.slots: dict[str, Any] = {k: json_copy(v) for k, v in self.initial_slots.items()}
+        self.slots: dict[str, Any] = self._initial_slot_values()
         self.stack: list[dict[str, Any]] = []
         self.latest_message: dict[str, Any] = {
             "intent": {},
@@ -111,6 +111,10 @@ class Tracker:
         self.followup_action: str | None = ACTION_LISTEN
         self.paused = False
         self.active_loop: dict[str, Any] = {}
+
+    def _initial_slot_values(self) -> dict[str, Any]:
+        """A copy of the initial slot values (most are None or a number: shared as they are)."""
+        return {k: v if type(v) in ATOMIC else json_copy(v) for k, v in self.initial_slots.items()}
 
     # -- events -------------------------------------------------------------------------------
 
@@ -147,7 +151,7 @@ class Tracker:
         elif kind in ("restart", "session_started"):
             self._reset_state()
         elif kind == "reset_slots":
-            self.slots = {k: json_copy(v) for k, v in self.initial_slots.items()}
+            self.slots = self._initial_slot_values()
         elif kind == "pause":
             self.paused = True
         elif kind == "resume":

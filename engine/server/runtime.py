@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.archive import LoadedModel
 from engine.brokers import EventBroker, publish_events
-from engine.dialogue import ActionClient, Processor, Tracker, UserMessage
+from engine.dialogue import ActionClient, NullActionClient, Processor, Tracker, UserMessage
 from engine.server.reminders import ReminderError, ReminderScheduler, prepare_reminder
 from engine.server.store import DEFAULT_MAX_CONVERSATIONS, InMemoryTrackerStore
 
@@ -149,6 +149,11 @@ class Bot:
         self.published = 0
         #: The conversations' pending reminders (they fire once the HTTP app started it).
         self.reminders = ReminderScheduler()
+        #: Whether a turn only computes: no action server, no LLM, no event broker and no
+        #: sentence embedding (native code that leaves the interpreter), so nothing it does
+        #: waits or could run beside the server's loop. The app then runs such a turn on its
+        #: loop: handing it to a worker thread costs more than it saves.
+        self.turns_only_compute = _only_computes(self)
 
     @classmethod
     def from_processor(
@@ -324,6 +329,18 @@ class Bot:
             close()
         if self.processor.llm is not None:
             self.processor.llm.close()
+
+
+def _only_computes(bot: Bot) -> bool:
+    from engine.actions import NoActionServer
+
+    if bot.broker is not None or type(bot.action_client) not in (NoActionServer, NullActionClient):
+        return False
+    llm = bot.processor.llm
+    if llm is not None and (llm.generators or llm.rephraser or llm.search_client):
+        return False
+    settings = getattr(bot.processor.nlu, "settings", None)
+    return settings is not None and getattr(settings, "embedding", None) is None
 
 
 def _entities(entities: list[dict[str, Any]] | dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -113,6 +114,10 @@ def serve(
         _say("The offline generator understands messages (no LLM command generator configured)")
     if llm is not None and llm.rephraser is not None:
         _say(f"Responses marked rephrase are rephrased with {llm.rephraser.client.label}")
+    # The loaded model is most of the heap and lives as long as the process: out of the
+    # collector's sight, a full collection scans only what the conversations allocate.
+    gc.collect()
+    gc.freeze()
     model = bot.model
     app = create_app(
         bot,
