@@ -3,13 +3,12 @@ by ``python -m engine serve`` as a child process."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 
-from tests.support.processes import ROOT, free_port, stop, wait_for_http
+from tests.support.processes import ROOT, Drained, free_port, stop, wait_for_http
 
 #: A small CALM assistant: a pizza flow whose size question has quick-reply buttons.
 PIZZA_PROJECT = ROOT / "engine" / "tests" / "serving" / "tiny_project"
@@ -32,12 +31,9 @@ class ServedBot:
         self.model = model  # the archive it serves
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(
+        self.process = Drained(
             [sys.executable, "-m", "engine", "serve", str(model), "--port", str(port)],
             cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
         )
         wait_for_http(
             self.url + "/status", self.process, timeout=120, ok=lambda status: status == 200

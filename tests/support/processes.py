@@ -7,10 +7,12 @@ can use the rest without it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,16 +60,62 @@ def process_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def manage(*args: str, **extra_env: str) -> subprocess.Popen:
+class Drained(subprocess.Popen):
+    """A child whose output (stdout and stderr) a thread reads as it comes, kept for `printed`.
+
+    A pipe that nobody reads fills up at 64 KiB, and the child's next write then blocks: a
+    server that logs each request would stop answering in the middle of a test."""
+
+    def __init__(self, argv: list[str], **kwargs: Any) -> None:
+        super().__init__(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            **kwargs,
+        )
+        self.lines: list[str] = []
+        self._arrived = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.stdout is not None
+        with contextlib.suppress(ValueError, OSError):  # closed by `stop(output=False)`
+            for line in self.stdout:
+                with self._arrived:
+                    self.lines.append(line)
+                    self._arrived.notify_all()
+        with self._arrived:
+            self._arrived.notify_all()
+
+    def printed(self, timeout: float = 5) -> str:
+        """What it printed so far (all of it once it has exited and its pipe is closed)."""
+        if self.poll() is not None:
+            self._reader.join(timeout)
+        with self._arrived:
+            return "".join(self.lines)
+
+    def wait_for_line(self, text: str, timeout: float = 60) -> bool:
+        """Whether a line containing `text` is printed within `timeout` s (False once the output
+        ends without one)."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._arrived:
+            while True:
+                if any(text in line for line in self.lines[seen:]):
+                    return True
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    return False
+                self._arrived.wait(min(left, 0.5))
+
+
+def manage(*args: str, **extra_env: str) -> Drained:
     """Start `manage.py ARGS` in the background; the caller stops or waits for it."""
-    return subprocess.Popen(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=process_env(**extra_env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    return Drained([sys.executable, "manage.py", *args], cwd=ROOT, env=process_env(**extra_env))
 
 
 def wait_for(condition, timeout: float = 60, interval: float = 0.2, what: str = "the condition"):
@@ -113,13 +161,15 @@ def stop(process: subprocess.Popen[Any], timeout: float = 20, *, output: bool = 
             process.kill()
             process.wait()
     if not output:
-        if process.stdout:
+        if process.stdout and not isinstance(process, Drained):
             process.stdout.close()
         return ""
     return _output(process)
 
 
 def _output(process: subprocess.Popen[Any]) -> str:
+    if isinstance(process, Drained):
+        return process.printed()
     if not process.stdout or process.stdout.closed:
         return ""
     printed = process.stdout.read()

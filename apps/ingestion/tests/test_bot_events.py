@@ -4,7 +4,6 @@ reaches conversation review, and poison sent through the bot's API is dead-lette
 
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -19,7 +18,7 @@ from engine.tests.serving.conftest import (  # noqa: F401 (fixtures)
     action_server,
     tiny_model,
 )
-from tests.support.processes import free_port, stop, wait_for_http
+from tests.support.processes import Drained, free_port, stop, wait_for_http
 
 pytestmark = pytest.mark.slow
 
@@ -33,13 +32,11 @@ def bot(tiny_model, action_server, tmp_path):  # noqa: F811
         f"event_broker:\n  type: file\n  path: {spool / 'tiny_bot.jsonl'}\n"
     )
     port = free_port()
-    process = subprocess.Popen(
+    process = Drained(
         [sys.executable, "-m", "engine", "serve", str(tiny_model), "--port", str(port),
          "--endpoints", str(endpoints), "--seed", "7"],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         wait_for_http(f"http://127.0.0.1:{port}/status", process)

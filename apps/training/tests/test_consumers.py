@@ -150,12 +150,7 @@ def test_six_jobs_on_two_consumers_all_finish_at_most_two_at_once(tiny, make_ass
         for i in (1, 2)
     ]
     for consumer in consumers:
-        assert consumer.stdout is not None
-        for line in consumer.stdout:
-            if "started" in line:
-                break
-        else:
-            raise AssertionError(stop(consumer))
+        assert consumer.wait_for_line("started", 120), stop(consumer)
     jobs = [services.request_training(assistant, None) for assistant in assistants]
     for consumer in consumers:
         assert consumer.wait(300) == 0, stop(consumer)

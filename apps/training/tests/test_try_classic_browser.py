@@ -6,7 +6,6 @@ form filled, the inspector showing the policy behind each action, the form and i
 slot; then its conversation, ingested from the bot's events, shows the form in review."""
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from apps.accounts.roles import Role
 from apps.ingestion.models import Conversation
 from apps.ingestion.sources import FileSpoolSource
 from tests.browser.conftest import browser, page  # noqa: F401 (fixtures)
-from tests.support.processes import ROOT, free_port, manage, stop, wait_for_http
+from tests.support.processes import ROOT, Drained, free_port, manage, stop, wait_for_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -35,12 +34,10 @@ def inn_actions():
             pytest.fail(f"rasa-sdk is not installed at {RASA_SDK_PYTHON}")
         pytest.skip(f"rasa-sdk is not installed at {RASA_SDK_PYTHON}: run `make install-actions`")
     port = free_port()
-    process = subprocess.Popen(
+    process = Drained(
         [RASA_SDK_PYTHON, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         cwd=SEASIDE,
         env={**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(SEASIDE)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", process)

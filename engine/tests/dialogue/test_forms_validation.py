@@ -8,7 +8,6 @@ is served over HTTP and talks to it with the Rasa action server protocol.
 from __future__ import annotations
 
 import os
-import subprocess
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from engine.nlu import NluModel
 from engine.policies import PolicyEnsemble
 from engine.server import Bot, create_app
 from engine.train import load_and_validate, nlu_training_data
-from tests.support.processes import free_port, stop, wait_for_http
+from tests.support.processes import Drained, free_port, stop, wait_for_http
 
 PROJECT = Path(__file__).parents[1] / "rasa_projects" / "classic-forms"
 REPO = Path(__file__).parents[3]
@@ -43,12 +42,10 @@ def sdk_server() -> Iterator[str]:
         pytest.skip(message)
     port = free_port()
     env = {**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(PROJECT)}
-    process = subprocess.Popen(
+    process = Drained(
         [RASA_SDK_PYTHON, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         cwd=PROJECT,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", process)

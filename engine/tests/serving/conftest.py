@@ -14,7 +14,7 @@ import pytest
 
 from demo import HARBOR_BANK
 from tests.support.fixtures import kafka_bootstrap, kafka_topic  # noqa: F401
-from tests.support.processes import free_port, stop, wait_for_http
+from tests.support.processes import Drained, free_port, stop, wait_for_http
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
@@ -76,12 +76,10 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (folder / "tiny_actions.py").write_text(textwrap.dedent(ACTIONS_MODULE))
     port = free_port()
     env = {**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(folder)}
-    process = subprocess.Popen(
+    process = Drained(
         [RASA_SDK_PYTHON, "-m", "rasa_sdk", "--actions", "tiny_actions", "--port", str(port)],
         cwd=folder,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", process)
@@ -105,13 +103,11 @@ def guarded_bot_process(
     """`python -m engine serve MODEL --auth-webhooks` with its token in the environment (never
     on its command line): the process and its URL, stopped on the way out."""
     port = free_port()
-    process = subprocess.Popen(
+    process = Drained(
         [sys.executable, "-m", "engine", "serve", str(model), "--port", str(port),
          "--auth-webhooks"],
         cwd=REPO,
         env={**env, "ENGINE_AUTH_TOKEN": token},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         wait_for_http(f"http://127.0.0.1:{port}/version", process)

@@ -8,7 +8,6 @@ the reminders fire on) and the tests follow the conversation through its tracker
 from __future__ import annotations
 
 import os
-import subprocess
 import textwrap
 import time
 import warnings
@@ -24,7 +23,7 @@ with warnings.catch_warnings():
 
 from engine.server import create_app
 from engine.server.serve import build_bot
-from tests.support.processes import free_port, stop, wait_for_http
+from tests.support.processes import Drained, free_port, stop, wait_for_http
 
 pytestmark = [
     pytest.mark.slow,
@@ -210,12 +209,10 @@ def action_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     (folder / "reminder_actions.py").write_text(textwrap.dedent(ACTIONS))
     port = free_port()
     env = {**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(folder)}
-    process = subprocess.Popen(
+    process = Drained(
         [RASA_SDK_PYTHON, "-m", "rasa_sdk", "--actions", "reminder_actions", "--port", str(port)],
         cwd=folder,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", process)

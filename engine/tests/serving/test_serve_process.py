@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.kafka_mock import consume_all
-from tests.support.processes import free_port, stop, wait_for_http
+from tests.support.processes import Drained, free_port, stop, wait_for_http
 
 from .conftest import REPO
 
@@ -32,13 +32,11 @@ def served(tiny_model, tmp_path, engine_env, action_server, kafka_bootstrap, kaf
     )
     port = free_port()
     env = {**engine_env, "STUDIO_TEST_KAFKA": kafka_bootstrap}
-    process = subprocess.Popen(
+    process = Drained(
         [sys.executable, "-m", "engine", "serve", str(tiny_model), "--port", str(port),
          "--endpoints", str(endpoints), "--seed", "7"],
         cwd=REPO,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         wait_for_http(f"http://127.0.0.1:{port}/status", process)
@@ -70,7 +68,8 @@ def test_a_served_bot_runs_custom_actions_and_streams_events(served, kafka_boots
 
     # SIGTERM: uvicorn shuts down and the producer is flushed.
     process.send_signal(signal.SIGTERM)
-    output = process.communicate(timeout=30)[0].decode()
+    process.wait(30)
+    output = process.printed()
     # uvicorn re-raises the signal after its graceful shutdown.
     assert process.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output

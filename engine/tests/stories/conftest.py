@@ -4,7 +4,6 @@ its own Rasa SDK action server."""
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 
 from engine.archive import LoadedModel, load_model
 from engine.dialogue import ActionClient, NullActionClient, Processor
-from tests.support.processes import free_port, stop, wait_for_http
+from tests.support.processes import Drained, free_port, stop, wait_for_http
 
 REPO = Path(__file__).resolve().parents[3]
 SEASIDE = REPO / "demo" / "seaside_inn"
@@ -68,12 +67,10 @@ def seaside_actions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(message)
     port = free_port()
     env: dict[str, Any] = {**os.environ, "SANIC_HOST": "127.0.0.1", "PYTHONPATH": str(SEASIDE)}
-    process = subprocess.Popen(
+    process = Drained(
         [RASA_SDK_PYTHON, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         cwd=SEASIDE,
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health", process)
