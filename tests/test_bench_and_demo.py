@@ -52,3 +52,20 @@ def test_the_test_run_bench_suite_is_100_valid_cases_of_the_reference_flows() ->
     started = {c.steps[0]["assertions"][0]["flow_started"] for c in cases}
     assert started <= flows and len(started) > 5
     assert all("](" not in c.steps[0]["user"] for c in cases)
+
+
+def test_the_engine_bench_gives_the_reference_assistant_sentence_embeddings(tmp_path) -> None:
+    """The reply path "with embeddings" is the reference assistant with the featuriser first in
+    its pipeline, a project the engine accepts (a warning, no error)."""
+    from bench.engine import _write_embedded
+    from demo.reference_assistant import generate_reference_project
+    from engine.nlu.pipeline import PipelineSettings
+    from engine.train import load_and_validate
+
+    directory = _write_embedded(tmp_path, generate_reference_project())
+    project, warnings = load_and_validate(str(directory))
+    assert [w.path for w in warnings if "SentenceEmbeddingFeaturizer" in w.message] == [
+        "pipeline[0].name"
+    ]
+    assert project.config is not None
+    assert PipelineSettings.from_config(project.config.pipeline).embedding is not None

@@ -56,6 +56,9 @@ ENDPOINT_KEYS = (
     "secrets_manager",
     "nlu_tracker_store",
 )
+#: Pipeline components of the built-in engine that Rasa does not have: accepted with a warning.
+STUDIO_PIPELINE_COMPONENTS = frozenset({"SentenceEmbeddingFeaturizer"})
+
 #: The graph components Rasa Pro 3.x knows by name in config.yml's ``pipeline``. Any other
 #: name is refused by Rasa, unless it is a dotted class path (``module.Class``): a custom
 #: component, loaded from the assistant's own code.
@@ -376,6 +379,13 @@ def _check_component(check: Checker, section: str, path: str, name: str) -> None
         else ("policy", "policies")
     )
     if name in known or _is_env(name):
+        return
+    if section == "pipeline" and name in STUDIO_PIPELINE_COMPONENTS:
+        check.warning(
+            path,
+            f"'{name}' is a component of Studio's built-in engine (engine.nlu.pipeline): it "
+            "trains with it, Rasa would refuse it",
+        )
         return
     if "." in name.strip(".") and " " not in name:
         check.warning(

@@ -475,3 +475,32 @@ def test_the_training_log_says_which_threshold(calibrated: NluModel) -> None:
     lines.clear()
     NluModel.train(four_intents(), pipeline=[FALLBACK], progress=lines.append)
     assert "FallbackClassifier threshold: 0.3 (Rasa's default" in "\n".join(lines)
+
+
+def test_a_project_that_lists_the_featuriser_in_config_yml_trains_with_it(tmp_path: Path) -> None:
+    """The component as the README shows it, in a project's config.yml: the project check
+    warns that it is the built-in engine's own (Rasa does not have it) and does not refuse it,
+    and the trained model's intent classifier reads sentence embeddings."""
+    import shutil
+
+    from engine.archive import load_model
+    from engine.train import format_problem, load_and_validate, train_project
+
+    project = tmp_path / "project"
+    shutil.copytree(Path(__file__).parents[1] / "serving" / "tiny_project", project)
+    config = project / "config.yml"
+    config.write_text(
+        config.read_text().replace(
+            "pipeline:\n", "pipeline:\n  - name: SentenceEmbeddingFeaturizer\n    weight: 0.5\n"
+        )
+    )
+    _project, warnings = load_and_validate(str(project))
+    shown = [format_problem(warning) for warning in warnings]
+    assert any(
+        "pipeline[0].name" in line and "SentenceEmbeddingFeaturizer" in line for line in shown
+    ), shown
+    model = load_model(train_project(project, tmp_path / "out", fixed_model_name="m").path)
+    classifier = model.nlu.classifier
+    assert classifier.embedding == EmbeddingSettings(embeddings.DEFAULT_MODEL, 0.5)
+    assert classifier._embedder is not None
+    assert model.nlu.parse("hello")["intent"]["name"]
