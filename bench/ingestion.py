@@ -267,6 +267,16 @@ def _kafka_throughput(events: int, rounds: int):
         baseline=one_cpu,
         baseline_label="one ingester's",
     )
+    # The ceiling the cores put on the ratio: one ingester already keeps more than one core
+    # busy (it and its backend work at the same time), and two cannot use more cores than the
+    # machine has (the Kafka cluster's own CPU aside).
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    yield Figure("  cores one ingester keeps busy", one_rate * one_cpu / 1e6, "cores")
+    yield Figure(
+        f"  two ingesters at most on this machine's {cores or 1} cores",
+        min(2.0, (cores or 1) / (two_cpu / 1e6) / one_rate),
+        "x one ingester",
+    )
 
 
 def _cpu_seconds(backend: int | None) -> float:
