@@ -108,11 +108,18 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The suite keeps compiled modules: pytest its rewritten test modules and Python every module in
+# __pycache__ (which git ignores), so that each pytest worker, the second pass and every process a
+# test starts load them instead of compiling them again (with PYTHONDONTWRITEBYTECODE, which some
+# machines set, each pytest worker spends about 12 s rewriting the test modules).
+TEST_ENV := env -u PYTHONDONTWRITEBYTECODE
+
 test-sqlite: install-dev install-llm oidc-provider
-	env -u DATABASE_URL $(PY) -m pytest -n 2 $(SUITE_ARGS) $(PYTEST_ARGS)
+	$(TEST_ENV) -u DATABASE_URL $(PY) -m pytest -n 2 $(SUITE_ARGS) $(PYTEST_ARGS)
 
 test-postgres: install-dev install-llm oidc-provider
-	DATABASE_URL=$${DATABASE_URL:-$(CI_DATABASE_URL)} $(PY) -m pytest -n 2 $(SUITE_ARGS) $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(CI_DATABASE_URL)} $(TEST_ENV) $(PY) -m pytest -n 2 $(SUITE_ARGS) \
+		$(PYTEST_ARGS)
 
 # Browser tests drive Debian's Chromium; CI machines start without it.
 chromium:
@@ -128,7 +135,7 @@ test: SUITE_ARGS = --deselect $(TYPECHECK_TEST)
 # --database-tests-only keeps those that use the test database or read the database settings
 # (see conftest.py).
 test-sqlite-database: install-dev install-llm oidc-provider
-	env -u DATABASE_URL $(PY) -m pytest -n 2 $(SUITE_ARGS) --database-tests-only $(PYTEST_ARGS) \
+	$(TEST_ENV) -u DATABASE_URL $(PY) -m pytest -n 2 $(SUITE_ARGS) --database-tests-only $(PYTEST_ARGS) \
 		studio apps workers tests cli/tests
 
 # The lint and the two passes run side by side: a pass's workers spend much of their time waiting
