@@ -6,11 +6,12 @@ RASA_PROJECTS = Path(__file__).resolve().parents[2] / "engine" / "tests" / "rasa
 
 
 def folder_bytes(root: Path) -> dict[str, bytes]:
-    """Every file under `root` by its relative path, as bytes."""
+    """Every file under `root` by its relative path, as bytes, but for the compiled Python that
+    running a project's custom actions leaves in ``__pycache__/`` folders."""
     return {
         path.relative_to(root).as_posix(): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file()
+        if path.is_file() and "__pycache__" not in path.relative_to(root).parts
     }
 
 

@@ -32,7 +32,8 @@ REWRITTEN = {"domain.yml", "data/flows.yml", "data/nlu.yml"}
 @pytest.fixture
 def project_dir(tmp_path):
     root = tmp_path / "enterprise-search"
-    shutil.copytree(PROJECT, root)
+    # Without the compiled Python that a run of its custom actions may have left.
+    shutil.copytree(PROJECT, root, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "docs" / "opening-times.pdf").write_bytes(PDF)
     (root / "docs" / "with-bom.txt").write_bytes("\ufeffReading rooms\n".encode())
     return root
