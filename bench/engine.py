@@ -144,34 +144,31 @@ def _messages(conversations: list[list[str]], count: int, prefix: str) -> Iterat
 # Training and the in-process reply
 
 
+def _write(directory: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        target = directory / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return directory
+
+
 def _write_reference(root: Path) -> tuple[Path, dict[str, str]]:
     from demo.reference_assistant import generate_reference_project
 
     project = generate_reference_project()
-    directory = root / "reference"
-    for rel, text in project.items():
-        target = directory / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    return directory, project
+    return _write(root / "reference", project), project
 
 
 def _write_embedded(root: Path, project: dict[str, str]) -> Path:
     """The reference assistant with the default sentence-embedding featuriser first in its
     pipeline (the intent classifier then adds its vectors to the n-gram features)."""
+    from engine.nlu.pipeline import EMBEDDING_COMPONENT
+
     config = project["config.yml"]
     marker = "pipeline:\n"
     assert marker in config, "the reference config.yml has no pipeline"
-    embedded = {
-        **project,
-        "config.yml": config.replace(marker, marker + "  - name: SentenceEmbeddingFeaturizer\n", 1),
-    }
-    directory = root / "reference-embeddings"
-    for rel, text in embedded.items():
-        target = directory / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    return directory
+    embedded = config.replace(marker, f"{marker}  - name: {EMBEDDING_COMPONENT}\n", 1)
+    return _write(root / "reference-embeddings", {**project, "config.yml": embedded})
 
 
 def _met(value: float, target: float) -> str:

@@ -56,8 +56,10 @@ ENDPOINT_KEYS = (
     "secrets_manager",
     "nlu_tracker_store",
 )
+#: The built-in engine's sentence-embedding featuriser (engine.nlu.pipeline reads its settings).
+EMBEDDING_COMPONENT = "SentenceEmbeddingFeaturizer"
 #: Pipeline components of the built-in engine that Rasa does not have: accepted with a warning.
-STUDIO_PIPELINE_COMPONENTS = frozenset({"SentenceEmbeddingFeaturizer"})
+STUDIO_PIPELINE_COMPONENTS = frozenset({EMBEDDING_COMPONENT})
 
 #: The graph components Rasa Pro 3.x knows by name in config.yml's ``pipeline``. Any other
 #: name is refused by Rasa, unless it is a dotted class path (``module.Class``): a custom

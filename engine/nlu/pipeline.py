@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.formats.config import EMBEDDING_COMPONENT
 from engine.nlu.embeddings import DEFAULT_MODEL, MODELS, EmbeddingUnavailable, model_identity
 
 __all__ = [
@@ -39,8 +40,6 @@ DEFAULT_AMBIGUITY_THRESHOLD = 0.1
 #: ``RESPONSE_SELECTOR_DEFAULT_INTENT``).
 DEFAULT_SELECTOR_KEY = "default"
 DEFAULT_RANKING_LENGTH = 10
-#: The pipeline component that adds sentence embeddings to the intent classifier's features.
-EMBEDDING_COMPONENT = "SentenceEmbeddingFeaturizer"
 EMBEDDING_MODELS = tuple(MODELS)
 EMBEDDING_OPTIONS = frozenset({"name", "model", "weight", "alias"})
 

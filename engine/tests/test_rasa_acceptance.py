@@ -323,9 +323,10 @@ def test_nothing_of_the_source_is_lost(name: str, rasa: Path) -> None:
 def _reported(path: str, project: formats.Project) -> bool:
     """Whether the project reports `path` as not kept: the file itself, or a folder above it
     (``actions/__pycache__/``, left by a run of the custom actions)."""
-    parts = path.split("/")
-    folders = {"/".join(parts[:n]) + "/" for n in range(1, len(parts))}
-    return path in project.ignored_files or bool(folders & set(project.ignored_files))
+    return any(
+        path == ignored or (ignored.endswith("/") and path.startswith(ignored))
+        for ignored in project.ignored_files
+    )
 
 
 def _source_files(root: Path) -> Iterator[str]:

@@ -82,7 +82,7 @@ class Drained(subprocess.Popen):
 
     def _read(self) -> None:
         assert self.stdout is not None
-        with contextlib.suppress(ValueError, OSError):  # closed by `stop(output=False)`
+        with contextlib.suppress(ValueError, OSError):  # the pipe closed under it
             for line in self.stdout:
                 with self._arrived:
                     self.lines.append(line)
