@@ -5,6 +5,14 @@ import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-suite-only-" + "x" * 40)
 os.environ.setdefault("STUDIO_VAR_DIR", tempfile.mkdtemp(prefix="studio-test-var-"))
+# Each pytest-xdist worker gets a folder of its own under the run's (the workers inherit the
+# controller's): a worker's consumers prune model copies and storage that no version in *its*
+# database names, so a shared folder would lose the other workers' files. Its children inherit
+# the worker's folder (and the marker, so they don't nest another one).
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker and os.environ.get("STUDIO_TEST_VAR_WORKER") != _worker:
+    os.environ["STUDIO_VAR_DIR"] = os.path.join(os.environ["STUDIO_VAR_DIR"], _worker)
+    os.environ["STUDIO_TEST_VAR_WORKER"] = _worker
 
 from studio.settings import *  # noqa: F403
 

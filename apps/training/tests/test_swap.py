@@ -104,5 +104,6 @@ def test_a_new_version_is_swapped_into_the_live_bot_or_gets_a_new_one(tiny):
         assert answer(three, "bo", "hello") == "Hi again from the tiny bot!"
     finally:
         output = "".join(stop(runner) for runner in runners)
+        print(output)  # shown by pytest when the test fails: what each consumer did
     assert "swapped into the running bot" in output
     assert token and token not in output
