@@ -14,7 +14,7 @@ if _worker and os.environ.get("STUDIO_TEST_VAR_WORKER") != _worker:
     os.environ["STUDIO_VAR_DIR"] = os.path.join(os.environ["STUDIO_VAR_DIR"], _worker)
     os.environ["STUDIO_TEST_VAR_WORKER"] = _worker
 
-from studio.settings import *  # noqa: F403
+from studio.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {  # noqa: F405

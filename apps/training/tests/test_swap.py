@@ -102,8 +102,11 @@ def test_a_new_version_is_swapped_into_the_live_bot_or_gets_a_new_one(tiny):
         assert three.bot_url != two.bot_url
         wait_for(lambda: ended(second), 30, what="the swapped bot to be retired")
         assert answer(three, "bo", "hello") == "Hi again from the tiny bot!"
-    finally:
+    except BaseException as failure:
         output = "".join(stop(runner) for runner in runners)
-        print(output)  # shown by pytest when the test fails: what each consumer did
+        failure.add_note("What the consumers printed:\n" + output)
+        raise
+    finally:
+        output = output or "".join(stop(runner) for runner in runners)
     assert "swapped into the running bot" in output
     assert token and token not in output
