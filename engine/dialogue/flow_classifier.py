@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import joblib
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from engine import pickled
 from engine.formats import Flow, NluData
 
 __all__ = ["FlowClassifier", "FlowIndex"]
@@ -288,12 +288,12 @@ class FlowClassifier:
     def persist(self, directory: Path | str) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.index, directory / CLASSIFIER_FILE)
+        pickled.dump(self.index, directory / CLASSIFIER_FILE)
 
     @classmethod
     def load(cls, directory: Path | str) -> FlowClassifier:
-        """Load a classifier written by `persist` (joblib: load only trusted directories)."""
-        index = joblib.load(Path(directory) / CLASSIFIER_FILE)
+        """Load a classifier written by `persist` (pickles: load only trusted directories)."""
+        index = pickled.load(Path(directory) / CLASSIFIER_FILE)
         if not isinstance(index, FlowIndex):
             raise ValueError("flow classifier file does not hold a flow index; retrain the model")
         return cls(index)

@@ -18,7 +18,7 @@ from engine.nlu.embeddings import SentenceEmbedder
 from engine.nlu.pipeline import EmbeddingSettings
 from engine.nlu.tokenizer import WORD_PATTERN
 
-__all__ = ["C_GRID", "DEFAULT_C", "TextClassifier", "Tuning"]
+__all__ = ["C_GRID", "DEFAULT_C", "MergedColumns", "TextClassifier", "Tuning"]
 
 Ranking = list[dict[str, Any]]
 
@@ -157,14 +157,17 @@ class TextClassifier:
         y = np.fromiter((index[label] for label in labels), dtype=np.int64, count=len(labels))
         # The problem is small: BLAS/OpenMP threads only add synchronisation cost, and they slow
         # training down by an order of magnitude when the other cores are busy.
-        solver = self._solver(features.shape[1])
+        columns = MergedColumns(features)
+        solver = self._solver(columns.width)
         with warnings.catch_warnings(), threadpool_limits(limits=1):
             warnings.simplefilter("ignore", ConvergenceWarning)
             c, start = self._tune(features, y, solver)
-            self._model = self._logistic(c, solver, final=True)
+            model = self._model = self._logistic(c, solver, final=True)
             if start is not None:
-                self._model.coef_, self._model.intercept_ = start
-            self._model.fit(features, y)
+                model.coef_, model.intercept_ = columns.project(start[0]), start[1]
+            model.fit(columns.reduce(features), y)
+            model.coef_ = columns.expand(model.coef_)
+            model.n_features_in_ = features.shape[1]
         return self
 
     def _solver(self, n_features: int) -> str:
@@ -214,8 +217,10 @@ class TextClassifier:
         if len(held) < MIN_HELD_OUT or len(np.unique(y[train])) < len(self.labels):
             self.tuning = Tuning(DEFAULT_C)
             return DEFAULT_C, None
-        x_train, y_train = features[train], y[train]
-        x_held, y_held = features[held], y[held]
+        # On the examples kept for training, more columns are identical (or empty) than on all.
+        columns = MergedColumns(features[train])
+        x_train, y_train = columns.reduce(features[train]), y[train]
+        x_held, y_held = columns.reduce(features[held]), y[held]
         # Increasing C, each fit starting from the previous one's solution (warm start).
         model = self._logistic(C_GRID[0], solver, final=False)
         scores: dict[float, float] = {}
@@ -227,7 +232,8 @@ class TextClassifier:
             score = float(np.mean(probabilities.argmax(axis=1) == y_held))
             scores[c] = score
             if best is None or score > best[1]:
-                best = (c, score, probabilities, (model.coef_.copy(), model.intercept_.copy()))
+                coefficients = columns.expand(model.coef_)
+                best = (c, score, probabilities, (coefficients, model.intercept_.copy()))
             if score == 1.0:
                 break  # no larger C can do better, and ties go to the smaller C
         assert best is not None
@@ -353,6 +359,54 @@ class TextClassifier:
         """The best label as ``{"name", "confidence"}`` (``name`` is None without labels)."""
         ranking = self.rank(text, top_k=1)
         return ranking[0] if ranking else {"name": None, "confidence": 0.0}
+
+
+class MergedColumns:
+    """The columns of a feature matrix with identical values merged, and empty ones left out,
+    for training a linear model with an L2 penalty in fewer dimensions (issue 20).
+
+    ``k`` identical columns ``x`` become one column ``sqrt(k) * x``: a weight ``v`` on it
+    scores as weights ``v / sqrt(k)`` on each of the ``k`` (`expand`) at the same penalty, and
+    those equal weights are the ones training on all ``k`` finds, so the model is the same. An
+    empty column's weight stays 0. Each n-gram seen in one example only is one such column,
+    so on a small data set most of them merge: the demo's 4,254 n-grams train as 1,737.
+
+    One sparse matrix ``M`` (columns x merged columns, ``1 / sqrt(k)`` at each column's
+    merged column) does all three: ``X @ M`` (`reduce`), ``V @ M.T`` (`expand`) and
+    ``W @ M`` (`project`, the inverse of `expand` on weights equal within each merged column).
+    """
+
+    def __init__(self, features: sp.spmatrix) -> None:
+        by_column = sp.csc_matrix(features)
+        by_column.sort_indices()
+        indptr, indices, data = by_column.indptr, by_column.indices, by_column.data
+        n = by_column.shape[1]
+        merged = np.full(n, -1, dtype=np.int64)
+        seen: dict[tuple[bytes, bytes], int] = {}
+        for column in range(n):
+            start, end = indptr[column], indptr[column + 1]
+            if start < end:
+                key = (indices[start:end].tobytes(), data[start:end].tobytes())
+                merged[column] = seen.setdefault(key, len(seen))
+        kept = np.flatnonzero(merged >= 0)
+        sizes = np.bincount(merged[kept], minlength=len(seen))
+        scale = 1.0 / np.sqrt(sizes[merged[kept]])
+        self.width = len(seen)
+        self.matrix = sp.csr_matrix((scale, (kept, merged[kept])), shape=(n, self.width))
+        self._features_matrix = self.matrix.astype(features.dtype)
+
+    def reduce(self, features: sp.spmatrix) -> sp.csr_matrix:
+        """The features in the merged columns (in their dtype)."""
+        return sp.csr_matrix(features @ self._features_matrix)
+
+    def expand(self, weights: np.ndarray) -> np.ndarray:
+        """Weights on the merged columns (one row per label) as weights on the columns."""
+        return np.asarray((self.matrix @ weights.T).T)
+
+    def project(self, weights: np.ndarray) -> np.ndarray:
+        """Weights on the columns as weights on the merged columns (exact for weights that
+        `expand` gave)."""
+        return np.asarray((self.matrix.T @ weights.T).T)
 
 
 def _by_confidence(row: np.ndarray, labels: Sequence[str]) -> list[int]:

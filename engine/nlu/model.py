@@ -14,8 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import joblib
-
+from engine import pickled
 from engine.cache import ComponentCache, build_component
 from engine.nlu.classifier import TextClassifier
 from engine.nlu.commands import parse_payload
@@ -214,7 +213,7 @@ def _train_classifier(
 
 
 def _load_classifier(directory: Path) -> TextClassifier:
-    classifier = joblib.load(directory / CLASSIFIER_FILE)
+    classifier = pickled.load(directory / CLASSIFIER_FILE)
     if not isinstance(classifier, TextClassifier):
         raise ValueError("intent classifier file does not hold a TextClassifier")
     return classifier
@@ -222,7 +221,7 @@ def _load_classifier(directory: Path) -> TextClassifier:
 
 def _persist_selectors(selectors: list[ResponseSelector], directory: Path) -> None:
     if selectors:
-        joblib.dump({s.key: s.classifier for s in selectors}, directory / SELECTORS_FILE)
+        pickled.dump({s.key: s.classifier for s in selectors}, directory / SELECTORS_FILE)
 
 
 class EntityExtractor:
@@ -386,7 +385,7 @@ class NluModel:
             classifier_inputs(data, settings),
             CLASSIFIER_CODE,
             lambda say: _train_classifier(examples, labels, say, settings.embedding),
-            lambda value, directory: joblib.dump(value, directory / CLASSIFIER_FILE),
+            lambda value, directory: pickled.dump(value, directory / CLASSIFIER_FILE),
             _load_classifier,
         )
         selectors = build(
@@ -509,10 +508,10 @@ class NluModel:
         """Write the model under ``directory`` (created if needed)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.classifier, directory / CLASSIFIER_FILE)
+        pickled.dump(self.classifier, directory / CLASSIFIER_FILE)
         selectors_path = directory / SELECTORS_FILE
         if self.selectors:
-            joblib.dump({s.key: s.classifier for s in self.selectors}, selectors_path)
+            pickled.dump({s.key: s.classifier for s in self.selectors}, selectors_path)
         elif selectors_path.exists():
             selectors_path.unlink()
         crf_path = directory / CRF_FILE
@@ -543,7 +542,7 @@ class NluModel:
 
     @classmethod
     def load(cls, directory: Path | str) -> NluModel:
-        """Load a model written by :meth:`persist` (only load trusted directories: joblib)."""
+        """Load a model written by :meth:`persist` (only load trusted directories: pickles)."""
         directory = Path(directory)
         meta = json.loads((directory / METADATA_FILE).read_text(encoding="utf-8"))
         if meta.get("format_version") != FORMAT_VERSION:
@@ -551,7 +550,7 @@ class NluModel:
                 f"Unsupported NLU model format {meta.get('format_version')!r} "
                 f"(expected {FORMAT_VERSION}); retrain the model"
             )
-        classifier = joblib.load(directory / CLASSIFIER_FILE)
+        classifier = pickled.load(directory / CLASSIFIER_FILE)
         if not isinstance(classifier, TextClassifier):
             raise ValueError("intent classifier file does not hold a TextClassifier")
         crf = CrfEntityExtractor(**meta.get("crf", {}))
@@ -631,7 +630,7 @@ def _train_selectors(
 def _load_selectors(path: Path, settings: PipelineSettings) -> list[ResponseSelector]:
     if not path.exists():
         return []
-    classifiers = joblib.load(path)
+    classifiers = pickled.load(path)
     if not isinstance(classifiers, dict) or not all(
         isinstance(c, TextClassifier) for c in classifiers.values()
     ):

@@ -13,7 +13,7 @@ whether the text or the intent was read, as Rasa records it.
 ``FlowPolicy``, ``EnterpriseSearchPolicy`` and ``IntentlessPolicy`` are CALM's and ignored
 here; ``UnexpecTEDIntentPolicy`` is skipped with a warning; any other name is a warning too.
 
-Persisted as ``policies.json`` (the state spec, each policy's lookups) and one joblib file per
+Persisted as ``policies.json`` (the state spec, each policy's lookups) and one pickle file per
 learned policy. Training is deterministic: the augmentation and the classifier are seeded.
 """
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import SGDClassifier
 
+from engine import pickled
 from engine.policies.base import Conversation, PolicyPrediction, training_examples
 from engine.policies.states import (
     ACTION_NAME,
@@ -157,7 +157,7 @@ class LearnedPolicy:
         if self.classifier is None:
             return None
         name = f"{index}-{MODEL_FILE}"
-        joblib.dump(
+        pickled.dump(
             {"vectorizer": self.vectorizer, "classifier": self.classifier}, directory / name
         )
         return name
@@ -176,7 +176,7 @@ class LearnedPolicy:
         policy.examples = int(data.get("examples", 0))
         model_file = data.get("model_file")
         if model_file:
-            loaded = joblib.load(directory / str(model_file))
+            loaded = pickled.load(directory / str(model_file))
             policy.vectorizer = loaded["vectorizer"]
             policy.classifier = loaded["classifier"]
         return policy
