@@ -12,16 +12,26 @@ final one and renamed into place, so a reader never sees half an entry and two t
 the same key at once leave one complete entry. An entry whose files do not match its manifest, or
 that fails to load, is removed and the component trained again.
 
+`train_ahead` trains a component that a later step needs in a forked process while the caller
+goes on with another (an NLU edit retrains the intent classifier, the entity extractor and the
+flow retrieval index, which learn from the same examples but not from each other): on a machine
+with a core to spare they train side by side, and `fetch_or_train` then takes the entry the
+process stored. A process that fails leaves no entry, and the component is trained in line.
+
 `prune` bounds the cache by age (entries not used for so many days) and size (oldest use first).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import hashlib
 import json
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -29,7 +39,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["CACHE_FORMAT_VERSION", "ComponentCache", "canonical_key", "code_version", "prune"]
+__all__ = [
+    "CACHE_FORMAT_VERSION",
+    "ComponentCache",
+    "Outcome",
+    "Parts",
+    "build_component",
+    "canonical_key",
+    "code_version",
+    "prune",
+    "train_ahead",
+]
 
 #: Bumped when the layout of an entry changes.
 CACHE_FORMAT_VERSION = 1
@@ -38,6 +58,9 @@ _TMP_PREFIX = ".tmp-"
 
 T = TypeVar("T")
 Report = Callable[[str], None]
+#: What `train_ahead` and `build_component` take after the cache: the component, its inputs,
+#: the modules of its code, how to train it and how to persist it.
+Parts = tuple[str, Any, Iterable[str], Callable[[Report], Any], Callable[[Any, Path], None]]
 
 _ENGINE_ROOT = Path(__file__).resolve().parent
 
@@ -96,6 +119,7 @@ class Outcome:
     key: str
     reused: bool
     seconds: float
+    alongside: bool = False  # trained in a process of its own (`ComponentCache.train_ahead`)
 
 
 class Remote(Protocol):
@@ -122,6 +146,7 @@ class ComponentCache:
         self.outcomes: list[Outcome] = []
         self.remote = remote
         self._reused: dict[int, tuple[object, Path]] = {}  # id -> (component, its entry)
+        self._ahead: dict[tuple[str, str], Ahead] = {}  # (component, key) -> its process
 
     def persist_reused(self, value: object, directory: Path) -> bool:
         """Write `value`, a component this cache gave back from an entry, into `directory` as
@@ -145,6 +170,55 @@ class ComponentCache:
     def entry(self, component: str, key: str) -> Path:
         return self.root / component / key
 
+    def train_ahead(
+        self,
+        component: str,
+        key: str,
+        *,
+        train: Callable[[Report], T],
+        persist: Callable[[T, Path], None],
+    ) -> bool:
+        """Start training `component` for `key` in a forked process that stores its entry,
+        unless the cache holds one (or a remote might): `fetch_or_train` for the same key waits
+        for it. False when nothing was started."""
+        if (
+            not hasattr(os, "fork")
+            or self.remote is not None
+            or (component, key) in self._ahead
+            or self.entry(component, key).is_dir()
+        ):
+            return False
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()  # or the child would print what is buffered a second time
+        began = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:  # the child: trains, stores the entry, never returns
+            code = 1
+            try:
+                gc.freeze()  # the parent's objects: no copy of their pages for a collection
+                _die_with_parent()
+                quiet = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(quiet, 1)
+                os.dup2(quiet, 2)
+                log: list[str] = []
+                value = train(log.append)
+                seconds = time.perf_counter() - began
+                self._store(component, key, lambda d: persist(value, d), log, seconds=seconds)
+                code = 0
+            finally:
+                os._exit(code)
+        self._ahead[(component, key)] = Ahead(pid)
+        return True
+
+    def stop_ahead(self) -> None:
+        """Stop the processes `train_ahead` started that nobody waited for (the training
+        failed before their turn); an entry one was writing stays a temporary directory, which
+        `prune` removes."""
+        for ahead in self._ahead.values():
+            ahead.stop()
+        self._ahead.clear()
+
     def fetch_or_train(
         self,
         component: str,
@@ -160,7 +234,18 @@ class ComponentCache:
         either way."""
         relay: Report = progress or self.report
         began = time.perf_counter()
+        ahead = self._ahead.pop((component, key), None)
+        trained_ahead = ahead is not None and ahead.wait()
         found = self._load(component, key, load)
+        if found is not None and trained_ahead:
+            value, logged = found
+            for line in logged:
+                relay(line)
+            seconds = float(self._manifest(component, key).get("seconds", 0.0))
+            self._done(component, key, reused=False, began=began, alongside=True)
+            self.report(f"component {component}: trained ({seconds:.1f} s)")
+            self._reused[id(value)] = (value, self.entry(component, key))  # its files: as stored
+            return value
         if found is not None:
             value, logged = found
             for line in logged:  # the training's warnings still concern this model
@@ -188,8 +273,18 @@ class ComponentCache:
         self.report(f"component {component}: trained ({seconds:.1f} s)")
         return value
 
-    def _done(self, component: str, key: str, *, reused: bool, began: float) -> None:
-        self.outcomes.append(Outcome(component, key, reused, time.perf_counter() - began))
+    def _manifest(self, component: str, key: str) -> dict[str, Any]:
+        try:
+            manifest = json.loads((self.entry(component, key) / MANIFEST).read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return manifest if isinstance(manifest, dict) else {}
+
+    def _done(
+        self, component: str, key: str, *, reused: bool, began: float, alongside: bool = False
+    ) -> None:
+        seconds = time.perf_counter() - began
+        self.outcomes.append(Outcome(component, key, reused, seconds, alongside))
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -264,7 +359,13 @@ class ComponentCache:
     # -- writing ------------------------------------------------------------------------------
 
     def _store(
-        self, component: str, key: str, write: Callable[[Path], None], log: list[str]
+        self,
+        component: str,
+        key: str,
+        write: Callable[[Path], None],
+        log: list[str],
+        *,
+        seconds: float | None = None,
     ) -> None:
         final = self.entry(component, key)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -279,6 +380,8 @@ class ComponentCache:
                 "files": _files_of(tmp),
                 "log": log,
             }
+            if seconds is not None:
+                manifest["seconds"] = round(seconds, 3)
             (tmp / MANIFEST).write_text(
                 json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True),
                 encoding="utf-8",
@@ -294,6 +397,34 @@ class ComponentCache:
         finally:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Ahead:
+    """A forked process training one component (`ComponentCache.train_ahead`)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+    def wait(self) -> bool:
+        """Wait for it to end; whether it stored the entry."""
+        try:
+            _pid, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            return False
+        return os.waitstatus_to_exitcode(status) == 0
+
+
+def _die_with_parent() -> None:
+    """A training's helper process ends with the training (Linux; elsewhere it finishes its
+    one component and exits)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _touch(path: Path) -> None:
@@ -360,6 +491,22 @@ def prune(
             removed.append(entry)
             total -= size
     return removed
+
+
+def train_ahead(
+    cache: ComponentCache | None,
+    component: str,
+    inputs: Any,
+    code: Iterable[str],
+    train: Callable[[Report], T],
+    persist: Callable[[T, Path], None],
+) -> bool:
+    """`ComponentCache.train_ahead` for what `build_component` later builds with the same
+    arguments (nothing without a cache)."""
+    if cache is None:
+        return False
+    key = canonical_key(component, inputs, code_version(code))
+    return cache.train_ahead(component, key, train=train, persist=persist)
 
 
 def build_component(

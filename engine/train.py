@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from engine.archive import (
     POLICIES_COMPONENT,
     write_archive,
 )
-from engine.cache import ComponentCache, build_component
+from engine.cache import ComponentCache, Outcome, Parts, build_component, train_ahead
 from engine.formats import (
     FormatError,
     Problem,
@@ -97,6 +97,8 @@ class TrainingResult:
     metadata: dict[str, Any]
     seconds: float
     timings: dict[str, float]
+    #: What the cache did per component, in training order (empty without a cache).
+    components: list[Outcome] = field(default_factory=list)
 
 
 def format_problem(problem: Problem) -> str:
@@ -292,20 +294,35 @@ def train_project(
     `cache_url` is a remote cache behind it (`engine.remote_cache`).
     Raises `TrainingFailed` when the project has errors.
     """
-    from engine.dialogue import DialogueModel, FlowClassifier
-    from engine.llm import LlmComponent
-    from engine.nlu import NluModel
-    from engine.nlu.pipeline import PipelineError
-    from engine.policies import PolicyEnsemble
-
     report: Progress = progress or (lambda _line: None)
-    began = time.perf_counter()
     components_cache = None
     if cache is not None:
         from engine.remote_cache import HttpCache
 
         remote = HttpCache(cache_url) if cache_url else None
         components_cache = ComponentCache(cache, report, remote=remote)
+    try:
+        return _train(project_dir, out, fixed_model_name, report, locations, components_cache)
+    finally:
+        if components_cache is not None:
+            components_cache.stop_ahead()  # a training that failed half-way leaves none running
+
+
+def _train(
+    project_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    fixed_model_name: str | None,
+    report: Progress,
+    locations: Locations | None,
+    components_cache: ComponentCache | None,
+) -> TrainingResult:
+    from engine.dialogue import DialogueModel, FlowClassifier
+    from engine.llm import LlmComponent
+    from engine.nlu import NluModel
+    from engine.nlu.pipeline import PipelineError
+    from engine.policies import PolicyEnsemble
+
+    began = time.perf_counter()
     timings: dict[str, float] = {}
     target = _archive_path(out, fixed_model_name)
 
@@ -322,6 +339,25 @@ def train_project(
         f"Loaded {len(project.flows)} flows, {len(project.domain.slots)} slots, "
         f"{len(project.domain.responses)} responses ({len(warnings)} warnings)"
     )
+
+    # The flow retrieval index and the policies learn from none of the NLU's components: they
+    # train alongside them (engine.cache.train_ahead), each built in its turn below.
+    flow_index: Parts = (
+        FLOW_INDEX_COMPONENT,
+        flow_index_inputs(project),
+        FLOW_INDEX_CODE,
+        lambda _say: FlowClassifier.train(project.flows, project.nlu),
+        lambda value, directory: value.persist(directory),
+    )
+    policy_parts: Parts = (
+        POLICIES_CACHE_COMPONENT,
+        policies_inputs(project),
+        POLICIES_CODE,
+        lambda say: PolicyEnsemble.train(project, progress=lambda line: say(f"  {line}")),
+        lambda value, directory: value.persist(directory),
+    )
+    train_ahead(components_cache, *flow_index)
+    train_ahead(components_cache, *policy_parts)
 
     data = nlu_training_data(project)
     step = time.perf_counter()
@@ -344,16 +380,7 @@ def train_project(
 
     step = time.perf_counter()
     report(f"Training flow classifier on {len(project.flows)} flows")
-    flow_classifier = build_component(
-        components_cache,
-        report,
-        FLOW_INDEX_COMPONENT,
-        flow_index_inputs(project),
-        FLOW_INDEX_CODE,
-        lambda _say: FlowClassifier.train(project.flows, project.nlu),
-        lambda value, directory: value.persist(directory),
-        FlowClassifier.load,
-    )
+    flow_classifier = build_component(components_cache, report, *flow_index, FlowClassifier.load)
     timings["flow_classifier"] = time.perf_counter() - step
 
     step = time.perf_counter()
@@ -363,16 +390,7 @@ def train_project(
     timings["dialogue"] = time.perf_counter() - step
 
     step = time.perf_counter()
-    policies = build_component(
-        components_cache,
-        report,
-        POLICIES_CACHE_COMPONENT,
-        policies_inputs(project),
-        POLICIES_CODE,
-        lambda say: PolicyEnsemble.train(project, progress=lambda line: say(f"  {line}")),
-        lambda value, directory: value.persist(directory),
-        PolicyEnsemble.load,
-    )
+    policies = build_component(components_cache, report, *policy_parts, PolicyEnsemble.load)
     timings["policies"] = time.perf_counter() - step
     reused = components_cache is not None and components_cache.outcomes[-1].reused
     if policies.active and not reused:
@@ -435,7 +453,8 @@ def train_project(
     seconds = time.perf_counter() - began
     report(f"Model written to {target}")
     report(f"Training finished in {seconds:.2f} s")
-    return TrainingResult(path=target, metadata=metadata, seconds=seconds, timings=timings)
+    outcomes = list(components_cache.outcomes) if components_cache is not None else []
+    return TrainingResult(target, metadata, seconds, timings, outcomes)
 
 
 def print_line(line: str) -> None:

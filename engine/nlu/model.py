@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import pickled
-from engine.cache import ComponentCache, build_component
+from engine.cache import ComponentCache, Parts, build_component, train_ahead
 from engine.nlu.classifier import TextClassifier
 from engine.nlu.commands import parse_payload
 from engine.nlu.crf import CrfEntityExtractor
@@ -380,6 +380,15 @@ class NluModel:
         )
         retrieval_responses = _retrieval_responses(responses, full_intents, report)
         build = _cached(cache, report)
+        # The entity extractor trains alongside the intent classifier (engine.cache).
+        extractor_parts: Parts = (
+            EXTRACTOR_COMPONENT,
+            extractor_inputs(data),
+            EXTRACTOR_CODE,
+            lambda say: EntityExtractor.train(data, examples, say),
+            lambda value, directory: value.persist(directory),
+        )
+        train_ahead(cache, *extractor_parts)
         classifier = build(
             CLASSIFIER_COMPONENT,
             classifier_inputs(data, settings),
@@ -396,14 +405,7 @@ class NluModel:
             _persist_selectors,
             lambda directory: _load_selectors(directory / SELECTORS_FILE, settings),
         )
-        extractor = build(
-            EXTRACTOR_COMPONENT,
-            extractor_inputs(data),
-            EXTRACTOR_CODE,
-            lambda say: EntityExtractor.train(data, examples, say),
-            lambda value, directory: value.persist(directory),
-            EntityExtractor.load,
-        )
+        extractor = build(*extractor_parts, EntityExtractor.load)
         crf, patterns, synonyms = extractor.crf, extractor.patterns, extractor.synonyms
         if settings.fallback is not None:
             calibrated = classifier.calibrated_threshold

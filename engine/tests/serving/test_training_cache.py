@@ -449,3 +449,82 @@ def test_a_reused_component_is_archived_as_a_copy_of_its_entry(project, tmp_path
         member = next(m for m in tar if m.name.endswith(f"/flow_classifier/{name}"))
         handle = tar.extractfile(member)
         assert handle is not None and handle.read() == content
+
+
+# -- training alongside (ComponentCache.train_ahead) -------------------------------------------
+
+
+def _pid_component(cache: ComponentCache, key: str, train) -> int:
+    """`fetch_or_train` of a component whose value is the id of the process that trained it."""
+    return cache.fetch_or_train(
+        "pid",
+        key,
+        train=train,
+        persist=lambda value, d: (d / "pid").write_text(str(value), encoding="utf-8"),
+        load=lambda d: int((d / "pid").read_text(encoding="utf-8")),
+    )
+
+
+def _write_pid(value: int, directory: Path) -> None:
+    (directory / "pid").write_text(str(value), encoding="utf-8")
+
+
+def test_a_component_trained_ahead_trains_in_another_process_and_is_taken_from_its_entry(
+    tmp_path,
+) -> None:
+    lines: list[str] = []
+    cache = ComponentCache(tmp_path / "cache", lines.append)
+
+    def train(say) -> int:
+        say("  learning in a process of its own")
+        return os.getpid()
+
+    assert cache.train_ahead("pid", "a" * 64, train=train, persist=_write_pid)
+    got = _pid_component(cache, "a" * 64, lambda _say: pytest.fail("it was trained ahead"))
+    assert got != os.getpid()
+    [outcome] = cache.outcomes
+    assert not outcome.reused and outcome.alongside
+    # Its progress lines come out in its turn, then the one line per component.
+    assert lines[0] == "  learning in a process of its own"
+    assert LINE.match(lines[-1]) and lines[-1].startswith("component pid: trained (")
+    # An entry is there now: nothing is started for it again, and it is reused.
+    assert not cache.train_ahead("pid", "a" * 64, train=train, persist=_write_pid)
+    again = ComponentCache(tmp_path / "cache")
+    assert _pid_component(again, "a" * 64, lambda _say: pytest.fail("reuse it")) == got
+    assert again.outcomes[0].reused
+
+
+def test_a_component_whose_process_fails_is_trained_in_line(tmp_path) -> None:
+    cache = ComponentCache(tmp_path / "cache")
+
+    def fails(_say) -> int:
+        raise RuntimeError("out of luck")
+
+    assert cache.train_ahead("pid", "b" * 64, train=fails, persist=_write_pid)
+    assert _pid_component(cache, "b" * 64, lambda _say: os.getpid()) == os.getpid()
+    assert not cache.outcomes[0].alongside
+
+
+def test_an_nlu_edit_trains_the_extractor_and_the_flow_index_alongside_the_classifier(
+    project, tmp_path
+) -> None:
+    cache = tmp_path / "cache"
+    train(project, tmp_path / "out", cache, "first")
+    _nlu(project, "      - pay someone\n", "      - pay someone\n      - wire it\n")  # a trigger
+    result = train_project(project, tmp_path / "out", fixed_model_name="edit", cache=cache)
+    done = {o.component: o for o in result.components}
+    assert not done["nlu_classifier"].reused and not done["nlu_classifier"].alongside
+    assert done["entity_extractor"].alongside and done["flow_retrieval"].alongside
+    assert done["policies"].reused
+
+
+def test_a_training_that_fails_stops_what_it_started_ahead(tmp_path) -> None:
+    cache = ComponentCache(tmp_path / "cache")
+    assert cache.train_ahead(
+        "pid", "c" * 64, train=lambda _say: time.sleep(600), persist=_write_pid
+    )
+    [ahead] = cache._ahead.values()
+    cache.stop_ahead()
+    with pytest.raises(ProcessLookupError):  # gone, and reaped
+        os.kill(ahead.pid, 0)
+    assert not (tmp_path / "cache" / "pid" / ("c" * 64)).exists()
