@@ -182,7 +182,9 @@ class ComponentCache:
         unless the cache holds one (or a remote might): `fetch_or_train` for the same key waits
         for it. False when nothing was started."""
         if (
-            not hasattr(os, "fork")
+            # Linux only: elsewhere (macOS) a forked child that calls the BLAS a parent used
+            # may hang on the parent's thread pools.
+            not sys.platform.startswith("linux")
             or self.remote is not None
             or (component, key) in self._ahead
             or self.entry(component, key).is_dir()
