@@ -423,8 +423,7 @@ class Ahead:
 
 
 def _die_with_parent() -> None:
-    """A training's helper process ends with the training (Linux; elsewhere it finishes its
-    one component and exits)."""
+    """A training's helper process ends with the training that forked it."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
