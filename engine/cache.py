@@ -240,17 +240,17 @@ class ComponentCache:
         trained_ahead = ahead is not None and ahead.wait()
         found = self._load(component, key, load)
         if found is not None and trained_ahead:
-            value, logged = found
-            for line in logged:
-                relay(line)
-            seconds = float(self._manifest(component, key).get("seconds", 0.0))
+            value, manifest = found
+            for line in manifest.get("log", []):
+                relay(str(line))
+            seconds = float(manifest.get("seconds", 0.0))
             self._done(component, key, reused=False, began=began, alongside=True)
             self.report(f"component {component}: trained ({seconds:.1f} s)")
             self._reused[id(value)] = (value, self.entry(component, key))  # its files: as stored
             return value
         if found is not None:
-            value, logged = found
-            for line in logged:  # the training's warnings still concern this model
+            value, manifest = found
+            for line in map(str, manifest.get("log", [])):  # its warnings concern this model
                 if line.lstrip().startswith("Warning:"):
                     relay(line)
             self._done(component, key, reused=True, began=began)
@@ -275,13 +275,6 @@ class ComponentCache:
         self.report(f"component {component}: trained ({seconds:.1f} s)")
         return value
 
-    def _manifest(self, component: str, key: str) -> dict[str, Any]:
-        try:
-            manifest = json.loads((self.entry(component, key) / MANIFEST).read_text("utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return manifest if isinstance(manifest, dict) else {}
-
     def _done(
         self, component: str, key: str, *, reused: bool, began: float, alongside: bool = False
     ) -> None:
@@ -292,7 +285,9 @@ class ComponentCache:
 
     def _load(
         self, component: str, key: str, load: Callable[[Path], T]
-    ) -> tuple[T, list[str]] | None:
+    ) -> tuple[T, dict[str, Any]] | None:
+        """The entry's component and its manifest (its log, its training's seconds), or None
+        when there is no sound entry."""
         entry = self.entry(component, key)
         if not entry.is_dir() and self.remote is not None:
             self._fetch(component, key)
@@ -307,7 +302,7 @@ class ComponentCache:
             else:
                 manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
                 _touch(entry / MANIFEST)
-                return value, [str(line) for line in manifest.get("log", [])]
+                return value, manifest
         self.report(f"Warning: the cached {component} (key {key[:8]}) is unusable: {problem}")
         _remove(entry)
         return None

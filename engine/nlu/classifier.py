@@ -218,8 +218,9 @@ class TextClassifier:
             self.tuning = Tuning(DEFAULT_C)
             return DEFAULT_C, None
         # On the examples kept for training, more columns are identical (or empty) than on all.
-        columns = MergedColumns(features[train])
-        x_train, y_train = columns.reduce(features[train]), y[train]
+        x_train = features[train]
+        columns = MergedColumns(x_train)
+        x_train, y_train = columns.reduce(x_train), y[train]
         x_held, y_held = columns.reduce(features[held]), y[held]
         # Increasing C, each fit starting from the previous one's solution (warm start).
         model = self._logistic(C_GRID[0], solver, final=False)
