@@ -36,8 +36,9 @@ MIN_HELD_OUT = 30
 #: were classified right fall back.
 FALLBACK_LOSS = 0.05
 THRESHOLD_RANGE = (0.05, 0.9)
-#: Above this many coefficients (features x labels) SAGA trains instead of L-BFGS (memory).
-LBFGS_MAX_PARAMETERS = 1_000_000
+#: Above this many coefficients (features x labels) SAGA trains instead of Newton-CG (memory
+#: and time: each Newton step solves a linear system in all the coefficients).
+NEWTON_MAX_PARAMETERS = 1_000_000
 SAGA_EPOCHS = 6
 SAGA_TUNING_EPOCHS = 3
 
@@ -171,10 +172,16 @@ class TextClassifier:
         return self
 
     def _solver(self, n_features: int) -> str:
-        """L-BFGS for small problems; SAGA when its memory would be too much: L-BFGS keeps
-        about 25 copies of the coefficients in float64 (2 GB for CLINC150's 150 intents x 43,000
-        n-grams), SAGA one gradient per example."""
-        return "lbfgs" if n_features * len(self.labels) <= LBFGS_MAX_PARAMETERS else "saga"
+        """Newton-CG for small problems; SAGA for large ones.
+
+        Up to `NEWTON_MAX_PARAMETERS` coefficients a truncated Newton method converges in a
+        handful of steps, each a few Hessian-vector products (two sparse products each):
+        against L-BFGS at the same tolerance it trains the demo's classifier in half the CPU
+        and lands nearer the exact optimum (L-BFGS spends as long in its own bookkeeping as in
+        the loss). Above, on CLINC150's 150 intents x 43,000 n-grams, it takes 60% longer than
+        SAGA and 170 MB more, and L-BFGS would keep about 25 float64 copies of the
+        coefficients (2 GB); SAGA keeps one gradient per example."""
+        return "newton-cg" if n_features * len(self.labels) <= NEWTON_MAX_PARAMETERS else "saga"
 
     def _logistic(self, c: float, solver: str, *, final: bool) -> LogisticRegression:
         if solver == "saga":

@@ -54,9 +54,11 @@ def test_merging_trains_the_model_that_all_columns_train():
     merged = TextClassifier(c=3.0).fit(texts, labels)
     features = merged._featurize_fit(texts)  # the same vectorizers, fitted again
     assert MergedColumns(features).width < features.shape[1] / 2  # most columns merge
-    # What training on every column gives, from zero, with the same settings.
+    # What training on every column gives, from zero, with the same solver and settings.
     index = {label: i for i, label in enumerate(merged.labels)}
-    plain = LogisticRegression(C=3.0, solver="lbfgs", tol=1e-4, class_weight="balanced")
+    assert merged._model is not None
+    solver = merged._model.solver
+    plain = LogisticRegression(C=3.0, solver=solver, tol=1e-4, class_weight="balanced")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         plain.fit(features, [index[label] for label in labels])
