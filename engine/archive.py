@@ -19,6 +19,7 @@ scikit-learn models (joblib): load only archives that this engine trained.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -27,6 +28,7 @@ import shutil
 import tarfile
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,6 +177,34 @@ def _open(path: str | os.PathLike[str]) -> tarfile.TarFile:
         raise ArchiveError(f"{file}: not a gzip tar archive ({exc})") from exc
 
 
+#: What a tar adds to its members' bytes: a 512-byte header per member, padding to 512 bytes,
+#: and the end-of-archive blocks (tarfile writes up to a 10 KiB record).
+_TAR_OVERHEAD = MAX_MEMBERS * 1024 + 20 * 512
+
+
+def _unpacked_tar(path: str | os.PathLike[str], into: Path) -> tarfile.TarFile:
+    """The archive decompressed once into the file `into`, opened as a plain tar.
+
+    Listing the members of a gzip tar and then extracting them seeks back to the start, which
+    decompresses the whole archive again: this reads it once (a bot loads a model on the path
+    from an edit to its first reply, issue 20). The copy stops at the unpacked size limit."""
+    _open(path).close()  # the archive's own checks and errors
+    limit = MAX_UNPACKED_BYTES + _TAR_OVERHEAD
+    written = 0
+    try:
+        with gzip.open(path, "rb") as source, into.open("wb") as target:
+            while chunk := source.read(1024 * 1024):
+                written += len(chunk)
+                if written > limit:
+                    raise ArchiveError(
+                        f"the archive unpacks to more than the limit of {MAX_UNPACKED_BYTES} bytes"
+                    )
+                target.write(chunk)
+        return tarfile.open(into, "r:")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise ArchiveError(f"the archive is corrupt ({exc})") from exc
+
+
 def _safe_name(name: str) -> str:
     """The member's normalised relative path; raises for anything that could escape."""
     clean = name.replace("\\", "/")
@@ -254,28 +284,36 @@ def extract_archive(path: str | os.PathLike[str], target: str | os.PathLike[str]
     """
     dest = Path(target).resolve()
     dest.mkdir(parents=True, exist_ok=True)
-    with _open(path) as tar:
-        members = _checked_members(tar)
-        names = {_safe_name(m.name) for m in members}
-        if METADATA_FILE not in names:
-            raise ArchiveError(f"{path}: no {METADATA_FILE} (not a model archive)")
-        if "fingerprint.json" in names:
-            raise ArchiveError(f"{path}: a Rasa 2.x model, not a model of this engine")
-        for info in members:
-            name = _safe_name(info.name)
-            out = (dest / name).resolve()
-            if out != dest and dest not in out.parents:
-                raise ArchiveError(f"unsafe path in the archive: {info.name!r}")
-            if info.isdir():
-                out.mkdir(parents=True, exist_ok=True)
-                continue
-            out.parent.mkdir(parents=True, exist_ok=True)
-            source = tar.extractfile(info)
-            if source is None:
-                raise ArchiveError(f"cannot read {info.name!r} from the archive")
-            with out.open("wb") as handle:
-                shutil.copyfileobj(source, handle)
+    with (
+        tempfile.TemporaryDirectory(prefix="engine-archive-") as tmp,
+        _unpacked_tar(path, Path(tmp) / "model.tar") as tar,
+    ):
+        _extract_checked(path, tar, dest)
     return _parse_metadata((dest / METADATA_FILE).read_bytes())
+
+
+def _extract_checked(path: str | os.PathLike[str], tar: tarfile.TarFile, dest: Path) -> None:
+    """Extract `tar`'s members into `dest` once every member passed the checks."""
+    members = _checked_members(tar)
+    names = {_safe_name(m.name) for m in members}
+    if METADATA_FILE not in names:
+        raise ArchiveError(f"{path}: no {METADATA_FILE} (not a model archive)")
+    if "fingerprint.json" in names:
+        raise ArchiveError(f"{path}: a Rasa 2.x model, not a model of this engine")
+    for info in members:
+        name = _safe_name(info.name)
+        out = (dest / name).resolve()
+        if out != dest and dest not in out.parents:
+            raise ArchiveError(f"unsafe path in the archive: {info.name!r}")
+        if info.isdir():
+            out.mkdir(parents=True, exist_ok=True)
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        source = tar.extractfile(info)
+        if source is None:
+            raise ArchiveError(f"cannot read {info.name!r} from the archive")
+        with out.open("wb") as handle:
+            shutil.copyfileobj(source, handle)
 
 
 def load_model(path: str | os.PathLike[str]) -> LoadedModel:

@@ -46,6 +46,8 @@ from engine.formats import (
     LANGUAGE_SLOT,
     Domain,
     Flow,
+    FormatError,
+    ProblemCollector,
     Project,
     Response,
     Slot,
@@ -55,11 +57,14 @@ from engine.formats import (
     flows_to_dict,
     language_slot,
     load_project_files,
+    parse_domain,
+    parse_flows,
     step_views,
     sub_agents,
     translated_flow_name,
 )
 from engine.formats.defaults import COEXISTENCE_ROUTERS
+from engine.formats.domain import merge_domains
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -323,15 +328,10 @@ class DialogueModel:
             raise ValueError(
                 f"Unsupported dialogue model format {data.get('format_version')!r}; retrain"
             )
-        project = load_project_files(
-            {
-                "domain.yml": json.dumps(data["domain"], ensure_ascii=False),
-                "data/flows.yml": json.dumps(data["flows"], ensure_ascii=False),
-            }
-        )
+        domain, flows = _parse_persisted(data)
         return cls(
-            domain=project.domain,
-            user_flows=list(project.flows),
+            domain=domain,
+            user_flows=flows,
             settings={**DEFAULT_SETTINGS, **(data.get("settings") or {})},
             assistant_id=data.get("assistant_id") or "",
             language=data.get("language") or "en",
@@ -449,3 +449,18 @@ def _settings_from_config(config: dict[str, Any]) -> dict[str, Any]:
     if isinstance(studio, dict):
         found.update({k: v for k, v in studio.items() if k in DEFAULT_SETTINGS})
     return found
+
+
+def _parse_persisted(data: dict[str, Any]) -> tuple[Domain, list[Flow]]:
+    """The domain and flows of a persisted model (``dialogue.json``), parsed from the JSON's
+    values as the files ``domain.yml`` and ``data/flows.yml`` would be, without a YAML parser
+    in between: a bot loads them on the path from an edit to its first reply (issue 20).
+    Raises `FormatError` as loading the files would."""
+    domain_file = ProblemCollector("domain.yml")
+    domain = merge_domains([parse_domain(data["domain"], domain_file)])
+    flows_file = ProblemCollector("data/flows.yml")
+    flows = parse_flows((data.get("flows") or {}).get("flows") or {}, flows_file)
+    errors = [p for p in domain_file.problems + flows_file.problems if p.severity == "error"]
+    if errors:
+        raise FormatError(errors)
+    return domain, flows

@@ -51,6 +51,29 @@ def test_it_limits_the_unpacked_size(tmp_path, tiny_model, monkeypatch) -> None:
         extract_archive(tiny_model, tmp_path / "out")
 
 
+def test_a_gzip_bomb_stops_decompressing_at_the_limit(tmp_path, tiny_model, monkeypatch) -> None:
+    bomb = tmp_path / "bomb.tar.gz"
+    _tar(bomb, {"metadata.json": _metadata(tiny_model), "components/zeros": bytes(8 << 20)})
+    assert bomb.stat().st_size < 100_000
+    monkeypatch.setattr(archive, "MAX_UNPACKED_BYTES", 1 << 20)
+    monkeypatch.setattr(archive, "_TAR_OVERHEAD", 0)
+
+    def never(_tar):
+        raise AssertionError("the members were listed: the whole archive was decompressed")
+
+    monkeypatch.setattr(archive, "_checked_members", never)
+    with pytest.raises(ArchiveError, match="unpacks to more than"):
+        extract_archive(bomb, tmp_path / "out")
+    assert not (tmp_path / "out" / "components").exists()
+
+
+def test_a_truncated_archive_is_reported_as_corrupt(tmp_path, tiny_model) -> None:
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(tiny_model.read_bytes()[:-200])
+    with pytest.raises(ArchiveError, match="corrupt"):
+        load_model(cut)
+
+
 def test_it_limits_the_archive_size(tmp_path, tiny_model, monkeypatch) -> None:
     monkeypatch.setattr(archive, "MAX_ARCHIVE_BYTES", 10)
     with pytest.raises(ArchiveError, match="larger than the limit"):
