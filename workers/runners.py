@@ -35,6 +35,7 @@ from typing import Any, Protocol
 import httpx
 from django.conf import settings
 
+from apps.training.bot import tls_context
 from engine.__main__ import AUTH_TOKEN_VARIABLE
 
 PR_SET_PDEATHSIG = 1
@@ -305,7 +306,10 @@ class LocalBot:
         try:
             # The token in a header: a query string shows in HTTP clients' logs.
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-            return httpx.get(f"{self.url}/status", headers=headers, timeout=1).status_code == 200
+            status = httpx.get(
+                f"{self.url}/status", headers=headers, timeout=1, verify=tls_context()
+            )
+            return status.status_code == 200
         except httpx.HTTPError:
             return False
 

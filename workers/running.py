@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
+from apps.training.bot import tls_context
 from apps.training.models import Deployment, TrainingJob
 from apps.training.wakeup import Waker
 from engine import formats
@@ -288,6 +289,7 @@ class RunningConsumer(Worker):
                 # In a header, not the query: an HTTP client's log shows the URL.
                 headers={"Authorization": f"Bearer {bot.token}"} if bot.token else None,
                 timeout=settings.STUDIO_BOT_START_TIMEOUT,
+                verify=tls_context(),
             )
             while True:
                 try:
