@@ -316,8 +316,10 @@ class DialogueModel:
             "synonyms": self.synonyms,
             "router": self.router,
         }
+        # Without indentation: json's C encoder only writes unindented documents, and the
+        # document is on the path from an edit to its first reply (issue 20), a machine's read.
         (directory / MODEL_FILE).write_text(
-            json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8"
+            json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
         )
         self.knowledge.persist(directory)
 
