@@ -8,7 +8,7 @@ from pathlib import Path
 from bench import Figure
 
 #: How many response edits and NLU edits are timed (their median is the figure).
-EDIT_REPEATS = 3
+EDIT_REPEATS = 5
 #: How often the bench looks for the new bot (the figure does not depend on it).
 POLL_SECONDS = 0.05
 
