@@ -178,8 +178,8 @@ class TextClassifier:
         handful of steps, each a few Hessian-vector products (two sparse products each):
         against L-BFGS at the same tolerance it trains the demo's classifier in half the CPU
         and lands nearer the exact optimum (L-BFGS spends as long in its own bookkeeping as in
-        the loss). Above, on CLINC150's 150 intents x 43,000 n-grams, it takes 60% longer than
-        SAGA and 170 MB more, and L-BFGS would keep about 25 float64 copies of the
+        the loss). Above, on a CLINC150-shaped set (150 intents x 43,000 n-grams), it took 60%
+        longer than SAGA and 170 MB more, and L-BFGS would keep about 25 float64 copies of the
         coefficients (2 GB); SAGA keeps one gradient per example."""
         return "newton-cg" if n_features * len(self.labels) <= NEWTON_MAX_PARAMETERS else "saga"
 
