@@ -157,7 +157,7 @@ def token_features(
     return out
 
 
-class _QuietTrainer(pycrfsuite.Trainer):
+class _QuietTrainer(pycrfsuite.Trainer):  # type: ignore[misc]  # the library has no types
     """python-crfsuite's trainer without its log: the base class parses every line crfsuite
     prints, verbose or not (about 6% of training the demo's extractor), and nothing reads it."""
 
