@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import httpx
 from django.conf import settings
 
-from apps.training.bot import tls_context
+from apps.training.bot import request as bot_request
 from engine.__main__ import AUTH_TOKEN_VARIABLE
 
 PR_SET_PDEATHSIG = 1
@@ -306,9 +306,7 @@ class LocalBot:
         try:
             # The token in a header: a query string shows in HTTP clients' logs.
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-            status = httpx.get(
-                f"{self.url}/status", headers=headers, timeout=1, verify=tls_context()
-            )
+            status = bot_request("GET", f"{self.url}/status", headers=headers, timeout=1)
             return status.status_code == 200
         except httpx.HTTPError:
             return False

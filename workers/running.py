@@ -43,7 +43,7 @@ from django.utils import timezone
 
 from apps.projects.secrets import bot_env, scrubber
 from apps.training import services
-from apps.training.bot import tls_context
+from apps.training.bot import request as bot_request
 from apps.training.models import Deployment, TrainingJob
 from apps.training.wakeup import Waker
 from engine import formats
@@ -283,13 +283,13 @@ class RunningConsumer(Worker):
         large one may take longer than a lease)."""
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             call = pool.submit(
-                httpx.put,
+                bot_request,
+                "PUT",
                 f"{bot.url}/model",
                 json={"model_file": str(model)},
                 # In a header, not the query: an HTTP client's log shows the URL.
                 headers={"Authorization": f"Bearer {bot.token}"} if bot.token else None,
                 timeout=settings.STUDIO_BOT_START_TIMEOUT,
-                verify=tls_context(),
             )
             while True:
                 try:

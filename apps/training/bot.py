@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ssl
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -16,10 +17,16 @@ TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """httpx's default TLS settings, built once per process, for the one-off requests to bots
-    (``verify=tls_context()``). Without it each request builds them again, reading the CA bundle:
+    (`request`). Without it each request builds them again, reading the CA bundle:
     about 20 ms of CPU, most of a Try message's relay and of a model swap's request (issue 20).
     A context is safe to share between threads."""
     return httpx.create_ssl_context()
+
+
+def request(method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """One request to a bot (`httpx.request`'s arguments), with the process's shared TLS
+    context: what the Try relay, the consumers' readiness polls and model swaps send."""
+    return httpx.request(method, url, verify=tls_context(), **kwargs)
 
 
 class BotUnavailable(Exception):
@@ -41,9 +48,7 @@ def _call(method: str, deployment: Deployment, path: str, **kwargs):
             "Authorization": f"Bearer {deployment.bot_token}",
         }
     try:
-        response = httpx.request(
-            method, deployment.bot_url + path, timeout=TIMEOUT, verify=tls_context(), **kwargs
-        )
+        response = request(method, deployment.bot_url + path, timeout=TIMEOUT, **kwargs)
     except httpx.HTTPError as exc:
         raise BotUnavailable(f"The bot did not answer: {exc}") from None
     if response.status_code >= 400:
