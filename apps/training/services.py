@@ -3,7 +3,6 @@ happens in the consumers (workers/training.py, workers/running.py)."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -91,15 +90,7 @@ def training_flows(
 
 def training_project(assistant: Assistant, chosen: stable.TrainingFlows) -> formats.Project:
     """The assistant's project with exactly the chosen definition of each flow."""
-    project = content.export_project(assistant)
-    collector = formats.ProblemCollector(file=content.STORED)
-    parsed = formats.parse_flows(copy.deepcopy(chosen.definitions), collector)
-    if collector.has_errors:
-        raise formats.FormatError(collector.problems)
-    for flow in parsed:
-        flow.steps = [content.authored_key_order(step) for step in flow.steps]
-    project.flows = parsed
-    return project
+    return content.export_project(assistant, flow_definitions=chosen.definitions)
 
 
 _FLOW_PATH = re.compile(r"^flows\.([^.\[]+)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 from apps.flows.models import CustomAction, Flow, Response, Slot
@@ -18,10 +19,17 @@ from engine import formats
 STORED = "(stored content)"
 
 
-def export_project(assistant: Assistant, *, published_only: bool = False) -> formats.Project:
+def export_project(
+    assistant: Assistant,
+    *,
+    published_only: bool = False,
+    flow_definitions: Mapping[str, Any] | None = None,
+) -> formats.Project:
     """The assistant's content as an engine.formats Project. `published_only`: only the flows
     that were published, each with its published definition (drafts are left out), as a
-    training of only published flows has them."""
+    training of only published flows has them. `flow_definitions` ({flow id: definition},
+    which are not changed) are the flows instead of the stored ones: a training's choice of
+    draft, stable or published definitions."""
     files = AssistantFiles.objects.filter(assistant=assistant).first()
     extras = dict(files.domain_extras) if files else {}
     domain_data: dict[str, Any] = {}
@@ -46,9 +54,15 @@ def export_project(assistant: Assistant, *, published_only: bool = False) -> for
             domain_data[key] = extras[key]
     domain_data.update(extras.get("extra") or {})
 
+    # The values were just read from the database: nothing else holds them, so they are parsed
+    # as they are (the request for a training exports the project, issue 20).
     collector = formats.ProblemCollector(file=STORED)
-    domain = formats.parse_domain(copy.deepcopy(domain_data), collector)
-    flows = formats.parse_flows(_flow_definitions(assistant, published_only), collector)
+    domain = formats.parse_domain(domain_data, collector)
+    if flow_definitions is None:
+        definitions = _flow_definitions(assistant, published_only)
+    else:
+        definitions = copy.deepcopy(dict(flow_definitions))
+    flows = formats.parse_flows(definitions, collector)
     if collector.has_errors:
         # Stored content is validated on the way in; this means a bug, not user input.
         raise formats.FormatError(collector.problems)
@@ -74,7 +88,7 @@ def _flow_definitions(assistant: Assistant, published_only: bool) -> dict[str, A
         rows = Flow.objects.filter(
             assistant=assistant, published_definition__isnull=False
         ).values_list("name", "published_definition")
-    return {name: copy.deepcopy(definition) for name, definition in rows}
+    return dict(rows)
 
 
 def _named(name: str, definition: Any) -> Any:
@@ -83,14 +97,18 @@ def _named(name: str, definition: Any) -> Any:
 
 def _export_nlu(assistant: Assistant) -> formats.NluData:
     by_intent: dict[int, list[formats.Example]] = {}
-    for row in Example.objects.filter(intent__assistant=assistant).order_by(
-        "intent_id", "position", "id"
-    ):
-        by_intent.setdefault(row.intent_id, []).append(
+    # Values, not model instances: an assistant has thousands of examples.
+    rows = (
+        Example.objects.filter(intent__assistant=assistant)
+        .order_by("intent_id", "position", "id")
+        .values_list("intent_id", "text", "entities", "metadata")
+    )
+    for intent_id, text, entities, metadata in rows:
+        by_intent.setdefault(intent_id, []).append(
             formats.Example(
-                text=row.text,
-                entities=[formats.EntityAnnotation(**e) for e in row.entities],
-                metadata=row.metadata,
+                text=text,
+                entities=[formats.EntityAnnotation(**e) for e in entities],
+                metadata=metadata,
             )
         )
     intents = [
