@@ -64,6 +64,15 @@ def preload_training() -> None:
     import engine.nlu
     import engine.policies
     import engine.remote_cache  # noqa: F401
+    from engine.dialogue.model import default_flows
+    from engine.nlu.classifier import TextClassifier
+
+    # What every training reads or looks for, once: the pattern flows and responses (about
+    # 10 ms to parse), and on a small fit, the thread pools the classifier limits (up to about
+    # 10 ms to find) and the dataframe plug-ins scikit-learn looks up in the installed
+    # packages on its first check of an input (about 15 ms).
+    default_flows()
+    TextClassifier(c=1.0).fit(["hello there", "good morning", "bye now", "see you"], list("aabb"))
 
 
 class TrainingConsumer(Worker):

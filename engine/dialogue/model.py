@@ -95,7 +95,8 @@ def _defaults_project() -> Project:
         {
             "data/default_flows.yml": (_HERE / "default_flows.yml").read_text(encoding="utf-8"),
             "domain.yml": (_HERE / "default_responses.yml").read_text(encoding="utf-8"),
-        }
+        },
+        fast_yaml=True,
     )
 
 

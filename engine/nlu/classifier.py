@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from engine.nlu.embeddings import SentenceEmbedder
 from engine.nlu.pipeline import EmbeddingSettings
@@ -41,6 +42,15 @@ THRESHOLD_RANGE = (0.05, 0.9)
 NEWTON_MAX_PARAMETERS = 1_000_000
 SAGA_EPOCHS = 6
 SAGA_TUNING_EPOCHS = 3
+
+
+@functools.cache
+def thread_pools() -> ThreadpoolController:
+    """The BLAS and OpenMP thread pools of this process, found once: looking for them scans
+    every loaded library (up to about 10 ms, paid by each training otherwise; the training consumer
+    finds them before it forks its trainings). A library loaded after the first training is not
+    among them: the engine loads its BLAS with numpy, before any."""
+    return ThreadpoolController()
 
 
 @dataclass
@@ -160,7 +170,7 @@ class TextClassifier:
         # training down by an order of magnitude when the other cores are busy.
         columns = MergedColumns(features)
         solver = self._solver(columns.width)
-        with warnings.catch_warnings(), threadpool_limits(limits=1):
+        with warnings.catch_warnings(), thread_pools().limit(limits=1):
             warnings.simplefilter("ignore", ConvergenceWarning)
             c, start = self._tune(features, y, solver)
             model = self._model = self._logistic(c, solver, final=True)
